@@ -1,0 +1,53 @@
+/**
+ * The `flock` command line: one commander program, one file per command group.
+ * `main` never calls process.exit, so tests can drive it in-process; it returns
+ * the exit code (0 ok, 1 failure, 2 usage error).
+ */
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './usage-error.ts';
+import { registerPrivacyCommands } from './privacy.ts';
+
+const VERSION = '0.1.0';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Builds the program; command groups add themselves here. */
+export function buildProgram(io: CliIo = processIo): Command {
+  const program = new Command('flock')
+    .description('Flock: federated learning and on-device inference for the web')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run with --help for usage)');
+  registerPrivacyCommands(program, io);
+  return program;
+}
+
+/** Runs the CLI on `argv` (as in process.argv) and resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return 0;
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n`);
+      return 2;
+    }
+    io.err(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
