@@ -1,0 +1,121 @@
+/**
+ * The Flock wire protocol: zod schemas, their inferred types and runtime
+ * checks for every message between clients and the coordinator under `/v1`.
+ *
+ * Naming: `FooSchema` is the zod schema, `Foo` the parsed type; where defaults
+ * make input and output differ, `FooInput` is what a sender may write.
+ *
+ * @example
+ * import { parseMessage, RegisterRequestSchema, ERROR_STATUS } from 'flock/shared/protocol';
+ * const r = parseMessage(RegisterRequestSchema, body);
+ * if (!r.ok) return c.json(r.error, ERROR_STATUS[r.error.error.code]);
+ */
+export {
+  PROTOCOL_VERSION,
+  IdSchema,
+  AppNameSchema,
+  ModelVersionNumberSchema,
+  Sha256HexSchema,
+  TimestampSchema,
+  ByteCountSchema,
+  WeightEncodingSchema,
+  UpdateEncodingNameSchema,
+  BackendNameSchema,
+  RuntimeSchema,
+} from './fields.ts';
+export type { WeightEncoding, UpdateEncodingName, Runtime } from './fields.ts';
+
+export { ERROR_CODES, ERROR_STATUS, ErrorCodeSchema, ErrorBodySchema, errorBody, isErrorBody } from './errors.ts';
+export type { ErrorCode, ErrorBody } from './errors.ts';
+
+export { parseMessage, parseUpdateMetaHeader, validationErrorBody } from './parse.ts';
+export type { ParseResult, ValidationIssue } from './parse.ts';
+
+export {
+  PlatformSchema,
+  CapabilitiesSchema,
+  RegisterRequestSchema,
+  RegisterResponseSchema,
+} from './devices.ts';
+export type { Platform, Capabilities, RegisterRequest, RegisterResponse } from './devices.ts';
+
+export {
+  TaskPlanSchema,
+  UpdateEncodingSchema,
+  StrategySchema,
+  STRATEGY_NAMES,
+  STRATEGY_DEFAULTS,
+  AdaptiveClippingSchema,
+  PrivacyBudgetSchema,
+} from './plan.ts';
+export type {
+  TaskPlan,
+  TaskPlanInput,
+  UpdateEncoding,
+  Strategy,
+  StrategyName,
+  AdaptiveClipping,
+  PrivacyBudget,
+} from './plan.ts';
+
+export {
+  TaskCreateSchema,
+  TaskStatusSchema,
+  TaskViewSchema,
+  RoundStateSchema,
+  RoundViewSchema,
+  CheckInRequestSchema,
+  CheckInResponseSchema,
+  CheckInSelectedSchema,
+  CheckInRetrySchema,
+  RetryReasonSchema,
+  GlobalWeightsRefSchema,
+} from './tasks.ts';
+export type {
+  TaskCreate,
+  TaskCreateInput,
+  TaskStatus,
+  TaskView,
+  RoundState,
+  RoundView,
+  CheckInRequest,
+  CheckInResponse,
+  CheckInSelected,
+  CheckInRetry,
+  RetryReason,
+  GlobalWeightsRef,
+} from './tasks.ts';
+
+export { UPDATE_META_HEADER, UPDATE_META_MAX_CHARS, UpdateMetaSchema, UpdateReceiptSchema, encodeUpdateMeta } from './updates.ts';
+export type { UpdateMeta, UpdateReceipt } from './updates.ts';
+
+export {
+  TELEMETRY_MAX_EVENTS,
+  TelemetryBatchSchema,
+  TelemetryEventSchema,
+  TelemetryReceiptSchema,
+  HistogramSchema,
+  LatencyEventSchema,
+  ConfidenceEventSchema,
+  PredictionsEventSchema,
+  FeedbackEventSchema,
+  ModelLoadedEventSchema,
+  ErrorEventSchema,
+  FeatureSummaryEventSchema,
+} from './telemetry.ts';
+export type { TelemetryBatch, TelemetryEvent, TelemetryEventType, TelemetryReceipt, Histogram } from './telemetry.ts';
+
+export {
+  MODEL_STAGES,
+  ModelStageSchema,
+  ModelVariantViewSchema,
+  ModelVersionViewSchema,
+  ModelVersionListSchema,
+  StageTransitionSchema,
+} from './models.ts';
+export type { ModelStage, ModelVariantView, ModelVersionView, ModelVersionList, StageTransition } from './models.ts';
+
+// The manifest messages live with the signing code; re-exported so every
+// message schema is reachable from here.
+export { ManifestSchema, SignedManifestSchema, ManifestPublicKeySchema } from '../manifest/schema.ts';
+export type { Manifest, SignedManifest, ManifestPublicKey } from '../manifest/schema.ts';
