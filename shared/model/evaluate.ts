@@ -1,0 +1,58 @@
+/**
+ * Classification accuracy of a LayersModel on flat host arrays, batch by batch,
+ * so a holdout of any size fits in a small, bounded amount of tensor memory.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { sizeOfShape } from './parts.ts';
+
+/** Labelled examples: `x` holds `count * prod(inputShape)` values, `y` one class per example. */
+export interface LabelledExamples {
+  x: Float32Array;
+  y: Uint8Array;
+  /** Shape of one example, without the batch dimension (e.g. [784] or [28, 28, 1]). */
+  inputShape: number[];
+}
+
+export interface AccuracyResult {
+  /** Fraction of examples whose arg-max prediction equals the label, in [0, 1]. */
+  accuracy: number;
+  count: number;
+}
+
+/**
+ * Top-1 accuracy of `model` on `examples`.
+ *
+ * @example
+ * const { accuracy } = await evaluateAccuracy(model, { x: images, y: labels, inputShape: [784] });
+ */
+export async function evaluateAccuracy(
+  model: tf.LayersModel,
+  examples: LabelledExamples,
+  batchSize = 256,
+): Promise<AccuracyResult> {
+  const { x, y, inputShape } = examples;
+  const exampleSize = sizeOfShape(inputShape);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (exampleSize < 1 || x.length !== y.length * exampleSize) {
+    throw new RangeError(
+      `x has ${x.length} values but ${y.length} labels of shape [${inputShape.join(', ')}] need ${y.length * exampleSize}`,
+    );
+  }
+  const count = y.length;
+  if (count === 0) return { accuracy: 0, count: 0 };
+  let correct = 0;
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const hits = tf.tidy(() => {
+      const xs = tf.tensor(x.subarray(start * exampleSize, (start + n) * exampleSize), [n, ...inputShape], 'float32');
+      const ys = tf.tensor1d(Int32Array.from(y.subarray(start, start + n)), 'int32');
+      const output = model.predict(xs);
+      if (Array.isArray(output)) throw new Error('evaluateAccuracy needs a model with a single output');
+      return tf.sum(tf.cast(tf.equal(tf.argMax(output, -1), ys), 'int32'));
+    });
+    // Read outside tidy and asynchronously: dataSync would stall a GPU backend.
+    correct += (await hits.data())[0];
+    hits.dispose();
+  }
+  return { accuracy: correct / count, count };
+}
