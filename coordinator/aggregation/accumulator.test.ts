@@ -1,0 +1,108 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { createAccumulator } from './accumulator.ts';
+import { selectAggregationBackend } from './backend.ts';
+import { AggregationError } from './errors.ts';
+import { finalizeRound } from './finalize-round.ts';
+import type { WeightSpec } from './weight-spec.ts';
+
+const specs: WeightSpec[] = [
+  { name: 'dense/kernel', shape: [7, 5] },
+  { name: 'dense/bias', shape: [5] },
+];
+
+function randomUpdate(scale = 1): Float32Array[] {
+  return [35, 5].map((n) => Float32Array.from({ length: n }, () => (Math.random() * 2 - 1) * scale));
+}
+
+for (const backendName of ['wasm', 'cpu'] as const) {
+  describe(`accumulator on ${backendName}`, () => {
+    beforeAll(async () => {
+      await selectAggregationBackend(backendName);
+    });
+
+    it('FedAvg mean equals the example-weighted mean computed with plain loops', () => {
+      const updates = Array.from({ length: 9 }, () => randomUpdate());
+      const weights = updates.map(() => 1 + Math.floor(Math.random() * 500));
+      const acc = createAccumulator(specs);
+      updates.forEach((u, i) => acc.add(u, weights[i]));
+      const mean = acc.mean();
+      const total = weights.reduce((a, b) => a + b, 0);
+      expect(acc.count).toBe(9);
+      expect(acc.totalWeight).toBe(total);
+      for (let t = 0; t < specs.length; t++) {
+        for (let p = 0; p < mean[t].length; p++) {
+          let s = 0;
+          for (let c = 0; c < updates.length; c++) s += weights[c] * updates[c][t][p];
+          expect(mean[t][p]).toBeCloseTo(s / total, 5);
+        }
+      }
+      acc.dispose();
+    });
+
+    it('norm bounding scales each update to at most normBound before averaging', () => {
+      const updates = [randomUpdate(0.01), randomUpdate(3), randomUpdate(5)];
+      const bound = 1;
+      const acc = createAccumulator(specs, { normBound: bound });
+      for (const u of updates) acc.add(u, 1);
+      const sum = acc.sum();
+      const scaled = updates.map((u) => {
+        const norm = Math.sqrt(u.flatMap((t) => Array.from(t)).reduce((a, v) => a + v * v, 0));
+        const f = Math.min(1, bound / norm);
+        return u.map((t) => Array.from(t, (v) => v * f));
+      });
+      for (let t = 0; t < specs.length; t++) {
+        for (let p = 0; p < sum[t].length; p++) expect(sum[t][p]).toBeCloseTo(scaled.reduce((a, u) => a + u[t][p], 0), 5);
+      }
+      expect(acc.boundedCount).toBe(2);
+      acc.dispose();
+    });
+
+    it('refuses bad updates with typed errors and keeps the sum intact', () => {
+      const acc = createAccumulator(specs);
+      const good = randomUpdate();
+      acc.add(good, 2);
+      const codeOf = (fn: () => void): string => {
+        try { fn(); } catch (e) { expect(e).toBeInstanceOf(AggregationError); return (e as AggregationError).code; }
+        return 'no error';
+      };
+      expect(codeOf(() => acc.add([good[0]], 1))).toBe('tensor-count-mismatch');
+      expect(codeOf(() => acc.add([good[0], new Float32Array(4)], 1))).toBe('tensor-length-mismatch');
+      expect(codeOf(() => acc.add(good, Number.NaN))).toBe('bad-weight');
+      expect(codeOf(() => acc.add(good, -1))).toBe('bad-weight');
+      expect(codeOf(() => acc.add(good, Infinity))).toBe('bad-weight');
+      const poisoned = randomUpdate();
+      poisoned[1][2] = Number.NaN;
+      expect(codeOf(() => acc.add(poisoned, 1))).toBe('non-finite-update');
+      expect(acc.count).toBe(1);
+      expect(acc.mean()[0][3]).toBeCloseTo(good[0][3], 6);
+      expect(codeOf(() => createAccumulator(specs).mean())).toBe('no-updates');
+      expect(codeOf(() => createAccumulator([{ name: 'x', shape: [2, -1] }]))).toBe('bad-spec');
+      acc.dispose();
+      expect(codeOf(() => acc.add(good, 1))).toBe('disposed');
+    });
+
+    it('leaks no tensor across 1,000 accumulate + finalize rounds', async () => {
+      let globals = randomUpdate();
+      const update = randomUpdate(0.1);
+      // Warm up once so lazily created engine-level tensors are not counted as leaks.
+      const warm = createAccumulator(specs);
+      warm.add(update, 1);
+      await finalizeRound({ strategy: { name: 'fedadam' }, aggregate: { kind: 'mean', accumulator: warm }, globals, optimizerState: null });
+      warm.dispose();
+      const before = tf.memory().numTensors;
+      let state = null;
+      for (let round = 0; round < 1000; round++) {
+        const acc = createAccumulator(specs);
+        acc.add(update, 3);
+        acc.add(update, 1);
+        const result = await finalizeRound({ strategy: { name: 'fedadam' }, aggregate: { kind: 'mean', accumulator: acc }, globals, optimizerState: state });
+        acc.dispose();
+        globals = result.weights;
+        state = result.optimizerState;
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      expect(state?.step).toBe(1000);
+    });
+  });
+}
