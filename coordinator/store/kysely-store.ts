@@ -1,0 +1,93 @@
+/**
+ * Assembles a `Store` from a Kysely instance: the dialect-neutral half that the
+ * SQLite store uses now and the PostgreSQL store will reuse as is.
+ *
+ * Transactions: `store.transaction(fn)` hands `fn` a `tx` whose operations run
+ * in that transaction, and nested atomic operations join it instead of opening
+ * their own. Calling the outer store inside `fn` would queue behind the very
+ * transaction that is waiting for it (SQLite has one connection), so an
+ * AsyncLocalStorage marker turns that mistake into an immediate error.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { BlobStore } from './blob-store.ts';
+import type { OpsContext } from './context.ts';
+import { StoreError } from './errors.ts';
+import { identityOps } from './identity-ops.ts';
+import { logOps } from './log-ops.ts';
+import { registryOps } from './registry-ops.ts';
+import { roundOps } from './round-ops.ts';
+import type { Database } from './schema.ts';
+import type { Store, StoreOps } from './store.ts';
+import { taskOps } from './task-ops.ts';
+
+export interface KyselyStoreOptions {
+  kind: Store['kind'];
+  blobs: BlobStore;
+  /** Clock for every stored timestamp; the wall clock by default. */
+  now?: () => Date;
+  /** Runs after the database is closed (release locks, registries). */
+  onClose?: () => void | Promise<void>;
+}
+
+function opsFor(ctx: OpsContext): StoreOps {
+  return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx) };
+}
+
+/**
+ * Builds a Store over an already migrated Kysely database.
+ *
+ * @example
+ * ```ts
+ * const store = createKyselyStore(db, { kind: 'postgres', blobs });
+ * ```
+ */
+export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): Store {
+  const now = () => (options.now?.() ?? new Date()).toISOString();
+  const newId = () => randomUUID();
+  const insideTx = new AsyncLocalStorage<symbol>();
+  const marker = Symbol('flock-store-transaction');
+  let closed = false;
+
+  const guard = (): void => {
+    if (closed) throw new StoreError('invalid', 'The store is closed; open it again to use it.');
+    if (insideTx.getStore() === marker) {
+      throw new StoreError('invalid', 'The outer store was called inside store.transaction(); use the `tx` argument there, or the call would wait forever on its own transaction.');
+    }
+  };
+
+  const rootCtx: OpsContext = {
+    get db() {
+      guard();
+      return db;
+    },
+    atomic(fn) {
+      guard();
+      return db.transaction().execute(fn);
+    },
+    now,
+    newId,
+  };
+
+  return {
+    ...opsFor(rootCtx),
+    kind: options.kind,
+    blobs: options.blobs,
+    transaction(fn) {
+      guard();
+      return db.transaction().execute((trx) => {
+        const txCtx: OpsContext = { db: trx, atomic: (inner) => inner(trx), now, newId };
+        return insideTx.run(marker, () => fn(opsFor(txCtx)));
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Wait for the in-flight query or transaction to release the connection before closing it.
+      await db.connection().execute(async () => undefined).catch(() => undefined);
+      await db.destroy();
+      await options.onClose?.();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The embedded default: one SQLite file (`flock.db`, WAL) and a `blobs/`
+ * folder under one data directory.
+ *
+ * Durability: `synchronous = FULL` by default, so a commit that returned is on
+ * disk even across power loss, which is what "ack only once durable" needs.
+ * Transactions start with BEGIN IMMEDIATE: a second process on the same file
+ * (a CLI, say) then waits on busy_timeout instead of failing with SQLITE_BUSY
+ * when a read transaction tries to become a write transaction.
+ * Within one process, Kysely's SQLite driver serializes all queries and
+ * transactions on one connection, so transactions never interleave.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
+import type { DatabaseConnection, Dialect } from 'kysely';
+import { openFolderBlobStore } from './blob-store.ts';
+import { StoreError } from './errors.ts';
+import { createKyselyStore } from './kysely-store.ts';
+import { migrateToLatest } from './migrations.ts';
+import type { Database } from './schema.ts';
+import type { Store } from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** Created if missing; holds `flock.db` and `blobs/`. */
+  dataDir: string;
+  /** Largest blob accepted by `blobs.put`; 256 MiB by default. */
+  maxBlobBytes?: number;
+  /** 'full' (default) survives power loss; 'normal' only process crashes, and is faster. */
+  synchronous?: 'full' | 'normal';
+  /** How long a writer waits for another process's lock; 5000 ms by default. */
+  busyTimeoutMs?: number;
+  /** Clock for stored timestamps (tests). */
+  now?: () => Date;
+}
+
+export const SQLITE_FILE = 'flock.db';
+export const BLOB_DIR = 'blobs';
+
+/** Data directories open in this process: a second connection in the same thread would deadlock on locks. */
+const openDirs = new Set<string>();
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+function sqliteDialect(database: BetterSqlite3.Database): Dialect {
+  return {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new ImmediateSqliteDriver({ database }),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+  };
+}
+
+/**
+ * Opens (creating and migrating on first use) the SQLite store in `dataDir`.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ dataDir: './.flock' });
+ * const task = await store.getTask(id);
+ * await store.close();
+ * ```
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const dataDir = resolve(options.dataDir);
+  if (openDirs.has(dataDir)) {
+    throw new StoreError('conflict', `The store in ${dataDir} is already open in this process; share that instance instead of opening it twice.`, { dataDir });
+  }
+  try {
+    await mkdir(dataDir, { recursive: true });
+  } catch (e) {
+    throw new StoreError('io', `Could not create the data directory ${dataDir}: ${(e as Error).message}`, { dataDir }, { cause: e });
+  }
+  openDirs.add(dataDir);
+  let sqlite: BetterSqlite3.Database | undefined;
+  let db: Kysely<Database> | undefined;
+  try {
+    sqlite = new BetterSqlite3(join(dataDir, SQLITE_FILE));
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
+    if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch to WAL (journal_mode is ${String(mode)})`);
+    sqlite.pragma('foreign_keys = ON');
+    // Migrations run one statement per commit; they are idempotent, so they need no fsync per statement.
+    sqlite.pragma('synchronous = NORMAL');
+    db = new Kysely<Database>({ dialect: sqliteDialect(sqlite) });
+    await migrateToLatest(db, 'sqlite');
+    sqlite.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    const blobs = await openFolderBlobStore({ dir: join(dataDir, BLOB_DIR), maxBytes: options.maxBlobBytes });
+    return createKyselyStore(db, { kind: 'sqlite', blobs, now: options.now, onClose: () => void openDirs.delete(dataDir) });
+  } catch (e) {
+    openDirs.delete(dataDir);
+    if (db) await db.destroy().catch(() => undefined);
+    else sqlite?.close();
+    if (e instanceof StoreError) throw e;
+    throw new StoreError('io', `Could not open the SQLite store in ${dataDir}: ${(e as Error).message}`, { dataDir }, { cause: e });
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The `Store` contract: every piece of coordinator state goes through it, so
+ * a process can die at any moment and another can pick up from the database.
+ * Nothing here names SQLite; the SQLite store and the later PostgreSQL store
+ * implement the same interface with the same Kysely queries.
+ */
+import type { BlobStore } from './blob-store.ts';
+import type {
+  AccountantState, AdminKey, AuditEntry, Device, IsoTime, JsonObject, JsonValue, ManifestRecord, ModelStage,
+  ModelVariant, ModelVersion, Participant, PrivacyBudget, Round, RoundStatus, StageTransition, Task, TaskStatus,
+  TelemetryEvent, UpdateReceipt, VersionSource, WeightSpec,
+} from './types.ts';
+
+export interface Page {
+  limit?: number;
+  offset?: number;
+}
+
+export interface NewDevice {
+  deviceId: string;
+  app: string;
+  /** `hashSecret(token)`; the store never sees the token at rest. */
+  tokenHash: string;
+  platform?: JsonObject;
+  capabilities?: JsonObject;
+}
+
+export interface NewModelVersion {
+  app: string;
+  parentVersion?: number | null;
+  source: VersionSource;
+  roundId?: string | null;
+  clients?: number | null;
+  clipNorm?: number | null;
+  noiseMultiplier?: number | null;
+  epsilon?: number | null;
+  metrics?: JsonObject;
+  topology: JsonObject;
+  weightSpecs: WeightSpec[];
+  inputSpec?: JsonObject | null;
+  labels?: string[] | null;
+  variants: ModelVariant[];
+  /** Initial stage; 'candidate' when omitted. Recorded in the stage history. */
+  stage?: ModelStage;
+  actor?: string;
+}
+
+export interface StageChange {
+  to: ModelStage;
+  actor: string;
+  reason?: string | null;
+  /** When given, the change happens only if the current stage is this one (else 'conflict'). */
+  expectedFrom?: ModelStage;
+}
+
+export interface PublishManifest {
+  app: string;
+  version: number;
+  /** Builds and signs the manifest once its generation is allocated (called inside the transaction). */
+  sign: (generation: number) => JsonObject | Promise<JsonObject>;
+}
+
+export interface NewTask {
+  id?: string;
+  app: string;
+  name: string;
+  modelVersion: number;
+  plan: JsonObject;
+  budget: PrivacyBudget;
+  accountant?: AccountantState;
+  clipNorm?: number | null;
+  status?: TaskStatus;
+}
+
+export type TaskPatch = Partial<Pick<Task,
+  'name' | 'status' | 'currentVersion' | 'plan' | 'accountant' | 'epsilonSpent' | 'optimizerStateHash' | 'clipNorm'>>;
+
+export interface NewRound {
+  id?: string;
+  taskId: string;
+  globalVersion: number;
+  goal: number;
+  selectionLimit: number;
+  deadlineAt: IsoTime;
+}
+
+export interface RoundFinish {
+  /** Only rounds in one of these states are finished; otherwise `finishRound` returns null. */
+  from: RoundStatus[];
+  to: 'closed' | 'failed';
+  resultVersion?: number | null;
+  failureReason?: string | null;
+  metrics?: JsonObject;
+}
+
+export type ClaimOutcome = 'selected' | 'already-selected' | 'full' | 'closed';
+
+export interface NewUpdate {
+  roundId: string;
+  deviceId: string;
+  /** Hash returned by `blobs.put` — write the blob first, then record it. */
+  blobHash: string;
+  byteLength: number;
+  numExamples: number;
+  preClipNorm?: number | null;
+  meta?: JsonObject;
+}
+
+export type RecordUpdateResult =
+  | { outcome: 'accepted'; duplicate: false; receipt: UpdateReceipt; reportedCount: number }
+  | { outcome: 'duplicate'; duplicate: true; receipt: UpdateReceipt; sameBlob: boolean }
+  | { outcome: 'round-closed'; duplicate: false; status: RoundStatus }
+  | { outcome: 'not-selected'; duplicate: false };
+
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  target?: string | null;
+  details?: JsonObject;
+}
+
+export interface AuditQuery {
+  limit?: number;
+  /** Cursor: only entries with a smaller id (entries come newest first). */
+  beforeId?: number;
+  actor?: string;
+  action?: string;
+  target?: string;
+  since?: IsoTime;
+}
+
+export interface NewTelemetry {
+  deviceId: string;
+  app: string;
+  version?: number | null;
+  kind: string;
+  payload: JsonObject;
+  at?: IsoTime;
+}
+
+export interface TelemetryQuery {
+  app: string;
+  version?: number;
+  kind?: string;
+  since?: IsoTime;
+  /** Cursor: only events with a larger id (events come oldest first). */
+  afterId?: number;
+  limit?: number;
+}
+
+/** Every state operation; what `transaction` hands its callback. */
+export interface StoreOps {
+  // settings
+  getSetting(key: string): Promise<JsonValue | null>;
+  setSetting(key: string, value: JsonValue): Promise<void>;
+  /** Writes `value` only if the key is absent; returns what is stored afterwards (first writer wins). */
+  setSettingIfAbsent(key: string, value: JsonValue): Promise<JsonValue>;
+
+  // admin keys
+  createAdminKey(input: { id?: string; keyHash: string; label: string }): Promise<AdminKey>;
+  /** The unrevoked key whose hash matches `hashSecret(key)`, or null. */
+  verifyAdminKey(key: string): Promise<AdminKey | null>;
+  listAdminKeys(): Promise<AdminKey[]>;
+  /** Returns false when the key was unknown or already revoked. */
+  revokeAdminKey(id: string): Promise<boolean>;
+
+  // devices
+  createDevice(input: NewDevice): Promise<Device>;
+  getDevice(deviceId: string): Promise<Device | null>;
+  /** The device when `token` hashes to its stored hash (constant-time compare), else null. */
+  verifyDeviceToken(deviceId: string, token: string): Promise<Device | null>;
+  touchDevice(deviceId: string, at?: IsoTime): Promise<void>;
+  listDevices(query?: Page & { app?: string }): Promise<Device[]>;
+  countDevices(app: string): Promise<number>;
+
+  // model registry
+  /** Allocates the next version number of `input.app` atomically (1, 2, ...). */
+  createModelVersion(input: NewModelVersion): Promise<ModelVersion>;
+  getModelVersion(app: string, version: number): Promise<ModelVersion | null>;
+  listModelVersions(app: string, query?: Page & { stage?: ModelStage }): Promise<ModelVersion[]>;
+  latestModelVersion(app: string): Promise<ModelVersion | null>;
+  listApps(): Promise<string[]>;
+  /** Moves a version to a new stage and records the transition; throws not_found / conflict. */
+  setStage(app: string, version: number, change: StageChange): Promise<StageTransition>;
+  stageHistory(app: string, version?: number): Promise<StageTransition[]>;
+
+  // manifests
+  /** Allocates generation = previous + 1 for the app and stores the signed manifest. */
+  publishManifest(input: PublishManifest): Promise<ManifestRecord>;
+  latestManifest(app: string): Promise<ManifestRecord | null>;
+  getManifest(app: string, generation: number): Promise<ManifestRecord | null>;
+
+  // tasks
+  createTask(input: NewTask): Promise<Task>;
+  getTask(id: string): Promise<Task | null>;
+  listTasks(query?: Page & { app?: string; status?: TaskStatus }): Promise<Task[]>;
+  /** Applies the patch; throws not_found. With `ifStatus`, applies only from those statuses (else conflict). */
+  updateTask(id: string, patch: TaskPatch, options?: { ifStatus?: TaskStatus[] }): Promise<Task>;
+
+  // rounds
+  /** Opens a round with the next number of its task. */
+  createRound(input: NewRound): Promise<Round>;
+  getRound(id: string): Promise<Round | null>;
+  latestRound(taskId: string): Promise<Round | null>;
+  listRounds(query?: Page & { taskId?: string; status?: RoundStatus[]; deadlineBefore?: IsoTime }): Promise<Round[]>;
+  /** open -> closing, only once: the caller that gets `true` is the one that closes the round. */
+  beginClosing(roundId: string): Promise<boolean>;
+  /** Ends a round (closed or failed) and marks unreported participants dropped; null if not in `from`. */
+  finishRound(roundId: string, finish: RoundFinish): Promise<Round | null>;
+  /** Atomically selects the device while the round is open and under its selection limit. */
+  claimSlot(roundId: string, deviceId: string): Promise<ClaimOutcome>;
+  getParticipant(roundId: string, deviceId: string): Promise<Participant | null>;
+  listParticipants(roundId: string): Promise<Participant[]>;
+
+  // updates
+  /**
+   * Records an uploaded update, idempotently per (round, device). Write the
+   * blob durably first (`blobs.put`), then call this: a blob without a row is
+   * garbage to collect, while a row without its blob would be a lost ack.
+   */
+  recordUpdate(input: NewUpdate): Promise<RecordUpdateResult>;
+  getUpdate(roundId: string, deviceId: string): Promise<UpdateReceipt | null>;
+  /** Every stored update of a round, in arrival order (to recompute an aggregate after a crash). */
+  listUpdates(roundId: string): Promise<UpdateReceipt[]>;
+
+  // audit log
+  appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
+  listAudit(query?: AuditQuery): Promise<AuditEntry[]>;
+
+  // telemetry
+  appendTelemetry(events: NewTelemetry[]): Promise<number>;
+  listTelemetry(query: TelemetryQuery): Promise<TelemetryEvent[]>;
+}
+
+/**
+ * All coordinator state: typed operations, a blob store and transactions.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ dataDir: './.flock' });
+ * const { hash, size } = await store.blobs.put(bytes);
+ * const r = await store.recordUpdate({ roundId, deviceId, blobHash: hash, byteLength: size, numExamples: 32 });
+ * if (r.outcome === 'accepted' || r.outcome === 'duplicate') ack(r.receipt);
+ * await store.close();
+ * ```
+ */
+export interface Store extends StoreOps {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly blobs: BlobStore;
+  /**
+   * Runs `fn` atomically. Use only `tx` inside: calling the outer store from
+   * within would wait for this very transaction, so it throws instead.
+   */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
