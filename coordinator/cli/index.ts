@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './usage-error.ts';
 import { registerPrivacyCommands } from './privacy.ts';
+import { registerServeCommand } from './serve.ts';
 
 const VERSION = '0.1.0';
 
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run with --help for usage)');
+  registerServeCommand(program, io);
   registerPrivacyCommands(program, io);
   return program;
 }

@@ -1,24 +1,26 @@
 /**
  * The one error type routes throw. The app's error handler turns it into the
- * shared wire shape `{ error: { code, message, details? } }` with its status,
- * so a handler never builds error JSON by hand and a client always gets a code
- * it can switch on.
+ * shared wire shape `{ error: { code, message, details? } }` with the status
+ * the protocol assigns to the code, so a handler never builds error JSON by
+ * hand and a client always gets a code it can switch on.
  */
-export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 503;
+import { ERROR_STATUS, type ErrorCode } from '../../shared/protocol/index.ts';
+
+export { errorBody } from '../../shared/protocol/index.ts';
 
 export class ApiError extends Error {
   override name = 'ApiError';
+  readonly status: (typeof ERROR_STATUS)[ErrorCode];
+
+  /**
+   * @example throw new ApiError('not_selected', 'this device was not selected for round r_1; check in first')
+   */
   constructor(
-    readonly status: ApiErrorStatus,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
   ) {
     super(message);
+    this.status = ERROR_STATUS[code];
   }
-}
-
-/** The wire body of an error. */
-export function errorBody(code: string, message: string, details?: unknown) {
-  return { error: details === undefined ? { code, message } : { code, message, details } };
 }

@@ -1,0 +1,44 @@
+/**
+ * The coordinator's Hono app: route groups composed under one error shape,
+ * OpenAPI at /openapi.json, Prometheus at /metrics. `AppType` gives clients
+ * typed calls through `hc<AppType>`.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { requireAdmin } from './auth/middleware.ts';
+import type { CoordinatorDeps } from './deps.ts';
+import type { Env } from './http/env.ts';
+import { errorHandler, measureLatency, notFound, validationHook } from './http/hooks.ts';
+import { adminModelRoutes } from './routes/admin-models.ts';
+import { adminTaskRoutes } from './routes/admin-tasks.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { publicRoutes } from './routes/public.ts';
+
+export function buildApp(deps: CoordinatorDeps) {
+  const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
+  app.onError(errorHandler(deps.log));
+  app.notFound(notFound);
+  app.use('*', measureLatency(deps.metrics));
+  app.use('/v1/admin/*', requireAdmin(deps.auth));
+
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+
+  const routes = app
+    .route('/', publicRoutes(deps))
+    .route('/', deviceRoutes(deps))
+    .route('/', adminModelRoutes(deps))
+    .route('/', adminTaskRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Flock coordinator', version: deps.version, description: 'Federated learning coordinator: devices, model registry, rounds. See docs/wire.md.' },
+    security: [{ bearer: [] }],
+  });
+  return routes;
+}
+
+/** The app's route types, for `hc<AppType>(url)`. */
+export type AppType = ReturnType<typeof buildApp>;

@@ -1,0 +1,81 @@
+/**
+ * `createCoordinator`: opens the store, makes first-start secrets, picks the
+ * aggregation backend, starts the round sweeper and builds the app. The CLI's
+ * `serve` and every test start a coordinator through this one function.
+ */
+import { selectAggregationBackend } from './aggregation/index.ts';
+import { ensureAdminKey, ensureSigningKey } from './auth/bootstrap.ts';
+import { hashSecret, parseSecret } from './auth/secrets.ts';
+import { buildApp } from './app.ts';
+import { resolveConfig, type CoordinatorConfig } from './config.ts';
+import type { CoordinatorDeps } from './deps.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { RoundService } from './rounds/service.ts';
+import { openSqliteStore, type Store } from './store/index.ts';
+
+export const FLOCK_VERSION = '0.1.0';
+
+export interface Coordinator {
+  app: ReturnType<typeof buildApp>;
+  deps: CoordinatorDeps;
+  /** The admin key created on this first start (print it once), else null. */
+  initialAdminKey: string | null;
+  close(): Promise<void>;
+}
+
+export interface CreateCoordinatorOptions extends Partial<CoordinatorConfig> {
+  dataDir: string;
+  log?: Logger;
+  /** Use this store instead of opening SQLite in dataDir. */
+  store?: Store;
+  /** Start the deadline sweeper (default true). */
+  sweep?: boolean;
+}
+
+/**
+ * @example
+ * const flock = await createCoordinator({ dataDir: './.flock' });
+ * const res = await flock.app.request('/healthz');
+ * await flock.close();
+ */
+export async function createCoordinator(options: CreateCoordinatorOptions): Promise<Coordinator> {
+  const config = resolveConfig(options);
+  const log = options.log ?? createLogger();
+  if (config.adminKey && parseSecret(config.adminKey)?.kind !== 'admin') {
+    throw new Error('FLOCK_ADMIN_KEY must look like flk_admin_<id>.<43 base64url chars>; generate one with "flock admin-key"');
+  }
+  const backend = await selectAggregationBackend(config.aggregationBackend);
+  log.info({ backend: backend.name, reason: backend.reason }, 'aggregation backend selected');
+  const store = options.store ?? (await openSqliteStore({ dataDir: config.dataDir }));
+  try {
+    const signing = await ensureSigningKey(store);
+    const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
+    const metrics = createMetrics();
+    const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs });
+    const deps: CoordinatorDeps = {
+      config,
+      store,
+      log,
+      metrics,
+      signing,
+      auth: { store, envAdminKeyHash: config.adminKey ? hashSecret(config.adminKey) : null },
+      rounds,
+      version: FLOCK_VERSION,
+    };
+    const app = buildApp(deps);
+    if (options.sweep !== false) await rounds.start();
+    return {
+      app,
+      deps,
+      initialAdminKey,
+      close: async () => {
+        await rounds.stop();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * What route groups and services share: one object built by `createCoordinator`
+ * and passed down explicitly (no globals), so several coordinators can live in
+ * one test process.
+ */
+import type { AuthOptions } from './auth/middleware.ts';
+import type { SigningKey } from './auth/bootstrap.ts';
+import type { CoordinatorConfig } from './config.ts';
+import type { Logger } from './observability/logger.ts';
+import type { CoordinatorMetrics } from './observability/metrics.ts';
+import type { RoundService } from './rounds/service.ts';
+import type { Store } from './store/index.ts';
+
+export interface CoordinatorDeps {
+  config: CoordinatorConfig;
+  store: Store;
+  log: Logger;
+  metrics: CoordinatorMetrics;
+  signing: SigningKey;
+  auth: AuthOptions;
+  rounds: RoundService;
+  version: string;
+}

@@ -1,0 +1,7 @@
+/**
+ * The coordinator package entry: start a coordinator in-process, or reach
+ * one over HTTP with typed calls (`hc<AppType>`).
+ */
+export { createCoordinator, FLOCK_VERSION, type Coordinator, type CreateCoordinatorOptions } from './coordinator.ts';
+export { DEFAULT_CONFIG, type CoordinatorConfig } from './config.ts';
+export type { AppType } from './app.ts';

@@ -1,0 +1,397 @@
+/**
+ * Federated rounds: check-in with over-selection, validated idempotent
+ * uploads folded into a streaming accumulator, and closing at quorum or
+ * deadline into a new model version with full lineage.
+ *
+ * Crash model: the store is the truth. An update is acknowledged only after
+ * its blob and row are durable; the in-memory accumulator is a cache of
+ * "which stored updates are already summed". At close, every stored update
+ * the accumulator has not seen (a restart, a race) is folded from storage,
+ * so `kill -9` loses nothing that was acknowledged.
+ */
+import { decodeTensors } from '../../shared/codec/index.ts';
+import { TaskPlanSchema, parseUpdateMetaHeader, type CheckInResponse, type TaskPlan, type UpdateReceipt } from '../../shared/protocol/index.ts';
+import type { WeightSpec } from '../../shared/model/index.ts';
+import { createAccumulator, finalizeRound, type Accumulator, type RoundAggregate, type StrategyConfig } from '../aggregation/index.ts';
+import type { SigningKey } from '../auth/bootstrap.ts';
+import { newId } from '../auth/secrets.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { CoordinatorMetrics } from '../observability/metrics.ts';
+import { storeVariantBlobs } from '../registry/publish.ts';
+import { weightsFromVariant } from '../registry/variants.ts';
+import type { JsonObject, ModelVersion, Round, Store, Task } from '../store/index.ts';
+import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
+import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
+import { chargeRound, nextRoundPrivacy } from './privacy-budget.ts';
+import { maxUpdateBytes, validateUpdate } from './validate-update.ts';
+
+interface RoundFold {
+  accumulator: Accumulator | null;
+  folded: Set<string>;
+}
+
+export interface RoundServiceOptions {
+  store: Store;
+  log: Logger;
+  metrics: CoordinatorMetrics;
+  signing: SigningKey;
+  sweepIntervalMs: number;
+  /** Source of jitter for retry-after (not security relevant). */
+  random?: () => number;
+  now?: () => number;
+}
+
+const MEAN_STRATEGIES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
+
+export function parsePlan(task: Task): TaskPlan {
+  return TaskPlanSchema.parse(task.plan);
+}
+
+function serverStrategy(plan: TaskPlan): StrategyConfig {
+  const s = plan.strategy;
+  if (s.name === 'fedavg' || s.name === 'fedavgm' || s.name === 'fedadam' || s.name === 'fedyogi' || s.name === 'fedadagrad') {
+    return { ...s, name: s.name } as StrategyConfig;
+  }
+  return { name: 'fedavg', serverLearningRate: 1 } as StrategyConfig;
+}
+
+export class RoundService {
+  private readonly folds = new Map<string, RoundFold>();
+  private readonly closing = new Map<string, Promise<Round | null>>();
+  private readonly openingLocks = new Map<string, Promise<unknown>>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly random: () => number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: RoundServiceOptions) {
+    this.random = o.random ?? Math.random;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Starts the deadline sweeper and resumes rounds a crash left half-closed. */
+  async start(): Promise<void> {
+    await this.sweep();
+    this.timer = setInterval(() => void this.sweep().catch((err) => this.o.log.error({ err }, 'round sweep failed')), this.o.sweepIntervalMs);
+    this.timer.unref?.();
+  }
+
+  /** Stops the sweeper and waits for closes in flight. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await Promise.allSettled([...this.closing.values()]);
+    for (const fold of this.folds.values()) fold.accumulator?.dispose();
+    this.folds.clear();
+  }
+
+  /** Closes rounds past their deadline and finishes rounds left in 'closing'. */
+  async sweep(): Promise<void> {
+    const nowIso = new Date(this.now()).toISOString();
+    const expired = await this.o.store.listRounds({ status: ['open'], deadlineBefore: nowIso, limit: 1000 });
+    const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
+    for (const round of stuck) if (!this.closing.has(round.id)) await this.closeRound(round.id, 'recovery').catch((err) => this.o.log.error({ err, round: round.id }, 'round recovery failed'));
+    for (const round of expired) await this.closeRound(round.id, 'deadline').catch((err) => this.o.log.error({ err, round: round.id }, 'round close failed'));
+  }
+
+  private retry(reason: 'round_full' | 'no_open_round' | 'not_eligible' | 'budget_exhausted' | 'task_paused', base: number): CheckInResponse {
+    return { status: 'retry', reason, retryAfterSeconds: retryAfterSeconds({ base, random: this.random }) };
+  }
+
+  private async version(app: string, version: number): Promise<ModelVersion> {
+    const v = await this.o.store.getModelVersion(app, version);
+    if (!v) throw new ApiError('internal', `model ${app}@${version} referenced by a task is missing`);
+    return v;
+  }
+
+  /** Finds the task's open round or opens one, one opener per task at a time. */
+  private async openRound(task: Task, plan: TaskPlan): Promise<Round | 'budget_exhausted' | 'closing'> {
+    const previous = this.openingLocks.get(task.id) ?? Promise.resolve();
+    const attempt = previous.then(async () => {
+      const latest = await this.o.store.latestRound(task.id);
+      if (latest?.status === 'open' && Date.parse(latest.deadlineAt) > this.now()) return latest;
+      if (latest?.status === 'open' || latest?.status === 'closing') return 'closing' as const;
+      const fresh = (await this.o.store.getTask(task.id))!;
+      const privacy = nextRoundPrivacy(plan, fresh.accountant);
+      if (!privacy.allowed) {
+        await this.o.store.updateTask(task.id, { status: 'budget_exhausted' }, { ifStatus: ['active'] }).catch(() => undefined);
+        await this.o.store.appendAudit({ actor: 'system', action: 'task.budget_exhausted', target: task.id, details: { epsilonSpent: fresh.epsilonSpent, epsilonNext: privacy.epsilonAfter, budget: plan.privacyBudget ?? null } });
+        this.o.log.warn({ task: task.id, epsilonNext: privacy.epsilonAfter }, 'privacy budget exhausted; no new round');
+        return 'budget_exhausted' as const;
+      }
+      const round = await this.o.store.createRound({
+        id: newId('rnd'),
+        taskId: task.id,
+        globalVersion: fresh.currentVersion,
+        goal: plan.clientsPerRound,
+        selectionLimit: selectionLimit(plan.clientsPerRound, plan.overSelection),
+        deadlineAt: new Date(this.now() + plan.roundDeadlineSeconds * 1000).toISOString(),
+      });
+      this.o.metrics.openRounds.inc();
+      this.o.log.info({ task: task.id, round: round.id, number: round.number, version: round.globalVersion }, 'round opened');
+      return round;
+    });
+    this.openingLocks.set(task.id, attempt.catch(() => undefined));
+    return attempt;
+  }
+
+  /**
+   * A device asks to join the task's current round.
+   * @example const answer = await rounds.checkIn({ deviceId, app }, 'task_1', { numExamples: 120 });
+   */
+  async checkIn(device: { deviceId: string; app: string }, taskId: string, request: { numExamples: number }): Promise<CheckInResponse> {
+    const task = await this.o.store.getTask(taskId);
+    if (!task || task.app !== device.app) throw new ApiError('not_found', `no task ${taskId} for app ${device.app}`);
+    if (task.status === 'paused') return this.retry('task_paused', 300);
+    if (task.status === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
+    if (task.status === 'done') return this.retry('no_open_round', 3600);
+    const plan = parsePlan(task);
+    if (request.numExamples < plan.minExamples) return this.retry('not_eligible', 600);
+
+    const round = await this.openRound(task, plan);
+    if (round === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
+    if (round === 'closing') return this.retry('no_open_round', 10);
+    const claim = await this.o.store.claimSlot(round.id, device.deviceId);
+    if (claim === 'full') return this.retry('round_full', waitForNextRound(this.now(), Date.parse(round.deadlineAt)));
+    if (claim === 'closed') return this.retry('no_open_round', 10);
+
+    const version = await this.version(task.app, round.globalVersion);
+    const fp32 = version.variants.find((v) => v.encoding === 'fp32');
+    if (!fp32) throw new ApiError('internal', `model ${task.app}@${version.version} has no fp32 variant to train from`);
+    const clipNorm = task.clipNorm ?? plan.clipNorm;
+    return {
+      status: 'selected',
+      roundId: round.id,
+      taskId: task.id,
+      roundNumber: round.number,
+      plan: { ...plan, clipNorm },
+      globalVersion: round.globalVersion,
+      globalWeights: { hash: fp32.sha256, size: fp32.totalBytes, encoding: 'fp32' },
+      deadlineAt: round.deadlineAt,
+    };
+  }
+
+  /**
+   * Accepts one update: validated, durable, then acknowledged; replays get the
+   * first receipt.
+   */
+  async upload(device: { deviceId: string; app: string }, roundId: string, metaHeader: string | undefined, bytes: Uint8Array): Promise<UpdateReceipt> {
+    const reject = (error: ApiError): never => {
+      this.o.metrics.updatesRejected.inc({ reason: error.code });
+      throw error;
+    };
+    const meta = parseUpdateMetaHeader(metaHeader);
+    if (!meta.ok) reject(new ApiError('validation_failed', `bad flock-update-meta header: ${meta.error.error.message}`, { issues: meta.error.error.details as JsonObject }));
+    const m = meta.ok ? meta.value : null!;
+    if (m.roundId !== roundId) reject(new ApiError('bad_request', `flock-update-meta names round ${m.roundId} but the URL names ${roundId}`));
+    if (m.deviceId !== device.deviceId) reject(new ApiError('forbidden', 'a device can only upload its own update'));
+
+    const round = await this.o.store.getRound(roundId);
+    if (!round) return reject(new ApiError('round_not_found', `no round ${roundId}`));
+    const task = (await this.o.store.getTask(round.taskId))!;
+    if (task.app !== device.app) reject(new ApiError('round_not_found', `no round ${roundId}`));
+    const first = await this.o.store.getUpdate(roundId, device.deviceId);
+    if (first) return { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: first.receivedAt };
+    if (round.status !== 'open') reject(new ApiError('round_closed', `round ${round.number} is ${round.status}; check in for the next round`));
+    if (Date.parse(round.deadlineAt) < this.now()) reject(new ApiError('late_upload', `round ${round.number} closed for uploads at ${round.deadlineAt}`));
+    const participant = await this.o.store.getParticipant(roundId, device.deviceId);
+    if (!participant) reject(new ApiError('not_selected', 'this device was not selected for this round; check in first'));
+
+    const plan = parsePlan(task);
+    const version = await this.version(task.app, round.globalVersion);
+    const specs = version.weightSpecs as WeightSpec[];
+    if (bytes.byteLength > maxUpdateBytes(specs)) reject(new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`));
+    const clipNorm = task.clipNorm ?? plan.clipNorm;
+    let validated;
+    try {
+      validated = validateUpdate(bytes, specs, { clipNorm, encoding: plan.updateEncoding });
+    } catch (error) {
+      if (error instanceof ApiError) reject(error);
+      throw error;
+    }
+
+    const blob = await this.o.store.blobs.put(bytes);
+    const result = await this.o.store.recordUpdate({
+      roundId,
+      deviceId: device.deviceId,
+      blobHash: blob.hash,
+      byteLength: blob.size,
+      numExamples: m.numExamples,
+      preClipNorm: m.preClipNorm,
+      meta: m as unknown as JsonObject,
+    });
+    if (result.outcome === 'round-closed') return reject(new ApiError('round_closed', `round ${round.number} closed while the update arrived`));
+    if (result.outcome === 'not-selected') return reject(new ApiError('not_selected', 'this device was not selected for this round'));
+    if (result.outcome === 'duplicate') return { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: result.receipt.receivedAt };
+
+    this.o.metrics.updatesAccepted.inc({ task: task.id });
+    this.fold(round, plan, specs, device.deviceId, validated.deltas, m.numExamples, clipNorm);
+    if (result.reportedCount >= round.goal) {
+      void this.closeRound(roundId, 'quorum').catch((err) => this.o.log.error({ err, round: roundId }, 'round close failed'));
+    }
+    return { roundId, deviceId: device.deviceId, accepted: true, duplicate: false, receivedAt: result.receipt.receivedAt };
+  }
+
+  private foldOf(round: Round, plan: TaskPlan, specs: WeightSpec[], clipNorm: number): RoundFold {
+    let fold = this.folds.get(round.id);
+    if (!fold) {
+      const mean = MEAN_STRATEGIES.has(plan.strategy.name);
+      const normBound = plan.strategy.name === 'norm-bounding' ? Math.min(plan.strategy.normBound ?? clipNorm, clipNorm) : clipNorm;
+      fold = { accumulator: mean ? createAccumulator(specs, { normBound }) : null, folded: new Set() };
+      this.folds.set(round.id, fold);
+    }
+    return fold;
+  }
+
+  private fold(round: Round, plan: TaskPlan, specs: WeightSpec[], deviceId: string, deltas: Float32Array[], numExamples: number, clipNorm: number): void {
+    if (this.closing.has(round.id)) return; // the closer folds it from storage
+    const fold = this.foldOf(round, plan, specs, clipNorm);
+    if (fold.folded.has(deviceId)) return;
+    fold.folded.add(deviceId);
+    fold.accumulator?.add(deltas, plan.noiseMultiplier > 0 ? 1 : numExamples);
+  }
+
+  private async readUpdate(hash: string, specs: WeightSpec[]): Promise<Float32Array[]> {
+    const bytes = await this.o.store.blobs.get(hash);
+    if (!bytes) throw new ApiError('internal', `stored update blob ${hash} is missing`);
+    const tensors = decodeTensors(bytes);
+    const byName = new Map(tensors.map((t) => [t.name, t.data]));
+    return specs.map((s) => byName.get(s.name)!);
+  }
+
+  /** Closes a round once (quorum, deadline, recovery or an operator). */
+  closeRound(roundId: string, reason: 'quorum' | 'deadline' | 'recovery' | 'manual'): Promise<Round | null> {
+    const inFlight = this.closing.get(roundId);
+    if (inFlight) return inFlight;
+    const work = this.doClose(roundId, reason).finally(() => {
+      this.closing.delete(roundId);
+      const fold = this.folds.get(roundId);
+      fold?.accumulator?.dispose();
+      this.folds.delete(roundId);
+    });
+    this.closing.set(roundId, work);
+    return work;
+  }
+
+  private async doClose(roundId: string, reason: string): Promise<Round | null> {
+    const store = this.o.store;
+    const before = await store.getRound(roundId);
+    if (!before) return null;
+    if (before.status === 'open') {
+      if (!(await store.beginClosing(roundId))) return store.getRound(roundId);
+    } else if (before.status !== 'closing') {
+      return before;
+    }
+    const started = this.now();
+    const round = (await store.getRound(roundId))!;
+    const task = (await store.getTask(round.taskId))!;
+    const plan = parsePlan(task);
+    const updates = await store.listUpdates(roundId);
+    const outcomeSeconds = (this.now() - Date.parse(round.startedAt)) / 1000;
+    this.o.metrics.openRounds.dec();
+
+    if (updates.length < plan.minReports) {
+      const failureReason = `${updates.length} of ${plan.minReports} required reports by the ${reason === 'deadline' ? 'deadline' : 'close'}`;
+      const failed = await store.finishRound(roundId, { from: ['closing'], to: 'failed', failureReason, metrics: { reports: updates.length } });
+      await store.appendAudit({ actor: 'system', action: 'round.failed', target: roundId, details: { task: task.id, reason: failureReason } });
+      this.o.metrics.roundDuration.observe({ outcome: 'failed' }, outcomeSeconds);
+      this.o.log.warn({ round: roundId, reports: updates.length, minReports: plan.minReports }, 'round failed: too few reports');
+      return failed;
+    }
+
+    const version = await this.version(task.app, round.globalVersion);
+    const specs = version.weightSpecs as WeightSpec[];
+    const clipNorm = task.clipNorm ?? plan.clipNorm;
+    const fold = this.foldOf(round, plan, specs, clipNorm);
+    let aggregate: RoundAggregate;
+    if (fold.accumulator) {
+      for (const u of updates) {
+        if (fold.folded.has(u.deviceId)) continue;
+        fold.folded.add(u.deviceId);
+        fold.accumulator.add(await this.readUpdate(u.blobHash, specs), plan.noiseMultiplier > 0 ? 1 : u.numExamples);
+      }
+      aggregate = { kind: 'mean', accumulator: fold.accumulator };
+    } else {
+      const source = { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) };
+      aggregate = plan.strategy.name === 'median'
+        ? { kind: 'median', specs, source }
+        : { kind: 'trimmed-mean', specs, source, trimFraction: plan.strategy.trimFraction ?? 0.2 };
+    }
+
+    const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
+    const globalBytes = await store.blobs.get(fp32.sha256);
+    if (!globalBytes) throw new ApiError('internal', `global weights blob ${fp32.sha256} is missing`);
+    const globals = weightsFromVariant(globalBytes, specs);
+    const optimizerBytes = task.optimizerStateHash ? await store.blobs.get(task.optimizerStateHash) : null;
+    const unclippedCount = updates.filter((u) => (u.preClipNorm ?? Infinity) <= clipNorm).length;
+    const dp = plan.noiseMultiplier > 0
+      ? {
+          clipNorm,
+          noiseMultiplier: plan.noiseMultiplier,
+          expectedClients: plan.clientsPerRound,
+          adaptive: plan.adaptiveClipping
+            ? { unclippedCount, targetUnclippedQuantile: plan.adaptiveClipping.targetQuantile, learningRate: plan.adaptiveClipping.learningRate }
+            : undefined,
+        }
+      : undefined;
+    const result = await finalizeRound({
+      strategy: serverStrategy(plan),
+      aggregate,
+      globals,
+      optimizerState: optimizerBytes ? decodeOptimizerState(optimizerBytes) : null,
+      dp,
+    });
+    this.o.metrics.aggregationSeconds.observe({ strategy: plan.strategy.name, backend: result.stats.backend }, result.stats.ms / 1000);
+
+    const variants = await storeVariantBlobs(store, specs, result.weights);
+    const optimizerState = await store.blobs.put(encodeOptimizerState(result.optimizerState));
+    const privacy = dp ? chargeRound(plan, task.accountant) : null;
+    const mean = (key: 'trainLoss' | 'trainAccuracy') => {
+      const values = updates.map((u) => u.meta[key]).filter((v): v is number => typeof v === 'number');
+      return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+    };
+    const metrics: JsonObject = {
+      reports: updates.length,
+      examples: updates.reduce((n, u) => n + u.numExamples, 0),
+      updateNorm: result.stats.updateNorm,
+      aggregationMs: result.stats.ms,
+      backend: result.stats.backend,
+      trainLoss: mean('trainLoss'),
+      trainAccuracy: mean('trainAccuracy'),
+      noiseStddev: result.stats.noiseStddev,
+      closedBy: reason,
+    };
+    const closed = await store.transaction(async (tx) => {
+      const created = await tx.createModelVersion({
+        app: task.app,
+        parentVersion: round.globalVersion,
+        source: 'round',
+        roundId,
+        clients: updates.length,
+        clipNorm,
+        noiseMultiplier: plan.noiseMultiplier,
+        epsilon: privacy?.epsilon ?? null,
+        metrics,
+        topology: version.topology,
+        weightSpecs: specs,
+        inputSpec: version.inputSpec,
+        labels: version.labels,
+        variants,
+        stage: 'candidate',
+        actor: 'system',
+      });
+      const finished = await tx.finishRound(roundId, { from: ['closing'], to: 'closed', resultVersion: created.version, metrics });
+      await tx.updateTask(task.id, {
+        currentVersion: created.version,
+        optimizerStateHash: optimizerState.hash,
+        ...(privacy ? { accountant: privacy.state, epsilonSpent: privacy.epsilon } : {}),
+        ...(result.nextClipNorm !== null ? { clipNorm: result.nextClipNorm } : {}),
+      });
+      await tx.appendAudit({ actor: 'system', action: 'round.closed', target: roundId, details: { task: task.id, version: created.version, reports: updates.length, epsilon: privacy?.epsilon ?? null } });
+      return finished;
+    });
+    this.o.metrics.roundDuration.observe({ outcome: 'closed' }, outcomeSeconds);
+    this.o.log.info({ round: roundId, version: closed?.resultVersion, reports: updates.length, ms: this.now() - started }, 'round closed');
+    return closed;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Validation of one uploaded update against its round's model: decodable
+ * (with limits derived from the model, so a hostile header cannot make us
+ * allocate), the same tensor names and shapes, all finite, and within the
+ * task's clip norm. Pure: bytes in, aligned Float32Arrays out, or an ApiError.
+ */
+import { CodecError, decodeTensors } from '../../shared/codec/index.ts';
+import { globalL2Norm } from '../../shared/dp/index.ts';
+import type { WeightSpec } from '../../shared/model/index.ts';
+import type { UpdateEncoding } from '../../shared/protocol/index.ts';
+import { ApiError } from '../http/api-error.ts';
+
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Largest byte size a valid update for these specs can have (fp32 + top-k indices + table). */
+export function maxUpdateBytes(specs: readonly WeightSpec[]): number {
+  const params = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
+  return params * 8 + specs.length * 1024 + 4096;
+}
+
+/** Relative slack over clipNorm for lossy encodings (quantization can grow the norm slightly). */
+function normSlack(encoding: UpdateEncoding): number {
+  if (encoding.encoding === 'fp32') return 1e-4;
+  if (encoding.encoding === 'fp16') return 2e-3;
+  return 0.05;
+}
+
+/**
+ * @example
+ * const { deltas, norm } = validateUpdate(bytes, version.weightSpecs, { clipNorm: 1, encoding: plan.updateEncoding });
+ */
+export function validateUpdate(
+  bytes: Uint8Array,
+  specs: readonly WeightSpec[],
+  bound: { clipNorm: number; encoding: UpdateEncoding },
+): { deltas: Float32Array[]; norm: number } {
+  const maxPerTensor = Math.max(...specs.map((s) => sizeOf(s.shape)));
+  const total = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
+  let tensors;
+  try {
+    tensors = decodeTensors(bytes, { maxTensors: specs.length, maxElementsPerTensor: maxPerTensor, maxTotalElements: total, allowNonFinite: false });
+  } catch (error) {
+    if (error instanceof CodecError && error.code === 'non_finite') {
+      throw new ApiError('non_finite', 'the update contains NaN or Infinity; check the local training for divergence', { codec: error.code });
+    }
+    if (error instanceof CodecError) {
+      throw new ApiError('unprocessable', `the update is not a valid Flock tensor file: ${error.message}`, { codec: error.code });
+    }
+    throw error;
+  }
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  if (byName.size !== tensors.length) throw new ApiError('shape_mismatch', 'the update names a tensor twice');
+  const deltas: Float32Array[] = [];
+  for (const spec of specs) {
+    const t = byName.get(spec.name);
+    if (!t) throw new ApiError('shape_mismatch', `the update lacks tensor "${spec.name}"; send a delta for every weight of the round's model`, { missing: spec.name });
+    if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
+      throw new ApiError('shape_mismatch', `tensor "${spec.name}" has shape [${t.shape}] but the model has [${spec.shape}]`, { name: spec.name, expected: spec.shape, got: t.shape });
+    }
+    deltas.push(t.data);
+  }
+  if (tensors.length !== specs.length) {
+    const extra = tensors.map((t) => t.name).filter((n) => !specs.some((s) => s.name === n));
+    throw new ApiError('shape_mismatch', `the update has tensors the model lacks: ${extra.join(', ')}`, { extra });
+  }
+  const norm = globalL2Norm(deltas);
+  if (!Number.isFinite(norm)) throw new ApiError('non_finite', 'the update norm is not finite');
+  if (norm > bound.clipNorm * (1 + normSlack(bound.encoding))) {
+    throw new ApiError('norm_exceeded', `the update's L2 norm ${norm.toPrecision(6)} exceeds the task's clip norm ${bound.clipNorm}; clip before uploading`, { norm, clipNorm: bound.clipNorm });
+  }
+  return { deltas, norm };
+}

@@ -1,0 +1,119 @@
+/**
+ * Admin routes for federated tasks and fleet state: create / list / pause /
+ * resume tasks, their rounds, close a round now, devices, and the audit log.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { RoundViewSchema, TaskCreateSchema, TaskViewSchema } from '../../shared/protocol/index.ts';
+import { actorOf } from '../auth/middleware.ts';
+import { newId } from '../auth/secrets.ts';
+import type { CoordinatorDeps } from '../deps.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { Env } from '../http/env.ts';
+import { validationHook } from '../http/hooks.ts';
+import { limitBody } from '../http/limits.ts';
+import { RdpAccountant } from '../../shared/dp/index.ts';
+import { roundView, taskView } from '../rounds/views.ts';
+import type { JsonObject, Store, Task } from '../store/index.ts';
+
+const TaskParam = z.object({ id: z.string().min(1).max(128) });
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+async function viewOf(store: Store, task: Task) {
+  const rounds = await store.listRounds({ taskId: task.id, limit: 1000 });
+  const latest = await store.latestRound(task.id);
+  return taskView(task, {
+    roundsCompleted: rounds.filter((r) => r.status === 'closed').length,
+    currentRound: latest && (latest.status === 'open' || latest.status === 'closing') ? latest : null,
+  });
+}
+
+export function adminTaskRoutes(deps: CoordinatorDeps) {
+  const { store } = deps;
+  const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
+  app.use('/v1/admin/tasks', limitBody(deps.config.limits.jsonBytes));
+
+  const setStatus = async (id: string, to: 'active' | 'paused', from: Array<Task['status']>, actor: string) => {
+    const task = await store.getTask(id);
+    if (!task) throw new ApiError('not_found', `no task ${id}`);
+    if (task.status === to) return task;
+    if (!from.includes(task.status)) throw new ApiError('conflict', `task ${id} is ${task.status}; it cannot become ${to}`);
+    const updated = await store.updateTask(id, { status: to }, { ifStatus: from });
+    await store.appendAudit({ actor, action: `task.${to === 'paused' ? 'pause' : 'resume'}`, target: id, details: { from: task.status } });
+    return updated;
+  };
+
+  return app
+    .openapi(
+      createRoute({ method: 'post', path: '/v1/admin/tasks', tags: ['admin'], request: { body: { content: json(TaskCreateSchema), required: true } }, responses: { 201: { description: 'task created', content: json(TaskViewSchema) } } }),
+      async (c) => {
+        const body = c.req.valid('json');
+        const version = await store.getModelVersion(body.app, body.modelVersion);
+        if (!version) throw new ApiError('not_found', `model ${body.app} has no version ${body.modelVersion}; push one with "flock model push"`);
+        if (!version.variants.some((v) => v.encoding === 'fp32')) throw new ApiError('unprocessable', `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`);
+        const task = await store.createTask({
+          id: newId('task'),
+          app: body.app,
+          name: body.name ?? `${body.app} from v${body.modelVersion}`,
+          modelVersion: body.modelVersion,
+          plan: body.plan as unknown as JsonObject,
+          budget: body.plan.privacyBudget ?? { epsilon: 0, delta: 0 },
+          accountant: new RdpAccountant().toJSON(),
+          clipNorm: body.plan.clipNorm,
+        });
+        await store.appendAudit({ actor: actorOf(c.get('principal')), action: 'task.create', target: task.id, details: { app: body.app, modelVersion: body.modelVersion, plan: body.plan as unknown as JsonObject } });
+        return c.json(await viewOf(store, task), 201);
+      },
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/tasks', tags: ['admin'], responses: { 200: { description: 'all tasks', content: json(z.object({ tasks: z.array(TaskViewSchema) })) } } }),
+      async (c) => c.json({ tasks: await Promise.all((await store.listTasks({ limit: 1000 })).map((t) => viewOf(store, t))) }, 200),
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/tasks/{id}', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'one task', content: json(TaskViewSchema) } } }),
+      async (c) => {
+        const task = await store.getTask(c.req.valid('param').id);
+        if (!task) throw new ApiError('not_found', `no task ${c.req.valid('param').id}`);
+        return c.json(await viewOf(store, task), 200);
+      },
+    )
+    .openapi(
+      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/pause', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'paused', content: json(TaskViewSchema) } } }),
+      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'paused', ['active'], actorOf(c.get('principal')))), 200),
+    )
+    .openapi(
+      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/resume', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'active again', content: json(TaskViewSchema) } } }),
+      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'active', ['paused'], actorOf(c.get('principal')))), 200),
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/tasks/{id}/rounds', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'rounds, newest first', content: json(z.object({ rounds: z.array(RoundViewSchema.extend({ metrics: z.record(z.string(), z.unknown()) })) })) } } }),
+      async (c) => {
+        const rounds = await store.listRounds({ taskId: c.req.valid('param').id, limit: 1000 });
+        return c.json({ rounds: rounds.map((r) => ({ ...roundView(r), metrics: r.metrics as Record<string, unknown> })) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({ method: 'post', path: '/v1/admin/rounds/{id}/close', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'closed (or failed for too few reports)', content: json(RoundViewSchema) } } }),
+      async (c) => {
+        const id = c.req.valid('param').id;
+        if (!(await store.getRound(id))) throw new ApiError('round_not_found', `no round ${id}`);
+        await store.appendAudit({ actor: actorOf(c.get('principal')), action: 'round.close', target: id });
+        const round = await deps.rounds.closeRound(id, 'manual');
+        return c.json(roundView(round ?? (await store.getRound(id))!), 200);
+      },
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/devices', tags: ['admin'], request: { query: z.object({ app: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }) }, responses: { 200: { description: 'registered devices (no tokens)', content: json(z.object({ devices: z.array(z.record(z.string(), z.unknown())) })) } } }),
+      async (c) => {
+        const q = c.req.valid('query');
+        const devices = await store.listDevices({ app: q.app, limit: q.limit ?? 100 });
+        return c.json({ devices: devices.map(({ tokenHash: _hidden, ...d }) => d) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/audit', tags: ['admin'], request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), action: z.string().optional() }) }, responses: { 200: { description: 'audit log, newest first', content: json(z.object({ entries: z.array(z.record(z.string(), z.unknown())) })) } } }),
+      async (c) => {
+        const q = c.req.valid('query');
+        return c.json({ entries: (await store.listAudit({ limit: q.limit ?? 100, action: q.action })) as unknown as Record<string, unknown>[] }, 200);
+      },
+    );
+}

@@ -1,0 +1,138 @@
+/**
+ * Device routes (device token): the signed manifest with ETag, blobs by hash,
+ * round check-in, update upload and telemetry. Rate-limited per device.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import {
+  CheckInRequestSchema,
+  CheckInResponseSchema,
+  SignedManifestSchema,
+  TelemetryBatchSchema,
+  TelemetryReceiptSchema,
+  UPDATE_META_HEADER,
+  UpdateReceiptSchema,
+} from '../../shared/protocol/index.ts';
+import { deviceOf, requireDevice } from '../auth/middleware.ts';
+import type { CoordinatorDeps } from '../deps.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { Env } from '../http/env.ts';
+import { validationHook } from '../http/hooks.ts';
+import { limitBody, limitRate } from '../http/limits.ts';
+import { assertBlobHash, type JsonObject } from '../store/index.ts';
+
+const binary = { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } };
+
+export function deviceRoutes(deps: CoordinatorDeps) {
+  const { store, rounds, config } = deps;
+  const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
+  const device = requireDevice({ ...deps.auth });
+  const deviceOrAdmin = requireDevice({ ...deps.auth, allowAdmin: true });
+  const perDevice = limitRate(config.rateLimits.perDevice, (c) => {
+    const p = c.get('principal');
+    return p?.kind === 'device' ? `dev:${p.deviceId}` : 'admin';
+  });
+  app.use('/v1/apps/*', device, perDevice);
+  app.use('/v1/tasks/*', device, perDevice, limitBody(config.limits.jsonBytes));
+  app.use('/v1/rounds/*', device, perDevice, limitBody(config.limits.updateBytes));
+  app.use('/v1/telemetry', device, perDevice, limitBody(config.limits.telemetryBytes));
+  app.use('/v1/blobs/*', deviceOrAdmin);
+
+  app.openAPIRegistry.registerPath({
+    method: 'get', path: '/v1/blobs/{hash}', tags: ['devices'],
+    request: { params: z.object({ hash: z.string() }) },
+    responses: { 200: { description: 'immutable content-addressed bytes', content: binary }, 404: { description: 'unknown hash' } },
+  });
+  app.get('/v1/blobs/:hash', async (c) => {
+    const hash = c.req.param('hash');
+    try {
+      assertBlobHash(hash);
+    } catch {
+      throw new ApiError('bad_request', 'a blob address is a lowercase sha256 hex string');
+    }
+    if (c.req.header('if-none-match') === `"${hash}"`) return c.body(null, 304);
+    const bytes = await store.blobs.get(hash);
+    if (!bytes) throw new ApiError('not_found', `no blob ${hash}`);
+    c.header('Content-Type', 'application/octet-stream');
+    c.header('Cache-Control', 'public, max-age=31536000, immutable');
+    c.header('ETag', `"${hash}"`);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200);
+  });
+
+  app.openAPIRegistry.registerPath({
+    method: 'put', path: '/v1/rounds/{roundId}/updates', tags: ['devices'],
+    request: { params: z.object({ roundId: z.string() }), headers: z.object({ [UPDATE_META_HEADER]: z.string() }), body: { content: binary } },
+    responses: { 200: { description: 'durably stored (or the first receipt of a replay)', content: { 'application/json': { schema: UpdateReceiptSchema } } } },
+  });
+  app.put('/v1/rounds/:roundId/updates', async (c) => {
+    const principal = deviceOf(c.get('principal'));
+    const type = c.req.header('content-type') ?? '';
+    if (!type.startsWith('application/octet-stream')) throw new ApiError('bad_request', 'send the update as application/octet-stream (a Flock codec file)');
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const receipt = await rounds.upload(principal, c.req.param('roundId'), c.req.header(UPDATE_META_HEADER), bytes);
+    return c.json(receipt, 200);
+  });
+
+  return app
+    .openapi(
+      createRoute({
+        method: 'get', path: '/v1/apps/{app}/manifest', tags: ['devices'],
+        request: { params: z.object({ app: z.string() }) },
+        responses: {
+          200: { description: 'signed manifest of the version this device should run', content: { 'application/json': { schema: SignedManifestSchema } } },
+          304: { description: 'not modified (If-None-Match)' },
+        },
+      }),
+      async (c) => {
+        const principal = deviceOf(c.get('principal'));
+        const { app: appName } = c.req.valid('param');
+        if (appName !== principal.app) throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
+        const record = await store.latestManifest(appName);
+        if (!record) throw new ApiError('not_found', `app ${appName} has no production model yet; promote a version with "flock model stage"`);
+        const etag = `"g${record.generation}"`;
+        c.header('ETag', etag);
+        c.header('Cache-Control', 'no-cache');
+        if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+        return c.json(record.signedManifest as unknown as z.infer<typeof SignedManifestSchema>, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post', path: '/v1/tasks/{taskId}/checkin', tags: ['devices'],
+        request: { params: z.object({ taskId: z.string() }), body: { content: { 'application/json': { schema: CheckInRequestSchema } }, required: true } },
+        responses: { 200: { description: 'selected with a plan, or told when to retry', content: { 'application/json': { schema: CheckInResponseSchema } } } },
+      }),
+      async (c) => {
+        const principal = deviceOf(c.get('principal'));
+        const body = c.req.valid('json');
+        const { taskId } = c.req.valid('param');
+        if (body.deviceId !== principal.deviceId) throw new ApiError('forbidden', 'a device can only check in as itself');
+        if (body.taskId !== taskId) throw new ApiError('bad_request', `body names task ${body.taskId} but the URL names ${taskId}`);
+        await store.touchDevice(principal.deviceId);
+        const answer = await rounds.checkIn(principal, taskId, body);
+        if (answer.status === 'retry') c.header('Retry-After', String(Math.ceil(answer.retryAfterSeconds)));
+        return c.json(answer, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post', path: '/v1/telemetry', tags: ['devices'],
+        request: { body: { content: { 'application/json': { schema: TelemetryBatchSchema } }, required: true } },
+        responses: { 202: { description: 'stored', content: { 'application/json': { schema: TelemetryReceiptSchema } } } },
+      }),
+      async (c) => {
+        const principal = deviceOf(c.get('principal'));
+        const batch = c.req.valid('json');
+        if (batch.deviceId !== principal.deviceId || batch.app !== principal.app) throw new ApiError('forbidden', 'a device can only send its own telemetry');
+        const accepted = await store.appendTelemetry(
+          batch.events.map((event) => ({
+            deviceId: principal.deviceId,
+            app: principal.app,
+            version: batch.modelVersion ?? null,
+            kind: event.type,
+            payload: event as unknown as JsonObject,
+          })),
+        );
+        return c.json({ accepted }, 202);
+      },
+    );
+}
