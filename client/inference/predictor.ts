@@ -1,0 +1,210 @@
+/**
+ * `createPredictor`: validated, micro-batched, cached inference with latency
+ * and confidence telemetry, over a tfjs LayersModel or any batched `run`
+ * function (the Node simulation and tests use the latter too).
+ *
+ * Micro-batching: calls arriving within `batchWindowMs` of the first queued
+ * one (or until `maxBatch` are queued) share one forward pass; on GPU backends
+ * one pass of 32 costs about as much as one of 1. The window is also the most
+ * a lone call waits; `batchWindowMs: 0` flushes at the end of the current
+ * task instead (calls made in the same synchronous burst still batch).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { QuantileSketch, type QuantileSummary } from '../../shared/stats/quantile-sketch.ts';
+import type { Histogram } from '../../shared/protocol/telemetry.ts';
+import { exampleLayout, toExampleVector, type ExampleLayout, type PredictInput, type PredictInputSpec } from './input.ts';
+import { inputKey, LruCache } from './result-cache.ts';
+
+/** A batched forward pass: `n` examples laid end to end in, `n` output rows laid end to end out. */
+export type RunBatch = (batch: Float32Array, n: number) => Promise<Float32Array>;
+
+export interface PredictorOptions {
+  model: tf.LayersModel | RunBatch;
+  inputSpec: PredictInputSpec;
+  /** Most examples in one forward pass (default 32). */
+  maxBatch?: number;
+  /** How long the first queued call waits for company, in ms (default 2; 0 = end of the current task). */
+  batchWindowMs?: number;
+  /** Results kept for repeated inputs (default 256; 0 disables the cache). */
+  cacheSize?: number;
+}
+
+/** One answer. `probabilities` is the model's output row (softmax for classifiers). */
+export interface Prediction {
+  probabilities: Float32Array;
+  /** Index of the largest output. */
+  label: number;
+  /** The largest output. */
+  confidence: number;
+  latencyMs: number;
+  cached: boolean;
+}
+
+export interface PredictorStats {
+  /** Predictions answered (cache hits included). */
+  count: number;
+  cacheHits: number;
+  forwardPasses: number;
+  /** Latency of predictions that ran the model; cache hits would hide a slower model. */
+  latency: QuantileSummary;
+  /** Top-1 confidence of every answered prediction, 10 bins over [0, 1]. */
+  confidenceHistogram: Histogram;
+}
+
+export interface Predictor {
+  predict(input: PredictInput): Promise<Prediction>;
+  stats(): PredictorStats;
+  /** Reject queued calls and drop the cache. The model stays the caller's to dispose. */
+  dispose(): void;
+}
+
+interface Pending {
+  input: Float32Array;
+  key: string;
+  startedAt: number;
+  resolve: (p: Prediction) => void;
+  reject: (e: unknown) => void;
+}
+
+const CONFIDENCE_BINS = 10;
+
+function runFromModel(model: tf.LayersModel, layout: ExampleLayout): RunBatch {
+  return async (batch, n) => {
+    const output = tf.tidy(() => {
+      const x =
+        layout.dtype === 'int32'
+          ? tf.tensor(Int32Array.from(batch), [n, ...layout.exampleShape], 'int32')
+          : tf.tensor(batch, [n, ...layout.exampleShape], 'float32');
+      const y = model.predict(x);
+      if (Array.isArray(y)) throw new RangeError(`the model has ${y.length} outputs; createPredictor supports single-output models`);
+      return y;
+    });
+    try {
+      const data = await output.data();
+      return data instanceof Float32Array ? data : Float32Array.from(data);
+    } finally {
+      output.dispose();
+    }
+  };
+}
+
+function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/**
+ * A predictor for one model.
+ *
+ * @example
+ * const predictor = createPredictor({ model, inputSpec: { shape: [null, 28, 28, 1], dtype: 'float32' } });
+ * const { label, confidence } = await predictor.predict(ctx.getImageData(0, 0, 28, 28));
+ * predictor.stats().latency.p99;
+ */
+export function createPredictor(options: PredictorOptions): Predictor {
+  const layout = exampleLayout(options.inputSpec);
+  const maxBatch = options.maxBatch ?? 32;
+  const batchWindowMs = options.batchWindowMs ?? 2;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be an integer >= 1, got ${maxBatch}`);
+  if (!(batchWindowMs >= 0)) throw new RangeError(`batchWindowMs must be >= 0, got ${batchWindowMs}`);
+  const run: RunBatch = typeof options.model === 'function' ? options.model : runFromModel(options.model, layout);
+  const cache = new LruCache<Float32Array>(options.cacheSize ?? 256);
+  const latency = new QuantileSketch();
+  const confidenceCounts = new Array<number>(CONFIDENCE_BINS).fill(0);
+  let count = 0;
+  let cacheHits = 0;
+  let forwardPasses = 0;
+  let queue: Pending[] = [];
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let microtaskScheduled = false;
+  let disposed = false;
+
+  const answer = (probabilities: Float32Array, startedAt: number, cached: boolean): Prediction => {
+    const label = argmax(probabilities);
+    const confidence = probabilities[label];
+    const latencyMs = performance.now() - startedAt;
+    count++;
+    if (cached) cacheHits++;
+    else latency.add(Math.max(0, latencyMs));
+    const bin = Math.min(CONFIDENCE_BINS - 1, Math.max(0, Math.floor((Number.isFinite(confidence) ? confidence : 0) * CONFIDENCE_BINS)));
+    confidenceCounts[bin]++;
+    return { probabilities, label, confidence, latencyMs, cached };
+  };
+
+  const runBatch = async (items: Pending[]) => {
+    const n = items.length;
+    const batch = new Float32Array(n * layout.size);
+    items.forEach((item, i) => batch.set(item.input, i * layout.size));
+    try {
+      forwardPasses++;
+      const output = await run(batch, n);
+      const width = output.length / n;
+      if (!Number.isInteger(width) || width < 1) {
+        throw new RangeError(`the model returned ${output.length} values for a batch of ${n}; expected a whole number of outputs per example`);
+      }
+      items.forEach((item, i) => {
+        const row = output.slice(i * width, (i + 1) * width);
+        cache.set(item.key, row.slice()); // the cache keeps its own copy: callers may mutate theirs
+        item.resolve(answer(row, item.startedAt, false));
+      });
+    } catch (error) {
+      for (const item of items) item.reject(error);
+    }
+  };
+
+  const flush = () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    microtaskScheduled = false;
+    while (queue.length > 0) void runBatch(queue.splice(0, maxBatch));
+  };
+
+  const schedule = () => {
+    if (queue.length >= maxBatch) return flush();
+    if (batchWindowMs === 0) {
+      if (!microtaskScheduled) {
+        microtaskScheduled = true;
+        // A macrotask-free "soon": after the calls of this synchronous burst have queued.
+        void Promise.resolve().then(() => Promise.resolve()).then(() => microtaskScheduled && flush());
+      }
+    } else if (timer === null) {
+      timer = setTimeout(flush, batchWindowMs);
+    }
+  };
+
+  return {
+    async predict(input) {
+      const startedAt = performance.now();
+      if (disposed) throw new Error('this predictor was disposed; create a new one with createPredictor');
+      const vector = await toExampleVector(input, layout);
+      const key = inputKey(vector);
+      const hit = cache.get(key);
+      if (hit !== undefined) return answer(hit.slice(), startedAt, true);
+      return new Promise<Prediction>((resolve, reject) => {
+        if (disposed) return reject(new Error('this predictor was disposed; create a new one with createPredictor'));
+        queue.push({ input: vector, key, startedAt, resolve, reject });
+        schedule();
+      });
+    },
+    stats() {
+      return {
+        count,
+        cacheHits,
+        forwardPasses,
+        latency: latency.summary(),
+        confidenceHistogram: { min: 0, max: 1, counts: [...confidenceCounts] },
+      };
+    },
+    dispose() {
+      disposed = true;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      microtaskScheduled = false;
+      const dropped = queue;
+      queue = [];
+      for (const item of dropped) item.reject(new Error('the predictor was disposed before this prediction ran'));
+      cache.clear();
+    },
+  };
+}
