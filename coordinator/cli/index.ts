@@ -5,8 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './usage-error.ts';
+import { registerAdminKeyCommand } from './admin-key.ts';
+import { registerModelCommands } from './model.ts';
 import { registerPrivacyCommands } from './privacy.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerTaskCommands } from './task.ts';
 
 const VERSION = '0.1.0';
 
@@ -26,10 +29,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     .description('Flock: federated learning and on-device inference for the web')
     .version(VERSION)
     .exitOverride()
+    // Subcommands have their own options (e.g. `model show --version N` must not hit the root --version).
+    .enablePositionalOptions()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run with --help for usage)');
   registerServeCommand(program, io);
   registerPrivacyCommands(program, io);
+  registerModelCommands(program, io);
+  registerTaskCommands(program, io);
+  registerAdminKeyCommand(program, io);
   return program;
 }
 

@@ -24,7 +24,7 @@ import type { JsonObject, ModelVersion, Round, Store, Task } from '../store/inde
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { chargeRound, nextRoundPrivacy } from './privacy-budget.ts';
-import { maxUpdateBytes, validateUpdate } from './validate-update.ts';
+import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-update.ts';
 
 interface RoundFold {
   accumulator: Accumulator | null;
@@ -167,6 +167,7 @@ export class RoundService {
       plan: { ...plan, clipNorm },
       globalVersion: round.globalVersion,
       globalWeights: { hash: fp32.sha256, size: fp32.totalBytes, encoding: 'fp32' },
+      modelTopologyHash: String((version.topology as JsonObject).topologyHash),
       deadlineAt: round.deadlineAt,
     };
   }
@@ -204,7 +205,7 @@ export class RoundService {
     const clipNorm = task.clipNorm ?? plan.clipNorm;
     let validated;
     try {
-      validated = validateUpdate(bytes, specs, { clipNorm, encoding: plan.updateEncoding });
+      validated = validateUpdate(bytes, specs, { clipNorm: this.normBound(plan, clipNorm, specs), encoding: plan.updateEncoding });
     } catch (error) {
       if (error instanceof ApiError) reject(error);
       throw error;
@@ -232,11 +233,17 @@ export class RoundService {
     return { roundId, deviceId: device.deviceId, accepted: true, duplicate: false, receivedAt: result.receipt.receivedAt };
   }
 
+  private normBound(plan: TaskPlan, clipNorm: number, specs: WeightSpec[]): number {
+    return updateNormBound(clipNorm, plan.localNoiseMultiplier, specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0));
+  }
+
   private foldOf(round: Round, plan: TaskPlan, specs: WeightSpec[], clipNorm: number): RoundFold {
     let fold = this.folds.get(round.id);
     if (!fold) {
       const mean = MEAN_STRATEGIES.has(plan.strategy.name);
-      const normBound = plan.strategy.name === 'norm-bounding' ? Math.min(plan.strategy.normBound ?? clipNorm, clipNorm) : clipNorm;
+      // Central DP needs every summand bounded by exactly clipNorm (its sensitivity).
+      const bound = plan.noiseMultiplier > 0 ? clipNorm : this.normBound(plan, clipNorm, specs);
+      const normBound = plan.strategy.name === 'norm-bounding' ? Math.min(plan.strategy.normBound ?? bound, bound) : bound;
       fold = { accumulator: mean ? createAccumulator(specs, { normBound }) : null, folded: new Set() };
       this.folds.set(round.id, fold);
     }

@@ -26,6 +26,18 @@ function normSlack(encoding: UpdateEncoding): number {
 }
 
 /**
+ * The largest update norm the coordinator accepts (and bounds the sum with).
+ * With local DP each client adds N(0, (localNoiseMultiplier * clipNorm)^2) per
+ * coordinate after clipping, so the norm grows by about sigma * sqrt(params);
+ * sigma * (sqrt(params) + 6) bounds it except with probability < 1e-7
+ * (Gaussian norm concentration: P(|z| > sqrt(d) + t) <= exp(-t^2 / 2)).
+ */
+export function updateNormBound(clipNorm: number, localNoiseMultiplier: number | undefined, params: number): number {
+  if (!localNoiseMultiplier) return clipNorm;
+  return clipNorm + localNoiseMultiplier * clipNorm * (Math.sqrt(params) + 6);
+}
+
+/**
  * @example
  * const { deltas, norm } = validateUpdate(bytes, version.weightSpecs, { clipNorm: 1, encoding: plan.updateEncoding });
  */
@@ -42,6 +54,10 @@ export function validateUpdate(
   } catch (error) {
     if (error instanceof CodecError && error.code === 'non_finite') {
       throw new ApiError('non_finite', 'the update contains NaN or Infinity; check the local training for divergence', { codec: error.code });
+    }
+    // The limits come from the model, so exceeding one means more tensors or elements than the model has.
+    if (error instanceof CodecError && error.code === 'limit_exceeded') {
+      throw new ApiError('shape_mismatch', `the update does not fit the round's model: ${error.message}`, { codec: error.code });
     }
     if (error instanceof CodecError) {
       throw new ApiError('unprocessable', `the update is not a valid Flock tensor file: ${error.message}`, { codec: error.code });

@@ -70,7 +70,7 @@ export const TaskViewSchema = z.object({
   roundsCompleted: z.int().min(0),
   currentRound: RoundViewSchema.nullable(),
   /** Privacy spent so far, at the plan's delta; null without central DP. */
-  privacySpent: PrivacyBudgetSchema.nullable(),
+  privacySpent: z.object({ epsilon: z.number().min(0), delta: z.number().gt(0).lt(1) }).nullable(),
 });
 export type TaskView = z.output<typeof TaskViewSchema>;
 
@@ -106,6 +106,8 @@ export const CheckInSelectedSchema = z.object({
   plan: TaskPlanSchema,
   globalVersion: ModelVersionNumberSchema,
   globalWeights: GlobalWeightsRefSchema,
+  /** Blob address of the round model's tfjs topology JSON (the model the plan trains). */
+  modelTopologyHash: Sha256HexSchema.optional(),
   /** Uploads after this instant are refused with 'late_upload'. */
   deadlineAt: TimestampSchema,
 });

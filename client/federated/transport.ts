@@ -1,0 +1,218 @@
+/**
+ * A small typed HTTP client for the device side of the Flock wire contract
+ * (docs/wire.md) over `fetch`, so it runs unchanged in pages, workers and
+ * Node: registration, the signed manifest (ETag aware), the public key, blobs
+ * by hash (verified before they are returned), check-in and update upload.
+ *
+ * Every request has a timeout. Network errors, timeouts, 429 and 5xx are
+ * retried with jittered exponential backoff (Retry-After wins when the server
+ * sends one); other 4xx are never retried, since the same request would fail
+ * the same way. Answers are validated with the shared zod schemas.
+ */
+import { verifySha256 } from '../../shared/manifest/index.ts';
+import {
+  CheckInResponseSchema,
+  ManifestPublicKeySchema,
+  RegisterResponseSchema,
+  Sha256HexSchema,
+  SignedManifestSchema,
+  UPDATE_META_HEADER,
+  UpdateReceiptSchema,
+  encodeUpdateMeta,
+  type CheckInRequest,
+  type CheckInResponse,
+  type ManifestPublicKey,
+  type RegisterRequest,
+  type RegisterResponse,
+  type SignedManifest,
+  type UpdateMeta,
+  type UpdateReceipt,
+} from '../../shared/protocol/index.ts';
+import type { z } from 'zod';
+import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfterSeconds, type RetryPolicy } from './retry-policy.ts';
+import { FlockHttpError, errorFromAnswer } from './transport-error.ts';
+
+export interface TransportOptions {
+  /** Coordinator origin (and path prefix, if any), e.g. `https://flock.example.com`. */
+  baseUrl: string;
+  /** Device token (`flk_dev_…`); set later by `register()` or `setToken()`. Admin keys work on blob reads. */
+  token?: string;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+  /** Per-attempt timeout for control messages (default 30 s). */
+  timeoutMs?: number;
+  /** Per-attempt timeout for blob downloads and update uploads (default 120 s). */
+  transferTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Jitter source (default Math.random; jitter needs no CSPRNG). */
+  random?: () => number;
+  /** How to wait between attempts (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** `getManifest` result: a fresh signed manifest, or "yours is current" after `If-None-Match`. */
+export type ManifestAnswer =
+  | { status: 'modified'; signedManifest: SignedManifest; etag: string | null }
+  | { status: 'not_modified'; etag: string };
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array | string;
+  timeoutMs: number;
+}
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const utf8 = new TextDecoder();
+
+/**
+ * The device-side HTTP client.
+ *
+ * @example
+ * const transport = new FlockTransport({ baseUrl: 'http://127.0.0.1:8787' });
+ * const { deviceId } = await transport.register({ app: 'digits', platform: { runtime: 'node' } });
+ * const answer = await transport.checkIn('task_1', { deviceId, taskId: 'task_1', numExamples: 500 });
+ */
+export class FlockTransport {
+  readonly baseUrl: string;
+  #token: string | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #transferTimeoutMs: number;
+  readonly #retry: RetryPolicy;
+  readonly #random: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(options: TransportOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token;
+    // Bound: a browser's fetch throws "Illegal invocation" when called as a method of another object.
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#transferTimeoutMs = options.transferTimeoutMs ?? 120_000;
+    this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? sleepFor;
+  }
+
+  /** Uses `token` as the bearer credential from now on. */
+  setToken(token: string): void {
+    this.#token = token;
+  }
+
+  /** `POST /v1/devices`; keeps the returned token for later requests. */
+  async register(request: RegisterRequest): Promise<RegisterResponse> {
+    const answer = await this.#request({ method: 'POST', path: '/v1/devices', ...jsonBody(request), timeoutMs: this.#timeoutMs });
+    const registered = this.#parseJson(answer, RegisterResponseSchema, 'POST /v1/devices');
+    this.#token = registered.token;
+    return registered;
+  }
+
+  /** `GET /v1/apps/:app/manifest`; pass the last ETag to get `not_modified` instead of the body. */
+  async getManifest(app: string, options: { etag?: string } = {}): Promise<ManifestAnswer> {
+    const path = `/v1/apps/${encodeURIComponent(app)}/manifest`;
+    const headers = options.etag ? { 'if-none-match': options.etag } : undefined;
+    const answer = await this.#request({ method: 'GET', path, headers, timeoutMs: this.#timeoutMs });
+    if (answer.status === 304) return { status: 'not_modified', etag: answer.headers.get('etag') ?? options.etag ?? '' };
+    return { status: 'modified', signedManifest: this.#parseJson(answer, SignedManifestSchema, `GET ${path}`), etag: answer.headers.get('etag') };
+  }
+
+  /** `GET /v1/keys/manifest`: the key manifests are signed with (pin it; do not re-fetch it per manifest). */
+  async getPublicKey(): Promise<ManifestPublicKey> {
+    const answer = await this.#request({ method: 'GET', path: '/v1/keys/manifest', timeoutMs: this.#timeoutMs });
+    return this.#parseJson(answer, ManifestPublicKeySchema, 'GET /v1/keys/manifest');
+  }
+
+  /**
+   * `GET /v1/blobs/:hash`. The bytes are returned only if their SHA-256 is
+   * `hash`; otherwise a ManifestError('hash_mismatch') is thrown.
+   */
+  async getBlob(hash: string): Promise<Uint8Array> {
+    if (!Sha256HexSchema.safeParse(hash).success) throw new RangeError(`blob address must be 64 lowercase hex digits (SHA-256), got "${hash}"`);
+    const answer = await this.#request({ method: 'GET', path: `/v1/blobs/${hash}`, timeoutMs: this.#transferTimeoutMs });
+    await verifySha256(answer.body, hash);
+    return answer.body;
+  }
+
+  /** `POST /v1/tasks/:taskId/checkin`: an invitation to the current round, or when to ask again. */
+  async checkIn(taskId: string, request: CheckInRequest): Promise<CheckInResponse> {
+    const path = `/v1/tasks/${encodeURIComponent(taskId)}/checkin`;
+    const answer = await this.#request({ method: 'POST', path, ...jsonBody(request), timeoutMs: this.#timeoutMs });
+    return this.#parseJson(answer, CheckInResponseSchema, `POST ${path}`);
+  }
+
+  /**
+   * `PUT /v1/rounds/:roundId/updates`: the codec bytes of the delta, with its
+   * metadata in the `flock-update-meta` header.
+   *
+   * Retried like every other request: the coordinator stores at most one
+   * update per (round, device) and answers a replay with the first receipt
+   * (`duplicate: true`), so an upload whose answer was lost is safe to repeat.
+   */
+  async uploadUpdate(roundId: string, bytes: Uint8Array, meta: UpdateMeta): Promise<UpdateReceipt> {
+    const path = `/v1/rounds/${encodeURIComponent(roundId)}/updates`;
+    const headers = { 'content-type': 'application/octet-stream', [UPDATE_META_HEADER]: encodeUpdateMeta(meta) };
+    const answer = await this.#request({ method: 'PUT', path, headers, body: bytes, timeoutMs: this.#transferTimeoutMs });
+    return this.#parseJson(answer, UpdateReceiptSchema, `PUT ${path}`);
+  }
+
+  #parseJson<S extends z.ZodType>(answer: Answer, schema: S, what: string): z.output<S> {
+    let json: unknown;
+    try {
+      json = JSON.parse(utf8.decode(answer.body));
+    } catch {
+      throw new FlockHttpError(answer.status, 'bad_response', `${what} answered ${answer.status} with a body that is not JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+      throw new FlockHttpError(answer.status, 'bad_response', `${what} answered a message that does not match the protocol (${where}); the coordinator may speak another protocol version`, { details: parsed.error.issues });
+    }
+    return parsed.data;
+  }
+
+  async #request(spec: RequestSpec): Promise<Answer> {
+    const url = `${this.baseUrl}${spec.path}`;
+    const headers: Record<string, string> = { accept: 'application/json, application/octet-stream', ...spec.headers };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= this.#retry.retries;
+      let response: Response;
+      let body: Uint8Array;
+      try {
+        // One timeout covers the whole exchange, body included: a stalled download is a timeout too.
+        response = await this.#fetch(url, { method: spec.method, headers, body: spec.body as BodyInit | undefined, signal: AbortSignal.timeout(spec.timeoutMs) });
+        body = new Uint8Array(await response.arrayBuffer());
+      } catch (error) {
+        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        if (last) {
+          throw timedOut
+            ? new FlockHttpError(0, 'timeout', `${spec.method} ${url} got no answer within ${spec.timeoutMs} ms (${attempt + 1} attempts); check the network or raise the timeout`, { cause: error })
+            : new FlockHttpError(0, 'network_error', `${spec.method} ${url} failed (${attempt + 1} attempts): ${(error as Error).message}; is the coordinator reachable?`, { cause: error });
+        }
+        await this.#sleep(backoffDelayMs(attempt, this.#retry, this.#random));
+        continue;
+      }
+      if (response.ok || response.status === 304) return { status: response.status, headers: response.headers, body };
+      const retryAfterSeconds = parseRetryAfterSeconds(response.headers.get('retry-after'));
+      const serverWaitOk = retryAfterSeconds === undefined || retryAfterSeconds * 1000 <= this.#retry.maxRetryAfterMs;
+      if (!last && isRetryableStatus(response.status) && serverWaitOk) {
+        await this.#sleep(retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffDelayMs(attempt, this.#retry, this.#random));
+        continue;
+      }
+      throw errorFromAnswer(spec.method, url, response.status, utf8.decode(body), retryAfterSeconds);
+    }
+  }
+}
+
+function jsonBody(value: unknown): { headers: Record<string, string>; body: string } {
+  return { headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}

@@ -1,0 +1,243 @@
+/**
+ * `flock model push|list|show|stage`: the model registry from the terminal.
+ *
+ * `push` checks the folder locally first (model.json parses, every weight
+ * file it names is there) so a typo in a path is a usage error in
+ * milliseconds, not an upload and a 422.
+ */
+import type { Command } from 'commander';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { z } from 'zod';
+import {
+  AppNameSchema,
+  MODEL_STAGES,
+  ModelVersionListSchema,
+  ModelVersionViewSchema,
+  WeightEncodingSchema,
+  type ModelVersionView,
+} from '../../shared/protocol/index.ts';
+import { ModelPackageError } from '../registry/model-package-error.ts';
+import { parseModelJson, shardKey } from '../registry/model-files.ts';
+import { adminRequest, cell, formatBytes, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
+import type { CliIo } from './index.ts';
+import { parseIntegerFlag, UsageError } from './usage-error.ts';
+
+/** What `POST /v1/admin/models/:app` answers: the version plus the holdout report. */
+export const PushAnswerSchema = ModelVersionViewSchema.extend({
+  accuracy: z
+    .object({
+      fp32Accuracy: z.number(),
+      count: z.int(),
+      perVariant: z.array(z.object({ encoding: WeightEncodingSchema, accuracy: z.number(), drop: z.number(), accepted: z.boolean() })),
+    })
+    .nullable(),
+  refusedVariants: z.array(WeightEncodingSchema),
+});
+export type PushAnswer = z.output<typeof PushAnswerSchema>;
+
+/** One file of the upload: its multipart field name and bytes. */
+export interface UploadPart {
+  field: string;
+  path: string;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads `dir/model.json` and the weight files it names, or throws a
+ * UsageError saying what is missing. Field names are the manifest's paths as
+ * the coordinator keys them (a leading `./` dropped).
+ *
+ * @example
+ * const parts = await readModelUpload('./digits-model'); // [{ field: 'model.json', ... }, { field: 'weights.bin', ... }]
+ */
+export async function readModelUpload(dir: string): Promise<UploadPart[]> {
+  let dirStat;
+  try {
+    dirStat = await stat(dir);
+  } catch {
+    throw new UsageError(`model folder "${dir}" does not exist; point at the folder written by tf.LayersModel.save() (model.json + weight files)`);
+  }
+  if (!dirStat.isDirectory()) throw new UsageError(`"${dir}" is not a folder; pass the folder that holds model.json, not a file`);
+  const jsonPath = join(dir, 'model.json');
+  if (!(await isFile(jsonPath))) throw new UsageError(`no model.json in "${dir}"; point at the folder written by tf.LayersModel.save()`);
+  const jsonBytes = new Uint8Array(await readFile(jsonPath));
+  let keys: string[];
+  try {
+    const json = parseModelJson(jsonBytes);
+    keys = [...new Set(json.weightsManifest.flatMap((group) => group.paths.map(shardKey)))];
+  } catch (error) {
+    if (error instanceof ModelPackageError) throw new UsageError(`${jsonPath}: ${error.message}`);
+    throw error;
+  }
+  const parts: UploadPart[] = [{ field: 'model.json', path: jsonPath, bytes: jsonBytes }];
+  const missing: string[] = [];
+  for (const key of keys) {
+    const path = join(dir, key);
+    if (await isFile(path)) parts.push({ field: key, path, bytes: new Uint8Array(await readFile(path)) });
+    else missing.push(key);
+  }
+  if (missing.length > 0) {
+    throw new UsageError(`model.json in "${dir}" names weight file${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that ${missing.length > 1 ? 'are' : 'is'} not there; copy every shard next to model.json`);
+  }
+  return parts;
+}
+
+function appOf(raw: string): string {
+  const parsed = AppNameSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`--app: ${parsed.error.issues[0]?.message ?? 'invalid app name'}, got "${raw}"`);
+  return parsed.data;
+}
+
+function stageOf(flag: string, raw: string): (typeof MODEL_STAGES)[number] {
+  const stage = MODEL_STAGES.find((s) => s === raw);
+  if (!stage) throw new UsageError(`${flag} must be one of ${MODEL_STAGES.join(', ')}, got "${raw}"`);
+  return stage;
+}
+
+function versionPath(app: string, version?: number): string {
+  const base = `/v1/admin/models/${encodeURIComponent(app)}/versions`;
+  return version === undefined ? base : `${base}/${version}`;
+}
+
+function variantsTable(v: ModelVersionView): string {
+  return renderTable(
+    ['encoding', 'size', 'sha256', 'holdout accuracy'],
+    v.variants.map((variant) => [variant.encoding, formatBytes(variant.totalBytes), `${variant.sha256.slice(0, 12)}…`, cell(variant.holdoutAccuracy)]),
+  );
+}
+
+/** Human text for one version: lineage, metrics, variants. */
+export function describeVersion(v: ModelVersionView): string {
+  const lines = [
+    `${v.app} v${v.version}  stage ${v.stage}  source ${v.source}${v.parentVersion === null ? '' : `  parent v${v.parentVersion}`}`,
+    `created ${v.createdAt}`,
+  ];
+  if (v.source === 'round') {
+    lines.push(`round ${cell(v.roundId)}: ${cell(v.clients)} clients, clip norm ${cell(v.clipNorm)}, noise multiplier ${cell(v.noiseMultiplier)}, epsilon ${cell(v.epsilon)}`);
+  }
+  const metrics = Object.entries(v.metrics);
+  if (metrics.length > 0) lines.push(`metrics: ${metrics.map(([k, value]) => `${k}=${cell(value)}`).join(', ')}`);
+  return `${lines.join('\n')}\n\n${variantsTable(v)}`;
+}
+
+function describePush(answer: PushAnswer): string {
+  let text = `pushed ${answer.app} v${answer.version} (stage ${answer.stage})\n\n${variantsTable(answer)}`;
+  if (answer.accuracy) {
+    const report = answer.accuracy;
+    text += `\nholdout accuracy on ${report.count} examples (fp32 ${cell(report.fp32Accuracy)}):\n`;
+    text += renderTable(
+      ['encoding', 'accuracy', 'drop', 'served'],
+      report.perVariant.map((v) => [v.encoding, cell(v.accuracy), cell(v.drop), v.accepted ? 'yes' : 'no (refused)']),
+    );
+  }
+  if (answer.refusedVariants.length > 0) {
+    text += `\nnot served (lost too much accuracy): ${answer.refusedVariants.join(', ')}\n`;
+  }
+  return text;
+}
+
+interface PushFlags extends ConnectionFlags { app: string; holdout?: string; stage?: string; json?: boolean }
+interface AppFlags extends ConnectionFlags { app: string; json?: boolean }
+interface ShowFlags extends AppFlags { version: string }
+interface StageFlags extends ShowFlags { to: string; reason?: string }
+
+/**
+ * Adds the `model` command group.
+ *
+ * @example
+ * // flock model push ./digits-model --app digits --holdout holdout.flkt
+ * registerModelCommands(program, io);
+ */
+export function registerModelCommands(program: Command, io: CliIo): void {
+  // `model show --version N` would otherwise be taken by the root program's
+  // own --version flag, wherever it appears on the line.
+  const model = program.command('model').description('push models to the registry, list versions, move them between stages');
+
+  withConnectionOptions(
+    model
+      .command('push')
+      .description('upload a tfjs LayersModel folder (model.json + weight files) as a new version')
+      .argument('<dir>', 'folder written by tf.LayersModel.save()')
+      .requiredOption('--app <name>', 'app the model belongs to, e.g. digits')
+      .option('--holdout <file>', 'holdout codec file (tensors x, y) to check quantized variants against')
+      .option('--stage <stage>', `initial stage: ${MODEL_STAGES.join(', ')} (default candidate)`)
+      .option('--json', 'print JSON'),
+  ).action(async (dir: string, flags: PushFlags) => {
+    const app = appOf(flags.app);
+    const stage = flags.stage === undefined ? undefined : stageOf('--stage', flags.stage);
+    const conn = resolveConnection(flags);
+    const parts = await readModelUpload(dir);
+    if (flags.holdout !== undefined) {
+      if (!(await isFile(flags.holdout))) throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
+      parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
+    }
+    const form = new FormData();
+    for (const part of parts) form.append(part.field, new Blob([part.bytes]), basename(part.path));
+    if (stage) form.append('stage', stage);
+    const total = parts.reduce((n, p) => n + p.bytes.byteLength, 0);
+    // fetch reports no upload progress; one line keeps a long upload from looking hung.
+    io.err(`uploading ${parts.length} files (${formatBytes(total)}) to ${conn.baseUrl}${flags.holdout ? ', then checking variants on the holdout' : ''}...\n`);
+    const answer = await adminRequest(conn, { method: 'POST', path: `/v1/admin/models/${encodeURIComponent(app)}`, form, schema: PushAnswerSchema, timeoutMs: 10 * 60_000 });
+    io.out(flags.json ? `${JSON.stringify(answer)}\n` : describePush(answer));
+  });
+
+  withConnectionOptions(
+    model
+      .command('list')
+      .description("list an app's versions, newest first")
+      .requiredOption('--app <name>', 'app name')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: AppFlags) => {
+    const app = appOf(flags.app);
+    const { versions } = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
+    if (flags.json) return io.out(`${JSON.stringify(versions)}\n`);
+    if (versions.length === 0) return io.out(`${app} has no versions yet; push one with "flock model push DIR --app ${app}"\n`);
+    io.out(
+      renderTable(
+        ['version', 'stage', 'source', 'parent', 'clients', 'epsilon', 'created'],
+        versions.map((v) => [String(v.version), v.stage, v.source, cell(v.parentVersion), cell(v.clients), cell(v.epsilon), v.createdAt]),
+      ),
+    );
+  });
+
+  withConnectionOptions(
+    model
+      .command('show')
+      .description('one version with its lineage, metrics and variants')
+      .requiredOption('--app <name>', 'app name')
+      .requiredOption('--version <n>', 'version number')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: ShowFlags) => {
+    const app = appOf(flags.app);
+    const version = parseIntegerFlag('--version', flags.version);
+    const v = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app, version), schema: ModelVersionViewSchema });
+    io.out(flags.json ? `${JSON.stringify(v)}\n` : describeVersion(v));
+  });
+
+  withConnectionOptions(
+    model
+      .command('stage')
+      .description('move a version to another stage (audited; production publishes a signed manifest)')
+      .requiredOption('--app <name>', 'app name')
+      .requiredOption('--version <n>', 'version number')
+      .requiredOption('--to <stage>', `new stage: ${MODEL_STAGES.join(', ')}`)
+      .option('--reason <text>', 'why, for the audit log')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: StageFlags) => {
+    const app = appOf(flags.app);
+    const version = parseIntegerFlag('--version', flags.version);
+    const stage = stageOf('--to', flags.to);
+    const json = flags.reason === undefined ? { stage } : { stage, reason: flags.reason };
+    const v = await adminRequest(resolveConnection(flags), { method: 'POST', path: `${versionPath(app, version)}/stage`, json, schema: ModelVersionViewSchema });
+    io.out(flags.json ? `${JSON.stringify(v)}\n` : `${v.app} v${v.version} is now ${v.stage}\n`);
+  });
+}
