@@ -1,0 +1,225 @@
+/**
+ * `connect`: the one call a web app makes. It opens the device's store, picks
+ * the tfjs backend, and gets a verified model ready to predict — from
+ * IndexedDB with no network request when one is cached (offline start), else
+ * from the coordinator. Registration and model updates then run in the
+ * background and report problems as 'error' events while the current model
+ * keeps answering.
+ */
+import { PROTOCOL_VERSION } from '../shared/protocol/fields.ts';
+import type { WeightEncoding } from '../shared/protocol/fields.ts';
+import { browserProbeEnvironment, chooseBackend, probeBackends, type BackendCapabilities, type BackendName } from './backends/select.ts';
+import { FlockEvents, type FlockEventName, type FlockListener } from './events.ts';
+import { FlockTransport } from './federated/transport.ts';
+import { FlockError } from './flock-error.ts';
+import { createPredictor, exampleLayout, toExampleVector, type PredictInput, type Prediction, type Predictor } from './inference/index.ts';
+import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts';
+import { openIndexedDbStore, type ClientStore } from './storage/index.ts';
+import { activateBackend, setAssetBase } from './tfjs-backends.ts';
+
+export interface ConnectOptions {
+  /** Coordinator URL, e.g. `https://flock.example.com` (same origin or CORS-enabled). */
+  url: string;
+  /** The app whose model this page runs. */
+  app: string;
+  /** The coordinator's manifest key (base64 Ed25519), pinned; without it the first key seen is trusted and kept. */
+  publicKey?: string;
+  /** Force a tfjs backend instead of letting Flock choose. */
+  backend?: BackendName;
+  /** Force a weight variant instead of the policy (int8 on slow backends, fp32 on hardware GPUs). */
+  variant?: WeightEncoding;
+  /** Bring your own store (e.g. `createMemoryStore()` in tests); default: IndexedDB `dbName`. */
+  store?: ClientStore;
+  /** IndexedDB database name (default 'flock'). */
+  dbName?: string;
+  /** URL of the folder holding tfjs-backend-wasm*.wasm; the script-tag bundle finds them beside itself. */
+  assetsUrl?: string;
+  /** Check for a newer model in the background after a cached start (default true). */
+  autoUpdate?: boolean;
+}
+
+/** A snapshot of what the SDK is doing. */
+export interface FlockStatus {
+  app: string;
+  deviceId: string | null;
+  backend: BackendName;
+  /** Why this backend was chosen. */
+  backendReason: string;
+  modelVersion: number | null;
+  previousModelVersion: number | null;
+  encoding: WeightEncoding | null;
+  /** Rollout cohort of the running manifest, when it came from a rollout. */
+  cohort: string | null;
+  pendingUploads: number;
+  examples: number;
+}
+
+/** A connected SDK instance. */
+export interface Flock {
+  /** Run the active model on one input (validated against the manifest's input spec). */
+  predict(input: PredictInput): Promise<Prediction>;
+  /** Keep a labelled example on the device for local training (never uploaded). */
+  record(input: PredictInput, label: number): Promise<void>;
+  status(): Promise<FlockStatus>;
+  /** Listen to an event; returns the function that stops listening. */
+  on<K extends FlockEventName>(event: K, listener: FlockListener<K>): () => void;
+  /** Ask the coordinator for a newer model now; rejects (and emits 'error') when the download is refused. */
+  checkForUpdate(): Promise<{ updated: boolean; version: number | null }>;
+  close(): Promise<void>;
+}
+
+function isSlow(backend: BackendName, caps: BackendCapabilities): boolean {
+  if (backend === 'webgpu') return caps.webgpu.isFallbackOrSoftware;
+  if (backend === 'webgl') return caps.webgl.isSoftware;
+  return true;
+}
+
+async function pickBackend(caps: BackendCapabilities, forced: BackendName | undefined): Promise<{ backend: BackendName; reason: string }> {
+  const failed: BackendName[] = [];
+  for (;;) {
+    const choice = chooseBackend({ capabilities: caps, forced, exclude: failed });
+    try {
+      await activateBackend(choice.backend);
+      return choice;
+    } catch (error) {
+      // A forced backend that fails is the app's problem to see; otherwise try the next one (cpu always works).
+      if (forced !== undefined || choice.backend === 'cpu') throw error;
+      failed.push(choice.backend);
+    }
+  }
+}
+
+/**
+ * Connect to a Flock coordinator and get a model ready to predict.
+ * @throws FlockError 'no_model' when nothing is cached and the coordinator cannot deliver a model
+ *
+ * @example
+ * const flock = await connect({ url: 'https://flock.example.com', app: 'digits' });
+ * const { label, confidence } = await flock.predict(ctx.getImageData(0, 0, 28, 28));
+ * flock.on('model-updated', ({ version }) => console.info('now running', version));
+ */
+export async function connect(options: ConnectOptions): Promise<Flock> {
+  const { app } = options;
+  if (options.assetsUrl) setAssetBase(options.assetsUrl);
+  const store = options.store ?? (await openIndexedDbStore(options.dbName ?? 'flock'));
+  const events = new FlockEvents();
+  const capabilities = await probeBackends(browserProbeEnvironment());
+  const { backend, reason: backendReason } = await pickBackend(capabilities, options.backend);
+  const slowBackend = isSlow(backend, capabilities);
+  let device = await store.getDevice(app);
+  const transport = new FlockTransport({ baseUrl: options.url, token: device?.token });
+
+  let current: LoadedModel | null = null;
+  let predictor: Predictor | null = null;
+  let closed = false;
+  let updating: Promise<{ updated: boolean; version: number | null }> | null = null;
+
+  const install = (loaded: LoadedModel) => {
+    const old = { predictor, model: current?.model };
+    current = loaded;
+    predictor = createPredictor({ model: loaded.model, inputSpec: loaded.stored.inputSpec });
+    old.predictor?.dispose();
+    old.model?.dispose();
+  };
+
+  const ensureRegistered = async () => {
+    if (device) return device;
+    const registered = await transport.register({
+      app,
+      platform: { runtime: typeof document === 'undefined' ? 'worker' : 'browser', userAgent: globalThis.navigator?.userAgent?.slice(0, 512) },
+      capabilities: { webgpu: capabilities.webgpu.available, webgl: capabilities.webgl.available, wasmSimd: capabilities.wasm.simd, wasmThreads: capabilities.wasm.threads, backend },
+      protocolVersion: PROTOCOL_VERSION,
+    });
+    device = { app, deviceId: registered.deviceId, token: registered.token };
+    await store.putDevice(device);
+    return device;
+  };
+
+  const update = async (): Promise<{ updated: boolean; version: number | null }> => {
+    if (closed) throw new FlockError('closed', 'this Flock was closed; call connect() again');
+    await ensureRegistered();
+    const result = await syncModel({ transport, store, app, publicKey: options.publicKey, slowBackend, variant: options.variant });
+    if (result.status === 'current') return { updated: false, version: result.version };
+    if (closed) {
+      result.loaded.model.dispose();
+      throw new FlockError('closed', 'this Flock was closed during the model update');
+    }
+    install(result.loaded);
+    events.emit('model-updated', { app, version: result.loaded.stored.version, previousVersion: result.previousVersion, encoding: result.loaded.stored.encoding });
+    return { updated: true, version: result.loaded.stored.version };
+  };
+
+  // One update at a time: a background check and an explicit one share the same download.
+  const checkForUpdate = () => {
+    updating ??= update().finally(() => {
+      updating = null;
+    });
+    return updating.catch((error: unknown) => {
+      const err = error instanceof Error ? error : new Error(String(error));
+      events.emit('error', { error: err, during: 'model-update' });
+      throw err;
+    });
+  };
+
+  const cached = await loadActiveModel(store, app);
+  if (cached) {
+    install(cached);
+  } else {
+    try {
+      await update();
+    } catch (error) {
+      await store.close();
+      const why = error instanceof Error ? error.message : String(error);
+      throw new FlockError('no_model', `no model of app "${app}" is cached on this device and none could be fetched from ${options.url}: ${why}`, { cause: error });
+    }
+  }
+
+  const onOnline = () => void checkForUpdate().catch(() => {});
+  if (cached && options.autoUpdate !== false) {
+    // Offline start: the cached model answers; look for a newer one once the network is back.
+    if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', onOnline, { once: true });
+    else setTimeout(onOnline, 0);
+  }
+
+  const live = () => {
+    if (closed || predictor === null || current === null) throw new FlockError('closed', 'this Flock was closed; call connect() again');
+    return { predictor, current };
+  };
+
+  return {
+    predict: async (input) => live().predictor.predict(input),
+    record: async (input, label) => {
+      const { current: loaded } = live();
+      const vector = await toExampleVector(input, exampleLayout(loaded.stored.inputSpec));
+      await store.addExample(app, vector, label);
+    },
+    status: async () => {
+      const pointer = await store.getPointer(app);
+      const outbox = await store.countOutbox();
+      return {
+        app,
+        deviceId: device?.deviceId ?? null,
+        backend,
+        backendReason,
+        modelVersion: pointer.activeVersion,
+        previousModelVersion: pointer.previousVersion,
+        encoding: current?.stored.encoding ?? null,
+        cohort: current?.stored.manifest.rollout?.cohort ?? null,
+        pendingUploads: outbox.update,
+        examples: await store.countExamples(app),
+      };
+    },
+    on: (event, listener) => events.on(event, listener),
+    checkForUpdate,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      globalThis.removeEventListener?.('online', onOnline);
+      await updating?.catch(() => {});
+      predictor?.dispose();
+      current?.model.dispose();
+      events.clear();
+      await store.close();
+    },
+  };
+}

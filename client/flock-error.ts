@@ -1,0 +1,31 @@
+/**
+ * Errors `connect` and model updates raise, with a code to branch on and a
+ * message that says what went wrong and what to do.
+ */
+
+export type FlockErrorCode =
+  /** The coordinator's manifest key differs from the one trusted on first use (or pinned). */
+  | 'trust_changed'
+  /** A downloaded shard, variant or topology did not match its signed SHA-256. */
+  | 'integrity'
+  /** No model is cached and none could be fetched. */
+  | 'no_model'
+  /** The manifest offers no variant this client can load. */
+  | 'no_variant'
+  /** The Flock was closed. */
+  | 'closed';
+
+/**
+ * @example
+ * try { await flock.checkForUpdate(); } catch (e) {
+ *   if (e instanceof FlockError && e.code === 'integrity') console.warn('download corrupted; still on', flock.status().modelVersion);
+ * }
+ */
+export class FlockError extends Error {
+  readonly code: FlockErrorCode;
+  constructor(code: FlockErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FlockError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Flock's browser SDK: on-device inference on the best tfjs backend with
+ * cached, verified model versions, typed events, and on-device examples for
+ * federated training.
+ *
+ * @example
+ * import { connect } from 'flock/client';
+ * const flock = await connect({ url: 'https://flock.example.com', app: 'digits', assetsUrl: '/flock/' });
+ * const { label, confidence } = await flock.predict(new Float32Array(784));
+ * await flock.record(pixels, 7);
+ * flock.on('model-updated', ({ version }) => console.info('model', version));
+ * console.log(await flock.status()); // { deviceId, backend, modelVersion, pendingUploads, ... }
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export { connect } from './connect.ts';
+export type { ConnectOptions, Flock, FlockStatus } from './connect.ts';
+export type { FlockEventMap, FlockEventName, FlockListener } from './events.ts';
+export { FlockError } from './flock-error.ts';
+export type { FlockErrorCode } from './flock-error.ts';
+export { setAssetBase } from './tfjs-backends.ts';
+export { chooseVariant } from './model-loader.ts';
+export type { BackendName } from './backends/select.ts';
+export { FlockInputError } from './inference/index.ts';
+export type { ImageDataLike, PredictInput, Prediction } from './inference/index.ts';
+export { createMemoryStore, openIndexedDbStore } from './storage/index.ts';
+export type { ClientStore } from './storage/index.ts';
+
+/**
+ * The tfjs namespace the SDK runs on, for apps that build tensors to pass to `predict`.
+ *
+ * @example
+ * const x = tf.zeros([28, 28, 1]);
+ * await flock.predict(x);
+ */
+export { tf };

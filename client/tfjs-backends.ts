@@ -1,0 +1,51 @@
+/**
+ * Registers the tfjs backends the SDK may run on and switches to one.
+ * webgl and cpu come with @tensorflow/tfjs; wasm and webgpu are added here.
+ *
+ * The wasm binaries are loaded from beside the bundle (no CDN, so an installed
+ * PWA works offline): the script-tag entry records its own URL with
+ * `setAssetBase`, ESM users pass `assetsUrl` to `connect`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendName } from './backends/select.ts';
+
+let assetBase: string | null = null;
+
+/**
+ * Where the tfjs wasm files live (a URL ending in '/'). Must be called before
+ * the first `connect` that uses the wasm backend.
+ *
+ * @example
+ * setAssetBase('/static/flock/'); // serves tfjs-backend-wasm*.wasm
+ */
+export function setAssetBase(url: string): void {
+  assetBase = url.endsWith('/') ? url : `${url}/`;
+}
+
+/** The current asset base, or null when none was set. */
+export function getAssetBase(): string | null {
+  return assetBase;
+}
+
+/**
+ * Switch tfjs to `backend` and wait until it is ready.
+ * @throws Error when tfjs cannot initialize the backend (the message names it)
+ *
+ * @example
+ * await activateBackend('wasm');
+ */
+export async function activateBackend(backend: BackendName): Promise<void> {
+  if (backend === 'wasm') {
+    if (assetBase === null) {
+      throw new Error("the wasm backend needs the URL of the tfjs wasm files: pass assetsUrl to connect(), or load flock.min.js with a <script> tag (it finds them beside itself)");
+    }
+    // Set on every call: tfjs keeps the paths until the backend is initialized once.
+    setWasmPaths(assetBase);
+  }
+  if (tf.getBackend() === backend) return;
+  const ok = await tf.setBackend(backend);
+  if (!ok) throw new Error(`tfjs could not initialize the '${backend}' backend on this device`);
+  await tf.ready();
+}
