@@ -12,6 +12,7 @@ import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody } from '../http/limits.ts';
 import { RdpAccountant } from '../../shared/dp/index.ts';
+import { DEFAULT_REPORT_DELTA } from '../rounds/privacy-budget.ts';
 import { roundView, taskView } from '../rounds/views.ts';
 import type { JsonObject, Store, Task } from '../store/index.ts';
 
@@ -56,7 +57,8 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
           name: body.name ?? `${body.app} from v${body.modelVersion}`,
           modelVersion: body.modelVersion,
           plan: body.plan as unknown as JsonObject,
-          budget: body.plan.privacyBudget ?? { epsilon: 0, delta: 0 },
+          // The store requires a real (epsilon, delta); a plan without a budget is unbounded.
+          budget: body.plan.privacyBudget ?? { epsilon: Number.MAX_VALUE, delta: DEFAULT_REPORT_DELTA },
           accountant: new RdpAccountant().toJSON(),
           clipNorm: body.plan.clipNorm,
         });
