@@ -16,6 +16,25 @@ import { createPredictor, exampleLayout, toExampleVector, type PredictInput, typ
 import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts';
 import { openIndexedDbStore, type ClientStore } from './storage/index.ts';
 import { activateBackend, setAssetBase } from './tfjs-backends.ts';
+import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrainingWorker, watchDeviceSignals, type EligibilityPolicy, type LocalPrivacySpent } from './training/index.ts';
+
+/** Federated training: which tasks this device joins and when it may train. */
+export interface TrainOptions {
+  /** Task ids (from the operator's `flock task create`) to check in to. */
+  tasks: string[];
+  /** When the device may train; default: page hidden or user idle 60 s, charging and unmetered where known. */
+  eligibility?: EligibilityPolicy;
+  /** How often an ineligible device looks again, in ms (default 30 000). */
+  eligibilityPollMs?: number;
+  /** Backend to train on (default: the inference backend; wasm, then cpu, if it cannot start in the worker). */
+  backend?: BackendName;
+  /** Make the training Worker yourself (ESM builds); the script-tag bundle starts itself. */
+  createWorker?: () => Worker;
+  /** Most recorded examples used per round, newest first (default 2000). */
+  maxExamplesPerRound?: number;
+  /** Longest one local training may take, in ms (default 10 min). */
+  timeoutMs?: number;
+}
 
 export interface ConnectOptions {
   /** Coordinator URL, e.g. `https://flock.example.com` (same origin or CORS-enabled). */
@@ -36,6 +55,12 @@ export interface ConnectOptions {
   assetsUrl?: string;
   /** Check for a newer model in the background after a cached start (default true). */
   autoUpdate?: boolean;
+  /** Join federated training; without it the device only infers and records. */
+  train?: TrainOptions;
+  /** Micro-batching window of `predict` in ms (default 2; 0 = flush at the end of the current task). */
+  batchWindowMs?: number;
+  /** Predictions cached for repeated inputs (default 256; 0 disables the cache). */
+  cacheSize?: number;
 }
 
 /** A snapshot of what the SDK is doing. */
@@ -52,6 +77,10 @@ export interface FlockStatus {
   cohort: string | null;
   pendingUploads: number;
   examples: number;
+  /** Backend the training worker runs on, once it started (may differ from `backend`). */
+  trainingBackend: string | null;
+  /** Privacy spent through local noise, per task (the coordinator's central-DP spending is in its task view). */
+  privacySpent: Record<string, LocalPrivacySpent>;
 }
 
 /** A connected SDK instance. */
@@ -117,7 +146,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   const install = (loaded: LoadedModel) => {
     const old = { predictor, model: current?.model };
     current = loaded;
-    predictor = createPredictor({ model: loaded.model, inputSpec: loaded.stored.inputSpec });
+    predictor = createPredictor({ model: loaded.model, inputSpec: loaded.stored.inputSpec, batchWindowMs: options.batchWindowMs, cacheSize: options.cacheSize });
     old.predictor?.dispose();
     old.model?.dispose();
   };
@@ -181,6 +210,39 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     else setTimeout(onOnline, 0);
   }
 
+  let scheduler: TrainingScheduler | null = null;
+  let signals: ReturnType<typeof watchDeviceSignals> | null = null;
+  const onOnlineFlush = () => void scheduler?.flush().catch(() => {});
+  if (options.train && options.train.tasks.length > 0) {
+    const train = options.train;
+    let eligibility = train.eligibility;
+    if (!eligibility) {
+      const watched = (signals = watchDeviceSignals());
+      eligibility = async () => judgeEligibility(await watched.read());
+    }
+    scheduler = new TrainingScheduler({
+      app,
+      tasks: train.tasks,
+      store,
+      transport,
+      device: async () => {
+        const d = await ensureRegistered();
+        return { deviceId: d.deviceId, token: d.token };
+      },
+      runner: () =>
+        typeof Worker === 'undefined'
+          ? inProcessTrainingRunner(train.backend ?? backend)
+          : startTrainingWorker({ backend: train.backend ?? backend, createWorker: train.createWorker, timeoutMs: train.timeoutMs }),
+      events,
+      eligibility,
+      eligibilityPollMs: train.eligibilityPollMs,
+      maxExamplesPerRound: train.maxExamplesPerRound,
+      runtime: typeof document === 'undefined' ? (typeof Worker === 'undefined' ? 'node' : 'worker') : 'browser',
+    });
+    globalThis.addEventListener?.('online', onOnlineFlush);
+    scheduler.start();
+  }
+
   const live = () => {
     if (closed || predictor === null || current === null) throw new FlockError('closed', 'this Flock was closed; call connect() again');
     return { predictor, current };
@@ -207,6 +269,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
         cohort: current?.stored.manifest.rollout?.cohort ?? null,
         pendingUploads: outbox.update,
         examples: await store.countExamples(app),
+        trainingBackend: (await scheduler?.trainingBackend()) ?? null,
+        privacySpent: scheduler?.privacySpent() ?? {},
       };
     },
     on: (event, listener) => events.on(event, listener),
@@ -215,6 +279,9 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       if (closed) return;
       closed = true;
       globalThis.removeEventListener?.('online', onOnline);
+      globalThis.removeEventListener?.('online', onOnlineFlush);
+      signals?.stop();
+      await scheduler?.stop();
       await updating?.catch(() => {});
       predictor?.dispose();
       current?.model.dispose();

@@ -9,12 +9,17 @@
  * const { label, confidence } = await flock.predict(new Float32Array(784));
  * await flock.record(pixels, 7);
  * flock.on('model-updated', ({ version }) => console.info('model', version));
+ * // federated training: join a task; rounds run in a Worker when the page is hidden or idle
+ * const trainer = await connect({ url, app: 'digits', train: { tasks: ['task_1'] } });
+ * trainer.on('round-finished', ({ roundId, uploaded }) => console.info(roundId, uploaded));
  * console.log(await flock.status()); // { deviceId, backend, modelVersion, pendingUploads, ... }
  */
 import * as tf from '@tensorflow/tfjs';
 
 export { connect } from './connect.ts';
-export type { ConnectOptions, Flock, FlockStatus } from './connect.ts';
+export type { ConnectOptions, Flock, FlockStatus, TrainOptions } from './connect.ts';
+export { judgeEligibility, startTrainingWorker } from './training/index.ts';
+export type { DeviceSignals, EligibilityPolicy, EligibilityVerdict, LocalPrivacySpent, TrainingJob, TrainingRunner } from './training/index.ts';
 export type { FlockEventMap, FlockEventName, FlockListener } from './events.ts';
 export { FlockError } from './flock-error.ts';
 export type { FlockErrorCode } from './flock-error.ts';

@@ -126,7 +126,8 @@ describe('registerWasmTrainingKernels', () => {
     model.dispose();
     xs.dispose();
     ys.dispose();
-  });
+    // ~5 s idle; a loaded 2-core CI machine can be ten times slower.
+  }, 240_000);
 
   it('trains the 784-200-200-10 MLP on wasm with categorical crossentropy', async () => {
     await tf.setBackend('wasm');
