@@ -14,13 +14,12 @@ import { TaskPlanSchema, parseUpdateMetaHeader, type CheckInResponse, type TaskP
 import type { WeightSpec } from '../../shared/model/index.ts';
 import { createAccumulator, finalizeRound, type Accumulator, type RoundAggregate, type StrategyConfig } from '../aggregation/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
-import { newId } from '../auth/secrets.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { storeVariantBlobs } from '../registry/publish.ts';
 import { weightsFromVariant } from '../registry/variants.ts';
-import type { JsonObject, ModelVersion, Round, Store, Task } from '../store/index.ts';
+import { isStoreError, type JsonObject, type ModelVersion, type Round, type Store, type Task } from '../store/index.ts';
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { chargeRound, nextRoundPrivacy } from './privacy-budget.ts';
@@ -41,6 +40,9 @@ export interface RoundServiceOptions {
   random?: () => number;
   now?: () => number;
 }
+
+/** Thrown inside the closing transaction to roll it back when another process closed the round first. */
+class LostCloseRace extends Error {}
 
 const MEAN_STRATEGIES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
 
@@ -92,6 +94,15 @@ export class RoundService {
     const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
     for (const round of stuck) if (!this.closing.has(round.id)) await this.closeRound(round.id, 'recovery').catch((err) => this.o.log.error({ err, round: round.id }, 'round recovery failed'));
     for (const round of expired) await this.closeRound(round.id, 'deadline').catch((err) => this.o.log.error({ err, round: round.id }, 'round close failed'));
+    // Partial sums of rounds another process closed are no longer needed.
+    for (const [id, fold] of this.folds) {
+      if (this.closing.has(id)) continue;
+      const round = await this.o.store.getRound(id);
+      if (round && (round.status === 'closed' || round.status === 'failed') && !this.closing.has(id)) {
+        fold.accumulator?.dispose();
+        this.folds.delete(id);
+      }
+    }
   }
 
   private retry(reason: 'round_full' | 'no_open_round' | 'not_eligible' | 'budget_exhausted' | 'task_paused', base: number): CheckInResponse {
@@ -119,14 +130,24 @@ export class RoundService {
         this.o.log.warn({ task: task.id, epsilonNext: privacy.epsilonAfter }, 'privacy budget exhausted; no new round');
         return 'budget_exhausted' as const;
       }
+      // The id is derived from the previous round, so two processes opening the
+      // next round of a task at once collide on the primary key: one creates it,
+      // the other reads it back (the per-process lock above cannot see the other).
+      const id = `rnd_${task.id}.${(latest?.number ?? 0) + 1}`;
       const round = await this.o.store.createRound({
-        id: newId('rnd'),
+        id,
         taskId: task.id,
         globalVersion: fresh.currentVersion,
         goal: plan.clientsPerRound,
         selectionLimit: selectionLimit(plan.clientsPerRound, plan.overSelection),
         deadlineAt: new Date(this.now() + plan.roundDeadlineSeconds * 1000).toISOString(),
+      }).catch(async (error: unknown) => {
+        if (!isStoreError(error, 'conflict')) throw error;
+        const other = await this.o.store.getRound(id);
+        if (!other) throw error;
+        return other;
       });
+      if (round.status !== 'open') return 'closing' as const;
       this.o.metrics.openRounds.inc();
       this.o.log.info({ task: task.id, round: round.id, number: round.number, version: round.globalVersion }, 'round opened');
       return round;
@@ -300,6 +321,7 @@ export class RoundService {
     if (updates.length < plan.minReports) {
       const failureReason = `${updates.length} of ${plan.minReports} required reports by the ${reason === 'deadline' ? 'deadline' : 'close'}`;
       const failed = await store.finishRound(roundId, { from: ['closing'], to: 'failed', failureReason, metrics: { reports: updates.length } });
+      if (!failed) return store.getRound(roundId); // another process finished it first
       await store.appendAudit({ actor: 'system', action: 'round.failed', target: roundId, details: { task: task.id, reason: failureReason } });
       this.o.metrics.roundDuration.observe({ outcome: 'failed' }, outcomeSeconds);
       this.o.log.warn({ round: roundId, reports: updates.length, minReports: plan.minReports }, 'round failed: too few reports');
@@ -368,7 +390,7 @@ export class RoundService {
       noiseStddev: result.stats.noiseStddev,
       closedBy: reason,
     };
-    const closed = await store.transaction(async (tx) => {
+    const closed = await store.transaction<Round | null>(async (tx) => {
       const created = await tx.createModelVersion({
         app: task.app,
         parentVersion: round.globalVersion,
@@ -388,6 +410,8 @@ export class RoundService {
         actor: 'system',
       });
       const finished = await tx.finishRound(roundId, { from: ['closing'], to: 'closed', resultVersion: created.version, metrics });
+      // Another process recovering this 'closing' round finished it first: roll back our version.
+      if (!finished) throw new LostCloseRace();
       await tx.updateTask(task.id, {
         currentVersion: created.version,
         optimizerStateHash: optimizerState.hash,
@@ -396,7 +420,11 @@ export class RoundService {
       });
       await tx.appendAudit({ actor: 'system', action: 'round.closed', target: roundId, details: { task: task.id, version: created.version, reports: updates.length, epsilon: privacy?.epsilon ?? null } });
       return finished;
+    }).catch((error: unknown) => {
+      if (error instanceof LostCloseRace) return null;
+      throw error;
     });
+    if (!closed) return store.getRound(roundId);
     this.o.metrics.roundDuration.observe({ outcome: 'closed' }, outcomeSeconds);
     this.o.log.info({ round: roundId, version: closed?.resultVersion, reports: updates.length, ms: this.now() - started }, 'round closed');
     return closed;

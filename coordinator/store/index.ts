@@ -12,6 +12,8 @@
 export type * from './types.ts';
 export { MODEL_STAGES, ROUND_STATUSES, TASK_STATUSES } from './types.ts';
 export type * from './store.ts';
+export type * from './rollout-types.ts';
+export { ROLLOUT_STATUSES, LIVE_ROLLOUT_STATUSES } from './rollout-types.ts';
 export { StoreError, isStoreError } from './errors.ts';
 export type { StoreErrorCode } from './errors.ts';
 export { openFolderBlobStore, assertBlobHash, sha256Hex } from './blob-store.ts';
@@ -24,3 +26,5 @@ export { flockMigrations, migrateToLatest } from './migrations.ts';
 export type { SqlDialectName } from './migrations.ts';
 export type { Database } from './schema.ts';
 export { hashSecret, digestsEqual } from './identity-ops.ts';
+export { openPostgresStore, redactConnectionString } from './postgres-store.ts';
+export type { PostgresStoreOptions } from './postgres-store.ts';

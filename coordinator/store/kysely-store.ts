@@ -17,6 +17,7 @@ import { StoreError } from './errors.ts';
 import { identityOps } from './identity-ops.ts';
 import { logOps } from './log-ops.ts';
 import { registryOps } from './registry-ops.ts';
+import { rolloutOps } from './rollout-ops.ts';
 import { roundOps } from './round-ops.ts';
 import type { Database } from './schema.ts';
 import type { Store, StoreOps } from './store.ts';
@@ -32,7 +33,7 @@ export interface KyselyStoreOptions {
 }
 
 function opsFor(ctx: OpsContext): StoreOps {
-  return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx) };
+  return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx), ...rolloutOps(ctx) };
 }
 
 /**

@@ -166,6 +166,12 @@ export function roundOps(ctx: OpsContext): RoundOps {
         if (round.status !== 'open') return { outcome: 'round-closed', duplicate: false, status: round.status as RoundStatus };
         const participant = await db.selectFrom('round_participants').select('status')
           .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).executeTakeFirst();
+        if (participant?.status === 'reported') {
+          // A concurrent upload of the same update committed after our first look (PostgreSQL only).
+          const winner = await db.selectFrom('updates').selectAll()
+            .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).executeTakeFirst();
+          if (winner) return { outcome: 'duplicate', duplicate: true, receipt: toReceipt(winner), sameBlob: winner.blob_hash === input.blobHash };
+        }
         if (!participant || participant.status !== 'selected') return { outcome: 'not-selected', duplicate: false };
 
         // Counting first takes the round's row lock on PostgreSQL and re-checks it is still open.

@@ -115,6 +115,28 @@ export interface TelemetryTable {
   at: string;
 }
 
+/** Migration 0002 (rollout-migration.ts). */
+export interface RolloutsTable {
+  id: string;
+  app: string;
+  candidate_version: number;
+  control_version: number;
+  status: string;
+  stages: string;
+  stage_index: number;
+  stage_started_at: string;
+  min_stage_seconds: number;
+  min_samples: number;
+  metrics: string;
+  canary_generation: number | null;
+  control_generation: number | null;
+  last_verdict: string | null;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+  ended_at: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   counters: CountersTable;
@@ -130,4 +152,5 @@ export interface Database {
   updates: UpdatesTable;
   audit_log: AuditLogTable;
   telemetry: TelemetryTable;
+  rollouts: RolloutsTable;
 }

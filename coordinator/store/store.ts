@@ -5,6 +5,7 @@
  * implement the same interface with the same Kysely queries.
  */
 import type { BlobStore } from './blob-store.ts';
+import type { NewRollout, Rollout, RolloutPatch, RolloutQuery, RolloutStatus } from './rollout-types.ts';
 import type {
   AccountantState, AdminKey, AuditEntry, Device, IsoTime, JsonObject, JsonValue, ManifestRecord, ModelStage,
   ModelVariant, ModelVersion, Participant, PrivacyBudget, Round, RoundStatus, StageTransition, Task, TaskStatus,
@@ -230,6 +231,14 @@ export interface StoreOps {
   // telemetry
   appendTelemetry(events: NewTelemetry[]): Promise<number>;
   listTelemetry(query: TelemetryQuery): Promise<TelemetryEvent[]>;
+
+  // rollouts
+  createRollout(input: NewRollout): Promise<Rollout>;
+  getRollout(id: string): Promise<Rollout | null>;
+  /** Newest first. */
+  listRollouts(query?: RolloutQuery): Promise<Rollout[]>;
+  /** Applies the patch; throws not_found, or conflict when `ifStatus` is given and the status is not in it. */
+  updateRollout(id: string, patch: RolloutPatch, options?: { ifStatus?: RolloutStatus[] }): Promise<Rollout>;
 }
 
 /**
