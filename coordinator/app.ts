@@ -9,8 +9,10 @@ import type { CoordinatorDeps } from './deps.ts';
 import type { Env } from './http/env.ts';
 import { errorHandler, measureLatency, notFound, validationHook } from './http/hooks.ts';
 import { adminModelRoutes } from './routes/admin-models.ts';
+import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
 import { adminTaskRoutes } from './routes/admin-tasks.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { eventRoutes } from './routes/events.ts';
 import { publicRoutes } from './routes/public.ts';
 
 export function buildApp(deps: CoordinatorDeps) {
@@ -29,7 +31,9 @@ export function buildApp(deps: CoordinatorDeps) {
     .route('/', publicRoutes(deps))
     .route('/', deviceRoutes(deps))
     .route('/', adminModelRoutes(deps))
-    .route('/', adminTaskRoutes(deps));
+    .route('/', adminTaskRoutes(deps))
+    .route('/', adminRolloutRoutes(deps))
+    .route('/', eventRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -11,6 +11,7 @@ import { resolveConfig, type CoordinatorConfig } from './config.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { inProcessManifestEvents, RolloutService } from './rollouts/index.ts';
 import { RoundService } from './rounds/service.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
@@ -53,6 +54,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
     const metrics = createMetrics();
     const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs });
+    const rollouts = new RolloutService({ store, signing, log, events: inProcessManifestEvents() });
     const deps: CoordinatorDeps = {
       config,
       store,
@@ -61,15 +63,20 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       signing,
       auth: { store, envAdminKeyHash: config.adminKey ? hashSecret(config.adminKey) : null },
       rounds,
+      rollouts,
       version: FLOCK_VERSION,
     };
     const app = buildApp(deps);
-    if (options.sweep !== false) await rounds.start();
+    if (options.sweep !== false) {
+      await rounds.start();
+      rollouts.start();
+    }
     return {
       app,
       deps,
       initialAdminKey,
       close: async () => {
+        await rollouts.stop();
         await rounds.stop();
         await store.close();
       },

@@ -8,6 +8,7 @@ import type { SigningKey } from './auth/bootstrap.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { Logger } from './observability/logger.ts';
 import type { CoordinatorMetrics } from './observability/metrics.ts';
+import type { RolloutService } from './rollouts/service.ts';
 import type { RoundService } from './rounds/service.ts';
 import type { Store } from './store/index.ts';
 
@@ -19,5 +20,6 @@ export interface CoordinatorDeps {
   signing: SigningKey;
   auth: AuthOptions;
   rounds: RoundService;
+  rollouts: RolloutService;
   version: string;
 }

@@ -18,6 +18,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody, limitRate } from '../http/limits.ts';
+import { manifestForDevice } from '../rollouts/index.ts';
 import { assertBlobHash, type JsonObject } from '../store/index.ts';
 
 const binary = { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } };
@@ -78,7 +79,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
         method: 'get', path: '/v1/apps/{app}/manifest', tags: ['devices'],
         request: { params: z.object({ app: z.string() }) },
         responses: {
-          200: { description: 'signed manifest of the version this device should run', content: { 'application/json': { schema: SignedManifestSchema } } },
+          200: { description: 'signed manifest of the version this device should run (its cohort\'s during a rollout)', content: { 'application/json': { schema: SignedManifestSchema } } },
           304: { description: 'not modified (If-None-Match)' },
         },
       }),
@@ -86,7 +87,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
         const principal = deviceOf(c.get('principal'));
         const { app: appName } = c.req.valid('param');
         if (appName !== principal.app) throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
-        const record = await store.latestManifest(appName);
+        const record = (await manifestForDevice(store, appName, principal.deviceId))?.record;
         if (!record) throw new ApiError('not_found', `app ${appName} has no production model yet; promote a version with "flock model stage"`);
         const etag = `"g${record.generation}"`;
         c.header('ETag', etag);

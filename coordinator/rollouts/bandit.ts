@@ -1,0 +1,257 @@
+/**
+ * Bandit mode: Thompson sampling over a binary reward (labelled feedback
+ * correct / incorrect per version) decides what share of devices each version
+ * gets. Pure functions over plain data; the RNG is injected so a seeded run
+ * is reproducible.
+ *
+ * Assignment is sticky the same way cohorts are: a device's SHA-256 bucket of
+ * (banditId, deviceId) is mapped through the cumulative allocation. The
+ * allocation only changes at discrete reallocation points, and then only
+ * when some share moves by at least `minChange`, and never by more than
+ * `maxStep` (total variation) at once. With cumulative intervals the share of
+ * devices that switch arm — and re-download a model — is at most the sum of
+ * the moves of the interval boundaries, so `maxStep` bounds flips per
+ * reallocation (exactly, for two arms).
+ */
+import { BUCKETS, bucketOf } from './cohort.ts';
+
+/** Uniform in [0, 1). */
+export type Rng = () => number;
+
+/**
+ * Mulberry32: small, fast and good enough for simulation and sampling.
+ * @example
+ * const rng = seededRng(42); rng() // the same first value on every run
+ */
+export function seededRng(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal by Box-Muller. */
+export function sampleNormal(rng: Rng): number {
+  const u = 1 - rng(); // (0, 1]: log(0) is never taken
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+}
+
+/**
+ * Gamma(shape, 1) by Marsaglia-Tsang; shapes below 1 use the boost
+ * Gamma(a) = Gamma(a + 1) * U^(1/a).
+ * @example
+ * sampleGamma(2.5, seededRng(1)) // > 0, mean 2.5 over many draws
+ */
+export function sampleGamma(shape: number, rng: Rng): number {
+  if (!(shape > 0)) throw new RangeError(`gamma shape must be positive, got ${shape}`);
+  if (shape < 1) return sampleGamma(shape + 1, rng) * Math.pow(1 - rng(), 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = sampleNormal(rng);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - rng();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/**
+ * Beta(alpha, beta) as X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta).
+ * @example
+ * sampleBeta(30, 10, seededRng(7)) // near 0.75
+ */
+export function sampleBeta(alpha: number, beta: number, rng: Rng): number {
+  const x = sampleGamma(alpha, rng);
+  const y = sampleGamma(beta, rng);
+  return x / (x + y);
+}
+
+/** Binary reward counts of one arm (a model version). */
+export interface ArmReward {
+  version: number;
+  successes: number;
+  failures: number;
+}
+
+export interface ThompsonOptions {
+  /** Posterior draws used to estimate P(arm is best); more is smoother. */
+  draws?: number;
+  /** Beta prior pseudo-counts, Beta(1, 1) (uniform) by default. */
+  priorAlpha?: number;
+  priorBeta?: number;
+  /** Every arm keeps at least this share, so a loser can still recover. */
+  floor?: number;
+}
+
+/**
+ * Share per arm = estimated probability that the arm has the highest reward
+ * rate under its Beta posterior (Thompson sampling in batch form), then
+ * floored and renormalised.
+ * @example
+ * thompsonShares([{ version: 1, successes: 80, failures: 20 }, { version: 2, successes: 60, failures: 40 }], seededRng(1))
+ * // about [0.99, 0.01] (with the default floor of 0.01)
+ */
+export function thompsonShares(arms: readonly ArmReward[], rng: Rng, options: ThompsonOptions = {}): number[] {
+  if (arms.length === 0) throw new RangeError('a bandit needs at least one arm');
+  const draws = options.draws ?? 2000;
+  const a0 = options.priorAlpha ?? 1;
+  const b0 = options.priorBeta ?? 1;
+  const floor = options.floor ?? 0.01;
+  if (!(floor >= 0 && floor * arms.length <= 1)) throw new RangeError(`floor ${floor} is impossible for ${arms.length} arms; use at most 1/${arms.length}`);
+  const wins = new Array<number>(arms.length).fill(0);
+  for (let i = 0; i < draws; i++) {
+    let best = 0;
+    let bestValue = -1;
+    arms.forEach((arm, k) => {
+      const value = sampleBeta(a0 + arm.successes, b0 + arm.failures, rng);
+      if (value > bestValue) { bestValue = value; best = k; }
+    });
+    wins[best] += 1;
+  }
+  // Lift arms below the floor, take the difference proportionally from the rest.
+  const raw = wins.map((w) => w / draws);
+  const low = raw.map((s) => s < floor);
+  const lifted = low.filter(Boolean).length * floor;
+  const rest = raw.reduce((sum, s, k) => (low[k] ? sum : sum + s), 0);
+  return raw.map((s, k) => (low[k] ? floor : rest > 0 ? (s / rest) * (1 - lifted) : (1 - lifted) / (arms.length - low.filter(Boolean).length)));
+}
+
+export interface ReallocationGuard {
+  /** No change at all unless some share would move by at least this much. */
+  minChange: number;
+  /** Largest total-variation move per reallocation (bounds devices flipped). */
+  maxStep: number;
+}
+
+export const DEFAULT_REALLOCATION_GUARD: ReallocationGuard = { minChange: 0.05, maxStep: 0.2 };
+
+/** Half the L1 distance: the share of traffic that has to move between two allocations. */
+export function totalVariation(a: readonly number[], b: readonly number[]): number {
+  return a.reduce((sum, x, k) => sum + Math.abs(x - b[k]), 0) / 2;
+}
+
+/**
+ * The allocation to adopt: the current one when the proposal is a small
+ * change, else a step toward the proposal no larger than `maxStep`.
+ * @example
+ * guardedShares([0.5, 0.5], [0.52, 0.48], DEFAULT_REALLOCATION_GUARD) // [0.5, 0.5]: below minChange
+ * guardedShares([0.5, 0.5], [0.9, 0.1], DEFAULT_REALLOCATION_GUARD)   // [0.7, 0.3]: capped at maxStep
+ */
+export function guardedShares(current: readonly number[], proposed: readonly number[], guard: ReallocationGuard = DEFAULT_REALLOCATION_GUARD): number[] {
+  if (current.length !== proposed.length) throw new RangeError(`allocations differ in arms: ${current.length} vs ${proposed.length}`);
+  const largestMove = Math.max(...current.map((x, k) => Math.abs(proposed[k] - x)));
+  if (largestMove < guard.minChange) return [...current];
+  const tv = totalVariation(current, proposed);
+  const t = tv > guard.maxStep ? guard.maxStep / tv : 1;
+  return current.map((x, k) => x + t * (proposed[k] - x));
+}
+
+/** Cumulative bucket boundaries of an allocation: arm k owns buckets [edges[k], edges[k + 1]). */
+function edgesOf(shares: readonly number[]): number[] {
+  const edges = [0];
+  let cumulative = 0;
+  for (const s of shares) {
+    cumulative += s;
+    edges.push(Math.round(Math.min(1, cumulative) * BUCKETS));
+  }
+  edges[edges.length - 1] = BUCKETS;
+  return edges;
+}
+
+/**
+ * Index of the arm a device runs under `shares`: sticky for as long as the
+ * shares do not change, independent between bandits.
+ * @example
+ * armOf('bd_1', 'dev_a', [0.7, 0.3]) // 0 for about 70% of device ids
+ */
+export function armOf(banditId: string, deviceId: string, shares: readonly number[]): number {
+  const bucket = bucketOf(banditId, deviceId);
+  const edges = edgesOf(shares);
+  for (let k = 0; k < shares.length; k++) if (bucket < edges[k + 1]) return k;
+  return shares.length - 1;
+}
+
+/**
+ * Upper bound on the share of devices that change arm between two
+ * allocations: the summed movement of the inner interval boundaries.
+ * For two arms this is exactly |Δshare|.
+ */
+export function flipBound(from: readonly number[], to: readonly number[]): number {
+  const a = edgesOf(from);
+  const b = edgesOf(to);
+  let moved = 0;
+  for (let k = 1; k < a.length - 1; k++) moved += Math.abs(a[k] - b[k]);
+  return moved / BUCKETS;
+}
+
+/** What a bandit keeps between reallocations. */
+export interface BanditState {
+  id: string;
+  /** Model versions, in a fixed order (the order of the bucket intervals). */
+  versions: number[];
+  shares: number[];
+  /** Reallocation points so far; 0 for the initial even split. */
+  reallocations: number;
+  reallocatedAt: string;
+}
+
+/**
+ * @example
+ * const s = newBandit('bd_1', [3, 4], new Date().toISOString()); // shares [0.5, 0.5]
+ */
+export function newBandit(id: string, versions: readonly number[], at: string): BanditState {
+  if (versions.length < 2 || new Set(versions).size !== versions.length) throw new RangeError(`a bandit needs at least two distinct versions, got ${JSON.stringify(versions)}`);
+  return { id, versions: [...versions], shares: versions.map(() => 1 / versions.length), reallocations: 0, reallocatedAt: at };
+}
+
+/**
+ * One reallocation point: Thompson shares from the rewards so far, passed
+ * through the guard. Rewards of versions not in the bandit are ignored;
+ * a version without rewards counts as 0 / 0 (its prior).
+ * @example
+ * state = reallocate(state, rewardsFromFeedback(events), rng, new Date().toISOString());
+ */
+export function reallocate(state: BanditState, rewards: readonly ArmReward[], rng: Rng, at: string, options: ThompsonOptions & { guard?: ReallocationGuard } = {}): BanditState {
+  const arms = state.versions.map((version) => rewards.find((r) => r.version === version) ?? { version, successes: 0, failures: 0 });
+  const shares = guardedShares(state.shares, thompsonShares(arms, rng, options), options.guard);
+  const changed = shares.some((s, k) => s !== state.shares[k]);
+  return changed ? { ...state, shares, reallocations: state.reallocations + 1, reallocatedAt: at } : state;
+}
+
+/** The version a device runs now. */
+export function versionOf(state: BanditState, deviceId: string): number {
+  return state.versions[armOf(state.id, deviceId, state.shares)];
+}
+
+/** A stored 'feedback' telemetry row, as far as rewards need it. */
+export interface FeedbackRow {
+  version: number | null;
+  kind: string;
+  payload: { correct?: unknown; incorrect?: unknown };
+}
+
+/**
+ * Sums labelled-feedback telemetry into per-version rewards.
+ * @example
+ * rewardsFromFeedback(await readTelemetry(store, 'digits', 3, since, 'feedback'))
+ */
+export function rewardsFromFeedback(rows: readonly FeedbackRow[]): ArmReward[] {
+  const byVersion = new Map<number, ArmReward>();
+  for (const row of rows) {
+    if (row.kind !== 'feedback' || row.version === null) continue;
+    const r = byVersion.get(row.version) ?? { version: row.version, successes: 0, failures: 0 };
+    r.successes += typeof row.payload.correct === 'number' ? row.payload.correct : 0;
+    r.failures += typeof row.payload.incorrect === 'number' ? row.payload.incorrect : 0;
+    byVersion.set(row.version, r);
+  }
+  return [...byVersion.values()];
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeCanary } from './canary-analysis.ts';
+import { emptySummary, summarizeCohort, type CohortSummary } from './cohort-summary.ts';
+import { cohortOf, bucketOf } from './cohort.ts';
+import { decideNext, type DecisionState } from './decide.ts';
+import { resolveMetricRules } from './metric-rules.ts';
+
+const rules = resolveMetricRules({ accuracy: { minSamples: 100 } });
+const cohort = (exposed: number, correct: number, incorrect: number, extra: Partial<CohortSummary> = {}): CohortSummary =>
+  ({ ...emptySummary(), exposedDevices: exposed, correct, incorrect, ...extra });
+const state = (over: Partial<DecisionState> = {}): DecisionState => ({
+  status: 'running', stages: [5, 25, 50, 100], stageIndex: 0, stageStartedAt: '2025-01-01T00:00:00.000Z', minStageSeconds: 60, minSamples: 10, ...over,
+});
+const later = new Date('2025-01-01T00:05:00.000Z');
+
+describe('canary analysis', () => {
+  it('passes a canary as good as control and advances once duration and exposure are met', () => {
+    const v = analyzeCanary({ canary: cohort(50, 900, 100), control: cohort(950, 17_100, 1900), expectedCanaryShare: 0.05, rules });
+    expect(v.verdict).toBe('pass');
+    expect(v.srm?.mismatch).toBe(false);
+    expect(decideNext(state(), v, 50, later)).toEqual({ kind: 'advance', toStageIndex: 1 });
+    expect(decideNext(state(), v, 50, new Date('2025-01-01T00:00:30.000Z')).kind).toBe('wait');
+    expect(decideNext(state(), v, 5, later).kind).toBe('wait');
+    expect(decideNext(state({ stageIndex: 2 }), v, 50, later)).toEqual({ kind: 'promote' });
+    expect(decideNext(state({ status: 'paused' }), v, 50, later).kind).toBe('wait');
+  });
+  it('fails a clearly worse canary and rolls back at once', () => {
+    const v = analyzeCanary({ canary: cohort(50, 600, 400), control: cohort(950, 17_100, 1900), expectedCanaryShare: 0.05, rules });
+    expect(v.verdict).toBe('fail');
+    const acc = v.metrics.find((m) => m.metric === 'accuracy')!;
+    expect(acc.harm).toBeCloseTo(0.3, 10);
+    expect(acc.pValue).toBeLessThan(1e-10);
+    expect(decideNext(state(), v, 50, new Date('2025-01-01T00:00:01.000Z')).kind).toBe('rollback');
+  });
+  it('is marginal when worse by more than the threshold without significance, and waits', () => {
+    const v = analyzeCanary({ canary: cohort(50, 85, 15), control: cohort(950, 900, 100), expectedCanaryShare: 0.05, rules });
+    expect(v.verdict).toBe('marginal');
+    expect(decideNext(state(), v, 50, later).kind).toBe('wait');
+  });
+  it('gives no verdict below the minimum samples', () => {
+    const v = analyzeCanary({ canary: cohort(3, 20, 2), control: cohort(60, 900, 100), expectedCanaryShare: 0.05, rules });
+    expect(v.verdict).toBe('insufficient');
+    expect(v.metrics.find((m) => m.metric === 'accuracy')?.outcome).toBe('insufficient');
+    expect(decideNext(state(), v, 3, later).kind).toBe('wait');
+  });
+  it('halts on a sample-ratio mismatch whatever the metrics say', () => {
+    const v = analyzeCanary({ canary: cohort(120, 900, 100), control: cohort(880, 9000, 1000), expectedCanaryShare: 0.05, rules });
+    expect(v.verdict).toBe('srm');
+    expect(v.srm!.pValue).toBeLessThan(0.001);
+    expect(decideNext(state(), v, 120, later).kind).toBe('halt');
+  });
+  it('compares latency with Mann-Whitney and flags a slower canary', () => {
+    const slow = Array.from({ length: 200 }, (_, i) => 20 + (i % 10));
+    const fast = Array.from({ length: 200 }, (_, i) => 10 + (i % 10));
+    const v = analyzeCanary({ canary: cohort(50, 900, 100, { latencySamplesMs: slow }), control: cohort(950, 9000, 1000, { latencySamplesMs: fast }), expectedCanaryShare: 0.05, rules });
+    const lat = v.metrics.find((m) => m.metric === 'latency')!;
+    expect(lat.outcome).toBe('fail');
+    expect(v.verdict).toBe('fail');
+  });
+  it('flags drift between the cohorts as marginal', () => {
+    const features = (counts: number[]) => ({ x: { min: 0, max: 1, counts } });
+    const v = analyzeCanary({ canary: cohort(50, 900, 100, { features: features([10, 90, 400]) }), control: cohort(950, 9000, 1000, { features: features([400, 90, 10]) }), expectedCanaryShare: 0.05, rules });
+    expect(v.metrics.find((m) => m.metric === 'drift')?.outcome).toBe('marginal');
+    expect(v.verdict).toBe('marginal');
+  });
+});
+
+describe('summaries and cohorts', () => {
+  it('folds telemetry rows into cohort numbers', () => {
+    const row = (deviceId: string, kind: string, payload: Record<string, unknown>, id = 1) => ({ id, deviceId, app: 'a', version: 2, kind, payload: payload as never, at: '' });
+    const s = summarizeCohort([
+      row('d1', 'model-loaded', {}), row('d2', 'model-loaded', {}), row('d1', 'model-loaded', {}),
+      row('d1', 'feedback', { correct: 8, incorrect: 2 }), row('d1', 'predictions', { counts: { '1': 5, '7': 5 } }),
+      row('d1', 'error', { where: 'predict', count: 2 }), row('d1', 'error', { where: 'load', count: 9 }),
+      row('d1', 'latency', { samplesMs: [1, 2, 3] }),
+    ]);
+    expect(s).toMatchObject({ exposedDevices: 2, correct: 8, incorrect: 2, predictions: 10, predictionErrors: 2, latencySamplesMs: [1, 2, 3] });
+  });
+  it('assigns cohorts stably, monotonically in the stage, and independently between rollouts', () => {
+    const ids = Array.from({ length: 4000 }, (_, i) => `dev_${i}`);
+    const at5 = ids.filter((d) => cohortOf('ro_a', d, 5) === 'canary');
+    expect(at5.length).toBeGreaterThan(140); // Binomial(4000, 0.05): 200 +- 14
+    expect(at5.length).toBeLessThan(260);
+    expect(at5.every((d) => cohortOf('ro_a', d, 25) === 'canary')).toBe(true);
+    expect(ids.map((d) => bucketOf('ro_a', d))).toEqual(ids.map((d) => bucketOf('ro_a', d)));
+    const overlap = at5.filter((d) => cohortOf('ro_b', d, 5) === 'canary').length;
+    expect(overlap).toBeLessThan(30); // independent: ~5% of 200 = 10
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * What canary analysis compares and how strictly: per metric a direction, a
+ * practical threshold (the smallest harm worth acting on), a significance
+ * level and a minimum sample count per cohort. Operators override parts of
+ * it when starting a rollout; the resolved rules are stored with it.
+ */
+import { z } from 'zod';
+
+export const METRIC_NAMES = ['accuracy', 'errorRate', 'latency', 'confidence', 'drift'] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export const MetricRuleSchema = z.strictObject({
+  direction: z.enum(['higher-is-better', 'lower-is-better']),
+  /**
+   * accuracy / errorRate: absolute difference of rates; latency / confidence:
+   * |P(canary > control) - 0.5|; drift: PSI.
+   */
+  threshold: z.number().min(0),
+  /** Per cohort: outcomes (accuracy), predictions (errorRate), samples (latency, confidence), feature counts (drift). */
+  minSamples: z.int().min(1),
+  /** One-sided significance level for "canary is worse". */
+  alpha: z.number().gt(0).lt(1),
+  /** An insufficient required metric makes the whole verdict insufficient. */
+  required: z.boolean(),
+  enabled: z.boolean(),
+});
+export type MetricRule = z.infer<typeof MetricRuleSchema>;
+export type MetricRules = Record<MetricName, MetricRule>;
+
+export const DEFAULT_METRIC_RULES: MetricRules = {
+  accuracy: { direction: 'higher-is-better', threshold: 0.02, minSamples: 100, alpha: 0.01, required: true, enabled: true },
+  errorRate: { direction: 'lower-is-better', threshold: 0.01, minSamples: 100, alpha: 0.01, required: false, enabled: true },
+  latency: { direction: 'lower-is-better', threshold: 0.1, minSamples: 30, alpha: 0.01, required: false, enabled: true },
+  confidence: { direction: 'higher-is-better', threshold: 0.1, minSamples: 30, alpha: 0.01, required: false, enabled: true },
+  drift: { direction: 'lower-is-better', threshold: 0.2, minSamples: 100, alpha: 0.01, required: false, enabled: true },
+};
+
+/** Partial overrides as the admin API takes them. */
+const PartialRule = MetricRuleSchema.partial().optional();
+export const MetricRulesInputSchema = z.strictObject({
+  accuracy: PartialRule, errorRate: PartialRule, latency: PartialRule, confidence: PartialRule, drift: PartialRule,
+});
+export type MetricRulesInput = Partial<Record<MetricName, Partial<MetricRule>>>;
+
+/**
+ * @example
+ * resolveMetricRules({ accuracy: { minSamples: 20 } }).accuracy.threshold // 0.02
+ */
+export function resolveMetricRules(input: MetricRulesInput = {}): MetricRules {
+  const out = {} as MetricRules;
+  for (const name of METRIC_NAMES) out[name] = MetricRuleSchema.parse({ ...DEFAULT_METRIC_RULES[name], ...input[name] });
+  return out;
+}

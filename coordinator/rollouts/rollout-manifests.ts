@@ -1,0 +1,50 @@
+/**
+ * Signed manifests for rollout cohorts: the same manifest as the registry's,
+ * plus `rollout: { id, cohort }`, each in its own generation so generations
+ * stay monotonic per app and a device can refuse anything older than what it
+ * holds. The manifest a device should get is resolved here too.
+ */
+import { signManifest } from '../../shared/manifest/index.ts';
+import type { SigningKey } from '../auth/bootstrap.ts';
+import { manifestFor } from '../registry/publish.ts';
+import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ManifestRecord, type ModelVersion, type Rollout, type StoreOps } from '../store/index.ts';
+import { cohortOf, type Cohort } from './cohort.ts';
+
+/** Publishes a new generation of `version` tagged with the rollout and cohort. */
+export function publishCohortManifest(store: StoreOps, signing: SigningKey, version: ModelVersion, rolloutId: string, cohort: Cohort): Promise<ManifestRecord> {
+  return store.publishManifest({
+    app: version.app,
+    version: version.version,
+    sign: async (generation) =>
+      (await signManifest({ ...manifestFor(version, generation), rollout: { id: rolloutId, cohort } }, signing.privateKey, signing.keyId)) as unknown as JsonObject,
+  });
+}
+
+export interface DeviceManifest {
+  record: ManifestRecord;
+  rolloutId: string | null;
+  cohort: Cohort | null;
+}
+
+/** The live rollout of an app (running, paused or halted), if any. */
+export async function liveRollout(store: StoreOps, app: string): Promise<Rollout | null> {
+  return (await store.listRollouts({ app, status: [...LIVE_ROLLOUT_STATUSES], limit: 1 }))[0] ?? null;
+}
+
+/**
+ * The manifest this device should run: its cohort's during a live rollout,
+ * else the app's latest.
+ *
+ * @example
+ * const m = await manifestForDevice(store, 'digits', 'dev_1'); // m?.cohort === 'canary' for ~5% at stage 1
+ */
+export async function manifestForDevice(store: StoreOps, app: string, deviceId: string): Promise<DeviceManifest | null> {
+  const rollout = await liveRollout(store, app);
+  if (rollout && rollout.canaryGeneration !== null && rollout.controlGeneration !== null) {
+    const cohort = cohortOf(rollout.id, deviceId, rollout.stages[rollout.stageIndex]);
+    const record = await store.getManifest(app, cohort === 'canary' ? rollout.canaryGeneration : rollout.controlGeneration);
+    if (record) return { record, rolloutId: rollout.id, cohort };
+  }
+  const record = await store.latestManifest(app);
+  return record ? { record, rolloutId: null, cohort: null } : null;
+}

@@ -1,0 +1,110 @@
+/**
+ * Shadow mode, coordinator side: a rollout may name a shadow version that
+ * capable devices run on a sampled share of inferences next to production.
+ * Its predictions are never shown; devices send 'shadow' telemetry (agreement
+ * with production, both latencies) and this module turns it into a report.
+ *
+ * The manifest schema is strict, so the shadow is not a manifest field: the
+ * device asks `GET /v1/apps/:app/shadow` for `{ version, sampleRate, manifest }`.
+ * The shadow setting is stored with the rollout's analysis settings
+ * (`rollout.metrics.shadow`), so it survives a restart without a migration.
+ */
+import { z } from 'zod';
+import type { Rollout } from '../store/index.ts';
+
+export const ShadowConfigSchema = z.strictObject({
+  version: z.int().min(1),
+  /** Share of inferences also run on the shadow, in (0, 1]. */
+  sampleRate: z.number().gt(0).max(1),
+});
+export type ShadowConfig = z.infer<typeof ShadowConfigSchema>;
+
+/**
+ * The shadow setting of a rollout, if it has a valid one.
+ * @example
+ * shadowOf(rollout) // { version: 3, sampleRate: 0.1 } or null
+ */
+export function shadowOf(rollout: Pick<Rollout, 'metrics'>): ShadowConfig | null {
+  const parsed = ShadowConfigSchema.safeParse((rollout.metrics as { shadow?: unknown }).shadow);
+  return parsed.success ? parsed.data : null;
+}
+
+/** A stored telemetry row, as far as the report needs it. */
+export interface ShadowRow {
+  deviceId: string;
+  version: number | null;
+  kind: string;
+  payload: Record<string, unknown>;
+}
+
+export interface ShadowReport {
+  shadowVersion: number;
+  sampleRate: number;
+  /** Inferences compared. */
+  comparisons: number;
+  devices: number;
+  /** Share of comparisons with the same top-1 label; null before any. */
+  agreementRate: number | null;
+  /** 95% Wilson interval of the agreement rate. */
+  agreementInterval: [number, number] | null;
+  productionMeanMs: number | null;
+  shadowMeanMs: number | null;
+  /** shadow - production, mean per inference; positive means the shadow is slower. */
+  latencyDeltaMs: number | null;
+  /** Comparisons per production version (canary and control devices both run shadows). */
+  byProductionVersion: Record<string, number>;
+}
+
+/** Wilson score interval: sensible at rates near 0 or 1 and small counts, unlike the normal approximation. */
+export function wilsonInterval(successes: number, n: number, z = 1.959964): [number, number] {
+  if (n === 0) return [0, 1];
+  const p = successes / n;
+  const denom = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/**
+ * Aggregates 'shadow' rows about `config.version`; rows about other shadow
+ * versions (an earlier rollout's) are ignored. Latencies are weighted by the
+ * window's count so that a busy device weighs as much as its inferences.
+ * @example
+ * const report = shadowReport(rows, { version: 3, sampleRate: 0.1 });
+ * report.agreementRate // e.g. 0.97
+ */
+export function shadowReport(rows: readonly ShadowRow[], config: ShadowConfig): ShadowReport {
+  let comparisons = 0;
+  let agreed = 0;
+  let productionMs = 0;
+  let shadowMs = 0;
+  const devices = new Set<string>();
+  const byProductionVersion: Record<string, number> = {};
+  for (const row of rows) {
+    if (row.kind !== 'shadow' || row.payload.shadowVersion !== config.version) continue;
+    const n = num(row.payload.count);
+    if (n <= 0) continue;
+    comparisons += n;
+    agreed += Math.min(n, num(row.payload.agreed));
+    productionMs += n * num(row.payload.productionMeanMs);
+    shadowMs += n * num(row.payload.shadowMeanMs);
+    devices.add(row.deviceId);
+    const key = String(row.version ?? 'unknown');
+    byProductionVersion[key] = (byProductionVersion[key] ?? 0) + n;
+  }
+  const some = comparisons > 0;
+  return {
+    shadowVersion: config.version,
+    sampleRate: config.sampleRate,
+    comparisons,
+    devices: devices.size,
+    agreementRate: some ? agreed / comparisons : null,
+    agreementInterval: some ? wilsonInterval(agreed, comparisons) : null,
+    productionMeanMs: some ? productionMs / comparisons : null,
+    shadowMeanMs: some ? shadowMs / comparisons : null,
+    latencyDeltaMs: some ? (shadowMs - productionMs) / comparisons : null,
+    byProductionVersion,
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Admin routes for rollouts: start, list, show (with the latest verdict and
+ * evidence, and drift), pause / resume / promote / abort; and per-app drift.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { AppNameSchema } from '../../shared/protocol/index.ts';
+import { actorOf } from '../auth/middleware.ts';
+import type { CoordinatorDeps } from '../deps.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { Env } from '../http/env.ts';
+import { validationHook } from '../http/hooks.ts';
+import { limitBody } from '../http/limits.ts';
+import { driftReport, MetricRulesInputSchema } from '../rollouts/index.ts';
+import type { Rollout } from '../store/index.ts';
+
+export const RolloutCreateSchema = z.strictObject({
+  app: AppNameSchema,
+  candidateVersion: z.int().min(1),
+  stages: z.array(z.number().gt(0).max(100)).min(1).max(20).optional(),
+  minStageSeconds: z.number().min(0).max(30 * 86_400).optional(),
+  minSamples: z.int().min(1).max(10_000_000).optional(),
+  metrics: MetricRulesInputSchema.optional(),
+});
+
+export const RolloutViewSchema = z.object({
+  id: z.string(),
+  app: z.string(),
+  candidateVersion: z.int(),
+  controlVersion: z.int(),
+  status: z.enum(['running', 'paused', 'halted', 'completed', 'rolled_back', 'aborted']),
+  stages: z.array(z.number()),
+  stageIndex: z.int(),
+  canaryPercent: z.number(),
+  stageStartedAt: z.string(),
+  minStageSeconds: z.number(),
+  minSamples: z.int(),
+  metrics: z.record(z.string(), z.unknown()),
+  canaryGeneration: z.int().nullable(),
+  controlGeneration: z.int().nullable(),
+  lastVerdict: z.record(z.string(), z.unknown()).nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  endedAt: z.string().nullable(),
+});
+export type RolloutView = z.infer<typeof RolloutViewSchema>;
+
+const view = (r: Rollout): RolloutView => ({ ...r, canaryPercent: r.stages[r.stageIndex] });
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+const IdParam = z.object({ id: z.string().min(1).max(128) });
+const ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const;
+
+export function adminRolloutRoutes(deps: CoordinatorDeps) {
+  const { rollouts, store } = deps;
+  const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
+  app.use('/v1/admin/rollouts', limitBody(deps.config.limits.jsonBytes));
+
+  for (const action of ACTIONS) {
+    app.openapi(
+      createRoute({ method: 'post', path: `/v1/admin/rollouts/{id}/${action}`, tags: ['admin'], request: { params: IdParam }, responses: { 200: { description: `rollout after ${action}`, content: json(RolloutViewSchema) } } }),
+      async (c) => c.json(view(await rollouts[action](c.req.valid('param').id, actorOf(c.get('principal')))), 200),
+    );
+  }
+
+  return app
+    .openapi(
+      createRoute({ method: 'post', path: '/v1/admin/rollouts', tags: ['admin'], request: { body: { content: json(RolloutCreateSchema), required: true } }, responses: { 201: { description: 'rollout started', content: json(RolloutViewSchema) } } }),
+      async (c) => c.json(view(await rollouts.startRollout(c.req.valid('json'), actorOf(c.get('principal')))), 201),
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/rollouts', tags: ['admin'], request: { query: z.object({ app: z.string().optional() }) }, responses: { 200: { description: 'rollouts, newest first', content: json(z.object({ rollouts: z.array(RolloutViewSchema) })) } } }),
+      async (c) => c.json({ rollouts: (await store.listRollouts({ app: c.req.valid('query').app, limit: 1000 })).map(view) }, 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get', path: '/v1/admin/rollouts/{id}', tags: ['admin'], request: { params: IdParam },
+        responses: { 200: { description: 'one rollout with its latest verdict and drift of the candidate', content: json(RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()) })) } },
+      }),
+      async (c) => {
+        const r = await store.getRollout(c.req.valid('param').id);
+        if (!r) throw new ApiError('not_found', `no rollout ${c.req.valid('param').id}`);
+        const report = await driftReport(store, r.app, [r.candidateVersion], r.createdAt);
+        return c.json({ ...view(r), drift: report as unknown as Record<string, unknown> }, 200);
+      },
+    )
+    .openapi(
+      createRoute({ method: 'get', path: '/v1/admin/models/{app}/drift', tags: ['admin'], request: { params: z.object({ app: AppNameSchema }), query: z.object({ since: z.string().optional() }) }, responses: { 200: { description: 'PSI per feature per version against production', content: json(z.record(z.string(), z.unknown())) } } }),
+      async (c) => c.json((await driftReport(store, c.req.valid('param').app, undefined, c.req.valid('query').since)) as unknown as Record<string, unknown>, 200),
+    );
+}
