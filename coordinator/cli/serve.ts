@@ -1,12 +1,20 @@
 /**
  * `flock serve`: runs the coordinator on Node until SIGINT/SIGTERM, then
  * stops taking requests, lets rounds in flight finish closing and closes the
- * store.
+ * store. With `--store postgres://...` (or FLOCK_DATABASE_URL) state lives in
+ * PostgreSQL, so several processes can serve the same fleet; blobs then go to
+ * `bytea` in that database, or to `--data DIR/blobs` when --data is given (a
+ * folder every process shares, e.g. NFS).
  */
 import { serve } from '@hono/node-server';
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createCoordinator } from '../coordinator.ts';
+import { openFolderBlobStore } from '../store/blob-store.ts';
+import { openPostgresStore, redactConnectionString } from '../store/postgres-store.ts';
+import type { Store } from '../store/store.ts';
+import { staticSite } from '../static/index.ts';
+import { seedDemoModel } from '../static/seed.ts';
 import type { CliIo } from './index.ts';
 import { UsageError, parseIntegerFlag } from './usage-error.ts';
 
@@ -15,6 +23,19 @@ export interface ServeOptions {
   host: string;
   data: string;
   backend: string;
+  demo: boolean;
+  store?: string;
+  poolSize: string;
+}
+
+/** Opens the PostgreSQL store for `--store`, or returns undefined for the embedded SQLite default. */
+async function openConfiguredStore(opts: ServeOptions, dataGiven: boolean): Promise<Store | undefined> {
+  const url = opts.store?.trim();
+  if (!url) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--store must be a postgres:// URL, got ${JSON.stringify(redactConnectionString(url))}`);
+  const poolSize = parseIntegerFlag('--pool-size', opts.poolSize, 1);
+  const blobs = dataGiven ? await openFolderBlobStore({ dir: join(resolve(opts.data), 'blobs') }) : 'bytea';
+  return openPostgresStore({ connectionString: url, poolSize, blobs });
 }
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -27,17 +48,24 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--host <host>', 'interface to listen on', process.env.FLOCK_HOST ?? '127.0.0.1')
     .option('--data <dir>', 'data directory', process.env.FLOCK_DATA ?? './.flock')
     .option('--backend <name>', `aggregation backend: ${BACKENDS.join(', ')}`, 'auto')
-    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent)')
-    .action(async (opts: ServeOptions) => {
+    .option('--no-demo', 'API only: do not serve the Digits demo, the dashboard and /sdk, nor seed the demo model')
+    .option('--store <url>', 'keep state in PostgreSQL (postgres://...) instead of SQLite in --data; several processes may share it', process.env.FLOCK_DATABASE_URL)
+    .option('--pool-size <n>', 'PostgreSQL connections per process', process.env.FLOCK_DB_POOL_SIZE ?? '10')
+    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size).\nWith --store, blobs are stored in the database (bytea) unless --data is given: then in DIR/blobs, a folder all processes must share.')
+    .action(async (opts: ServeOptions, command: Command) => {
       const port = parseIntegerFlag('--port', opts.port, 0);
       if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
       if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+      const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
+      const store = await openConfiguredStore(opts, dataGiven);
       const coordinator = await createCoordinator({
         dataDir: resolve(opts.data),
+        store,
         adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
         aggregationBackend: opts.backend as (typeof BACKENDS)[number],
       });
-      const server = serve({ fetch: coordinator.app.fetch, port, hostname: opts.host });
+      const site = opts.demo ? staticSite(coordinator.app) : null;
+      const server = serve({ fetch: site ? site.app.fetch : coordinator.app.fetch, port, hostname: opts.host });
       await new Promise<void>((ready, fail) => {
         server.once('listening', ready);
         server.once('error', fail);
@@ -46,9 +74,20 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const actualPort = typeof address === 'object' && address ? address.port : port;
       const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
       io.out(`flock coordinator listening on ${base}\n`);
-      io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  data dir: ${resolve(opts.data)}\n`);
+      io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${store ? `store:    postgres ${redactConnectionString(opts.store!)}${dataGiven ? `, blobs in ${join(resolve(opts.data), 'blobs')}` : ', blobs in bytea'}` : `data dir: ${resolve(opts.data)}`}\n`);
+      if (site) {
+        io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
+        if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
+        if (!site.sdkBuilt) io.out('  (the script-tag SDK is not built: /sdk/flock.min.js answers 404 until npm run build:demo)\n');
+      }
       if (coordinator.initialAdminKey) {
         io.out(`\nAdmin key (shown once; store it, e.g. export FLOCK_ADMIN_KEY=...):\n  ${coordinator.initialAdminKey}\n\n`);
+      }
+      if (site) {
+        // After listening: the API is up while the seed model trains; the demo page waits for it.
+        void seedDemoModel(coordinator, { progress: (line) => io.out(`${line}\n`) }).catch((error: unknown) => {
+          io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        });
       }
       await new Promise<void>((done) => {
         const stop = (signal: string) => {

@@ -26,7 +26,7 @@ let server: { child: ChildProcess; base: string; exited: Promise<NodeJS.Signals 
 
 /** Starts `flock serve --port 0` and resolves with the URL it prints first. */
 async function startServer(): Promise<NonNullable<typeof server>> {
-  const child = spawn(process.execPath, [join(root, 'bin/flock.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir], {
+  const child = spawn(process.execPath, [join(root, 'bin/flock.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--no-demo'], {
     cwd: root,
     env: { ...process.env, FLOCK_ADMIN_KEY: adminKey, FLOCK_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,219 @@
+/**
+ * The Digits PWA end to end in real Chromium, served the way `flock serve`
+ * serves it (coordinator + static site on one port, seeded model): draw a
+ * digit and see a prediction, in a cross-origin-isolated page; a prediction
+ * answered by the service-worker client; offline reload still predicts (shell
+ * from the service worker, model from IndexedDB); the dashboard reads the
+ * fleet. Screenshots go to the OS temp dir; their paths are printed.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { pino } from 'pino';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
+import { staticSite } from '../../coordinator/static/index.ts';
+import { seedDemoModel } from '../../coordinator/static/seed.ts';
+import { CHROMIUM_PATH } from './harness.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const DEMO_INDEX = join(ROOT, 'dist', 'demo', 'index.html');
+const SOURCES = ['demo', 'client', 'shared', 'worker'];
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (/\.(ts|html|css)$/.test(entry.name) && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Build dist/demo unless a build newer than its sources exists (a lock keeps parallel runs apart). */
+async function buildDemoOnce(): Promise<void> {
+  const fresh = () => existsSync(DEMO_INDEX) && statSync(join(ROOT, 'dist', 'demo', 'sw.js')).mtimeMs > Math.max(...SOURCES.map((d) => newestSource(join(ROOT, d))));
+  const lock = join(ROOT, 'dist', '.demo-build-lock');
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    if (!existsSync(DEMO_INDEX) || !fresh()) execFileSync('npx', ['vite', 'build', '-c', 'demo/vite.config.ts'], { cwd: ROOT, stdio: 'pipe' });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** A vertical stroke, drawn with real pointer events through the mouse. */
+async function drawOne(page: Page): Promise<void> {
+  await page.locator('#clear').click();
+  const box = await page.locator('#pad').boundingBox();
+  if (!box) throw new Error('the drawing pad is not visible');
+  const x = box.x + box.width * 0.5;
+  await page.mouse.move(x, box.y + box.height * 0.18);
+  await page.mouse.down();
+  for (let i = 1; i <= 12; i++) await page.mouse.move(x + i * 0.4, box.y + box.height * (0.18 + (0.64 * i) / 12));
+  await page.mouse.up();
+}
+
+async function predictedLabel(page: Page): Promise<string> {
+  await page.waitForFunction(() => /^\d$/.test(document.getElementById('label')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  return (await page.locator('#label').textContent()) ?? '';
+}
+
+describe('Digits PWA in Chromium', () => {
+  let coordinator: Coordinator;
+  let dataDir: string;
+  let server: ServerType;
+  let origin: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let adminKey: string;
+  const shots = mkdtempSync(join(tmpdir(), 'flock-screenshots-'));
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM_PATH)) throw new Error(`browser tests need Chromium at ${CHROMIUM_PATH}; install it with: apt-get install -y chromium`);
+    await buildDemoOnce();
+    dataDir = mkdtempSync(join(tmpdir(), 'flock-demo-'));
+    coordinator = await createCoordinator({ dataDir, log: pino({ level: 'silent' }), sweep: false });
+    adminKey = coordinator.initialAdminKey ?? '';
+    // What `flock serve` does on first start, with less training to keep the test short.
+    const seeded = await seedDemoModel(coordinator, { training: { examples: 3000, epochs: 2 } });
+    expect(seeded.seeded).toBe(true);
+    const site = staticSite(coordinator.app);
+    expect(site.demoBuilt).toBe(true);
+    server = await new Promise((ready) => {
+      const s = serve({ fetch: site.app.fetch, port: 0, hostname: '127.0.0.1' }, () => ready(s));
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('server has no port');
+    origin = `http://127.0.0.1:${address.port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (server) await new Promise<void>((done) => server.close(() => done()));
+    await coordinator?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    console.info(`screenshots in ${shots}: ${existsSync(shots) ? readdirSync(shots).join(', ') : '(none)'}`);
+  });
+
+  it('predicts a drawn digit in a cross-origin-isolated page, and the service worker answers too', async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(origin);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.locator('#threads').textContent()).toMatch(/^available/);
+
+    await drawOne(page);
+    expect(await predictedLabel(page)).toBe('1');
+    expect(await page.locator('#version').textContent()).toMatch(/^v1/);
+    expect(await page.locator('#backend').textContent()).toMatch(/^(wasm|webgpu|webgl|cpu)$/);
+    expect(await page.locator('#latency').textContent()).toMatch(/ms$/);
+
+    // Correct it: the example is kept on the device.
+    await page.locator('#correct-buttons button[data-digit="1"]').click();
+    await page.waitForFunction(() => document.getElementById('examples')?.textContent === '1');
+
+    // The service worker takes control (first visit: clients.claim on activate).
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 60_000 });
+    await page.locator('#ask-worker').click();
+    await page.waitForFunction(() => /from the service-worker/.test(document.getElementById('sw-answer')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    expect(await page.locator('#sw-answer').textContent()).toMatch(/^1 \(/);
+
+    // The raw protocol, from the page: the reply is stamped by the worker, and a bad request gets an error, not silence.
+    const replies = await page.evaluate(async () => {
+      const ask = (message: unknown) =>
+        new Promise<unknown>((resolve, reject) => {
+          const channel = new MessageChannel();
+          const timer = setTimeout(() => reject(new Error('no reply in 30 s')), 30_000);
+          channel.port1.onmessage = (e) => {
+            clearTimeout(timer);
+            resolve(e.data);
+          };
+          navigator.serviceWorker.controller!.postMessage(message, [channel.port2]);
+        });
+      const input = Array.from({ length: 784 }, (_, i) => (i % 28 >= 13 && i % 28 <= 15 && i > 28 * 4 && i < 28 * 24 ? 1 : 0));
+      return {
+        predict: await ask({ type: 'predict', meta: { id: 'p1', sentAt: Date.now() }, payload: { input } }),
+        bad: await ask({ type: 'predict', meta: { id: 'p2', sentAt: Date.now() }, payload: { input: 'seven' } }),
+      };
+    });
+    const predict = replies.predict as { type: string; meta: { id: string; answeredBy: string }; payload: { label: number; probabilities: number[]; modelVersion: number } };
+    expect(predict.type).toBe('predict-result');
+    expect(predict.meta).toMatchObject({ id: 'p1', answeredBy: 'service-worker' });
+    expect(predict.payload.probabilities).toHaveLength(10);
+    expect(predict.payload.label).toBe(1);
+    expect(predict.payload.modelVersion).toBe(1);
+    expect(replies.bad).toMatchObject({ type: 'error', meta: { id: 'p2' }, payload: { code: 'bad_request' } });
+
+    const shot = join(shots, 'digits-online.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.info(`screenshot: ${shot}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  it('reloads and predicts offline from the service-worker shell and the IndexedDB model', async () => {
+    const page = await context.newPage();
+    await page.goto(origin);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 60_000 });
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await page.evaluate(() => navigator.onLine)).toBe(false);
+      expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+      await drawOne(page);
+      expect(await predictedLabel(page)).toBe('1');
+      expect(await page.locator('#version').textContent()).toMatch(/^v1/);
+      const shot = join(shots, 'digits-offline.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      console.info(`screenshot: ${shot}`);
+    } finally {
+      await context.setOffline(false);
+      await page.close();
+    }
+  }, 180_000);
+
+  it('shows versions, devices and rollouts on the dashboard after the admin key is entered', async () => {
+    const page = await context.newPage();
+    await page.goto(`${origin}/dashboard`);
+    await page.locator('#key').fill(adminKey);
+    await page.locator('#key-form button[type="submit"]').click();
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+    expect(await page.evaluate(() => sessionStorage.getItem('flock.adminKey'))).toBe(adminKey);
+    const versions = (await page.locator('#versions').textContent()) ?? '';
+    expect(versions).toContain('v1');
+    expect(versions).toContain('production');
+    expect(await page.locator('#versions svg.chart').count()).toBeGreaterThan(0);
+    expect(await page.locator('#devices').textContent()).toMatch(/[1-9]\d* device/);
+    expect(await page.locator('#rollouts').textContent()).toMatch(/no rollouts|candidate/i);
+    const shot = join(shots, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.info(`screenshot: ${shot}`);
+
+    // A wrong key is refused with a message, not a blank page.
+    await page.locator('#forget').click();
+    await page.locator('#key').fill('flk_admin_nope.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
+    await page.locator('#key-form button[type="submit"]').click();
+    await page.waitForFunction(() => /refused/.test(document.getElementById('key-message')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.close();
+  }, 120_000);
+});
