@@ -8,7 +8,9 @@ import { UsageError } from './usage-error.ts';
 import { registerAdminKeyCommand } from './admin-key.ts';
 import { registerModelCommands } from './model.ts';
 import { registerPrivacyCommands } from './privacy.ts';
+import { registerRolloutCommands } from './rollout.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerSimulateCommand } from './simulate.ts';
 import { registerTaskCommands } from './task.ts';
 
 const VERSION = '0.1.0';
@@ -37,7 +39,9 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerPrivacyCommands(program, io);
   registerModelCommands(program, io);
   registerTaskCommands(program, io);
+  registerRolloutCommands(program, io);
   registerAdminKeyCommand(program, io);
+  registerSimulateCommand(program, io);
   return program;
 }
 

@@ -1,0 +1,143 @@
+/**
+ * `flock simulate`: federated training of N virtual clients on MNIST against
+ * an in-process coordinator (coordinator/simulate), with a progress bar on
+ * stderr, a table or `--json` on stdout, and an optional SVG plot.
+ * Every flag is checked before any work starts; a bad one is exit code 2.
+ */
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../../shared/protocol/index.ts';
+import type { MnistModelKind } from '../../shared/model/index.ts';
+import { PARTITION_NAMES, type PartitionName } from '../simulate/partitions.ts';
+import { accuracyPlotSvg } from '../simulate/plot.ts';
+import { createProgress } from '../simulate/progress.ts';
+import { runSimulation, type SimulationOptions, type SimulationResult } from '../simulate/run-simulation.ts';
+import type { CliIo } from './index.ts';
+import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
+
+/** Raw flag values as commander hands them over (strings, or true for switches). */
+export interface SimulateFlags {
+  dataset: string; model: string; clients: string; fraction: string; epochs: string; batch: string; lr: string;
+  partition: string; alpha: string; rounds: string; target: string; strategy: string; encoding: string;
+  topkFraction: string; clipNorm?: string; noiseMultiplier: string; dropout: string; stragglers: string;
+  seed: string; workers: string; evalExamples: string; trainExamples?: string; plot?: string; json?: boolean;
+}
+
+const MODELS: readonly MnistModelKind[] = ['2nn', 'cnn', 'mlp-small'];
+
+function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function inRange(flag: string, raw: string, min: number, max: number, { minOpen = false } = {}): number {
+  const value = parseNumberFlag(flag, raw);
+  if (value > max || value < min || (minOpen && value === min)) throw new UsageError(`${flag} must be in ${minOpen ? '(' : '['}${min}, ${max}], got "${raw}"`);
+  return value;
+}
+
+/**
+ * Validates every flag into simulation options, or throws a UsageError naming the flag.
+ * @example parseSimulateFlags({ ...defaults, clients: '100' }).clients // 100
+ */
+export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
+  oneOf('--dataset', f.dataset, ['mnist'] as const);
+  const clients = parseIntegerFlag('--clients', f.clients);
+  if (clients > 60_000) throw new UsageError(`--clients must be at most 60000 (one MNIST example each), got "${f.clients}"`);
+  const evalExamples = parseIntegerFlag('--eval-examples', f.evalExamples);
+  if (evalExamples > 10_000) throw new UsageError(`--eval-examples must be at most 10000 (the MNIST test set), got "${f.evalExamples}"`);
+  const workers = parseIntegerFlag('--workers', f.workers, 0);
+  if (workers > 16) throw new UsageError(`--workers must be at most 16, got "${f.workers}"`);
+  return {
+    model: oneOf('--model', f.model, MODELS),
+    clients,
+    fraction: inRange('--fraction', f.fraction, 0, 1, { minOpen: true }),
+    epochs: parseIntegerFlag('--epochs', f.epochs),
+    batch: parseIntegerFlag('--batch', f.batch),
+    lr: inRange('--lr', f.lr, 0, 100, { minOpen: true }),
+    partition: oneOf<PartitionName>('--partition', f.partition, PARTITION_NAMES),
+    alpha: inRange('--alpha', f.alpha, 0, 1e6, { minOpen: true }),
+    rounds: parseIntegerFlag('--rounds', f.rounds),
+    target: inRange('--target', f.target, 0, 1),
+    strategy: oneOf<StrategyName>('--strategy', f.strategy, STRATEGY_NAMES),
+    encoding: oneOf<UpdateEncodingName>('--encoding', f.encoding, UpdateEncodingNameSchema.options),
+    topkFraction: inRange('--topk-fraction', f.topkFraction, 0, 1, { minOpen: true }),
+    ...(f.clipNorm === undefined ? {} : { clipNorm: inRange('--clip-norm', f.clipNorm, 0, 1e6, { minOpen: true }) }),
+    noiseMultiplier: inRange('--noise-multiplier', f.noiseMultiplier, 0, 1e3),
+    dropout: inRange('--dropout', f.dropout, 0, 0.99),
+    stragglers: inRange('--stragglers', f.stragglers, 0, 0.99),
+    seed: parseIntegerFlag('--seed', f.seed, 0),
+    workers,
+    evalExamples,
+    ...(f.trainExamples === undefined ? {} : { trainExamples: trainExamplesOf(f.trainExamples) }),
+  };
+}
+
+function trainExamplesOf(raw: string): number {
+  const n = parseIntegerFlag('--train-examples', raw);
+  if (n > 60_000) throw new UsageError(`--train-examples must be at most 60000 (the MNIST training set), got "${raw}"`);
+  return n;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+/** The human summary printed without --json. */
+export function describeResult(r: SimulationResult): string {
+  const lines = ['round  accuracy  reports  bytes/client  seconds'];
+  for (const h of r.history) lines.push(`${String(h.round).padStart(5)}  ${pct(h.accuracy).padStart(8)}  ${String(h.reports).padStart(7)}  ${String(h.bytesUploadedPerClient).padStart(12)}  ${h.seconds.toFixed(1).padStart(7)}`);
+  lines.push(
+    `final accuracy ${pct(r.finalAccuracy)} (best ${pct(r.bestAccuracy)}); rounds to ${pct(r.options.target)}: ${r.roundsToTarget === null ? 'not reached' : r.roundsToTarget.toFixed(1)}`,
+  );
+  if (r.privacy) lines.push(`privacy spent: epsilon ${r.privacy.epsilon.toFixed(3)} at delta ${r.privacy.delta}`);
+  lines.push(`${r.clientsPerRound} clients/round of ${r.options.clients}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Adds `flock simulate`.
+ * @example
+ * // flock simulate --model 2nn --clients 100 --fraction 0.1 --rounds 150 --target 0.97 --json
+ * registerSimulateCommand(program, io);
+ */
+export function registerSimulateCommand(program: Command, io: CliIo, progressStream: NodeJS.WriteStream | { write(t: string): unknown; isTTY?: boolean } = process.stderr): void {
+  program
+    .command('simulate')
+    .description('federated training of N virtual clients on MNIST against an in-process coordinator')
+    .option('--dataset <name>', 'dataset (mnist)', 'mnist')
+    .option('--model <kind>', '2nn | cnn | mlp-small', '2nn')
+    .option('--clients <n>', 'number of virtual clients N', '100')
+    .option('--fraction <c>', 'fraction C of clients per round', '0.1')
+    .option('--epochs <e>', 'local epochs E', '1')
+    .option('--batch <b>', 'local batch size B', '10')
+    .option('--lr <lr>', 'client learning rate', '0.1')
+    .option('--partition <kind>', 'iid | pathological | dirichlet', 'iid')
+    .option('--alpha <a>', 'Dirichlet concentration (with --partition dirichlet)', '0.5')
+    .option('--rounds <r>', 'rounds to run', '50')
+    .option('--target <acc>', 'report the round this test accuracy is reached', '0.97')
+    .option('--strategy <name>', `server strategy (${STRATEGY_NAMES.join(', ')})`, 'fedavg')
+    .option('--encoding <enc>', 'update encoding fp32 | fp16 | int8 | topk', 'fp32')
+    .option('--topk-fraction <f>', 'fraction kept by --encoding topk (with error feedback)', '0.1')
+    .option('--clip-norm <s>', 'L2 bound on each update (default: none)')
+    .option('--noise-multiplier <z>', 'central DP noise multiplier (needs --clip-norm)', '0')
+    .option('--dropout <p>', 'probability a selected client never reports', '0')
+    .option('--stragglers <p>', 'probability a selected client reports after the round closed', '0')
+    .option('--seed <n>', 'seed for partitions, model init and client sampling', '1')
+    .option('--workers <k>', 'worker threads for local training (0 = main thread)', '1')
+    .option('--eval-examples <n>', 'MNIST test examples to evaluate on', '10000')
+    .option('--train-examples <n>', 'use only the first N MNIST training examples (quick runs)')
+    .option('--plot <file.svg>', 'write an SVG plot of accuracy per round')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: SimulateFlags) => {
+      const options = parseSimulateFlags(flags);
+      if (options.noiseMultiplier > 0 && options.clipNorm === undefined) throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
+      if (flags.plot !== undefined && !flags.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
+      const progress = createProgress(progressStream, options.rounds, 'simulate');
+      const result = await runSimulation(options, { onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`) });
+      progress.finish();
+      if (flags.plot !== undefined) {
+        const name = `${options.model} ${options.partition} C=${options.fraction} E=${options.epochs} B=${options.batch}`;
+        await writeFile(flags.plot, accuracyPlotSvg([{ name, points: result.history }], { target: options.target }));
+      }
+      io.out(flags.json ? `${JSON.stringify(result)}\n` : describeResult(result));
+    });
+}

@@ -1,0 +1,273 @@
+/**
+ * `runSimulation`: federated training of N virtual clients against a real,
+ * in-process coordinator on a temporary data dir. Clients speak the wire
+ * contract through the real client transport (the coordinator's `app.fetch`
+ * stands in for the network), train with the real client core on worker
+ * threads, and upload; after each round the new global version is read back
+ * from the registry and evaluated on the MNIST test set.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlockTransport, type LocalUpdate } from '../../client/federated/index.ts';
+import { decodeTensors } from '../../shared/codec/index.ts';
+import { createMnistModel, evaluateAccuracy, mnistInputShape, modelFromParts, partsFromModel, type MnistModelKind, type WeightSpec } from '../../shared/model/index.ts';
+import type { StrategyName, TaskPlanInput, UpdateEncodingName } from '../../shared/protocol/index.ts';
+import { createCoordinator, type Coordinator } from '../coordinator.ts';
+import { loadMnist } from '../datasets/mnist.ts';
+import { createLogger } from '../observability/logger.ts';
+import { weightsFromVariant } from '../registry/index.ts';
+import { createClientPool } from './client-pool.ts';
+import { partitionDirichlet, partitionIid, partitionPathological, type Partition, type PartitionName } from './partitions.ts';
+import { sampleWithoutReplacement, seededRandom } from './seeded-random.ts';
+import { roundsToTarget, type AccuracyPoint } from './targets.ts';
+
+export interface SimulationOptions {
+  model: MnistModelKind;
+  clients: number;
+  fraction: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  partition: PartitionName;
+  alpha: number;
+  rounds: number;
+  target: number;
+  strategy: StrategyName;
+  encoding: UpdateEncodingName;
+  topkFraction: number;
+  /** Undefined: no clipping in effect (a bound far above any update). */
+  clipNorm?: number;
+  noiseMultiplier: number;
+  /** Probability a selected client never reports. */
+  dropout: number;
+  /** Probability a selected client trains but reports after the round closed. */
+  stragglers: number;
+  seed: number;
+  /** Worker threads for local training; 0 trains on the main thread. */
+  workers: number;
+  evalExamples: number;
+  /** Train examples to use (default all 60,000; tests use fewer). */
+  trainExamples?: number;
+}
+
+export interface RoundRecord extends AccuracyPoint {
+  reports: number;
+  dropped: number;
+  late: number;
+  meanTrainLoss: number | null;
+  bytesUploadedPerClient: number;
+  seconds: number;
+}
+
+export interface SimulationResult {
+  options: SimulationOptions;
+  clientsPerRound: number;
+  examplesPerClient: { min: number; max: number; mean: number };
+  backend: string;
+  history: RoundRecord[];
+  initialAccuracy: number;
+  finalAccuracy: number;
+  bestAccuracy: number;
+  roundsToTarget: number | null;
+  privacy: { epsilon: number; delta: number } | null;
+  seconds: number;
+}
+
+const APP = 'sim';
+// Far above any honest update norm: "no clipping" for a plan that must carry one.
+const NO_CLIP = 1e6;
+
+function partitionFor(o: SimulationOptions, labels: Uint8Array): Partition {
+  if (o.partition === 'iid') return partitionIid(labels.length, o.clients, o.seed);
+  if (o.partition === 'pathological') return partitionPathological(labels, o.clients, o.seed);
+  return partitionDirichlet(labels, o.clients, o.alpha, o.seed);
+}
+
+async function modelFiles(kind: MnistModelKind, seed: number): Promise<Map<string, Uint8Array>> {
+  const model = createMnistModel(kind, { seed });
+  const files = new Map<string, Uint8Array>();
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const json = { format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }] };
+      files.set('model.json', new TextEncoder().encode(JSON.stringify(json)));
+      files.set('weights.bin', new Uint8Array(data));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
+  model.dispose();
+  return files;
+}
+
+async function admin<T>(flock: Coordinator, key: string, path: string, init: RequestInit = {}): Promise<T> {
+  const res = await flock.app.fetch(new Request(`http://flock.local${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) } }));
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/**
+ * @example
+ * const result = await runSimulation({ ...DEFAULT_SIMULATION, model: '2nn', rounds: 5 }, { onRound: (r) => console.log(r) });
+ * result.roundsToTarget // null or a fractional round
+ */
+export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r: RoundRecord) => void } = {}): Promise<SimulationResult> {
+  const started = performance.now();
+  const inputShape = mnistInputShape(o.model);
+  const train = loadMnist({ split: 'train', ...(o.trainExamples ? { limit: o.trainExamples } : {}) });
+  const test = loadMnist({ split: 'test', limit: o.evalExamples });
+  const partition = partitionFor(o, train.labels);
+  const sizes = partition.map((p) => p.length);
+  const clientsPerRound = Math.max(1, Math.round(o.fraction * o.clients));
+  const random = seededRandom(o.seed ^ 0x5eed);
+  const pool = await createClientPool({ images: train.images, labels: train.labels, inputShape }, o.workers);
+  const dataDir = await mkdtemp(join(tmpdir(), 'flock-sim-'));
+  const unlimited = { limit: 1e9, windowMs: 60_000 };
+  const flock = await createCoordinator({ dataDir, log: createLogger({ level: 'silent' }), sweep: false, rateLimits: { registerPerIp: unlimited, perDevice: unlimited } });
+  const fetchIn: typeof fetch = (input, init) => Promise.resolve(flock.app.fetch(new Request(input, init)));
+  try {
+    const key = flock.initialAdminKey!;
+    const form = new FormData();
+    for (const [name, bytes] of await modelFiles(o.model, o.seed)) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
+    form.append('stage', 'production');
+    const pushed = await admin<{ version: number }>(flock, key, `/v1/admin/models/${APP}`, { method: 'POST', body: form });
+    const lossy = o.dropout > 0 || o.stragglers > 0;
+    const plan: TaskPlanInput = {
+      population: o.clients,
+      clientsPerRound,
+      overSelection: 1,
+      minReports: lossy ? 1 : clientsPerRound,
+      localEpochs: o.epochs,
+      batchSize: o.batch,
+      learningRate: o.lr,
+      minExamples: 1,
+      updateEncoding: o.encoding === 'topk' ? { encoding: 'topk', topkFraction: o.topkFraction } : { encoding: o.encoding },
+      clipNorm: o.clipNorm ?? NO_CLIP,
+      noiseMultiplier: o.noiseMultiplier,
+      strategy: { name: o.strategy },
+    };
+    const task = await admin<{ id: string }>(flock, key, '/v1/admin/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: APP, modelVersion: pushed.version, plan }) });
+
+    const evalModel = createMnistModel(o.model, { seed: o.seed });
+    const { topology } = partsFromModel(evalModel);
+    const testSet = { x: test.images, y: test.labels, inputShape };
+    const evaluate = async (weights: Float32Array[], specs: WeightSpec[]) => {
+      const model = await modelFromParts({ topology, weightSpecs: specs, weights });
+      try {
+        return (await evaluateAccuracy(model, testSet)).accuracy;
+      } finally {
+        model.dispose();
+      }
+    };
+    const initialAccuracy = (await evaluateAccuracy(evalModel, testSet)).accuracy;
+    evalModel.dispose();
+
+    const devices = new Map<number, { deviceId: string; transport: FlockTransport }>();
+    const deviceFor = async (client: number) => {
+      let d = devices.get(client);
+      if (!d) {
+        const transport = new FlockTransport({ baseUrl: 'http://flock.local', fetch: fetchIn });
+        const { deviceId } = await transport.register({ app: APP, platform: { runtime: 'node' } });
+        d = { deviceId, transport };
+        devices.set(client, d);
+      }
+      return d;
+    };
+
+    const history: RoundRecord[] = [{ round: 0, accuracy: initialAccuracy, reports: 0, dropped: 0, late: 0, meanTrainLoss: null, bytesUploadedPerClient: 0, seconds: 0 }];
+    const blobCache = new Map<string, { specs: WeightSpec[]; weights: Float32Array[] }>();
+    for (let round = 1; round <= o.rounds; round++) {
+      const roundStart = performance.now();
+      const chosen = sampleWithoutReplacement(o.clients, clientsPerRound, random);
+      const fate = chosen.map(() => (random() < o.dropout ? 'drop' : random() < o.stragglers ? 'late' : 'report'));
+      let roundId = '';
+      const updates = await Promise.all(
+        chosen.map(async (client, i): Promise<LocalUpdate | null> => {
+          if (fate[i] === 'drop') return null;
+          const { deviceId, transport } = await deviceFor(client);
+          const answer = await transport.checkIn(task.id, { deviceId, taskId: task.id, numExamples: sizes[client] });
+          if (answer.status !== 'selected') throw new Error(`client ${client} was not selected in round ${round} (${answer.reason}); the simulator expects every chosen client to get a slot`);
+          roundId = answer.roundId;
+          let global = blobCache.get(answer.globalWeights.hash);
+          if (!global) {
+            blobCache.clear();
+            const tensors = decodeTensors(await transport.getBlob(answer.globalWeights.hash));
+            global = { specs: tensors.map((t) => ({ name: t.name, shape: t.shape })), weights: tensors.map((t) => t.data) };
+            blobCache.set(answer.globalWeights.hash, global);
+          }
+          const update = await pool.train({
+            clientIndex: client,
+            topology,
+            weightSpecs: global.specs,
+            globalWeights: global.weights,
+            indices: partition[client],
+            plan: answer.plan,
+            errorFeedback: o.encoding === 'topk',
+          });
+          if (fate[i] === 'late') return null; // finished after the deadline: its upload would be refused
+          await transport.uploadUpdate(answer.roundId, update.bytes, {
+            roundId: answer.roundId,
+            deviceId,
+            numExamples: update.numExamples,
+            preClipNorm: update.preClipNorm,
+            ...(Number.isFinite(update.trainLoss) ? { trainLoss: update.trainLoss } : {}),
+            epochs: update.epochs,
+            encoding: update.encoding,
+            backend: update.backend,
+            durationMs: update.durationMs,
+          });
+          return update;
+        }),
+      );
+      const sent = updates.filter((u): u is LocalUpdate => u !== null);
+      // Quorum already started the close (the call joins it); with dropouts this is the deadline.
+      const closed = roundId ? await flock.deps.rounds.closeRound(roundId, sent.length === clientsPerRound ? 'quorum' : 'deadline') : null;
+      let accuracy = history[history.length - 1].accuracy;
+      if (closed?.status === 'closed' && closed.resultVersion !== null) {
+        const version = (await flock.deps.store.getModelVersion(APP, closed.resultVersion))!;
+        const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
+        const specs = version.weightSpecs as WeightSpec[];
+        accuracy = await evaluate(weightsFromVariant((await flock.deps.store.blobs.get(fp32.sha256))!, specs), specs);
+      }
+      const losses = sent.map((u) => u.trainLoss).filter(Number.isFinite);
+      const record: RoundRecord = {
+        round,
+        accuracy,
+        reports: sent.length,
+        dropped: fate.filter((f) => f === 'drop').length,
+        late: fate.filter((f) => f === 'late').length,
+        meanTrainLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
+        bytesUploadedPerClient: sent.length ? Math.round(sent.reduce((n, u) => n + u.bytes.byteLength, 0) / sent.length) : 0,
+        seconds: (performance.now() - roundStart) / 1000,
+      };
+      history.push(record);
+      hooks.onRound?.(record);
+    }
+
+    let privacy: SimulationResult['privacy'] = null;
+    if (o.noiseMultiplier > 0) {
+      const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(flock, key, `/v1/admin/tasks/${task.id}`);
+      privacy = view.privacySpent;
+    }
+    const accuracies = history.map((h) => h.accuracy);
+    return {
+      options: o,
+      clientsPerRound,
+      examplesPerClient: { min: Math.min(...sizes), max: Math.max(...sizes), mean: sizes.reduce((a, b) => a + b, 0) / sizes.length },
+      backend: tf.getBackend(),
+      history,
+      initialAccuracy,
+      finalAccuracy: accuracies[accuracies.length - 1],
+      bestAccuracy: Math.max(...accuracies),
+      roundsToTarget: roundsToTarget(history, o.target),
+      privacy,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await pool.close();
+    await flock.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
