@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{shared,client,coordinator,worker,demo,test}/**/*.test.ts'],
+    include: ['{shared,client,coordinator,worker,simulate,demo,test}/**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**'],
     environment: 'node',
     testTimeout: 60_000,

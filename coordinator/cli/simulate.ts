@@ -1,6 +1,6 @@
 /**
  * `flock simulate`: federated training of N virtual clients on MNIST against
- * an in-process coordinator (coordinator/simulate), with a progress bar on
+ * an in-process coordinator (simulate/), with a progress bar on
  * stderr, a table or `--json` on stdout, and an optional SVG plot.
  * Every flag is checked before any work starts; a bad one is exit code 2.
  */
@@ -8,10 +8,10 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../../shared/protocol/index.ts';
 import type { MnistModelKind } from '../../shared/model/index.ts';
-import { PARTITION_NAMES, type PartitionName } from '../simulate/partitions.ts';
-import { accuracyPlotSvg } from '../simulate/plot.ts';
-import { createProgress } from '../simulate/progress.ts';
-import { runSimulation, type SimulationOptions, type SimulationResult } from '../simulate/run-simulation.ts';
+import { PARTITION_NAMES, type PartitionName } from '../../simulate/partitions.ts';
+import { accuracyPlotSvg } from '../../simulate/plot.ts';
+import { createProgress } from '../../simulate/progress.ts';
+import { runSimulation, type SimulationOptions, type SimulationResult } from '../../simulate/run-simulation.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 

@@ -7,7 +7,7 @@
  * test-set evaluation are included in the round time, as a user sees it.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { runSimulation, type SimulationOptions } from '../../coordinator/simulate/run-simulation.ts';
+import { runSimulation, type SimulationOptions } from '../../simulate/run-simulation.ts';
 import { median, type Benchmark, type BenchValue } from './bench-types.ts';
 
 const BASE: SimulationOptions = {

@@ -4,7 +4,7 @@
  * Messages are the `PoolRequest` / `PoolReply` unions of client-pool.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import type { LocalUpdate } from '../../client/federated/index.ts';
+import type { LocalUpdate } from '../client/federated/index.ts';
 import { createJobRunner, type SharedDataset, type TrainingJob } from './training-job.ts';
 import { useTrainingBackend } from './tfjs-node-backend.ts';
 import type { PoolReply, PoolRequest } from './client-pool.ts';

@@ -4,8 +4,8 @@
  * gradient kernels, which tfjs-backend-wasm lacks.
  */
 import * as tf from '@tensorflow/tfjs';
-import { selectAggregationBackend } from '../aggregation/index.ts';
-import { registerWasmTrainingKernels } from '../../client/backends/wasm-training-kernels/index.ts';
+import { selectAggregationBackend } from '../coordinator/aggregation/index.ts';
+import { registerWasmTrainingKernels } from '../client/backends/wasm-training-kernels/index.ts';
 
 let ready: Promise<string> | null = null;
 

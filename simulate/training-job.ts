@@ -3,9 +3,9 @@
  * to run it against a shared copy of the training set. Used in-process and
  * inside the training worker, so both paths train exactly the same way.
  */
-import { ErrorFeedback } from '../../shared/codec/index.ts';
-import { sizeOfShape, type ModelTopology, type WeightSpec } from '../../shared/model/index.ts';
-import { trainLocalUpdate, type LocalTrainingInput, type LocalUpdate } from '../../client/federated/index.ts';
+import { ErrorFeedback } from '../shared/codec/index.ts';
+import { sizeOfShape, type ModelTopology, type WeightSpec } from '../shared/model/index.ts';
+import { trainLocalUpdate, type LocalTrainingInput, type LocalUpdate } from '../client/federated/index.ts';
 
 /** The training set every client slices its examples from (images flat, float32). */
 export interface SharedDataset {

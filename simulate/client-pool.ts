@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { LocalUpdate } from '../../client/federated/index.ts';
+import type { LocalUpdate } from '../client/federated/index.ts';
 import { createJobRunner, type SharedDataset, type TrainingJob } from './training-job.ts';
 import { useTrainingBackend } from './tfjs-node-backend.ts';
 
