@@ -12,20 +12,26 @@ import { adminRequest, cell, renderTable, resolveConnection, withConnectionOptio
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 
-const ShowSchema = RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()).optional() });
+const ShadowReportSchema = z.object({ shadowVersion: z.number(), comparisons: z.number(), devices: z.number(), agreementRate: z.number().nullable(), latencyDeltaMs: z.number().nullable() });
+const ShowSchema = RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()).optional(), shadowReport: ShadowReportSchema.nullable().optional() });
 
-interface StartFlags extends ConnectionFlags { app: string; candidate: string; stages?: string; minStageSeconds?: string; minSamples?: string; metricsJson?: string; json?: boolean }
+interface StartFlags extends ConnectionFlags { app: string; candidate: string; stages?: string; minStageSeconds?: string; minSamples?: string; metricsJson?: string; shadowVersion?: string; shadowSampleRate?: string; json?: boolean }
 interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
 interface OneFlags extends ConnectionFlags { json?: boolean }
 
 /** Human text for one rollout with its latest verdict. */
-export function describeRollout(r: RolloutView): string {
+export function describeRollout(r: RolloutView & { shadowReport?: z.infer<typeof ShadowReportSchema> | null }): string {
   const lines = [
     `rollout ${r.id}  ${r.status}${r.reason ? ` (${r.reason})` : ''}`,
     `app         ${r.app}: v${r.candidateVersion} (canary) vs v${r.controlVersion} (control)`,
     `stage       ${r.stageIndex + 1}/${r.stages.length} at ${r.canaryPercent}% since ${r.stageStartedAt} (stages ${r.stages.join(', ')}%; min ${r.minStageSeconds} s, ${r.minSamples} exposed canary devices)`,
     `generations canary ${cell(r.canaryGeneration)}, control ${cell(r.controlGeneration)}`,
   ];
+  if (r.shadow) {
+    const s = r.shadowReport;
+    const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
+    lines.push(`shadow      v${r.shadow.version} on ${pct(r.shadow.sampleRate)} of inferences${s ? `: ${s.comparisons} compared on ${s.devices} devices, agreement ${pct(s.agreementRate)}, latency ${s.latencyDeltaMs === null ? '-' : `${s.latencyDeltaMs >= 0 ? '+' : ''}${s.latencyDeltaMs.toFixed(1)} ms`}` : ''}`);
+  }
   const v = r.lastVerdict as { verdict?: string; at?: string; reasons?: string[]; metrics?: { metric: string; outcome: string; detail: string }[] } | null;
   if (v) {
     lines.push(`verdict     ${v.verdict} at ${v.at}`);
@@ -53,6 +59,8 @@ export function registerRolloutCommands(program: Command, io: CliIo): void {
       .option('--min-stage-seconds <s>', 'minimum time per stage (default 3600)')
       .option('--min-samples <n>', 'minimum exposed canary devices per stage (default 50)')
       .option('--metrics-json <json>', 'per-metric overrides, e.g. \'{"accuracy":{"threshold":0.01}}\'')
+      .option('--shadow-version <version>', 'also run this version as a shadow (compared, never shown)')
+      .option('--shadow-sample-rate <rate>', 'share of inferences run on the shadow, in (0, 1] (default 0.1)')
       .option('--json', 'print JSON'),
   ).action(async (flags: StartFlags) => {
     const body: Record<string, unknown> = { app: flags.app, candidateVersion: parseIntegerFlag('--candidate', flags.candidate) };
@@ -65,6 +73,13 @@ export function registerRolloutCommands(program: Command, io: CliIo): void {
       } catch (error) {
         throw new UsageError(`--metrics-json is not valid JSON (${(error as Error).message})`);
       }
+    }
+    if (flags.shadowVersion) {
+      const sampleRate = flags.shadowSampleRate ? parseNumberFlag('--shadow-sample-rate', flags.shadowSampleRate) : 0.1;
+      if (!(sampleRate > 0 && sampleRate <= 1)) throw new UsageError(`--shadow-sample-rate must be in (0, 1], e.g. 0.1; got ${flags.shadowSampleRate}`);
+      body.shadow = { version: parseIntegerFlag('--shadow-version', flags.shadowVersion), sampleRate };
+    } else if (flags.shadowSampleRate) {
+      throw new UsageError('--shadow-sample-rate needs --shadow-version');
     }
     const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/rollouts', json: body, schema: RolloutViewSchema });
     io.out(flags.json ? `${JSON.stringify(r)}\n` : `started rollout ${r.id}\n${describeRollout(r)}`);

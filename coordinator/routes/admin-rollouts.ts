@@ -1,16 +1,21 @@
 /**
  * Admin routes for rollouts: start, list, show (with the latest verdict and
- * evidence, and drift), pause / resume / promote / abort; and per-app drift.
+ * evidence, drift and shadow report), pause / resume / promote / abort;
+ * per-app drift and a bandit allocation preview. Also the device route
+ * `GET /v1/apps/:app/shadow` (the manifest schema is strict, so the shadow
+ * travels beside the manifest, not in it); device auth for `/v1/apps/*` is
+ * applied by deviceRoutes, and the handler re-checks the principal.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { AppNameSchema } from '../../shared/protocol/index.ts';
-import { actorOf } from '../auth/middleware.ts';
+import { actorOf, deviceOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody } from '../http/limits.ts';
 import { driftReport, MetricRulesInputSchema } from '../rollouts/index.ts';
+import { ShadowConfigSchema, shadowOf } from '../rollouts/shadow.ts';
 import type { Rollout } from '../store/index.ts';
 
 export const RolloutCreateSchema = z.strictObject({
@@ -20,6 +25,7 @@ export const RolloutCreateSchema = z.strictObject({
   minStageSeconds: z.number().min(0).max(30 * 86_400).optional(),
   minSamples: z.int().min(1).max(10_000_000).optional(),
   metrics: MetricRulesInputSchema.optional(),
+  shadow: ShadowConfigSchema.optional(),
 });
 
 export const RolloutViewSchema = z.object({
@@ -42,10 +48,11 @@ export const RolloutViewSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   endedAt: z.string().nullable(),
+  shadow: ShadowConfigSchema.nullable().optional(),
 });
 export type RolloutView = z.infer<typeof RolloutViewSchema>;
 
-const view = (r: Rollout): RolloutView => ({ ...r, canaryPercent: r.stages[r.stageIndex] });
+const view = (r: Rollout): RolloutView => ({ ...r, canaryPercent: r.stages[r.stageIndex], shadow: shadowOf(r) });
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const IdParam = z.object({ id: z.string().min(1).max(128) });
 const ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const;
@@ -74,17 +81,46 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
     .openapi(
       createRoute({
         method: 'get', path: '/v1/admin/rollouts/{id}', tags: ['admin'], request: { params: IdParam },
-        responses: { 200: { description: 'one rollout with its latest verdict and drift of the candidate', content: json(RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()) })) } },
+        responses: { 200: { description: 'one rollout with its latest verdict, drift of the candidate and shadow report', content: json(RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()), shadowReport: z.record(z.string(), z.unknown()).nullable() })) } },
       }),
       async (c) => {
         const r = await store.getRollout(c.req.valid('param').id);
         if (!r) throw new ApiError('not_found', `no rollout ${c.req.valid('param').id}`);
         const report = await driftReport(store, r.app, [r.candidateVersion], r.createdAt);
-        return c.json({ ...view(r), drift: report as unknown as Record<string, unknown> }, 200);
+        const shadowReport = await rollouts.shadowReport(r);
+        return c.json({ ...view(r), drift: report as unknown as Record<string, unknown>, shadowReport: shadowReport as unknown as Record<string, unknown> | null }, 200);
       },
     )
     .openapi(
       createRoute({ method: 'get', path: '/v1/admin/models/{app}/drift', tags: ['admin'], request: { params: z.object({ app: AppNameSchema }), query: z.object({ since: z.string().optional() }) }, responses: { 200: { description: 'PSI per feature per version against production', content: json(z.record(z.string(), z.unknown())) } } }),
       async (c) => c.json((await driftReport(store, c.req.valid('param').app, undefined, c.req.valid('query').since)) as unknown as Record<string, unknown>, 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get', path: '/v1/admin/models/{app}/bandit', tags: ['admin'],
+        request: { params: z.object({ app: AppNameSchema }), query: z.object({ versions: z.string().regex(/^\d+(,\d+)+$/, 'versions is a comma-separated list of at least two versions, e.g. 1,2'), since: z.string().optional() }) },
+        responses: { 200: { description: 'Thompson-sampling allocation from labelled feedback (read-only preview)', content: json(z.object({ versions: z.array(z.int()), rewards: z.array(z.object({ version: z.int(), successes: z.number(), failures: z.number() })), shares: z.array(z.number()) })) } },
+      }),
+      async (c) => {
+        const { versions, since } = c.req.valid('query');
+        return c.json(await rollouts.banditPreview(c.req.valid('param').app, [...new Set(versions.split(',').map(Number))], since), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get', path: '/v1/apps/{app}/shadow', tags: ['devices'], request: { params: z.object({ app: AppNameSchema }) },
+        responses: {
+          200: { description: 'the shadow version this device may run on sampled inferences, with its signed manifest', content: json(ShadowConfigSchema.extend({ rolloutId: z.string(), manifest: z.record(z.string(), z.unknown()) })) },
+          404: { description: 'no shadow is running for this app' },
+        },
+      }),
+      async (c) => {
+        const device = deviceOf(c.get('principal'));
+        const appName = c.req.valid('param').app;
+        if (device.app !== appName) throw new ApiError('forbidden', `this device is registered for app ${device.app}, not ${appName}`);
+        const shadow = await rollouts.shadowFor(appName, device.deviceId);
+        if (!shadow) throw new ApiError('not_found', `app ${appName} has no shadow running; shadows are started with a rollout's "shadow" option`);
+        return c.json({ ...shadow, manifest: shadow.manifest as unknown as Record<string, unknown> }, 200);
+      },
     );
 }

@@ -114,6 +114,23 @@ export const FeatureSummaryEventSchema = z.object({
     .max(256),
 });
 
+/**
+ * Shadow mode: a window of inferences also run on a shadow version, whose
+ * predictions were compared with production's and never shown. Sent under the
+ * batch's `modelVersion` (production); `shadowVersion` names the shadow.
+ */
+export const ShadowEventSchema = z.object({
+  type: z.literal('shadow'),
+  at,
+  shadowVersion: ModelVersionNumberSchema,
+  /** Inferences compared in this window. */
+  count: z.int().min(1),
+  /** Of those, how many had the same top-1 label in both versions. */
+  agreed: count(),
+  productionMeanMs: z.number().min(0),
+  shadowMeanMs: z.number().min(0),
+}).refine((e) => e.agreed <= e.count, { message: 'agreed cannot exceed count', path: ['agreed'] });
+
 export const TelemetryEventSchema = z.discriminatedUnion('type', [
   LatencyEventSchema,
   ConfidenceEventSchema,
@@ -122,6 +139,7 @@ export const TelemetryEventSchema = z.discriminatedUnion('type', [
   ModelLoadedEventSchema,
   ErrorEventSchema,
   FeatureSummaryEventSchema,
+  ShadowEventSchema,
 ]);
 export type TelemetryEvent = z.infer<typeof TelemetryEventSchema>;
 export type TelemetryEventType = TelemetryEvent['type'];

@@ -4,6 +4,7 @@
  * the browsing session).
  */
 import type { ModelVersionView, RoundView, TaskView } from '../../../shared/protocol/index.ts';
+import type { DriftView, RolloutDetail } from './rollout-panel.ts';
 
 const KEY_ITEM = 'flock.adminKey';
 
@@ -25,17 +26,8 @@ export class AdminApiError extends Error {
 
 export type RoundWithMetrics = RoundView & { metrics: Record<string, unknown> };
 
-/** A rollout as the dashboard reads it; fields beyond these are shown as they come. */
-export interface RolloutSummary {
-  id: string;
-  app?: string;
-  candidateVersion?: number;
-  baselineVersion?: number;
-  stage?: unknown;
-  status?: string;
-  verdicts?: unknown[];
-  [field: string]: unknown;
-}
+/** Rollouts shown in detail (with verdict evidence and shadow report); older ones are not fetched. */
+export const ROLLOUTS_SHOWN = 5;
 
 /**
  * GET an admin route as JSON; null on 404 (a route this coordinator lacks).
@@ -59,8 +51,10 @@ export async function getAdmin<T>(path: string): Promise<T | null> {
 export interface DashboardData {
   tasks: { task: TaskView; rounds: RoundWithMetrics[] }[];
   versions: { app: string; versions: ModelVersionView[] }[];
-  /** null: this coordinator has no rollout API. */
-  rollouts: RolloutSummary[] | null;
+  /** Newest rollouts with evidence; null: this coordinator has no rollout API. */
+  rollouts: RolloutDetail[] | null;
+  /** Drift flags per app (apps whose drift route answered). */
+  drift: DriftView[];
   devices: Record<string, unknown>[];
 }
 
@@ -73,13 +67,16 @@ export interface DashboardData {
 export async function loadDashboard(): Promise<DashboardData> {
   const [tasksAnswer, rolloutsAnswer, devicesAnswer] = await Promise.all([
     getAdmin<{ tasks: TaskView[] }>('/v1/admin/tasks'),
-    getAdmin<{ rollouts: RolloutSummary[] } | RolloutSummary[]>('/v1/admin/rollouts'),
+    getAdmin<{ rollouts: RolloutDetail[] }>('/v1/admin/rollouts'),
     getAdmin<{ devices: Record<string, unknown>[] }>('/v1/admin/devices?limit=200'),
   ]);
   const taskList = tasksAnswer?.tasks ?? [];
   const tasks = await Promise.all(taskList.map(async (task) => ({ task, rounds: (await getAdmin<{ rounds: RoundWithMetrics[] }>(`/v1/admin/tasks/${task.id}/rounds`))?.rounds ?? [] })));
   const apps = [...new Set(['digits', ...taskList.map((t) => t.app)])];
   const versions = await Promise.all(apps.map(async (app) => ({ app, versions: (await getAdmin<{ versions: ModelVersionView[] }>(`/v1/admin/models/${app}/versions`))?.versions ?? [] })));
-  const rollouts = rolloutsAnswer === null ? null : Array.isArray(rolloutsAnswer) ? rolloutsAnswer : rolloutsAnswer.rollouts;
-  return { tasks, versions, rollouts, devices: devicesAnswer?.devices ?? [] };
+  const rollouts = rolloutsAnswer === null ? null : (await Promise.all(
+    rolloutsAnswer.rollouts.slice(0, ROLLOUTS_SHOWN).map(async (r) => (await getAdmin<RolloutDetail>(`/v1/admin/rollouts/${encodeURIComponent(r.id)}`)) ?? r),
+  ));
+  const drift = (await Promise.all(apps.map((app) => getAdmin<DriftView>(`/v1/admin/models/${encodeURIComponent(app)}/drift`)))).filter((d): d is DriftView => d !== null);
+  return { tasks, versions, rollouts, drift, devices: devicesAnswer?.devices ?? [] };
 }

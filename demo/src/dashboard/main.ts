@@ -5,7 +5,9 @@
  */
 import type { ModelVersionView } from '../../../shared/protocol/index.ts';
 import '../styles.css';
-import { AdminApiError, adminKey, loadDashboard, type DashboardData, type RolloutSummary, type RoundWithMetrics } from './admin-api.ts';
+import { AdminApiError, adminKey, loadDashboard, type DashboardData, type RoundWithMetrics } from './admin-api.ts';
+import { epsilonSeries } from './privacy-series.ts';
+import { driftFlags, rolloutPanel, type DriftView, type RolloutDetail } from './rollout-panel.ts';
 import { escapeXml as esc, lineChart } from './svg-chart.ts';
 
 const REFRESH_MS = 10_000;
@@ -20,12 +22,13 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : n
 const fmt = (v: number | null, digits = 3) => (v === null ? '–' : Number(v.toFixed(digits)).toString());
 const pill = (text: string) => `<span class="pill ${esc(text)}">${esc(text)}</span>`;
 
-function roundCharts(rounds: RoundWithMetrics[]): string {
+function roundCharts(rounds: RoundWithMetrics[], versions: ModelVersionView[]): string {
   const closed = rounds.filter((r) => r.state === 'closed');
   const series = (key: string) => closed.map((r) => ({ x: r.roundNumber, y: num(r.metrics[key]) ?? Number.NaN }));
   return (
     lineChart([{ name: 'train accuracy', color: '#4ade80', points: series('trainAccuracy') }], { title: 'Accuracy per round', yDomain: [0, 1], xLabel: 'round', width: 420 }) +
-    lineChart([{ name: 'train loss', color: '#f472b6', points: series('trainLoss') }], { title: 'Loss per round', xLabel: 'round', width: 420 })
+    lineChart([{ name: 'train loss', color: '#f472b6', points: series('trainLoss') }], { title: 'Loss per round', xLabel: 'round', width: 420 }) +
+    lineChart([{ name: 'ε spent', color: '#f59e0b', points: epsilonSeries(closed, versions) }], { title: 'Epsilon spent over rounds', xLabel: 'round', width: 420 })
   );
 }
 
@@ -40,7 +43,7 @@ function renderTasks(data: DashboardData): string {
         .join('');
       return `<h3>${esc(task.name ?? task.id)} <span class="muted">(${esc(task.app)}, from v${task.modelVersion})</span> ${pill(task.status)}</h3>
         <p>Rounds completed: ${task.roundsCompleted} · Privacy spent: <strong>${eps}</strong></p>
-        <div>${roundCharts(rounds)}</div>
+        <div>${roundCharts(rounds, data.versions.find((a) => a.app === task.app)?.versions ?? [])}</div>
         <table><thead><tr><th>round</th><th>state</th><th>reports/selected</th><th>accuracy</th><th>loss</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`;
     })
     .join('');
@@ -68,25 +71,11 @@ function renderVersions(data: DashboardData): string {
     .join('');
 }
 
-function verdictText(v: unknown): string {
-  if (typeof v !== 'object' || v === null) return esc(String(v));
-  const o = v as Record<string, unknown>;
-  const outcome = typeof o.outcome === 'string' ? o.outcome : typeof o.verdict === 'string' ? o.verdict : 'verdict';
-  const reason = typeof o.reason === 'string' ? ` ${esc(o.reason)}` : '';
-  return `${pill(outcome)}${reason}`;
-}
-
-function renderRollouts(rollouts: RolloutSummary[] | null): string {
-  if (rollouts === null) return '<p class="muted">No rollouts (this coordinator has no rollout API yet).</p>';
-  if (rollouts.length === 0) return '<p class="muted">No rollouts.</p>';
-  const rows = rollouts
-    .map((r) => {
-      const stage = typeof r.stage === 'object' && r.stage !== null ? JSON.stringify(r.stage) : String(r.stage ?? '–');
-      const verdicts = (r.verdicts ?? []).slice(-3).map(verdictText).join('<br>') || '<span class="muted">none yet</span>';
-      return `<tr><td>${esc(r.id)}</td><td>${esc(String(r.app ?? ''))}</td><td>${r.candidateVersion ? `v${r.candidateVersion}` : '–'}</td><td>${r.baselineVersion ? `v${r.baselineVersion}` : '–'}</td><td>${esc(stage)}</td><td>${pill(String(r.status ?? 'unknown'))}</td><td>${verdicts}</td></tr>`;
-    })
-    .join('');
-  return `<table><thead><tr><th>id</th><th>app</th><th>candidate</th><th>baseline</th><th>stage</th><th>status</th><th>verdicts</th></tr></thead><tbody>${rows}</tbody></table>`;
+function renderRollouts(rollouts: RolloutDetail[] | null, drift: DriftView[]): string {
+  const flags = drift.map(driftFlags).join('');
+  if (rollouts === null) return `<p class="muted">No rollouts (this coordinator has no rollout API yet).</p>${flags}`;
+  if (rollouts.length === 0) return `<p class="muted">No rollouts. Start one with <code>npx flock rollout start --app digits --candidate N</code>.</p>${flags}`;
+  return rollouts.map(rolloutPanel).join('<hr>') + flags;
 }
 
 function renderDevices(devices: Record<string, unknown>[]): string {
@@ -115,7 +104,7 @@ async function refresh(): Promise<void> {
     $('key-message').textContent = '';
     $('tasks').innerHTML = renderTasks(data);
     $('versions').innerHTML = renderVersions(data);
-    $('rollouts').innerHTML = renderRollouts(data.rollouts);
+    $('rollouts').innerHTML = renderRollouts(data.rollouts, data.drift);
     $('devices').innerHTML = renderDevices(data.devices);
     document.body.dataset.loaded = 'true';
   } catch (error) {
