@@ -5,15 +5,22 @@
  * from the coordinator. Registration and model updates then run in the
  * background and report problems as 'error' events while the current model
  * keeps answering.
+ *
+ * Update checks send the last manifest ETag, so a poll with nothing new is a
+ * bodiless 304. A lost WebGPU device (driver reset, GPU process crash, tab
+ * backgrounded on some platforms) is answered by switching to the next
+ * backend and rebuilding the model from IndexedDB.
  */
+import * as tf from '@tensorflow/tfjs';
 import { PROTOCOL_VERSION } from '../shared/protocol/fields.ts';
 import type { WeightEncoding } from '../shared/protocol/fields.ts';
-import { browserProbeEnvironment, chooseBackend, probeBackends, type BackendCapabilities, type BackendName } from './backends/select.ts';
+import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackends, rankBackends, type BackendCapabilities, type BackendName, type BenchmarkCache, type BenchmarkResult } from './backends/select.ts';
 import { FlockEvents, type FlockEventName, type FlockListener } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
 import { FlockError } from './flock-error.ts';
 import { createPredictor, exampleLayout, toExampleVector, type PredictInput, type Prediction, type Predictor } from './inference/index.ts';
 import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts';
+import { checkStorageQuota } from './quota.ts';
 import { openIndexedDbStore, type ClientStore } from './storage/index.ts';
 import { activateBackend, setAssetBase } from './tfjs-backends.ts';
 import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrainingWorker, watchDeviceSignals, type EligibilityPolicy, type LocalPrivacySpent } from './training/index.ts';
@@ -53,8 +60,12 @@ export interface ConnectOptions {
   dbName?: string;
   /** URL of the folder holding tfjs-backend-wasm*.wasm; the script-tag bundle finds them beside itself. */
   assetsUrl?: string;
-  /** Check for a newer model in the background after a cached start (default true). */
+  /** Check for a newer model in the background after a cached start and every `updateIntervalMs` (default true). */
   autoUpdate?: boolean;
+  /** How often to poll the manifest (ETag-conditional, so usually a bodiless 304), in ms (default 15 min; 0 = never). */
+  updateIntervalMs?: number;
+  /** Time the actual model on each available backend once and run on the fastest; cached per device and model topology. */
+  calibrate?: boolean;
   /** Join federated training; without it the device only infers and records. */
   train?: TrainOptions;
   /** Micro-batching window of `predict` in ms (default 2; 0 = flush at the end of the current task). */
@@ -97,14 +108,59 @@ export interface Flock {
   close(): Promise<void>;
 }
 
+/** localStorage as a benchmark cache (absent in workers: then the benchmark runs every start). */
+function localStorageCache(): BenchmarkCache | undefined {
+  const storage = (globalThis as { localStorage?: Storage }).localStorage;
+  if (storage === undefined) return undefined;
+  return {
+    get: (key) => {
+      try {
+        const text = storage.getItem(key);
+        return text === null ? undefined : (JSON.parse(text) as BenchmarkResult);
+      } catch {
+        return undefined;
+      }
+    },
+    set: (key, value) => {
+      try {
+        storage.setItem(key, JSON.stringify(value));
+      } catch {
+        // A full or blocked localStorage only costs a re-run next start.
+      }
+    },
+  };
+}
+
+/** The GPUDevice behind tfjs's webgpu backend, when that is the active one. */
+function webgpuDeviceLost(): Promise<{ reason?: string; message?: string }> | null {
+  const device = (tf.backend() as { device?: { lost?: Promise<{ reason?: string; message?: string }> } }).device;
+  return device?.lost ?? null;
+}
+
+/**
+ * The store as the training scheduler sees it: an upload that failed while the
+ * browser is offline stays due, instead of backing off for minutes, so the
+ * 'online' flush sends it at once (the failure says nothing about the server).
+ */
+function offlineAwareOutbox(store: ClientStore): ClientStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'rescheduleOutbox') {
+        return (id: string, nextAttemptAt: number, error: string) => target.rescheduleOutbox(id, globalThis.navigator?.onLine === false ? 0 : nextAttemptAt, error);
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 function isSlow(backend: BackendName, caps: BackendCapabilities): boolean {
   if (backend === 'webgpu') return caps.webgpu.isFallbackOrSoftware;
   if (backend === 'webgl') return caps.webgl.isSoftware;
   return true;
 }
 
-async function pickBackend(caps: BackendCapabilities, forced: BackendName | undefined): Promise<{ backend: BackendName; reason: string }> {
-  const failed: BackendName[] = [];
+async function pickBackend(caps: BackendCapabilities, forced: BackendName | undefined, failed: BackendName[] = []): Promise<{ backend: BackendName; reason: string }> {
   for (;;) {
     const choice = chooseBackend({ capabilities: caps, forced, exclude: failed });
     try {
@@ -133,8 +189,10 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   const store = options.store ?? (await openIndexedDbStore(options.dbName ?? 'flock'));
   const events = new FlockEvents();
   const capabilities = await probeBackends(browserProbeEnvironment());
-  const { backend, reason: backendReason } = await pickBackend(capabilities, options.backend);
-  const slowBackend = isSlow(backend, capabilities);
+  let { backend, reason: backendReason } = await pickBackend(capabilities, options.backend);
+  let slowBackend = isSlow(backend, capabilities);
+  const failedBackends: BackendName[] = [];
+  let manifestEtag: string | null = null;
   let device = await store.getDevice(app);
   const transport = new FlockTransport({ baseUrl: options.url, token: device?.token });
 
@@ -148,8 +206,46 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     current = loaded;
     predictor = createPredictor({ model: loaded.model, inputSpec: loaded.stored.inputSpec, batchWindowMs: options.batchWindowMs, cacheSize: options.cacheSize });
     old.predictor?.dispose();
-    old.model?.dispose();
+    try {
+      old.model?.dispose();
+    } catch {
+      // Weights on a lost GPU device may refuse to be freed; the device took them with it.
+    }
   };
+
+  /** Rebuild the active model from the store on the backend now active. */
+  const reinstallFromStore = async () => {
+    const loaded = await loadActiveModel(store, app);
+    if (loaded === null) throw new FlockError('no_model', `the active model of "${app}" vanished from the store; call checkForUpdate() to download it again`);
+    if (closed) return loaded.model.dispose();
+    install(loaded);
+  };
+
+  const fallBackFrom = async (lost: BackendName, why: string) => {
+    failedBackends.push(lost);
+    try {
+      const choice = await pickBackend(capabilities, undefined, failedBackends);
+      backend = choice.backend;
+      backendReason = `${choice.reason} (${why})`;
+      slowBackend = isSlow(backend, capabilities);
+      await reinstallFromStore();
+      events.emit('error', { error: new FlockError('backend_lost', `${why}; Flock switched to ${backend} and rebuilt model ${current?.stored.version} from the device store; predictions continue there`), during: 'backend' });
+    } catch (error) {
+      const why2 = error instanceof Error ? error.message : String(error);
+      events.emit('error', { error: new FlockError('backend_lost', `${why}, and falling back failed: ${why2}; call connect() again`, { cause: error }), during: 'backend' });
+    }
+  };
+
+  /** On webgpu, fall back when the device is lost (reason 'destroyed' too: only tfjs or the page can destroy it). */
+  const watchBackend = () => {
+    if (backend !== 'webgpu') return;
+    const lost = webgpuDeviceLost();
+    void lost?.then((info) => {
+      if (closed || backend !== 'webgpu') return;
+      void fallBackFrom('webgpu', `the WebGPU device was lost (${info?.reason ?? 'unknown'}${info?.message ? `: ${info.message}` : ''})`);
+    });
+  };
+  watchBackend();
 
   const ensureRegistered = async () => {
     if (device) return device;
@@ -167,7 +263,18 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   const update = async (): Promise<{ updated: boolean; version: number | null }> => {
     if (closed) throw new FlockError('closed', 'this Flock was closed; call connect() again');
     await ensureRegistered();
-    const result = await syncModel({ transport, store, app, publicKey: options.publicKey, slowBackend, variant: options.variant });
+    const result = await syncModel({
+      transport,
+      store,
+      app,
+      publicKey: options.publicKey,
+      slowBackend,
+      variant: options.variant,
+      etag: manifestEtag,
+      checkQuota: (neededBytes, variant, manifest) =>
+        checkStorageQuota(neededBytes, { smallerVariant: variant.encoding !== 'int8' && manifest.variants.some((v) => v.encoding === 'int8') ? 'int8' : undefined }),
+    });
+    manifestEtag = result.etag;
     if (result.status === 'current') return { updated: false, version: result.version };
     if (closed) {
       result.loaded.model.dispose();
@@ -203,11 +310,23 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     }
   }
 
+  if (options.calibrate && options.backend === undefined) {
+    const loaded = current as LoadedModel | null;
+    if (loaded !== null) await calibrateOn(loaded);
+  }
+
   const onOnline = () => void checkForUpdate().catch(() => {});
-  if (cached && options.autoUpdate !== false) {
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
+  if (options.autoUpdate !== false) {
     // Offline start: the cached model answers; look for a newer one once the network is back.
-    if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', onOnline, { once: true });
-    else setTimeout(onOnline, 0);
+    if (cached) {
+      if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', onOnline, { once: true });
+      else setTimeout(onOnline, 0);
+    }
+    const every = options.updateIntervalMs ?? 15 * 60_000;
+    if (every > 0) pollTimer = setInterval(() => globalThis.navigator?.onLine !== false && onOnline(), every);
+    // In Node simulations the poll must not keep the process alive.
+    (pollTimer as { unref?: () => void } | null)?.unref?.();
   }
 
   let scheduler: TrainingScheduler | null = null;
@@ -223,7 +342,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     scheduler = new TrainingScheduler({
       app,
       tasks: train.tasks,
-      store,
+      store: offlineAwareOutbox(store),
       transport,
       device: async () => {
         const d = await ensureRegistered();
@@ -241,6 +360,30 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     });
     globalThis.addEventListener?.('online', onOnlineFlush);
     scheduler.start();
+  }
+
+  async function calibrateOn(loaded: LoadedModel) {
+    const { exampleShape, dtype } = exampleLayout(loaded.stored.inputSpec);
+    const candidates = rankBackends(capabilities).filter((b) => !failedBackends.includes(b));
+    const bench = await benchmarkBackends(
+      candidates,
+      async (b) => {
+        await activateBackend(b);
+        const y = tf.tidy(() => loaded.model.predict(tf.zeros([1, ...exampleShape], dtype)) as tf.Tensor);
+        await y.data();
+        y.dispose();
+      },
+      { cache: localStorageCache(), cacheKey: `${app}:${loaded.stored.manifest.modelTopologyHash}`, runs: 5, warmup: 2 },
+    ).catch(() => null);
+    const choice = chooseBackend({ capabilities, benchmark: bench ?? undefined, exclude: failedBackends });
+    await activateBackend(choice.backend);
+    const moved = bench !== null && !bench.fromCache; // the benchmark moved the weights between backends
+    const changed = choice.backend !== backend;
+    backend = choice.backend;
+    backendReason = choice.reason;
+    slowBackend = isSlow(backend, capabilities);
+    if (moved || changed) await reinstallFromStore();
+    if (changed) watchBackend();
   }
 
   const live = () => {
@@ -279,6 +422,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       if (closed) return;
       closed = true;
       globalThis.removeEventListener?.('online', onOnline);
+      if (pollTimer !== null) clearInterval(pollTimer);
       globalThis.removeEventListener?.('online', onOnlineFlush);
       signals?.stop();
       await scheduler?.stop();

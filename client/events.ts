@@ -11,8 +11,8 @@ export interface FlockEventMap {
   'round-started': { taskId: string; roundId: string };
   /** The device's update for a round was uploaded (or the round was given up). */
   'round-finished': { taskId: string; roundId: string; uploaded: boolean };
-  /** Something failed in the background (model update, upload); the current model keeps running. */
-  error: { error: Error; during: 'model-update' | 'registration' | 'round' };
+  /** Something failed in the background (model update, upload, a lost GPU device); the current model keeps running. */
+  error: { error: Error; during: 'model-update' | 'registration' | 'round' | 'backend' };
 }
 
 export type FlockEventName = keyof FlockEventMap;

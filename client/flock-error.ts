@@ -12,6 +12,10 @@ export type FlockErrorCode =
   | 'no_model'
   /** The manifest offers no variant this client can load. */
   | 'no_variant'
+  /** The GPU device of the running backend was lost; Flock fell back to another backend. */
+  | 'backend_lost'
+  /** The model does not fit in the storage the browser grants this site. */
+  | 'quota'
   /** The Flock was closed. */
   | 'closed';
 

@@ -8,6 +8,11 @@
  * the model once to prove it loads, store the record and only then flip the
  * active pointer. Any failure leaves the previous version active.
  *
+ * Update checks send the last manifest ETag (`If-None-Match`): a 304 costs
+ * no body, no signature check and no store read. Before writing shards the
+ * storage quota is checked (`checkQuota`), so a model that cannot fit is
+ * refused up front instead of being half written.
+ *
  * Variant policy (`chooseVariant`): int8 (4x smaller, per-channel affine, the
  * registry checks its accuracy on a holdout) on backends that are slow or
  * software anyway (wasm, cpu, software WebGPU/WebGL), fp32 on hardware GPUs
@@ -39,11 +44,16 @@ export interface SyncModelInput {
   slowBackend: boolean;
   /** Force a variant encoding (when the manifest offers it). */
   variant?: WeightEncoding;
+  /** ETag of the last manifest seen; sent as If-None-Match while a model is active. */
+  etag?: string | null;
+  /** Refuse (throw) when `neededBytes` of new shards cannot be stored; e.g. `checkStorageQuota`. */
+  checkQuota?: (neededBytes: number, variant: ManifestVariant, manifest: Manifest) => Promise<unknown>;
 }
 
+/** `etag` is the manifest's, to send with the next check (null when the coordinator sent none). */
 export type SyncResult =
-  | { status: 'current'; version: number }
-  | { status: 'updated'; loaded: LoadedModel; previousVersion: number | null };
+  | { status: 'current'; version: number; etag: string | null; notModified: boolean }
+  | { status: 'updated'; loaded: LoadedModel; previousVersion: number | null; etag: string | null };
 
 /**
  * The variant to download.
@@ -141,13 +151,18 @@ async function explainBadSignature(input: SyncModelInput, key: string, pinned: b
   );
 }
 
-async function verifiedManifest(input: SyncModelInput): Promise<Manifest> {
-  const { key, pinned } = await trustedKey(input);
+async function verifiedManifest(input: SyncModelInput): Promise<{ manifest: Manifest; etag: string | null } | { notModified: number; etag: string }> {
   const pointer = await input.store.getPointer(input.app);
-  const answer = await input.transport.getManifest(input.app);
-  if (answer.status !== 'modified') throw new FlockError('no_model', 'the coordinator answered 304 to a manifest request without an ETag');
+  // Without an active model a 304 would leave nothing to run, so ask for the body.
+  const etag = pointer.activeVersion !== null && input.etag ? input.etag : undefined;
+  const answer = await input.transport.getManifest(input.app, { etag });
+  if (answer.status === 'not_modified') {
+    if (pointer.activeVersion === null) throw new FlockError('no_model', 'the coordinator answered 304 to a manifest request without an ETag');
+    return { notModified: pointer.activeVersion, etag: answer.etag };
+  }
+  const { key, pinned } = await trustedKey(input);
   try {
-    return await verifyManifest(answer.signedManifest, key, { app: input.app, newestSeenGeneration: pointer.newestGeneration });
+    return { manifest: await verifyManifest(answer.signedManifest, key, { app: input.app, newestSeenGeneration: pointer.newestGeneration }), etag: answer.etag };
   } catch (error) {
     if (error instanceof ManifestError && error.code === 'bad_signature') throw await explainBadSignature(input, key, pinned, error);
     throw error;
@@ -175,17 +190,23 @@ async function download(input: SyncModelInput, hash: string, what: string): Prom
  */
 export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
   const { store, app } = input;
-  const manifest = await verifiedManifest(input);
+  const answer = await verifiedManifest(input);
+  if ('notModified' in answer) return { status: 'current', version: answer.notModified, etag: answer.etag, notModified: true };
+  const { manifest, etag } = answer;
   await store.noteGeneration(app, manifest.generation);
   const before = await store.getPointer(app);
   const variant = chooseVariant(manifest, input);
   const existing = await store.getModel(app, manifest.version);
   if (before.activeVersion === manifest.version && existing?.encoding === variant.encoding) {
-    return { status: 'current', version: manifest.version };
+    return { status: 'current', version: manifest.version, etag, notModified: false };
   }
 
   const hashes = variant.shards.map((s) => s.hash);
-  for (const hash of await store.missingShards(hashes)) {
+  const missing = await store.missingShards(hashes);
+  const missingSet = new Set(missing);
+  const neededBytes = variant.shards.filter((s) => missingSet.has(s.hash)).reduce((n, s) => n + s.size, 0);
+  await input.checkQuota?.(neededBytes, variant, manifest);
+  for (const hash of missing) {
     await store.putShard(hash, await download(input, hash, 'shard'));
   }
   const shards: Uint8Array[] = [];
@@ -224,5 +245,5 @@ export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
     throw error;
   }
   await store.pruneVersions(app);
-  return { status: 'updated', loaded: { model, stored }, previousVersion: before.activeVersion };
+  return { status: 'updated', loaded: { model, stored }, previousVersion: before.activeVersion, etag };
 }

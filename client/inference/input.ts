@@ -128,7 +128,8 @@ export async function toExampleVector(input: PredictInput, layout: ExampleLayout
     if (input.length !== size) {
       throw new FlockInputError('shape_mismatch', expected, `${input.length} values`);
     }
-    return checkValues(Float32Array.from(input), layout);
+    // The constructor copies typed arrays with memcpy; Float32Array.from walks the iterator protocol.
+    return checkValues(new Float32Array(input), layout);
   }
   if (input instanceof tf.Tensor) {
     const shape = input.shape;

@@ -134,8 +134,9 @@ export function createPredictor(options: PredictorOptions): Predictor {
 
   const runBatch = async (items: Pending[]) => {
     const n = items.length;
-    const batch = new Float32Array(n * layout.size);
-    items.forEach((item, i) => batch.set(item.input, i * layout.size));
+    // A lone call's vector is already a private copy: no need to copy it into a batch.
+    const batch = n === 1 ? items[0].input : new Float32Array(n * layout.size);
+    if (n > 1) items.forEach((item, i) => batch.set(item.input, i * layout.size));
     try {
       forwardPasses++;
       const output = await run(batch, n);
@@ -144,8 +145,8 @@ export function createPredictor(options: PredictorOptions): Predictor {
         throw new RangeError(`the model returned ${output.length} values for a batch of ${n}; expected a whole number of outputs per example`);
       }
       items.forEach((item, i) => {
-        const row = output.slice(i * width, (i + 1) * width);
-        cache.set(item.key, row.slice()); // the cache keeps its own copy: callers may mutate theirs
+        const row = n === 1 ? output : output.slice(i * width, (i + 1) * width);
+        if (cache.capacity > 0) cache.set(item.key, row.slice()); // the cache keeps its own copy: callers may mutate theirs
         item.resolve(answer(row, item.startedAt, false));
       });
     } catch (error) {
@@ -178,8 +179,9 @@ export function createPredictor(options: PredictorOptions): Predictor {
       const startedAt = performance.now();
       if (disposed) throw new Error('this predictor was disposed; create a new one with createPredictor');
       const vector = await toExampleVector(input, layout);
-      const key = inputKey(vector);
-      const hit = cache.get(key);
+      // Hashing the input is the costliest step of a call; skip it when nothing is cached.
+      const key = cache.capacity > 0 ? inputKey(vector) : '';
+      const hit = cache.capacity > 0 ? cache.get(key) : undefined;
       if (hit !== undefined) return answer(hit.slice(), startedAt, true);
       return new Promise<Prediction>((resolve, reject) => {
         if (disposed) return reject(new Error('this predictor was disposed; create a new one with createPredictor'));
