@@ -10,6 +10,7 @@ import type { Env } from './http/env.ts';
 import { errorHandler, measureLatency, notFound, validationHook } from './http/hooks.ts';
 import { adminModelRoutes } from './routes/admin-models.ts';
 import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
+import { adminBanditRoutes } from './routes/admin-bandits.ts';
 import { adminTaskRoutes } from './routes/admin-tasks.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -33,6 +34,7 @@ export function buildApp(deps: CoordinatorDeps) {
     .route('/', adminModelRoutes(deps))
     .route('/', adminTaskRoutes(deps))
     .route('/', adminRolloutRoutes(deps))
+    .route('/', adminBanditRoutes(deps))
     .route('/', eventRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

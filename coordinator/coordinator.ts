@@ -12,6 +12,7 @@ import type { CoordinatorDeps } from './deps.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { inProcessManifestEvents, RolloutService } from './rollouts/index.ts';
+import { BanditService } from './rollouts/bandit-service.ts';
 import { RoundService } from './rounds/service.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
@@ -55,6 +56,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     const metrics = createMetrics();
     const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs });
     const rollouts = new RolloutService({ store, signing, log, events: inProcessManifestEvents() });
+    const bandits = new BanditService({ store, signing, log, events: rollouts.events });
     const deps: CoordinatorDeps = {
       config,
       store,
@@ -64,12 +66,14 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       auth: { store, envAdminKeyHash: config.adminKey ? hashSecret(config.adminKey) : null },
       rounds,
       rollouts,
+      bandits,
       version: FLOCK_VERSION,
     };
     const app = buildApp(deps);
     if (options.sweep !== false) {
       await rounds.start();
       rollouts.start();
+      bandits.start();
     }
     return {
       app,
@@ -77,6 +81,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       initialAdminKey,
       close: async () => {
         await rollouts.stop();
+        await bandits.stop();
         await rounds.stop();
         await store.close();
       },

@@ -9,6 +9,7 @@ import type { CoordinatorConfig } from './config.ts';
 import type { Logger } from './observability/logger.ts';
 import type { CoordinatorMetrics } from './observability/metrics.ts';
 import type { RolloutService } from './rollouts/service.ts';
+import type { BanditService } from './rollouts/bandit-service.ts';
 import type { RoundService } from './rounds/service.ts';
 import type { Store } from './store/index.ts';
 
@@ -21,5 +22,6 @@ export interface CoordinatorDeps {
   auth: AuthOptions;
   rounds: RoundService;
   rollouts: RolloutService;
+  bandits: BanditService;
   version: string;
 }

@@ -9,6 +9,7 @@ import { registerAdminKeyCommand } from './admin-key.ts';
 import { registerModelCommands } from './model.ts';
 import { registerPrivacyCommands } from './privacy.ts';
 import { registerRolloutCommands } from './rollout.ts';
+import { registerBanditCommands } from './bandit.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTaskCommands } from './task.ts';
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerModelCommands(program, io);
   registerTaskCommands(program, io);
   registerRolloutCommands(program, io);
+  registerBanditCommands(program, io);
   registerAdminKeyCommand(program, io);
   registerSimulateCommand(program, io);
   return program;

@@ -9,9 +9,13 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { manifestFor } from '../registry/publish.ts';
 import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ManifestRecord, type ModelVersion, type Rollout, type StoreOps } from '../store/index.ts';
 import { cohortOf, type Cohort } from './cohort.ts';
+import { banditGenerationFor } from './bandit-state.ts';
 
 /** Publishes a new generation of `version` tagged with the rollout and cohort. */
-export function publishCohortManifest(store: StoreOps, signing: SigningKey, version: ModelVersion, rolloutId: string, cohort: Cohort): Promise<ManifestRecord> {
+/** A cohort label in a manifest: a rollout's canary/control or a bandit arm (`arm-0`, `arm-1`, ...). */
+export type CohortLabel = Cohort | `arm-${number}`;
+
+export function publishCohortManifest(store: StoreOps, signing: SigningKey, version: ModelVersion, rolloutId: string, cohort: CohortLabel): Promise<ManifestRecord> {
   return store.publishManifest({
     app: version.app,
     version: version.version,
@@ -23,7 +27,7 @@ export function publishCohortManifest(store: StoreOps, signing: SigningKey, vers
 export interface DeviceManifest {
   record: ManifestRecord;
   rolloutId: string | null;
-  cohort: Cohort | null;
+  cohort: CohortLabel | null;
 }
 
 /** The live rollout of an app (running, paused or halted), if any. */
@@ -39,6 +43,11 @@ export async function liveRollout(store: StoreOps, app: string): Promise<Rollout
  * const m = await manifestForDevice(store, 'digits', 'dev_1'); // m?.cohort === 'canary' for ~5% at stage 1
  */
 export async function manifestForDevice(store: StoreOps, app: string, deviceId: string): Promise<DeviceManifest | null> {
+  const bandit = await banditGenerationFor(store, app, deviceId);
+  if (bandit) {
+    const record = await store.getManifest(app, bandit.generation);
+    if (record) return { record, rolloutId: bandit.banditId, cohort: `arm-${bandit.arm}` };
+  }
   const rollout = await liveRollout(store, app);
   if (rollout && rollout.canaryGeneration !== null && rollout.controlGeneration !== null) {
     const cohort = cohortOf(rollout.id, deviceId, rollout.stages[rollout.stageIndex]);

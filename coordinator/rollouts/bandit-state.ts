@@ -1,0 +1,39 @@
+/**
+ * Where a served bandit's state lives (a settings entry per app) and which
+ * manifest generation a device gets under it. Read by the manifest route on
+ * every request, so it is small and has no dependencies on the service.
+ */
+import type { StoreOps } from '../store/index.ts';
+import { armOf, type ArmReward, type BanditState, type Rng } from './bandit.ts';
+
+export interface ServedBandit {
+  app: string;
+  status: 'running' | 'stopped';
+  state: BanditState;
+  /** Manifest generation serving each arm (same order as state.versions). */
+  generations: number[];
+  startedAt: string;
+  reallocateSeconds: number;
+  rewards: ArmReward[];
+}
+
+/** Settings key of an app's bandit. */
+export const banditKey = (app: string) => `bandit:${app}`;
+/** Settings key listing apps that ever ran a bandit. */
+export const BANDIT_INDEX_KEY = 'bandit-apps';
+
+/** Uniform [0,1) from WebCrypto: Thompson draws decide who sees which model. */
+export const cryptoRng: Rng = () => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32;
+
+export async function readBandit(store: StoreOps, app: string): Promise<ServedBandit | null> {
+  return (await store.getSetting(banditKey(app))) as unknown as ServedBandit | null;
+}
+
+/** The manifest generation a device gets under a running bandit, or null. */
+export async function banditGenerationFor(store: StoreOps, app: string, deviceId: string): Promise<{ generation: number; banditId: string; arm: number } | null> {
+  const bandit = await readBandit(store, app);
+  if (!bandit || bandit.status !== 'running') return null;
+  const arm = armOf(bandit.state.id, deviceId, bandit.state.shares);
+  return { generation: bandit.generations[arm], banditId: bandit.state.id, arm };
+}
+
