@@ -17,6 +17,8 @@ import type { WeightEncoding } from '../shared/protocol/fields.ts';
 import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackends, rankBackends, type BackendCapabilities, type BackendName, type BenchmarkCache, type BenchmarkResult } from './backends/select.ts';
 import { FlockEvents, type FlockEventName, type FlockListener } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
+import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
+import { flushOutbox } from './training/outbox-flush.ts';
 import { FlockError } from './flock-error.ts';
 import { createPredictor, exampleLayout, toExampleVector, type PredictInput, type Prediction, type Predictor } from './inference/index.ts';
 import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts';
@@ -64,6 +66,13 @@ export interface ConnectOptions {
   autoUpdate?: boolean;
   /** How often to poll the manifest (ETag-conditional, so usually a bodiless 304), in ms (default 15 min; 0 = never). */
   updateIntervalMs?: number;
+  /**
+   * Telemetry for the coordinator's canary analysis and drift checks (latency
+   * sketch, confidence histogram, labelled feedback from `record`, per-feature
+   * summaries, model-loaded exposure), sent from the outbox every `intervalMs`
+   * (default 60 s), when the page is hidden, and on close. `false` turns it off.
+   */
+  telemetry?: false | { intervalMs?: number; featureRange?: [number, number] };
   /** Time the actual model on each available backend once and run on the fastest; cached per device and model topology. */
   calibrate?: boolean;
   /** Join federated training; without it the device only infers and records. */
@@ -201,9 +210,24 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   let closed = false;
   let updating: Promise<{ updated: boolean; version: number | null }> | null = null;
 
-  const install = (loaded: LoadedModel) => {
+  const telemetry = createTelemetryRecorder({ featureRange: options.telemetry ? options.telemetry.featureRange : undefined });
+  const telemetryOn = options.telemetry !== false;
+  /** Moves what telemetry accumulated for the running version into the outbox (and tries to send it). */
+  const flushTelemetry = async (send = true) => {
+    if (!telemetryOn || !device || !current) return;
+    const batch = telemetry.take({ deviceId: device.deviceId, app, modelVersion: current.stored.version, rolloutId: current.stored.manifest.rollout?.id });
+    if (batch) await enqueueTelemetry(store, options.url, batch);
+    if (send && globalThis.navigator?.onLine !== false) await flushOutbox({ store, token: device.token, kinds: ['telemetry'] }).catch(() => []);
+  };
+
+  const install = (loaded: LoadedModel, fromCache = false) => {
     const old = { predictor, model: current?.model };
+    // Telemetry describes one version: close the old version's batch before switching.
+    if (telemetryOn && current && current.stored.version !== loaded.stored.version) void flushTelemetry(false).catch(() => {});
     current = loaded;
+    if (telemetryOn) {
+      telemetry.modelLoaded({ version: loaded.stored.version, generation: loaded.stored.manifest.generation, encoding: loaded.stored.encoding, backend, fromCache });
+    }
     predictor = createPredictor({ model: loaded.model, inputSpec: loaded.stored.inputSpec, batchWindowMs: options.batchWindowMs, cacheSize: options.cacheSize });
     old.predictor?.dispose();
     try {
@@ -299,7 +323,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
 
   const cached = await loadActiveModel(store, app);
   if (cached) {
-    install(cached);
+    install(cached, true);
   } else {
     try {
       await update();
@@ -327,6 +351,17 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     if (every > 0) pollTimer = setInterval(() => globalThis.navigator?.onLine !== false && onOnline(), every);
     // In Node simulations the poll must not keep the process alive.
     (pollTimer as { unref?: () => void } | null)?.unref?.();
+  }
+
+  let telemetryTimer: ReturnType<typeof setInterval> | null = null;
+  const onHidden = () => {
+    if (globalThis.document?.visibilityState === 'hidden') void flushTelemetry().catch(() => {});
+  };
+  if (telemetryOn) {
+    const every = (options.telemetry && options.telemetry.intervalMs) || 60_000;
+    telemetryTimer = setInterval(() => void flushTelemetry().catch(() => {}), every);
+    (telemetryTimer as { unref?: () => void }).unref?.();
+    globalThis.document?.addEventListener?.('visibilitychange', onHidden);
   }
 
   let scheduler: TrainingScheduler | null = null;
@@ -392,11 +427,17 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   };
 
   return {
-    predict: async (input) => live().predictor.predict(input),
+    predict: async (input) => {
+      const result = await live().predictor.predict(input);
+      if (telemetryOn) telemetry.prediction(result, backend, input instanceof Float32Array || Array.isArray(input) ? input : undefined);
+      return result;
+    },
     record: async (input, label) => {
-      const { current: loaded } = live();
+      const { current: loaded, predictor: running } = live();
       const vector = await toExampleVector(input, exampleLayout(loaded.stored.inputSpec));
       await store.addExample(app, vector, label);
+      // Labelled feedback: was the running model right? (Usually a cache hit: the app just predicted this input.)
+      if (telemetryOn) telemetry.feedback((await running.predict(vector)).label, label);
     },
     status: async () => {
       const pointer = await store.getPointer(app);
@@ -420,6 +461,9 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     checkForUpdate,
     close: async () => {
       if (closed) return;
+      if (telemetryTimer !== null) clearInterval(telemetryTimer);
+      globalThis.document?.removeEventListener?.('visibilitychange', onHidden);
+      await flushTelemetry().catch(() => {});
       closed = true;
       globalThis.removeEventListener?.('online', onOnline);
       if (pollTimer !== null) clearInterval(pollTimer);

@@ -34,6 +34,7 @@ export async function enqueueUpdate(store: ClientStore, baseUrl: string, bytes: 
 
 export type FlushOutcome =
   | { id: string; status: 'uploaded'; receipt: UpdateReceipt }
+  | { id: string; status: 'sent' }
   | { id: string; status: 'dropped'; code: string; message: string }
   | { id: string; status: 'rescheduled'; error: string; nextAttemptAt: number };
 
@@ -46,6 +47,8 @@ export interface FlushOptions {
   timeoutMs?: number;
   now?: () => number;
   random?: () => number;
+  /** Which entries to send (default updates and telemetry). */
+  kinds?: ReadonlyArray<OutboxEntry['kind']>;
 }
 
 async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<FlushOutcome> {
@@ -74,6 +77,7 @@ async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<Flus
   } catch {
     // A proxy's HTML error page: judged by the status alone.
   }
+  if (response.ok && entry.kind === 'telemetry') return { id: entry.id, status: 'sent' };
   if (response.ok) {
     const receipt = UpdateReceiptSchema.safeParse(json);
     if (receipt.success) return { id: entry.id, status: 'uploaded', receipt: receipt.data };
@@ -99,7 +103,7 @@ async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<Flus
 export async function flushOutbox(options: FlushOptions): Promise<FlushOutcome[]> {
   const outcomes: FlushOutcome[] = [];
   for (const entry of await options.store.dueOutbox(100)) {
-    if (entry.kind !== 'update') continue;
+    if (!(options.kinds ?? ['update', 'telemetry']).includes(entry.kind)) continue;
     const outcome = await sendOnce(entry, options);
     if (outcome.status === 'rescheduled') await options.store.rescheduleOutbox(entry.id, outcome.nextAttemptAt, outcome.error);
     else await options.store.removeOutbox(entry.id);

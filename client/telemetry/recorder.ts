@@ -1,0 +1,143 @@
+/**
+ * Client telemetry, bounded: what the coordinator's canary analysis and drift
+ * checks read. Predictions feed a latency sketch, a confidence histogram and
+ * per-label counts; `record()` feeds labelled feedback (was the model right?);
+ * inputs feed per-feature summaries (mean, variance, histogram) for PSI; every
+ * model activation is a 'model-loaded' event (exposure). `take()` turns what
+ * accumulated into at most a handful of events and starts over, so memory and
+ * batch size do not grow with traffic. Pure: no I/O, no timers.
+ */
+import type { TelemetryBatch, TelemetryEvent } from '../../shared/protocol/index.ts';
+import { QuantileSketch } from '../../shared/stats/index.ts';
+
+export const CONFIDENCE_BINS = 10;
+export const FEATURE_BINS = 10;
+/** Long inputs (images) are summarized as this many contiguous chunk means. */
+export const MAX_FEATURES = 16;
+
+interface Moments {
+  n: number;
+  mean: number;
+  m2: number;
+  bins: number[];
+}
+
+export interface ModelLoaded {
+  version: number;
+  generation: number;
+  encoding: 'fp32' | 'fp16' | 'int8';
+  backend: string;
+  fromCache: boolean;
+  loadMs?: number;
+}
+
+export interface TelemetryRecorderOptions {
+  /** Value range of input features for the drift histograms (default [0, 1]). */
+  featureRange?: [number, number];
+  now?: () => Date;
+}
+
+/** Chunk means of an input vector: a fixed, small feature set whatever the input size. */
+export function featuresOf(input: ArrayLike<number>): number[] {
+  const n = input.length;
+  if (n <= MAX_FEATURES) return Array.from(input);
+  const out: number[] = [];
+  for (let k = 0; k < MAX_FEATURES; k++) {
+    const start = Math.floor((k * n) / MAX_FEATURES);
+    const end = Math.floor(((k + 1) * n) / MAX_FEATURES);
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += input[i];
+    out.push(sum / (end - start));
+  }
+  return out;
+}
+
+const bin = (value: number, min: number, max: number, bins: number) => Math.min(bins - 1, Math.max(0, Math.floor(((value - min) / (max - min)) * bins)));
+
+/**
+ * @example
+ * const t = createTelemetryRecorder();
+ * t.prediction({ label: 3, confidence: 0.9, latencyMs: 1.2, cached: false }, 'wasm', input);
+ * const batch = t.take({ deviceId, app, modelVersion: 4 }); // null when nothing happened
+ */
+export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) {
+  const [fMin, fMax] = options.featureRange ?? [0, 1];
+  const now = options.now ?? (() => new Date());
+  let latency = new QuantileSketch();
+  let backendSeen = 'unknown';
+  let confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
+  let labels: Record<string, number> = {};
+  let feedback = { correct: 0, incorrect: 0 };
+  let features: Moments[] = [];
+  let loaded: TelemetryEvent[] = [];
+  let predictions = 0;
+
+  const reset = () => {
+    latency = new QuantileSketch();
+    confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
+    labels = {};
+    feedback = { correct: 0, incorrect: 0 };
+    features = [];
+    loaded = [];
+    predictions = 0;
+  };
+
+  return {
+    /** One answered prediction (cache hits count for labels and confidence, not latency). */
+    prediction(p: { label: number; confidence: number; latencyMs: number; cached: boolean }, backend: string, input?: ArrayLike<number>): void {
+      predictions++;
+      backendSeen = backend;
+      if (!p.cached && Number.isFinite(p.latencyMs)) latency.add(Math.max(p.latencyMs, 1e-3));
+      if (Number.isFinite(p.confidence)) confidence[bin(p.confidence, 0, 1, CONFIDENCE_BINS)]++;
+      labels[String(p.label)] = (labels[String(p.label)] ?? 0) + 1;
+      if (input && input.length > 0) {
+        const values = featuresOf(input);
+        if (features.length !== values.length) features = values.map(() => ({ n: 0, mean: 0, m2: 0, bins: new Array<number>(FEATURE_BINS).fill(0) }));
+        values.forEach((v, k) => {
+          if (!Number.isFinite(v)) return;
+          const f = features[k];
+          f.n++;
+          const d = v - f.mean;
+          f.mean += d / f.n;
+          f.m2 += d * (v - f.mean);
+          f.bins[bin(v, fMin, fMax, FEATURE_BINS)]++;
+        });
+      }
+    },
+    /** A labelled outcome: the user said the right answer was `label`. */
+    feedback(predictedLabel: number, label: number): void {
+      if (predictedLabel === label) feedback.correct++;
+      else feedback.incorrect++;
+    },
+    modelLoaded(event: ModelLoaded): void {
+      loaded.push({ type: 'model-loaded', at: now().toISOString(), ...event });
+      if (loaded.length > 20) loaded.shift();
+    },
+    /** Events accumulated so far as one batch for `modelVersion`, or null; then starts over. */
+    take(target: { deviceId: string; app: string; modelVersion: number; rolloutId?: string }): TelemetryBatch | null {
+      const at = now().toISOString();
+      const events: TelemetryEvent[] = [...loaded];
+      const summary = latency.summary();
+      if (summary.count > 0 && summary.p50 !== null) {
+        events.push({ type: 'latency', at, backend: backendSeen, count: summary.count, meanMs: summary.mean ?? 0, p50Ms: summary.p50 ?? 0, p95Ms: summary.p95 ?? 0, p99Ms: summary.p99 ?? 0, maxMs: summary.max ?? 0 });
+      }
+      if (predictions > 0) {
+        events.push({ type: 'confidence', at, histogram: { min: 0, max: 1, counts: confidence } });
+        events.push({ type: 'predictions', at, counts: labels });
+      }
+      if (feedback.correct + feedback.incorrect > 0) events.push({ type: 'feedback', at, ...feedback });
+      const fs = features.filter((f) => f.n > 0);
+      if (fs.length > 0) {
+        events.push({
+          type: 'feature-summary', at, count: fs[0].n,
+          features: features.map((f, k) => ({ name: `f${k}`, mean: f.mean, variance: f.n > 1 ? f.m2 / (f.n - 1) : 0, histogram: { min: fMin, max: fMax, counts: f.bins } })),
+        });
+      }
+      reset();
+      if (events.length === 0) return null;
+      return { deviceId: target.deviceId, app: target.app, modelVersion: target.modelVersion, ...(target.rolloutId ? { rolloutId: target.rolloutId } : {}), events };
+    },
+  };
+}
+
+export type TelemetryRecorder = ReturnType<typeof createTelemetryRecorder>;

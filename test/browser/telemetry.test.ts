@@ -1,0 +1,66 @@
+/**
+ * The SDK's telemetry in real Chromium against a real coordinator: after a
+ * few predictions and labelled corrections, closing the page's Flock sends one
+ * batch from the outbox with exposure (model-loaded), latency, confidence,
+ * label counts, labelled feedback and feature summaries, all stored by the
+ * coordinator for the running version — what canary analysis and drift read.
+ */
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMnistModel } from '../../shared/model/index.ts';
+import { sampleInputs, startHarness, type BrowserHarness } from './harness.ts';
+
+declare const Flock: typeof import('../../client/index.ts');
+
+const NAME_SHIM = 'window.__name = (f) => f;';
+const INPUTS = sampleInputs(4, 784, 5);
+
+describe('flock.min.js telemetry', () => {
+  let h: BrowserHarness;
+  let context: BrowserContext | undefined;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    const model = createMnistModel('mlp-small', { seed: 9 });
+    expect(await h.pushModel('telemetry-digits', model)).toBe(1);
+    model.dispose();
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close().catch(() => {});
+    await h?.close();
+  });
+
+  it('sends exposure, latency, confidence, predictions, feedback and feature summaries for the running version', async () => {
+    context = await h.browser.newContext();
+    await context.addInitScript(NAME_SHIM);
+    const page = await context.newPage();
+    await page.goto(h.origin);
+    const result = await page.evaluate(async (inputs) => {
+      const flock = await Flock.connect({ url: location.origin, app: 'telemetry-digits', backend: 'wasm', autoUpdate: false });
+      const labels: number[] = [];
+      for (const input of inputs) labels.push((await flock.predict(new Float32Array(input))).label);
+      // Two corrections agree with the model, one does not.
+      await flock.record(new Float32Array(inputs[0]), labels[0]);
+      await flock.record(new Float32Array(inputs[1]), labels[1]);
+      await flock.record(new Float32Array(inputs[2]), (labels[2] + 1) % 10);
+      const deviceId = (await flock.status()).deviceId;
+      await flock.close();
+      return { deviceId, labels };
+    }, INPUTS);
+
+    const events = await h.coordinator.deps.store.listTelemetry({ app: 'telemetry-digits', version: 1, limit: 100 });
+    expect(events.every((e) => e.deviceId === result.deviceId)).toBe(true);
+    const byKind = new Map(events.map((e) => [e.kind, e.payload as Record<string, unknown>]));
+    expect(byKind.get('model-loaded')).toMatchObject({ version: 1, backend: 'wasm', fromCache: false });
+    expect(byKind.get('feedback')).toMatchObject({ correct: 2, incorrect: 1 });
+    expect((byKind.get('latency') as { count: number }).count).toBeGreaterThanOrEqual(4);
+    const counts = (byKind.get('predictions') as { counts: Record<string, number> }).counts;
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(4);
+    const confidence = (byKind.get('confidence') as { histogram: { counts: number[] } }).histogram.counts;
+    expect(confidence.reduce((a, b) => a + b, 0)).toBe(4);
+    const features = byKind.get('feature-summary') as { count: number; features: unknown[] };
+    expect(features.count).toBe(4);
+    expect(features.features).toHaveLength(16);
+  }, 120_000);
+});
