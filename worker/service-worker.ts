@@ -8,14 +8,33 @@
  * It is also a Flock client: pages ask it for predictions by message
  * (`shared/sw-protocol`), and it answers with the same client core a page
  * uses, on the same IndexedDB store, connected lazily on the first request.
- * Background-sync replay of the outbox is not wired: the SDK exposes no flush.
+ *
+ * Background sync: a `flock-outbox` sync replays the update outbox; a
+ * `flock-train` sync or periodic sync takes part in one round of each task a
+ * page named (`train-config` message, kept in a small cache so it outlives the
+ * worker), training in-process because a service worker has no Web Workers.
+ * The update is in the outbox before its upload, so a worker the browser kills
+ * after training loses nothing.
  *
  * @example
  * // window side (demo/src/digits/service-worker-link.ts)
  * const wb = new Workbox('/sw.js'); await wb.register();
  */
-import { connect, tf, type Flock } from '../client/index.ts';
-import { SKIP_WAITING, isSwRequest, type SwErrorCode, type SwReply, type SwReplyMeta, type SwRequest } from '../shared/sw-protocol/index.ts';
+import { connect, openIndexedDbStore, tf, type Flock } from '../client/index.ts';
+import { replayOutbox, runBackgroundRound } from '../client/training/background-round.ts';
+import {
+  OUTBOX_SYNC_TAG,
+  SKIP_WAITING,
+  TRAIN_SYNC_TAG,
+  isSwRequest,
+  isSwTrainConfigRequest,
+  type SwErrorCode,
+  type SwReply,
+  type SwReplyMeta,
+  type SwRequest,
+  type SwTrainConfigReply,
+} from '../shared/sw-protocol/index.ts';
+import { loadBackgroundTasks, saveBackgroundTasks } from './background-tasks.ts';
 import { routeRequest, shellCacheName, staleShellCaches, type PrecacheEntry } from './shell-cache.ts';
 
 /** Replaced at build time (demo/build/service-worker-build.ts) by the shell's file list. */
@@ -133,6 +152,12 @@ sw.addEventListener('message', (event) => {
   }
   const port = event.ports[0];
   if (!port) return; // nowhere to answer: not one of our requests
+  if (isSwTrainConfigRequest(data)) {
+    const { tasks } = data.payload;
+    const reply: SwTrainConfigReply = { type: 'train-config-result', meta: replyMeta(data.meta.id), payload: { tasks } };
+    event.waitUntil(saveBackgroundTasks(tasks).then(() => port.postMessage(reply), (error: unknown) => port.postMessage(errorReply(data.meta.id, 'bad_request', `could not keep the task ids: ${String(error)}`))));
+    return;
+  }
   if (!isSwRequest(data)) {
     const id = typeof data === 'object' && data !== null && typeof (data as { meta?: { id?: unknown } }).meta?.id === 'string' ? String((data as { meta: { id: string } }).meta.id) : '';
     port.postMessage(errorReply(id, 'bad_request', 'expected { type: "predict" | "status", meta: { id, sentAt }, payload } (see shared/sw-protocol)'));
@@ -140,3 +165,46 @@ sw.addEventListener('message', (event) => {
   }
   event.waitUntil(answer(data).then((reply) => port.postMessage(reply)));
 });
+
+// ---- background sync ----
+
+/** Chromium ends a sync event after about 5 minutes; stop a little before. */
+const SYNC_TIME_CAP_MS = 4 * 60_000;
+
+/** SyncEvent / PeriodicSyncEvent are not in TypeScript's webworker lib. */
+interface TaggedExtendableEvent extends ExtendableEvent {
+  readonly tag: string;
+}
+
+async function backgroundTrain(): Promise<void> {
+  const tasks = await loadBackgroundTasks();
+  if (tasks.length === 0) return; // no page asked for background training
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  const store = await openIndexedDbStore('flock');
+  try {
+    const outcomes = await runBackgroundRound({ url: sw.location.origin, app: APP, tasks, store, backend: 'wasm', assetsUrl: WASM_DIR, timeCapMs: SYNC_TIME_CAP_MS });
+    console.info('[flock sw] background round', JSON.stringify(outcomes));
+  } finally {
+    await store.close();
+  }
+}
+
+async function backgroundReplay(): Promise<void> {
+  const store = await openIndexedDbStore('flock');
+  try {
+    // A rescheduled entry makes the sync fail, so the browser retries it later with its own backoff.
+    const outcomes = await replayOutbox({ store, app: APP });
+    if (outcomes.some((o) => o.status === 'rescheduled')) throw new Error('some updates could not be sent yet');
+  } finally {
+    await store.close();
+  }
+}
+
+function onTaggedSync(event: Event): void {
+  const e = event as TaggedExtendableEvent;
+  if (e.tag === TRAIN_SYNC_TAG) e.waitUntil(backgroundTrain());
+  else if (e.tag === OUTBOX_SYNC_TAG) e.waitUntil(backgroundReplay());
+}
+
+sw.addEventListener('sync', onTaggedSync);
+sw.addEventListener('periodicsync', onTaggedSync);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSwReply, isSwRequest, swRequest } from './index.ts';
+import { isSwReply, isSwRequest, isSwTrainConfigRequest, swRequest, swTrainConfigRequest } from './index.ts';
 
 describe('service-worker envelopes', () => {
   it('accepts well-formed requests and refuses malformed ones', () => {
@@ -24,5 +24,16 @@ describe('service-worker envelopes', () => {
     expect(isSwReply({ type: 'error', meta, payload: { code: 'no_model', message: 'm' } })).toBe(true);
     expect(isSwReply({ type: 'predict-result', meta: { ...meta, answeredBy: 'page' }, payload: { label: 3, probabilities: [1] } })).toBe(false);
     expect(isSwReply({ type: 'error', meta, payload: { code: 'no_model' } })).toBe(false);
+  });
+
+  it('accepts train-config requests with a short list of task ids only', () => {
+    const req = swTrainConfigRequest(['task_1', 'task_2']);
+    expect(isSwTrainConfigRequest(req)).toBe(true);
+    expect(isSwTrainConfigRequest(swTrainConfigRequest([]))).toBe(true);
+    expect(isSwTrainConfigRequest({ ...req, payload: { tasks: [''] } })).toBe(false);
+    expect(isSwTrainConfigRequest({ ...req, payload: { tasks: [7] } })).toBe(false);
+    expect(isSwTrainConfigRequest({ ...req, payload: { tasks: Array.from({ length: 33 }, (_, i) => `t${i}`) } })).toBe(false);
+    expect(isSwTrainConfigRequest({ ...req, meta: { sentAt: 1 } })).toBe(false);
+    expect(isSwRequest(req)).toBe(false); // predict/status handling never sees it
   });
 });

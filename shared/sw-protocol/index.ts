@@ -98,3 +98,46 @@ export function swRequest<T extends SwRequest['type']>(type: T, payload: Extract
   const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   return { type, meta: { id, sentAt: Date.now() }, payload } as Extract<SwRequest, { type: T }>;
 }
+
+// ---- background sync (appended: training and outbox replay with no page open) ----
+
+/** Sync tag whose event replays the update outbox. */
+export const OUTBOX_SYNC_TAG = 'flock-outbox';
+/** Sync / periodic-sync tag whose event takes part in one training round. */
+export const TRAIN_SYNC_TAG = 'flock-train';
+
+/** A page tells the worker which tasks to train in the background; the worker persists them. */
+export interface SwTrainConfigRequest {
+  type: 'train-config';
+  meta: SwRequestMeta;
+  payload: { tasks: string[] };
+}
+
+/** The worker's answer: the task ids it now keeps. */
+export interface SwTrainConfigReply {
+  type: 'train-config-result';
+  meta: SwReplyMeta;
+  payload: { tasks: string[] };
+}
+
+/**
+ * Runtime guard for `train-config` requests (at most 32 task ids of 1-128 characters).
+ *
+ * @example
+ * if (isSwTrainConfigRequest(event.data)) await saveTasks(event.data.payload.tasks);
+ */
+export function isSwTrainConfigRequest(value: unknown): value is SwTrainConfigRequest {
+  if (!isRecord(value) || value.type !== 'train-config' || !hasRequestMeta(value) || !isRecord(value.payload)) return false;
+  const tasks = value.payload.tasks;
+  return Array.isArray(tasks) && tasks.length <= 32 && tasks.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 128);
+}
+
+/**
+ * A fresh `train-config` request.
+ *
+ * @example
+ * navigator.serviceWorker.controller.postMessage(swTrainConfigRequest(['task_1']), [channel.port2]);
+ */
+export function swTrainConfigRequest(tasks: string[]): SwTrainConfigRequest {
+  return { type: 'train-config', meta: { id: swRequest('status', {}).meta.id, sentAt: Date.now() }, payload: { tasks } };
+}

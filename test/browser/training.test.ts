@@ -151,7 +151,7 @@ describe('federated training in Chromium', () => {
   it('one device trains the CNN on wasm with no long task on its main thread', async () => {
     const taskId = await createTask({
       population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 120,
-      localEpochs: 2, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'topk', topkFraction: 0.1 },
+      localEpochs: 6, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'topk', topkFraction: 0.1 },
     });
     const { page } = await newPage();
     const { images, labels } = mnist(3 * EXAMPLES);
@@ -166,7 +166,8 @@ describe('federated training in Chromium', () => {
     // The worker really trained for a while inside the round (so the observer watched something)...
     expect(r.worker.start).toBeGreaterThan(started.at);
     expect(r.worker.end).toBeLessThan(finished.at);
-    expect(r.worker.end - r.worker.start).toBeGreaterThan(500);
+    // (6 epochs of 144 examples: ~1-3 s here; the bound only proves training was observed, not a speed.)
+    expect(r.worker.end - r.worker.start).toBeGreaterThan(300);
     // ...and no task over 50 ms overlapped the worker's training.
     const whileTraining = r.longTasks.filter((t) => t.start < r.worker.end && t.start + t.duration > r.worker.start);
     expect(whileTraining, JSON.stringify({ worker: r.worker, all: r.longTasks })).toEqual([]);
