@@ -29,8 +29,8 @@ import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrai
 
 /** Federated training: which tasks this device joins and when it may train. */
 export interface TrainOptions {
-  /** Task ids (from the operator's `flock task create`) to check in to. */
-  tasks: string[];
+  /** Task ids (from the operator's `flock task create`) to check in to, or 'auto': the app's active tasks at connect time. */
+  tasks: string[] | 'auto';
   /** When the device may train; default: page hidden or user idle 60 s, charging and unmetered where known. */
   eligibility?: EligibilityPolicy;
   /** How often an ineligible device looks again, in ms (default 30 000). */
@@ -353,6 +353,19 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     (pollTimer as { unref?: () => void } | null)?.unref?.();
   }
 
+  /** 'auto': ask the coordinator for the app's active tasks (none when offline: training starts on the next connect). */
+  async function resolveTasks(tasks: string[] | 'auto'): Promise<string[]> {
+    if (tasks !== 'auto') return tasks;
+    try {
+      const { token } = await ensureRegistered();
+      const res = await fetch(`${options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/tasks`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+      if (!res.ok) return [];
+      return ((await res.json()) as { tasks: Array<{ id: string }> }).tasks.map((t) => t.id);
+    } catch {
+      return [];
+    }
+  }
+
   let telemetryTimer: ReturnType<typeof setInterval> | null = null;
   const onHidden = () => {
     if (globalThis.document?.visibilityState === 'hidden') void flushTelemetry().catch(() => {});
@@ -367,7 +380,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   let scheduler: TrainingScheduler | null = null;
   let signals: ReturnType<typeof watchDeviceSignals> | null = null;
   const onOnlineFlush = () => void scheduler?.flush().catch(() => {});
-  if (options.train && options.train.tasks.length > 0) {
+  const trainTasks = options.train ? await resolveTasks(options.train.tasks) : [];
+  if (options.train && trainTasks.length > 0) {
     const train = options.train;
     let eligibility = train.eligibility;
     if (!eligibility) {
@@ -376,7 +390,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     }
     scheduler = new TrainingScheduler({
       app,
-      tasks: train.tasks,
+      tasks: trainTasks,
       store: offlineAwareOutbox(store),
       transport,
       device: async () => {

@@ -98,6 +98,20 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     )
     .openapi(
       createRoute({
+        method: 'get', path: '/v1/apps/{app}/tasks', tags: ['devices'],
+        request: { params: z.object({ app: z.string() }) },
+        responses: { 200: { description: "the app's active federated tasks a device may check in to", content: { 'application/json': { schema: z.object({ tasks: z.array(z.object({ id: z.string(), name: z.string(), minExamples: z.number() })) }) } } } },
+      }),
+      async (c) => {
+        const principal = deviceOf(c.get('principal'));
+        const { app: appName } = c.req.valid('param');
+        if (appName !== principal.app) throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
+        const tasks = await store.listTasks({ app: appName, status: 'active', limit: 100 });
+        return c.json({ tasks: tasks.map((t) => ({ id: t.id, name: t.name, minExamples: Number((t.plan as { minExamples?: number }).minExamples ?? 1) })) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
         method: 'post', path: '/v1/tasks/{taskId}/checkin', tags: ['devices'],
         request: { params: z.object({ taskId: z.string() }), body: { content: { 'application/json': { schema: CheckInRequestSchema } }, required: true } },
         responses: { 200: { description: 'selected with a plan, or told when to retry', content: { 'application/json': { schema: CheckInResponseSchema } } } },

@@ -11,6 +11,9 @@ import { mnistInputShape } from '../../shared/model/index.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { loadMnist } from '../datasets/mnist.ts';
 import { pushModel } from '../registry/publish.ts';
+import type { JsonObject } from '../store/index.ts';
+import { TaskPlanSchema } from '../../shared/protocol/index.ts';
+import { RdpAccountant } from '../../shared/dp/index.ts';
 import { trainSeedMnistModel, writeHoldout, writeModelDirectory, type SeedModelOptions } from '../registry/index.ts';
 
 export const DEMO_APP = 'digits';
@@ -47,6 +50,17 @@ export async function seedDemoModel(coordinator: Coordinator, options: { progres
       maxModelBytes: config.limits.modelBytes,
       maxAccuracyDrop: config.maxAccuracyDrop,
     });
+    // A federated task so the demo's devices train on the corrections people record.
+    const plan = TaskPlanSchema.parse({
+      population: 100, clientsPerRound: 3, minReports: 2, overSelection: 1.3, roundDeadlineSeconds: 600,
+      localEpochs: 2, batchSize: 8, learningRate: 0.05, minExamples: 5, clipNorm: 5, updateEncoding: { encoding: 'int8' },
+    });
+    const task = await store.createTask({
+      app: DEMO_APP, name: 'digits: learn from corrections', modelVersion: version.version,
+      plan: plan as unknown as JsonObject, budget: { epsilon: Number.MAX_VALUE, delta: 1e-5 }, accountant: new RdpAccountant().toJSON(), clipNorm: plan.clipNorm,
+    });
+    await store.appendAudit({ actor: 'system:seed', action: 'task.create', target: task.id, details: { app: DEMO_APP, modelVersion: version.version } });
+    progress(`demo task created: ${task.id} (3 devices per round; devices train on recorded corrections)`);
     const seconds = (Date.now() - started) / 1000;
     const holdoutAccuracy = accuracy?.fp32Accuracy ?? null;
     progress(`seed model published: ${DEMO_APP} v${version.version} (production), holdout accuracy ${holdoutAccuracy === null ? 'n/a' : holdoutAccuracy.toFixed(3)}, ${seconds.toFixed(1)} s`);

@@ -81,7 +81,17 @@ describe('static site + seed', () => {
     const production = await coordinator.deps.store.getModelVersion('digits', first.version);
     expect(production?.stage).toBe('production');
     expect(lines.join('\n')).toMatch(/seed model published: digits v1/);
+    // A device of the app discovers the seeded federated task (what connect({ train: { tasks: 'auto' } }) asks).
+    const reg = await coordinator.app.request('/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'digits' }) });
+    const { token } = (await reg.json()) as { token: string };
+    const listed = await coordinator.app.request('/v1/apps/digits/tasks', { headers: { authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(200);
+    const { tasks } = (await listed.json()) as { tasks: Array<{ id: string; minExamples: number }> };
+    expect(tasks).toHaveLength(1);
+    expect((await coordinator.deps.store.getTask(tasks[0].id))?.modelVersion).toBe(first.version);
+    expect((await coordinator.app.request('/v1/apps/other/tasks', { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
     const second = await seedDemoModel(coordinator);
     expect(second.seeded).toBe(false);
+    expect(await coordinator.deps.store.listTasks({ app: 'digits' })).toHaveLength(1);
   }, 120_000);
 });

@@ -104,7 +104,7 @@ $('ask-worker').onclick = async () => {
 async function start(): Promise<void> {
   for (;;) {
     try {
-      flock = await connect({ url: location.origin, app: APP, assetsUrl: WASM_DIR });
+      flock = await connect({ url: location.origin, app: APP, assetsUrl: WASM_DIR, train: { tasks: 'auto' } });
       break;
     } catch (error) {
       // The coordinator trains its first model on first start: wait for it rather than give up.
@@ -113,6 +113,7 @@ async function start(): Promise<void> {
       await new Promise((r) => setTimeout(r, RETRY_MS));
     }
   }
+  flock.on('round-finished', ({ uploaded }) => text('message', uploaded ? 'Your corrections trained the shared model (update sent).' : 'A training round ended without an upload.'));
   flock.on('model-updated', ({ version }) => {
     text('message', `Model updated to v${version}.`);
     void refreshStatus();
