@@ -18,6 +18,8 @@ import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackend
 import { FlockEvents, type FlockEventName, type FlockListener } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
+import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
+import { ShadowWindow, shouldShadow } from './shadow.ts';
 import { flushOutbox } from './training/outbox-flush.ts';
 import { FlockError } from './flock-error.ts';
 import { createPredictor, exampleLayout, toExampleVector, type PredictInput, type Prediction, type Predictor } from './inference/index.ts';
@@ -73,6 +75,12 @@ export interface ConnectOptions {
    * (default 60 s), when the page is hidden, and on close. `false` turns it off.
    */
   telemetry?: false | { intervalMs?: number; featureRange?: [number, number] };
+  /**
+   * Shadow mode (default true): when a rollout runs a shadow version and this
+   * device is not on the cpu backend, a sampled share of predictions also runs
+   * on the shadow after answering; only agreement and latency are reported.
+   */
+  shadow?: boolean;
   /** Time the actual model on each available backend once and run on the fastest; cached per device and model topology. */
   calibrate?: boolean;
   /** Join federated training; without it the device only infers and records. */
@@ -210,11 +218,16 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   let closed = false;
   let updating: Promise<{ updated: boolean; version: number | null }> | null = null;
 
+  let shadow: LoadedShadow | null = null;
+  let shadowWindow: ShadowWindow | null = null;
+  let inferences = 0;
   const telemetry = createTelemetryRecorder({ featureRange: options.telemetry ? options.telemetry.featureRange : undefined });
   const telemetryOn = options.telemetry !== false;
   /** Moves what telemetry accumulated for the running version into the outbox (and tries to send it). */
   const flushTelemetry = async (send = true) => {
     if (!telemetryOn || !device || !current) return;
+    const compared = shadowWindow?.take(new Date().toISOString());
+    if (compared) telemetry.extra(compared);
     const batch = telemetry.take({ deviceId: device.deviceId, app, modelVersion: current.stored.version, rolloutId: current.stored.manifest.rollout?.id });
     if (batch) await enqueueTelemetry(store, options.url, batch);
     if (send && globalThis.navigator?.onLine !== false) await flushOutbox({ store, token: device.token, kinds: ['telemetry'] }).catch(() => []);
@@ -299,6 +312,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
         checkStorageQuota(neededBytes, { smallerVariant: variant.encoding !== 'int8' && manifest.variants.some((v) => v.encoding === 'int8') ? 'int8' : undefined }),
     });
     manifestEtag = result.etag;
+    // Every update check also looks for a rollout's shadow version (the shadow has its own route).
+    void refreshShadow().catch(() => {});
     if (result.status === 'current') return { updated: false, version: result.version };
     if (closed) {
       result.loaded.model.dispose();
@@ -322,6 +337,47 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   };
 
   const cached = await loadActiveModel(store, app);
+  /** Picks up (or drops) the rollout's shadow version; failures only mean no shadowing. */
+  async function refreshShadow(): Promise<void> {
+    if (options.shadow === false || backend === 'cpu' || !device || closed) return;
+    const assignment = await fetchShadowAssignment(options.url, app, device.token);
+    if (assignment?.version === shadow?.version) {
+      if (shadow && assignment) shadow.sampleRate = assignment.sampleRate;
+      return;
+    }
+    const old = shadow;
+    shadow = null;
+    old?.model.dispose();
+    if (!assignment) return;
+    const key = options.publicKey ?? (await store.getPointer(app)).trustedPublicKey;
+    if (!key) return;
+    try {
+      const loaded = await loadShadow(transport, assignment, key, app, slowBackend);
+      if (closed) {
+        loaded.model.dispose();
+        return;
+      }
+      shadow = loaded;
+      shadowWindow = new ShadowWindow(loaded.version);
+    } catch (error) {
+      events.emit('error', { error: error instanceof Error ? error : new Error(String(error)), during: 'model-update' });
+    }
+  }
+
+  /** Runs the shadow on a sampled prediction after it was answered; the shadow's output never reaches the app. */
+  const compareWithShadow = async (input: Parameters<Predictor['predict']>[0], production: Prediction) => {
+    const running = shadow;
+    if (!running || !current || !device || !shadowWindow) return;
+    if (!shouldShadow(device.deviceId, String(++inferences), running.sampleRate)) return;
+    const vector = await toExampleVector(input, exampleLayout(current.stored.inputSpec));
+    const shape = current.stored.inputSpec.shape.map((d) => d ?? 1);
+    const started = performance.now();
+    const output = tf.tidy(() => (running.model.predict(tf.tensor(vector, shape)) as tf.Tensor).argMax(-1));
+    const label = (await output.data())[0];
+    output.dispose();
+    shadowWindow.add({ label: String(production.label), latencyMs: production.latencyMs }, { label: String(label), latencyMs: performance.now() - started });
+  };
+
   if (cached) {
     install(cached, true);
   } else {
@@ -444,6 +500,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     predict: async (input) => {
       const result = await live().predictor.predict(input);
       if (telemetryOn) telemetry.prediction(result, backend, input instanceof Float32Array || Array.isArray(input) ? input : undefined);
+      if (shadow) void compareWithShadow(input, result).catch(() => {});
       return result;
     },
     record: async (input, label) => {
@@ -487,6 +544,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       await updating?.catch(() => {});
       predictor?.dispose();
       current?.model.dispose();
+      shadow?.model.dispose();
       events.clear();
       await store.close();
     },

@@ -74,7 +74,7 @@ export function chooseVariant(manifest: Pick<Manifest, 'variants'>, options: { s
   throw new FlockError('no_variant', 'the manifest has no variant');
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
@@ -85,7 +85,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /** The topology blob is canonical tfjs topology JSON; the registry may add its own `topologyHash` key, which tfjs must not see. */
-function parseTopology(bytes: Uint8Array): ModelTopology {
+export function parseTopology(bytes: Uint8Array): ModelTopology {
   const json = JSON.parse(new TextDecoder().decode(bytes)) as ModelTopology;
   const { topologyHash: _ignored, ...topology } = json;
   return topology;

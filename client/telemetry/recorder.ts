@@ -109,6 +109,11 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       if (predictedLabel === label) feedback.correct++;
       else feedback.incorrect++;
     },
+    /** Another event to send with the next batch (e.g. a shadow comparison window); at most 20 kept. */
+    extra(event: TelemetryEvent): void {
+      loaded.push(event);
+      if (loaded.length > 20) loaded.shift();
+    },
     modelLoaded(event: ModelLoaded): void {
       loaded.push({ type: 'model-loaded', at: now().toISOString(), ...event });
       if (loaded.length > 20) loaded.shift();

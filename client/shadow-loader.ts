@@ -1,0 +1,58 @@
+/**
+ * Loads a rollout's shadow version for side-by-side comparison. The shadow
+ * manifest is signed like any other and verified with the same trusted key;
+ * its weights are kept in memory only (never activated, never in IndexedDB),
+ * since the shadow's answers are never shown to the user.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { decodeTensors } from '../shared/codec/index.ts';
+import { verifyManifest, verifySha256 } from '../shared/manifest/index.ts';
+import { modelFromParts } from '../shared/model/index.ts';
+import type { FlockTransport } from './federated/transport.ts';
+import { chooseVariant, concat, parseTopology } from './model-loader.ts';
+
+export interface ShadowAssignment {
+  version: number;
+  sampleRate: number;
+  rolloutId: string;
+  manifest: unknown;
+}
+
+export interface LoadedShadow {
+  version: number;
+  sampleRate: number;
+  model: tf.LayersModel;
+}
+
+/**
+ * Asks the coordinator whether this device should shadow a version (null on
+ * 404 or any failure: shadowing is optional and must never break the app).
+ */
+export async function fetchShadowAssignment(url: string, app: string, token: string): Promise<ShadowAssignment | null> {
+  try {
+    const res = await fetch(`${url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/shadow`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+    if (!res.ok) return null;
+    return (await res.json()) as ShadowAssignment;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Verifies the shadow manifest and builds its model in memory.
+ * @example
+ * const shadow = await loadShadow(transport, assignment, trustedKey, 'digits', false);
+ */
+export async function loadShadow(transport: FlockTransport, assignment: ShadowAssignment, publicKey: string, app: string, slowBackend: boolean): Promise<LoadedShadow> {
+  const manifest = await verifyManifest(assignment.manifest, publicKey, { app });
+  if (manifest.version !== assignment.version) throw new Error(`shadow manifest names version ${manifest.version}, the assignment ${assignment.version}`);
+  const variant = chooseVariant(manifest, { slowBackend });
+  const shards: Uint8Array[] = [];
+  for (const shard of variant.shards) shards.push(await transport.getBlob(shard.hash));
+  const bytes = concat(shards);
+  await verifySha256(bytes, variant.sha256);
+  const topology = parseTopology(await transport.getBlob(manifest.modelTopologyHash));
+  const tensors = decodeTensors(bytes);
+  const model = await modelFromParts({ topology, weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })), weights: tensors.map((t) => t.data) });
+  return { version: manifest.version, sampleRate: assignment.sampleRate, model };
+}
