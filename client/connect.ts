@@ -19,6 +19,7 @@ import { FlockEvents, type FlockEventName, type FlockListener } from './events.t
 import { FlockTransport } from './federated/transport.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
 import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
+import { watchManifests } from './manifest-stream.ts';
 import { ShadowWindow, shouldShadow } from './shadow.ts';
 import { flushOutbox } from './training/outbox-flush.ts';
 import { FlockError } from './flock-error.ts';
@@ -397,12 +398,28 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
 
   const onOnline = () => void checkForUpdate().catch(() => {});
   let pollTimer: ReturnType<typeof setInterval> | null = null;
+  let manifestStream: { stop(): void } | null = null;
   if (options.autoUpdate !== false) {
     // Offline start: the cached model answers; look for a newer one once the network is back.
     if (cached) {
       if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', onOnline, { once: true });
       else setTimeout(onOnline, 0);
     }
+    // Live changes (rollouts, rollbacks, promotions) arrive over SSE; polling below is the fallback.
+    const startStream = () => {
+      if (closed || manifestStream || typeof ReadableStream === 'undefined' || typeof TextDecoderStream === 'undefined') return;
+      manifestStream = watchManifests({
+        url: options.url,
+        app,
+        token: async () => (await ensureRegistered()).token,
+        onManifest: ({ generation }) => {
+          if (generation !== current?.stored.manifest.generation) void checkForUpdate().catch(() => {});
+        },
+      });
+    };
+    // An offline start makes no request at all: the stream opens once the network is back.
+    if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', startStream, { once: true });
+    else startStream();
     const every = options.updateIntervalMs ?? 15 * 60_000;
     if (every > 0) pollTimer = setInterval(() => globalThis.navigator?.onLine !== false && onOnline(), every);
     // In Node simulations the poll must not keep the process alive.
@@ -538,6 +555,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       closed = true;
       globalThis.removeEventListener?.('online', onOnline);
       if (pollTimer !== null) clearInterval(pollTimer);
+      manifestStream?.stop();
       globalThis.removeEventListener?.('online', onOnlineFlush);
       signals?.stop();
       await scheduler?.stop();

@@ -43,6 +43,11 @@ export function modelVersionView(v: ModelVersion): ModelVersionView {
 }
 
 const AppParam = z.object({ app: AppNameSchema });
+
+/** Tells SSE clients of this process that the app's manifest changed (they re-read their own). */
+function announceManifest(deps: CoordinatorDeps, app: string, reason: string): void {
+  void deps.store.latestManifest(app).then((m) => m && deps.rollouts.events.publish({ app, generation: m.generation, reason }));
+}
 const VersionParams = z.object({ app: AppNameSchema, version: z.coerce.number().int().min(1) });
 
 export function adminModelRoutes(deps: CoordinatorDeps) {
@@ -86,6 +91,7 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
         maxModelBytes: config.limits.modelBytes,
         maxAccuracyDrop: config.maxAccuracyDrop,
       });
+      if (result.version.stage === 'production') announceManifest(deps, parsedApp.data, 'pushed to production');
       return c.json({ ...modelVersionView(result.version), accuracy: result.accuracy, refusedVariants: result.refusedVariants }, 201);
     } catch (error) {
       if (error instanceof ModelPackageError) {
@@ -123,6 +129,7 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
         const { app: appName, version } = c.req.valid('param');
         const body = c.req.valid('json');
         const updated = await changeStage(store, signing, { app: appName, version, stage: body.stage, reason: body.reason, actor: actorOf(c.get('principal')) });
+        if (body.stage === 'production') announceManifest(deps, appName, 'promoted');
         return c.json(modelVersionView(updated), 200);
       },
     );
