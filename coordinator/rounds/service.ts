@@ -44,6 +44,9 @@ export interface RoundServiceOptions {
 /** Thrown inside the closing transaction to roll it back when another process closed the round first. */
 class LostCloseRace extends Error {}
 
+/** How long after its deadline a 'closing' round is taken over by another process. */
+export const RECOVERY_GRACE_MS = 120_000;
+
 const MEAN_STRATEGIES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
 
 export function parsePlan(task: Task): TaskPlan {
@@ -92,7 +95,10 @@ export class RoundService {
     const nowIso = new Date(this.now()).toISOString();
     const expired = await this.o.store.listRounds({ status: ['open'], deadlineBefore: nowIso, limit: 1000 });
     const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
-    for (const round of stuck) if (!this.closing.has(round.id)) await this.closeRound(round.id, 'recovery').catch((err) => this.o.log.error({ err, round: round.id }, 'round recovery failed'));
+    for (const round of stuck) {
+      if (this.closing.has(round.id) || !this.isAbandoned(round)) continue;
+      await this.closeRound(round.id, 'recovery').catch((err) => this.o.log.error({ err, round: round.id }, 'round recovery failed'));
+    }
     for (const round of expired) await this.closeRound(round.id, 'deadline').catch((err) => this.o.log.error({ err, round: round.id }, 'round close failed'));
     // Partial sums of rounds another process closed are no longer needed.
     for (const [id, fold] of this.folds) {
@@ -103,6 +109,18 @@ export class RoundService {
         this.folds.delete(id);
       }
     }
+  }
+
+  /**
+   * A round left in 'closing' by a crash. With one process (SQLite) every such
+   * round is abandoned: nobody else can be closing it. With several
+   * (PostgreSQL) another live process may be closing it right now, so only a
+   * round whose deadline passed RECOVERY_GRACE_MS ago counts; a second closer
+   * would be harmless (the loser rolls back) but wasteful.
+   */
+  private isAbandoned(round: Round): boolean {
+    if (this.o.store.kind === 'sqlite') return true;
+    return Date.parse(round.deadlineAt) + RECOVERY_GRACE_MS < this.now();
   }
 
   private retry(reason: 'round_full' | 'no_open_round' | 'not_eligible' | 'budget_exhausted' | 'task_paused', base: number): CheckInResponse {
