@@ -16,7 +16,7 @@ type PageRun = { rows: number[][]; tfBackend: string; status: { backend: string;
 declare const Flock: typeof import('../../client/index.ts');
 
 /** Connect in the page (keeping the Flock on window.flock) and predict INPUTS. */
-function connectAndPredict(page: Page, options: { app: string; backend?: string; variant?: string }, inputs = INPUTS): Promise<PageRun> {
+function connectAndPredict(page: Page, options: { app: string; backend?: string; variant?: string; autoUpdate?: boolean }, inputs = INPUTS): Promise<PageRun> {
   return page.evaluate(
     async ({ options, inputs }) => {
       const w = window as unknown as { flock?: Awaited<ReturnType<typeof Flock.connect>> };
@@ -121,7 +121,8 @@ describe('flock.min.js in Chromium', () => {
       await h.pushModel('tamper', createMnistModel('mlp-small', { seed: 11 }));
       const page = await context.newPage();
       await page.goto(h.origin);
-      const first = await connectAndPredict(page, { app: 'tamper', backend: 'wasm' });
+      // Explicit update checks only: an SSE-triggered background check would be a second refusal to count.
+      const first = await connectAndPredict(page, { app: 'tamper', backend: 'wasm', autoUpdate: false });
       expect(first.status.modelVersion).toBe(1);
 
       const v2Model = createMnistModel('mlp-small', { seed: 12 });

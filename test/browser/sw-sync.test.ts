@@ -131,7 +131,7 @@ describe('automatic rollback seen by a browser client', () => {
 
     // A fresh context is a fresh device; half land in the canary cohort. Keep the first that runs v2.
     let page: Page | null = null;
-    for (let tries = 0; tries < 8 && page === null; tries++) {
+    for (let tries = 0; tries < 16 && page === null; tries++) {
       const context = await demo.browser.newContext({ viewport: { width: 1000, height: 760 } });
       contexts.push(context);
       const candidate = await context.newPage();
@@ -140,7 +140,7 @@ describe('automatic rollback seen by a browser client', () => {
       if ((await shownVersion(candidate)).startsWith('v2')) page = candidate;
       else await context.close();
     }
-    expect(page, 'a page in the canary cohort within 8 devices').not.toBeNull();
+    expect(page, 'a page in the canary cohort within 16 devices (each is canary with p = 0.5)').not.toBeNull();
     const canaryPage = page!;
     await canaryPage.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 60_000 });
 
