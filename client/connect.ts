@@ -293,6 +293,14 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       capabilities: { webgpu: capabilities.webgpu.available, webgl: capabilities.webgl.available, wasmSimd: capabilities.wasm.simd, wasmThreads: capabilities.wasm.threads, backend },
       protocolVersion: PROTOCOL_VERSION,
     });
+    // A page and the service worker share this store and may both register on
+    // first start: keep whichever identity was stored first, so cohorts agree.
+    const stored = await store.getDevice(app);
+    if (stored) {
+      device = stored;
+      transport.setToken(stored.token);
+      return stored;
+    }
     device = { app, deviceId: registered.deviceId, token: registered.token };
     await store.putDevice(device);
     return device;
@@ -535,7 +543,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
         deviceId: device?.deviceId ?? null,
         backend,
         backendReason,
-        modelVersion: pointer.activeVersion,
+        // What this Flock runs (another context sharing the store may have activated another version).
+        modelVersion: current?.stored.version ?? pointer.activeVersion,
         previousModelVersion: pointer.previousVersion,
         encoding: current?.stored.encoding ?? null,
         cohort: current?.stored.manifest.rollout?.cohort ?? null,
