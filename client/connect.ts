@@ -14,7 +14,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { PROTOCOL_VERSION } from '../shared/protocol/fields.ts';
 import type { WeightEncoding } from '../shared/protocol/fields.ts';
-import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackends, rankBackends, type BackendCapabilities, type BackendName, type BenchmarkCache, type BenchmarkResult } from './backends/select.ts';
+import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackends, rankBackends, type BackendName } from './backends/select.ts';
+import { isSlow, localStorageCache, offlineAwareOutbox, pickBackend, webgpuDeviceLost } from './backend-runtime.ts';
+import type { ConnectOptions, Flock } from './connect-types.ts';
+
+export type { ConnectOptions, Flock, FlockStatus, TrainOptions } from './connect-types.ts';
 import { FlockEvents, type FlockEventName, type FlockListener } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
@@ -29,168 +33,6 @@ import { checkStorageQuota } from './quota.ts';
 import { openIndexedDbStore, type ClientStore } from './storage/index.ts';
 import { activateBackend, setAssetBase } from './tfjs-backends.ts';
 import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrainingWorker, watchDeviceSignals, type EligibilityPolicy, type LocalPrivacySpent } from './training/index.ts';
-
-/** Federated training: which tasks this device joins and when it may train. */
-export interface TrainOptions {
-  /** Task ids (from the operator's `flock task create`) to check in to, or 'auto': the app's active tasks at connect time. */
-  tasks: string[] | 'auto';
-  /** When the device may train; default: page hidden or user idle 60 s, charging and unmetered where known. */
-  eligibility?: EligibilityPolicy;
-  /** How often an ineligible device looks again, in ms (default 30 000). */
-  eligibilityPollMs?: number;
-  /** Backend to train on (default: the inference backend; wasm, then cpu, if it cannot start in the worker). */
-  backend?: BackendName;
-  /** Make the training Worker yourself (ESM builds); the script-tag bundle starts itself. */
-  createWorker?: () => Worker;
-  /** Most recorded examples used per round, newest first (default 2000). */
-  maxExamplesPerRound?: number;
-  /** Longest one local training may take, in ms (default 10 min). */
-  timeoutMs?: number;
-}
-
-export interface ConnectOptions {
-  /** Coordinator URL, e.g. `https://flock.example.com` (same origin or CORS-enabled). */
-  url: string;
-  /** The app whose model this page runs. */
-  app: string;
-  /** The coordinator's manifest key (base64 Ed25519), pinned; without it the first key seen is trusted and kept. */
-  publicKey?: string;
-  /** Force a tfjs backend instead of letting Flock choose. */
-  backend?: BackendName;
-  /** Force a weight variant instead of the policy (int8 on slow backends, fp32 on hardware GPUs). */
-  variant?: WeightEncoding;
-  /** Bring your own store (e.g. `createMemoryStore()` in tests); default: IndexedDB `dbName`. */
-  store?: ClientStore;
-  /** IndexedDB database name (default 'flock'). */
-  dbName?: string;
-  /** URL of the folder holding tfjs-backend-wasm*.wasm; the script-tag bundle finds them beside itself. */
-  assetsUrl?: string;
-  /** Check for a newer model in the background after a cached start and every `updateIntervalMs` (default true). */
-  autoUpdate?: boolean;
-  /** How often to poll the manifest (ETag-conditional, so usually a bodiless 304), in ms (default 15 min; 0 = never). */
-  updateIntervalMs?: number;
-  /**
-   * Telemetry for the coordinator's canary analysis and drift checks (latency
-   * sketch, confidence histogram, labelled feedback from `record`, per-feature
-   * summaries, model-loaded exposure), sent from the outbox every `intervalMs`
-   * (default 60 s), when the page is hidden, and on close. `false` turns it off.
-   */
-  telemetry?: false | { intervalMs?: number; featureRange?: [number, number] };
-  /**
-   * Shadow mode (default true): when a rollout runs a shadow version and this
-   * device is not on the cpu backend, a sampled share of predictions also runs
-   * on the shadow after answering; only agreement and latency are reported.
-   */
-  shadow?: boolean;
-  /** Time the actual model on each available backend once and run on the fastest; cached per device and model topology. */
-  calibrate?: boolean;
-  /** Join federated training; without it the device only infers and records. */
-  train?: TrainOptions;
-  /** Micro-batching window of `predict` in ms (default 2; 0 = flush at the end of the current task). */
-  batchWindowMs?: number;
-  /** Predictions cached for repeated inputs (default 256; 0 disables the cache). */
-  cacheSize?: number;
-}
-
-/** A snapshot of what the SDK is doing. */
-export interface FlockStatus {
-  app: string;
-  deviceId: string | null;
-  backend: BackendName;
-  /** Why this backend was chosen. */
-  backendReason: string;
-  modelVersion: number | null;
-  previousModelVersion: number | null;
-  encoding: WeightEncoding | null;
-  /** Rollout cohort of the running manifest, when it came from a rollout. */
-  cohort: string | null;
-  pendingUploads: number;
-  examples: number;
-  /** Backend the training worker runs on, once it started (may differ from `backend`). */
-  trainingBackend: string | null;
-  /** Privacy spent through local noise, per task (the coordinator's central-DP spending is in its task view). */
-  privacySpent: Record<string, LocalPrivacySpent>;
-}
-
-/** A connected SDK instance. */
-export interface Flock {
-  /** Run the active model on one input (validated against the manifest's input spec). */
-  predict(input: PredictInput): Promise<Prediction>;
-  /** Keep a labelled example on the device for local training (never uploaded). */
-  record(input: PredictInput, label: number): Promise<void>;
-  status(): Promise<FlockStatus>;
-  /** Listen to an event; returns the function that stops listening. */
-  on<K extends FlockEventName>(event: K, listener: FlockListener<K>): () => void;
-  /** Ask the coordinator for a newer model now; rejects (and emits 'error') when the download is refused. */
-  checkForUpdate(): Promise<{ updated: boolean; version: number | null }>;
-  close(): Promise<void>;
-}
-
-/** localStorage as a benchmark cache (absent in workers: then the benchmark runs every start). */
-function localStorageCache(): BenchmarkCache | undefined {
-  const storage = (globalThis as { localStorage?: Storage }).localStorage;
-  if (storage === undefined) return undefined;
-  return {
-    get: (key) => {
-      try {
-        const text = storage.getItem(key);
-        return text === null ? undefined : (JSON.parse(text) as BenchmarkResult);
-      } catch {
-        return undefined;
-      }
-    },
-    set: (key, value) => {
-      try {
-        storage.setItem(key, JSON.stringify(value));
-      } catch {
-        // A full or blocked localStorage only costs a re-run next start.
-      }
-    },
-  };
-}
-
-/** The GPUDevice behind tfjs's webgpu backend, when that is the active one. */
-function webgpuDeviceLost(): Promise<{ reason?: string; message?: string }> | null {
-  const device = (tf.backend() as { device?: { lost?: Promise<{ reason?: string; message?: string }> } }).device;
-  return device?.lost ?? null;
-}
-
-/**
- * The store as the training scheduler sees it: an upload that failed while the
- * browser is offline stays due, instead of backing off for minutes, so the
- * 'online' flush sends it at once (the failure says nothing about the server).
- */
-function offlineAwareOutbox(store: ClientStore): ClientStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'rescheduleOutbox') {
-        return (id: string, nextAttemptAt: number, error: string) => target.rescheduleOutbox(id, globalThis.navigator?.onLine === false ? 0 : nextAttemptAt, error);
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
-function isSlow(backend: BackendName, caps: BackendCapabilities): boolean {
-  if (backend === 'webgpu') return caps.webgpu.isFallbackOrSoftware;
-  if (backend === 'webgl') return caps.webgl.isSoftware;
-  return true;
-}
-
-async function pickBackend(caps: BackendCapabilities, forced: BackendName | undefined, failed: BackendName[] = []): Promise<{ backend: BackendName; reason: string }> {
-  for (;;) {
-    const choice = chooseBackend({ capabilities: caps, forced, exclude: failed });
-    try {
-      await activateBackend(choice.backend);
-      return choice;
-    } catch (error) {
-      // A forced backend that fails is the app's problem to see; otherwise try the next one (cpu always works).
-      if (forced !== undefined || choice.backend === 'cpu') throw error;
-      failed.push(choice.backend);
-    }
-  }
-}
 
 /**
  * Connect to a Flock coordinator and get a model ready to predict.
