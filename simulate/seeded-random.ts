@@ -4,23 +4,9 @@
  * Not for anything secret: use crypto for that.
  */
 
-/** A function returning uniform floats in [0, 1). */
-export type Random = () => number;
+import { seededRandom, type Random } from '../shared/stats/seeded-random.ts';
 
-/**
- * mulberry32: 32-bit state, fast, good enough for sampling experiments.
- * @example const random = seededRandom(42); random(); // 0.6011...
- */
-export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom, type Random };
 
 /** Fisher-Yates shuffle in place; returns the same array. */
 export function shuffleInPlace<T extends { length: number; [i: number]: unknown }>(items: T, random: Random): T {

@@ -4,26 +4,10 @@
  * same hash can exchange weights, which is what aggregation relies on.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../shared/manifest/index.ts';
 
-/**
- * JSON with object keys sorted recursively.
- *
- * @example
- * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }); // '{"a":[2,{"c":4,"d":3}],"b":1}'
- */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
-    return out;
-  }
-  return value;
-}
+/** The manifest's canonical JSON (sorted keys, no whitespace, refuses non-JSON values) is the one Flock uses everywhere. */
+export { canonicalJson };
 
 /**
  * SHA-256 hex of the canonical JSON of a model topology.

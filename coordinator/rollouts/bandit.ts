@@ -13,26 +13,14 @@
  * the moves of the interval boundaries, so `maxStep` bounds flips per
  * reallocation (exactly, for two arms).
  */
+import { seededRandom, type Random } from '../../shared/stats/seeded-random.ts';
 import { BUCKETS, bucketOf } from './cohort.ts';
 
 /** Uniform in [0, 1). */
-export type Rng = () => number;
+export type Rng = Random;
 
-/**
- * Mulberry32: small, fast and good enough for simulation and sampling.
- * @example
- * const rng = seededRng(42); rng() // the same first value on every run
- */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded mulberry32 (shared/stats), for reproducible tests and previews. */
+export const seededRng: (seed: number) => Rng = seededRandom;
 
 /** Standard normal by Box-Muller. */
 export function sampleNormal(rng: Rng): number {

@@ -9,3 +9,4 @@ export * from './mann-whitney.ts';
 export * from './proportion-test.ts';
 export * from './chi-squared.ts';
 export * from './psi.ts';
+export { seededRandom, type Random } from './seeded-random.ts';
