@@ -6,10 +6,9 @@
  * from the service worker, model from IndexedDB); the dashboard reads the
  * fleet. Screenshots go to the OS temp dir; their paths are printed.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { pino } from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -18,59 +17,9 @@ import { createCoordinator, type Coordinator } from '../../coordinator/coordinat
 import { staticSite } from '../../coordinator/static/index.ts';
 import { seedDemoModel } from '../../coordinator/static/seed.ts';
 import { CHROMIUM_PATH } from './harness.ts';
+import { buildDemoOnce, drawOne, predictedLabel } from './demo-fixture.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEMO_INDEX = join(ROOT, 'dist', 'demo', 'index.html');
-const SOURCES = ['demo', 'client', 'shared', 'worker'];
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|html|css)$/.test(entry.name) && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Build dist/demo unless a build newer than its sources exists (a lock keeps parallel runs apart). */
-async function buildDemoOnce(): Promise<void> {
-  const fresh = () => existsSync(DEMO_INDEX) && statSync(join(ROOT, 'dist', 'demo', 'sw.js')).mtimeMs > Math.max(...SOURCES.map((d) => newestSource(join(ROOT, d))));
-  const lock = join(ROOT, 'dist', '.demo-build-lock');
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    if (!existsSync(DEMO_INDEX) || !fresh()) execFileSync('npx', ['vite', 'build', '-c', 'demo/vite.config.ts'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-/** A vertical stroke, drawn with real pointer events through the mouse. */
-async function drawOne(page: Page): Promise<void> {
-  await page.locator('#clear').click();
-  const box = await page.locator('#pad').boundingBox();
-  if (!box) throw new Error('the drawing pad is not visible');
-  const x = box.x + box.width * 0.5;
-  await page.mouse.move(x, box.y + box.height * 0.18);
-  await page.mouse.down();
-  for (let i = 1; i <= 12; i++) await page.mouse.move(x + i * 0.4, box.y + box.height * (0.18 + (0.64 * i) / 12));
-  await page.mouse.up();
-}
-
-async function predictedLabel(page: Page): Promise<string> {
-  await page.waitForFunction(() => /^\d$/.test(document.getElementById('label')?.textContent ?? ''), undefined, { timeout: 30_000 });
-  return (await page.locator('#label').textContent()) ?? '';
-}
 
 describe('Digits PWA in Chromium', () => {
   let coordinator: Coordinator;
