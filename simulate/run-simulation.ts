@@ -1,26 +1,23 @@
 /**
- * `runSimulation`: federated training of N virtual clients against a real,
- * in-process coordinator on a temporary data dir. Clients speak the wire
- * contract through the real client transport (the coordinator's `app.fetch`
- * stands in for the network), train with the real client core on worker
- * threads, and upload; after each round the new global version is read back
- * from the registry and evaluated on the MNIST test set.
+ * `runSimulation`: federated training of N virtual clients against a real
+ * coordinator: one started in this process on a temporary data dir (its
+ * `app.fetch` stands in for the network), or a running one at a URL. Either
+ * way the simulation speaks only HTTP: the admin API pushes the model, creates
+ * the task and closes each round; clients speak the wire contract through the
+ * real client transport, train with the real client core on worker threads,
+ * and upload. After each round the new global version is fetched like a
+ * device would and evaluated on the MNIST test set.
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { FlockTransport, type LocalUpdate } from '../client/federated/index.ts';
 import { decodeTensors } from '../shared/codec/index.ts';
 import { createMnistModel, evaluateAccuracy, mnistInputShape, modelFromParts, partsFromModel, type MnistModelKind, type WeightSpec } from '../shared/model/index.ts';
-import type { StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
-import { createCoordinator, type Coordinator } from '../coordinator/coordinator.ts';
+import type { ModelVersionView, RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
 import { loadMnist } from '../coordinator/datasets/mnist.ts';
-import { createLogger } from '../coordinator/observability/logger.ts';
-import { weightsFromVariant } from '../coordinator/registry/index.ts';
 import { createClientPool } from './client-pool.ts';
 import { partitionDirichlet, partitionIid, partitionPathological, type Partition, type PartitionName } from './partitions.ts';
 import { sampleWithoutReplacement, seededRandom } from './seeded-random.ts';
+import { inProcessTarget, SimulationTargetError, type SimulationTarget } from './simulation-target.ts';
 import { roundsToTarget, type AccuracyPoint } from './targets.ts';
 
 export interface SimulationOptions {
@@ -50,6 +47,10 @@ export interface SimulationOptions {
   evalExamples: number;
   /** Train examples to use (default all 60,000; tests use fewer). */
   trainExamples?: number;
+  /** Stop after the first round whose test accuracy reaches `target`. */
+  stopAtTarget?: boolean;
+  /** App name the model and task are created under ('sim' by default). */
+  app?: string;
 }
 
 export interface RoundRecord extends AccuracyPoint {
@@ -73,9 +74,12 @@ export interface SimulationResult {
   roundsToTarget: number | null;
   privacy: { epsilon: number; delta: number } | null;
   seconds: number;
+  /** 'in-process' or the coordinator's URL. */
+  coordinator: string;
+  app: string;
+  taskId: string;
 }
 
-const APP = 'sim';
 // Far above any honest update norm: "no clipping" for a plan that must carry one.
 const NO_CLIP = 1e6;
 
@@ -101,11 +105,30 @@ async function modelFiles(kind: MnistModelKind, seed: number): Promise<Map<strin
   return files;
 }
 
-async function admin<T>(flock: Coordinator, key: string, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await flock.app.fetch(new Request(`http://flock.local${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers ?? {}) } }));
+async function admin<T>(target: SimulationTarget, path: string, init: RequestInit = {}): Promise<T> {
+  const res = await target.fetch(`${target.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${target.adminKey}`, ...(init.headers ?? {}) } });
   const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
+  if (!res.ok) throw new SimulationTargetError(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
+}
+
+const ROUND_SETTLE_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * Ends a round through the admin API and waits until it is closed or failed:
+ * a quorum close already under way (here or, with several coordinator
+ * processes, elsewhere) answers 'aggregating' first.
+ */
+async function closeRound(target: SimulationTarget, taskId: string, roundId: string): Promise<RoundView> {
+  let round = await admin<RoundView>(target, `/v1/admin/rounds/${roundId}/close`, { method: 'POST' });
+  const until = Date.now() + ROUND_SETTLE_TIMEOUT_MS;
+  while (round.state === 'open' || round.state === 'aggregating') {
+    if (Date.now() > until) throw new SimulationTargetError(`round ${roundId} was still ${round.state} after ${ROUND_SETTLE_TIMEOUT_MS / 60_000} min`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { rounds } = await admin<{ rounds: RoundView[] }>(target, `/v1/admin/tasks/${taskId}/rounds`);
+    round = rounds.find((r) => r.id === roundId) ?? round;
+  }
+  return round;
 }
 
 /**
@@ -113,7 +136,7 @@ async function admin<T>(flock: Coordinator, key: string, path: string, init: Req
  * const result = await runSimulation({ ...DEFAULT_SIMULATION, model: '2nn', rounds: 5 }, { onRound: (r) => console.log(r) });
  * result.roundsToTarget // null or a fractional round
  */
-export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r: RoundRecord) => void } = {}): Promise<SimulationResult> {
+export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r: RoundRecord) => void; target?: SimulationTarget } = {}): Promise<SimulationResult> {
   const started = performance.now();
   const inputShape = mnistInputShape(o.model);
   const train = loadMnist({ split: 'train', ...(o.trainExamples ? { limit: o.trainExamples } : {}) });
@@ -122,17 +145,14 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
   const sizes = partition.map((p) => p.length);
   const clientsPerRound = Math.max(1, Math.round(o.fraction * o.clients));
   const random = seededRandom(o.seed ^ 0x5eed);
+  const app = o.app ?? 'sim';
+  const target = hooks.target ?? (await inProcessTarget());
   const pool = await createClientPool({ images: train.images, labels: train.labels, inputShape }, o.workers);
-  const dataDir = await mkdtemp(join(tmpdir(), 'flock-sim-'));
-  const unlimited = { limit: 1e9, windowMs: 60_000 };
-  const flock = await createCoordinator({ dataDir, log: createLogger({ level: 'silent' }), sweep: false, rateLimits: { registerPerIp: unlimited, perDevice: unlimited } });
-  const fetchIn: typeof fetch = (input, init) => Promise.resolve(flock.app.fetch(new Request(input, init)));
   try {
-    const key = flock.initialAdminKey!;
     const form = new FormData();
     for (const [name, bytes] of await modelFiles(o.model, o.seed)) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     form.append('stage', 'production');
-    const pushed = await admin<{ version: number }>(flock, key, `/v1/admin/models/${APP}`, { method: 'POST', body: form });
+    const pushed = await admin<{ version: number }>(target, `/v1/admin/models/${encodeURIComponent(app)}`, { method: 'POST', body: form });
     const lossy = o.dropout > 0 || o.stragglers > 0;
     const plan: TaskPlanInput = {
       population: o.clients,
@@ -148,7 +168,7 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       noiseMultiplier: o.noiseMultiplier,
       strategy: { name: o.strategy },
     };
-    const task = await admin<{ id: string }>(flock, key, '/v1/admin/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: APP, modelVersion: pushed.version, plan }) });
+    const task = await admin<{ id: string }>(target, '/v1/admin/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app, name: `flock simulate ${o.model} ${o.partition}`, modelVersion: pushed.version, plan }) });
 
     const evalModel = createMnistModel(o.model, { seed: o.seed });
     const { topology } = partsFromModel(evalModel);
@@ -168,8 +188,8 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
     const deviceFor = async (client: number) => {
       let d = devices.get(client);
       if (!d) {
-        const transport = new FlockTransport({ baseUrl: 'http://flock.local', fetch: fetchIn });
-        const { deviceId } = await transport.register({ app: APP, platform: { runtime: 'node' } });
+        const transport = new FlockTransport({ baseUrl: target.baseUrl, fetch: target.fetch });
+        const { deviceId } = await transport.register({ app, platform: { runtime: 'node' } });
         d = { deviceId, transport };
         devices.set(client, d);
       }
@@ -222,14 +242,14 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
         }),
       );
       const sent = updates.filter((u): u is LocalUpdate => u !== null);
-      // Quorum already started the close (the call joins it); with dropouts this is the deadline.
-      const closed = roundId ? await flock.deps.rounds.closeRound(roundId, sent.length === clientsPerRound ? 'quorum' : 'deadline') : null;
+      const closed = roundId ? await closeRound(target, task.id, roundId) : null;
       let accuracy = history[history.length - 1].accuracy;
-      if (closed?.status === 'closed' && closed.resultVersion !== null) {
-        const version = (await flock.deps.store.getModelVersion(APP, closed.resultVersion))!;
+      if (closed?.state === 'closed' && closed.resultVersion !== null) {
+        const version = await admin<ModelVersionView>(target, `/v1/admin/models/${encodeURIComponent(app)}/versions/${closed.resultVersion}`);
         const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
-        const specs = version.weightSpecs as WeightSpec[];
-        accuracy = await evaluate(weightsFromVariant((await flock.deps.store.blobs.get(fp32.sha256))!, specs), specs);
+        const { transport } = devices.values().next().value!;
+        const tensors = decodeTensors(await transport.getBlob(fp32.sha256));
+        accuracy = await evaluate(tensors.map((t) => t.data), tensors.map((t) => ({ name: t.name, shape: t.shape })));
       }
       const losses = sent.map((u) => u.trainLoss).filter(Number.isFinite);
       const record: RoundRecord = {
@@ -244,11 +264,14 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       };
       history.push(record);
       hooks.onRound?.(record);
+      if (o.stopAtTarget && accuracy >= o.target) break;
     }
 
+    // Done: a paused task is never offered to the coordinator's real devices.
+    await admin(target, `/v1/admin/tasks/${task.id}/pause`, { method: 'POST' });
     let privacy: SimulationResult['privacy'] = null;
     if (o.noiseMultiplier > 0) {
-      const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(flock, key, `/v1/admin/tasks/${task.id}`);
+      const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(target, `/v1/admin/tasks/${task.id}`);
       privacy = view.privacySpent;
     }
     const accuracies = history.map((h) => h.accuracy);
@@ -264,10 +287,12 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       roundsToTarget: roundsToTarget(history, o.target),
       privacy,
       seconds: (performance.now() - started) / 1000,
+      coordinator: target.label,
+      app,
+      taskId: task.id,
     };
   } finally {
     await pool.close();
-    await flock.close();
-    await rm(dataDir, { recursive: true, force: true });
+    if (!hooks.target) await target.close();
   }
 }

@@ -5,6 +5,7 @@
  * Every flag is checked before any work starts; a bad one is exit code 2.
  */
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../../shared/protocol/index.ts';
 import type { MnistModelKind } from '../../shared/model/index.ts';
@@ -12,6 +13,8 @@ import { PARTITION_NAMES, type PartitionName } from '../../simulate/partitions.t
 import { accuracyPlotSvg } from '../../simulate/plot.ts';
 import { createProgress } from '../../simulate/progress.ts';
 import { runSimulation, type SimulationOptions, type SimulationResult } from '../../simulate/run-simulation.ts';
+import { inProcessTarget, remoteTarget, type SimulationTarget } from '../../simulate/simulation-target.ts';
+import { AppNameSchema } from '../../shared/protocol/index.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 
@@ -20,7 +23,7 @@ export interface SimulateFlags {
   dataset: string; model: string; clients: string; fraction: string; epochs: string; batch: string; lr: string;
   partition: string; alpha: string; rounds: string; target: string; strategy: string; encoding: string;
   topkFraction: string; clipNorm?: string; noiseMultiplier: string; dropout: string; stragglers: string;
-  seed: string; workers: string; evalExamples: string; trainExamples?: string; plot?: string; json?: boolean;
+  seed: string; workers: string; evalExamples: string; trainExamples?: string; plot?: string; json?: boolean; stopAtTarget?: boolean; url?: string; adminKey?: string; app?: string;
 }
 
 const MODELS: readonly MnistModelKind[] = ['2nn', 'cnn', 'mlp-small'];
@@ -70,7 +73,32 @@ export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
     workers,
     evalExamples,
     ...(f.trainExamples === undefined ? {} : { trainExamples: trainExamplesOf(f.trainExamples) }),
+    ...(f.stopAtTarget ? { stopAtTarget: true } : {}),
+    ...(f.app === undefined ? {} : { app: appOf(f.app) }),
   };
+}
+
+function appOf(raw: string): string {
+  if (!AppNameSchema.safeParse(raw).success) throw new UsageError(`--app must be an app name (lowercase letters, digits, - and _), got "${raw}"`);
+  return raw;
+}
+
+/** The coordinator to simulate against: `--url` (with an admin key) or one in this process. */
+export function remoteOf(f: Pick<SimulateFlags, 'url' | 'adminKey'>): { url: string; adminKey: string } | null {
+  if (f.url === undefined) {
+    if (f.adminKey !== undefined) throw new UsageError('--admin-key only makes sense with --url');
+    return null;
+  }
+  let url: URL;
+  try {
+    url = new URL(f.url);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL such as http://127.0.0.1:8787, got "${f.url}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be an http(s) URL, got "${f.url}"`);
+  const adminKey = f.adminKey ?? process.env.FLOCK_ADMIN_KEY;
+  if (!adminKey) throw new UsageError('--url needs an admin key of that coordinator: --admin-key KEY or FLOCK_ADMIN_KEY');
+  return { url: url.href, adminKey };
 }
 
 function trainExamplesOf(raw: string): number {
@@ -90,6 +118,7 @@ export function describeResult(r: SimulationResult): string {
   );
   if (r.privacy) lines.push(`privacy spent: epsilon ${r.privacy.epsilon.toFixed(3)} at delta ${r.privacy.delta}`);
   lines.push(`${r.clientsPerRound} clients/round of ${r.options.clients}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`);
+  lines.push(`coordinator ${r.coordinator}, app ${r.app}, task ${r.taskId}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -102,7 +131,7 @@ export function describeResult(r: SimulationResult): string {
 export function registerSimulateCommand(program: Command, io: CliIo, progressStream: NodeJS.WriteStream | { write(t: string): unknown; isTTY?: boolean } = process.stderr): void {
   program
     .command('simulate')
-    .description('federated training of N virtual clients on MNIST against an in-process coordinator')
+    .description('federated training of N virtual clients on MNIST against an in-process coordinator or a running one (--url)')
     .option('--dataset <name>', 'dataset (mnist)', 'mnist')
     .option('--model <kind>', '2nn | cnn | mlp-small', '2nn')
     .option('--clients <n>', 'number of virtual clients N', '100')
@@ -125,14 +154,30 @@ export function registerSimulateCommand(program: Command, io: CliIo, progressStr
     .option('--workers <k>', 'worker threads for local training (0 = main thread)', '1')
     .option('--eval-examples <n>', 'MNIST test examples to evaluate on', '10000')
     .option('--train-examples <n>', 'use only the first N MNIST training examples (quick runs)')
+    .option('--url <url>', 'simulate against a running coordinator (admin API) instead of one in this process')
+    .option('--admin-key <key>', 'admin key of the --url coordinator (default: FLOCK_ADMIN_KEY)')
+    .option('--app <name>', 'app the model and task are created under (default: sim, or sim-<random> with --url)')
+    .option('--stop-at-target', 'stop after the first round that reaches --target')
     .option('--plot <file.svg>', 'write an SVG plot of accuracy per round')
     .option('--json', 'print the result as JSON')
     .action(async (flags: SimulateFlags) => {
       const options = parseSimulateFlags(flags);
       if (options.noiseMultiplier > 0 && options.clipNorm === undefined) throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
       if (flags.plot !== undefined && !flags.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
+      const remote = remoteOf(flags);
       const progress = createProgress(progressStream, options.rounds, 'simulate');
-      const result = await runSimulation(options, { onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`) });
+      // An unreachable coordinator or a refused key is a failed run (exit 1), not a usage mistake.
+      const target: SimulationTarget = remote
+        ? await remoteTarget({ ...remote, onWait: (s, path) => io.err(`rate limited on ${path}: waiting ${s.toFixed(1)} s\n`) })
+        : await inProcessTarget();
+      // A fleet's coordinator keeps what we create: a fresh app name per run avoids mixing runs.
+      if (remote && options.app === undefined) options.app = `sim-${randomBytes(4).toString('hex')}`;
+      let result: SimulationResult;
+      try {
+        result = await runSimulation(options, { target, onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`) });
+      } finally {
+        await target.close();
+      }
       progress.finish();
       if (flags.plot !== undefined) {
         const name = `${options.model} ${options.partition} C=${options.fraction} E=${options.epochs} B=${options.batch}`;

@@ -1,0 +1,109 @@
+/**
+ * Where a simulation's virtual clients send their traffic: a coordinator
+ * started in this process on a temporary data dir (the default), or a running
+ * coordinator at `--url` driven through its public and admin HTTP API only.
+ * Both are used the same way, through `fetch`, so a simulation against a
+ * fleet's coordinator exercises exactly the code paths real devices do.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCoordinator } from '../coordinator/coordinator.ts';
+import { createLogger } from '../coordinator/observability/logger.ts';
+
+export interface SimulationTarget {
+  /** Base URL the clients and the admin calls use. */
+  readonly baseUrl: string;
+  readonly fetch: typeof fetch;
+  readonly adminKey: string;
+  /** Where it runs, for the summary: 'in-process' or the URL. */
+  readonly label: string;
+  close(): Promise<void>;
+}
+
+/** A coordinator that could not be reached or refused the admin key. */
+export class SimulationTargetError extends Error {
+  override readonly name = 'SimulationTargetError';
+}
+
+const LOCAL_BASE = 'http://flock.local';
+
+/**
+ * A coordinator in this process, on a temporary data dir removed by close().
+ * Rate limits are lifted (every virtual client registers from one "IP") and
+ * the deadline sweeper is off: the simulator closes each round itself.
+ * @example
+ * const target = await inProcessTarget();
+ * await target.fetch(`${target.baseUrl}/healthz`);
+ * await target.close();
+ */
+export async function inProcessTarget(): Promise<SimulationTarget> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'flock-sim-'));
+  const unlimited = { limit: 1e9, windowMs: 60_000 };
+  try {
+    const flock = await createCoordinator({ dataDir, log: createLogger({ level: 'silent' }), sweep: false, rateLimits: { registerPerIp: unlimited, perDevice: unlimited } });
+    return {
+      baseUrl: LOCAL_BASE,
+      fetch: (input, init) => Promise.resolve(flock.app.fetch(new Request(input, init))),
+      adminKey: flock.initialAdminKey!,
+      label: 'in-process',
+      close: async () => {
+        await flock.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export interface RemoteTargetOptions {
+  url: string;
+  adminKey: string;
+  /** Told when the coordinator rate-limits us and we wait (seconds). */
+  onWait?: (seconds: number, path: string) => void;
+  /** Longest single wait on a 429 before giving up; 120 s by default. */
+  maxWaitSeconds?: number;
+}
+
+/**
+ * A running coordinator. Checks that it answers /healthz and accepts the admin
+ * key before any work starts. Requests refused with 429 are retried after
+ * Retry-After (a coordinator's per-IP registration limit applies to all
+ * virtual clients at once); every other answer is returned as is.
+ * @example
+ * const target = await remoteTarget({ url: 'http://127.0.0.1:8787', adminKey: process.env.FLOCK_ADMIN_KEY! });
+ */
+export async function remoteTarget(o: RemoteTargetOptions): Promise<SimulationTarget> {
+  const baseUrl = o.url.replace(/\/+$/, '');
+  const maxWait = o.maxWaitSeconds ?? 120;
+  const retrying: typeof fetch = async (input, init) => {
+    // A body read once cannot be sent twice: keep it as bytes for the retries.
+    const request = new Request(input, init);
+    const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
+    for (;;) {
+      const res = await fetch(request.url, { method: request.method, headers: request.headers, ...(body ? { body } : {}) });
+      if (res.status !== 429) return res;
+      const seconds = Number(res.headers.get('retry-after'));
+      if (!Number.isFinite(seconds) || seconds > maxWait) return res;
+      await res.arrayBuffer();
+      const wait = Math.max(seconds, 0.05);
+      o.onWait?.(wait, new URL(request.url).pathname);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+  };
+  let health: Response;
+  try {
+    health = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new SimulationTargetError(`could not reach a coordinator at ${baseUrl}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+  }
+  if (!health.ok) throw new SimulationTargetError(`${baseUrl}/healthz answered ${health.status}; is this a Flock coordinator?`);
+  await health.arrayBuffer();
+  const probe = await fetch(`${baseUrl}/v1/admin/tasks`, { headers: { authorization: `Bearer ${o.adminKey}` } });
+  await probe.arrayBuffer();
+  if (probe.status === 401 || probe.status === 403) throw new SimulationTargetError(`${baseUrl} refused the admin key (${probe.status}); pass --admin-key or set FLOCK_ADMIN_KEY to one it accepts`);
+  if (!probe.ok) throw new SimulationTargetError(`${baseUrl}/v1/admin/tasks answered ${probe.status}`);
+  return { baseUrl, fetch: retrying, adminKey: o.adminKey, label: baseUrl, close: async () => undefined };
+}
