@@ -7,6 +7,7 @@ import type { AuthOptions } from './auth/middleware.ts';
 import type { SigningKey } from './auth/bootstrap.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { Logger } from './observability/logger.ts';
+import type { RateLimitStore } from './http/rate-limit-store.ts';
 import type { CoordinatorMetrics } from './observability/metrics.ts';
 import type { RolloutService } from './rollouts/service.ts';
 import type { BanditService } from './rollouts/bandit-service.ts';
@@ -23,5 +24,7 @@ export interface CoordinatorDeps {
   rounds: RoundService;
   rollouts: RolloutService;
   bandits: BanditService;
+  /** Rate-limit counters: in memory, or shared by every process on PostgreSQL. */
+  rateLimits: RateLimitStore;
   version: string;
 }

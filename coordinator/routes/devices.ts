@@ -31,7 +31,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   const perDevice = limitRate(config.rateLimits.perDevice, (c) => {
     const p = c.get('principal');
     return p?.kind === 'device' ? `dev:${p.deviceId}` : 'admin';
-  });
+  }, deps.rateLimits);
   app.use('/v1/apps/*', device, perDevice);
   app.use('/v1/tasks/*', device, perDevice, limitBody(config.limits.jsonBytes));
   app.use('/v1/rounds/*', device, perDevice, limitBody(config.limits.updateBytes));

@@ -51,7 +51,9 @@ describe('rate and body limits', () => {
     for (let i = 0; i < 3; i++) devices.push(await registerDevice(f, 'digits'));
     const refused = await register();
     expect(refused.status).toBe(429);
-    expect(Number(refused.headers.get('retry-after'))).toBe(60);
+    // The time left in the 60 s window: a little less than 60 on a slow machine, never 0.
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(50);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
     expect(await flock.deps.store.countDevices('digits')).toBe(3);
   });

@@ -22,7 +22,7 @@ const HealthSchema = z.object({
 
 export function publicRoutes(deps: CoordinatorDeps) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
-  app.use('/v1/devices', limitRate(deps.config.rateLimits.registerPerIp, (c) => `ip:${clientIp(c)}`), limitBody(deps.config.limits.jsonBytes));
+  app.use('/v1/devices', limitRate(deps.config.rateLimits.registerPerIp, (c) => `ip:${clientIp(c)}`, deps.rateLimits), limitBody(deps.config.limits.jsonBytes));
   return app
     .openapi(
       createRoute({ method: 'get', path: '/healthz', tags: ['ops'], responses: { 200: { description: 'coordinator health', content: { 'application/json': { schema: HealthSchema } } } } }),
