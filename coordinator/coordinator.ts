@@ -9,9 +9,10 @@ import { hashSecret, parseSecret } from './auth/secrets.ts';
 import { buildApp } from './app.ts';
 import { resolveConfig, type CoordinatorConfig } from './config.ts';
 import type { CoordinatorDeps } from './deps.ts';
+import { memoryRateLimitStore, type RateLimitStore } from './http/rate-limit-store.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
-import { inProcessManifestEvents, RolloutService } from './rollouts/index.ts';
+import { inProcessManifestEvents, RolloutService, type ManifestEvents } from './rollouts/index.ts';
 import { BanditService } from './rollouts/bandit-service.ts';
 import { RoundService } from './rounds/service.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
@@ -33,6 +34,10 @@ export interface CreateCoordinatorOptions extends Partial<CoordinatorConfig> {
   store?: Store;
   /** Start the deadline sweeper (default true). */
   sweep?: boolean;
+  /** Manifest change fan-out; in-process by default, LISTEN/NOTIFY across processes on PostgreSQL. */
+  events?: ManifestEvents;
+  /** Rate-limit counters; in this process's memory by default. Not closed by the coordinator when given. */
+  rateLimitStore?: RateLimitStore;
 }
 
 /**
@@ -55,8 +60,9 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
     const metrics = createMetrics();
     const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs });
-    const rollouts = new RolloutService({ store, signing, log, events: inProcessManifestEvents() });
+    const rollouts = new RolloutService({ store, signing, log, events: options.events ?? inProcessManifestEvents() });
     const bandits = new BanditService({ store, signing, log, events: rollouts.events });
+    const rateLimits = options.rateLimitStore ?? memoryRateLimitStore();
     const deps: CoordinatorDeps = {
       config,
       store,
@@ -67,6 +73,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       rounds,
       rollouts,
       bandits,
+      rateLimits,
       version: FLOCK_VERSION,
     };
     const app = buildApp(deps);
@@ -83,6 +90,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
         await rollouts.stop();
         await bandits.stop();
         await rounds.stop();
+        if (!options.rateLimitStore) await rateLimits.close();
         await store.close();
       },
     };

@@ -9,5 +9,6 @@ export * from './decide.ts';
 export * from './drift.ts';
 export * from './manifest-events.ts';
 export * from './metric-rules.ts';
+export * from './postgres-manifest-events.ts';
 export * from './rollout-manifests.ts';
 export * from './service.ts';

@@ -50,6 +50,8 @@ export function eventRoutes(deps: CoordinatorDeps, options: { heartbeatMs?: numb
         while (!stream.aborted && !stream.closed) {
           if (dirty) await sendManifest();
           const timedOut = await new Promise<boolean>((resolve) => {
+            // A change that arrived while sendManifest was awaiting found no `wake` to call.
+            if (dirty) return resolve(false);
             const t = setTimeout(() => resolve(true), heartbeatMs);
             wake = () => { clearTimeout(t); resolve(false); };
           });
