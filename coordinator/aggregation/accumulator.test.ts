@@ -82,6 +82,59 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       expect(codeOf(() => acc.add(good, 1))).toBe('disposed');
     });
 
+    it('merging the snapshots of two halves equals one accumulator of all updates', () => {
+      const updates = Array.from({ length: 10 }, (_, i) => randomUpdate(i % 3 === 0 ? 4 : 0.2));
+      const weights = updates.map(() => 1 + Math.floor(Math.random() * 50));
+      const bound = 1.5;
+      const all = createAccumulator(specs, { normBound: bound });
+      const left = createAccumulator(specs, { normBound: bound });
+      const right = createAccumulator(specs, { normBound: bound });
+      updates.forEach((u, i) => {
+        all.add(u, weights[i]);
+        (i % 2 ? left : right).add(u, weights[i]);
+      });
+      const merged = createAccumulator(specs, { normBound: bound });
+      merged.merge(left.snapshot());
+      merged.merge(right.snapshot());
+      merged.merge(createAccumulator(specs, { normBound: bound }).snapshot()); // an empty partial changes nothing
+      expect(merged.count).toBe(all.count);
+      expect(merged.totalWeight).toBe(all.totalWeight);
+      expect(merged.boundedCount).toBe(all.boundedCount);
+      expect(merged.boundedCount).toBeGreaterThan(0);
+      expect(merged.maxUpdateNorm).toBe(all.maxUpdateNorm);
+      const [a, m] = [all.mean(), merged.mean()];
+      let worst = 0;
+      for (let t = 0; t < specs.length; t++) for (let p = 0; p < a[t].length; p++) worst = Math.max(worst, Math.abs(a[t][p] - m[t][p]));
+      // float32 sums in another order: equal to a few ulps, not bit for bit.
+      expect(worst).toBeLessThan(1e-6);
+      for (const acc of [all, left, right, merged]) acc.dispose();
+    });
+
+    it('refuses a snapshot with another bound, another layout or a NaN, and leaves the sum intact', () => {
+      const acc = createAccumulator(specs, { normBound: 1 });
+      const good = randomUpdate(0.1);
+      acc.add(good, 1);
+      const other = createAccumulator(specs, { normBound: 1 });
+      other.add(randomUpdate(0.1), 1);
+      const snap = other.snapshot();
+      const codeOf = (fn: () => void): string => {
+        try { fn(); } catch (e) { expect(e).toBeInstanceOf(AggregationError); return (e as AggregationError).code; }
+        return 'no error';
+      };
+      expect(codeOf(() => acc.merge({ ...snap, normBound: 2 }))).toBe('bad-option');
+      expect(codeOf(() => acc.merge({ ...snap, normBound: null }))).toBe('bad-option');
+      expect(codeOf(() => acc.merge({ ...snap, sum: [snap.sum[0]] }))).toBe('tensor-count-mismatch');
+      expect(codeOf(() => acc.merge({ ...snap, sum: [snap.sum[0], new Float32Array(3)] }))).toBe('tensor-length-mismatch');
+      expect(codeOf(() => acc.merge({ ...snap, totalWeight: -1 }))).toBe('bad-weight');
+      const poisoned = snap.sum.map((t) => Float32Array.from(t));
+      poisoned[0][1] = Number.NaN;
+      expect(codeOf(() => acc.merge({ ...snap, sum: poisoned }))).toBe('non-finite-update');
+      expect(acc.count).toBe(1);
+      expect(acc.snapshot().sum[1][2]).toBeCloseTo(good[1][2], 6);
+      acc.dispose();
+      other.dispose();
+    });
+
     it('leaks no tensor across 1,000 accumulate + finalize rounds', async () => {
       let globals = randomUpdate();
       const update = randomUpdate(0.1);

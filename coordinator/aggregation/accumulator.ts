@@ -7,6 +7,11 @@
  * before it is added: that is the "norm bounding" robust aggregator (Sun et
  * al. 2019), and under central DP it is what makes the server's sensitivity
  * bound hold even when a client skipped its own clipping.
+ *
+ * Partial sums merge: `snapshot()` of one accumulator `merge`d into another
+ * gives the accumulator of both sets of updates (float32 addition in another
+ * order, so equal within float tolerance, not bit for bit). That is how
+ * several coordinator processes combine what each of them folded.
  */
 import * as tf from '@tensorflow/tfjs';
 import { requireAggregationBackend } from './backend.ts';
@@ -16,6 +21,18 @@ import { assertAligned, tensorSizes, type WeightSpec } from './weight-spec.ts';
 export interface AccumulatorOptions {
   /** Scale each update to at most this global L2 norm before adding it. */
   normBound?: number;
+}
+
+/** Everything an accumulator knows, as plain data: what `merge` takes. */
+export interface AccumulatorSnapshot {
+  /** Weighted (and norm-bounded) sum, one array per spec. */
+  sum: Float32Array[];
+  count: number;
+  totalWeight: number;
+  boundedCount: number;
+  maxUpdateNorm: number;
+  /** The bound the summands were scaled to; only snapshots with the same bound merge. */
+  normBound: number | null;
 }
 
 export interface Accumulator {
@@ -35,6 +52,14 @@ export interface Accumulator {
   sum(): Float32Array[];
   /** Weighted mean of the deltas: sum / totalWeight. */
   mean(): Float32Array[];
+  /** A copy of the sum and counters (an empty accumulator gives zeros). */
+  snapshot(): AccumulatorSnapshot;
+  /**
+   * Adds another accumulator's snapshot, as if its updates had been added
+   * here. Throws AggregationError ('bad-option' for another normBound, a
+   * tensor mismatch code for another layout, 'non-finite-update' for a NaN).
+   */
+  merge(snapshot: AccumulatorSnapshot): void;
   /** Frees the tensors; the accumulator refuses further use. */
   dispose(): void;
 }
@@ -118,6 +143,40 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
     mean() {
       if (count === 0) throw new AggregationError('no-updates', 'no update was added; a round needs at least one report');
       return read(totalWeight);
+    },
+
+    snapshot() {
+      return { sum: read(1), count, totalWeight, boundedCount, maxUpdateNorm, normBound };
+    },
+
+    merge(other) {
+      const vars = live();
+      if (other.normBound !== normBound) {
+        // Sums bounded differently are different estimators (and under DP a different sensitivity): refuse.
+        throw new AggregationError('bad-option', `cannot merge a partial sum bounded at ${other.normBound} into one bounded at ${normBound}`, { normBound, other: other.normBound });
+      }
+      const counters = [other.count, other.totalWeight, other.boundedCount, other.maxUpdateNorm];
+      if (!counters.every((v) => Number.isFinite(v) && v >= 0) || !Number.isInteger(other.count) || other.boundedCount > other.count) {
+        throw new AggregationError('bad-weight', 'a merged snapshot needs finite, non-negative counters', { count: other.count, totalWeight: other.totalWeight });
+      }
+      assertAligned(other.sum, specs, sizes, 'merged snapshot');
+      if (other.count === 0) return;
+      const inputs = other.sum.map((d) => tf.tensor1d(d, 'float32'));
+      try {
+        const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
+        const finite = Number.isFinite(squared.dataSync()[0]);
+        squared.dispose();
+        if (!finite) throw new AggregationError('non-finite-update', 'merged snapshot contains NaN or Infinity; refuse it');
+        tf.tidy(() => {
+          for (let i = 0; i < vars.length; i++) vars[i].assign(tf.add(vars[i], inputs[i]));
+        });
+        count += other.count;
+        totalWeight += other.totalWeight;
+        boundedCount += other.boundedCount;
+        maxUpdateNorm = Math.max(maxUpdateNorm, other.maxUpdateNorm);
+      } finally {
+        for (const t of inputs) t.dispose();
+      }
     },
 
     dispose() {

@@ -8,7 +8,14 @@
  * "which stored updates are already summed". At close, every stored update
  * the accumulator has not seen (a restart, a race) is folded from storage,
  * so `kill -9` loses nothing that was acknowledged.
+ *
+ * Several processes (with `signals`): each keeps the partial sum of the
+ * updates it accepted. The elected closer asks every live process to flush
+ * its partial (round_partials), waits for them up to `flushWaitMs`, and sums
+ * its own fold, the flushed partials and, from storage, every stored update
+ * no partial covers (a crashed or silent process): see closing-partials.ts.
  */
+import { randomUUID } from 'node:crypto';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import { TaskPlanSchema, parseUpdateMetaHeader, type CheckInResponse, type TaskPlan, type UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
@@ -21,8 +28,11 @@ import { storeVariantBlobs } from '../registry/publish.ts';
 import { weightsFromVariant } from '../registry/variants.ts';
 import { isStoreError, type JsonObject, type ModelVersion, type Round, type Store, type Task } from '../store/index.ts';
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
+import { collectPartials, mergePartials, type PartialMergeCounts } from './closing-partials.ts';
+import { encodePartialSum } from './partial-flush.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { chargeRound, nextRoundPrivacy } from './privacy-budget.ts';
+import type { RoundSignal, RoundSignals } from './round-signals.ts';
 import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-update.ts';
 
 interface RoundFold {
@@ -39,6 +49,18 @@ export interface RoundServiceOptions {
   /** Source of jitter for retry-after (not security relevant). */
   random?: () => number;
   now?: () => number;
+  /** This process's id in coordinator_processes and round_partials; random by default. */
+  processId?: string;
+  /**
+   * Signals to the other processes on the same database. Without them the
+   * service works alone (as before): no heartbeat, no flush, and a closer
+   * reads every update it did not fold itself from storage.
+   */
+  signals?: RoundSignals;
+  /** How long a closer waits for the live processes' partials; 3 s by default. */
+  flushWaitMs?: number;
+  /** A process whose heartbeat is older than this is dead; max(3 sweeps, 5 s) by default. */
+  liveWindowMs?: number;
 }
 
 /** Thrown inside the closing transaction to roll it back when another process closed the round first. */
@@ -66,12 +88,75 @@ export class RoundService {
   private readonly closing = new Map<string, Promise<Round | null>>();
   private readonly openingLocks = new Map<string, Promise<unknown>>();
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Rounds whose partial this process flushed: it folds nothing more into them. */
+  private readonly flushed = new Set<string>();
+  private readonly partialWaiters = new Map<string, Set<() => void>>();
+  private unsubscribe: (() => void) | null = null;
   private readonly random: () => number;
   private readonly now: () => number;
+  /** This process's id among the coordinator processes. */
+  readonly processId: string;
 
   constructor(private readonly o: RoundServiceOptions) {
     this.random = o.random ?? Math.random;
     this.now = o.now ?? Date.now;
+    this.processId = o.processId ?? `proc_${randomUUID()}`;
+    if (o.signals) this.unsubscribe = o.signals.subscribe((signal) => this.onSignal(signal));
+  }
+
+  private onSignal(signal: RoundSignal): void {
+    if (signal.type === 'flushed') {
+      for (const wake of this.partialWaiters.get(signal.roundId) ?? []) wake();
+      return;
+    }
+    // Our own request, or a round this process is closing itself (it folds its own sum in directly).
+    if (signal.from === this.processId || this.closing.has(signal.roundId)) return;
+    this.flush(signal.roundId).catch((err) => this.o.log.error({ err, round: signal.roundId }, 'flushing a partial sum failed; the closer reads those updates from storage'));
+  }
+
+  /**
+   * Writes this process's partial sum of a closing round to round_partials
+   * (an empty one when it folded nothing) and stops folding into that round.
+   */
+  async flush(roundId: string): Promise<void> {
+    if (!this.o.signals || this.flushed.has(roundId)) return;
+    this.flushed.add(roundId);
+    const fold = this.folds.get(roundId);
+    this.folds.delete(roundId);
+    // Taken synchronously, before any await: fold() is synchronous too, so the
+    // sum and the device set below describe exactly the same updates. An update
+    // recorded just before the round turned 'closing' whose fold() runs after
+    // this point is skipped by fold() (the round is in `flushed`) and is in no
+    // partial, so the closer reads it from storage: late, never lost or doubled.
+    const acc = fold?.accumulator ?? null;
+    let snapshot = acc && fold!.folded.size > 0 ? acc.snapshot() : null;
+    const devices = snapshot ? [...fold!.folded] : [];
+    if (snapshot && snapshot.count !== devices.length) {
+      this.o.log.error({ round: roundId, count: snapshot.count, devices: devices.length }, 'partial sum and its device set disagree; flushing an empty partial instead');
+      snapshot = null;
+      devices.length = 0;
+    }
+    const specs = acc?.specs ?? [];
+    acc?.dispose();
+    const sumHash = snapshot ? (await this.o.store.blobs.put(encodePartialSum(specs, snapshot.sum, roundId, this.processId))).hash : null;
+    await this.o.store.putRoundPartial({
+      roundId,
+      processId: this.processId,
+      deviceIds: devices,
+      count: snapshot?.count ?? 0,
+      totalWeight: snapshot?.totalWeight ?? 0,
+      boundedCount: snapshot?.boundedCount ?? 0,
+      maxUpdateNorm: snapshot?.maxUpdateNorm ?? 0,
+      normBound: snapshot?.normBound ?? null,
+      sumHash,
+    });
+    this.o.log.info({ round: roundId, process: this.processId, updates: devices.length }, 'partial sum flushed');
+    await this.o.signals.publish({ type: 'flushed', roundId, processId: this.processId }).catch(() => undefined);
+  }
+
+  /** The live window: heartbeats older than this are dead processes. */
+  private liveWindowMs(): number {
+    return this.o.liveWindowMs ?? Math.max(3 * this.o.sweepIntervalMs, 5000);
   }
 
   /** Starts the deadline sweeper and resumes rounds a crash left half-closed. */
@@ -85,13 +170,22 @@ export class RoundService {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     await Promise.allSettled([...this.closing.values()]);
+    // Closers stop waiting for this process at once (else until its heartbeat goes stale).
+    if (this.o.signals) await this.o.store.removeProcess(this.processId).catch((err) => this.o.log.warn({ err }, 'could not remove the process heartbeat'));
     for (const fold of this.folds.values()) fold.accumulator?.dispose();
     this.folds.clear();
   }
 
   /** Closes rounds past their deadline and finishes rounds left in 'closing'. */
   async sweep(): Promise<void> {
+    if (this.o.signals) {
+      await this.o.store.heartbeatProcess(this.processId);
+      // Partials of finished rounds: flushed too late, or their closer crashed before cleaning up.
+      await this.deletePartialBlobs(await this.o.store.pruneRoundPartials());
+    }
     const nowIso = new Date(this.now()).toISOString();
     const expired = await this.o.store.listRounds({ status: ['open'], deadlineBefore: nowIso, limit: 1000 });
     const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
@@ -109,6 +203,15 @@ export class RoundService {
         this.folds.delete(id);
       }
     }
+    for (const id of this.flushed) {
+      const round = await this.o.store.getRound(id);
+      if (!round || round.status === 'closed' || round.status === 'failed') this.flushed.delete(id);
+    }
+  }
+
+  /** Partial sum blobs are unique to their (round, process) (see encodePartialSum), so deleting them cannot hit a shared blob. */
+  private async deletePartialBlobs(partials: ReadonlyArray<{ sumHash: string | null }>): Promise<void> {
+    for (const p of partials) if (p.sumHash) await this.o.store.blobs.delete(p.sumHash).catch(() => false);
   }
 
   /**
@@ -291,6 +394,7 @@ export class RoundService {
 
   private fold(round: Round, plan: TaskPlan, specs: WeightSpec[], deviceId: string, deltas: Float32Array[], numExamples: number, clipNorm: number): void {
     if (this.closing.has(round.id)) return; // the closer folds it from storage
+    if (this.flushed.has(round.id)) return; // after our flush: not in our partial, so the closer reads it from storage
     const fold = this.foldOf(round, plan, specs, clipNorm);
     if (fold.folded.has(deviceId)) return;
     fold.folded.add(deviceId);
@@ -324,7 +428,11 @@ export class RoundService {
     const before = await store.getRound(roundId);
     if (!before) return null;
     if (before.status === 'open') {
-      if (!(await store.beginClosing(roundId))) return store.getRound(roundId);
+      if (!(await store.beginClosing(roundId))) {
+        // Another process closes it: hand over our partial sum now instead of waiting for its request.
+        await this.flush(roundId).catch((err) => this.o.log.error({ err, round: roundId }, 'flushing a partial sum failed'));
+        return store.getRound(roundId);
+      }
     } else if (before.status !== 'closing') {
       return before;
     }
@@ -351,13 +459,24 @@ export class RoundService {
     const clipNorm = task.clipNorm ?? plan.clipNorm;
     const fold = this.foldOf(round, plan, specs, clipNorm);
     let aggregate: RoundAggregate;
+    let sources: PartialMergeCounts = { fromOwnFold: 0, fromPartials: 0, fromStorage: updates.length, partialsMerged: 0, partialsIgnored: 0, flushWaitMs: 0 };
     if (fold.accumulator) {
+      const accumulator = fold.accumulator;
+      const waitStarted = this.now();
+      const partials = this.o.signals
+        ? await collectPartials({
+            store, signals: this.o.signals, roundId, processId: this.processId, waiters: this.partialWaiters,
+            liveSince: new Date(this.now() - this.liveWindowMs()).toISOString(), waitMs: this.o.flushWaitMs ?? 3000,
+          })
+        : [];
+      const flushWaitMs = this.now() - waitStarted;
+      sources = { ...(await mergePartials({ accumulator, folded: fold.folded, partials, updates, specs, blobs: store.blobs, log: this.o.log, roundId })), flushWaitMs };
       for (const u of updates) {
         if (fold.folded.has(u.deviceId)) continue;
         fold.folded.add(u.deviceId);
-        fold.accumulator.add(await this.readUpdate(u.blobHash, specs), plan.noiseMultiplier > 0 ? 1 : u.numExamples);
+        accumulator.add(await this.readUpdate(u.blobHash, specs), plan.noiseMultiplier > 0 ? 1 : u.numExamples);
       }
-      aggregate = { kind: 'mean', accumulator: fold.accumulator };
+      aggregate = { kind: 'mean', accumulator };
     } else {
       const source = { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) };
       aggregate = plan.strategy.name === 'median'
@@ -407,6 +526,12 @@ export class RoundService {
       trainAccuracy: mean('trainAccuracy'),
       noiseStddev: result.stats.noiseStddev,
       closedBy: reason,
+      fromOwnFold: sources.fromOwnFold,
+      fromPartials: sources.fromPartials,
+      fromStorage: sources.fromStorage,
+      partialsMerged: sources.partialsMerged,
+      partialsIgnored: sources.partialsIgnored,
+      flushWaitMs: sources.flushWaitMs,
     };
     const closed = await store.transaction<Round | null>(async (tx) => {
       const created = await tx.createModelVersion({
@@ -443,8 +568,18 @@ export class RoundService {
       throw error;
     });
     if (!closed) return store.getRound(roundId);
+    if (this.o.signals) {
+      try {
+        await this.deletePartialBlobs(await store.deleteRoundPartials(roundId));
+      } catch (err) {
+        this.o.log.warn({ err, round: roundId }, 'could not delete the round partials; the sweeper retries');
+      }
+    }
     this.o.metrics.roundDuration.observe({ outcome: 'closed' }, outcomeSeconds);
-    this.o.log.info({ round: roundId, version: closed?.resultVersion, reports: updates.length, ms: this.now() - started }, 'round closed');
+    this.o.log.info({
+      round: roundId, version: closed?.resultVersion, reports: updates.length, ms: this.now() - started,
+      fromOwnFold: sources.fromOwnFold, fromPartials: sources.fromPartials, fromStorage: sources.fromStorage, partialsIgnored: sources.partialsIgnored,
+    }, 'round closed');
     return closed;
   }
 }

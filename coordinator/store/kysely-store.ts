@@ -16,6 +16,7 @@ import type { OpsContext } from './context.ts';
 import { StoreError } from './errors.ts';
 import { identityOps } from './identity-ops.ts';
 import { logOps } from './log-ops.ts';
+import { partialOps } from './partial-ops.ts';
 import { registryOps } from './registry-ops.ts';
 import { rolloutOps } from './rollout-ops.ts';
 import { roundOps } from './round-ops.ts';
@@ -33,7 +34,7 @@ export interface KyselyStoreOptions {
 }
 
 function opsFor(ctx: OpsContext): StoreOps {
-  return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx), ...rolloutOps(ctx) };
+  return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx), ...rolloutOps(ctx), ...partialOps(ctx) };
 }
 
 /**

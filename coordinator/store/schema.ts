@@ -137,6 +137,25 @@ export interface RolloutsTable {
   ended_at: string | null;
 }
 
+/** Migration 0003 (partial-migration.ts): one heartbeat row per live coordinator process. */
+export interface CoordinatorProcessesTable { id: string; started_at: string; heartbeat_at: string }
+
+/** Migration 0003: a process's flushed partial sum of a closing round. */
+export interface RoundPartialsTable {
+  round_id: string;
+  process_id: string;
+  /** JSON array of the device ids the sum covers. */
+  device_ids: string;
+  count: number;
+  total_weight: number;
+  bounded_count: number;
+  max_update_norm: number;
+  norm_bound: number | null;
+  /** Blob of the encoded sum; null for an empty partial ("I folded nothing"). */
+  sum_hash: string | null;
+  created_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   counters: CountersTable;
@@ -153,4 +172,6 @@ export interface Database {
   audit_log: AuditLogTable;
   telemetry: TelemetryTable;
   rollouts: RolloutsTable;
+  coordinator_processes: CoordinatorProcessesTable;
+  round_partials: RoundPartialsTable;
 }

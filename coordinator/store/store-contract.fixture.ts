@@ -296,6 +296,44 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       });
     });
 
+    describe('coordinator processes and round partials', () => {
+      it('heartbeats processes, lists the live ones, and forgets a removed one', async () => {
+        let clock = Date.parse('2030-01-01T00:00:00Z');
+        await open({ now: () => new Date(clock) });
+        await store.heartbeatProcess('p1');
+        clock += 10_000;
+        await store.heartbeatProcess('p2');
+        await store.heartbeatProcess('p1');
+        expect((await store.listLiveProcesses('2030-01-01T00:00:05Z')).map((p) => p.id)).toEqual(['p1', 'p2']);
+        const p1 = (await store.listLiveProcesses('2030-01-01T00:00:00Z'))[0];
+        expect(p1).toEqual({ id: 'p1', startedAt: '2030-01-01T00:00:00.000Z', heartbeatAt: '2030-01-01T00:00:10.000Z' });
+        expect(await store.listLiveProcesses('2030-01-01T00:00:11Z')).toEqual([]);
+        await store.removeProcess('p2');
+        expect((await store.listLiveProcesses('2030-01-01T00:00:00Z')).map((p) => p.id)).toEqual(['p1']);
+        await expect(store.heartbeatProcess('')).rejects.toMatchObject({ code: 'invalid' });
+      });
+
+      it('stores one partial per round and process, checks its shape, and prunes those of finished rounds', async () => {
+        round = await seed(await open(), 0, 1, 1);
+        const partial = { roundId: round.id, processId: 'p1', deviceIds: ['d0', 'd1'], count: 2, totalWeight: 7.5, boundedCount: 1, maxUpdateNorm: 2.25, normBound: 1, sumHash: hashOf(5) };
+        expect(await store.putRoundPartial(partial)).toBe(true);
+        expect(await store.putRoundPartial({ ...partial, deviceIds: ['d9'], count: 1 })).toBe(false);
+        expect(await store.putRoundPartial({ roundId: round.id, processId: 'p2', deviceIds: [], count: 0, totalWeight: 0, boundedCount: 0, maxUpdateNorm: 0, normBound: null, sumHash: null })).toBe(true);
+        await expect(store.putRoundPartial({ ...partial, processId: 'p3', sumHash: null })).rejects.toMatchObject({ code: 'invalid' });
+        await expect(store.putRoundPartial({ ...partial, processId: 'p3', deviceIds: ['d0', 'd0'] })).rejects.toMatchObject({ code: 'invalid' });
+        const listed = await store.listRoundPartials(round.id);
+        expect(listed.map((p) => p.processId).sort()).toEqual(['p1', 'p2']);
+        expect(listed.find((p) => p.processId === 'p1')).toMatchObject(partial);
+        expect(await store.pruneRoundPartials()).toEqual([]);
+        await store.beginClosing(round.id);
+        await store.finishRound(round.id, { from: ['closing'], to: 'failed' });
+        expect((await store.pruneRoundPartials()).map((p) => p.sumHash).sort()).toEqual([hashOf(5), null]);
+        expect(await store.listRoundPartials(round.id)).toEqual([]);
+        expect(await store.putRoundPartial(partial)).toBe(true);
+        expect(await store.deleteRoundPartials(round.id)).toMatchObject([{ processId: 'p1', sumHash: hashOf(5) }]);
+      });
+    });
+
     describe('recordUpdate', () => {
       it('accepts once, returns the first receipt for duplicates, and refuses the unselected', async () => {
         round = await seed(await open(), 3, 2, 2);

@@ -5,12 +5,15 @@
  * implement the same interface with the same Kysely queries.
  */
 import type { BlobStore } from './blob-store.ts';
+import type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
 import type { NewRollout, Rollout, RolloutPatch, RolloutQuery, RolloutStatus } from './rollout-types.ts';
 import type {
   AccountantState, AdminKey, AuditEntry, Device, IsoTime, JsonObject, JsonValue, ManifestRecord, ModelStage,
   ModelVariant, ModelVersion, Participant, PrivacyBudget, Round, RoundStatus, StageTransition, Task, TaskStatus,
   TelemetryEvent, UpdateReceipt, VersionSource, WeightSpec,
 } from './types.ts';
+
+export type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
 
 export interface Page {
   limit?: number;
@@ -239,6 +242,22 @@ export interface StoreOps {
   listRollouts(query?: RolloutQuery): Promise<Rollout[]>;
   /** Applies the patch; throws not_found, or conflict when `ifStatus` is given and the status is not in it. */
   updateRollout(id: string, patch: RolloutPatch, options?: { ifStatus?: RolloutStatus[] }): Promise<Rollout>;
+
+  // coordinator processes and round partials (several processes on one database)
+  /** Creates or refreshes this process's heartbeat row (stamped with the store's clock). */
+  heartbeatProcess(id: string): Promise<void>;
+  /** Drops the heartbeat row on a clean stop, so closers stop waiting for this process at once. */
+  removeProcess(id: string): Promise<void>;
+  /** Processes whose last heartbeat is at or after `since`, by id. */
+  listLiveProcesses(since: IsoTime): Promise<CoordinatorProcessRecord[]>;
+  /** Stores a process's partial sum of a round once; false when that process already flushed this round. */
+  putRoundPartial(input: NewRoundPartial): Promise<boolean>;
+  /** The flushed partials of a round, oldest first (the order in which a closer trusts them). */
+  listRoundPartials(roundId: string): Promise<RoundPartial[]>;
+  /** Removes a round's partials and returns them (their sum blobs are the caller's to delete). */
+  deleteRoundPartials(roundId: string): Promise<RoundPartial[]>;
+  /** Removes and returns the partials of every closed or failed round (late flushes, crashed closers). */
+  pruneRoundPartials(): Promise<RoundPartial[]>;
 }
 
 /**
