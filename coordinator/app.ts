@@ -35,7 +35,7 @@ export function buildApp(deps: CoordinatorDeps) {
     .route('/', adminTaskRoutes(deps))
     .route('/', adminRolloutRoutes(deps))
     .route('/', adminBanditRoutes(deps))
-    .route('/', eventRoutes(deps));
+    .route('/', eventRoutes(deps, { heartbeatMs: deps.config.sseHeartbeatMs }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -30,6 +30,8 @@ export interface CoordinatorConfig {
   sweepIntervalMs: number;
   /** Variants that lose more accuracy than this on a holdout are refused. */
   maxAccuracyDrop: number;
+  /** SSE heartbeat; each one also re-checks the device's manifest (the fallback when a change notice is lost). */
+  sseHeartbeatMs: number;
 }
 
 export const DEFAULT_CONFIG: Omit<CoordinatorConfig, 'dataDir'> = {
@@ -46,6 +48,7 @@ export const DEFAULT_CONFIG: Omit<CoordinatorConfig, 'dataDir'> = {
   },
   sweepIntervalMs: 1_000,
   maxAccuracyDrop: 0.01,
+  sseHeartbeatMs: 15_000,
 };
 
 /** Deep-enough merge of partial settings over the defaults. */

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { inProcessManifestEvents, RolloutService, type ManifestEvents } from './rollouts/index.ts';
 import { BanditService } from './rollouts/bandit-service.ts';
+import type { RoundSignals } from './rounds/round-signals.ts';
 import { RoundService } from './rounds/service.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
@@ -36,6 +37,8 @@ export interface CreateCoordinatorOptions extends Partial<CoordinatorConfig> {
   sweep?: boolean;
   /** Manifest change fan-out; in-process by default, LISTEN/NOTIFY across processes on PostgreSQL. */
   events?: ManifestEvents;
+  /** Round flush requests between processes (PostgreSQL); without them this process closes rounds alone. */
+  roundSignals?: RoundSignals;
   /** Rate-limit counters; in this process's memory by default. Not closed by the coordinator when given. */
   rateLimitStore?: RateLimitStore;
 }
@@ -59,7 +62,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     const signing = await ensureSigningKey(store);
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
     const metrics = createMetrics();
-    const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs });
+    const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs, ...(options.roundSignals ? { signals: options.roundSignals } : {}) });
     const rollouts = new RolloutService({ store, signing, log, events: options.events ?? inProcessManifestEvents() });
     const bandits = new BanditService({ store, signing, log, events: rollouts.events });
     const rateLimits = options.rateLimitStore ?? memoryRateLimitStore();

@@ -8,14 +8,13 @@
  */
 import { serve } from '@hono/node-server';
 import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createCoordinator } from '../coordinator.ts';
-import { openFolderBlobStore } from '../store/blob-store.ts';
-import { openPostgresStore, redactConnectionString } from '../store/postgres-store.ts';
-import type { Store } from '../store/store.ts';
+import { createLogger } from '../observability/logger.ts';
 import { staticSite } from '../static/index.ts';
 import { seedDemoModel } from '../static/seed.ts';
 import type { CliIo } from './index.ts';
+import { openServeBackends } from './serve-backends.ts';
 import { UsageError, parseIntegerFlag } from './usage-error.ts';
 
 export interface ServeOptions {
@@ -26,16 +25,7 @@ export interface ServeOptions {
   demo: boolean;
   store?: string;
   poolSize: string;
-}
-
-/** Opens the PostgreSQL store for `--store`, or returns undefined for the embedded SQLite default. */
-async function openConfiguredStore(opts: ServeOptions, dataGiven: boolean): Promise<Store | undefined> {
-  const url = opts.store?.trim();
-  if (!url) return undefined;
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--store must be a postgres:// URL, got ${JSON.stringify(redactConnectionString(url))}`);
-  const poolSize = parseIntegerFlag('--pool-size', opts.poolSize, 1);
-  const blobs = dataGiven ? await openFolderBlobStore({ dir: join(resolve(opts.data), 'blobs') }) : 'bytea';
-  return openPostgresStore({ connectionString: url, poolSize, blobs });
+  blobs?: string;
 }
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -51,19 +41,31 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--no-demo', 'API only: do not serve the Digits demo, the dashboard and /sdk, nor seed the demo model')
     .option('--store <url>', 'keep state in PostgreSQL (postgres://...) instead of SQLite in --data; several processes may share it', process.env.FLOCK_DATABASE_URL)
     .option('--pool-size <n>', 'PostgreSQL connections per process', process.env.FLOCK_DB_POOL_SIZE ?? '10')
-    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size).\nWith --store, blobs are stored in the database (bytea) unless --data is given: then in DIR/blobs, a folder all processes must share.')
+    .option('--blobs <where>', 'where blobs live: folder (DATA/blobs), bytea (with --store) or s3://bucket/prefix', process.env.FLOCK_BLOBS)
+    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size),\n  FLOCK_BLOBS (as --blobs); for s3:// blobs FLOCK_S3_ENDPOINT (S3-compatible servers), FLOCK_S3_REGION,\n  FLOCK_S3_FORCE_PATH_STYLE and the AWS SDK credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles).\nWith --store, blobs are stored in the database (bytea) unless --data or --blobs says otherwise;\n  a folder must then be shared by all processes.')
     .action(async (opts: ServeOptions, command: Command) => {
       const port = parseIntegerFlag('--port', opts.port, 0);
       if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
       if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
       const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
-      const store = await openConfiguredStore(opts, dataGiven);
-      const coordinator = await createCoordinator({
-        dataDir: resolve(opts.data),
-        store,
-        adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
-        aggregationBackend: opts.backend as (typeof BACKENDS)[number],
-      });
+      const log = createLogger();
+      const backends = await openServeBackends({ data: opts.data, dataGiven, store: opts.store, poolSize: opts.poolSize, blobs: opts.blobs }, log);
+      let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
+      try {
+        coordinator = await createCoordinator({
+          dataDir: resolve(opts.data),
+          log,
+          ...(backends.store ? { store: backends.store } : {}),
+          ...(backends.events ? { events: backends.events } : {}),
+          ...(backends.rateLimitStore ? { rateLimitStore: backends.rateLimitStore } : {}),
+          ...(backends.roundSignals ? { roundSignals: backends.roundSignals } : {}),
+          adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
+          aggregationBackend: opts.backend as (typeof BACKENDS)[number],
+        });
+      } catch (error) {
+        await backends.close();
+        throw error;
+      }
       const site = opts.demo ? staticSite(coordinator.app) : null;
       const server = serve({ fetch: site ? site.app.fetch : coordinator.app.fetch, port, hostname: opts.host });
       await new Promise<void>((ready, fail) => {
@@ -74,7 +76,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const actualPort = typeof address === 'object' && address ? address.port : port;
       const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
       io.out(`flock coordinator listening on ${base}\n`);
-      io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${store ? `store:    postgres ${redactConnectionString(opts.store!)}${dataGiven ? `, blobs in ${join(resolve(opts.data), 'blobs')}` : ', blobs in bytea'}` : `data dir: ${resolve(opts.data)}`}\n`);
+      io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`);
       if (site) {
         io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
         if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
@@ -94,7 +96,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           io.out(`\n${signal}: shutting down\n`);
           server.close(() => undefined);
           if ('closeAllConnections' in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
-          void coordinator.close().then(done, done);
+          void coordinator.close().then(() => backends.close()).then(done, done);
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));

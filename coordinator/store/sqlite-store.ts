@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import type { DatabaseConnection, Dialect } from 'kysely';
-import { openFolderBlobStore } from './blob-store.ts';
+import { openFolderBlobStore, type BlobStore } from './blob-store.ts';
 import { StoreError } from './errors.ts';
 import { createKyselyStore } from './kysely-store.ts';
 import { migrateToLatest } from './migrations.ts';
@@ -27,6 +27,8 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** Largest blob accepted by `blobs.put`; 256 MiB by default. */
   maxBlobBytes?: number;
+  /** Keep blobs here (e.g. S3) instead of `dataDir/blobs`. */
+  blobs?: BlobStore;
   /** 'full' (default) survives power loss; 'normal' only process crashes, and is faster. */
   synchronous?: 'full' | 'normal';
   /** How long a writer waits for another process's lock; 5000 ms by default. */
@@ -90,7 +92,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db = new Kysely<Database>({ dialect: sqliteDialect(sqlite) });
     await migrateToLatest(db, 'sqlite');
     sqlite.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-    const blobs = await openFolderBlobStore({ dir: join(dataDir, BLOB_DIR), maxBytes: options.maxBlobBytes });
+    const blobs = options.blobs ?? (await openFolderBlobStore({ dir: join(dataDir, BLOB_DIR), maxBytes: options.maxBlobBytes }));
     return createKyselyStore(db, { kind: 'sqlite', blobs, now: options.now, onClose: () => void openDirs.delete(dataDir) });
   } catch (e) {
     openDirs.delete(dataDir);

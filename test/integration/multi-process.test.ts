@@ -106,9 +106,23 @@ describe.skipIf(skip)('several coordinator processes on PostgreSQL', () => {
       expect(replay.status).toBe(200);
       expect(await replay.json()).toMatchObject({ duplicate: true, receivedAt: acked[k].receivedAt });
     }
-    for (let k = 3; k < 6; k++) expect((await upload(k)).status).toBe(200);
+    for (let k = 3; k < 6; k++) {
+      const res = await upload(k);
+      expect(res.status).toBe(200);
+      acked.push({ receivedAt: ((await res.json()) as { receivedAt: string }).receivedAt, backend: res.headers.get('x-flock-backend')! });
+    }
     const closed = await waitFor('the round to close', async () => (await rounds())[0], (r) => r.state === 'closed');
     expect(closed).toMatchObject({ state: 'closed', reports: 6, resultVersion: 2 });
+    // The last upload reached quorum, so its process closed the round: its own sum, the other live
+    // process's flushed partial sum, and the dead process's updates read back from storage.
+    const closer = acked[5].backend;
+    const count = (pred: (backend: string) => boolean) => acked.filter((a) => pred(a.backend)).length;
+    expect(closed.metrics).toMatchObject({
+      fromOwnFold: count((b) => b === closer),
+      fromPartials: count((b) => b !== closer && b !== String(victim.port)),
+      fromStorage: count((b) => b === String(victim.port)),
+    });
+    expect(closed.metrics.fromPartials).toBeGreaterThan(0); // round-robin: the other live process took some
 
     const v2 = (await (await f('/v1/admin/models/digits/versions/2', { headers: admin })).json()) as typeof v1 & { parentVersion: number; clients: number; roundId: string };
     expect(v2).toMatchObject({ parentVersion: 1, clients: 6, roundId });

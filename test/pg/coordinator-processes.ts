@@ -30,10 +30,11 @@ export interface CoordinatorProcess {
  * p.child.kill('SIGTERM'); await p.exited;
  * ```
  */
-export async function startCoordinatorProcess(o: { databaseUrl: string; adminKey: string; poolSize?: number }): Promise<CoordinatorProcess> {
-  const args = [join(root, 'bin/flock.js'), 'serve', '--store', o.databaseUrl, '--port', '0', '--host', '127.0.0.1', '--no-demo', '--pool-size', String(o.poolSize ?? 4)];
-  const env: NodeJS.ProcessEnv = { ...process.env, FLOCK_ADMIN_KEY: o.adminKey, FLOCK_LOG_LEVEL: 'silent' };
-  delete env.FLOCK_DATA; // blobs in bytea: no folder shared between the processes
+export async function startCoordinatorProcess(o: { databaseUrl?: string; adminKey: string; poolSize?: number; args?: string[]; env?: Record<string, string> }): Promise<CoordinatorProcess & { stdout(): string }> {
+  const store = o.databaseUrl ? ['--store', o.databaseUrl, '--pool-size', String(o.poolSize ?? 4)] : [];
+  const args = [join(root, 'bin/flock.js'), 'serve', ...store, '--port', '0', '--host', '127.0.0.1', '--no-demo', ...(o.args ?? [])];
+  const env: NodeJS.ProcessEnv = { ...process.env, FLOCK_ADMIN_KEY: o.adminKey, FLOCK_LOG_LEVEL: 'silent', ...o.env };
+  if (!o.env?.FLOCK_DATA) delete env.FLOCK_DATA; // blobs in bytea: no folder shared between the processes
   const child = spawn(process.execPath, args, {
     cwd: root,
     env,
@@ -42,8 +43,8 @@ export async function startCoordinatorProcess(o: { databaseUrl: string; adminKey
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  let out = '';
   const base = await new Promise<string>((resolve, reject) => {
-    let out = '';
     const timer = setTimeout(() => reject(new Error(`flock serve did not start in 90 s; stderr: ${stderr}`)), 90_000);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
@@ -58,7 +59,7 @@ export async function startCoordinatorProcess(o: { databaseUrl: string; adminKey
       reject(new Error(`flock serve exited (${how}) before listening; stderr: ${stderr}`));
     });
   });
-  return { child, base, port: Number(new URL(base).port), exited };
+  return { child, base, port: Number(new URL(base).port), exited, stdout: () => out };
 }
 
 export interface RoundRobinProxy {
