@@ -302,7 +302,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
 
   let scheduler: TrainingScheduler | null = null;
   let signals: ReturnType<typeof watchDeviceSignals> | null = null;
-  const onOnlineFlush = () => void scheduler?.flush().catch(() => {});
+  const onOnlineFlush = () => void scheduler?.flush({ ignoreBackoff: true }).catch(() => {});
   const trainTasks = options.train ? await resolveTasks(options.train.tasks) : [];
   if (options.train && trainTasks.length > 0) {
     const train = options.train;

@@ -214,6 +214,7 @@ export function runClientStoreContract(makeStore: MakeStore, test: TestRegistrar
     equal((await store.dueOutbox()).map((e) => e.id), ['u1'], 'due entries before t1 is due');
     await store.rescheduleOutbox('u1', clock.t + 100, 'offline');
     equal(await store.dueOutbox(), [], 'nothing due after rescheduling');
+    equal((await store.dueOutbox(undefined, Infinity)).map((e) => e.id), ['u1', 't1'], 'everything, scheduled or not, with at = Infinity');
     clock.t += 600;
     const due = await store.dueOutbox();
     equal(due.map((e) => [e.id, e.attempts]), [['u1', 1], ['t1', 0]], 'due entries, soonest first');

@@ -285,9 +285,9 @@ export async function openIndexedDbStore(name = 'flock', options: ClientStoreOpt
       });
       return stored;
     },
-    async dueOutbox(limit) {
+    async dueOutbox(limit, at) {
       open();
-      return db.getAllFromIndex('outbox', 'by-next', IDBKeyRange.upperBound(limits.now()), limit);
+      return db.getAllFromIndex('outbox', 'by-next', IDBKeyRange.upperBound(at ?? limits.now()), limit);
     },
     async rescheduleOutbox(id, nextAttemptAt, error) {
       open();

@@ -182,9 +182,9 @@ export function createMemoryStore(options: ClientStoreOptions = {}): ClientStore
       outbox.set(entry.id, stored);
       return copy(stored);
     },
-    async dueOutbox(limit = Infinity) {
+    async dueOutbox(limit = Infinity, at?: number) {
       open();
-      const now = limits.now();
+      const now = at ?? limits.now();
       return [...outbox.values()]
         .filter((e) => e.nextAttemptAt <= now)
         .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

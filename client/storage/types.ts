@@ -160,7 +160,7 @@ export interface ClientStore {
   /** Queue a request; an entry with the same id is replaced (idempotent re-queue). */
   enqueueOutbox(entry: Omit<OutboxEntry, 'attempts' | 'nextAttemptAt' | 'createdAt'> & { nextAttemptAt?: number }): Promise<OutboxEntry>;
   /** Entries due by the store clock, soonest first (ties by id). */
-  dueOutbox(limit?: number): Promise<OutboxEntry[]>;
+  dueOutbox(limit?: number, at?: number): Promise<OutboxEntry[]>;
   /** Count a failed attempt and schedule the next one. */
   rescheduleOutbox(id: string, nextAttemptAt: number, error: string): Promise<void>;
   removeOutbox(id: string): Promise<void>;

@@ -63,4 +63,18 @@ describe('update outbox', () => {
     expect(outcome).toMatchObject({ status: 'rescheduled', error: 'network: Failed to fetch' });
     expect((await store.countOutbox()).update).toBe(1);
   });
+
+  it('on coming back online, ignoreBackoff sends an update still waiting out the backoff it earned offline', async () => {
+    const clock = 5_000_000;
+    const store = createMemoryStore({ now: () => clock });
+    await enqueueUpdate(store, base, new Uint8Array(8).fill(3), meta('r_ok'));
+    const [failed] = await flushOutbox({ store, token: 't', now: () => clock, random: () => 0.5, fetch: () => Promise.reject(new TypeError('Failed to fetch')) });
+    expect(failed.status).toBe('rescheduled');
+    expect((failed as { nextAttemptAt: number }).nextAttemptAt).toBeGreaterThan(clock);
+    // Still inside the backoff: a plain flush sends nothing.
+    expect(await flushOutbox({ store, token: 't', now: () => clock })).toEqual([]);
+    const [sent] = await flushOutbox({ store, token: 't', now: () => clock, ignoreBackoff: true });
+    expect(sent).toMatchObject({ status: 'uploaded', receipt: { roundId: 'r_ok' } });
+    expect((await store.countOutbox()).update).toBe(0);
+  });
 });

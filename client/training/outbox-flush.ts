@@ -49,6 +49,11 @@ export interface FlushOptions {
   random?: () => number;
   /** Which entries to send (default updates and telemetry). */
   kinds?: ReadonlyArray<OutboxEntry['kind']>;
+  /**
+   * Send entries still waiting out their backoff too: the network just came
+   * back ('online'), so the delay earned while it was down means nothing.
+   */
+  ignoreBackoff?: boolean;
 }
 
 async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<FlushOutcome> {
@@ -98,11 +103,11 @@ async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<Flus
  * leave the outbox, the rest are rescheduled with jittered backoff.
  *
  * @example
- * window.addEventListener('online', () => void flushOutbox({ store, token }));
+ * window.addEventListener('online', () => void flushOutbox({ store, token, ignoreBackoff: true }));
  */
 export async function flushOutbox(options: FlushOptions): Promise<FlushOutcome[]> {
   const outcomes: FlushOutcome[] = [];
-  for (const entry of await options.store.dueOutbox(100)) {
+  for (const entry of await options.store.dueOutbox(100, options.ignoreBackoff ? Infinity : undefined)) {
     if (!(options.kinds ?? ['update', 'telemetry']).includes(entry.kind)) continue;
     const outcome = await sendOnce(entry, options);
     if (outcome.status === 'rescheduled') await options.store.rescheduleOutbox(entry.id, outcome.nextAttemptAt, outcome.error);

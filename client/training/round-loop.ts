@@ -92,9 +92,12 @@ export class TrainingScheduler {
     return out;
   }
 
-  /** Send the due outbox now (also done before each check-in and on 'online'). */
-  flush(): Promise<void> {
-    this.#flushing ??= this.#flushNow().finally(() => {
+  /**
+   * Send the due outbox now (also done before each check-in). On 'online',
+   * `ignoreBackoff` sends entries still waiting out a backoff earned offline.
+   */
+  flush(options: { ignoreBackoff?: boolean } = {}): Promise<void> {
+    this.#flushing ??= this.#flushNow(options.ignoreBackoff ?? false).finally(() => {
       this.#flushing = null;
     });
     return this.#flushing;
@@ -108,9 +111,9 @@ export class TrainingScheduler {
     if (this.#runner) (await this.#runner.catch(() => null))?.close();
   }
 
-  async #flushNow(): Promise<void> {
+  async #flushNow(ignoreBackoff: boolean): Promise<void> {
     const { token } = await this.#o.device();
-    const outcomes = await flushOutbox({ store: this.#o.store, token, fetch: this.#o.fetch, random: this.#random });
+    const outcomes = await flushOutbox({ store: this.#o.store, token, fetch: this.#o.fetch, random: this.#random, ignoreBackoff });
     for (const outcome of outcomes) this.#settle(outcome);
   }
 
