@@ -19,19 +19,17 @@ import { randomUUID } from 'node:crypto';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import { TaskPlanSchema, parseUpdateMetaHeader, type CheckInResponse, type TaskPlan, type UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import { createAccumulator, finalizeRound, type Accumulator, type RoundAggregate, type StrategyConfig } from '../aggregation/index.ts';
+import { createAccumulator, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
-import { storeVariantBlobs } from '../registry/publish.ts';
-import { weightsFromVariant } from '../registry/variants.ts';
 import { isStoreError, type JsonObject, type ModelVersion, type Round, type Store, type Task } from '../store/index.ts';
-import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
 import { collectPartials, mergePartials, type PartialMergeCounts } from './closing-partials.ts';
 import { encodePartialSum } from './partial-flush.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
-import { chargeRound, nextRoundPrivacy } from './privacy-budget.ts';
+import { nextRoundPrivacy } from './privacy-budget.ts';
+import { publishRoundResult } from './publish-round.ts';
 import type { RoundSignal, RoundSignals } from './round-signals.ts';
 import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-update.ts';
 
@@ -63,9 +61,6 @@ export interface RoundServiceOptions {
   liveWindowMs?: number;
 }
 
-/** Thrown inside the closing transaction to roll it back when another process closed the round first. */
-class LostCloseRace extends Error {}
-
 /** How long after its deadline a 'closing' round is taken over by another process. */
 export const RECOVERY_GRACE_MS = 120_000;
 
@@ -75,13 +70,6 @@ export function parsePlan(task: Task): TaskPlan {
   return TaskPlanSchema.parse(task.plan);
 }
 
-function serverStrategy(plan: TaskPlan): StrategyConfig {
-  const s = plan.strategy;
-  if (s.name === 'fedavg' || s.name === 'fedavgm' || s.name === 'fedadam' || s.name === 'fedyogi' || s.name === 'fedadagrad') {
-    return { ...s, name: s.name } as StrategyConfig;
-  }
-  return { name: 'fedavg', serverLearningRate: 1 } as StrategyConfig;
-}
 
 export class RoundService {
   private readonly folds = new Map<string, RoundFold>();
@@ -484,89 +472,7 @@ export class RoundService {
         : { kind: 'trimmed-mean', specs, source, trimFraction: plan.strategy.trimFraction ?? 0.2 };
     }
 
-    const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
-    const globalBytes = await store.blobs.get(fp32.sha256);
-    if (!globalBytes) throw new ApiError('internal', `global weights blob ${fp32.sha256} is missing`);
-    const globals = weightsFromVariant(globalBytes, specs);
-    const optimizerBytes = task.optimizerStateHash ? await store.blobs.get(task.optimizerStateHash) : null;
-    const unclippedCount = updates.filter((u) => (u.preClipNorm ?? Infinity) <= clipNorm).length;
-    const dp = plan.noiseMultiplier > 0
-      ? {
-          clipNorm,
-          noiseMultiplier: plan.noiseMultiplier,
-          expectedClients: plan.clientsPerRound,
-          adaptive: plan.adaptiveClipping
-            ? { unclippedCount, targetUnclippedQuantile: plan.adaptiveClipping.targetQuantile, learningRate: plan.adaptiveClipping.learningRate }
-            : undefined,
-        }
-      : undefined;
-    const result = await finalizeRound({
-      strategy: serverStrategy(plan),
-      aggregate,
-      globals,
-      optimizerState: optimizerBytes ? decodeOptimizerState(optimizerBytes) : null,
-      dp,
-    });
-    this.o.metrics.aggregationSeconds.observe({ strategy: plan.strategy.name, backend: result.stats.backend }, result.stats.ms / 1000);
-
-    const variants = await storeVariantBlobs(store, specs, result.weights);
-    const optimizerState = await store.blobs.put(encodeOptimizerState(result.optimizerState));
-    const privacy = dp ? chargeRound(plan, task.accountant) : null;
-    const mean = (key: 'trainLoss' | 'trainAccuracy') => {
-      const values = updates.map((u) => u.meta[key]).filter((v): v is number => typeof v === 'number');
-      return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
-    };
-    const metrics: JsonObject = {
-      reports: updates.length,
-      examples: updates.reduce((n, u) => n + u.numExamples, 0),
-      updateNorm: result.stats.updateNorm,
-      aggregationMs: result.stats.ms,
-      backend: result.stats.backend,
-      trainLoss: mean('trainLoss'),
-      trainAccuracy: mean('trainAccuracy'),
-      noiseStddev: result.stats.noiseStddev,
-      closedBy: reason,
-      fromOwnFold: sources.fromOwnFold,
-      fromPartials: sources.fromPartials,
-      fromStorage: sources.fromStorage,
-      partialsMerged: sources.partialsMerged,
-      partialsIgnored: sources.partialsIgnored,
-      flushWaitMs: sources.flushWaitMs,
-    };
-    const closed = await store.transaction<Round | null>(async (tx) => {
-      const created = await tx.createModelVersion({
-        app: task.app,
-        parentVersion: round.globalVersion,
-        source: 'round',
-        roundId,
-        clients: updates.length,
-        clipNorm,
-        noiseMultiplier: plan.noiseMultiplier,
-        epsilon: privacy?.epsilon ?? null,
-        metrics,
-        topology: version.topology,
-        weightSpecs: specs,
-        inputSpec: version.inputSpec,
-        labels: version.labels,
-        variants,
-        stage: 'candidate',
-        actor: 'system',
-      });
-      const finished = await tx.finishRound(roundId, { from: ['closing'], to: 'closed', resultVersion: created.version, metrics });
-      // Another process recovering this 'closing' round finished it first: roll back our version.
-      if (!finished) throw new LostCloseRace();
-      await tx.updateTask(task.id, {
-        currentVersion: created.version,
-        optimizerStateHash: optimizerState.hash,
-        ...(privacy ? { accountant: privacy.state, epsilonSpent: privacy.epsilon } : {}),
-        ...(result.nextClipNorm !== null ? { clipNorm: result.nextClipNorm } : {}),
-      });
-      await tx.appendAudit({ actor: 'system', action: 'round.closed', target: roundId, details: { task: task.id, version: created.version, reports: updates.length, epsilon: privacy?.epsilon ?? null } });
-      return finished;
-    }).catch((error: unknown) => {
-      if (error instanceof LostCloseRace) return null;
-      throw error;
-    });
+    const closed = await publishRoundResult({ store, metrics: this.o.metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources });
     if (!closed) return store.getRound(roundId);
     if (this.o.signals) {
       try {

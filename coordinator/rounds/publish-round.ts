@@ -1,0 +1,141 @@
+/**
+ * The last step of closing a round: the strategy's server update from the
+ * aggregate (with central DP noise and the privacy charge when the plan has
+ * them), the new weights stored as registry variants, and one transaction
+ * that creates the version with its lineage, closes the round and moves the
+ * task on. Losing that transaction to another process that finished the
+ * same round first rolls it back and returns null.
+ */
+import type { TaskPlan } from '../../shared/protocol/index.ts';
+import type { WeightSpec } from '../../shared/model/index.ts';
+import { finalizeRound, type RoundAggregate, type StrategyConfig } from '../aggregation/index.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { CoordinatorMetrics } from '../observability/metrics.ts';
+import { storeVariantBlobs } from '../registry/publish.ts';
+import { weightsFromVariant } from '../registry/variants.ts';
+import type { JsonObject, ModelVersion, Round, Store, Task, UpdateReceipt } from '../store/index.ts';
+import type { PartialMergeCounts } from './closing-partials.ts';
+import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
+import { chargeRound } from './privacy-budget.ts';
+
+/** Thrown inside the closing transaction to roll it back when another process closed the round first. */
+class LostCloseRace extends Error {}
+
+function serverStrategy(plan: TaskPlan): StrategyConfig {
+  const s = plan.strategy;
+  if (s.name === 'fedavg' || s.name === 'fedavgm' || s.name === 'fedadam' || s.name === 'fedyogi' || s.name === 'fedadagrad') {
+    return { ...s, name: s.name } as StrategyConfig;
+  }
+  return { name: 'fedavg', serverLearningRate: 1 } as StrategyConfig;
+}
+
+export interface PublishRoundInput {
+  store: Store;
+  metrics: CoordinatorMetrics;
+  /** The round, in 'closing', whose updates `aggregate` sums. */
+  round: Round;
+  task: Task;
+  plan: TaskPlan;
+  /** The global version the round trained from. */
+  version: ModelVersion;
+  specs: WeightSpec[];
+  clipNorm: number;
+  updates: UpdateReceipt[];
+  aggregate: RoundAggregate;
+  /** What closed it: quorum, deadline, recovery or manual. */
+  reason: string;
+  /** Where the summed updates came from (own fold, partials, storage). */
+  sources: PartialMergeCounts;
+}
+
+/**
+ * @example
+ * const closed = await publishRoundResult({ store, metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason: 'quorum', sources });
+ * if (!closed) return store.getRound(round.id); // another process finished it first
+ */
+export async function publishRoundResult(input: PublishRoundInput): Promise<Round | null> {
+  const { store, metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources } = input;
+  const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
+  const globalBytes = await store.blobs.get(fp32.sha256);
+  if (!globalBytes) throw new ApiError('internal', `global weights blob ${fp32.sha256} is missing`);
+  const globals = weightsFromVariant(globalBytes, specs);
+  const optimizerBytes = task.optimizerStateHash ? await store.blobs.get(task.optimizerStateHash) : null;
+  const unclippedCount = updates.filter((u) => (u.preClipNorm ?? Infinity) <= clipNorm).length;
+  const dp = plan.noiseMultiplier > 0
+    ? {
+        clipNorm,
+        noiseMultiplier: plan.noiseMultiplier,
+        expectedClients: plan.clientsPerRound,
+        adaptive: plan.adaptiveClipping
+          ? { unclippedCount, targetUnclippedQuantile: plan.adaptiveClipping.targetQuantile, learningRate: plan.adaptiveClipping.learningRate }
+          : undefined,
+      }
+    : undefined;
+  const result = await finalizeRound({
+    strategy: serverStrategy(plan),
+    aggregate,
+    globals,
+    optimizerState: optimizerBytes ? decodeOptimizerState(optimizerBytes) : null,
+    dp,
+  });
+  metrics.aggregationSeconds.observe({ strategy: plan.strategy.name, backend: result.stats.backend }, result.stats.ms / 1000);
+
+  const variants = await storeVariantBlobs(store, specs, result.weights);
+  const optimizerState = await store.blobs.put(encodeOptimizerState(result.optimizerState));
+  const privacy = dp ? chargeRound(plan, task.accountant) : null;
+  const mean = (key: 'trainLoss' | 'trainAccuracy') => {
+    const values = updates.map((u) => u.meta[key]).filter((v): v is number => typeof v === 'number');
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  };
+  const roundMetrics: JsonObject = {
+    reports: updates.length,
+    examples: updates.reduce((n, u) => n + u.numExamples, 0),
+    updateNorm: result.stats.updateNorm,
+    aggregationMs: result.stats.ms,
+    backend: result.stats.backend,
+    trainLoss: mean('trainLoss'),
+    trainAccuracy: mean('trainAccuracy'),
+    noiseStddev: result.stats.noiseStddev,
+    closedBy: reason,
+    fromOwnFold: sources.fromOwnFold,
+    fromPartials: sources.fromPartials,
+    fromStorage: sources.fromStorage,
+    partialsMerged: sources.partialsMerged,
+    partialsIgnored: sources.partialsIgnored,
+    flushWaitMs: sources.flushWaitMs,
+  };
+  return store.transaction<Round | null>(async (tx) => {
+    const created = await tx.createModelVersion({
+      app: task.app,
+      parentVersion: round.globalVersion,
+      source: 'round',
+      roundId: round.id,
+      clients: updates.length,
+      clipNorm,
+      noiseMultiplier: plan.noiseMultiplier,
+      epsilon: privacy?.epsilon ?? null,
+      metrics: roundMetrics,
+      topology: version.topology,
+      weightSpecs: specs,
+      inputSpec: version.inputSpec,
+      labels: version.labels,
+      variants,
+      stage: 'candidate',
+      actor: 'system',
+    });
+    const finished = await tx.finishRound(round.id, { from: ['closing'], to: 'closed', resultVersion: created.version, metrics: roundMetrics });
+    // Another process recovering this 'closing' round finished it first: roll back our version.
+    if (!finished) throw new LostCloseRace();
+    await tx.updateTask(task.id, {
+      currentVersion: created.version,
+      optimizerStateHash: optimizerState.hash,
+      ...(privacy ? { accountant: privacy.state, epsilonSpent: privacy.epsilon } : {}),
+      ...(result.nextClipNorm !== null ? { clipNorm: result.nextClipNorm } : {}),
+    });
+    await tx.appendAudit({ actor: 'system', action: 'round.closed', target: round.id, details: { task: task.id, version: created.version, reports: updates.length, epsilon: privacy?.epsilon ?? null } });
+    return finished;
+  }).catch((error: unknown) => {
+    if (error instanceof LostCloseRace) return null;
+    throw error;
+  });
+}
