@@ -106,7 +106,7 @@ export async function openServeBackends(flags: ServeBackendFlags, log: Logger): 
       events,
       rateLimitStore,
       roundSignals,
-      description: `postgres ${redactConnectionString(url)}, blobs in ${opened?.where ?? 'bytea'}`,
+      description: `store:    postgres ${redactConnectionString(url)}, blobs in ${opened?.where ?? 'bytea'}`,
       close: closeAll,
     };
   } catch (error) {
