@@ -51,6 +51,8 @@ describe('flock serve --blobs s3://', () => {
       env: { FLOCK_S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey },
     });
     try {
+      // The banner's later lines may arrive in a later stdout chunk than "listening on".
+      for (let i = 0; i < 50 && !p.stdout().includes('data dir:'); i++) await new Promise((r) => setTimeout(r, 100));
       expect(p.stdout()).toContain('blobs in s3://flock-serve-test/fleet-a');
       const f = httpFetcher(p.base);
       const pushed = await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small'), 'production');
