@@ -14,7 +14,6 @@ import type { RoundSignals } from '../rounds/round-signals.ts';
 import { openFolderBlobStore, type BlobStore } from '../store/blob-store.ts';
 import { isStoreError } from '../store/errors.ts';
 import { openPostgresStore, redactConnectionString } from '../store/postgres-store.ts';
-import { openS3BlobStoreFromUrl } from '../store/s3-blob-store.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
@@ -59,6 +58,8 @@ async function openBlobs(flags: ServeBackendFlags, choice: 's3' | 'folder'): Pro
     return { blobs: await openFolderBlobStore({ dir }), where: dir };
   }
   try {
+    // Loaded only when asked for: the AWS SDK is large and most deployments never touch it.
+    const { openS3BlobStoreFromUrl } = await import('../store/s3-blob-store.ts');
     const s3 = await openS3BlobStoreFromUrl(flags.blobs!.trim(), process.env);
     return { blobs: s3, where: `s3://${s3.bucket}/${s3.prefix}` };
   } catch (error) {
