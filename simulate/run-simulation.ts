@@ -14,6 +14,7 @@ import { decodeTensors } from '../shared/codec/index.ts';
 import { createMnistModel, evaluateAccuracy, mnistInputShape, modelFromParts, partsFromModel, type MnistModelKind, type WeightSpec } from '../shared/model/index.ts';
 import type { ModelVersionView, RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
 import { loadMnist } from '../coordinator/datasets/mnist.ts';
+import { mnistModelFiles } from '../coordinator/registry/model-directory.ts';
 import { createClientPool } from './client-pool.ts';
 import { partitionDirichlet, partitionIid, partitionPathological, type Partition, type PartitionName } from './partitions.ts';
 import { sampleWithoutReplacement, seededRandom } from './seeded-random.ts';
@@ -89,22 +90,6 @@ function partitionFor(o: SimulationOptions, labels: Uint8Array): Partition {
   return partitionDirichlet(labels, o.clients, o.alpha, o.seed);
 }
 
-async function modelFiles(kind: MnistModelKind, seed: number): Promise<Map<string, Uint8Array>> {
-  const model = createMnistModel(kind, { seed });
-  const files = new Map<string, Uint8Array>();
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-      const json = { format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }] };
-      files.set('model.json', new TextEncoder().encode(JSON.stringify(json)));
-      files.set('weights.bin', new Uint8Array(data));
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-    }),
-  );
-  model.dispose();
-  return files;
-}
-
 async function admin<T>(target: SimulationTarget, path: string, init: RequestInit = {}): Promise<T> {
   const res = await target.fetch(`${target.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${target.adminKey}`, ...(init.headers ?? {}) } });
   const text = await res.text();
@@ -150,7 +135,7 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
   const pool = await createClientPool({ images: train.images, labels: train.labels, inputShape }, o.workers);
   try {
     const form = new FormData();
-    for (const [name, bytes] of await modelFiles(o.model, o.seed)) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
+    for (const [name, bytes] of await mnistModelFiles(o.model, o.seed)) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     form.append('stage', 'production');
     const pushed = await admin<{ version: number }>(target, `/v1/admin/models/${encodeURIComponent(app)}`, { method: 'POST', body: form });
     const lossy = o.dropout > 0 || o.stragglers > 0;

@@ -1,10 +1,10 @@
 /**
- * A small seeded PRNG (mulberry32) and the samplers the simulator needs, so a
+ * The samplers the simulator needs on top of shared/stats' seeded PRNG, so a
  * run with the same `--seed` picks the same partitions and the same clients.
  * Not for anything secret: use crypto for that.
  */
 
-import { seededRandom, type Random } from '../shared/stats/seeded-random.ts';
+import { sampleGamma, seededRandom, type Random } from '../shared/stats/seeded-random.ts';
 
 export { seededRandom, type Random };
 
@@ -28,30 +28,6 @@ export function sampleWithoutReplacement(n: number, k: number, random: Random): 
     [all[i], all[j]] = [all[j], all[i]];
   }
   return all.slice(0, k);
-}
-
-function standardNormal(random: Random): number {
-  const u = 1 - random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
-
-/** Gamma(shape, 1) by Marsaglia-Tsang; shape < 1 via the boost Gamma(a+1) * U^(1/a). */
-export function sampleGamma(shape: number, random: Random): number {
-  if (!(shape > 0)) throw new RangeError(`gamma shape must be > 0, got ${shape}`);
-  if (shape < 1) return sampleGamma(shape + 1, random) * Math.pow(1 - random(), 1 / shape);
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    let x: number;
-    let v: number;
-    do {
-      x = standardNormal(random);
-      v = 1 + c * x;
-    } while (v <= 0);
-    v = v * v * v;
-    const u = 1 - random();
-    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-  }
 }
 
 /** A draw from the symmetric Dirichlet(alpha) over `k` categories. */

@@ -7,6 +7,7 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { createMnistModel, type MnistModelKind } from '../../shared/model/index.ts';
 import { DEFAULT_MODEL_PACKAGE_LIMITS, parseModelJson, readModelFiles, shardKey } from './model-files.ts';
 import type { ModelPackage, ModelPackageLimits } from './model-files.ts';
 import { ModelPackageError } from './model-package-error.ts';
@@ -61,15 +62,16 @@ export async function readModelDirectory(dir: string, limits: Partial<ModelPacka
 }
 
 /**
- * Save `model` as `dir/model.json` + `dir/weights.bin` (float32, one shard),
- * the layout `readModelDirectory` and `tf.loadLayersModel` read. The training
- * config is left out: clients compile with their task's plan.
+ * `model` as the files of a model folder, in memory: `model.json` and
+ * `weights.bin` (float32, one shard), the layout `readModelFiles`, the admin
+ * push route and `tf.loadLayersModel` read. The training config is left out:
+ * clients compile with their task's plan.
  *
  * @example
- * await writeModelDirectory(model, './seed-model');
+ * const files = await modelToFiles(model); // Map { 'model.json' => bytes, 'weights.bin' => bytes }
  */
-export async function writeModelDirectory(model: tf.LayersModel, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+export async function modelToFiles(model: tf.LayersModel): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
@@ -80,10 +82,38 @@ export async function writeModelDirectory(model: tf.LayersModel, dir: string): P
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
       };
-      await writeFile(join(dir, 'weights.bin'), new Uint8Array(weightData));
-      // model.json last: a folder with model.json is a complete one.
-      await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
+      files.set('model.json', new TextEncoder().encode(JSON.stringify(modelJson)));
+      files.set('weights.bin', new Uint8Array(weightData));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );
+  return files;
+}
+
+/**
+ * The files of a freshly initialised MNIST model (simulations, tests).
+ * @example
+ * const files = await mnistModelFiles('2nn', 1);
+ */
+export async function mnistModelFiles(kind: MnistModelKind, seed = 1): Promise<Map<string, Uint8Array>> {
+  const model = createMnistModel(kind, { seed });
+  try {
+    return await modelToFiles(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Save `model` as `dir/model.json` + `dir/weights.bin` (see `modelToFiles`).
+ *
+ * @example
+ * await writeModelDirectory(model, './seed-model');
+ */
+export async function writeModelDirectory(model: tf.LayersModel, dir: string): Promise<void> {
+  const files = await modelToFiles(model);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'weights.bin'), files.get('weights.bin')!);
+  // model.json last: a folder with model.json is a complete one.
+  await writeFile(join(dir, 'model.json'), files.get('model.json')!);
 }

@@ -13,7 +13,7 @@
  * the moves of the interval boundaries, so `maxStep` bounds flips per
  * reallocation (exactly, for two arms).
  */
-import { seededRandom, type Random } from '../../shared/stats/seeded-random.ts';
+import { sampleGamma, sampleNormal, seededRandom, type Random } from '../../shared/stats/seeded-random.ts';
 import { BUCKETS, bucketOf } from './cohort.ts';
 
 /** Uniform in [0, 1). */
@@ -22,35 +22,8 @@ export type Rng = Random;
 /** Seeded mulberry32 (shared/stats), for reproducible tests and previews. */
 export const seededRng: (seed: number) => Rng = seededRandom;
 
-/** Standard normal by Box-Muller. */
-export function sampleNormal(rng: Rng): number {
-  const u = 1 - rng(); // (0, 1]: log(0) is never taken
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
-}
-
-/**
- * Gamma(shape, 1) by Marsaglia-Tsang; shapes below 1 use the boost
- * Gamma(a) = Gamma(a + 1) * U^(1/a).
- * @example
- * sampleGamma(2.5, seededRng(1)) // > 0, mean 2.5 over many draws
- */
-export function sampleGamma(shape: number, rng: Rng): number {
-  if (!(shape > 0)) throw new RangeError(`gamma shape must be positive, got ${shape}`);
-  if (shape < 1) return sampleGamma(shape + 1, rng) * Math.pow(1 - rng(), 1 / shape);
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    let x: number;
-    let v: number;
-    do {
-      x = sampleNormal(rng);
-      v = 1 + c * x;
-    } while (v <= 0);
-    v = v * v * v;
-    const u = 1 - rng();
-    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-  }
-}
+/** The shared samplers, under the names the bandit has always exported. */
+export { sampleGamma, sampleNormal };
 
 /**
  * Beta(alpha, beta) as X / (X + Y) with X ~ Gamma(alpha), Y ~ Gamma(beta).

@@ -8,8 +8,55 @@ import type { Accumulator } from '../aggregation/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BlobStore, RoundPartial, Store, UpdateReceipt } from '../store/index.ts';
-import { choosePartials, decodePartialSum } from './partial-flush.ts';
+import { choosePartials, decodePartialSum, encodePartialSum } from './partial-flush.ts';
 import type { RoundSignals } from './round-signals.ts';
+
+/**
+ * Writes one process's partial sum of a round (an empty one when it folded
+ * nothing) and disposes the accumulator. Call it synchronously after taking
+ * the fold out of use: the snapshot and `devices` must describe the same updates.
+ *
+ * @example
+ * await writePartial({ store, log, roundId, processId, accumulator: fold.accumulator, devices: fold.folded });
+ */
+export async function writePartial(o: {
+  store: Store;
+  log: Logger;
+  roundId: string;
+  processId: string;
+  accumulator: Accumulator | null;
+  devices: ReadonlySet<string>;
+}): Promise<void> {
+  const acc = o.accumulator;
+  // Taken before any await, so no fold can slip in between the sum and the device list.
+  let snapshot = acc && o.devices.size > 0 ? acc.snapshot() : null;
+  let devices = snapshot ? [...o.devices] : [];
+  if (snapshot && snapshot.count !== devices.length) {
+    o.log.error({ round: o.roundId, count: snapshot.count, devices: devices.length }, 'partial sum and its device set disagree; flushing an empty partial instead');
+    snapshot = null;
+    devices = [];
+  }
+  const specs = acc?.specs ?? [];
+  acc?.dispose();
+  const sumHash = snapshot ? (await o.store.blobs.put(encodePartialSum(specs, snapshot.sum, o.roundId, o.processId))).hash : null;
+  await o.store.putRoundPartial({
+    roundId: o.roundId,
+    processId: o.processId,
+    deviceIds: devices,
+    count: snapshot?.count ?? 0,
+    totalWeight: snapshot?.totalWeight ?? 0,
+    boundedCount: snapshot?.boundedCount ?? 0,
+    maxUpdateNorm: snapshot?.maxUpdateNorm ?? 0,
+    normBound: snapshot?.normBound ?? null,
+    sumHash,
+  });
+  o.log.info({ round: o.roundId, process: o.processId, updates: devices.length }, 'partial sum flushed');
+}
+
+/** Partial sum blobs are unique to their (round, process) (see encodePartialSum), so deleting them cannot hit a shared blob. */
+export async function deletePartialBlobs(store: Store, partials: ReadonlyArray<{ sumHash: string | null }>): Promise<void> {
+  for (const p of partials) if (p.sumHash) await store.blobs.delete(p.sumHash).catch(() => false);
+}
 
 /** Where a closed round's updates came from (stored in the round's metrics). */
 export interface PartialMergeCounts {

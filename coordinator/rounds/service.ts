@@ -25,8 +25,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { isStoreError, type JsonObject, type ModelVersion, type Round, type Store, type Task } from '../store/index.ts';
-import { collectPartials, mergePartials, type PartialMergeCounts } from './closing-partials.ts';
-import { encodePartialSum } from './partial-flush.ts';
+import { collectPartials, deletePartialBlobs, mergePartials, writePartial, type PartialMergeCounts } from './closing-partials.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { nextRoundPrivacy } from './privacy-budget.ts';
 import { publishRoundResult } from './publish-round.ts';
@@ -116,29 +115,7 @@ export class RoundService {
     // recorded just before the round turned 'closing' whose fold() runs after
     // this point is skipped by fold() (the round is in `flushed`) and is in no
     // partial, so the closer reads it from storage: late, never lost or doubled.
-    const acc = fold?.accumulator ?? null;
-    let snapshot = acc && fold!.folded.size > 0 ? acc.snapshot() : null;
-    const devices = snapshot ? [...fold!.folded] : [];
-    if (snapshot && snapshot.count !== devices.length) {
-      this.o.log.error({ round: roundId, count: snapshot.count, devices: devices.length }, 'partial sum and its device set disagree; flushing an empty partial instead');
-      snapshot = null;
-      devices.length = 0;
-    }
-    const specs = acc?.specs ?? [];
-    acc?.dispose();
-    const sumHash = snapshot ? (await this.o.store.blobs.put(encodePartialSum(specs, snapshot.sum, roundId, this.processId))).hash : null;
-    await this.o.store.putRoundPartial({
-      roundId,
-      processId: this.processId,
-      deviceIds: devices,
-      count: snapshot?.count ?? 0,
-      totalWeight: snapshot?.totalWeight ?? 0,
-      boundedCount: snapshot?.boundedCount ?? 0,
-      maxUpdateNorm: snapshot?.maxUpdateNorm ?? 0,
-      normBound: snapshot?.normBound ?? null,
-      sumHash,
-    });
-    this.o.log.info({ round: roundId, process: this.processId, updates: devices.length }, 'partial sum flushed');
+    await writePartial({ store: this.o.store, log: this.o.log, roundId, processId: this.processId, accumulator: fold?.accumulator ?? null, devices: fold?.folded ?? new Set() });
     await this.o.signals.publish({ type: 'flushed', roundId, processId: this.processId }).catch(() => undefined);
   }
 
@@ -172,7 +149,7 @@ export class RoundService {
     if (this.o.signals) {
       await this.o.store.heartbeatProcess(this.processId);
       // Partials of finished rounds: flushed too late, or their closer crashed before cleaning up.
-      await this.deletePartialBlobs(await this.o.store.pruneRoundPartials());
+      await deletePartialBlobs(this.o.store, await this.o.store.pruneRoundPartials());
     }
     const nowIso = new Date(this.now()).toISOString();
     const expired = await this.o.store.listRounds({ status: ['open'], deadlineBefore: nowIso, limit: 1000 });
@@ -197,10 +174,6 @@ export class RoundService {
     }
   }
 
-  /** Partial sum blobs are unique to their (round, process) (see encodePartialSum), so deleting them cannot hit a shared blob. */
-  private async deletePartialBlobs(partials: ReadonlyArray<{ sumHash: string | null }>): Promise<void> {
-    for (const p of partials) if (p.sumHash) await this.o.store.blobs.delete(p.sumHash).catch(() => false);
-  }
 
   /**
    * A round left in 'closing' by a crash. With one process (SQLite) every such
@@ -476,7 +449,7 @@ export class RoundService {
     if (!closed) return store.getRound(roundId);
     if (this.o.signals) {
       try {
-        await this.deletePartialBlobs(await store.deleteRoundPartials(roundId));
+        await deletePartialBlobs(this.o.store, await store.deleteRoundPartials(roundId));
       } catch (err) {
         this.o.log.warn({ err, round: roundId }, 'could not delete the round partials; the sweeper retries');
       }

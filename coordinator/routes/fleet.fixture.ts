@@ -4,9 +4,8 @@
  * tests, `fetch` on a base URL for the crash test and the ingest bench.
  * It builds requests only; every assertion stays in the tests.
  */
-import * as tf from '@tensorflow/tfjs';
 import { encodeTensors, type TensorEncodingSpec } from '../../shared/codec/index.ts';
-import { createMnistModel, type MnistModelKind, type WeightSpec } from '../../shared/model/index.ts';
+import type { WeightSpec } from '../../shared/model/index.ts';
 import { UPDATE_META_HEADER, type CheckInResponse, type TaskPlanInput, type UpdateMeta } from '../../shared/protocol/index.ts';
 import { newSecret } from '../auth/secrets.ts';
 
@@ -26,22 +25,7 @@ export const httpFetcher = (base: string): Fetcher => (path, init) => fetch(base
 
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
-/** model.json + weights.bin of a freshly initialised MNIST model, as the push route takes them. */
-export async function mnistModelFiles(kind: MnistModelKind, seed = 1): Promise<Map<string, Uint8Array>> {
-  const model = createMnistModel(kind, { seed });
-  const files = new Map<string, Uint8Array>();
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-      const json = { format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }] };
-      files.set('model.json', new TextEncoder().encode(JSON.stringify(json)));
-      files.set('weights.bin', new Uint8Array(weightData));
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-    }),
-  );
-  model.dispose();
-  return files;
-}
+export { mnistModelFiles } from '../registry/model-directory.ts';
 
 /** `POST /v1/admin/models/:app` as multipart (field name = file name). */
 export function pushModel(f: Fetcher, adminKey: string, app: string, files: Map<string, Uint8Array>, stage?: string): Promise<Response> {

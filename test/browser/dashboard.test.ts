@@ -3,10 +3,9 @@
  * bars and the evidence table from a real canary analysis, the shadow report,
  * drift flags and epsilon over rounds. Takes a screenshot to os.tmpdir().
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { pino } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
@@ -14,39 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher } from '../../coordinator/routes/fleet.fixture.ts';
 import { staticSite } from '../../coordinator/static/index.ts';
+import { buildDemoOnce } from './demo-fixture.ts';
 import { CHROMIUM_PATH } from './harness.ts';
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const DEMO_INDEX = join(ROOT, 'dist', 'demo', 'index.html');
-const SOURCES = ['demo', 'client', 'shared', 'worker'];
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|html|css)$/.test(entry.name) && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Same lock and freshness rule as demo.test.ts, so the two files never build at once. */
-async function buildDemoOnce(): Promise<void> {
-  const fresh = () => existsSync(DEMO_INDEX) && statSync(join(ROOT, 'dist', 'demo', 'sw.js')).mtimeMs > Math.max(...SOURCES.map((d) => newestSource(join(ROOT, d))));
-  const lock = join(ROOT, 'dist', '.demo-build-lock');
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  for (;;) {
-    try { mkdirSync(lock); break; } catch {
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    if (!fresh()) execFileSync('npx', ['vite', 'build', '-c', 'demo/vite.config.ts'], { cwd: ROOT, stdio: 'pipe' });
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
 
 describe('dashboard in Chromium', () => {
   const adminKey = testAdminKey();
