@@ -4,7 +4,9 @@
  * round of a small CNN on the wasm backend (which trains only thanks to
  * Flock's Conv2DBackpropFilter kernel) and their updates make a new version
  * on the coordinator. Then one device alone trains while a PerformanceObserver
- * watches its main thread: no long task (> 50 ms) while the worker trains.
+ * watches its main thread: its total blocking time stays a small share of the
+ * worker's training time. This file runs alone, after the rest of the suite
+ * (see vite.config.ts), so other test files do not steal the main thread's core.
  *
  * Why the long-task check runs on one device: three pages and three training
  * workers on this 2-core machine preempt each other's threads, and a 5 ms
@@ -71,6 +73,16 @@ async function joinTask(page: Page, taskId: string, images: number[][], labels: 
     },
     { app: APP, taskId, images, labels },
   );
+}
+
+/** Total blocking time in [from, to): what each long task spent there beyond 50 ms. */
+function totalBlockingMs(tasks: Array<{ start: number; duration: number }>, from: number, to: number): number {
+  let blocked = 0;
+  for (const t of tasks) {
+    const inside = Math.min(to, t.start + t.duration) - Math.max(from, t.start);
+    blocked += Math.max(0, inside - 50);
+  }
+  return blocked;
 }
 
 async function pageResult(page: Page) {
@@ -148,10 +160,10 @@ describe('federated training in Chromium', () => {
     expect(rounds.rounds.find((r) => r.id === [...roundIds][0])).toMatchObject({ state: 'closed', reports: 3, resultVersion: 2 });
   }, 170_000);
 
-  it('one device trains the CNN on wasm with no long task on its main thread', async () => {
+  it('one device trains the CNN on wasm without blocking its main thread', async () => {
     const taskId = await createTask({
       population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 120,
-      localEpochs: 6, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'topk', topkFraction: 0.1 },
+      localEpochs: 15, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'topk', topkFraction: 0.1 },
     });
     const { page } = await newPage();
     const { images, labels } = mnist(3 * EXAMPLES);
@@ -166,12 +178,34 @@ describe('federated training in Chromium', () => {
     // The worker really trained for a while inside the round (so the observer watched something)...
     expect(r.worker.start).toBeGreaterThan(started.at);
     expect(r.worker.end).toBeLessThan(finished.at);
-    // (6 epochs of 144 examples: ~1-3 s here; the bound only proves training was observed, not a speed.)
+    // (15 epochs of 144 examples: ~1-5 s here; the bound only proves training was observed, not a speed.)
     expect(r.worker.end - r.worker.start).toBeGreaterThan(300);
-    // ...and no task over 50 ms overlapped the worker's training.
-    const whileTraining = r.longTasks.filter((t) => t.start < r.worker.end && t.start + t.duration > r.worker.start);
-    expect(whileTraining, JSON.stringify({ worker: r.worker, all: r.longTasks })).toEqual([]);
+    // ...and the main thread stayed free: its total blocking time (the part of
+    // each long task beyond 50 ms) while the worker trained is a small share of
+    // the training time. Training on the main thread would block it for most
+    // of that time (tfjs fit yields only every ~125 ms). A share, not "no long
+    // task at all": the OS deschedules Chromium's main thread on a loaded
+    // 2-core machine, and a 5 ms task then shows up as an 85 ms one (seen in CI).
+    const trainMs = r.worker.end - r.worker.start;
+    const blockedMs = totalBlockingMs(r.longTasks, r.worker.start, r.worker.end);
+    expect(blockedMs / trainMs, JSON.stringify({ worker: r.worker, blockedMs, all: r.longTasks })).toBeLessThan(0.15);
+    // Control, same page and observer: work done on the main thread in 200 ms
+    // slices with a yield between them is seen as blocking most of the time.
+    const control = await page.evaluate(async () => {
+      const w = window as unknown as TrainWindow;
+      const from = performance.now();
+      for (let slice = 0; slice < 8; slice++) {
+        const until = performance.now() + 200;
+        while (performance.now() < until);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      const to = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 200)); // let the observer deliver
+      return { from, to, longTasks: w.longTasks };
+    });
+    const controlShare = totalBlockingMs(control.longTasks, control.from, control.to) / (control.to - control.from);
+    expect(controlShare, JSON.stringify(control)).toBeGreaterThan(0.5);
     // Reported, not asserted: long tasks in the whole round (check-in, blob fetch, outbox, upload) on this shared box.
-    console.info(`[training.test] long tasks during the round: ${JSON.stringify(r.longTasks.filter((t) => t.start + t.duration >= started.at && t.start <= finished.at))}, worker trained ${Math.round(r.worker.end - r.worker.start)} ms`);
+    console.info(`[training.test] worker trained ${Math.round(trainMs)} ms, main thread blocked ${Math.round(blockedMs)} ms of it (control: ${(100 * controlShare).toFixed(0)}%); long tasks during the round: ${JSON.stringify(r.longTasks.filter((t) => t.start + t.duration >= started.at && t.start <= finished.at))}`);
   }, 150_000);
 });
