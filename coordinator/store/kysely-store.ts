@@ -31,10 +31,29 @@ export interface KyselyStoreOptions {
   now?: () => Date;
   /** Runs after the database is closed (release locks, registries). */
   onClose?: () => void | Promise<void>;
+  /**
+   * Awaited after every operation and transaction of the outer store succeeds,
+   * before its result is returned (SQLite: until the commits so far are on
+   * disk; see wal-durability.ts). Not inside a transaction's `tx`.
+   */
+  barrier?: () => Promise<void>;
 }
 
 function opsFor(ctx: OpsContext): StoreOps {
   return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx), ...rolloutOps(ctx), ...partialOps(ctx) };
+}
+
+/** Every operation of `ops`, returning only after `barrier` resolved. */
+function withBarrier(ops: StoreOps, barrier: () => Promise<void>): StoreOps {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, op] of Object.entries(ops) as Array<[string, (...args: unknown[]) => Promise<unknown>]>) {
+    wrapped[name] = async (...args: unknown[]) => {
+      const result = await op(...args);
+      await barrier();
+      return result;
+    };
+  }
+  return wrapped as unknown as StoreOps;
 }
 
 /**
@@ -72,22 +91,26 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     newId,
   };
 
+  const barrier = options.barrier;
   return {
-    ...opsFor(rootCtx),
+    ...(barrier ? withBarrier(opsFor(rootCtx), barrier) : opsFor(rootCtx)),
     kind: options.kind,
     blobs: options.blobs,
-    transaction(fn) {
+    async transaction(fn) {
       guard();
-      return db.transaction().execute((trx) => {
+      const result = await db.transaction().execute((trx) => {
         const txCtx: OpsContext = { db: trx, atomic: (inner) => inner(trx), now, newId };
         return insideTx.run(marker, () => fn(opsFor(txCtx)));
       });
+      if (barrier) await barrier();
+      return result;
     },
     async close() {
       if (closed) return;
       closed = true;
       // Wait for the in-flight query or transaction to release the connection before closing it.
       await db.connection().execute(async () => undefined).catch(() => undefined);
+      await barrier?.().catch(() => undefined);
       await db.destroy();
       await options.onClose?.();
     },
