@@ -17,20 +17,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decodeTensors } from '../../shared/codec/index.ts';
-import { TaskPlanSchema, parseUpdateMetaHeader, type CheckInResponse, type TaskPlan, type UpdateReceipt } from '../../shared/protocol/index.ts';
+import type { CheckInResponse, TaskPlan, UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
 import { createAccumulator, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
-import { isStoreError, type JsonObject, type ModelVersion, type Round, type Store, type Task } from '../store/index.ts';
+import { isStoreError, type JsonObject, type Round, type Store, type Task } from '../store/index.ts';
+import { admitUpload, parsePlan, planNormBound, requireModelVersion } from './admit-upload.ts';
 import { collectPartials, deletePartialBlobs, mergePartials, writePartial, type PartialMergeCounts } from './closing-partials.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { nextRoundPrivacy } from './privacy-budget.ts';
 import { publishRoundResult } from './publish-round.ts';
 import type { RoundSignal, RoundSignals } from './round-signals.ts';
-import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-update.ts';
 
 interface RoundFold {
   accumulator: Accumulator | null;
@@ -64,11 +64,6 @@ export interface RoundServiceOptions {
 export const RECOVERY_GRACE_MS = 120_000;
 
 const MEAN_STRATEGIES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
-
-export function parsePlan(task: Task): TaskPlan {
-  return TaskPlanSchema.parse(task.plan);
-}
-
 
 export class RoundService {
   private readonly folds = new Map<string, RoundFold>();
@@ -174,7 +169,6 @@ export class RoundService {
     }
   }
 
-
   /**
    * A round left in 'closing' by a crash. With one process (SQLite) every such
    * round is abandoned: nobody else can be closing it. With several
@@ -189,12 +183,6 @@ export class RoundService {
 
   private retry(reason: 'round_full' | 'no_open_round' | 'not_eligible' | 'budget_exhausted' | 'task_paused', base: number): CheckInResponse {
     return { status: 'retry', reason, retryAfterSeconds: retryAfterSeconds({ base, random: this.random }) };
-  }
-
-  private async version(app: string, version: number): Promise<ModelVersion> {
-    const v = await this.o.store.getModelVersion(app, version);
-    if (!v) throw new ApiError('internal', `model ${app}@${version} referenced by a task is missing`);
-    return v;
   }
 
   /** Finds the task's open round or opens one, one opener per task at a time. */
@@ -258,7 +246,7 @@ export class RoundService {
     if (claim === 'full') return this.retry('round_full', waitForNextRound(this.now(), Date.parse(round.deadlineAt)));
     if (claim === 'closed') return this.retry('no_open_round', 10);
 
-    const version = await this.version(task.app, round.globalVersion);
+    const version = await requireModelVersion(this.o.store, task.app, round.globalVersion);
     const fp32 = version.variants.find((v) => v.encoding === 'fp32');
     if (!fp32) throw new ApiError('internal', `model ${task.app}@${version.version} has no fp32 variant to train from`);
     const clipNorm = task.clipNorm ?? plan.clipNorm;
@@ -284,35 +272,15 @@ export class RoundService {
       this.o.metrics.updatesRejected.inc({ reason: error.code });
       throw error;
     };
-    const meta = parseUpdateMetaHeader(metaHeader);
-    if (!meta.ok) reject(new ApiError('validation_failed', `bad flock-update-meta header: ${meta.error.error.message}`, { issues: meta.error.error.details as JsonObject }));
-    const m = meta.ok ? meta.value : null!;
-    if (m.roundId !== roundId) reject(new ApiError('bad_request', `flock-update-meta names round ${m.roundId} but the URL names ${roundId}`));
-    if (m.deviceId !== device.deviceId) reject(new ApiError('forbidden', 'a device can only upload its own update'));
-
-    const round = await this.o.store.getRound(roundId);
-    if (!round) return reject(new ApiError('round_not_found', `no round ${roundId}`));
-    const task = (await this.o.store.getTask(round.taskId))!;
-    if (task.app !== device.app) reject(new ApiError('round_not_found', `no round ${roundId}`));
-    const first = await this.o.store.getUpdate(roundId, device.deviceId);
-    if (first) return { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: first.receivedAt };
-    if (round.status !== 'open') reject(new ApiError('round_closed', `round ${round.number} is ${round.status}; check in for the next round`));
-    if (Date.parse(round.deadlineAt) < this.now()) reject(new ApiError('late_upload', `round ${round.number} closed for uploads at ${round.deadlineAt}`));
-    const participant = await this.o.store.getParticipant(roundId, device.deviceId);
-    if (!participant) reject(new ApiError('not_selected', 'this device was not selected for this round; check in first'));
-
-    const plan = parsePlan(task);
-    const version = await this.version(task.app, round.globalVersion);
-    const specs = version.weightSpecs as WeightSpec[];
-    if (bytes.byteLength > maxUpdateBytes(specs)) reject(new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`));
-    const clipNorm = task.clipNorm ?? plan.clipNorm;
-    let validated;
+    let admission;
     try {
-      validated = validateUpdate(bytes, specs, { clipNorm: this.normBound(plan, clipNorm, specs), encoding: plan.updateEncoding });
+      admission = await admitUpload(this.o.store, this.now(), device, roundId, metaHeader, bytes);
     } catch (error) {
-      if (error instanceof ApiError) reject(error);
+      if (error instanceof ApiError && error.code !== 'internal') reject(error);
       throw error;
     }
+    if (admission.status === 'replay') return admission.receipt;
+    const { meta: m, round, task, plan, specs, clipNorm, deltas } = admission;
 
     const blob = await this.o.store.blobs.put(bytes);
     const result = await this.o.store.recordUpdate({
@@ -329,15 +297,11 @@ export class RoundService {
     if (result.outcome === 'duplicate') return { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: result.receipt.receivedAt };
 
     this.o.metrics.updatesAccepted.inc({ task: task.id });
-    this.fold(round, plan, specs, device.deviceId, validated.deltas, m.numExamples, clipNorm);
+    this.fold(round, plan, specs, device.deviceId, deltas, m.numExamples, clipNorm);
     if (result.reportedCount >= round.goal) {
       void this.closeRound(roundId, 'quorum').catch((err) => this.o.log.error({ err, round: roundId }, 'round close failed'));
     }
     return { roundId, deviceId: device.deviceId, accepted: true, duplicate: false, receivedAt: result.receipt.receivedAt };
-  }
-
-  private normBound(plan: TaskPlan, clipNorm: number, specs: WeightSpec[]): number {
-    return updateNormBound(clipNorm, plan.localNoiseMultiplier, specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0));
   }
 
   private foldOf(round: Round, plan: TaskPlan, specs: WeightSpec[], clipNorm: number): RoundFold {
@@ -345,7 +309,7 @@ export class RoundService {
     if (!fold) {
       const mean = MEAN_STRATEGIES.has(plan.strategy.name);
       // Central DP needs every summand bounded by exactly clipNorm (its sensitivity).
-      const bound = plan.noiseMultiplier > 0 ? clipNorm : this.normBound(plan, clipNorm, specs);
+      const bound = plan.noiseMultiplier > 0 ? clipNorm : planNormBound(plan, clipNorm, specs);
       const normBound = plan.strategy.name === 'norm-bounding' ? Math.min(plan.strategy.normBound ?? bound, bound) : bound;
       fold = { accumulator: mean ? createAccumulator(specs, { normBound }) : null, folded: new Set() };
       this.folds.set(round.id, fold);
@@ -415,7 +379,7 @@ export class RoundService {
       return failed;
     }
 
-    const version = await this.version(task.app, round.globalVersion);
+    const version = await requireModelVersion(this.o.store, task.app, round.globalVersion);
     const specs = version.weightSpecs as WeightSpec[];
     const clipNorm = task.clipNorm ?? plan.clipNorm;
     const fold = this.foldOf(round, plan, specs, clipNorm);

@@ -17,11 +17,12 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
-import type { DatabaseConnection, Dialect } from 'kysely';
+import type { DatabaseConnection, Dialect, SqliteDialectConfig } from 'kysely';
 import { openFolderBlobStore, type BlobStore } from './blob-store.ts';
 import { StoreError } from './errors.ts';
 import { createKyselyStore } from './kysely-store.ts';
-import { walDurability, type WalDurability } from './wal-durability.ts';
+import { cachingDatabase, STATEMENT_CACHE_SIZE } from './statement-cache.ts';
+import { walDurability } from './wal-durability.ts';
 import { migrateToLatest } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
@@ -56,8 +57,13 @@ export const BLOB_DIR = 'blobs';
 const openDirs = new Set<string>();
 
 class ImmediateSqliteDriver extends SqliteDriver {
-  /** Told when the connection is released, so no transaction is open (see wal-durability.ts). */
-  onRelease: (() => void) | null = null;
+  /** `onRelease` is told when the connection is released, so no transaction is open (see wal-durability.ts). */
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly onRelease?: () => void,
+  ) {
+    super(config);
+  }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
@@ -69,46 +75,11 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
-/** How many prepared statements stay cached; Flock's queries are a few dozen shapes (IN lists add a few). */
-const STATEMENT_CACHE_SIZE = 256;
-
-/**
- * The connection Kysely sees, with prepared statements cached by SQL text.
- * Kysely's SQLite driver calls `prepare` for every query, and SQLite's
- * parse/plan then costs more than running the small indexed queries Flock
- * makes (measured in `store-statements.bench.ts`). Least recently used
- * statements are finalized by GC once evicted; a statement still iterating
- * (streaming, which Flock does not use) is never handed out twice.
- */
-export function cachingDatabase(sqlite: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE) {
-  const cache = new Map<string, BetterSqlite3.Statement>();
-  return {
-    close: () => void sqlite.close(),
-    prepare(sql: string): BetterSqlite3.Statement {
-      const hit = cache.get(sql);
-      if (hit && !hit.busy) {
-        cache.delete(sql); // re-insert: most recently used last
-        cache.set(sql, hit);
-        return hit;
-      }
-      const stmt = sqlite.prepare(sql);
-      if (hit) return stmt; // the cached one is mid-iteration: use a fresh one, keep the cached one
-      cache.set(sql, stmt);
-      if (cache.size > size) cache.delete(cache.keys().next().value!);
-      return stmt;
-    },
-  };
-}
-
-function sqliteDialect(sqlite: BetterSqlite3.Database, cacheSize: number, driver: (d: ImmediateSqliteDriver) => void): Dialect {
+function sqliteDialect(sqlite: BetterSqlite3.Database, cacheSize: number, onRelease?: () => void): Dialect {
   const database = cacheSize > 0 ? cachingDatabase(sqlite, cacheSize) : sqlite;
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => {
-      const d = new ImmediateSqliteDriver({ database });
-      driver(d);
-      return d;
-    },
+    createDriver: () => new ImmediateSqliteDriver({ database }, onRelease),
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db) => new SqliteIntrospector(db),
   };
@@ -137,7 +108,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   openDirs.add(dataDir);
   let sqlite: BetterSqlite3.Database | undefined;
   let db: Kysely<Database> | undefined;
-  let durability: WalDurability | undefined;
   try {
     sqlite = new BetterSqlite3(join(dataDir, SQLITE_FILE));
     sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
@@ -146,18 +116,15 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     sqlite.pragma('foreign_keys = ON');
     // Migrations run one statement per commit; they are idempotent, so they need no fsync per statement.
     sqlite.pragma('synchronous = NORMAL');
-    let driver: ImmediateSqliteDriver | undefined;
-    db = new Kysely<Database>({ dialect: sqliteDialect(sqlite, Math.max(0, Math.floor(options.statementCacheSize ?? STATEMENT_CACHE_SIZE)), (d) => (driver = d)) });
+    // Grouped WAL fsyncs unless asked for no fsync ('normal') or SQLite's own fsync in each COMMIT (FULL).
+    const grouped = options.synchronous !== 'normal' && options.groupCommit !== false;
+    const totalChanges = sqlite.prepare('select total_changes()').pluck();
+    const wal = grouped ? walDurability(join(dataDir, `${SQLITE_FILE}-wal`), () => Number(totalChanges.get())) : undefined;
+    const cacheSize = Math.max(0, Math.floor(options.statementCacheSize ?? STATEMENT_CACHE_SIZE));
+    db = new Kysely<Database>({ dialect: sqliteDialect(sqlite, cacheSize, wal && (() => wal.noteReleased())) });
     await migrateToLatest(db, 'sqlite');
     if (options.synchronous !== 'normal' && options.groupCommit === false) sqlite.pragma('synchronous = FULL');
-    else if (options.synchronous !== 'normal') {
-      const totalChanges = sqlite.prepare('select total_changes()').pluck();
-      const wal = walDurability(join(dataDir, `${SQLITE_FILE}-wal`), () => Number(totalChanges.get()));
-      driver!.onRelease = () => wal.noteReleased();
-      durability = wal;
-    }
     const blobs = options.blobs ?? (await openFolderBlobStore({ dir: join(dataDir, BLOB_DIR), maxBytes: options.maxBlobBytes }));
-    const wal = durability;
     return createKyselyStore(db, {
       kind: 'sqlite',
       blobs,
@@ -170,7 +137,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     });
   } catch (e) {
     openDirs.delete(dataDir);
-    await durability?.close();
     if (db) await db.destroy().catch(() => undefined);
     else sqlite?.close();
     if (e instanceof StoreError) throw e;

@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cachingDatabase } from './sqlite-store.ts';
+import { cachingDatabase } from './statement-cache.ts';
 
 describe('cachingDatabase (prepared statements cached by SQL text)', () => {
   let sqlite: BetterSqlite3.Database | undefined;

@@ -1,0 +1,69 @@
+/**
+ * Whether one uploaded update may be recorded: its meta header, round, task,
+ * device and selection, deadline and size, then the update itself
+ * (validate-update.ts). Reads the store, writes nothing. A replay of an
+ * update already stored gets its first receipt; anything refused is an
+ * ApiError naming why.
+ */
+import { TaskPlanSchema, parseUpdateMetaHeader, type TaskPlan, type UpdateMeta, type UpdateReceipt } from '../../shared/protocol/index.ts';
+import type { WeightSpec } from '../../shared/model/index.ts';
+import { ApiError } from '../http/api-error.ts';
+import type { JsonObject, ModelVersion, Round, Store, Task } from '../store/index.ts';
+import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-update.ts';
+
+export type Admission =
+  | { status: 'replay'; receipt: UpdateReceipt }
+  | { status: 'admitted'; meta: UpdateMeta; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; deltas: Float32Array[] };
+
+export function parsePlan(task: Task): TaskPlan {
+  return TaskPlanSchema.parse(task.plan);
+}
+
+/** The model version a task or round refers to; its absence is the coordinator's fault. */
+export async function requireModelVersion(store: Store, app: string, version: number): Promise<ModelVersion> {
+  const v = await store.getModelVersion(app, version);
+  if (!v) throw new ApiError('internal', `model ${app}@${version} referenced by a task is missing`);
+  return v;
+}
+
+/** The largest update norm accepted for this plan and model (clip norm, widened by local DP noise). */
+export function planNormBound(plan: TaskPlan, clipNorm: number, specs: readonly WeightSpec[]): number {
+  return updateNormBound(clipNorm, plan.localNoiseMultiplier, specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0));
+}
+
+/**
+ * @example
+ * const a = await admitUpload(store, Date.now(), device, roundId, c.req.header(UPDATE_META_HEADER), bytes);
+ * if (a.status === 'replay') return a.receipt;
+ */
+export async function admitUpload(
+  store: Store,
+  nowMs: number,
+  device: { deviceId: string; app: string },
+  roundId: string,
+  metaHeader: string | undefined,
+  bytes: Uint8Array,
+): Promise<Admission> {
+  const parsed = parseUpdateMetaHeader(metaHeader);
+  if (!parsed.ok) throw new ApiError('validation_failed', `bad flock-update-meta header: ${parsed.error.error.message}`, { issues: parsed.error.error.details as JsonObject });
+  const meta = parsed.value;
+  if (meta.roundId !== roundId) throw new ApiError('bad_request', `flock-update-meta names round ${meta.roundId} but the URL names ${roundId}`);
+  if (meta.deviceId !== device.deviceId) throw new ApiError('forbidden', 'a device can only upload its own update');
+
+  const round = await store.getRound(roundId);
+  if (!round) throw new ApiError('round_not_found', `no round ${roundId}`);
+  const task = (await store.getTask(round.taskId))!;
+  if (task.app !== device.app) throw new ApiError('round_not_found', `no round ${roundId}`);
+  const first = await store.getUpdate(roundId, device.deviceId);
+  if (first) return { status: 'replay', receipt: { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: first.receivedAt } };
+  if (round.status !== 'open') throw new ApiError('round_closed', `round ${round.number} is ${round.status}; check in for the next round`);
+  if (Date.parse(round.deadlineAt) < nowMs) throw new ApiError('late_upload', `round ${round.number} closed for uploads at ${round.deadlineAt}`);
+  if (!(await store.getParticipant(roundId, device.deviceId))) throw new ApiError('not_selected', 'this device was not selected for this round; check in first');
+
+  const plan = parsePlan(task);
+  const specs = (await requireModelVersion(store, task.app, round.globalVersion)).weightSpecs as WeightSpec[];
+  if (bytes.byteLength > maxUpdateBytes(specs)) throw new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`);
+  const clipNorm = task.clipNorm ?? plan.clipNorm;
+  const { deltas } = validateUpdate(bytes, specs, { clipNorm: planNormBound(plan, clipNorm, specs), encoding: plan.updateEncoding });
+  return { status: 'admitted', meta, round, task, plan, specs, clipNorm, deltas };
+}
