@@ -26,7 +26,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'suite',
-          include: ['{shared,client,coordinator,worker,simulate,demo,test}/**/*.test.ts'],
+          include: ['{shared,client,coordinator,worker,simulate,cli,demo,scripts,test}/**/*.test.ts'],
           exclude: ['node_modules/**', 'dist/**', ...TIMED_ALONE],
           sequence: { groupOrder: 0 },
         },

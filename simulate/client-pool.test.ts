@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTensors } from '../shared/codec/index.ts';
 import { createMnistModel, partsFromModel } from '../shared/model/index.ts';
-import { loadMnist } from '../coordinator/datasets/mnist.ts';
+import { loadMnist } from './datasets/mnist.ts';
 import { createClientPool } from './client-pool.ts';
 import type { TrainingJob } from './training-job.ts';
 

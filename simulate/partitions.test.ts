@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadMnist } from '../coordinator/datasets/mnist.ts';
+import { loadMnist } from './datasets/mnist.ts';
 import { partitionDirichlet, partitionIid, partitionPathological } from './partitions.ts';
 
 const labels = loadMnist({ split: 'train' }).labels;

@@ -13,7 +13,7 @@ import { FlockTransport, type LocalUpdate } from '../client/federated/index.ts';
 import { decodeTensors } from '../shared/codec/index.ts';
 import { createMnistModel, evaluateAccuracy, mnistInputShape, modelFromParts, partsFromModel, type MnistModelKind, type WeightSpec } from '../shared/model/index.ts';
 import type { ModelVersionView, RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
-import { loadMnist } from '../coordinator/datasets/mnist.ts';
+import { loadMnist } from './datasets/mnist.ts';
 import { mnistModelFiles } from '../coordinator/registry/model-directory.ts';
 import { createClientPool } from './client-pool.ts';
 import { partitionDirichlet, partitionIid, partitionPathological, type Partition, type PartitionName } from './partitions.ts';

@@ -1,72 +1,14 @@
 /**
- * The training worker: local training off the main thread, exposed with
- * comlink. Weights and examples arrive as transferred buffers (zero copy) and
- * the encoded update goes back the same way.
- *
- * On the wasm backend it registers Flock's missing gradient kernels first
- * (tfjs-backend-wasm has no Conv2DBackpropFilter), so a CNN trains where the
- * page infers. Error feedback for lossy update encodings lives here, one per
- * task, because a class instance does not survive structured cloning.
+ * Entry point of the training worker for ESM builds: a module Worker of this
+ * file serves the contract that `client/training/training-api.ts` defines.
  *
  * @example
- * // window side
- * const api = Comlink.wrap<TrainingWorkerApi>(new Worker(url, { type: 'module' }));
- * await api.init({ backend: 'wasm', assetsUrl: '/flock/' });
- * const update = await api.train('task_1', Comlink.transfer(input, trainingTransferables(input)));
+ * const flock = await connect({ ..., train: { tasks: ['task_1'],
+ *   createWorker: () => new Worker(new URL('flock/worker/training-worker.ts', import.meta.url), { type: 'module' }) } });
  */
-import * as Comlink from 'comlink';
-import * as tf from '@tensorflow/tfjs';
-import { ErrorFeedback } from '../shared/codec/index.ts';
-import { registerWasmTrainingKernels } from '../client/backends/wasm-training-kernels/index.ts';
-import type { BackendName } from '../client/backends/select.ts';
-import { trainLocalUpdate, type LocalTrainingInput, type LocalUpdate } from '../client/federated/local-training.ts';
-import { activateBackend, setAssetBase } from '../client/tfjs-backends.ts';
+import { exposeTrainingWorker } from '../client/training/training-api.ts';
 
-/** A training job as it crosses the worker boundary (no error-feedback object). */
-export type TrainingJob = Omit<LocalTrainingInput, 'errorFeedback'>;
+export { trainingTransferables, trainingWorkerApi } from '../client/training/training-api.ts';
+export type { TrainingJob, TrainingWorkerApi } from '../client/training/training-api.ts';
 
-export interface TrainingWorkerApi {
-  /** Switch to `backend` (registering wasm gradient kernels there); answers the backend that trains. */
-  init(options: { backend: BackendName; assetsUrl?: string }): Promise<{ backend: string; flockKernels: string[] }>;
-  /** Train one local update for `taskId`; the update's bytes are transferred back. */
-  train(taskId: string, job: TrainingJob): Promise<LocalUpdate>;
-}
-
-/**
- * The buffers of a job to transfer instead of copy. Distinct buffers only:
- * listing one twice makes postMessage throw.
- *
- * @example
- * await api.train(taskId, Comlink.transfer(job, trainingTransferables(job)));
- */
-export function trainingTransferables(job: TrainingJob): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  for (const view of [...job.globalWeights, job.examples.x, job.examples.y]) {
-    if (view.buffer instanceof ArrayBuffer) buffers.add(view.buffer);
-  }
-  return [...buffers];
-}
-
-const feedbackByTask = new Map<string, ErrorFeedback>();
-
-/** The worker's API as a plain object (so Node tests can call it without a worker). */
-export const trainingWorkerApi: TrainingWorkerApi = {
-  async init({ backend, assetsUrl }) {
-    if (assetsUrl) setAssetBase(assetsUrl);
-    await activateBackend(backend);
-    // Registered before the first fit: tfjs looks kernels up at run time.
-    const kernels = backend === 'wasm' ? registerWasmTrainingKernels() : { registered: [], alreadyPresent: [] };
-    return { backend: tf.getBackend(), flockKernels: [...kernels.registered, ...kernels.alreadyPresent] };
-  },
-  async train(taskId, job) {
-    const lossy = job.plan.updateEncoding.encoding !== 'fp32';
-    let errorFeedback = feedbackByTask.get(taskId);
-    if (lossy && errorFeedback === undefined) feedbackByTask.set(taskId, (errorFeedback = new ErrorFeedback()));
-    const update = await trainLocalUpdate({ ...job, errorFeedback: lossy ? errorFeedback : undefined });
-    return Comlink.transfer(update, update.bytes.buffer instanceof ArrayBuffer ? [update.bytes.buffer] : []);
-  },
-};
-
-// Expose only inside a worker, so importing this module elsewhere has no side effect.
-const scope = globalThis as { WorkerGlobalScope?: unknown; postMessage?: unknown };
-if (typeof scope.WorkerGlobalScope !== 'undefined') Comlink.expose(trainingWorkerApi);
+exposeTrainingWorker();

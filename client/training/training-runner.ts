@@ -13,7 +13,7 @@ import * as Comlink from 'comlink';
 import type { LocalUpdate } from '../federated/local-training.ts';
 import type { BackendName } from '../backends/select.ts';
 import { getAssetBase } from '../tfjs-backends.ts';
-import { trainingTransferables, trainingWorkerApi, type TrainingJob, type TrainingWorkerApi } from '../../worker/training-worker.ts';
+import { trainingTransferables, trainingWorkerApi, type TrainingJob, type TrainingWorkerApi } from './training-api.ts';
 
 export type { TrainingJob };
 

@@ -15,5 +15,3 @@ export { HoldoutError, readHoldout, writeHoldout } from './holdout.ts';
 export type { Holdout, HoldoutErrorCode } from './holdout.ts';
 export { checkVariantAccuracy } from './variant-accuracy.ts';
 export type { VariantAccuracy, VariantAccuracyReport } from './variant-accuracy.ts';
-export { trainSeedMnistModel } from './seed-model.ts';
-export type { SeedModelOptions } from './seed-model.ts';

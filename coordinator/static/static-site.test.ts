@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { seedDemoModel } from './seed.ts';
+import { seedDemoModel } from '../../demo/seed/seed.ts';
 import { staticSite } from './index.ts';
 
 describe('static site + seed', () => {

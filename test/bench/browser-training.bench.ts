@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createMnistModel, partsFromModel, type ModelParts } from '../../shared/model/index.ts';
-import { loadMnist } from '../../coordinator/datasets/mnist.ts';
+import { loadMnist } from '../../simulate/datasets/mnist.ts';
 import { startHarness } from '../browser/harness.ts';
 import type { BenchTable, Benchmark } from './bench-types.ts';
 import { NAME_SHIM } from './browser-inference.bench.ts';

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { staticSite } from '../../coordinator/static/index.ts';
-import { seedDemoModel } from '../../coordinator/static/seed.ts';
+import { seedDemoModel } from '../../demo/seed/seed.ts';
 import { CHROMIUM_PATH } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

@@ -15,7 +15,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { staticSite } from '../../coordinator/static/index.ts';
-import { seedDemoModel } from '../../coordinator/static/seed.ts';
+import { seedDemoModel } from '../../demo/seed/seed.ts';
 import { CHROMIUM_PATH } from './harness.ts';
 import { buildDemoOnce, drawOne, predictedLabel } from './demo-fixture.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMnist } from '../../coordinator/datasets/mnist.ts';
+import { loadMnist } from '../../simulate/datasets/mnist.ts';
 import { createMnistModel } from '../../shared/model/index.ts';
 import { sampleInputs, startHarness, type BrowserHarness } from './harness.ts';
 

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadMnist } from '../../coordinator/datasets/mnist.ts';
+import { loadMnist } from '../../simulate/datasets/mnist.ts';
 import { startHarness, type BrowserHarness } from './harness.ts';
 
 declare const Flock: typeof import('../../client/index.ts');

@@ -17,7 +17,7 @@ import { FlockHttpError } from '../../client/federated/transport-error.ts';
 import { createParticipantCache, participateOnce, type ParticipantCache } from '../../client/federated/participant.ts';
 import type { TrainingExamples } from '../../client/federated/local-training.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
-import { loadMnist, type MnistData } from '../../coordinator/datasets/mnist.ts';
+import { loadMnist, type MnistData } from '../../simulate/datasets/mnist.ts';
 import { createLogger } from '../../coordinator/observability/logger.ts';
 import { writeModelDirectory } from '../../coordinator/registry/model-directory.ts';
 import { decodeTensors } from '../../shared/codec/index.ts';

@@ -6,7 +6,7 @@
  * holds for the fleet, not per process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateAdminKey } from '../../coordinator/cli/admin-key.ts';
+import { generateAdminKey } from '../../cli/admin-key.ts';
 import { DEFAULT_CONFIG } from '../../coordinator/config.ts';
 import { httpFetcher, mnistModelFiles, pushModel, registerDevice } from '../../coordinator/routes/fleet.fixture.ts';
 import { startCoordinatorProcess, type CoordinatorProcess } from '../pg/coordinator-processes.ts';

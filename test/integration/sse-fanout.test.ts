@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateAdminKey } from '../../coordinator/cli/admin-key.ts';
+import { generateAdminKey } from '../../cli/admin-key.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { inProcessManifestEvents, type ManifestEvents } from '../../coordinator/rollouts/index.ts';
 import { openPostgresManifestEvents } from '../../coordinator/rollouts/postgres-manifest-events.ts';

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { RolloutViewSchema, type RolloutView } from '../routes/admin-rollouts.ts';
+import { RolloutViewSchema, type RolloutView } from '../coordinator/routes/admin-rollouts.ts';
 import { adminRequest, cell, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';

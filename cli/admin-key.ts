@@ -5,7 +5,7 @@
  * is the one copy.
  */
 import type { Command } from 'commander';
-import { newId, newSecret } from '../auth/secrets.ts';
+import { newId, newSecret } from '../coordinator/auth/secrets.ts';
 import type { CliIo } from './index.ts';
 
 /**

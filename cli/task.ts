@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { AppNameSchema, RoundViewSchema, TaskPlanSchema, TaskViewSchema, type TaskPlanInput } from '../../shared/protocol/index.ts';
+import { AppNameSchema, RoundViewSchema, TaskPlanSchema, TaskViewSchema, type TaskPlanInput } from '../shared/protocol/index.ts';
 import { adminRequest, cell, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';

@@ -6,16 +6,16 @@
  * or S3-compatible storage (`--blobs s3://bucket/prefix`).
  */
 import { join, resolve } from 'node:path';
-import type { Logger } from '../observability/logger.ts';
-import { openPostgresRateLimitStore, type RateLimitStore } from '../http/rate-limit-store.ts';
-import { openPostgresManifestEvents, type ManifestEvents } from '../rollouts/index.ts';
-import { openPostgresRoundSignals } from '../rounds/postgres-round-signals.ts';
-import type { RoundSignals } from '../rounds/round-signals.ts';
-import { openFolderBlobStore, type BlobStore } from '../store/blob-store.ts';
-import { isStoreError } from '../store/errors.ts';
-import { openPostgresStore, redactConnectionString } from '../store/postgres-store.ts';
-import { openSqliteStore } from '../store/sqlite-store.ts';
-import type { Store } from '../store/store.ts';
+import type { Logger } from '../coordinator/observability/logger.ts';
+import { openPostgresRateLimitStore, type RateLimitStore } from '../coordinator/http/rate-limit-store.ts';
+import { openPostgresManifestEvents, type ManifestEvents } from '../coordinator/rollouts/index.ts';
+import { openPostgresRoundSignals } from '../coordinator/rounds/postgres-round-signals.ts';
+import type { RoundSignals } from '../coordinator/rounds/round-signals.ts';
+import { openFolderBlobStore, type BlobStore } from '../coordinator/store/blob-store.ts';
+import { isStoreError } from '../coordinator/store/errors.ts';
+import { openPostgresStore, redactConnectionString } from '../coordinator/store/postgres-store.ts';
+import { openSqliteStore } from '../coordinator/store/sqlite-store.ts';
+import type { Store } from '../coordinator/store/store.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
 
 export interface ServeBackendFlags {
@@ -59,7 +59,7 @@ async function openBlobs(flags: ServeBackendFlags, choice: 's3' | 'folder'): Pro
   }
   try {
     // Loaded only when asked for: the AWS SDK is large and most deployments never touch it.
-    const { openS3BlobStoreFromUrl } = await import('../store/s3-blob-store.ts');
+    const { openS3BlobStoreFromUrl } = await import('../coordinator/store/s3-blob-store.ts');
     const s3 = await openS3BlobStoreFromUrl(flags.blobs!.trim(), process.env);
     return { blobs: s3, where: `s3://${s3.bucket}/${s3.prefix}` };
   } catch (error) {

@@ -16,9 +16,9 @@ import {
   ModelVersionViewSchema,
   WeightEncodingSchema,
   type ModelVersionView,
-} from '../../shared/protocol/index.ts';
-import { ModelPackageError } from '../registry/model-package-error.ts';
-import { parseModelJson, shardKey } from '../registry/model-files.ts';
+} from '../shared/protocol/index.ts';
+import { ModelPackageError } from '../coordinator/registry/model-package-error.ts';
+import { parseModelJson, shardKey } from '../coordinator/registry/model-files.ts';
 import { adminRequest, cell, formatBytes, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { compileForTraining, createMnistModel } from '../../shared/model/index.ts';
-import { MNIST_IMAGE_SIZE, loadMnist } from '../datasets/mnist.ts';
+import { MNIST_IMAGE_SIZE, loadMnist } from '../../simulate/datasets/mnist.ts';
 
 export interface SeedModelOptions {
   /** Training examples, taken from the start of the MNIST training split (default 6000). */

@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMnistModel } from '../../shared/model/index.ts';
-import { ModelVersionViewSchema } from '../../shared/protocol/index.ts';
-import { parseSecret } from '../auth/secrets.ts';
-import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { writeHoldout, writeModelDirectory } from '../registry/index.ts';
+import { createMnistModel } from '../shared/model/index.ts';
+import { ModelVersionViewSchema } from '../shared/protocol/index.ts';
+import { parseSecret } from '../coordinator/auth/secrets.ts';
+import { createCoordinator, type Coordinator } from '../coordinator/coordinator.ts';
+import { writeHoldout, writeModelDirectory } from '../coordinator/registry/index.ts';
 import { resolveConnection } from './admin-http.ts';
 import { generateAdminKey } from './admin-key.ts';
 import { main, type CliIo } from './index.ts';
@@ -124,7 +124,7 @@ describe('flock model against a running coordinator', () => {
   });
 
   it('runs through the real bin with FLOCK_URL and FLOCK_ADMIN_KEY', async () => {
-    const bin = fileURLToPath(new URL('../../bin/flock.js', import.meta.url));
+    const bin = fileURLToPath(new URL('../bin/flock.js', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'model', 'list', '--app', 'digits', '--json'], {
       env: { ...process.env, FLOCK_URL: url, FLOCK_ADMIN_KEY: adminKey },
       timeout: 60_000,

@@ -5,7 +5,7 @@
  * that a bad flag exits 2 with the library's message naming the parameter.
  */
 import type { Command } from 'commander';
-import { calibrateNoiseMultiplier, computeEpsilon, DpParameterError } from '../../shared/dp/index.ts';
+import { calibrateNoiseMultiplier, computeEpsilon, DpParameterError } from '../shared/dp/index.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createCoordinator } from '../coordinator.ts';
-import { createLogger } from '../observability/logger.ts';
+import { createCoordinator } from '../coordinator/coordinator.ts';
+import { createLogger } from '../coordinator/observability/logger.ts';
 import { main } from './index.ts';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -9,10 +9,10 @@
 import { serve } from '@hono/node-server';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { createCoordinator } from '../coordinator.ts';
-import { createLogger } from '../observability/logger.ts';
-import { staticSite } from '../static/index.ts';
-import { seedDemoModel } from '../static/seed.ts';
+import { createCoordinator } from '../coordinator/coordinator.ts';
+import { createLogger } from '../coordinator/observability/logger.ts';
+import { staticSite } from '../coordinator/static/index.ts';
+import { seedDemoModel } from '../demo/seed/seed.ts';
 import type { CliIo } from './index.ts';
 import { openServeBackends } from './serve-backends.ts';
 import { UsageError, parseIntegerFlag } from './usage-error.ts';

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMnistModel } from '../../shared/model/index.ts';
-import { TaskPlanSchema } from '../../shared/protocol/index.ts';
-import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { writeModelDirectory } from '../registry/index.ts';
+import { createMnistModel } from '../shared/model/index.ts';
+import { TaskPlanSchema } from '../shared/protocol/index.ts';
+import { createCoordinator, type Coordinator } from '../coordinator/coordinator.ts';
+import { writeModelDirectory } from '../coordinator/registry/index.ts';
 import { generateAdminKey } from './admin-key.ts';
 import { main, type CliIo } from './index.ts';
 

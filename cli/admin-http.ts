@@ -9,7 +9,7 @@
  */
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { isErrorBody } from '../../shared/protocol/index.ts';
+import { isErrorBody } from '../shared/protocol/index.ts';
 import { UsageError } from './usage-error.ts';
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:8787';

@@ -7,14 +7,14 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../../shared/protocol/index.ts';
-import type { MnistModelKind } from '../../shared/model/index.ts';
-import { PARTITION_NAMES, type PartitionName } from '../../simulate/partitions.ts';
-import { accuracyPlotSvg } from '../../simulate/plot.ts';
-import { createProgress } from '../../simulate/progress.ts';
-import { runSimulation, type SimulationOptions, type SimulationResult } from '../../simulate/run-simulation.ts';
-import { inProcessTarget, remoteTarget, type SimulationTarget } from '../../simulate/simulation-target.ts';
-import { AppNameSchema } from '../../shared/protocol/index.ts';
+import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../shared/protocol/index.ts';
+import type { MnistModelKind } from '../shared/model/index.ts';
+import { PARTITION_NAMES, type PartitionName } from '../simulate/partitions.ts';
+import { accuracyPlotSvg } from '../simulate/plot.ts';
+import { createProgress } from '../simulate/progress.ts';
+import { runSimulation, type SimulationOptions, type SimulationResult } from '../simulate/run-simulation.ts';
+import { inProcessTarget, remoteTarget, type SimulationTarget } from '../simulate/simulation-target.ts';
+import { AppNameSchema } from '../shared/protocol/index.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { computeEpsilon } from '../../shared/dp/index.ts';
+import { computeEpsilon } from '../shared/dp/index.ts';
 import { main, type CliIo } from './index.ts';
 
 function capture(): CliIo & { stdout: string; stderr: string } {
@@ -80,7 +80,7 @@ describe('flock privacy noise', () => {
 
 describe('the real bin', () => {
   it('node bin/flock.js privacy epsilon prints JSON and exits 0; a bad q exits 2', async () => {
-    const bin = fileURLToPath(new URL('../../bin/flock.js', import.meta.url));
+    const bin = fileURLToPath(new URL('../bin/flock.js', import.meta.url));
     const exec = promisify(execFile);
     const { stdout } = await exec(process.execPath, [bin, 'privacy', 'epsilon', ...EPSILON_ARGS, '--json']);
     expect((JSON.parse(stdout) as { epsilon: number }).epsilon).toBeGreaterThan(0);

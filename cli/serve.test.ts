@@ -4,9 +4,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpFetcher, mnistModelFiles, pushModel, registerDevice, testAdminKey } from '../routes/fleet.fixture.ts';
-import { startCoordinatorProcess } from '../../test/pg/coordinator-processes.ts';
-import { startTestS3Server, S3RVER_CREDENTIALS, type TestS3Server } from '../../test/s3/s3-server.ts';
+import { httpFetcher, mnistModelFiles, pushModel, registerDevice, testAdminKey } from '../coordinator/routes/fleet.fixture.ts';
+import { startCoordinatorProcess } from '../test/pg/coordinator-processes.ts';
+import { startTestS3Server, S3RVER_CREDENTIALS, type TestS3Server } from '../test/s3/s3-server.ts';
 import { main } from './index.ts';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
