@@ -1,7 +1,7 @@
 import { serve } from '@hono/node-server';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,6 +171,29 @@ describe('flock model errors', () => {
     const { code, stderr } = await admin('model', 'push', bad, '--app', 'digits');
     expect(code).toBe(2);
     expect(stderr).toMatch(/model\.json is not valid UTF-8 JSON/);
+  });
+
+  it('refuses a weight file that is a symlink out of the model folder, and uploads nothing', async () => {
+    const linked = join(tmp, 'linked-model');
+    await cp(modelDir, linked, { recursive: true });
+    const outside = join(tmp, 'outside-secret.bin');
+    await writeFile(outside, 'not a weight');
+    const shard = join(linked, 'weights.bin');
+    await unlink(shard);
+    await symlink(outside, shard);
+    const before = (await admin('model', 'list', '--app', 'symlinked', '--json')).stdout;
+    const { code, stderr } = await admin('model', 'push', linked, '--app', 'symlinked');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/"weights\.bin" resolves to .*outside the model folder/);
+    expect((await admin('model', 'list', '--app', 'symlinked', '--json')).stdout).toBe(before);
+  });
+
+  it('checks the admin key before uploading a model, and says unauthorized without an "uploading" line', async () => {
+    const io = capture();
+    const code = await main(['node', 'flock', 'model', 'push', modelDir, '--app', 'digits', '--url', url, '--admin-key', generateAdminKey()], io);
+    expect(code).toBe(1);
+    expect(io.stderr).toMatch(/^error: unauthorized: /);
+    expect(io.stderr).not.toMatch(/uploading/);
   });
 
   it('exits 1 with an unauthorized message for a wrong admin key', async () => {

@@ -6,8 +6,8 @@
  * milliseconds, not an upload and a 422.
  */
 import type { Command } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import {
   AppNameSchema,
@@ -52,6 +52,18 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /**
+ * Refuses a file that resolves (through `..` or a symlink) outside the model
+ * folder: a model.json naming `../../.ssh/id_rsa` must not upload it.
+ */
+async function insideFolder(root: string, path: string, key: string): Promise<void> {
+  const real = await realpath(path);
+  const rel = relative(root, real);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new UsageError(`"${key}" resolves to ${real}, outside the model folder ${root}; copy the file into the folder instead of linking to it`);
+  }
+}
+
+/**
  * Reads `dir/model.json` and the weight files it names, or throws a
  * UsageError saying what is missing. Field names are the manifest's paths as
  * the coordinator keys them (a leading `./` dropped).
@@ -80,8 +92,11 @@ export async function readModelUpload(dir: string): Promise<UploadPart[]> {
   }
   const parts: UploadPart[] = [{ field: 'model.json', path: jsonPath, bytes: jsonBytes }];
   const missing: string[] = [];
+  const root = await realpath(dir);
+  await insideFolder(root, jsonPath, 'model.json');
   for (const key of keys) {
     const path = join(dir, key);
+    if (await isFile(path)) await insideFolder(root, path, key);
     if (await isFile(path)) parts.push({ field: key, path, bytes: new Uint8Array(await readFile(path)) });
     else missing.push(key);
   }
@@ -176,6 +191,8 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     const stage = flags.stage === undefined ? undefined : stageOf('--stage', flags.stage);
     const conn = resolveConnection(flags);
     const parts = await readModelUpload(dir);
+    // Check the key with one small read first: a wrong key must not cost the whole upload.
+    await adminRequest(conn, { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
     if (flags.holdout !== undefined) {
       if (!(await isFile(flags.holdout))) throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
       parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
