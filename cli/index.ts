@@ -3,6 +3,7 @@
  * `main` never calls process.exit, so tests can drive it in-process; it returns
  * the exit code (0 ok, 1 failure, 2 usage error).
  */
+import { unknownOptionError } from './unknown-options.ts';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './usage-error.ts';
 import { registerAdminKeyCommand } from './admin-key.ts';
@@ -35,7 +36,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     // Subcommands have their own options (e.g. `model show --version N` must not hit the root --version).
     .enablePositionalOptions()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .showSuggestionAfterError(true);
   registerServeCommand(program, io);
   registerPrivacyCommands(program, io);
   registerModelCommands(program, io);
@@ -50,6 +52,11 @@ export function buildProgram(io: CliIo = processIo): Command {
 /** Runs the CLI on `argv` (as in process.argv) and resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
+  const unknown = unknownOptionError(program, argv);
+  if (unknown !== null) {
+    io.err(`error: ${unknown}\n(run with --help for usage)\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv);
     return 0;

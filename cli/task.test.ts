@@ -101,6 +101,13 @@ describe('flock task against a running coordinator', () => {
     expect((await coordinator.deps.store.getTask(taskId))!.status).toBe('active');
   });
 
+  it('exits 1 naming the id for rounds of a task that does not exist', async () => {
+    const { code, stdout, stderr } = await admin('task', 'rounds', 'task_nope');
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^error: not_found: .*task_nope/);
+  });
+
   it('lists rounds (none before any device checks in)', async () => {
     expect(await admin('task', 'rounds', taskId)).toMatchObject({ code: 0, stdout: `task ${taskId} has no rounds yet; rounds open when eligible devices check in\n` });
     const json = await admin('task', 'rounds', taskId, '--json');

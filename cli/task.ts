@@ -164,7 +164,10 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
 
   withConnectionOptions(task.command('rounds').description("a task's rounds, newest first").argument('<id>', 'task id').option('--json', 'print JSON')).action(
     async (id: string, flags: OneFlags) => {
-      const { rounds } = await adminRequest(resolveConnection(flags), { method: 'GET', path: taskPath(id, 'rounds'), schema: RoundListSchema });
+      const conn = resolveConnection(flags);
+      // A task that does not exist answers 404 here (not an empty round list).
+      await adminRequest(conn, { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
+      const { rounds } = await adminRequest(conn, { method: 'GET', path: taskPath(id, 'rounds'), schema: RoundListSchema });
       if (flags.json) return io.out(`${JSON.stringify(rounds)}\n`);
       if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
       io.out(
