@@ -27,6 +27,9 @@ const processIo: CliIo = {
   err: (text) => process.stderr.write(text),
 };
 
+/** Commands that run tfjs (the others never load it). */
+const TFJS_COMMANDS = new Set(['serve', 'simulate']);
+
 /** Builds the program; command groups add themselves here. */
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('flock')
@@ -38,6 +41,14 @@ export function buildProgram(io: CliIo = processIo): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
+  // tfjs prints a "Hi, looks like you are running TensorFlow.js in Node.js"
+  // banner on its first CPU tensor; a CLI that tells the truth prints only its
+  // own lines (the backend in use is in serve's banner and /healthz).
+  program.hook('preAction', async (_root, action) => {
+    let top = action;
+    while (top.parent && top.parent !== program) top = top.parent;
+    if (TFJS_COMMANDS.has(top.name())) (await import('@tensorflow/tfjs')).env().set('PROD', true);
+  });
   registerServeCommand(program, io);
   registerPrivacyCommands(program, io);
   registerModelCommands(program, io);
