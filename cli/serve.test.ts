@@ -19,9 +19,9 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 describe('flock serve flags', () => {
   it.each([
     [['--blobs', 'bytea'], /--blobs bytea needs --store postgres/],
-    [['--blobs', 'ftp://bucket/x'], /--blobs must be folder, bytea or s3:\/\/bucket\/prefix/],
+    [['--blobs', 'ftp://bucket/x'], /--blobs: blobs must be folder, bytea or s3:\/\/bucket\/prefix/],
     [['--blobs', 's3://Not_A_Bucket/x'], /--blobs: .*bucket/i],
-    [['--store', 'mysql://db/flock'], /--store must be a postgres:\/\/ URL/],
+    [['--store', 'mysql://db/flock'], /--store: the store must be a postgres:\/\/ URL/],
     [['--port', '70000'], /--port must be at most 65535/],
   ])('%j exits 2 before anything starts', async (args, message) => {
     const { code, err, out } = await run(args as string[]);

@@ -5,3 +5,12 @@
 export { createCoordinator, FLOCK_VERSION, type Coordinator, type CreateCoordinatorOptions } from './coordinator.ts';
 export { DEFAULT_CONFIG, type CoordinatorConfig } from './config.ts';
 export type { AppType } from './app.ts';
+export {
+  openPostgresBackend,
+  openSqliteBackend,
+  parseBlobLocation,
+  type BlobLocation,
+  type CoordinatorBackend,
+  type PostgresBackendOptions,
+  type SqliteBackendOptions,
+} from './backends.ts';
