@@ -15,6 +15,7 @@ import { staticSite } from '../coordinator/static/index.ts';
 import { seedDemoModel } from '../demo/seed/seed.ts';
 import type { CliIo } from './index.ts';
 import { openServeBackends } from './serve-backends.ts';
+import { parseCorsOrigins } from '../coordinator/http/cors.ts';
 import { UsageError, parseIntegerFlag } from './usage-error.ts';
 
 export interface ServeOptions {
@@ -26,6 +27,11 @@ export interface ServeOptions {
   store?: string;
   poolSize: string;
   blobs?: string;
+  corsOrigin: string[];
+}
+
+function collectOrigin(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -42,12 +48,19 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--store <url>', 'keep state in PostgreSQL (postgres://...) instead of SQLite in --data; several processes may share it', process.env.FLOCK_DATABASE_URL)
     .option('--pool-size <n>', 'PostgreSQL connections per process', process.env.FLOCK_DB_POOL_SIZE ?? '10')
     .option('--blobs <where>', 'where blobs live: folder (DATA/blobs), bytea (with --store) or s3://bucket/prefix', process.env.FLOCK_BLOBS)
-    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size),\n  FLOCK_BLOBS (as --blobs); for s3:// blobs FLOCK_S3_ENDPOINT (S3-compatible servers), FLOCK_S3_REGION,\n  FLOCK_S3_FORCE_PATH_STYLE and the AWS SDK credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles).\nWith --store, blobs are stored in the database (bytea) unless --data or --blobs says otherwise;\n  a folder must then be shared by all processes.')
+    .option('--cors-origin <origin>', 'let pages of this origin call the device routes (repeatable; default: same origin only; admin routes never)', collectOrigin, [] as string[])
+    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size),\n  FLOCK_BLOBS (as --blobs), FLOCK_CORS_ORIGINS (comma-separated, as --cors-origin); for s3:// blobs FLOCK_S3_ENDPOINT (S3-compatible servers), FLOCK_S3_REGION,\n  FLOCK_S3_FORCE_PATH_STYLE and the AWS SDK credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles).\nWith --store, blobs are stored in the database (bytea) unless --data or --blobs says otherwise;\n  a folder must then be shared by all processes.')
     .action(async (opts: ServeOptions, command: Command) => {
       const port = parseIntegerFlag('--port', opts.port, 0);
       if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
       if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
       const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
+      let corsOrigins: string[];
+      try {
+        corsOrigins = parseCorsOrigins([...(process.env.FLOCK_CORS_ORIGINS ? [process.env.FLOCK_CORS_ORIGINS] : []), ...opts.corsOrigin]);
+      } catch (error) {
+        throw new UsageError(`--cors-origin: ${(error as Error).message}`);
+      }
       const log = createLogger();
       const backends = await openServeBackends({ data: opts.data, dataGiven, store: opts.store, poolSize: opts.poolSize, blobs: opts.blobs }, log);
       let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
@@ -61,6 +74,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           ...(backends.roundSignals ? { roundSignals: backends.roundSignals } : {}),
           adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
           aggregationBackend: opts.backend as (typeof BACKENDS)[number],
+          corsOrigins,
         });
       } catch (error) {
         await backends.close();
@@ -77,6 +91,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
       io.out(`flock coordinator listening on ${base}\n`);
       io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`);
+      io.out(`  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`);
       if (site) {
         io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
         if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
@@ -84,6 +99,8 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       }
       if (coordinator.initialAdminKey) {
         io.out(`\nAdmin key (shown once; store it, e.g. export FLOCK_ADMIN_KEY=...):\n  ${coordinator.initialAdminKey}\n\n`);
+      } else if (!process.env.FLOCK_ADMIN_KEY) {
+        io.out('  admin key: made at the first start and shown once then; pass it as --admin-key or FLOCK_ADMIN_KEY (npx flock admin-key mints a new one to set in FLOCK_ADMIN_KEY)\n');
       }
       if (site) {
         // After listening: the API is up while the seed model trains; the demo page waits for it.

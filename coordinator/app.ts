@@ -8,6 +8,7 @@ import { requireAdmin } from './auth/middleware.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import type { Env } from './http/env.ts';
 import { errorHandler, measureLatency, notFound, validationHook } from './http/hooks.ts';
+import { DEVICE_ROUTE_PATTERNS, deviceCors } from './http/cors.ts';
 import { adminModelRoutes } from './routes/admin-models.ts';
 import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
 import { adminBanditRoutes } from './routes/admin-bandits.ts';
@@ -21,6 +22,8 @@ export function buildApp(deps: CoordinatorDeps) {
   app.onError(errorHandler(deps.log));
   app.notFound(notFound);
   app.use('*', measureLatency(deps.metrics));
+  const corsForDevices = deviceCors(deps.config.corsOrigins);
+  for (const pattern of DEVICE_ROUTE_PATTERNS) app.use(pattern, corsForDevices);
   app.use('/v1/admin/*', requireAdmin(deps.auth));
 
   app.get('/metrics', async (c) => {

@@ -32,6 +32,13 @@ export interface CoordinatorConfig {
   maxAccuracyDrop: number;
   /** SSE heartbeat; each one also re-checks the device's manifest (the fallback when a change notice is lost). */
   sseHeartbeatMs: number;
+  /** Telemetry one device may send per window, in request-body bytes and rows (events); over it: 429 with Retry-After. */
+  telemetryQuota: { bytes: number; rows: number; windowMs: number };
+  /** Telemetry older than this is deleted by a periodic sweep (every `telemetrySweepMs`). */
+  telemetryRetentionMs: number;
+  telemetrySweepMs: number;
+  /** Page origins allowed to call the device routes cross-origin (CORS); empty: same origin only. Admin routes never. */
+  corsOrigins: string[];
 }
 
 export const DEFAULT_CONFIG: Omit<CoordinatorConfig, 'dataDir'> = {
@@ -49,6 +56,11 @@ export const DEFAULT_CONFIG: Omit<CoordinatorConfig, 'dataDir'> = {
   sweepIntervalMs: 1_000,
   maxAccuracyDrop: 0.01,
   sseHeartbeatMs: 15_000,
+  // ~10 full batches a minute; an honest client sends one small batch every few seconds.
+  telemetryQuota: { bytes: 4 * 1024 * 1024, rows: 5_000, windowMs: 60_000 },
+  telemetryRetentionMs: 30 * 86_400_000,
+  telemetrySweepMs: 3_600_000,
+  corsOrigins: [],
 };
 
 /** Deep-enough merge of partial settings over the defaults. */
@@ -58,5 +70,6 @@ export function resolveConfig(partial: Partial<CoordinatorConfig> & { dataDir: s
     ...partial,
     limits: { ...DEFAULT_CONFIG.limits, ...partial.limits },
     rateLimits: { ...DEFAULT_CONFIG.rateLimits, ...partial.rateLimits },
+    telemetryQuota: { ...DEFAULT_CONFIG.telemetryQuota, ...partial.telemetryQuota },
   };
 }
