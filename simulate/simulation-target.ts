@@ -68,6 +68,17 @@ export interface RemoteTargetOptions {
 }
 
 /**
+ * Requests a coordinator treats as idempotent: reads, uploads (one update per
+ * round and device, a replay gets the first receipt), check-ins and task
+ * pause / resume. Registration and check-in are not retried.
+ */
+export function repeatable(request: Request): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'PUT') return true;
+  if (request.method !== 'POST') return false;
+  return /\/(pause|resume)$/.test(new URL(request.url).pathname);
+}
+
+/**
  * A running coordinator. Checks that it answers /healthz and accepts the admin
  * key before any work starts. Requests refused with 429 are retried after
  * Retry-After (a coordinator's per-IP registration limit applies to all
@@ -82,8 +93,20 @@ export async function remoteTarget(o: RemoteTargetOptions): Promise<SimulationTa
     // A body read once cannot be sent twice: keep it as bytes for the retries.
     const request = new Request(input, init);
     const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
+    let connectionFailures = 0;
     for (;;) {
-      const res = await fetch(request.url, { method: request.method, headers: request.headers, ...(body ? { body } : {}) });
+      let res: Response;
+      try {
+        res = await fetch(request.url, { method: request.method, headers: request.headers, ...(body ? { body } : {}) });
+      } catch (error) {
+        // A keep-alive connection the server closed while we evaluated (UND_ERR_SOCKET
+        // "other side closed") fails the next request before it is sent: try again,
+        // for requests that are safe to repeat.
+        connectionFailures += 1;
+        if (connectionFailures > 3 || !repeatable(request)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * connectionFailures));
+        continue;
+      }
       if (res.status !== 429) return res;
       const seconds = Number(res.headers.get('retry-after'));
       if (!Number.isFinite(seconds) || seconds > maxWait) return res;
