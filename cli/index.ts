@@ -14,6 +14,7 @@ import { registerBanditCommands } from './bandit.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerSimulateCommand } from './simulate.ts';
 import { registerTaskCommands } from './task.ts';
+import { registerStatusCommand } from './status.ts';
 
 const VERSION = '0.1.0';
 
@@ -57,6 +58,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerBanditCommands(program, io);
   registerAdminKeyCommand(program, io);
   registerSimulateCommand(program, io);
+  registerStatusCommand(program, io);
   return program;
 }
 

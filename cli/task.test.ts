@@ -175,3 +175,24 @@ describe('flock task errors', () => {
     expect(io.stderr).toMatch(/^error: unauthorized: /);
   });
 });
+
+describe('flock status against the same coordinator', () => {
+  it('says where it is, what it runs on, that the key works, and lists active tasks and production versions', async () => {
+    const { code, stdout } = await admin('status');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^coordinator ${url.replace(/[.]/g, '\\.')}: ok, flock \\S+ \\(protocol \\d+\\)\\n  store: sqlite, aggregation backend: cpu\\n  admin key: accepted\\n`));
+    expect(stdout).toMatch(/\ndigits\s+none\n/);
+    const json = JSON.parse((await admin('status', '--json')).stdout) as { activeTasks: { app: string }[]; production: { app: string; version: number | null }[] };
+    expect(json.activeTasks.length).toBeGreaterThan(0);
+    expect(json.activeTasks.every((t) => t.app === 'digits')).toBe(true);
+    expect(json.production).toEqual([{ app: 'digits', version: null }]);
+  });
+
+  it('exits 1 and says the key was refused', async () => {
+    const io: CliIo & { stdout: string; stderr: string } = { stdout: '', stderr: '', out: (t) => { io.stdout += t; }, err: (t) => { io.stderr += t; } };
+    const code = await main(['node', 'flock', 'status', '--url', url, '--admin-key', generateAdminKey()], io);
+    expect(code).toBe(1);
+    expect(io.stdout).toMatch(/admin key: refused/);
+    expect(io.stderr).toMatch(/^error: unauthorized/);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * `flock status`: one look at a coordinator. Where it is, what it runs on
+ * (store, aggregation backend, version), whether the admin key works, the
+ * version in production per app, active tasks and running rollouts.
+ *
+ * @example
+ * npx flock status --url http://127.0.0.1:8787      # exit 1 when unreachable or the key is refused
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { ModelVersionListSchema, TaskViewSchema } from '../shared/protocol/index.ts';
+import { RolloutViewSchema } from '../coordinator/routes/admin-rollouts.ts';
+import { AdminApiError, adminRequest, cell, renderTable, resolveConnection, withConnectionOptions, type AdminConnection, type ConnectionFlags } from './admin-http.ts';
+import type { CliIo } from './index.ts';
+
+const HealthSchema = z.object({ status: z.string(), version: z.string(), protocolVersion: z.number(), aggregationBackend: z.string().nullable(), store: z.string() });
+const TasksSchema = z.object({ tasks: z.array(TaskViewSchema.passthrough()) });
+const RolloutsSchema = z.object({ rollouts: z.array(RolloutViewSchema.passthrough()) });
+
+export interface StatusReport {
+  url: string;
+  health: z.output<typeof HealthSchema>;
+  adminKey: 'accepted' | 'refused';
+  production: { app: string; version: number | null }[];
+  activeTasks: { id: string; app: string; name: string | null; rounds: number }[];
+  runningRollouts: { id: string; app: string; candidateVersion: number; controlVersion: number; canaryPercent: number; status: string }[];
+}
+
+/** Gathers the report; the admin parts are empty when the key is refused. */
+export async function coordinatorStatus(conn: AdminConnection): Promise<StatusReport> {
+  const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthSchema });
+  const report: StatusReport = { url: conn.baseUrl, health, adminKey: 'accepted', production: [], activeTasks: [], runningRollouts: [] };
+  let tasks: z.output<typeof TasksSchema>['tasks'];
+  try {
+    ({ tasks } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/tasks', schema: TasksSchema }));
+  } catch (error) {
+    if (error instanceof AdminApiError && (error.code === 'unauthorized' || error.code === 'forbidden')) return { ...report, adminKey: 'refused' };
+    throw error;
+  }
+  const { rollouts } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/rollouts', schema: RolloutsSchema });
+  report.activeTasks = tasks.filter((t) => t.status === 'active').map((t) => ({ id: t.id, app: t.app, name: t.name, rounds: t.roundsCompleted }));
+  report.runningRollouts = rollouts
+    .filter((r) => r.status === 'running' || r.status === 'paused')
+    .map((r) => ({ id: r.id, app: r.app, candidateVersion: r.candidateVersion, controlVersion: r.controlVersion, canaryPercent: r.canaryPercent, status: r.status }));
+  const apps = [...new Set([...tasks.map((t) => t.app), ...rollouts.map((r) => r.app)])].sort();
+  for (const app of apps) {
+    const { versions } = await adminRequest(conn, { method: 'GET', path: `/v1/admin/models/${encodeURIComponent(app)}/versions`, schema: ModelVersionListSchema });
+    report.production.push({ app, version: versions.find((v) => v.stage === 'production')?.version ?? null });
+  }
+  return report;
+}
+
+/** Human text for a report. */
+export function describeStatus(r: StatusReport): string {
+  const lines = [
+    `coordinator ${r.url}: ${r.health.status}, flock ${r.health.version} (protocol ${r.health.protocolVersion})`,
+    `  store: ${r.health.store}, aggregation backend: ${r.health.aggregationBackend ?? 'not chosen yet'}`,
+    `  admin key: ${r.adminKey === 'accepted' ? 'accepted' : 'refused (check --admin-key / FLOCK_ADMIN_KEY)'}`,
+  ];
+  if (r.adminKey === 'refused') return `${lines.join('\n')}\n`;
+  lines.push('', r.production.length ? renderTable(['app', 'in production'], r.production.map((p) => [p.app, p.version === null ? 'none' : `v${p.version}`])).trimEnd() : 'no apps with tasks or rollouts yet');
+  lines.push('', r.activeTasks.length ? renderTable(['active task', 'app', 'name', 'rounds'], r.activeTasks.map((t) => [t.id, t.app, cell(t.name), String(t.rounds)])).trimEnd() : 'no active tasks');
+  lines.push(
+    '',
+    r.runningRollouts.length
+      ? renderTable(['rollout', 'app', 'candidate', 'control', 'canary %', 'status'], r.runningRollouts.map((x) => [x.id, x.app, `v${x.candidateVersion}`, `v${x.controlVersion}`, String(x.canaryPercent), x.status])).trimEnd()
+      : 'no running rollouts',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerStatusCommand(program: Command, io: CliIo): void {
+  withConnectionOptions(program.command('status').description("a coordinator at a glance: store, backend, admin key, production versions, active tasks and rollouts").option('--json', 'print JSON')).action(
+    async (flags: ConnectionFlags & { json?: boolean }) => {
+      const report = await coordinatorStatus(resolveConnection(flags));
+      io.out(flags.json ? `${JSON.stringify(report)}\n` : describeStatus(report));
+      if (report.adminKey === 'refused') throw new AdminApiError('unauthorized: the coordinator refused the admin key; check --admin-key / FLOCK_ADMIN_KEY', 'unauthorized', 401);
+    },
+  );
+}
