@@ -63,7 +63,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
     const metrics = createMetrics();
     const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs, ...(options.roundSignals ? { signals: options.roundSignals } : {}) });
-    const rollouts = new RolloutService({ store, signing, log, events: options.events ?? inProcessManifestEvents() });
+    const rollouts = new RolloutService({ store, signing, log, events: options.events ?? inProcessManifestEvents(), telemetryRetentionMs: config.telemetryRetentionMs, telemetrySweepMs: config.telemetrySweepMs });
     const bandits = new BanditService({ store, signing, log, events: rollouts.events });
     const rateLimits = options.rateLimitStore ?? memoryRateLimitStore();
     const deps: CoordinatorDeps = {

@@ -14,8 +14,8 @@
 import {
   mannWhitneyU, populationStabilityIndex, rebin, sampleRatioMismatch, twoProportionZTest, SRM_P_THRESHOLD, type BinnedCounts,
 } from '../../shared/stats/index.ts';
-import type { CohortSummary } from './cohort-summary.ts';
-import type { MetricName, MetricRule, MetricRules } from './metric-rules.ts';
+import { nameRecord, type CohortSummary } from './cohort-summary.ts';
+import { DEFAULT_MIN_DEVICES, type MetricName, type MetricRule, type MetricRules } from './metric-rules.ts';
 
 export type MetricOutcome = 'pass' | 'marginal' | 'fail' | 'insufficient';
 export type Verdict = MetricOutcome | 'srm';
@@ -111,9 +111,10 @@ export function histogramValues(h: BinnedCounts | null, maxValues = 20_000): num
 
 /** PSI per feature of `actual` against `reference`, on the reference's grid. */
 export function featurePsi(reference: Record<string, BinnedCounts>, actual: Record<string, BinnedCounts>): Record<string, number> {
-  const out: Record<string, number> = {};
+  // Feature names come from devices: own-property reads only, into a null-prototype record.
+  const out = nameRecord<number>();
   for (const [name, ref] of Object.entries(reference)) {
-    const act = actual[name];
+    const act = Object.hasOwn(actual, name) ? actual[name] : undefined;
     if (!act || ref.counts.every((c) => c === 0) || act.counts.every((c) => c === 0)) continue;
     const lo = Math.min(ref.min, act.min);
     const hi = Math.max(ref.max, act.max);
@@ -143,6 +144,16 @@ function driftMetric(rule: MetricRule, canary: CohortSummary, control: CohortSum
   };
 }
 
+/** A metric resting on fewer distinct devices than its rule asks is insufficient, whatever its counts say. */
+function requireDevices(m: MetricEvidence, rule: MetricRule, canary: CohortSummary, control: CohortSummary): MetricEvidence {
+  if (m.outcome === 'insufficient' || !canary.devices || !control.devices) return m;
+  const need = rule.minDevices ?? DEFAULT_MIN_DEVICES;
+  const d1 = canary.devices[m.metric] ?? 0;
+  const d2 = control.devices[m.metric] ?? 0;
+  if (d1 >= need && d2 >= need) return m;
+  return { ...m, outcome: 'insufficient', detail: `needs ${need} distinct devices per cohort, has ${d1} canary / ${d2} control (${m.detail})` };
+}
+
 /**
  * @example
  * const v = analyzeCanary({ canary, control, expectedCanaryShare: 0.05, rules: resolveMetricRules() });
@@ -166,6 +177,8 @@ export function analyzeCanary(input: CanaryAnalysisInput): CanaryVerdict {
   if (on('latency')) metrics.push(rankMetric('latency', rules.latency, canary.latencySamplesMs, control.latencySamplesMs));
   if (on('confidence')) metrics.push(rankMetric('confidence', rules.confidence, histogramValues(canary.confidence), histogramValues(control.confidence)));
   if (on('drift')) metrics.push(driftMetric(rules.drift, canary, control));
+
+  for (let i = 0; i < metrics.length; i++) metrics[i] = requireDevices(metrics[i], rules[metrics[i].metric], canary, control);
 
   const reasons: string[] = [];
   if (srm?.mismatch) {

@@ -4,9 +4,19 @@
  * labelled outcomes, predictions and prediction errors, latency samples, the
  * confidence histogram and per-feature histograms. Pure: the service reads the
  * rows, this turns them into numbers.
+ *
+ * Devices are anonymous and may lie (DESIGN.md, trust model), so counts are
+ * never taken as sent: each device's contribution per metric is capped
+ * (`maxUnitsPerDevice` outcomes, predictions, histogram counts; a bounded
+ * number of latency samples), and for the rate metrics the devices with the
+ * most extreme rates are trimmed on both sides (`trimFraction`), so a few
+ * devices can neither fake a regression nor hide one. `devices` counts the
+ * distinct devices behind each metric, so analysis can refuse a verdict that
+ * rests on too few of them.
  */
 import { mergeHistograms, type BinnedCounts } from '../../shared/stats/index.ts';
 import type { JsonObject, TelemetryEvent } from '../store/index.ts';
+import type { MetricName } from './metric-rules.ts';
 
 export interface CohortSummary {
   /** Distinct devices that reported loading this version: the exposure count. */
@@ -17,17 +27,35 @@ export interface CohortSummary {
   predictionErrors: number;
   latencySamplesMs: number[];
   confidence: BinnedCounts | null;
+  /** Null-prototype: feature names are device-sent strings (`__proto__`, `constructor` are valid names). */
   features: Record<string, BinnedCounts>;
+  /** Distinct devices that contributed to each metric; absent on hand-built summaries (no device minimum is then checked). */
+  devices?: Partial<Record<MetricName, number>>;
 }
 
 /** Latency samples kept per cohort; beyond this every k-th is kept (power is already ample). */
 export const MAX_LATENCY_SAMPLES = 20_000;
+/** Outcomes / predictions / histogram counts one device may contribute per metric and stage. */
+export const DEFAULT_MAX_UNITS_PER_DEVICE = 200;
+/** Latency samples one device may contribute per stage. */
+export const DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE = 64;
+/** Share of devices trimmed from each end of the per-device rate distribution (accuracy, errorRate). */
+export const DEFAULT_TRIM_FRACTION = 0.1;
+
+export interface SummaryOptions {
+  maxUnitsPerDevice?: number;
+  maxLatencySamplesPerDevice?: number;
+  trimFraction?: number;
+}
+
+/** A record safe to index by device-sent names. */
+export const nameRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
 export const emptySummary = (): CohortSummary => ({
-  exposedDevices: 0, correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latencySamplesMs: [], confidence: null, features: {},
+  exposedDevices: 0, correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latencySamplesMs: [], confidence: null, features: nameRecord(),
 });
 
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 
 function histogramOf(v: unknown): BinnedCounts | null {
   if (!v || typeof v !== 'object') return null;
@@ -36,56 +64,142 @@ function histogramOf(v: unknown): BinnedCounts | null {
   return { min: h.min, max: h.max, counts: h.counts.map(num) };
 }
 
+/** Scales a histogram down so its total is at most `cap`. */
+function capHistogram(h: BinnedCounts, cap: number): BinnedCounts {
+  const total = h.counts.reduce((a, b) => a + b, 0);
+  return total > cap ? { ...h, counts: h.counts.map((c) => (c * cap) / total) } : h;
+}
+
+interface DeviceTally {
+  correct: number;
+  incorrect: number;
+  predictions: number;
+  predictionErrors: number;
+  latency: number[];
+  confidence: BinnedCounts[];
+  features: Map<string, BinnedCounts[]>;
+}
+
+const newTally = (): DeviceTally => ({ correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latency: [], confidence: [], features: new Map() });
+
+/**
+ * Per-device (successes, trials), each device's trials capped at `cap` (its
+ * rate kept), the `trim` share of devices with the highest and the lowest
+ * rates dropped, the rest pooled.
+ */
+export function pooledRobustRate(perDevice: readonly { s: number; n: number }[], cap: number, trim: number): { s: number; n: number; devices: number } {
+  const rated = perDevice.filter((d) => d.n > 0).map((d) => ({ rate: Math.min(1, d.s / d.n), n: Math.min(d.n, cap) }));
+  rated.sort((a, b) => a.rate - b.rate);
+  const k = Math.floor(rated.length * trim);
+  const kept = rated.slice(k, rated.length - k);
+  let s = 0;
+  let n = 0;
+  for (const d of kept) {
+    s += d.rate * d.n;
+    n += d.n;
+  }
+  return { s, n, devices: rated.length };
+}
+
 /**
  * @example
  * summarizeCohort(await store.listTelemetry({ app, version: 2, since })).exposedDevices
  */
-export function summarizeCohort(events: readonly TelemetryEvent[], exposedDeviceIds?: ReadonlySet<string>): CohortSummary {
+export function summarizeCohort(events: readonly TelemetryEvent[], exposedDeviceIds?: ReadonlySet<string>, options: SummaryOptions = {}): CohortSummary {
+  const cap = options.maxUnitsPerDevice ?? DEFAULT_MAX_UNITS_PER_DEVICE;
+  const latencyCap = options.maxLatencySamplesPerDevice ?? DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE;
+  const trim = options.trimFraction ?? DEFAULT_TRIM_FRACTION;
   const s = emptySummary();
   const exposed = new Set<string>();
-  const confidence: BinnedCounts[] = [];
-  const features = new Map<string, BinnedCounts[]>();
+  const tallies = new Map<string, DeviceTally>();
+  const tallyOf = (deviceId: string) => {
+    let t = tallies.get(deviceId);
+    if (!t) tallies.set(deviceId, (t = newTally()));
+    return t;
+  };
   for (const e of events) {
     const p: JsonObject = e.payload;
     switch (e.kind) {
       case 'model-loaded':
         exposed.add(e.deviceId);
         break;
-      case 'feedback':
-        s.correct += num(p.correct);
-        s.incorrect += num(p.incorrect);
+      case 'feedback': {
+        const t = tallyOf(e.deviceId);
+        t.correct += num(p.correct);
+        t.incorrect += num(p.incorrect);
         break;
+      }
       case 'predictions':
-        if (p.counts && typeof p.counts === 'object' && !Array.isArray(p.counts)) for (const c of Object.values(p.counts)) s.predictions += num(c);
+        if (p.counts && typeof p.counts === 'object' && !Array.isArray(p.counts)) {
+          const t = tallyOf(e.deviceId);
+          for (const c of Object.values(p.counts)) t.predictions += num(c);
+        }
         break;
       case 'error':
-        if (p.where === 'predict') s.predictionErrors += Math.max(1, num(p.count));
+        if (p.where === 'predict') tallyOf(e.deviceId).predictionErrors += Math.max(1, num(p.count));
         break;
       case 'latency':
-        if (Array.isArray(p.samplesMs)) for (const v of p.samplesMs) if (typeof v === 'number' && Number.isFinite(v)) s.latencySamplesMs.push(v);
+        if (Array.isArray(p.samplesMs)) {
+          const t = tallyOf(e.deviceId);
+          for (const v of p.samplesMs) if (t.latency.length < latencyCap && typeof v === 'number' && Number.isFinite(v)) t.latency.push(v);
+        }
         break;
       case 'confidence': {
         const h = histogramOf(p.histogram);
-        if (h) confidence.push(h);
+        if (h) tallyOf(e.deviceId).confidence.push(h);
         break;
       }
       case 'feature-summary':
         if (Array.isArray(p.features)) {
+          const t = tallyOf(e.deviceId);
           for (const f of p.features) {
             if (!f || typeof f !== 'object' || Array.isArray(f) || typeof f.name !== 'string') continue;
             const h = histogramOf(f.histogram);
-            if (h) features.set(f.name, [...(features.get(f.name) ?? []), h]);
+            if (h) t.features.set(f.name, [...(t.features.get(f.name) ?? []), h]);
           }
         }
         break;
     }
   }
   s.exposedDevices = exposedDeviceIds ? exposedDeviceIds.size : exposed.size;
+
+  const all = [...tallies.values()];
+  const accuracy = pooledRobustRate(all.map((t) => ({ s: t.correct, n: t.correct + t.incorrect })), cap, trim);
+  s.correct = accuracy.s;
+  s.incorrect = Math.max(0, accuracy.n - accuracy.s);
+  const errors = pooledRobustRate(all.map((t) => ({ s: t.predictionErrors, n: t.predictions + t.predictionErrors })), cap, trim);
+  s.predictionErrors = errors.s;
+  s.predictions = Math.max(0, errors.n - errors.s);
+
+  const confidence: BinnedCounts[] = [];
+  const features = new Map<string, BinnedCounts[]>();
+  const featureDevices = new Set<string>();
+  let latencyDevices = 0;
+  let confidenceDevices = 0;
+  for (const [deviceId, t] of tallies) {
+    if (t.latency.length) latencyDevices++;
+    s.latencySamplesMs.push(...t.latency);
+    const own = mergeHistograms(t.confidence);
+    if (own) {
+      confidenceDevices++;
+      confidence.push(capHistogram(own, cap));
+    }
+    for (const [name, hs] of t.features) {
+      const merged = mergeHistograms(hs);
+      if (!merged) continue;
+      featureDevices.add(deviceId);
+      features.set(name, [...(features.get(name) ?? []), capHistogram(merged, cap)]);
+    }
+  }
   if (s.latencySamplesMs.length > MAX_LATENCY_SAMPLES) {
     const step = s.latencySamplesMs.length / MAX_LATENCY_SAMPLES;
     s.latencySamplesMs = Array.from({ length: MAX_LATENCY_SAMPLES }, (_, i) => s.latencySamplesMs[Math.floor(i * step)]);
   }
   s.confidence = mergeHistograms(confidence);
-  for (const [name, hs] of features) s.features[name] = mergeHistograms(hs)!;
+  for (const [name, hs] of features) {
+    const merged = mergeHistograms(hs);
+    if (merged) s.features[name] = merged;
+  }
+  s.devices = { accuracy: accuracy.devices, errorRate: errors.devices, latency: latencyDevices, confidence: confidenceDevices, drift: featureDevices.size };
   return s;
 }

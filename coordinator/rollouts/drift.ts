@@ -2,12 +2,12 @@
  * Drift per model version: PSI of each feature's histogram (from
  * 'feature-summary' telemetry) against the production version's, flagged
  * above 0.2. Answers "are the inputs this version sees still the ones
- * production was validated on?".
+ * production was validated on?". Reads the last seven days unless told a window.
  */
 import { PSI_DRIFT_THRESHOLD } from '../../shared/stats/index.ts';
 import type { Store } from '../store/index.ts';
 import { featurePsi } from './canary-analysis.ts';
-import { readFeatures } from './rollout-telemetry.ts';
+import { DEFAULT_TELEMETRY_WINDOW_MS, readFeatures } from './rollout-telemetry.ts';
 
 export interface VersionDrift {
   version: number;
@@ -26,7 +26,9 @@ export interface DriftReport {
  * @example
  * const report = await driftReport(store, 'digits', [2, 3]);
  */
-export async function driftReport(store: Store, app: string, versions?: number[], since?: string): Promise<DriftReport> {
+export async function driftReport(store: Store, app: string, versions?: number[], since?: string, now: Date = new Date()): Promise<DriftReport> {
+  // A window, never all time: old telemetry says nothing about today's inputs, and reading it all does not scale.
+  since ??= new Date(now.getTime() - DEFAULT_TELEMETRY_WINDOW_MS).toISOString();
   const production = (await store.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
   const report: DriftReport = { app, referenceVersion: production?.version ?? null, threshold: PSI_DRIFT_THRESHOLD, versions: [] };
   if (!production) return report;

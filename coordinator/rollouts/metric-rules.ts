@@ -18,6 +18,12 @@ export const MetricRuleSchema = z.strictObject({
   threshold: z.number().min(0),
   /** Per cohort: outcomes (accuracy), predictions (errorRate), samples (latency, confidence), feature counts (drift). */
   minSamples: z.int().min(1),
+  /**
+   * Distinct devices per cohort behind the metric below which it is
+   * insufficient: a verdict must rest on many devices, not on one device's
+   * self-reported totals. Optional so rules stored before it existed still parse.
+   */
+  minDevices: z.int().min(1).optional(),
   /** One-sided significance level for "canary is worse". */
   alpha: z.number().gt(0).lt(1),
   /** An insufficient required metric makes the whole verdict insufficient. */
@@ -27,12 +33,15 @@ export const MetricRuleSchema = z.strictObject({
 export type MetricRule = z.infer<typeof MetricRuleSchema>;
 export type MetricRules = Record<MetricName, MetricRule>;
 
+/** Distinct devices per cohort a metric needs when its rule does not say. */
+export const DEFAULT_MIN_DEVICES = 5;
+
 export const DEFAULT_METRIC_RULES: MetricRules = {
-  accuracy: { direction: 'higher-is-better', threshold: 0.02, minSamples: 100, alpha: 0.01, required: true, enabled: true },
-  errorRate: { direction: 'lower-is-better', threshold: 0.01, minSamples: 100, alpha: 0.01, required: false, enabled: true },
-  latency: { direction: 'lower-is-better', threshold: 0.1, minSamples: 30, alpha: 0.01, required: false, enabled: true },
-  confidence: { direction: 'higher-is-better', threshold: 0.1, minSamples: 30, alpha: 0.01, required: false, enabled: true },
-  drift: { direction: 'lower-is-better', threshold: 0.2, minSamples: 100, alpha: 0.01, required: false, enabled: true },
+  accuracy: { direction: 'higher-is-better', threshold: 0.02, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: true, enabled: true },
+  errorRate: { direction: 'lower-is-better', threshold: 0.01, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
+  latency: { direction: 'lower-is-better', threshold: 0.1, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
+  confidence: { direction: 'higher-is-better', threshold: 0.1, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
+  drift: { direction: 'lower-is-better', threshold: 0.2, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
 };
 
 /** Partial overrides as the admin API takes them. */

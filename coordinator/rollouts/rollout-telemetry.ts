@@ -1,16 +1,27 @@
 /**
  * Reads a rollout stage's telemetry from the store and splits it into canary
- * and control summaries. Cohort membership follows exposure: a device counts
- * for the version its latest 'model-loaded' event in the window names, so a
- * device assigned to the canary that never loaded it is not counted as canary.
+ * and control summaries.
+ *
+ * A device's telemetry counts only toward the version it was served: the
+ * coordinator knows every device's cohort (a stable hash, cohort.ts), so
+ * canary metrics come only from canary-cohort devices reporting the
+ * candidate, control metrics only from control-cohort devices reporting the
+ * control version. A device that claims another version (a liar, or a
+ * device whose cache is stale) moves no metric. Exposure for the
+ * sample-ratio check is still what devices report loading: a misserved
+ * device is exactly what that check exists to catch, and it can only halt a
+ * rollout, never roll it back.
  */
 import type { BinnedCounts } from '../../shared/stats/index.ts';
-import type { Store, TelemetryEvent } from '../store/index.ts';
-import { summarizeCohort, type CohortSummary } from './cohort-summary.ts';
+import type { Rollout, Store, TelemetryEvent } from '../store/index.ts';
+import { cohortOf } from './cohort.ts';
+import { summarizeCohort, type CohortSummary, type SummaryOptions } from './cohort-summary.ts';
 
 const PAGE = 1000;
 /** Rows read per version and evaluation; beyond this the oldest window is what is analysed. */
 export const MAX_EVENTS_PER_VERSION = 200_000;
+/** How far back drift and previews look when the caller names no window. */
+export const DEFAULT_TELEMETRY_WINDOW_MS = 7 * 86_400_000;
 
 /** Every telemetry row of (app, version) since `since`, oldest first. */
 export async function readTelemetry(store: Store, app: string, version: number, since?: string, kind?: string): Promise<TelemetryEvent[]> {
@@ -29,29 +40,50 @@ export interface CohortPair {
   control: CohortSummary;
 }
 
+export type CohortRollout = Pick<Rollout, 'id' | 'candidateVersion' | 'controlVersion' | 'stages' | 'stageIndex'>;
+
 /**
+ * Pure: the stage's rows of both versions -> canary and control summaries,
+ * each row attributed by the device's cohort, not by its claim.
  * @example
- * const { canary, control } = await readCohorts(store, 'digits', 2, 1, rollout.stageStartedAt);
+ * const { canary, control } = splitCohorts(rollout, [...candidateRows, ...controlRows]);
  */
-export async function readCohorts(store: Store, app: string, candidateVersion: number, controlVersion: number, since: string): Promise<CohortPair> {
-  const [canaryEvents, controlEvents] = await Promise.all([
-    readTelemetry(store, app, candidateVersion, since),
-    readTelemetry(store, app, controlVersion, since),
-  ]);
+export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryEvent[], options?: SummaryOptions): CohortPair {
+  const percent = rollout.stages[rollout.stageIndex];
   const latestLoad = new Map<string, { id: number; version: number }>();
-  for (const e of [...canaryEvents, ...controlEvents]) {
-    if (e.kind !== 'model-loaded') continue;
-    const seen = latestLoad.get(e.deviceId);
-    if (!seen || e.id > seen.id) latestLoad.set(e.deviceId, { id: e.id, version: e.version ?? -1 });
+  const cohorts = new Map<string, string>();
+  const canaryRows: TelemetryEvent[] = [];
+  const controlRows: TelemetryEvent[] = [];
+  for (const e of events) {
+    if (e.kind === 'model-loaded') {
+      const seen = latestLoad.get(e.deviceId);
+      if (!seen || e.id > seen.id) latestLoad.set(e.deviceId, { id: e.id, version: e.version ?? -1 });
+    }
+    let cohort = cohorts.get(e.deviceId);
+    if (cohort === undefined) cohorts.set(e.deviceId, (cohort = cohortOf(rollout.id, e.deviceId, percent)));
+    if (cohort === 'canary' && e.version === rollout.candidateVersion) canaryRows.push(e);
+    else if (cohort === 'control' && e.version === rollout.controlVersion) controlRows.push(e);
   }
   const exposed = (version: number) => new Set([...latestLoad].filter(([, v]) => v.version === version).map(([d]) => d));
   return {
-    canary: summarizeCohort(canaryEvents, exposed(candidateVersion)),
-    control: summarizeCohort(controlEvents, exposed(controlVersion)),
+    canary: summarizeCohort(canaryRows, exposed(rollout.candidateVersion), options),
+    control: summarizeCohort(controlRows, exposed(rollout.controlVersion), options),
   };
 }
 
-/** Per-feature histograms of one version's 'feature-summary' telemetry since `since`. */
+/**
+ * @example
+ * const { canary, control } = await readCohorts(store, rollout);
+ */
+export async function readCohorts(store: Store, rollout: CohortRollout & Pick<Rollout, 'app' | 'stageStartedAt'>): Promise<CohortPair> {
+  const [canaryEvents, controlEvents] = await Promise.all([
+    readTelemetry(store, rollout.app, rollout.candidateVersion, rollout.stageStartedAt),
+    readTelemetry(store, rollout.app, rollout.controlVersion, rollout.stageStartedAt),
+  ]);
+  return splitCohorts(rollout, [...canaryEvents, ...controlEvents]);
+}
+
+/** Per-feature histograms (null-prototype record) of one version's 'feature-summary' telemetry since `since`. */
 export async function readFeatures(store: Store, app: string, version: number, since?: string): Promise<Record<string, BinnedCounts>> {
   return summarizeCohort(await readTelemetry(store, app, version, since, 'feature-summary')).features;
 }

@@ -57,6 +57,10 @@ export interface RolloutServiceOptions {
   events: ManifestEvents;
   intervalMs?: number;
   now?: () => Date;
+  /** Telemetry older than this is deleted by the retention sweep; 0 or absent keeps it forever. */
+  telemetryRetentionMs?: number;
+  /** How often the retention sweep runs (default hourly). */
+  telemetrySweepMs?: number;
 }
 
 export class RolloutService {
@@ -67,6 +71,10 @@ export class RolloutService {
   private readonly intervalMs: number;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | null = null;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<unknown> | null = null;
+  private readonly telemetryRetentionMs: number;
+  private readonly telemetrySweepMs: number;
   private ticking: Promise<void> | null = null;
   // Serializes evaluation and operator actions per rollout within this process.
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -78,6 +86,8 @@ export class RolloutService {
     this.events = options.events;
     this.intervalMs = options.intervalMs ?? DEFAULT_EVALUATE_INTERVAL_MS;
     this.now = options.now ?? (() => new Date());
+    this.telemetryRetentionMs = options.telemetryRetentionMs ?? 0;
+    this.telemetrySweepMs = options.telemetrySweepMs ?? 3_600_000;
   }
 
   /** Starts the evaluation timer. */
@@ -87,11 +97,32 @@ export class RolloutService {
       if (!this.ticking) this.ticking = this.evaluateAll().finally(() => (this.ticking = null));
     }, this.intervalMs);
     this.timer.unref();
+    if (this.telemetryRetentionMs > 0) {
+      this.retentionTimer = setInterval(() => {
+        if (!this.sweeping) this.sweeping = this.sweepTelemetry().catch((error: unknown) => this.log.error({ err: error }, 'telemetry retention sweep failed')).finally(() => (this.sweeping = null));
+      }, this.telemetrySweepMs);
+      this.retentionTimer.unref();
+    }
+  }
+
+  /**
+   * Retention: deletes telemetry older than `telemetryRetentionMs`; returns the rows deleted.
+   * @example
+   * await rollouts.sweepTelemetry(); // e.g. 120000
+   */
+  async sweepTelemetry(): Promise<number> {
+    if (!(this.telemetryRetentionMs > 0)) return 0;
+    const deleted = await this.store.deleteTelemetryBefore(new Date(this.now().getTime() - this.telemetryRetentionMs).toISOString());
+    if (deleted > 0) this.log.info({ deleted, retentionMs: this.telemetryRetentionMs }, 'old telemetry deleted');
+    return deleted;
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
+    await this.sweeping;
     await this.ticking;
     await Promise.allSettled([...this.chains.values()]);
   }
@@ -180,7 +211,7 @@ export class RolloutService {
         return { rollout, verdict: null, action: { kind: 'wait', reason: `rollout is ${rollout.status}` } };
       }
       const percent = rollout.stages[rollout.stageIndex];
-      const { canary, control } = await readCohorts(this.store, rollout.app, rollout.candidateVersion, rollout.controlVersion, rollout.stageStartedAt);
+      const { canary, control } = await readCohorts(this.store, rollout);
       const rules = resolveMetricRules(rollout.metrics as MetricRulesInput);
       const verdict = analyzeCanary({ canary, control, expectedCanaryShare: percent / 100, rules });
       const now = this.now();

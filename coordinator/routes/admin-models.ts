@@ -18,7 +18,7 @@ import type { ModelVersion } from '../store/index.ts';
 
 /** Store row -> wire view. */
 export function modelVersionView(v: ModelVersion): ModelVersionView {
-  const metrics: Record<string, number> = {};
+  const metrics = Object.create(null) as Record<string, number>;
   for (const [k, value] of Object.entries(v.metrics)) if (typeof value === 'number' && Number.isFinite(value)) metrics[k] = value;
   return {
     app: v.app,

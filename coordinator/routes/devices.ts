@@ -19,6 +19,8 @@ import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody, limitRate } from '../http/limits.ts';
 import { manifestForDevice } from '../rollouts/index.ts';
+import { TelemetryQuota } from '../rollouts/telemetry-quota.ts';
+import { DEFAULT_CONFIG } from '../config.ts';
 import { assertBlobHash, type JsonObject } from '../store/index.ts';
 
 const binary = { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } };
@@ -37,6 +39,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   app.use('/v1/rounds/*', device, perDevice, limitBody(config.limits.updateBytes));
   app.use('/v1/telemetry', device, perDevice, limitBody(config.limits.telemetryBytes));
   app.use('/v1/blobs/*', deviceOrAdmin);
+  const telemetryQuota = new TelemetryQuota(config.telemetryQuota ?? DEFAULT_CONFIG.telemetryQuota);
 
   app.openAPIRegistry.registerPath({
     method: 'get', path: '/v1/blobs/{hash}', tags: ['devices'],
@@ -132,12 +135,18 @@ export function deviceRoutes(deps: CoordinatorDeps) {
       createRoute({
         method: 'post', path: '/v1/telemetry', tags: ['devices'],
         request: { body: { content: { 'application/json': { schema: TelemetryBatchSchema } }, required: true } },
-        responses: { 202: { description: 'stored', content: { 'application/json': { schema: TelemetryReceiptSchema } } } },
+        responses: { 202: { description: 'stored', content: { 'application/json': { schema: TelemetryReceiptSchema } } }, 429: { description: 'over the per-device telemetry quota (bytes or events per window); see Retry-After' } },
       }),
       async (c) => {
         const principal = deviceOf(c.get('principal'));
         const batch = c.req.valid('json');
         if (batch.deviceId !== principal.deviceId || batch.app !== principal.app) throw new ApiError('forbidden', 'a device can only send its own telemetry');
+        const bytes = Number(c.req.header('content-length')) || new TextEncoder().encode(JSON.stringify(batch)).length;
+        const quota = telemetryQuota.consume(principal.deviceId, bytes, batch.events.length);
+        if (!quota.allowed) {
+          c.header('Retry-After', String(quota.retryAfterSeconds));
+          throw new ApiError('rate_limited', `this device sent more than ${quota.reason} of telemetry in ${telemetryQuota.limits.windowMs / 1000} s; retry after ${quota.retryAfterSeconds} s and send summaries less often`, { retryAfterSeconds: quota.retryAfterSeconds });
+        }
         const accepted = await store.appendTelemetry(
           batch.events.map((event) => ({
             deviceId: principal.deviceId,

@@ -8,7 +8,7 @@ import type { OpsContext } from './context.ts';
 import { toAuditEntry, toJson, toTelemetry } from './rows.ts';
 import type { StoreOps } from './store.ts';
 
-type LogOps = Pick<StoreOps, 'appendAudit' | 'listAudit' | 'appendTelemetry' | 'listTelemetry'>;
+type LogOps = Pick<StoreOps, 'appendAudit' | 'listAudit' | 'appendTelemetry' | 'listTelemetry' | 'deleteTelemetryBefore'>;
 
 /** Rows per INSERT: keeps bound parameters well under SQLite's and PostgreSQL's limits. */
 const TELEMETRY_BATCH = 200;
@@ -62,6 +62,10 @@ export function logOps(ctx: OpsContext): LogOps {
       if (query.afterId !== undefined) q = q.where('id', '>', query.afterId);
       const rows = await q.orderBy('id').limit(pageLimit(query.limit)).execute();
       return rows.map(toTelemetry);
+    },
+    async deleteTelemetryBefore(before) {
+      const result = await ctx.db.deleteFrom('telemetry').where('at', '<', isoTime(before, 'telemetry retention cutoff')).executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }

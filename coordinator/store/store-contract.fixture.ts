@@ -214,6 +214,16 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         expect(await store.listTelemetry({ app: 'none' })).toEqual([]);
         await expect(store.appendTelemetry([{ deviceId: 'd', app: 'digits', kind: 'x', payload: {}, at: 'yesterday' }])).rejects.toMatchObject({ code: 'invalid' });
       });
+
+      it('deletes telemetry stored before a cutoff (retention) and keeps the rest', async () => {
+        store = await open();
+        const at = (s: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, s)).toISOString();
+        await store.appendTelemetry(Array.from({ length: 10 }, (_, i) => ({ deviceId: 'd', app: 'digits', version: 1, kind: 'feedback', payload: { i }, at: at(i) })));
+        expect(await store.deleteTelemetryBefore(at(4))).toBe(4);
+        expect((await store.listTelemetry({ app: 'digits' })).map((e) => e.payload.i)).toEqual([4, 5, 6, 7, 8, 9]);
+        expect(await store.deleteTelemetryBefore(at(0))).toBe(0);
+        await expect(store.deleteTelemetryBefore('last month')).rejects.toMatchObject({ code: 'invalid' });
+      });
     });
 
     describe('transactions', () => {

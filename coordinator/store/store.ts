@@ -234,6 +234,8 @@ export interface StoreOps {
   // telemetry
   appendTelemetry(events: NewTelemetry[]): Promise<number>;
   listTelemetry(query: TelemetryQuery): Promise<TelemetryEvent[]>;
+  /** Deletes telemetry stored before `before` (retention); returns how many rows went. */
+  deleteTelemetryBefore(before: IsoTime): Promise<number>;
 
   // rollouts
   createRollout(input: NewRollout): Promise<Rollout>;
