@@ -8,8 +8,9 @@
  * Devices are anonymous and may lie (DESIGN.md, trust model), so counts are
  * never taken as sent: each device's contribution per metric is capped
  * (`maxUnitsPerDevice` outcomes, predictions, histogram counts; a bounded
- * number of latency samples), and for the rate metrics the devices with the
- * most extreme rates are trimmed on both sides (`trimFraction`), so a few
+ * number of latency samples), and per metric the devices with the most
+ * extreme rate, median latency or mean confidence are trimmed on both sides
+ * (`trimFraction`), so a few
  * devices can neither fake a regression nor hide one. `devices` counts the
  * distinct devices behind each metric, so analysis can refuse a verdict that
  * rests on too few of them.
@@ -46,6 +47,36 @@ export interface SummaryOptions {
   maxUnitsPerDevice?: number;
   maxLatencySamplesPerDevice?: number;
   trimFraction?: number;
+  /** Per-metric weight caps (see `deviceWeightCaps`), applied on top of `maxUnitsPerDevice`. */
+  weightCaps?: { accuracy?: number; errorRate?: number };
+}
+
+/**
+ * The median device's trials per rate metric over `events` (both cohorts
+ * together): no device then weighs more than an ordinary one, whatever totals
+ * it sends. Per-device rates are not clamped to shared quantiles, since at a
+ * 5% stage the whole canary lies beyond any such quantile.
+ */
+export function deviceWeightCaps(events: readonly TelemetryEvent[]): { accuracy: number; errorRate: number } {
+  const t = new Map<string, { c: number; i: number; p: number; e: number }>();
+  for (const e of events) {
+    if (e.kind !== 'feedback' && e.kind !== 'predictions' && e.kind !== 'error') continue;
+    let d = t.get(e.deviceId);
+    if (!d) t.set(e.deviceId, (d = { c: 0, i: 0, p: 0, e: 0 }));
+    const p = e.payload;
+    if (e.kind === 'feedback') {
+      d.c += num(p.correct);
+      d.i += num(p.incorrect);
+    } else if (e.kind === 'predictions') {
+      if (p.counts && typeof p.counts === 'object' && !Array.isArray(p.counts)) for (const c of Object.values(p.counts)) d.p += num(c);
+    } else if (p.where === 'predict') d.e += Math.max(1, num(p.count));
+  }
+  const all = [...t.values()];
+  const medianOf = (v: number[]) => (v.length ? v.sort((a, b) => a - b)[Math.floor(v.length / 2)] : Number.POSITIVE_INFINITY);
+  return {
+    accuracy: medianOf(all.map((d) => d.c + d.i).filter((n) => n > 0)),
+    errorRate: medianOf(all.map((d) => d.p + d.e).filter((n) => n > 0)),
+  };
 }
 
 /** A record safe to index by device-sent names. */
@@ -99,6 +130,29 @@ export function pooledRobustRate(perDevice: readonly { s: number; n: number }[],
     n += d.n;
   }
   return { s, n, devices: rated.length };
+}
+
+function median(v: readonly number[]): number {
+  const sorted = [...v].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function histogramMean(h: BinnedCounts): number {
+  const width = (h.max - h.min) / h.counts.length;
+  let n = 0;
+  let sum = 0;
+  h.counts.forEach((c, i) => {
+    n += c;
+    sum += c * (h.min + (i + 0.5) * width);
+  });
+  return n > 0 ? sum / n : 0;
+}
+
+/** Drops the `trim` share of entries with the lowest and with the highest key. */
+function trimmed<T>(entries: { key: number; value: T }[], trim: number): { kept: T[]; devices: number } {
+  const sorted = [...entries].sort((a, b) => a.key - b.key);
+  const k = Math.floor(sorted.length * trim);
+  return { kept: sorted.slice(k, sorted.length - k).map((e) => e.value), devices: entries.length };
 }
 
 /**
@@ -164,26 +218,24 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
   s.exposedDevices = exposedDeviceIds ? exposedDeviceIds.size : exposed.size;
 
   const all = [...tallies.values()];
-  const accuracy = pooledRobustRate(all.map((t) => ({ s: t.correct, n: t.correct + t.incorrect })), cap, trim);
+  const accuracy = pooledRobustRate(all.map((t) => ({ s: t.correct, n: t.correct + t.incorrect })), Math.min(cap, options.weightCaps?.accuracy ?? cap), trim);
   s.correct = accuracy.s;
   s.incorrect = Math.max(0, accuracy.n - accuracy.s);
-  const errors = pooledRobustRate(all.map((t) => ({ s: t.predictionErrors, n: t.predictions + t.predictionErrors })), cap, trim);
+  const errors = pooledRobustRate(all.map((t) => ({ s: t.predictionErrors, n: t.predictions + t.predictionErrors })), Math.min(cap, options.weightCaps?.errorRate ?? cap), trim);
   s.predictionErrors = errors.s;
   s.predictions = Math.max(0, errors.n - errors.s);
 
-  const confidence: BinnedCounts[] = [];
+  // Rank metrics: the devices with the most extreme median latency / mean confidence are trimmed too.
+  const latencyKept = trimmed(all.filter((t) => t.latency.length).map((t) => ({ key: median(t.latency), value: t.latency })), trim);
+  for (const samples of latencyKept.kept) s.latencySamplesMs.push(...samples);
+  const ownConfidence = all.map((t) => mergeHistograms(t.confidence)).filter((h): h is BinnedCounts => h !== null);
+  const confidenceKept = trimmed(ownConfidence.map((h) => ({ key: histogramMean(h), value: capHistogram(h, cap) })), trim);
+  const confidence = confidenceKept.kept;
+  const latencyDevices = latencyKept.devices;
+  const confidenceDevices = confidenceKept.devices;
   const features = new Map<string, BinnedCounts[]>();
   const featureDevices = new Set<string>();
-  let latencyDevices = 0;
-  let confidenceDevices = 0;
   for (const [deviceId, t] of tallies) {
-    if (t.latency.length) latencyDevices++;
-    s.latencySamplesMs.push(...t.latency);
-    const own = mergeHistograms(t.confidence);
-    if (own) {
-      confidenceDevices++;
-      confidence.push(capHistogram(own, cap));
-    }
     for (const [name, hs] of t.features) {
       const merged = mergeHistograms(hs);
       if (!merged) continue;

@@ -87,8 +87,8 @@ function verdicts(rows: Rows) {
 }
 
 describe('canary analysis with lying devices', () => {
-  it('an equal candidate passes with honest devices only', () => {
-    const { verdict, action } = verdicts(honestFleet(GOOD));
+  it.each([7, 11, 23])('an equal candidate passes with honest devices only (fleet %i)', (seed) => {
+    const { verdict, action } = verdicts(honestFleet(GOOD, seed));
     expect(verdict.verdict).toBe('pass');
     expect(action.kind).toBe('advance');
   });
@@ -99,8 +99,8 @@ describe('canary analysis with lying devices', () => {
     expect(action.kind).toBe('rollback');
   });
 
-  it('5 liars cannot force the rollback of an equal candidate', () => {
-    const rows = honestFleet(GOOD);
+  it.each([7, 11, 23])('5 liars cannot force the rollback of an equal candidate (fleet %i)', (seed) => {
+    const rows = honestFleet(GOOD, seed);
     // Canary liars: huge error counts, every outcome wrong, very slow, never confident.
     for (const id of liarIds('canary', 3, 'lc')) {
       rows.add(id, 2, 'model-loaded', { version: 2, generation: 3, encoding: 'int8', backend: 'wasm', fromCache: false });
@@ -117,12 +117,13 @@ describe('canary analysis with lying devices', () => {
     }
     const { verdict, action, naive } = verdicts(rows);
     expect(naive.verdict).toBe('fail');
-    expect(verdict.verdict).not.toBe('fail');
-    expect(action.kind).not.toBe('rollback');
+    // No rollback; at worst a marginal wait (liars nudge a small honest difference past alpha, never past the threshold).
+    expect(['pass', 'marginal'], verdict.reasons.join('; ')).toContain(verdict.verdict);
+    expect(['advance', 'wait']).toContain(action.kind);
   });
 
-  it('5 liars cannot hide a candidate that honest devices show is worse', () => {
-    const rows = honestFleet(WORSE);
+  it.each([7, 11, 23])('5 liars cannot hide a candidate that honest devices show is worse (fleet %i)', (seed) => {
+    const rows = honestFleet(WORSE, seed);
     for (const id of liarIds('canary', 3, 'lc')) {
       rows.add(id, 2, 'model-loaded', { version: 2, generation: 3, encoding: 'int8', backend: 'wasm', fromCache: false });
       rows.add(id, 2, 'feedback', { correct: 100_000, incorrect: 0 });

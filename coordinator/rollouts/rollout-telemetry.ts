@@ -15,7 +15,7 @@
 import type { BinnedCounts } from '../../shared/stats/index.ts';
 import type { Rollout, Store, TelemetryEvent } from '../store/index.ts';
 import { cohortOf } from './cohort.ts';
-import { summarizeCohort, type CohortSummary, type SummaryOptions } from './cohort-summary.ts';
+import { deviceWeightCaps, summarizeCohort, type CohortSummary, type SummaryOptions } from './cohort-summary.ts';
 
 const PAGE = 1000;
 /** Rows read per version and evaluation; beyond this the oldest window is what is analysed. */
@@ -65,9 +65,11 @@ export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryE
     else if (cohort === 'control' && e.version === rollout.controlVersion) controlRows.push(e);
   }
   const exposed = (version: number) => new Set([...latestLoad].filter(([, v]) => v.version === version).map(([d]) => d));
+  // One weight cap for both cohorts: the median device's, so a liar's totals count like one ordinary device.
+  const summaryOptions: SummaryOptions = { weightCaps: deviceWeightCaps([...canaryRows, ...controlRows]), ...options };
   return {
-    canary: summarizeCohort(canaryRows, exposed(rollout.candidateVersion), options),
-    control: summarizeCohort(controlRows, exposed(rollout.controlVersion), options),
+    canary: summarizeCohort(canaryRows, exposed(rollout.candidateVersion), summaryOptions),
+    control: summarizeCohort(controlRows, exposed(rollout.controlVersion), summaryOptions),
   };
 }
 
