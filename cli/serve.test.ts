@@ -23,6 +23,9 @@ describe('flock serve flags', () => {
     [['--blobs', 's3://Not_A_Bucket/x'], /--blobs: .*bucket/i],
     [['--store', 'mysql://db/flock'], /--store: the store must be a postgres:\/\/ URL/],
     [['--port', '70000'], /--port must be at most 65535/],
+    [['--telemetry-retention', '30'], /--telemetry-retention must be a number with a unit/],
+    [['--telemetry-retention', '5s'], /--telemetry-retention must be at least 60 s/],
+    [['--cors-origin', 'https://app.example/path'], /--cors-origin: .*no path/],
   ])('%j exits 2 before anything starts', async (args, message) => {
     const { code, err, out } = await run(args as string[]);
     expect(err).toMatch(message as RegExp);

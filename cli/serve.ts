@@ -16,6 +16,7 @@ import { seedDemoModel } from '../demo/seed/seed.ts';
 import type { CliIo } from './index.ts';
 import { openServeBackends } from './serve-backends.ts';
 import { parseCorsOrigins } from '../coordinator/http/cors.ts';
+import { parseDurationFlag } from './duration.ts';
 import { UsageError, parseIntegerFlag } from './usage-error.ts';
 
 export interface ServeOptions {
@@ -28,6 +29,7 @@ export interface ServeOptions {
   poolSize: string;
   blobs?: string;
   corsOrigin: string[];
+  telemetryRetention: string;
 }
 
 function collectOrigin(value: string, previous: string[]): string[] {
@@ -48,13 +50,15 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--store <url>', 'keep state in PostgreSQL (postgres://...) instead of SQLite in --data; several processes may share it', process.env.FLOCK_DATABASE_URL)
     .option('--pool-size <n>', 'PostgreSQL connections per process', process.env.FLOCK_DB_POOL_SIZE ?? '10')
     .option('--blobs <where>', 'where blobs live: folder (DATA/blobs), bytea (with --store) or s3://bucket/prefix', process.env.FLOCK_BLOBS)
+    .option('--telemetry-retention <duration>', 'delete device telemetry older than this (e.g. 30d, 12h)', process.env.FLOCK_TELEMETRY_RETENTION ?? '30d')
     .option('--cors-origin <origin>', 'let pages of this origin call the device routes (repeatable; default: same origin only; admin routes never)', collectOrigin, [] as string[])
-    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size),\n  FLOCK_BLOBS (as --blobs), FLOCK_CORS_ORIGINS (comma-separated, as --cors-origin); for s3:// blobs FLOCK_S3_ENDPOINT (S3-compatible servers), FLOCK_S3_REGION,\n  FLOCK_S3_FORCE_PATH_STYLE and the AWS SDK credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles).\nWith --store, blobs are stored in the database (bytea) unless --data or --blobs says otherwise;\n  a folder must then be shared by all processes.')
+    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size),\n  FLOCK_BLOBS (as --blobs), FLOCK_CORS_ORIGINS (comma-separated, as --cors-origin),\n  FLOCK_TELEMETRY_RETENTION (as --telemetry-retention); for s3:// blobs FLOCK_S3_ENDPOINT (S3-compatible servers), FLOCK_S3_REGION,\n  FLOCK_S3_FORCE_PATH_STYLE and the AWS SDK credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles).\nWith --store, blobs are stored in the database (bytea) unless --data or --blobs says otherwise;\n  a folder must then be shared by all processes.')
     .action(async (opts: ServeOptions, command: Command) => {
       const port = parseIntegerFlag('--port', opts.port, 0);
       if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
       if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
       const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
+      const telemetryRetentionMs = parseDurationFlag('--telemetry-retention', opts.telemetryRetention);
       let corsOrigins: string[];
       try {
         corsOrigins = parseCorsOrigins([...(process.env.FLOCK_CORS_ORIGINS ? [process.env.FLOCK_CORS_ORIGINS] : []), ...opts.corsOrigin]);
@@ -75,6 +79,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
           adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
           aggregationBackend: opts.backend as (typeof BACKENDS)[number],
           corsOrigins,
+          telemetryRetentionMs,
         });
       } catch (error) {
         await backends.close();
