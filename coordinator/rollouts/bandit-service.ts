@@ -105,7 +105,7 @@ export class BanditService {
       for (const version of bandit.state.versions) {
         rows.push(...(await this.o.store.listTelemetry({ app, version, kind: 'feedback', since: bandit.startedAt, limit: 100_000 })));
       }
-      const rewards = rewardsFromFeedback(rows.map((r) => ({ version: r.version, kind: r.kind, payload: r.payload as { correct?: unknown; incorrect?: unknown } })));
+      const rewards = rewardsFromFeedback(rows.map((r) => ({ deviceId: r.deviceId, version: r.version, kind: r.kind, payload: r.payload as { correct?: unknown; incorrect?: unknown } })));
       const at = this.now().toISOString();
       const state = reallocate(bandit.state, rewards, this.rng, at);
       const next: ServedBandit = { ...bandit, rewards, state };

@@ -131,4 +131,12 @@ describe('rewardsFromFeedback', () => {
       { version: null, kind: 'feedback', payload: { correct: 9, incorrect: 9 } },
     ])).toEqual([{ version: 1, successes: 5, failures: 1 }]);
   });
+
+  it('caps each device at a bounded number of outcomes per version, keeping its rate', () => {
+    const rewards = rewardsFromFeedback([
+      { deviceId: 'liar', version: 2, kind: 'feedback', payload: { correct: 1_000_000, incorrect: 0 } },
+      { deviceId: 'honest', version: 2, kind: 'feedback', payload: { correct: 50, incorrect: 50 } },
+    ], 100);
+    expect(rewards).toEqual([{ version: 2, successes: 150, failures: 50 }]);
+  });
 });

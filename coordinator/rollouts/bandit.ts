@@ -195,24 +195,44 @@ export function versionOf(state: BanditState, deviceId: string): number {
 
 /** A stored 'feedback' telemetry row, as far as rewards need it. */
 export interface FeedbackRow {
+  /** With it, each device's outcomes per version are capped (see `rewardsFromFeedback`). */
+  deviceId?: string;
   version: number | null;
   kind: string;
   payload: { correct?: unknown; incorrect?: unknown };
 }
 
+/** Labelled outcomes one device may contribute per version: counts are device claims, not facts. */
+export const MAX_FEEDBACK_PER_DEVICE = 200;
+
+const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+
 /**
- * Sums labelled-feedback telemetry into per-version rewards.
+ * Sums labelled-feedback telemetry into per-version rewards. A device's
+ * outcomes for a version are scaled down to at most `maxPerDevice` (its
+ * success rate kept), so one device cannot move an allocation by itself.
  * @example
  * rewardsFromFeedback(await readTelemetry(store, 'digits', 3, since, 'feedback'))
  */
-export function rewardsFromFeedback(rows: readonly FeedbackRow[]): ArmReward[] {
-  const byVersion = new Map<number, ArmReward>();
+export function rewardsFromFeedback(rows: readonly FeedbackRow[], maxPerDevice = MAX_FEEDBACK_PER_DEVICE): ArmReward[] {
+  const perDevice = new Map<string, { version: number; s: number; f: number }>();
+  let anonymous = 0;
   for (const row of rows) {
     if (row.kind !== 'feedback' || row.version === null) continue;
-    const r = byVersion.get(row.version) ?? { version: row.version, successes: 0, failures: 0 };
-    r.successes += typeof row.payload.correct === 'number' ? row.payload.correct : 0;
-    r.failures += typeof row.payload.incorrect === 'number' ? row.payload.incorrect : 0;
-    byVersion.set(row.version, r);
+    const key = `${row.version}\0${row.deviceId ?? `anonymous-${anonymous++}`}`;
+    const d = perDevice.get(key) ?? { version: row.version, s: 0, f: 0 };
+    d.s += count(row.payload.correct);
+    d.f += count(row.payload.incorrect);
+    perDevice.set(key, d);
+  }
+  const byVersion = new Map<number, ArmReward>();
+  for (const d of perDevice.values()) {
+    const n = d.s + d.f;
+    const scale = n > maxPerDevice ? maxPerDevice / n : 1;
+    const r = byVersion.get(d.version) ?? { version: d.version, successes: 0, failures: 0 };
+    r.successes += d.s * scale;
+    r.failures += d.f * scale;
+    byVersion.set(d.version, r);
   }
   return [...byVersion.values()];
 }
