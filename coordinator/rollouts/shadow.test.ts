@@ -46,4 +46,13 @@ describe('shadowOf', () => {
     expect(shadowOf({ metrics: { shadow: { version: 2, sampleRate: 2 } } })).toBeNull();
     expect(shadowOf({ metrics: {} })).toBeNull();
   });
+
+  it('weighs each device at most MAX_SHADOW_COMPARISONS_PER_DEVICE comparisons', () => {
+    const row = (deviceId: string, count: number, agreed: number): ShadowRow => ({ deviceId, version: 1, kind: 'shadow', payload: { shadowVersion: 3, count, agreed, productionMeanMs: 5, shadowMeanMs: 5 } });
+    const honest = Array.from({ length: 10 }, (_, i) => row(`d${i}`, 1000, 990));
+    const report = shadowReport([...honest, row('liar', 1_000_000_000, 0)], { version: 3, sampleRate: 0.1 });
+    expect(report.devices).toBe(11);
+    expect(report.comparisons).toBe(11_000);
+    expect(report.agreementRate).toBeCloseTo(9900 / 11_000, 6);
+  });
 });

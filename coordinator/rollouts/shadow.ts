@@ -65,6 +65,9 @@ export function wilsonInterval(successes: number, n: number, z = 1.959964): [num
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
+/** Comparisons one device may contribute to a shadow report. */
+export const MAX_SHADOW_COMPARISONS_PER_DEVICE = 1000;
+
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 /**
@@ -80,20 +83,31 @@ export function shadowReport(rows: readonly ShadowRow[], config: ShadowConfig): 
   let agreed = 0;
   let productionMs = 0;
   let shadowMs = 0;
-  const devices = new Set<string>();
-  const byProductionVersion: Record<string, number> = {};
+  const perDevice = new Map<string, { n: number; agreed: number; productionMs: number; shadowMs: number; byVersion: Map<string, number> }>();
   for (const row of rows) {
     if (row.kind !== 'shadow' || row.payload.shadowVersion !== config.version) continue;
     const n = num(row.payload.count);
     if (n <= 0) continue;
-    comparisons += n;
-    agreed += Math.min(n, num(row.payload.agreed));
-    productionMs += n * num(row.payload.productionMeanMs);
-    shadowMs += n * num(row.payload.shadowMeanMs);
-    devices.add(row.deviceId);
+    let d = perDevice.get(row.deviceId);
+    if (!d) perDevice.set(row.deviceId, (d = { n: 0, agreed: 0, productionMs: 0, shadowMs: 0, byVersion: new Map() }));
+    d.n += n;
+    d.agreed += Math.min(n, num(row.payload.agreed));
+    d.productionMs += n * num(row.payload.productionMeanMs);
+    d.shadowMs += n * num(row.payload.shadowMeanMs);
     const key = String(row.version ?? 'unknown');
-    byProductionVersion[key] = (byProductionVersion[key] ?? 0) + n;
+    d.byVersion.set(key, (d.byVersion.get(key) ?? 0) + n);
   }
+  // Counts are device claims: each device weighs at most MAX_SHADOW_COMPARISONS_PER_DEVICE comparisons (its rates kept).
+  const byProductionVersion: Record<string, number> = {};
+  for (const d of perDevice.values()) {
+    const scale = d.n > MAX_SHADOW_COMPARISONS_PER_DEVICE ? MAX_SHADOW_COMPARISONS_PER_DEVICE / d.n : 1;
+    comparisons += d.n * scale;
+    agreed += d.agreed * scale;
+    productionMs += d.productionMs * scale;
+    shadowMs += d.shadowMs * scale;
+    for (const [key, n] of d.byVersion) byProductionVersion[key] = (byProductionVersion[key] ?? 0) + n * scale;
+  }
+  const devices = perDevice;
   const some = comparisons > 0;
   return {
     shadowVersion: config.version,
