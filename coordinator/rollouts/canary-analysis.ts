@@ -7,7 +7,8 @@
  * Per metric: canary significantly worse (one-sided p < alpha) by at least
  * the threshold -> fail; significantly worse by less, or worse by at least
  * the threshold without significance -> marginal; else pass; too few samples
- * in either cohort -> insufficient (no verdict from noise). Drift (PSI between
+ * in either cohort, or too few distinct devices behind them (`minDevices`)
+ * -> insufficient (no verdict from noise, nor from a handful of devices). Drift (PSI between
  * the cohorts' feature histograms above the threshold) can only flag
  * marginal: it says the inputs differ, not that the model is worse.
  */

@@ -73,7 +73,8 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 /**
  * Aggregates 'shadow' rows about `config.version`; rows about other shadow
  * versions (an earlier rollout's) are ignored. Latencies are weighted by the
- * window's count so that a busy device weighs as much as its inferences.
+ * window's count so that a busy device weighs as much as its inferences,
+ * up to MAX_SHADOW_COMPARISONS_PER_DEVICE (counts are device claims).
  * @example
  * const report = shadowReport(rows, { version: 3, sampleRate: 0.1 });
  * report.agreementRate // e.g. 0.97
