@@ -13,7 +13,7 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { publishManifest } from '../registry/publish.ts';
-import type { JsonObject, ModelVersion, Store, StoreOps } from '../store/index.ts';
+import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
 import { newBandit, reallocate, rewardsFromFeedback, versionOf, type BanditState, type Rng } from './bandit.ts';
 import { BANDIT_INDEX_KEY as INDEX_KEY, banditKey as keyOf, cryptoRng, readBandit, type ServedBandit } from './bandit-state.ts';
 import type { ManifestEvents } from './manifest-events.ts';
