@@ -252,8 +252,12 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   if (options.autoUpdate !== false) {
     // Offline start: the cached model answers; look for a newer one once the network is back.
     if (cached) {
-      if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', onOnline, { once: true });
-      else setTimeout(onOnline, 0);
+      // navigator.onLine may say true while the network is down (some Chromium
+      // builds under emulation): a failed first check then waits for 'online'
+      // or the next poll; the cached model already answers either way.
+      const retryWhenOnline = () => globalThis.addEventListener?.('online', onOnline, { once: true });
+      if (globalThis.navigator?.onLine === false) retryWhenOnline();
+      else setTimeout(() => void checkForUpdate().catch(() => !closed && retryWhenOnline()), 0);
     }
     // Live changes (rollouts, rollbacks, promotions) arrive over SSE; polling below is the fallback.
     const startStream = () => {
@@ -271,7 +275,23 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     if (globalThis.navigator?.onLine === false) globalThis.addEventListener?.('online', startStream, { once: true });
     else startStream();
     const every = options.updateIntervalMs ?? 15 * 60_000;
-    if (every > 0) pollTimer = setInterval(() => globalThis.navigator?.onLine !== false && onOnline(), every);
+    // A failed poll backs off (2, 4, 8 intervals, at most 8) instead of trusting navigator.onLine alone.
+    let pollFailures = 0;
+    let pollSkipUntil = 0;
+    const poll = () => {
+      if (globalThis.navigator?.onLine === false || Date.now() < pollSkipUntil) return;
+      void checkForUpdate().then(
+        () => {
+          pollFailures = 0;
+          pollSkipUntil = 0;
+        },
+        () => {
+          pollFailures += 1;
+          pollSkipUntil = Date.now() + every * (Math.min(8, 2 ** pollFailures) - 1);
+        },
+      );
+    };
+    if (every > 0) pollTimer = setInterval(poll, every);
     // In Node simulations the poll must not keep the process alive.
     (pollTimer as { unref?: () => void } | null)?.unref?.();
   }

@@ -32,6 +32,19 @@ function newestSource(dir: string): number {
   return newest;
 }
 
+/**
+ * Remove a build lock older than 3 minutes (a killed run). Another test file
+ * may remove the lock between our failed mkdir and the stat (ENOENT): that
+ * just means the lock is free, so the caller retries mkdir.
+ */
+function removeStaleLock(lock: string): void {
+  try {
+    if (Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 /** Build dist/demo unless a build newer than its sources exists. */
 export async function buildDemoOnce(): Promise<void> {
   const fresh = () => existsSync(DEMO_INDEX) && statSync(join(ROOT, 'dist', 'demo', 'sw.js')).mtimeMs > Math.max(...SOURCES.map((d) => newestSource(join(ROOT, d))));
@@ -42,7 +55,7 @@ export async function buildDemoOnce(): Promise<void> {
       mkdirSync(lock);
       break;
     } catch {
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+      removeStaleLock(lock);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { pino } from 'pino';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Response, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { staticSite } from '../../coordinator/static/index.ts';
@@ -123,19 +123,35 @@ describe('Digits PWA in Chromium', () => {
     await page.goto(origin);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 60_000 });
+    // Offline is proven by the request log, not navigator.onLine (some Chromium
+    // builds keep it true under emulation): every request to the coordinator's
+    // API is aborted and none is answered; the model comes from IndexedDB.
     await context.setOffline(true);
+    const aborted: string[] = [];
+    const answered: string[] = [];
+    const block = (route: Route) => {
+      aborted.push(route.request().url());
+      return route.abort('internetdisconnected');
+    };
+    await context.route(`${origin}/v1/**`, block);
+    const onResponse = (r: Response) => {
+      if (new URL(r.url()).pathname.startsWith('/v1/') && !r.fromServiceWorker()) answered.push(r.url());
+    };
+    context.on('response', onResponse);
     try {
       await page.reload();
       await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
-      expect(await page.evaluate(() => navigator.onLine)).toBe(false);
       expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
       await drawOne(page);
       expect(await predictedLabel(page)).toBe('1');
       expect(await page.locator('#version').textContent()).toMatch(/^v1/);
+      expect(answered).toEqual([]);
       const shot = join(shots, 'digits-offline.png');
       await page.screenshot({ path: shot, fullPage: true });
       console.info(`screenshot: ${shot}`);
     } finally {
+      context.off('response', onResponse);
+      await context.unroute(`${origin}/v1/**`, block);
       await context.setOffline(false);
       await page.close();
     }

@@ -55,6 +55,19 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * Remove a build lock older than 3 minutes (a killed run). Another test file
+ * may remove the lock between our failed mkdir and the stat (ENOENT): that
+ * just means the lock is free, so the caller retries mkdir.
+ */
+function removeStaleLock(lock: string): void {
+  try {
+    if (Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 /** Build dist/flock unless a bundle newer than the sources exists. */
 export async function buildSdkOnce(): Promise<void> {
   const fresh = () => existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs > Math.max(newestSourceMtime(join(ROOT, 'client')), newestSourceMtime(join(ROOT, 'shared')));
@@ -66,7 +79,7 @@ export async function buildSdkOnce(): Promise<void> {
       break;
     } catch {
       // Another test file is building; a lock older than 3 minutes is stale (a killed run).
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+      removeStaleLock(lock);
       await sleep(200);
     }
   }
