@@ -13,13 +13,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { PROTOCOL_VERSION } from '../shared/protocol/fields.ts';
-import type { WeightEncoding } from '../shared/protocol/fields.ts';
 import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackends, rankBackends, type BackendName } from './backends/select.ts';
 import { isSlow, localStorageCache, offlineAwareOutbox, pickBackend, webgpuDeviceLost } from './backend-runtime.ts';
 import type { ConnectOptions, Flock } from './connect-types.ts';
 
 export type { ConnectOptions, Flock, FlockStatus, TrainOptions } from './connect-types.ts';
-import { FlockEvents, type FlockEventName, type FlockListener } from './events.ts';
+import { FlockEvents } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
 import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
@@ -27,12 +26,12 @@ import { watchManifests } from './manifest-stream.ts';
 import { ShadowWindow, shouldShadow } from './shadow.ts';
 import { flushOutbox } from './training/outbox-flush.ts';
 import { FlockError } from './flock-error.ts';
-import { createPredictor, exampleLayout, toExampleVector, type PredictInput, type Prediction, type Predictor } from './inference/index.ts';
+import { createPredictor, exampleLayout, toExampleVector, type Prediction, type Predictor } from './inference/index.ts';
 import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts';
 import { checkStorageQuota } from './quota.ts';
-import { openIndexedDbStore, type ClientStore } from './storage/index.ts';
+import { openIndexedDbStore } from './storage/index.ts';
 import { activateBackend, setAssetBase } from './tfjs-backends.ts';
-import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrainingWorker, watchDeviceSignals, type EligibilityPolicy, type LocalPrivacySpent } from './training/index.ts';
+import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrainingWorker, watchDeviceSignals } from './training/index.ts';
 
 /**
  * Connect to a Flock coordinator and get a model ready to predict.

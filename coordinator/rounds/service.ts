@@ -337,7 +337,7 @@ export class RoundService {
   /** Closes a round once (quorum, deadline, recovery or an operator). */
   closeRound(roundId: string, reason: 'quorum' | 'deadline' | 'recovery' | 'manual'): Promise<Round | null> {
     const inFlight = this.closing.get(roundId);
-    if (inFlight) return inFlight;
+    if (inFlight !== undefined) return inFlight;
     const work = this.doClose(roundId, reason).finally(() => {
       this.closing.delete(roundId);
       const fold = this.folds.get(roundId);

@@ -11,7 +11,6 @@ import { z } from 'zod';
 import { UpdateEncodingNameSchema, WeightEncodingSchema } from './fields.ts';
 
 const positive = () => z.number().positive();
-const fraction = () => z.number().min(0).max(1);
 
 /** How updates are encoded for upload; top-k needs the fraction of entries kept. */
 export const UpdateEncodingSchema = z

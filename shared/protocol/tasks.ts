@@ -14,7 +14,7 @@ import {
   TimestampSchema,
   WeightEncodingSchema,
 } from './fields.ts';
-import { PrivacyBudgetSchema, TaskPlanSchema } from './plan.ts';
+import { TaskPlanSchema } from './plan.ts';
 
 /**
  * `POST /v1/tasks` (admin) body.

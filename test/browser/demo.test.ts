@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { pino } from 'pino';
-import { chromium, type Browser, type BrowserContext, type Page, type Response, type Route } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Response, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { staticSite } from '../../coordinator/static/index.ts';

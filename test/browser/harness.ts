@@ -73,7 +73,7 @@ export async function buildSdkOnce(): Promise<void> {
   const fresh = () => existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs > Math.max(newestSourceMtime(join(ROOT, 'client')), newestSourceMtime(join(ROOT, 'shared')));
   const lock = join(ROOT, 'dist', '.flock-build-lock');
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  for (let waited = 0; ; waited += 200) {
+  for (;;) {
     try {
       mkdirSync(lock);
       break;
