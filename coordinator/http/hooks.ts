@@ -26,6 +26,8 @@ export function errorHandler(log: Logger): ErrorHandler {
     if (isStoreError(error, 'not_found')) return c.json(errorBody('not_found', error.message), 404);
     if (isStoreError(error, 'conflict')) return c.json(errorBody('conflict', error.message), 409);
     if (isStoreError(error, 'too_large')) return c.json(errorBody('payload_too_large', error.message), 413);
+    // A malformed percent-encoding (`GET /%`) is the client's fault, not ours.
+    if (error instanceof URIError) return c.json(errorBody('bad_request', `malformed URL encoding: ${error.message}`), 400);
     if (error instanceof HTTPException) {
       const status = error.status;
       const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'bad_request';
