@@ -9,6 +9,7 @@ import type { CoordinatorDeps } from './deps.ts';
 import type { Env } from './http/env.ts';
 import { errorHandler, measureLatency, notFound, validationHook } from './http/hooks.ts';
 import { DEVICE_ROUTE_PATTERNS, deviceCors } from './http/cors.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { adminModelRoutes } from './routes/admin-models.ts';
 import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
 import { adminBanditRoutes } from './routes/admin-bandits.ts';
@@ -21,6 +22,7 @@ export function buildApp(deps: CoordinatorDeps) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
   app.onError(errorHandler(deps.log));
   app.notFound(notFound);
+  app.use('*', securityHeaders());
   app.use('*', measureLatency(deps.metrics));
   const corsForDevices = deviceCors(deps.config.corsOrigins);
   for (const pattern of DEVICE_ROUTE_PATTERNS) app.use(pattern, corsForDevices);

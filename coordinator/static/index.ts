@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve, sep } from 'node:path';
 import { Hono } from 'hono';
+import { securityHeaders } from '../http/security-headers.ts';
 
 /** dist/ of this package. */
 export const DEFAULT_DIST_DIR = resolve(import.meta.dirname, '..', '..', 'dist');
@@ -72,6 +73,7 @@ export function staticSite(api: { fetch: (request: Request, env?: unknown) => Re
   const demoBuilt = existsSync(join(demoDir, 'index.html'));
   const sdkBuilt = existsSync(join(sdkDir, 'flock.min.js'));
   const app = new Hono();
+  app.use('*', securityHeaders());
 
   const send = (path: string, urlPath: string, extra: Record<string, string>) =>
     new Response(readFileSync(path), {
