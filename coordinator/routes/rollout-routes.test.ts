@@ -50,7 +50,7 @@ const feedback = (correct: number, incorrect: number) => ({ type: 'feedback', co
 async function startRollout(candidateVersion: number, extra: Record<string, unknown> = {}) {
   const res = await f('/v1/admin/rollouts', {
     method: 'POST', headers: admin,
-    body: JSON.stringify({ app: 'digits', candidateVersion, minStageSeconds: 0, minSamples: 3, metrics: { accuracy: { minSamples: 50 } }, ...extra }),
+    body: JSON.stringify({ app: 'digits', candidateVersion, minStageSeconds: 0, minSamples: 3, metrics: { accuracy: { minSamples: 50, minDevices: 3 } }, ...extra }),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; canaryGeneration: number; controlGeneration: number };
