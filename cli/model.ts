@@ -96,9 +96,12 @@ export async function readModelUpload(dir: string): Promise<UploadPart[]> {
   await insideFolder(root, jsonPath, 'model.json');
   for (const key of keys) {
     const path = join(dir, key);
-    if (await isFile(path)) await insideFolder(root, path, key);
-    if (await isFile(path)) parts.push({ field: key, path, bytes: new Uint8Array(await readFile(path)) });
-    else missing.push(key);
+    if (!(await isFile(path))) {
+      missing.push(key);
+      continue;
+    }
+    await insideFolder(root, path, key);
+    parts.push({ field: key, path, bytes: new Uint8Array(await readFile(path)) });
   }
   if (missing.length > 0) {
     throw new UsageError(`model.json in "${dir}" names weight file${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that ${missing.length > 1 ? 'are' : 'is'} not there; copy every shard next to model.json`);

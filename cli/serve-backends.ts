@@ -42,13 +42,10 @@ export async function openServeBackends(flags: ServeBackendFlags, log: Logger): 
     if (blobs === 'bytea') throw new UsageError('--blobs bytea needs --store postgres://... (bytea is a PostgreSQL table)');
     return openSqliteBackend({ dataDir: flags.data, blobs }).catch((error: unknown) => asUsage('--blobs', error));
   }
-  if (!/^postgres(ql)?:\/\//.test(url)) {
-    return openPostgresBackend({ connectionString: url, log }).catch((error: unknown) => asUsage('--store', error));
-  }
   const poolSize = parseIntegerFlag('--pool-size', flags.poolSize, 1);
   // --data given with PostgreSQL means "blobs in that (shared) folder" unless --blobs says otherwise.
   const where = blobs ?? (flags.dataGiven ? 'folder' : 'bytea');
   return openPostgresBackend({ connectionString: url, poolSize, blobs: where, dataDir: resolve(flags.data), log }).catch((error: unknown) =>
-    asUsage(where.startsWith('s3://') ? '--blobs' : '--store', error),
+    asUsage(isStoreError(error) && error.details.field === 'connectionString' ? '--store' : '--blobs', error),
   );
 }

@@ -10,10 +10,10 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { ModelVersionListSchema, TaskViewSchema } from '../shared/protocol/index.ts';
 import { RolloutViewSchema } from '../coordinator/routes/admin-rollouts.ts';
+import { HealthSchema } from '../coordinator/routes/public.ts';
 import { AdminApiError, adminRequest, cell, renderTable, resolveConnection, withConnectionOptions, type AdminConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 
-const HealthSchema = z.object({ status: z.string(), version: z.string(), protocolVersion: z.number(), aggregationBackend: z.string().nullable(), store: z.string() });
 const TasksSchema = z.object({ tasks: z.array(TaskViewSchema.passthrough()) });
 const RolloutsSchema = z.object({ rollouts: z.array(RolloutViewSchema.passthrough()) });
 

@@ -106,7 +106,7 @@ export interface PostgresBackendOptions {
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<CoordinatorBackend> {
   const url = options.connectionString.trim();
   const { log } = options;
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new StoreError('invalid', `the store must be a postgres:// URL, got ${JSON.stringify(redactConnectionString(url))}`);
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new StoreError('invalid', `the store must be a postgres:// URL, got ${JSON.stringify(redactConnectionString(url))}`, { field: 'connectionString' });
   const blobChoice = options.blobs ?? 'bytea';
   if (blobChoice === 'folder' && options.dataDir === undefined) throw new StoreError('invalid', 'folder blobs need a dataDir (one folder shared by every process)');
   const opened = blobChoice === 'bytea' ? null : await openBlobs(options.dataDir ?? '.', blobChoice);

@@ -12,7 +12,8 @@ import { validationHook } from '../http/hooks.ts';
 import { clientIp, limitBody, limitRate } from '../http/limits.ts';
 import { ApiError } from '../http/api-error.ts';
 
-const HealthSchema = z.object({
+/** What `GET /healthz` answers. */
+export const HealthSchema = z.object({
   status: z.literal('ok'),
   version: z.string(),
   protocolVersion: z.number(),
