@@ -10,6 +10,8 @@ export interface CoordinatorConfig {
   dataDir: string;
   /** Admin key to accept in addition to stored ones (FLOCK_ADMIN_KEY); never stored in clear. */
   adminKey?: string;
+  /** The manifest signing key's own 0600 file (default `<dataDir>/manifest-signing-key.json`); every process sharing a store needs the same one. */
+  signingKeyFile?: string;
   aggregationBackend: AggregationBackendPreference;
   limits: {
     /** Largest model upload (model.json + weights + holdout). */

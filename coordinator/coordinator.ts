@@ -4,7 +4,9 @@
  * `serve` and every test start a coordinator through this one function.
  */
 import { selectAggregationBackend } from './aggregation/index.ts';
+import { join } from 'node:path';
 import { ensureAdminKey, ensureSigningKey } from './auth/bootstrap.ts';
+import { SIGNING_KEY_FILE } from './auth/signing-key-file.ts';
 import { hashSecret, parseSecret } from './auth/secrets.ts';
 import { buildApp } from './app.ts';
 import { resolveConfig, type CoordinatorConfig } from './config.ts';
@@ -59,7 +61,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
   log.info({ backend: backend.name, reason: backend.reason }, 'aggregation backend selected');
   const store = options.store ?? (await openSqliteStore({ dataDir: config.dataDir }));
   try {
-    const signing = await ensureSigningKey(store);
+    const signing = await ensureSigningKey(store, config.signingKeyFile ?? join(config.dataDir, SIGNING_KEY_FILE));
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
     const metrics = createMetrics();
     const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs, ...(options.roundSignals ? { signals: options.roundSignals } : {}) });

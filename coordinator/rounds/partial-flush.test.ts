@@ -26,6 +26,10 @@ import { openPostgresRoundSignals } from './postgres-round-signals.ts';
 import { inProcessRoundSignals, type RoundSignals } from './round-signals.ts';
 import { RoundService } from './service.ts';
 
+/** One signing key for every coordinator and service in this file, as processes sharing a store would have. */
+const keyFile = join(tmpdir(), `flock-partials-signing-${process.pid}.json`);
+afterAll(() => rm(keyFile, { force: true }));
+
 const log = pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' });
 const adminKey = testAdminKey();
 const EXAMPLES = [10, 40, 25, 100, 5, 70];
@@ -40,7 +44,7 @@ interface Fleet {
 /** Pushes a model, creates `tasks` tasks (no quorum close: goal 8 > 6 uploads) and registers six devices, through the admin API. */
 async function seedFleet(store: Store, tasks: number): Promise<Fleet> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flock-partials-'));
-  const flock = await createCoordinator({ dataDir, store, adminKey, log, sweep: false });
+  const flock = await createCoordinator({ dataDir, store, adminKey, log, sweep: false, signingKeyFile: keyFile });
   try {
     const f = async (path: string, init?: RequestInit) => flock.app.request(path, init);
     expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 3), 'production')).status).toBe(201);
@@ -62,7 +66,7 @@ async function seedFleet(store: Store, tasks: number): Promise<Fleet> {
 
 async function service(store: Store, processId: string, signals: RoundSignals, flushWaitMs = 3000): Promise<RoundService> {
   const rounds = new RoundService({
-    store, log, metrics: createMetrics({ defaultMetrics: false }), signing: await ensureSigningKey(store),
+    store, log, metrics: createMetrics({ defaultMetrics: false }), signing: await ensureSigningKey(store, keyFile),
     sweepIntervalMs: 60_000, processId, signals, flushWaitMs,
   });
   await rounds.start(); // heartbeats: this process is live

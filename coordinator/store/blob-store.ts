@@ -3,10 +3,11 @@
  * state). The folder implementation lays blobs out git-style as
  * `<dir>/ab/cdef...` (sha256 hex) and makes each put crash-safe: write a temp
  * file, fsync it, rename it into place, fsync the directory. A crash leaves at
- * worst a stray temp file, never a truncated blob under a valid hash.
+ * worst a stray temp file, never a truncated blob under a valid hash. Folders
+ * are 0700 and blobs 0600: they hold raw device updates.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from './errors.ts';
 
@@ -59,7 +60,10 @@ export async function openFolderBlobStore(options: FolderBlobStoreOptions): Prom
   const root = options.dir;
   const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
   const tmpDir = join(root, TMP_DIR);
-  await ioStep('create the blob folder', () => mkdir(tmpDir, { recursive: true }));
+  await ioStep('create the blob folder', async () => {
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    await chmod(root, 0o700);
+  });
   await removeStaleTemps(tmpDir);
 
   const pathOf = (hash: string): string => {
@@ -78,8 +82,8 @@ export async function openFolderBlobStore(options: FolderBlobStoreOptions): Prom
       const shardDir = join(root, hash.slice(0, 2));
       const tmp = join(tmpDir, `${hash}.${randomBytes(6).toString('hex')}.tmp`);
       await ioStep(`write blob ${hash}`, async () => {
-        const created = await mkdir(shardDir, { recursive: true });
-        const fh = await open(tmp, 'wx');
+        const created = await mkdir(shardDir, { recursive: true, mode: 0o700 });
+        const fh = await open(tmp, 'wx', 0o600);
         try {
           await fh.writeFile(bytes);
           await fh.sync();

@@ -13,7 +13,7 @@
  * Within one process, Kysely's SQLite driver serializes all queries and
  * transactions on one connection, so transactions never interleave.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, open as openFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
@@ -95,13 +95,26 @@ function sqliteDialect(sqlite: BetterSqlite3.Database, cacheSize: number, onRele
  * await store.close();
  * ```
  */
+/**
+ * The data folder 0700 and the database 0600 (SQLite gives its -wal and -shm
+ * files the database's mode), whatever the umask: they hold raw device updates'
+ * metadata, key hashes and audit records.
+ */
+async function restrictToOwner(dataDir: string, dbFile: string): Promise<void> {
+  await chmod(dataDir, 0o700);
+  await (await openFile(dbFile, 'a', 0o600)).close();
+  await chmod(dbFile, 0o600);
+  for (const extra of ['-wal', '-shm']) await chmod(`${dbFile}${extra}`, 0o600).catch(() => undefined);
+}
+
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const dataDir = resolve(options.dataDir);
   if (openDirs.has(dataDir)) {
     throw new StoreError('conflict', `The store in ${dataDir} is already open in this process; share that instance instead of opening it twice.`, { dataDir });
   }
   try {
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await restrictToOwner(dataDir, join(dataDir, SQLITE_FILE));
   } catch (e) {
     throw new StoreError('io', `Could not create the data directory ${dataDir}: ${(e as Error).message}`, { dataDir }, { cause: e });
   }

@@ -44,9 +44,11 @@ const nodes: Served[] = [];
 async function startNode(name: string, events: ManifestEvents & { close?: () => Promise<void> }): Promise<Served> {
   const dataDir = await mkdtemp(join(tmpdir(), `flock-fanout-${name}-`));
   dirs.push(dataDir);
+  // Every process sharing a store signs with the same key file (here the first node's).
+  const signingKeyFile = join(dirs[0]!, 'manifest-signing-key.json');
   const store = await openPostgresStore({ connectionString: db!.url, poolSize: 3, applicationName: `flock-${name}` });
   const flock = await createCoordinator({
-    dataDir, store, events, adminKey, sweep: false, log: pino({ level: 'silent' }), aggregationBackend: 'cpu',
+    dataDir, store, events, adminKey, sweep: false, signingKeyFile, log: pino({ level: 'silent' }), aggregationBackend: 'cpu',
     rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
   });
   const server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
