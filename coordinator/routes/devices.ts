@@ -38,7 +38,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   app.use('/v1/tasks/*', device, perDevice, limitBody(config.limits.jsonBytes));
   app.use('/v1/rounds/*', device, perDevice, limitBody(config.limits.updateBytes));
   app.use('/v1/telemetry', device, perDevice, limitBody(config.limits.telemetryBytes));
-  app.use('/v1/blobs/*', deviceOrAdmin);
+  app.use('/v1/blobs/*', deviceOrAdmin, perDevice);
   const telemetryQuota = new TelemetryQuota(config.telemetryQuota ?? DEFAULT_CONFIG.telemetryQuota);
 
   app.openAPIRegistry.registerPath({
@@ -53,6 +53,9 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     } catch {
       throw new ApiError('bad_request', 'a blob address is a lowercase sha256 hex string');
     }
+    const principal = c.get('principal');
+    // A device reads only what its app's versions refer to: never another app's models, nor stored updates.
+    if (principal?.kind === 'device' && !(await store.appReferencesBlob(principal.app, hash))) throw new ApiError('not_found', `no blob ${hash}`);
     if (c.req.header('if-none-match') === `"${hash}"`) return c.body(null, 304);
     const bytes = await store.blobs.get(hash);
     if (!bytes) throw new ApiError('not_found', `no blob ${hash}`);

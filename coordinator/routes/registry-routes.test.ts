@@ -154,6 +154,21 @@ describe('manifest and blobs', () => {
     expect((await f(`/v1/blobs/${manifest.variants[0].sha256}`, { headers: admin })).status).toBe(200);
   });
 
+  it("scopes blobs to the device's app: another app's model and bytes no version refers to (a stored update) are 404 to a device, not to an admin", async () => {
+    const key = (await (await f('/v1/keys/manifest')).json()) as { publicKey: string };
+    const manifest = await verifyManifest(await (await manifestOf()).json(), key.publicKey);
+    const other = await registerDevice(f, 'inbox');
+    const weights = manifest.variants[0].sha256;
+    expect((await f(`/v1/blobs/${weights}`, { headers: { authorization: `Bearer ${other.token}` } })).status).toBe(404);
+    expect((await f(`/v1/blobs/${weights}`, { headers: { authorization: `Bearer ${other.token}` }, method: 'GET' })).headers.get('etag')).toBeNull();
+    const loose = await flock.deps.store.blobs.put(new TextEncoder().encode('a raw update from some device'));
+    expect((await f(`/v1/blobs/${loose.hash}`, { headers: { authorization: `Bearer ${device.token}` } })).status).toBe(404);
+    expect((await f(`/v1/blobs/${loose.hash}`, { headers: admin })).status).toBe(200);
+    for (const shard of manifest.variants[0].shards) {
+      expect((await f(`/v1/blobs/${shard.hash}`, { headers: { authorization: `Bearer ${device.token}` } })).status).toBe(200);
+    }
+  });
+
   it('lists versions with lineage for admins', async () => {
     const res = await f('/v1/admin/models/digits/versions', { headers: admin });
     const { versions } = (await res.json()) as { versions: Array<{ version: number; parentVersion: number | null; stage: string }> };

@@ -15,7 +15,7 @@ import { MODEL_STAGES } from './types.ts';
 import type { ModelStage } from './types.ts';
 
 type RegistryOps = Pick<StoreOps,
-  'createModelVersion' | 'getModelVersion' | 'listModelVersions' | 'latestModelVersion' | 'listApps' | 'setStage' |
+  'createModelVersion' | 'getModelVersion' | 'listModelVersions' | 'latestModelVersion' | 'listApps' | 'appReferencesBlob' | 'setStage' |
   'stageHistory' | 'publishManifest' | 'latestManifest' | 'getManifest'>;
 
 function versionsWithStage(db: Kysely<Database>) {
@@ -84,6 +84,15 @@ export function registryOps(ctx: OpsContext): RegistryOps {
     async latestModelVersion(app) {
       const row = await versionsWithStage(ctx.db).where('v.app', '=', app).orderBy('v.version', 'desc').limit(1).executeTakeFirst();
       return row ? toModelVersion(row) : null;
+    },
+    async appReferencesBlob(app, hash) {
+      if (!/^[0-9a-f]{64}$/.test(hash)) return false;
+      // Hex only, so no LIKE wildcard can come in. Weight variants and shards live
+      // in `variants`, the topology blob's hash in `topology`.
+      const pattern = `%"${hash}"%`;
+      const row = await ctx.db.selectFrom('model_versions').select('version').where('app', '=', app)
+        .where((eb) => eb.or([eb('variants', 'like', pattern), eb('topology', 'like', pattern)])).limit(1).executeTakeFirst();
+      return row !== undefined;
     },
     async listApps() {
       const rows = await ctx.db.selectFrom('model_versions').select('app').distinct().orderBy('app').execute();

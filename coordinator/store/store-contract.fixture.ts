@@ -126,6 +126,18 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         expect(await store.listApps()).toEqual(['a', 'b']);
       });
 
+      it("says which blobs an app's versions refer to (weights, shards, topology), and nothing of another app's", async () => {
+        store = await open();
+        await store.createModelVersion(modelInput('digits', { topology: { topologyHash: 'c'.repeat(64) } }));
+        expect(await store.appReferencesBlob('digits', 'a'.repeat(64))).toBe(true);
+        expect(await store.appReferencesBlob('digits', 'b'.repeat(64))).toBe(true);
+        expect(await store.appReferencesBlob('digits', 'c'.repeat(64))).toBe(true);
+        expect(await store.appReferencesBlob('digits', 'd'.repeat(64))).toBe(false);
+        expect(await store.appReferencesBlob('inbox', 'a'.repeat(64))).toBe(false);
+        expect(await store.appReferencesBlob('digits', '%')).toBe(false);
+        expect(await store.appReferencesBlob('digits', 'a'.repeat(10))).toBe(false);
+      });
+
       it('round-trips every field, checks the parent, and moves stages with audited history', async () => {
         store = await open();
         const v1 = await store.createModelVersion(modelInput());

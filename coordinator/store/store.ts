@@ -184,6 +184,8 @@ export interface StoreOps {
   listModelVersions(app: string, query?: Page & { stage?: ModelStage }): Promise<ModelVersion[]>;
   latestModelVersion(app: string): Promise<ModelVersion | null>;
   listApps(): Promise<string[]>;
+  /** Whether a version of `app` refers to blob `hash` (weights, shards, topology): what a device of that app may download. */
+  appReferencesBlob(app: string, hash: string): Promise<boolean>;
   /** Moves a version to a new stage and records the transition; throws not_found / conflict. */
   setStage(app: string, version: number, change: StageChange): Promise<StageTransition>;
   stageHistory(app: string, version?: number): Promise<StageTransition[]>;
