@@ -175,3 +175,42 @@ describe('readModelFiles with quantized weights', () => {
     expect(pkg.weights[2]).not.toEqual(reference.weights[2]);
   });
 });
+
+describe('a topology that asks for more weights than its files declare', () => {
+  /** 909 bytes of model.json in the attack: one Dense layer of 20000 x 20000 and a manifest with a single tiny weight. */
+  function hugeDenseFiles(): Map<string, Uint8Array> {
+    const json = {
+      format: 'layers-model',
+      modelTopology: {
+        class_name: 'Sequential',
+        config: { name: 'huge', layers: [{ class_name: 'Dense', config: { name: 'd', units: 20000, use_bias: false, batch_input_shape: [null, 20000], kernel_initializer: { class_name: 'GlorotUniform', config: {} } } }] },
+        keras_version: 'tfjs-layers 4.22.0',
+        backend: 'tensor_flow.js',
+      },
+      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'd/kernel', shape: [1, 1], dtype: 'float32' }] }],
+    };
+    return new Map([['model.json', new TextEncoder().encode(JSON.stringify(json))], ['w.bin', new Uint8Array(4)]]);
+  }
+
+  it('is refused before tfjs allocates its initial values (1.6 GB here), naming the layer', async () => {
+    const before = process.memoryUsage();
+    const err = await rejectsWith(readModelFiles(hugeDenseFiles()), 'topology_mismatch');
+    const after = process.memoryUsage();
+    expect(err.message).toMatch(/layer "d" asks for weight kernel of shape \[20000, 20000\].*declares 1/);
+    const grownMb = (after.arrayBuffers - before.arrayBuffers + after.heapUsed - before.heapUsed) / 2 ** 20;
+    console.log(`huge Dense topology refused; memory grew ${grownMb.toFixed(1)} MB (unchecked, tfjs would allocate ${((20000 * 20000 * 4) / 2 ** 30).toFixed(2)} GiB)`);
+    expect(grownMb).toBeLessThan(100);
+  });
+
+  it('is refused when the manifest itself declares more parameters than the cap', async () => {
+    await rejectsWith(readModelFiles(hugeDenseFiles(), { maxParams: 0 }), 'too_large');
+  });
+
+  it('does not count models built outside the check (the budget is per load)', async () => {
+    const loading = readModelFiles(hugeDenseFiles()).catch((e: unknown) => e);
+    const other = createMnistModel('mlp-small', { seed: 3 });
+    expect(other.countParams()).toBeGreaterThan(1000);
+    other.dispose();
+    expect(await loading).toBeInstanceOf(ModelPackageError);
+  });
+});

@@ -2,9 +2,11 @@
  * Validates an uploaded tfjs LayersModel (model.json + weight shards) and turns
  * it into a `ModelPackage`: float32 weights, an input spec and a topology hash.
  *
- * Checks run cheapest first: sizes before parsing, the manifest before any
- * weight bytes are copied, and finally a real `tf.loadLayersModel`, because
- * only tfjs itself can say whether a topology is a model it can run.
+ * Checks run cheapest first: sizes before parsing, the manifest (and its
+ * parameter count) before any weight bytes are copied, and finally a real
+ * `tf.loadLayersModel`, because only tfjs itself can say whether a topology is
+ * a model it can run; that load may create no weight beyond what the manifest
+ * declares (weight-budget.ts), so a topology cannot make it allocate more.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -12,6 +14,7 @@ import { countParams, partsFromModel } from '../../shared/model/index.ts';
 import type { ModelTopology, WeightSpec } from '../../shared/model/index.ts';
 import { ModelPackageError } from './model-package-error.ts';
 import { topologyHash } from './topology-hash.ts';
+import { withWeightBudget } from './weight-budget.ts';
 
 /** A validated model, ready to store and to derive variants from. */
 export interface ModelPackage {
@@ -30,10 +33,12 @@ export interface ModelPackage {
 export interface ModelPackageLimits {
   /** Upper bound on model.json plus all weight files, in bytes. */
   maxTotalBytes: number;
+  /** Upper bound on the weights the manifest declares (elements); the topology may not ask for more than it declares. */
+  maxParams: number;
 }
 
-/** 256 MiB: far above any model a browser should download. */
-export const DEFAULT_MODEL_PACKAGE_LIMITS: ModelPackageLimits = { maxTotalBytes: 256 * 1024 * 1024 };
+/** 256 MiB and 64M parameters: far above any model a browser should download or train. */
+export const DEFAULT_MODEL_PACKAGE_LIMITS: ModelPackageLimits = { maxTotalBytes: 256 * 1024 * 1024, maxParams: 64 * 1024 * 1024 };
 
 const quantizationSchema = z.object({
   dtype: z.enum(['uint8', 'uint16', 'float16']),
@@ -117,7 +122,7 @@ export async function readModelFiles(
   files: ReadonlyMap<string, Uint8Array>,
   limits: Partial<ModelPackageLimits> = {},
 ): Promise<ModelPackage> {
-  const { maxTotalBytes } = { ...DEFAULT_MODEL_PACKAGE_LIMITS, ...limits };
+  const { maxTotalBytes, maxParams } = { ...DEFAULT_MODEL_PACKAGE_LIMITS, ...limits };
   let totalBytes = 0;
   for (const bytes of files.values()) totalBytes += bytes.byteLength;
   if (totalBytes > maxTotalBytes) {
@@ -147,6 +152,10 @@ export async function readModelFiles(
     }
     specs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
   }
+  const declared = specs.reduce((n, w) => n + elementCount(w.shape), 0);
+  if (declared > maxParams) {
+    throw new ModelPackageError('too_large', `the weights manifest declares ${declared} parameters, over the limit of ${maxParams}; Flock serves models a browser can train`);
+  }
   const weightData = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   let at = 0;
   for (const c of chunks) {
@@ -156,8 +165,10 @@ export async function readModelFiles(
 
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }));
+    // Checked before tfjs allocates: the topology may create no more weights than the manifest declares.
+    model = await withWeightBudget(declared, () => tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer })));
   } catch (err) {
+    if (err instanceof ModelPackageError) throw err;
     throw new ModelPackageError('load_failed', `tfjs could not load the model: ${(err as Error).message}; check that model.json and the shards come from the same tf.LayersModel.save()`, { cause: err });
   }
   try {

@@ -9,6 +9,7 @@ export type ModelPackageErrorCode =
   | 'missing_weights'
   | 'weights_size_mismatch'
   | 'too_large'
+  | 'topology_mismatch'
   | 'non_finite_weights'
   | 'load_failed'
   | 'unsupported_model'
