@@ -45,4 +45,21 @@ describe('security headers', () => {
     expect(sdk.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
     expectHardened(await site.app.request('/healthz'));
   });
+
+  it("give pages and scripts a policy with no inline script and no eval, and JSON only frame-ancestors", async () => {
+    const dist = join(dir, 'dist-csp');
+    mkdirSync(join(dist, 'demo', 'dashboard'), { recursive: true });
+    writeFileSync(join(dist, 'demo', 'index.html'), '<!doctype html><title>demo</title>');
+    writeFileSync(join(dist, 'demo', 'dashboard', 'index.html'), '<!doctype html><title>dashboard</title>');
+    writeFileSync(join(dist, 'demo', 'sw.js'), 'self.addEventListener("fetch", () => {});');
+    const site = staticSite(flock.app, { distDir: dist });
+    for (const path of ['/', '/dashboard', '/sw.js']) {
+      const policy = (await site.app.request(path)).headers.get('content-security-policy') ?? '';
+      const scripts = policy.split(';').map((d) => d.trim()).find((d) => d.startsWith('script-src')) ?? '';
+      expect(scripts, path).toBe("script-src 'self' blob: 'wasm-unsafe-eval'");
+      expect(policy, path).toContain("object-src 'none'");
+      expect(policy, path).toContain("frame-ancestors 'none'");
+    }
+    expect((await site.app.request('/healthz')).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+  });
 });

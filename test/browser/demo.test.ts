@@ -64,7 +64,13 @@ describe('Digits PWA in Chromium', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(origin);
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
+    const loaded = await page.goto(origin);
+    // The page runs under the coordinator's strict policy (no inline script, no eval), wasm threads included.
+    expect(loaded!.headers()['content-security-policy']).toContain("script-src 'self' blob: 'wasm-unsafe-eval'");
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(await page.locator('#threads').textContent()).toMatch(/^available/);
@@ -115,6 +121,7 @@ describe('Digits PWA in Chromium', () => {
     await page.screenshot({ path: shot, fullPage: true });
     console.info(`screenshot: ${shot}`);
     expect(errors).toEqual([]);
+    expect(violations).toEqual([]);
     await page.close();
   }, 180_000);
 
