@@ -9,6 +9,7 @@
 import { serve } from '@hono/node-server';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { currentAggregationBackend } from '../coordinator/aggregation/index.ts';
 import { createCoordinator } from '../coordinator/coordinator.ts';
 import { createLogger } from '../coordinator/observability/logger.ts';
 import { staticSite } from '../coordinator/static/index.ts';
@@ -99,6 +100,8 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
       io.out(`flock coordinator listening on ${base}\n`);
       io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`);
+      const aggregation = currentAggregationBackend();
+      if (aggregation) io.out(`  aggregate: ${aggregation.name} on ${aggregation.device}\n`);
       io.out(`  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`);
       if (site) {
         io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);

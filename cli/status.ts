@@ -54,7 +54,7 @@ export async function coordinatorStatus(conn: AdminConnection): Promise<StatusRe
 export function describeStatus(r: StatusReport): string {
   const lines = [
     `coordinator ${r.url}: ${r.health.status}, flock ${r.health.version} (protocol ${r.health.protocolVersion})`,
-    `  store: ${r.health.store}, aggregation backend: ${r.health.aggregationBackend ?? 'not chosen yet'}`,
+    `  store: ${r.health.store}, aggregation backend: ${r.health.aggregationBackend ?? 'not chosen yet'}${r.health.aggregationDevice ? ` on ${r.health.aggregationDevice}` : ''}`,
     `  admin key: ${r.adminKey === 'accepted' ? 'accepted' : 'refused (check --admin-key / FLOCK_ADMIN_KEY)'}`,
   ];
   if (r.adminKey === 'refused') return `${lines.join('\n')}\n`;

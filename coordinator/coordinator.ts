@@ -58,7 +58,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     throw new Error('FLOCK_ADMIN_KEY must look like flk_admin_<id>.<43 base64url chars>; generate one with "flock admin-key"');
   }
   const backend = await selectAggregationBackend(config.aggregationBackend);
-  log.info({ backend: backend.name, reason: backend.reason }, 'aggregation backend selected');
+  log.info({ backend: backend.name, device: backend.device, reason: backend.reason }, 'aggregation backend selected');
   const store = options.store ?? (await openSqliteStore({ dataDir: config.dataDir }));
   try {
     const signing = await ensureSigningKey(store, config.signingKeyFile ?? join(config.dataDir, SIGNING_KEY_FILE));

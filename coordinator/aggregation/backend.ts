@@ -11,6 +11,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { cudaDevices } from './cuda-devices.ts';
 import { AggregationError } from './errors.ts';
 
 export type AggregationBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -28,6 +29,8 @@ export interface AggregationBackend {
   name: AggregationBackendName;
   /** One line for the log and /healthz. */
   reason: string;
+  /** What it computes on, as checked: 'NVIDIA H200 (CUDA)', 'CPU (libtensorflow)', 'CPU (wasm, SIMD, 1 thread)', 'CPU (JavaScript)'. */
+  device: string;
   attempts: BackendAttempt[];
   tf: typeof tf;
 }
@@ -52,20 +55,31 @@ function wasmFilePaths(): Record<string, string> {
   return Object.fromEntries(files.map((f) => [f, require.resolve(`@tensorflow/tfjs-backend-wasm/dist/${f}`)]));
 }
 
-async function tryBackend(name: AggregationBackendName): Promise<void> {
-  if (name === 'tensorflow-gpu' || name === 'tensorflow') {
-    await importOptional(name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+/** Activates `name`; resolves to the device it computes on. */
+async function tryBackend(name: AggregationBackendName): Promise<string> {
+  if (name === 'tensorflow-gpu') {
+    // tfjs-node-gpu loads and quietly runs on the CPU where no GPU is visible: check for one first.
+    const gpus = await cudaDevices();
+    if (gpus.length === 0) throw new Error('no CUDA device (no NVIDIA GPU in /proc/driver/nvidia/gpus visible to CUDA_VISIBLE_DEVICES)');
+    await importOptional('@tensorflow/tfjs-node-gpu');
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tf.setBackend("tensorflow") returned false');
-    return;
+    return `${gpus.join(', ')} (CUDA)`;
+  }
+  if (name === 'tensorflow') {
+    await importOptional('@tensorflow/tfjs-node');
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('tf.setBackend("tensorflow") returned false');
+    return 'CPU (libtensorflow)';
   }
   if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(wasmFilePaths());
     // setBackend resolves false (it does not throw) when the wasm module fails to load.
     if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false (wasm binary not loadable)');
-    return;
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    return `CPU (wasm${simd ? ', SIMD' : ''}, ${wasm.getThreadsCount()} thread${wasm.getThreadsCount() === 1 ? '' : 's'})`;
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('tf.setBackend("cpu") returned false');
+  return 'CPU (JavaScript)';
 }
 
 async function select(prefer: AggregationBackendPreference): Promise<AggregationBackend> {
@@ -73,11 +87,11 @@ async function select(prefer: AggregationBackendPreference): Promise<Aggregation
   const attempts: BackendAttempt[] = [];
   for (const name of candidates) {
     try {
-      await tryBackend(name);
+      const device = await tryBackend(name);
       await tf.ready();
       const skipped = attempts.map((a) => `${a.name}: ${a.error}`).join('; ');
       const reason = prefer === 'auto' ? (skipped ? `best available (skipped ${skipped})` : 'best available') : 'requested';
-      return { name, reason, attempts: [...attempts, { name, ok: true }], tf };
+      return { name, reason, device, attempts: [...attempts, { name, ok: true }], tf };
     } catch (error) {
       attempts.push({ name, ok: false, error: error instanceof Error ? error.message.split('\n')[0] : String(error) });
     }

@@ -18,6 +18,8 @@ export const HealthSchema = z.object({
   version: z.string(),
   protocolVersion: z.number(),
   aggregationBackend: z.string().nullable(),
+  /** What the aggregation backend computes on, as checked at start (e.g. 'NVIDIA H200 (CUDA)', 'CPU (wasm, SIMD, 1 thread)'). */
+  aggregationDevice: z.string().nullable().optional(),
   store: z.string(),
 });
 
@@ -33,6 +35,7 @@ export function publicRoutes(deps: CoordinatorDeps) {
           version: deps.version,
           protocolVersion: PROTOCOL_VERSION,
           aggregationBackend: currentAggregationBackend()?.name ?? null,
+          aggregationDevice: currentAggregationBackend()?.device ?? null,
           store: deps.store.kind,
         }, 200),
     )
