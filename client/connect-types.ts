@@ -32,6 +32,8 @@ export interface ConnectOptions {
   url: string;
   /** The app whose model this page runs. */
   app: string;
+  /** A first start with no cached model fails with FlockError 'unreachable' after this long without one (default 60 000 ms). */
+  connectTimeoutMs?: number;
   /** The coordinator's manifest key (base64 Ed25519), pinned; without it the first key seen is trusted and kept. */
   publicKey?: string;
   /** Force a tfjs backend instead of letting Flock choose. */

@@ -20,6 +20,8 @@ import type { ConnectOptions, Flock } from './connect-types.ts';
 export type { ConnectOptions, Flock, FlockStatus, TrainOptions } from './connect-types.ts';
 import { FlockEvents } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
+import { FlockHttpError } from './federated/transport-error.ts';
+import { firstModelError } from './first-model-error.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
 import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
 import { watchManifests } from './manifest-stream.ts';
@@ -35,13 +37,31 @@ import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrai
 
 /**
  * Connect to a Flock coordinator and get a model ready to predict.
- * @throws FlockError 'no_model' when nothing is cached and the coordinator cannot deliver a model
+ * @throws FlockError when nothing is cached and no model arrives: 'unreachable' (no answer
+ *   within `connectTimeoutMs`, wrong URL, or another origin without `flock serve --cors-origin`),
+ *   'no_model' (the coordinator has none for the app), 'rejected' (it refused this device)
  *
  * @example
  * const flock = await connect({ url: 'https://flock.example.com', app: 'digits' });
  * const { label, confidence } = await flock.predict(ctx.getImageData(0, 0, 28, 28));
  * flock.on('model-updated', ({ version }) => console.info('now running', version));
  */
+/** How long a first start without a cached model waits for one (default of `connectTimeoutMs`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
+
+/** The first download, bounded: the transport's retries alone may take minutes against a dead host. */
+async function firstDownload(update: () => Promise<unknown>, timeoutMs: number, url: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FlockHttpError(0, 'timeout', `no model arrived within connectTimeoutMs (${timeoutMs} ms) from ${url}`)), timeoutMs);
+  });
+  try {
+    await Promise.race([update(), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function connect(options: ConnectOptions): Promise<Flock> {
   const { app } = options;
   if (options.assetsUrl) setAssetBase(options.assetsUrl);
@@ -232,11 +252,11 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     install(cached, true);
   } else {
     try {
-      await update();
+      await firstDownload(update, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.url);
     } catch (error) {
+      closed = true;
       await store.close();
-      const why = error instanceof Error ? error.message : String(error);
-      throw new FlockError('no_model', `no model of app "${app}" is cached on this device and none could be fetched from ${options.url}: ${why}`, { cause: error });
+      throw firstModelError(error, { app, url: options.url, pageOrigin: globalThis.location?.origin });
     }
   }
 

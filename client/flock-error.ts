@@ -8,8 +8,12 @@ export type FlockErrorCode =
   | 'trust_changed'
   /** A downloaded shard, variant or topology did not match its signed SHA-256. */
   | 'integrity'
-  /** No model is cached and none could be fetched. */
+  /** No model is cached and the coordinator has none for the app (or it could not be loaded). */
   | 'no_model'
+  /** No model is cached and the coordinator could not be reached (down, wrong URL, CORS, or connect's timeoutMs). */
+  | 'unreachable'
+  /** No model is cached and the coordinator refused this device (e.g. rate limited, unauthorized, bad request). */
+  | 'rejected'
   /** The manifest offers no variant this client can load. */
   | 'no_variant'
   /** The GPU device of the running backend was lost; Flock fell back to another backend. */

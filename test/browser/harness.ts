@@ -24,10 +24,10 @@ import { modelFromParts } from '../../shared/model/index.ts';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const SDK_DIR = join(ROOT, 'dist', 'flock');
+export const SDK_DIR = join(ROOT, 'dist', 'flock');
 const BUNDLE = join(SDK_DIR, 'flock.min.js');
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-background-networking',
   '--disable-component-update',
