@@ -25,6 +25,12 @@ export interface TrainOptions {
   maxExamplesPerRound?: number;
   /** Longest one local training may take, in ms (default 10 min). */
   timeoutMs?: number;
+  /**
+   * Also train from the service worker's sync events when the page is closed
+   * (default false): needs a Flock service worker (`startFlockServiceWorker`)
+   * controlling the page; failures arrive as 'error' events.
+   */
+  background?: boolean;
 }
 
 export interface ConnectOptions {

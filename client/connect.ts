@@ -27,6 +27,7 @@ import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-l
 import { watchManifests } from './manifest-stream.ts';
 import { ShadowWindow, shouldShadow } from './shadow.ts';
 import { flushOutbox } from './training/outbox-flush.ts';
+import { enableBackgroundTraining } from './training/background-sync-link.ts';
 import { FlockError } from './flock-error.ts';
 import { createPredictor, exampleLayout, toExampleVector, type Prediction, type Predictor } from './inference/index.ts';
 import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts';
@@ -343,6 +344,12 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   let signals: ReturnType<typeof watchDeviceSignals> | null = null;
   const onOnlineFlush = () => void scheduler?.flush({ ignoreBackoff: true }).catch(() => {});
   const trainTasks = options.train ? await resolveTasks(options.train.tasks) : [];
+  if (options.train?.background && trainTasks.length > 0 && globalThis.navigator?.serviceWorker?.controller) {
+    // Hand the tasks to the page's Flock service worker too, so it trains from sync events when the page is gone.
+    void enableBackgroundTraining(trainTasks).catch((error: unknown) => {
+      events.emit('error', { error: error instanceof Error ? error : new Error(String(error)), during: 'round' });
+    });
+  }
   if (options.train && trainTasks.length > 0) {
     const train = options.train;
     let eligibility = train.eligibility;

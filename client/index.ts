@@ -30,6 +30,10 @@ export { FlockInputError } from './inference/index.ts';
 export type { ImageDataLike, PredictInput, Prediction } from './inference/index.ts';
 export { createMemoryStore, openIndexedDbStore } from './storage/index.ts';
 export type { ClientStore } from './storage/index.ts';
+export { startFlockServiceWorker } from './service-worker/flock-service-worker.ts';
+export type { FlockServiceWorkerOptions } from './service-worker/flock-service-worker.ts';
+export { enableBackgroundTraining } from './training/background-sync-link.ts';
+export type { BackgroundTrainingResult } from './training/background-sync-link.ts';
 
 /**
  * The tfjs namespace the SDK runs on, for apps that build tensors to pass to `predict`.

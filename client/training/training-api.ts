@@ -73,7 +73,8 @@ export const trainingWorkerApi: TrainingWorkerApi = {
 
 /** True inside a WorkerGlobalScope (dedicated worker), false on a page or in Node. */
 export function inWorkerScope(): boolean {
-  return typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+  // Dedicated workers only: a service worker that imports the SDK (importScripts) has no postMessage to answer on.
+  return typeof (globalThis as { DedicatedWorkerGlobalScope?: unknown }).DedicatedWorkerGlobalScope !== 'undefined';
 }
 
 /**

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { build, type Plugin } from 'vite';
-import type { PrecacheEntry } from '../../worker/shell-cache.ts';
+import type { PrecacheEntry } from '../src/sw/shell-cache.ts';
 import { drawIcon, encodePng } from './png-icon.ts';
 
 export const WEB_MANIFEST = {
@@ -65,7 +65,7 @@ export function shellManifest(outDir: string): { version: string; entries: Preca
   return { version, entries };
 }
 
-/** After the pages are written, builds worker/service-worker.ts into `<outDir>/sw.js`. */
+/** After the pages are written, builds demo/src/sw/service-worker.ts into `<outDir>/sw.js`. */
 export function serviceWorkerBuild(root: string, outDir: string): Plugin {
   return {
     name: 'flock-service-worker',
@@ -84,7 +84,7 @@ export function serviceWorkerBuild(root: string, outDir: string): Plugin {
           minify: true,
           sourcemap: false,
           // One classic script: module service workers cannot use dynamic import().
-          lib: { entry: join(root, 'worker', 'service-worker.ts'), name: 'FlockServiceWorker', formats: ['iife'], fileName: () => 'sw.js' },
+          lib: { entry: join(root, 'demo', 'src', 'sw', 'service-worker.ts'), name: 'FlockServiceWorker', formats: ['iife'], fileName: () => 'sw.js' },
         },
       });
     },

@@ -104,7 +104,7 @@ $('ask-worker').onclick = async () => {
 async function start(): Promise<void> {
   for (;;) {
     try {
-      flock = await connect({ url: location.origin, app: APP, assetsUrl: WASM_DIR, train: { tasks: 'auto' } });
+      flock = await connect({ url: location.origin, app: APP, assetsUrl: WASM_DIR, train: { tasks: 'auto', background: true } });
       break;
     } catch (error) {
       // The coordinator trains its first model on first start: wait for it rather than give up.
