@@ -7,7 +7,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { requireAdmin } from './auth/middleware.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import type { Env } from './http/env.ts';
-import { errorHandler, measureLatency, notFound, validationHook } from './http/hooks.ts';
+import { errorHandler, measureLatency, notFound, rejectMalformedPaths, validationHook } from './http/hooks.ts';
 import { DEVICE_ROUTE_PATTERNS, deviceCors } from './http/cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { adminModelRoutes } from './routes/admin-models.ts';
@@ -23,6 +23,7 @@ export function buildApp(deps: CoordinatorDeps) {
   app.onError(errorHandler(deps.log));
   app.notFound(notFound);
   app.use('*', securityHeaders());
+  app.use('*', rejectMalformedPaths());
   app.use('*', measureLatency(deps.metrics));
   const corsForDevices = deviceCors(deps.config.corsOrigins);
   for (const pattern of DEVICE_ROUTE_PATTERNS) app.use(pattern, corsForDevices);

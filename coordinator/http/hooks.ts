@@ -51,3 +51,20 @@ export function measureLatency(metrics: CoordinatorMetrics): MiddlewareHandler {
     );
   };
 }
+
+/**
+ * A path whose percent-encoding does not decode (`GET /%`, `/v1/apps/%E0/x`)
+ * is refused with 400 before routing: otherwise it reaches routes half-decoded
+ * and answers a misleading 404 or 403.
+ */
+export function rejectMalformedPaths(): MiddlewareHandler {
+  return async (c, next) => {
+    const raw = c.req.url.slice(c.req.url.indexOf('/', c.req.url.indexOf('//') + 2)).split('?')[0];
+    try {
+      decodeURIComponent(raw);
+    } catch {
+      return c.json(errorBody('bad_request', `malformed percent-encoding in the path ${JSON.stringify(raw.slice(0, 200))}`), 400);
+    }
+    await next();
+  };
+}

@@ -62,4 +62,15 @@ describe('security headers', () => {
     }
     expect((await site.app.request('/healthz')).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
   });
+
+  it('answer a malformed percent-encoding with 400 on the API and on the static site', async () => {
+    const site = staticSite(flock.app, { distDir: join(dir, 'dist-csp') });
+    for (const app of [flock.app, site.app]) {
+      for (const path of ['/%', '/assets/%E0%A4%A.js', '/v1/apps/%zz/manifest']) {
+        const res = await app.request(path);
+        expect(res.status, path).toBe(400);
+        expectHardened(res);
+      }
+    }
+  });
 });

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve, sep } from 'node:path';
 import { Hono } from 'hono';
+import { rejectMalformedPaths } from '../http/hooks.ts';
 import { securityHeaders } from '../http/security-headers.ts';
 
 /** dist/ of this package. */
@@ -74,6 +75,8 @@ export function staticSite(api: { fetch: (request: Request, env?: unknown) => Re
   const sdkBuilt = existsSync(join(sdkDir, 'flock.min.js'));
   const app = new Hono();
   app.use('*', securityHeaders());
+  // fileUnder decodes the path: a malformed one (`GET /%`) is a 400, not a 500.
+  app.use('*', rejectMalformedPaths());
 
   const send = (path: string, urlPath: string, extra: Record<string, string>) =>
     new Response(readFileSync(path), {
