@@ -3,14 +3,30 @@ import { describe, expect, it } from 'vitest';
 import { computeEpsilon } from '../../shared/dp/index.ts';
 import { TaskPlanSchema, type TaskPlanInput } from '../../shared/protocol/index.ts';
 import type { AccountantState } from '../store/index.ts';
-import { DEFAULT_REPORT_DELTA, accountantOf, chargeRound, nextRoundPrivacy, roundEvent } from './privacy-budget.ts';
+import { DEFAULT_REPORT_DELTA, accountedSamplingRate, accountantOf, chargeRound, nextRoundPrivacy, roundEvent } from './privacy-budget.ts';
 
-const planOf = (input: Partial<TaskPlanInput>) => TaskPlanSchema.parse({ population: 1000, clientsPerRound: 50, ...input });
+/** Poisson-sampled at 5%: the rate these ledger tests charge at (first-come rounds are charged at q = 1). */
+const planOf = (input: Partial<TaskPlanInput>) => ({ ...TaskPlanSchema.parse({ population: 1000, clientsPerRound: 50, ...input }), sampling: { kind: 'poisson' as const, rate: 0.05 } });
 /** Stored state goes through JSON (Infinity becomes null); mimic that. */
 const stored = (s: AccountantState): AccountantState => JSON.parse(JSON.stringify(s)) as AccountantState;
 
 describe('privacy budget', () => {
-  it('uses q = clientsPerRound / population', () => {
+  it('charges first-come rounds at q = 1 whatever the plan population says', () => {
+    const firstCome = TaskPlanSchema.parse({ population: 100_000, clientsPerRound: 3, noiseMultiplier: 0.7, privacyBudget: { epsilon: 1, delta: 1e-5 } });
+    expect(accountedSamplingRate(firstCome)).toBe(1);
+    expect(roundEvent(firstCome)).toEqual({ kind: 'poisson-sampled-gaussian', samplingRate: 1, noiseMultiplier: 0.7 });
+    // The attack of issue 13 item 3: one round alone costs ~7.16, so a budget of 1 never opens it.
+    const first = nextRoundPrivacy(firstCome, null);
+    expect(first.epsilonAfter).toBeCloseTo(computeEpsilon({ samplingRate: 1, noiseMultiplier: 0.7, steps: 1, delta: 1e-5 }).epsilon, 10);
+    expect(first.epsilonAfter).toBeGreaterThan(7.1);
+    expect(first.allowed).toBe(false);
+    let state: AccountantState | null = null;
+    for (let t = 0; t < 15; t++) state = stored(chargeRound(firstCome, state).state);
+    expect(accountantOf(state).getEpsilon(1e-5)).toBeCloseTo(computeEpsilon({ samplingRate: 1, noiseMultiplier: 0.7, steps: 15, delta: 1e-5 }).epsilon, 8);
+    expect(accountantOf(state).getEpsilon(1e-5)).toBeGreaterThan(40);
+  });
+
+  it('charges Poisson-sampled rounds at their recorded rate', () => {
     expect(roundEvent(planOf({ noiseMultiplier: 1.1 }))).toEqual({ kind: 'poisson-sampled-gaussian', samplingRate: 0.05, noiseMultiplier: 1.1 });
   });
 

@@ -1,7 +1,18 @@
 /**
- * The task's privacy ledger: each round with central noise is one
- * Poisson-subsampled Gaussian step with q = clientsPerRound / population.
- * A round that would push epsilon past the task's budget does not start.
+ * The task's privacy ledger: each round with central noise is one Gaussian
+ * step on the sum of clipped updates (sensitivity clipNorm, one update per
+ * device per round). A round that would push epsilon past the task's budget
+ * does not start.
+ *
+ * Amplification by subsampling is claimed only when it was earned: a round
+ * under `sampling: { kind: 'poisson', rate }` included each checking-in device
+ * independently with probability `rate`, so it is charged at q = rate. Every
+ * other round filled first-come, which an adversary (or an unlucky fleet)
+ * turns into "the same devices every round", so it is charged at q = 1: the
+ * plain Gaussian mechanism, valid however many reports it sums. Nothing is
+ * ever derived from the plan's `population` (see issue 13, item 3: 3 devices
+ * under a plan population of 100000 reported epsilon 0.85 for 15 rounds
+ * whose true cost is 40.4).
  */
 import { RdpAccountant, type DpEvent } from '../../shared/dp/index.ts';
 import type { TaskPlan } from '../../shared/protocol/index.ts';
@@ -10,8 +21,17 @@ import type { AccountantState } from '../store/index.ts';
 /** delta used to report epsilon when the plan has no budget. */
 export const DEFAULT_REPORT_DELTA = 1e-5;
 
+/**
+ * The sampling rate a round of this plan may be charged at: the Poisson rate
+ * when devices were sampled at random, else 1 (no amplification).
+ * @example accountedSamplingRate(TaskPlanSchema.parse({ population: 100000, clientsPerRound: 3 })) // 1
+ */
+export function accountedSamplingRate(plan: TaskPlan): number {
+  return plan.sampling.kind === 'poisson' ? plan.sampling.rate : 1;
+}
+
 export function roundEvent(plan: TaskPlan): DpEvent {
-  return { kind: 'poisson-sampled-gaussian', samplingRate: Math.min(1, plan.clientsPerRound / plan.population), noiseMultiplier: plan.noiseMultiplier };
+  return { kind: 'poisson-sampled-gaussian', samplingRate: accountedSamplingRate(plan), noiseMultiplier: plan.noiseMultiplier };
 }
 
 export function accountantOf(state: AccountantState | null | undefined): RdpAccountant {

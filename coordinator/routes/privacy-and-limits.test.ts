@@ -81,7 +81,8 @@ describe('rate and body limits', () => {
 });
 
 describe('privacy budget', () => {
-  const q = 0.2;
+  // First-come selection earns no amplification: every round is charged at q = 1 (not clientsPerRound / population).
+  const q = 1;
   const delta = 1e-5;
   const eps = (steps: number) => computeEpsilon({ samplingRate: q, noiseMultiplier: 1, steps, delta }).epsilon;
   const plan = (epsilon: number) => ({ population: 10, clientsPerRound: 2, minReports: 2, overSelection: 1, noiseMultiplier: 1, clipNorm: 1, privacyBudget: { epsilon, delta } });

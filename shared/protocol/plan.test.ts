@@ -20,6 +20,7 @@ describe('TaskPlanSchema', () => {
       clipNorm: 1,
       noiseMultiplier: 0,
       strategy: { name: 'fedavg', serverLearningRate: 1 },
+      sampling: { kind: 'first-come' },
       population: 100,
     });
   });
@@ -35,7 +36,7 @@ describe('TaskPlanSchema', () => {
       { population: 50 },
       { population: 1000, clientsPerRound: 20, strategy: { name: 'fedadam', beta2: 0.999 }, noiseMultiplier: 1.1, privacyBudget: { epsilon: 8, delta: 1e-5 } },
       { population: 10, strategy: { name: 'norm-bounding' }, clipNorm: 2.5, updateEncoding: { encoding: 'topk', topkFraction: 0.05, topkValues: 'int8' } },
-      { population: 10, adaptiveClipping: {} },
+      { population: 100, clientsPerRound: 20, noiseMultiplier: 1, adaptiveClipping: {} },
     ];
     for (const input of inputs) {
       const once = TaskPlanSchema.parse(input);
@@ -78,6 +79,30 @@ describe('TaskPlanSchema', () => {
     expect(TaskPlanSchema.safeParse({}).success).toBe(false);
   });
 
+  it('refuses at creation every combination the aggregator cannot run, naming the conflict', () => {
+    const refused: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ noiseMultiplier: 1, strategy: { name: 'median' } }, 'strategy.name', /strategy "median" cannot take central noise/],
+      [{ noiseMultiplier: 0.5, strategy: { name: 'trimmed-mean' } }, 'strategy.name', /strategy "trimmed-mean" cannot take central noise/],
+      [{ clientsPerRound: 10, noiseMultiplier: 1, adaptiveClipping: {} }, 'adaptiveClipping', /needs noiseMultiplier < 0\.1 \* clientsPerRound \(1\)/],
+      [{ clientsPerRound: 20, noiseMultiplier: 3, adaptiveClipping: {} }, 'adaptiveClipping', /raise clientsPerRound above 30/],
+      [{ adaptiveClipping: {} }, 'adaptiveClipping', /runs only with central noise/],
+      [{ sampling: { kind: 'poisson', rate: 1 } }, 'sampling.rate', /./],
+      [{ sampling: { kind: 'poisson' } }, 'sampling.rate', /./],
+      [{ sampling: { kind: 'random' } }, 'sampling.kind', /./],
+      [{ sampling: { kind: 'poisson', rate: 0.1 } }, 'sampling.kind', /not implemented/],
+    ];
+    for (const [patch, path, message] of refused) {
+      const r = TaskPlanSchema.safeParse({ population: 100, ...patch });
+      expect(r.success, JSON.stringify(patch)).toBe(false);
+      expect(issuePaths(r), JSON.stringify(patch)).toContain(path);
+      expect(r.error?.issues.map((i) => i.message).join('\n'), JSON.stringify(patch)).toMatch(message);
+    }
+    // Just inside the limits: accepted.
+    expect(TaskPlanSchema.safeParse({ population: 100, clientsPerRound: 20, noiseMultiplier: 1.99, adaptiveClipping: {} }).success).toBe(true);
+    expect(TaskPlanSchema.safeParse({ population: 100, noiseMultiplier: 1, strategy: { name: 'norm-bounding' } }).success).toBe(true);
+    expect(TaskPlanSchema.safeParse({ population: 100, strategy: { name: 'median' } }).success).toBe(true);
+  });
+
   it('is strict: a misspelt option is an error, not silently ignored', () => {
     const r = TaskPlanSchema.safeParse({ population: 100, learningrate: 0.1 });
     expect(r.success).toBe(false);
@@ -85,7 +110,7 @@ describe('TaskPlanSchema', () => {
   });
 
   it('fills adaptive clipping with TFF defaults', () => {
-    expect(TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, adaptiveClipping: {} }).adaptiveClipping).toEqual({
+    expect(TaskPlanSchema.parse({ population: 90, clientsPerRound: 30, noiseMultiplier: 1, adaptiveClipping: {} }).adaptiveClipping).toEqual({
       targetQuantile: 0.5,
       learningRate: 0.2,
     });

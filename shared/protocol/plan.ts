@@ -124,6 +124,35 @@ export const AdaptiveClippingSchema = z.strictObject({
 });
 export type AdaptiveClipping = z.output<typeof AdaptiveClippingSchema>;
 
+/**
+ * How a round picks its devices among those that check in.
+ * - `first-come` (default): the first devices to check in fill the round. No
+ *   amplification by subsampling is earned, so the accountant charges every
+ *   round at sampling rate q = 1.
+ * - `poisson`: each device's first check-in of a round draws "in" with
+ *   probability `rate` (crypto randomness, recorded per round and device, so a
+ *   re-check-in cannot re-roll). Only these rounds are charged at q = `rate`;
+ *   they close at their deadline, never early at quorum, and select every
+ *   sampled device (a cap or an early close would let one device's arrival
+ *   push another's report out, which the subsampling analysis does not cover).
+ */
+export const SamplingSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('first-come') }),
+  z.strictObject({
+    kind: z.literal('poisson'),
+    /** Probability in (0, 1) that one checking-in device is included in a round. */
+    rate: z.number().gt(0).lt(1),
+  }),
+]);
+export type Sampling = z.output<typeof SamplingSchema>;
+
+/**
+ * Adaptive clipping's clipped-count noise is 0.05 * clientsPerRound (TFF's
+ * default, coordinator/aggregation/central-dp.ts), and it must exceed z / 2:
+ * so z must stay below 0.1 * clientsPerRound.
+ */
+const ADAPTIVE_CLIP_MAX_Z_PER_CLIENT = 0.1;
+
 /** The (epsilon, delta) a task may spend in total. */
 export const PrivacyBudgetSchema = z.strictObject({
   epsilon: positive(),
@@ -164,7 +193,13 @@ export const TaskPlanSchema = z
     adaptiveClipping: AdaptiveClippingSchema.optional(),
     strategy: StrategySchema.prefault({ name: 'fedavg' }),
     privacyBudget: PrivacyBudgetSchema.optional(),
-    /** Expected number of eligible devices; sampling rate q = clientsPerRound / population. */
+    /** How devices are picked; the privacy accounting follows it (see SamplingSchema). */
+    sampling: SamplingSchema.prefault({ kind: 'first-come' }),
+    /**
+     * Expected number of eligible devices. Informative only: the accountant
+     * never derives a sampling rate from it (selection would have to be random
+     * over exactly this many devices for that to hold).
+     */
     population: z.int().min(1),
   })
   .superRefine((p, ctx) => {
@@ -187,6 +222,33 @@ export const TaskPlanSchema = z
         code: 'custom',
         path: ['noiseMultiplier'],
         message: 'a privacyBudget needs central noise: set noiseMultiplier > 0 (e.g. 1.0), or drop privacyBudget',
+      });
+    }
+    if (p.sampling.kind === 'poisson') {
+      // The coordinator does not draw Poisson selections yet; accepting the plan would charge amplification it never earned.
+      ctx.addIssue({ code: 'custom', path: ['sampling', 'kind'], message: 'sampling "poisson" is not implemented by this coordinator yet: use { kind: "first-come" } (charged at q = 1)' });
+    }
+    // Combinations the aggregator cannot run: refused here, not found out at the first close.
+    const robust = p.strategy.name === 'median' || p.strategy.name === 'trimmed-mean';
+    if (robust && p.noiseMultiplier > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy', 'name'],
+        message: `strategy "${p.strategy.name}" cannot take central noise (noiseMultiplier ${p.noiseMultiplier}): its sensitivity is not clipNorm; use a mean strategy (fedavg, fedadam, norm-bounding, ...) or set noiseMultiplier 0`,
+      });
+    }
+    if (p.adaptiveClipping !== undefined && p.noiseMultiplier === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adaptiveClipping'],
+        message: 'adaptiveClipping runs only with central noise (noiseMultiplier > 0); without it the clip norm would never move: drop adaptiveClipping or set noiseMultiplier',
+      });
+    }
+    if (p.adaptiveClipping !== undefined && p.noiseMultiplier >= ADAPTIVE_CLIP_MAX_Z_PER_CLIENT * p.clientsPerRound) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adaptiveClipping'],
+        message: `adaptiveClipping with noiseMultiplier ${p.noiseMultiplier} needs noiseMultiplier < 0.1 * clientsPerRound (${ADAPTIVE_CLIP_MAX_Z_PER_CLIENT * p.clientsPerRound}): raise clientsPerRound above ${Math.floor(p.noiseMultiplier / ADAPTIVE_CLIP_MAX_Z_PER_CLIENT)}, lower noiseMultiplier, or drop adaptiveClipping`,
       });
     }
   })
