@@ -180,7 +180,7 @@ describe('flock status against the same coordinator', () => {
   it('says where it is, what it runs on, that the key works, and lists active tasks and production versions', async () => {
     const { code, stdout } = await admin('status');
     expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^coordinator ${url.replace(/[.]/g, '\\.')}: ok, flock \\S+ \\(protocol \\d+\\)\\n  store: sqlite, aggregation backend: cpu\\n  admin key: accepted\\n`));
+    expect(stdout).toMatch(new RegExp(`^coordinator ${url.replace(/[.]/g, '\\.')}: ok, flock \\S+ \\(protocol \\d+\\)\\n  store: sqlite, aggregation backend: cpu on CPU \\(JavaScript\\)\\n  admin key: accepted\\n`));
     expect(stdout).toMatch(/\ndigits\s+none\n/);
     const json = JSON.parse((await admin('status', '--json')).stdout) as { activeTasks: { app: string }[]; production: { app: string; version: number | null }[] };
     expect(json.activeTasks.length).toBeGreaterThan(0);
