@@ -33,7 +33,9 @@ export function shareDataset(dataset: SharedDataset): SharedDataset {
 
 // Workers do not inherit tsx's loader when started from vitest or a plain
 // import, so the entry is a tiny ESM module that registers tsx first.
+// The built package (dist/lib, JavaScript) needs no loader.
 function workerBootstrap(): URL {
+  if (import.meta.url.endsWith('.js')) return new URL('./training-worker.js', import.meta.url);
   const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
   const api = pathToFileURL(join(tsxDir, 'dist/esm/api/index.mjs')).href;
   const entry = new URL('./training-worker.ts', import.meta.url).href;

@@ -14,8 +14,10 @@ import { Hono } from 'hono';
 import { rejectMalformedPaths } from '../http/hooks.ts';
 import { securityHeaders } from '../http/security-headers.ts';
 
-/** dist/ of this package. */
-export const DEFAULT_DIST_DIR = resolve(import.meta.dirname, '..', '..', 'dist');
+/** dist/ of this package: this file is coordinator/static/index.ts, or dist/lib/coordinator/static/index.js once built. */
+export const DEFAULT_DIST_DIR = import.meta.url.endsWith('.js')
+  ? resolve(import.meta.dirname, '..', '..', '..')
+  : resolve(import.meta.dirname, '..', '..', 'dist');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
