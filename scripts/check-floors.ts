@@ -77,7 +77,9 @@ export function findFloorBreaks(root: string): { files: number; imports: number;
       for (const specifier of importsOf(readFileSync(join(root, file), 'utf8'))) {
         imports += 1;
         const target = relative(root, resolve(root, dirname(file), specifier));
-        const to = target.split(sep)[0];
+        // The build (dist/lib/<floor>/...) is the same floor as its sources: bin/ runs dist/lib/cli when installed.
+        const built = target.startsWith(`dist${sep}lib${sep}`) ? target.split(sep)[2] : null;
+        const to = built ?? target.split(sep)[0];
         if (to === '..' || target.startsWith(`test${sep}`) || /\.(test|fixture)\.ts$/.test(target)) {
           breaks.push({ file, specifier, from: floor, to: to === '..' ? 'outside the repository' : 'test code' });
         } else if (!FLOORS[floor].includes(to)) {
