@@ -16,10 +16,11 @@
  * no partial covers (a crashed or silent process): see closing-partials.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { ZodError } from 'zod';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import type { CheckInResponse, TaskPlan, UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import { createAccumulator, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
+import { AggregationError, createAccumulator, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -64,6 +65,20 @@ export interface RoundServiceOptions {
 export const RECOVERY_GRACE_MS = 120_000;
 
 const MEAN_STRATEGIES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
+
+/** Aggregation errors that come from the plan or the model, not from this round's updates: the next round would hit them too. */
+const REPEATING_AGGREGATION_ERRORS = new Set(['bad-option', 'bad-spec', 'optimizer-state-mismatch', 'dp-requires-mean', 'dp-weighted-updates', 'dp-unbounded-accumulator', 'tensor-count-mismatch']);
+
+function repeatsEveryRound(error: unknown): boolean {
+  if (error instanceof ZodError) return true; // the stored plan no longer parses
+  return error instanceof AggregationError && REPEATING_AGGREGATION_ERRORS.has(error.code);
+}
+
+function failureCode(error: unknown): string {
+  if (error instanceof AggregationError || error instanceof ApiError) return error.code;
+  if (error instanceof ZodError) return 'invalid-plan';
+  return 'internal';
+}
 
 export class RoundService {
   private readonly folds = new Map<string, RoundFold>();
@@ -348,7 +363,46 @@ export class RoundService {
     return work;
   }
 
+  /**
+   * Closes a round; when aggregating it fails, the round ends `failed` with the
+   * reason stored instead of staying in 'closing' (where every sweep would
+   * retry it, and fail again, for good). A store error is left to the sweep's
+   * recovery: the next attempt may well succeed.
+   */
   private async doClose(roundId: string, reason: string): Promise<Round | null> {
+    try {
+      return await this.closeOnce(roundId, reason);
+    } catch (error) {
+      if (isStoreError(error)) throw error;
+      return this.failAggregation(roundId, error);
+    }
+  }
+
+  /** Ends a 'closing' round `failed` after its aggregation threw; pauses the task when the next round would fail the same way. */
+  private async failAggregation(roundId: string, error: unknown): Promise<Round | null> {
+    const store = this.o.store;
+    const round = await store.getRound(roundId);
+    if (!round || round.status !== 'closing') throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const failureReason = `aggregation failed: ${message}`;
+    const failed = await store.finishRound(roundId, { from: ['closing'], to: 'failed', failureReason, metrics: { reports: round.reportedCount, error: failureCode(error) } });
+    if (!failed) return store.getRound(roundId);
+    await store.appendAudit({ actor: 'system', action: 'round.failed', target: roundId, details: { task: round.taskId, reason: failureReason } });
+    this.o.metrics.roundDuration.observe({ outcome: 'failed' }, (this.now() - Date.parse(round.startedAt)) / 1000);
+    this.o.log.error({ err: error, round: roundId }, 'round failed: aggregation error');
+    if (repeatsEveryRound(error)) await this.pauseTask(round.taskId, `round ${round.number} failed and the next would fail the same way: ${failureReason}`);
+    return failed;
+  }
+
+  /** Pauses an active task for a reason the operator reads in its view and the audit log. */
+  private async pauseTask(taskId: string, reason: string): Promise<void> {
+    const paused = await this.o.store.updateTask(taskId, { status: 'paused' }, { ifStatus: ['active'] }).then(() => true, () => false);
+    if (!paused) return;
+    await this.o.store.appendAudit({ actor: 'system', action: 'task.pause', target: taskId, details: { reason } });
+    this.o.log.warn({ task: taskId, reason }, 'task paused');
+  }
+
+  private async closeOnce(roundId: string, reason: string): Promise<Round | null> {
     const store = this.o.store;
     const before = await store.getRound(roundId);
     if (!before) return null;
