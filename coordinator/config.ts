@@ -39,6 +39,8 @@ export interface CoordinatorConfig {
   /** Telemetry older than this is deleted by a periodic sweep (every `telemetrySweepMs`). */
   telemetryRetentionMs: number;
   telemetrySweepMs: number;
+  /** Uploads in flight per device, and update bytes reserved across the process; over either: 429. */
+  uploadGate?: { perDevice: number; totalBytes: number };
   /** Page origins allowed to call the device routes cross-origin (CORS); empty: same origin only. Admin routes never. */
   corsOrigins: string[];
 }

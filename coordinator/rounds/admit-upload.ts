@@ -15,6 +15,11 @@ export type Admission =
   | { status: 'replay'; receipt: UpdateReceipt }
   | { status: 'admitted'; meta: UpdateMeta; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; deltas: Float32Array[] };
 
+/** What is known before the body is read: a replay, or a device allowed to send at most `maxBytes`. */
+export type HeaderAdmission =
+  | { status: 'replay'; receipt: UpdateReceipt }
+  | { status: 'admitted'; meta: UpdateMeta; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; maxBytes: number };
+
 export function parsePlan(task: Task): TaskPlan {
   return TaskPlanSchema.parse(task.plan);
 }
@@ -32,18 +37,21 @@ export function planNormBound(plan: TaskPlan, clipNorm: number, specs: readonly 
 }
 
 /**
+ * Everything that can be decided without the body: the meta header, round,
+ * task, device and selection, replay, deadline, and the largest update this
+ * model allows. The upload route calls it before reading a byte.
+ *
  * @example
- * const a = await admitUpload(store, Date.now(), device, roundId, c.req.header(UPDATE_META_HEADER), bytes);
- * if (a.status === 'replay') return a.receipt;
+ * const a = await admitHeader(store, Date.now(), device, roundId, c.req.header(UPDATE_META_HEADER));
+ * if (a.status === 'admitted') bytes = await readBodyCapped(c.req.raw, a.maxBytes);
  */
-export async function admitUpload(
+export async function admitHeader(
   store: Store,
   nowMs: number,
   device: { deviceId: string; app: string },
   roundId: string,
   metaHeader: string | undefined,
-  bytes: Uint8Array,
-): Promise<Admission> {
+): Promise<HeaderAdmission> {
   const parsed = parseUpdateMetaHeader(metaHeader);
   if (!parsed.ok) throw new ApiError('validation_failed', `bad flock-update-meta header: ${parsed.error.error.message}`, { issues: parsed.error.error.details as JsonObject });
   const meta = parsed.value;
@@ -62,8 +70,27 @@ export async function admitUpload(
 
   const plan = parsePlan(task);
   const specs = (await requireModelVersion(store, task.app, round.globalVersion)).weightSpecs as WeightSpec[];
-  if (bytes.byteLength > maxUpdateBytes(specs)) throw new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`);
   const clipNorm = task.clipNorm ?? plan.clipNorm;
+  return { status: 'admitted', meta, round, task, plan, specs, clipNorm, maxBytes: maxUpdateBytes(specs) };
+}
+
+/**
+ * @example
+ * const a = await admitUpload(store, Date.now(), device, roundId, c.req.header(UPDATE_META_HEADER), bytes);
+ * if (a.status === 'replay') return a.receipt;
+ */
+export async function admitUpload(
+  store: Store,
+  nowMs: number,
+  device: { deviceId: string; app: string },
+  roundId: string,
+  metaHeader: string | undefined,
+  bytes: Uint8Array,
+): Promise<Admission> {
+  const head = await admitHeader(store, nowMs, device, roundId, metaHeader);
+  if (head.status === 'replay') return head;
+  const { meta, round, task, plan, specs, clipNorm, maxBytes } = head;
+  if (bytes.byteLength > maxBytes) throw new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`);
   const { deltas } = validateUpdate(bytes, specs, { clipNorm: planNormBound(plan, clipNorm, specs), encoding: plan.updateEncoding });
   return { status: 'admitted', meta, round, task, plan, specs, clipNorm, deltas };
 }

@@ -26,7 +26,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { isStoreError, type JsonObject, type Round, type Store, type Task } from '../store/index.ts';
-import { admitUpload, parsePlan, planNormBound, requireModelVersion } from './admit-upload.ts';
+import { admitHeader, admitUpload, type HeaderAdmission, parsePlan, planNormBound, requireModelVersion } from './admit-upload.ts';
 import { collectPartials, deletePartialBlobs, mergePartials, writePartial, type PartialMergeCounts } from './closing-partials.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { nextRoundPrivacy } from './privacy-budget.ts';
@@ -282,6 +282,19 @@ export class RoundService {
    * Accepts one update: validated, durable, then acknowledged; replays get the
    * first receipt.
    */
+  /**
+   * The checks an upload passes before its body is read (admit-upload.ts
+   * `admitHeader`), counted in the rejection metrics like any refusal.
+   */
+  async admitHeader(device: { deviceId: string; app: string }, roundId: string, metaHeader: string | undefined): Promise<HeaderAdmission> {
+    try {
+      return await admitHeader(this.o.store, this.now(), device, roundId, metaHeader);
+    } catch (error) {
+      if (error instanceof ApiError && error.code !== 'internal') this.o.metrics.updatesRejected.inc({ reason: error.code });
+      throw error;
+    }
+  }
+
   async upload(device: { deviceId: string; app: string }, roundId: string, metaHeader: string | undefined, bytes: Uint8Array): Promise<UpdateReceipt> {
     const reject = (error: ApiError): never => {
       this.o.metrics.updatesRejected.inc({ reason: error.code });

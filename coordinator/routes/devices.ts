@@ -18,6 +18,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody, limitRate } from '../http/limits.ts';
+import { DEFAULT_UPLOAD_GATE, readBodyCapped, UploadGate, UploadRefused } from '../http/upload-gate.ts';
 import { manifestForDevice } from '../rollouts/index.ts';
 import { TelemetryQuota } from '../rollouts/telemetry-quota.ts';
 import { DEFAULT_CONFIG } from '../config.ts';
@@ -36,9 +37,12 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   }, deps.rateLimits);
   app.use('/v1/apps/*', device, perDevice);
   app.use('/v1/tasks/*', device, perDevice, limitBody(config.limits.jsonBytes));
-  app.use('/v1/rounds/*', device, perDevice, limitBody(config.limits.updateBytes));
+  // No limitBody here: Hono's reads a chunked body whole to count it. The upload route reads its body itself,
+  // after admission and never past the model's largest update (readBodyCapped), at most updateBytes.
+  app.use('/v1/rounds/*', device, perDevice);
   app.use('/v1/telemetry', device, perDevice, limitBody(config.limits.telemetryBytes));
   app.use('/v1/blobs/*', deviceOrAdmin, perDevice);
+  const uploadGate = new UploadGate(config.uploadGate ?? DEFAULT_UPLOAD_GATE);
   const telemetryQuota = new TelemetryQuota(config.telemetryQuota ?? DEFAULT_CONFIG.telemetryQuota);
 
   app.openAPIRegistry.registerPath({
@@ -74,9 +78,29 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     const principal = deviceOf(c.get('principal'));
     const type = c.req.header('content-type') ?? '';
     if (!type.startsWith('application/octet-stream')) throw new ApiError('bad_request', 'send the update as application/octet-stream (a Flock codec file)');
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const receipt = await rounds.upload(principal, c.req.param('roundId'), c.req.header(UPDATE_META_HEADER), bytes);
-    return c.json(receipt, 200);
+    const roundId = c.req.param('roundId');
+    const metaHeader = c.req.header(UPDATE_META_HEADER);
+    // Admission before the body: a refused upload is answered without reading a byte of it.
+    const head = await rounds.admitHeader(principal, roundId, metaHeader);
+    if (head.status === 'replay') return c.json(head.receipt, 200);
+    let release: () => void;
+    try {
+      release = uploadGate.enter(principal.deviceId, head.maxBytes);
+    } catch (error) {
+      if (!(error instanceof UploadRefused)) throw error;
+      if (error.retryAfterSeconds) c.header('Retry-After', String(error.retryAfterSeconds));
+      return c.json(error.body, error.status);
+    }
+    try {
+      const bytes = await readBodyCapped(c.req.raw, Math.min(head.maxBytes, config.limits.updateBytes)).catch((error: unknown) => {
+        if (error instanceof ApiError) deps.metrics.updatesRejected.inc({ reason: error.code });
+        throw error;
+      });
+      const receipt = await rounds.upload(principal, roundId, metaHeader, bytes);
+      return c.json(receipt, 200);
+    } finally {
+      release();
+    }
   });
 
   return app

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret } from '../../coordinator/auth/secrets.ts';
-import { mnistModelFiles } from '../../coordinator/routes/fleet.fixture.ts';
+import { mnistModelFiles, updateMeta } from '../../coordinator/routes/fleet.fixture.ts';
 import { startCoordinatorProcess, type CoordinatorProcess } from '../pg/coordinator-processes.ts';
 
 const adminKey = newSecret('admin', 'hostile');
@@ -72,6 +72,29 @@ describe('a real flock serve under hostile devices and files', () => {
     }
     figures.push(`at rest: data 0${(await mode(dataDir)).toString(8)}, flock.db 0${(await mode(join(dataDir, 'flock.db'))).toString(8)}, signing key in its own 0600 file, 0 copies of it in the database`);
   });
+
+  it('answers 24 parallel 63 MB uploads to a round that does not exist without reading them (RSS grows < 100 MB)', async () => {
+    const d = await register('digits');
+    const body = new Uint8Array(63 * 1024 * 1024);
+    const pid = proc.child.pid!;
+    const before = rssMb(pid);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 20);
+    const meta = JSON.stringify(updateMeta('rnd_nope', d.deviceId));
+    const statuses = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        fetch(`${proc.base}/v1/rounds/rnd_nope/updates`, { method: 'PUT', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream', 'flock-update-meta': meta }, body })
+          .then(async (r) => (await r.arrayBuffer(), r.status))
+          .catch(() => 'closed'),
+      ),
+    );
+    clearInterval(sampler);
+    const answered = statuses.filter((s) => s !== 'closed');
+    expect(answered.length).toBeGreaterThan(0);
+    for (const s of answered) expect(s).toBe(404);
+    expect(peak - before).toBeLessThan(100);
+    figures.push(`upload flood: 24 x 63 MB to a missing round -> ${answered.length} answered ${[...new Set(answered)].join('/')}, ${statuses.length - answered.length} cut off; server RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MB (was 545 -> 1475)`);
+  }, 120_000);
 
   it('serves a device only the blobs of its own app', async () => {
     const inbox = await register('inbox');
