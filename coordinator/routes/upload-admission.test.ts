@@ -26,7 +26,7 @@ function countingBody(totalBytes: number, chunkBytes = 64 * 1024, gate?: Promise
   const state = { pulled: 0 };
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (gate) await gate;
+      await (gate ?? Promise.resolve());
       if (state.pulled >= totalBytes) return controller.close();
       const n = Math.min(chunkBytes, totalBytes - state.pulled);
       state.pulled += n;
