@@ -141,8 +141,12 @@ describe('Digits PWA in Chromium', () => {
       return route.abort('internetdisconnected');
     };
     await context.route(`${origin}/v1/**`, block);
+    // Only requests made from here on: one the first page sent before going offline may still be answered late.
+    const issuedOffline = new Set<unknown>();
+    const onRequest = (r: unknown) => issuedOffline.add(r);
+    context.on('request', onRequest);
     const onResponse = (r: Response) => {
-      if (new URL(r.url()).pathname.startsWith('/v1/') && !r.fromServiceWorker()) answered.push(r.url());
+      if (issuedOffline.has(r.request()) && new URL(r.url()).pathname.startsWith('/v1/') && !r.fromServiceWorker()) answered.push(r.url());
     };
     context.on('response', onResponse);
     try {
@@ -158,6 +162,7 @@ describe('Digits PWA in Chromium', () => {
       console.info(`screenshot: ${shot}`);
     } finally {
       context.off('response', onResponse);
+      context.off('request', onRequest);
       await context.unroute(`${origin}/v1/**`, block);
       await context.setOffline(false);
       await page.close();
