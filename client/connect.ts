@@ -20,8 +20,7 @@ import type { ConnectOptions, Flock } from './connect-types.ts';
 export type { ConnectOptions, Flock, FlockStatus, TrainOptions } from './connect-types.ts';
 import { FlockEvents } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
-import { FlockHttpError } from './federated/transport-error.ts';
-import { firstModelError } from './first-model-error.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, firstDownload, firstModelError } from './first-model-error.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
 import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
 import { watchManifests } from './manifest-stream.ts';
@@ -47,22 +46,6 @@ import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrai
  * const { label, confidence } = await flock.predict(ctx.getImageData(0, 0, 28, 28));
  * flock.on('model-updated', ({ version }) => console.info('now running', version));
  */
-/** How long a first start without a cached model waits for one (default of `connectTimeoutMs`). */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
-
-/** The first download, bounded: the transport's retries alone may take minutes against a dead host. */
-async function firstDownload(update: () => Promise<unknown>, timeoutMs: number, url: string): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FlockHttpError(0, 'timeout', `no model arrived within connectTimeoutMs (${timeoutMs} ms) from ${url}`)), timeoutMs);
-  });
-  try {
-    await Promise.race([update(), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export async function connect(options: ConnectOptions): Promise<Flock> {
   const { app } = options;
   if (options.assetsUrl) setAssetBase(options.assetsUrl);

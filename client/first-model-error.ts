@@ -36,3 +36,19 @@ export function firstModelError(error: unknown, where: { app: string; url: strin
   }
   return new FlockError('no_model', `no model of app "${app}" is cached on this device and none could be fetched from ${url}: ${why}`, { cause: error });
 }
+
+/** How long a first start without a cached model waits for one (default of `connectTimeoutMs`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
+
+/** The first download, bounded: the transport's retries alone may take minutes against a dead host. */
+export async function firstDownload(update: () => Promise<unknown>, timeoutMs: number, url: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FlockHttpError(0, 'timeout', `no model arrived within connectTimeoutMs (${timeoutMs} ms) from ${url}`)), timeoutMs);
+  });
+  try {
+    await Promise.race([update(), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -59,7 +59,8 @@ export function measureLatency(metrics: CoordinatorMetrics): MiddlewareHandler {
  */
 export function rejectMalformedPaths(): MiddlewareHandler {
   return async (c, next) => {
-    const raw = c.req.url.slice(c.req.url.indexOf('/', c.req.url.indexOf('//') + 2)).split('?')[0];
+    // URL keeps the path's percent-encoding as sent; only decoding can tell it is malformed.
+    const raw = new URL(c.req.url).pathname;
     try {
       decodeURIComponent(raw);
     } catch {
