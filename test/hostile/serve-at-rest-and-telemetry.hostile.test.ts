@@ -6,10 +6,12 @@
  * (a 909-byte model.json declaring 1.6 GB of weights). Each attack prints its
  * figure; each asserts the safe outcome.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret } from '../../coordinator/auth/secrets.ts';
 import { mnistModelFiles, updateMeta } from '../../coordinator/routes/fleet.fixture.ts';
@@ -130,6 +132,26 @@ describe('a real flock serve under hostile devices and files', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/asks for weight kernel of shape \[20000, 20000\]/);
     expect(after - before).toBeLessThan(100);
     figures.push(`topology attack: 422 topology_mismatch, server RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB (unchecked tfjs would allocate 1.5 GiB)`);
+  });
+
+  it('refuses `flock model push` of a folder whose weight file is a symlink out of it, uploading nothing', async () => {
+    const folder = join(dataDir, '..', 'linked-model');
+    await mkdir(folder);
+    const files = await mnistModelFiles('mlp-small');
+    const json = JSON.parse(new TextDecoder().decode(files.get('model.json'))) as { weightsManifest: { paths: string[] }[] };
+    await writeFile(join(folder, 'model.json'), files.get('model.json')!);
+    const secret = join(dataDir, '..', 'outside-secret.bin');
+    await writeFile(secret, 'operator secret, not a weight');
+    for (const path of json.weightsManifest.flatMap((g) => g.paths)) await symlink(secret, join(folder, path));
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const run = spawnSync(process.execPath, [join(root, 'bin/flock.js'), 'model', 'push', folder, '--app', 'linked', '--url', proc.base], { cwd: root, encoding: 'utf8', env: { ...process.env, FLOCK_ADMIN_KEY: adminKey } });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/resolves to .*outside the model folder/);
+    const listed = await fetch(`${proc.base}/v1/admin/models/linked/versions`, { headers: admin });
+    expect(listed.status).toBe(200);
+    const versions = ((await listed.json()) as { versions: unknown[] }).versions.length;
+    expect(versions).toBe(0);
+    figures.push(`model push through a symlink out of the folder: exit ${run.status} (${run.stderr.trim().split('\n')[0]}), ${versions} versions of 'linked' on the server`);
   });
 
   it('survives feature names that are Object.prototype keys: drift still answers', async () => {
