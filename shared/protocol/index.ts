@@ -100,8 +100,10 @@ export {
   PredictionsEventSchema,
   FeedbackEventSchema,
   ModelLoadedEventSchema,
+  HeartbeatEventSchema,
   ErrorEventSchema,
   FeatureSummaryEventSchema,
+  LATENCY_MAX_SAMPLES,
 } from './telemetry.ts';
 export type { TelemetryBatch, TelemetryEvent, TelemetryEventType, TelemetryReceipt, Histogram } from './telemetry.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TELEMETRY_MAX_EVENTS, TelemetryBatchSchema, TelemetryEventSchema, type TelemetryEvent } from './telemetry.ts';
+import { LATENCY_MAX_SAMPLES, TELEMETRY_MAX_EVENTS, TelemetryBatchSchema, TelemetryEventSchema, type TelemetryEvent } from './telemetry.ts';
 
 const at = '2025-03-01T10:00:00.000Z';
 const events: TelemetryEvent[] = [
@@ -9,6 +9,7 @@ const events: TelemetryEvent[] = [
   { type: 'feedback', at, correct: 41, incorrect: 3 },
   { type: 'model-loaded', at, version: 4, generation: 9, encoding: 'int8', backend: 'wasm', fromCache: true, loadMs: 35 },
   { type: 'error', at, where: 'predict', code: 'webgpu_device_lost', count: 1 },
+  { type: 'heartbeat', at, generation: 9, backend: 'wasm' },
   { type: 'feature-summary', at, count: 50, features: [{ name: 'px0', mean: 0.1, variance: 0.02, histogram: { min: 0, max: 1, counts: [40, 10] } }] },
 ];
 
@@ -26,11 +27,20 @@ describe('telemetry', () => {
     expect(TelemetryBatchSchema.safeParse({ ...base, events: Array(TELEMETRY_MAX_EVENTS + 1).fill(feedback) }).success).toBe(false);
   });
 
+  it('accepts a full reservoir of latency samples', () => {
+    expect(TelemetryEventSchema.safeParse({ ...events[0], samplesMs: Array(LATENCY_MAX_SAMPLES).fill(2.5) }).success).toBe(true);
+  });
+
   it('refuses malformed events of each kind', () => {
     const bad: unknown[] = [
       { type: 'clicks', at, count: 1 },
       { ...events[0], count: 0 },
-      { ...events[0], samplesMs: Array(257).fill(1) },
+      { ...events[0], samplesMs: Array(LATENCY_MAX_SAMPLES + 1).fill(1) },
+      { ...events[0], samplesMs: [1, -0.5] },
+      { ...events[0], samplesMs: [1, Number.POSITIVE_INFINITY] },
+      { ...events[0], samplesMs: [1, 3_600_001] },
+      { type: 'heartbeat', at, generation: 0, backend: 'wasm' },
+      { type: 'heartbeat', at, backend: 'wasm' },
       { ...events[0], p99Ms: -1 },
       { type: 'confidence', at, histogram: { min: 1, max: 1, counts: [1] } },
       { type: 'confidence', at, histogram: { min: 0, max: 1, counts: [] } },

@@ -19,6 +19,8 @@ import {
 
 /** Most events in one batch. */
 export const TELEMETRY_MAX_EVENTS = 500;
+/** Most raw latency samples in one 'latency' event (the SDK sends a reservoir of at most 64 per flush). */
+export const LATENCY_MAX_SAMPLES = 256;
 
 const count = () => z.int().min(0);
 const at = TimestampSchema;
@@ -44,8 +46,12 @@ export const LatencyEventSchema = z.object({
   p95Ms: z.number().min(0),
   p99Ms: z.number().min(0),
   maxMs: z.number().min(0),
-  /** Up to 256 raw samples (a reservoir), for Mann-Whitney U between canary and control. */
-  samplesMs: z.array(z.number().min(0)).max(256).optional(),
+  /**
+   * Up to 256 raw samples (a uniform reservoir of the window's uncached
+   * predictions), for Mann-Whitney U between canary and control; the
+   * coordinator keeps at most 64 per device and stage.
+   */
+  samplesMs: z.array(z.number().min(0).max(3_600_000)).max(LATENCY_MAX_SAMPLES).optional(),
 });
 
 /** Histogram of top-1 confidence over [0, 1]. */
@@ -75,7 +81,7 @@ export const FeedbackEventSchema = z.object({
   incorrect: count(),
 });
 
-/** Exposure: the device loaded and activated a model; the denominator of a rollout. */
+/** The device loaded and activated a model (on connect, reload or a new version); like any event, it counts as exposure. */
 export const ModelLoadedEventSchema = z.object({
   type: z.literal('model-loaded'),
   at,
@@ -85,6 +91,21 @@ export const ModelLoadedEventSchema = z.object({
   backend: BackendNameSchema,
   fromCache: z.boolean(),
   loadMs: z.number().min(0).optional(),
+});
+
+/**
+ * A model is still active on this device: sent with a flush that has nothing
+ * else to say once `heartbeatMs` (default 5 min) have passed since the last
+ * batch. With every other event of the batch it counts the device as exposed
+ * to the batch's `modelVersion` in the current rollout stage, so a page that
+ * stays open across a stage is counted without loading the model again.
+ */
+export const HeartbeatEventSchema = z.object({
+  type: z.literal('heartbeat'),
+  at,
+  /** Manifest generation of the active model. */
+  generation: z.int().min(1),
+  backend: BackendNameSchema,
 });
 
 /** Errors by where they happened, e.g. a failed prediction or a lost WebGPU device. */
@@ -137,6 +158,7 @@ export const TelemetryEventSchema = z.discriminatedUnion('type', [
   PredictionsEventSchema,
   FeedbackEventSchema,
   ModelLoadedEventSchema,
+  HeartbeatEventSchema,
   ErrorEventSchema,
   FeatureSummaryEventSchema,
   ShadowEventSchema,
@@ -145,7 +167,7 @@ export type TelemetryEvent = z.infer<typeof TelemetryEventSchema>;
 export type TelemetryEventType = TelemetryEvent['type'];
 
 /**
- * `POST /v1/telemetry` body: events about one model version on one device.
+ * `POST /v1/telemetry` body: events about one model version (`modelVersion`) on one device.
  *
  * @example
  * const batch: TelemetryBatch = { deviceId, app: 'digits', modelVersion: 4,
@@ -155,7 +177,14 @@ export const TelemetryBatchSchema = z.object({
   deviceId: IdSchema,
   app: AppNameSchema,
   modelVersion: ModelVersionNumberSchema,
-  /** Rollout the device was served under, so canary and control can be told apart. */
+  /**
+   * The rollout named by the device's manifest: informational, the
+   * coordinator does not read it. Canary and control are told apart by the
+   * device's cohort (a stable hash of rollout id and device id, the same one
+   * that chose the manifest it was served) together with `modelVersion`: a
+   * batch counts toward a cohort only when `modelVersion` is the version
+   * that cohort is served.
+   */
   rolloutId: IdSchema.optional(),
   events: z.array(TelemetryEventSchema).min(1).max(TELEMETRY_MAX_EVENTS),
 });
