@@ -58,11 +58,14 @@ export interface ConnectOptions {
   updateIntervalMs?: number;
   /**
    * Telemetry for the coordinator's canary analysis and drift checks (latency
-   * sketch, confidence histogram, labelled feedback from `record`, per-feature
-   * summaries, model-loaded exposure), sent from the outbox every `intervalMs`
-   * (default 60 s), when the page is hidden, and on close. `false` turns it off.
+   * sketch with a reservoir of raw samples, confidence histogram, labelled
+   * feedback from `record`, per-feature summaries, model-loaded events), sent
+   * from the outbox every `intervalMs` (default 60 s), when the page is
+   * hidden, and on close. While a model is active and nothing else was sent
+   * for `heartbeatMs` (default 5 min), a flush sends a heartbeat, so a page
+   * left open counts as exposed in every rollout stage. `false` turns it off.
    */
-  telemetry?: false | { intervalMs?: number; featureRange?: [number, number] };
+  telemetry?: false | { intervalMs?: number; featureRange?: [number, number]; heartbeatMs?: number };
   /**
    * Shadow mode (default true): when a rollout runs a shadow version and this
    * device is not on the cpu backend, a sampled share of predictions also runs

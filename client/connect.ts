@@ -67,7 +67,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   let shadow: LoadedShadow | null = null;
   let shadowWindow: ShadowWindow | null = null;
   let inferences = 0;
-  const telemetry = createTelemetryRecorder({ featureRange: options.telemetry ? options.telemetry.featureRange : undefined });
+  const telemetry = createTelemetryRecorder(options.telemetry ? { featureRange: options.telemetry.featureRange, heartbeatMs: options.telemetry.heartbeatMs } : {});
   const telemetryOn = options.telemetry !== false;
   /** Moves what telemetry accumulated for the running version into the outbox (and tries to send it). */
   const flushTelemetry = async (send = true) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TelemetryBatchSchema } from '../../shared/protocol/index.ts';
 import { createMemoryStore } from '../storage/index.ts';
 import { enqueueTelemetry } from './enqueue.ts';
-import { createTelemetryRecorder, featuresOf, MAX_FEATURES } from './recorder.ts';
+import { createTelemetryRecorder, featuresOf, HEARTBEAT_MS, LATENCY_RESERVOIR_SIZE, MAX_FEATURES } from './recorder.ts';
 
 const target = { deviceId: 'dev_test1', app: 'digits', modelVersion: 3 };
 
@@ -39,6 +39,58 @@ describe('telemetry recorder', () => {
     expect(features.features[0].variance).toBeCloseTo(0, 9);
     expect(features.features[0].histogram.counts[2]).toBe(51);
     expect(t.take(target)).toBeNull();
+  });
+
+  it('sends a bounded, uniform reservoir of raw latencies with each batch', () => {
+    let seed = 1;
+    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const t = createTelemetryRecorder({ random });
+    for (let i = 0; i < 10; i++) t.prediction({ label: 0, confidence: 0.9, latencyMs: i + 1, cached: false }, 'wasm');
+    t.prediction({ label: 0, confidence: 0.9, latencyMs: 99, cached: true }, 'wasm');
+    const small = t.take(target)!.events.find((e) => e.type === 'latency') as { samplesMs: number[] };
+    expect(small.samplesMs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // every uncached latency, the cache hit left out
+
+    // 10,000 latencies 1..10000 ms: the reservoir keeps 64, spread over the whole window (not its first 64).
+    for (let i = 1; i <= 10_000; i++) t.prediction({ label: 0, confidence: 0.9, latencyMs: i, cached: false }, 'wasm');
+    const batch = t.take(target)!;
+    expect(TelemetryBatchSchema.safeParse(batch).success).toBe(true);
+    const samples = (batch.events.find((e) => e.type === 'latency') as { samplesMs: number[] }).samplesMs;
+    expect(samples).toHaveLength(LATENCY_RESERVOIR_SIZE);
+    const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+    expect(mean).toBeGreaterThan(3500); // uniform over 1..10000: mean 5000, sd of the mean ~360
+    expect(mean).toBeLessThan(6500);
+    expect(samples.filter((v) => v > 5000).length).toBeGreaterThan(16);
+    // The reservoir starts over with the batch.
+    t.prediction({ label: 0, confidence: 0.9, latencyMs: 3, cached: false }, 'wasm');
+    expect((t.take(target)!.events.find((e) => e.type === 'latency') as { samplesMs: number[] }).samplesMs).toEqual([3]);
+    // Off when asked.
+    const off = createTelemetryRecorder({ latencySamples: 0 });
+    off.prediction({ label: 0, confidence: 0.9, latencyMs: 3, cached: false }, 'wasm');
+    expect(off.take(target)!.events.find((e) => e.type === 'latency')).not.toHaveProperty('samplesMs');
+  });
+
+  it('sends a heartbeat while a model is active and nothing else was sent for heartbeatMs', () => {
+    let clock = Date.parse('2026-11-29T00:00:00Z');
+    const t = createTelemetryRecorder({ now: () => new Date(clock) });
+    expect(t.take(target)).toBeNull();
+    clock += HEARTBEAT_MS;
+    expect(t.take(target)).toBeNull(); // no model yet: nothing to report
+    t.modelLoaded({ version: 3, generation: 7, encoding: 'int8', backend: 'wasm', fromCache: true });
+    expect(t.take(target)!.events.map((e) => e.type)).toEqual(['model-loaded']);
+    clock += HEARTBEAT_MS - 1;
+    expect(t.take(target)).toBeNull();
+    clock += 1;
+    const beat = t.take(target)!;
+    expect(TelemetryBatchSchema.safeParse(beat).success).toBe(true);
+    expect(beat.events).toEqual([{ type: 'heartbeat', at: new Date(clock).toISOString(), generation: 7, backend: 'wasm' }]);
+    // Other telemetry resets the quiet time: no heartbeat rides along with it, nor right after it.
+    clock += HEARTBEAT_MS;
+    t.feedback(1, 1);
+    expect(t.take(target)!.events.map((e) => e.type)).toEqual(['feedback']);
+    clock += HEARTBEAT_MS / 2;
+    expect(t.take(target)).toBeNull();
+    clock += HEARTBEAT_MS / 2;
+    expect(t.take(target)!.events.map((e) => e.type)).toEqual(['heartbeat']);
   });
 
   it('summarizes long inputs as contiguous chunk means', () => {

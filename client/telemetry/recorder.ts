@@ -3,17 +3,28 @@
  * checks read. Predictions feed a latency sketch, a confidence histogram and
  * per-label counts; `record()` feeds labelled feedback (was the model right?);
  * inputs feed per-feature summaries (mean, variance, histogram) for PSI; every
- * model activation is a 'model-loaded' event (exposure). `take()` turns what
- * accumulated into at most a handful of events and starts over, so memory and
- * batch size do not grow with traffic. Pure: no I/O, no timers.
+ * model activation is a 'model-loaded' event. Uncached latencies also feed a
+ * uniform reservoir of at most `latencySamples` (64) raw values per batch,
+ * the `samplesMs` the coordinator's rank test compares between cohorts. While
+ * a model is active and a batch would be empty, a 'heartbeat' goes out once
+ * `heartbeatMs` (5 min) have passed since the last batch: the coordinator
+ * counts a device as exposed in a rollout stage only from what it reports in
+ * that stage, and a long-lived idle page would otherwise report nothing.
+ * `take()` turns what accumulated into at most a handful of events and starts
+ * over, so memory and batch size do not grow with traffic. Pure: no I/O, no
+ * timers (the caller calls `take()` on its own schedule).
  */
-import type { TelemetryBatch, TelemetryEvent } from '../../shared/protocol/index.ts';
+import { LATENCY_MAX_SAMPLES, type TelemetryBatch, type TelemetryEvent } from '../../shared/protocol/index.ts';
 import { QuantileSketch } from '../../shared/stats/index.ts';
 
 export const CONFIDENCE_BINS = 10;
 export const FEATURE_BINS = 10;
 /** Long inputs (images) are summarized as this many contiguous chunk means. */
 export const MAX_FEATURES = 16;
+/** Raw latency samples per batch (the coordinator keeps 64 per device and stage; the wire allows 256). */
+export const LATENCY_RESERVOIR_SIZE = 64;
+/** Quiet time after which an active model is reported by a heartbeat. */
+export const HEARTBEAT_MS = 5 * 60_000;
 
 interface Moments {
   n: number;
@@ -34,7 +45,13 @@ export interface ModelLoaded {
 export interface TelemetryRecorderOptions {
   /** Value range of input features for the drift histograms (default [0, 1]). */
   featureRange?: [number, number];
+  /** Raw latency samples per batch, at most LATENCY_MAX_SAMPLES (default LATENCY_RESERVOIR_SIZE; 0 sends none). */
+  latencySamples?: number;
+  /** Quiet time before an active model is reported by a heartbeat (default HEARTBEAT_MS). */
+  heartbeatMs?: number;
   now?: () => Date;
+  /** Uniform in [0, 1), for the reservoir (default Math.random: sampling, not secrecy). */
+  random?: () => number;
 }
 
 /** Chunk means of an input vector: a fixed, small feature set whatever the input size. */
@@ -63,7 +80,13 @@ const bin = (value: number, min: number, max: number, bins: number) => Math.min(
 export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) {
   const [fMin, fMax] = options.featureRange ?? [0, 1];
   const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  const reservoirSize = Math.max(0, Math.min(LATENCY_MAX_SAMPLES, Math.floor(options.latencySamples ?? LATENCY_RESERVOIR_SIZE)));
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   let latency = new QuantileSketch();
+  let reservoir: number[] = [];
+  let active: { generation: number; backend: string } | null = null;
+  let lastBatchAt = now().getTime();
   let backendSeen = 'unknown';
   let confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
   let labels: Record<string, number> = {};
@@ -74,6 +97,7 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
 
   const reset = () => {
     latency = new QuantileSketch();
+    reservoir = [];
     confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
     labels = {};
     feedback = { correct: 0, incorrect: 0 };
@@ -87,7 +111,18 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
     prediction(p: { label: number; confidence: number; latencyMs: number; cached: boolean }, backend: string, input?: ArrayLike<number>): void {
       predictions++;
       backendSeen = backend;
-      if (!p.cached && Number.isFinite(p.latencyMs)) latency.add(Math.max(p.latencyMs, 1e-3));
+      if (active) active.backend = backend;
+      if (!p.cached && Number.isFinite(p.latencyMs)) {
+        const ms = Math.max(p.latencyMs, 1e-3);
+        latency.add(ms);
+        // Algorithm R: after n samples each one is kept with probability size / n.
+        const n = latency.count;
+        if (reservoir.length < reservoirSize) reservoir.push(ms);
+        else if (reservoirSize > 0) {
+          const j = Math.floor(random() * n);
+          if (j < reservoirSize) reservoir[j] = ms;
+        }
+      }
       if (Number.isFinite(p.confidence)) confidence[bin(p.confidence, 0, 1, CONFIDENCE_BINS)]++;
       labels[String(p.label)] = (labels[String(p.label)] ?? 0) + 1;
       if (input && input.length > 0) {
@@ -115,16 +150,21 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       if (loaded.length > 20) loaded.shift();
     },
     modelLoaded(event: ModelLoaded): void {
+      active = { generation: event.generation, backend: event.backend };
       loaded.push({ type: 'model-loaded', at: now().toISOString(), ...event });
       if (loaded.length > 20) loaded.shift();
     },
     /** Events accumulated so far as one batch for `modelVersion`, or null; then starts over. */
     take(target: { deviceId: string; app: string; modelVersion: number; rolloutId?: string }): TelemetryBatch | null {
-      const at = now().toISOString();
+      const time = now();
+      const at = time.toISOString();
       const events: TelemetryEvent[] = [...loaded];
       const summary = latency.summary();
       if (summary.count > 0 && summary.p50 !== null) {
-        events.push({ type: 'latency', at, backend: backendSeen, count: summary.count, meanMs: summary.mean ?? 0, p50Ms: summary.p50 ?? 0, p95Ms: summary.p95 ?? 0, p99Ms: summary.p99 ?? 0, maxMs: summary.max ?? 0 });
+        events.push({
+          type: 'latency', at, backend: backendSeen, count: summary.count, meanMs: summary.mean ?? 0, p50Ms: summary.p50 ?? 0, p95Ms: summary.p95 ?? 0, p99Ms: summary.p99 ?? 0, maxMs: summary.max ?? 0,
+          ...(reservoir.length > 0 ? { samplesMs: reservoir } : {}),
+        });
       }
       if (predictions > 0) {
         events.push({ type: 'confidence', at, histogram: { min: 0, max: 1, counts: confidence } });
@@ -138,8 +178,12 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
           features: features.map((f, k) => ({ name: `f${k}`, mean: f.mean, variance: f.n > 1 ? f.m2 / (f.n - 1) : 0, histogram: { min: fMin, max: fMax, counts: f.bins } })),
         });
       }
+      if (events.length === 0 && active && time.getTime() - lastBatchAt >= heartbeatMs) {
+        events.push({ type: 'heartbeat', at, generation: active.generation, backend: active.backend });
+      }
       reset();
       if (events.length === 0) return null;
+      lastBatchAt = time.getTime();
       return { deviceId: target.deviceId, app: target.app, modelVersion: target.modelVersion, ...(target.rolloutId ? { rolloutId: target.rolloutId } : {}), events };
     },
   };
