@@ -11,22 +11,31 @@ import type { CliIo } from './index.ts';
 import { adminRequest, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
 import { UsageError } from './usage-error.ts';
 
-const BanditSchema = z.object({
+// Loose objects: `--json` prints what the coordinator answered, not only the fields the table needs.
+const BanditSchema = z.looseObject({
   app: z.string(),
   status: z.string(),
-  state: z.object({ id: z.string(), versions: z.array(z.number()), shares: z.array(z.number()), reallocations: z.number(), reallocatedAt: z.string() }),
-  rewards: z.array(z.object({ version: z.number(), successes: z.number(), failures: z.number() })),
+  state: z.looseObject({ id: z.string(), versions: z.array(z.number()), shares: z.array(z.number()), reallocations: z.number(), reallocatedAt: z.string() }),
+  generations: z.array(z.number()),
+  startedAt: z.string(),
+  reallocateSeconds: z.number(),
+  rewards: z.array(z.looseObject({ version: z.number(), successes: z.number(), failures: z.number(), outcomes: z.number().optional() })),
 });
 type Bandit = z.infer<typeof BanditSchema>;
 
 type Flags = ConnectionFlags & { app: string; json?: boolean };
 
-/** Human summary: one row per arm. */
-export function describeBandit(b: Bandit): string {
+/**
+ * Human summary: one row per arm. `feedback` is every outcome devices sent
+ * for the arm; `correct` is the rate Thompson sampling uses (each device
+ * weighed at most MAX_FEEDBACK_PER_DEVICE outcomes).
+ */
+export function describeBandit(b: Pick<Bandit, 'app' | 'status' | 'state' | 'rewards'>): string {
   const rows = b.state.versions.map((version, arm) => {
     const r = b.rewards.find((x) => x.version === version);
-    const n = r ? r.successes + r.failures : 0;
-    return [`v${version}`, `${(100 * b.state.shares[arm]).toFixed(1)}%`, String(n), n ? `${((100 * r!.successes) / n).toFixed(1)}%` : '-'];
+    const weighed = r ? r.successes + r.failures : 0;
+    const sent = r?.outcomes ?? weighed;
+    return [`v${version}`, `${(100 * b.state.shares[arm]).toFixed(1)}%`, String(Math.round(sent)), weighed ? `${((100 * r!.successes) / weighed).toFixed(1)}%` : '-'];
   });
   return `bandit ${b.state.id} for ${b.app}: ${b.status}, ${b.state.reallocations} reallocation(s), last ${b.state.reallocatedAt}\n` + renderTable(['version', 'traffic', 'feedback', 'correct'], rows);
 }

@@ -14,7 +14,8 @@ import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { publishManifest } from '../registry/publish.ts';
 import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
-import { newBandit, reallocate, rewardsFromFeedback, versionOf, type BanditState, type Rng } from './bandit.ts';
+import { newBandit, reallocate, versionOf, type BanditState, type Rng } from './bandit.ts';
+import { readBanditRewards } from './bandit-rewards.ts';
 import { BANDIT_INDEX_KEY as INDEX_KEY, banditKey as keyOf, cryptoRng, readBandit, type ServedBandit } from './bandit-state.ts';
 import type { ManifestEvents } from './manifest-events.ts';
 import { publishCohortManifest, liveRollout } from './rollout-manifests.ts';
@@ -101,11 +102,7 @@ export class BanditService {
     return this.serial(async () => {
       const bandit = await readBandit(this.o.store, app);
       if (!bandit || bandit.status !== 'running') throw new ApiError('not_found', `app ${app} runs no bandit`);
-      const rows = [];
-      for (const version of bandit.state.versions) {
-        rows.push(...(await this.o.store.listTelemetry({ app, version, kind: 'feedback', since: bandit.startedAt, limit: 100_000 })));
-      }
-      const rewards = rewardsFromFeedback(rows.map((r) => ({ deviceId: r.deviceId, version: r.version, kind: r.kind, payload: r.payload as { correct?: unknown; incorrect?: unknown } })));
+      const rewards = await readBanditRewards(this.o.store, app, bandit.state.versions, bandit.startedAt);
       const at = this.now().toISOString();
       const state = reallocate(bandit.state, rewards, this.rng, at);
       const next: ServedBandit = { ...bandit, rewards, state };
@@ -123,7 +120,8 @@ export class BanditService {
     return this.serial(async () => {
       const bandit = await readBandit(this.o.store, app);
       if (!bandit || bandit.status !== 'running') throw new ApiError('not_found', `app ${app} runs no bandit`);
-      const stopped: ServedBandit = { ...bandit, status: 'stopped' };
+      // A stopped bandit keeps the rewards it ended with: later feedback is about production, not the experiment.
+      const stopped: ServedBandit = { ...bandit, status: 'stopped', rewards: await readBanditRewards(this.o.store, app, bandit.state.versions, bandit.startedAt) };
       await this.save(stopped);
       const production = (await this.o.store.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
       if (production) {
@@ -133,6 +131,19 @@ export class BanditService {
       await this.o.store.appendAudit({ actor, action: 'bandit.stop', target: app, details: { banditId: bandit.state.id, shares: bandit.state.shares } });
       return stopped;
     });
+  }
+
+  /**
+   * What `GET /v1/admin/bandits/:app` shows: a running bandit's rewards read
+   * now from every feedback row since it started (not the snapshot taken at
+   * the last reallocation); a stopped one's as they were when it stopped.
+   * @example const view = await bandits.view('digits'); // view.rewards[1].outcomes === every outcome sent for arm 1
+   */
+  async view(app: string): Promise<ServedBandit> {
+    const bandit = await readBandit(this.o.store, app);
+    if (!bandit) throw new ApiError('not_found', `app ${app} has no bandit; start one with "flock bandit start --app ${app} --versions 3,4"`);
+    if (bandit.status !== 'running') return bandit;
+    return { ...bandit, rewards: await readBanditRewards(this.o.store, app, bandit.state.versions, bandit.startedAt) };
   }
 
   /** Checks for due reallocations every `intervalMs`. */

@@ -208,6 +208,56 @@ export const MAX_FEEDBACK_PER_DEVICE = 200;
 const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
 
 /**
+ * Per-(version, device) sums of labelled feedback, folded one row at a time
+ * so that any number of rows can be read page by page in memory
+ * O(devices x versions). `rewards()` applies the per-device cap; `outcomes()`
+ * is what devices sent, before it.
+ * @example
+ * const tally = new FeedbackTally();
+ * for (const row of page) tally.add(row);
+ * tally.rewards() // [{ version: 3, successes: 41, failures: 3 }]
+ */
+export class FeedbackTally {
+  private readonly perDevice = new Map<string, { version: number; s: number; f: number }>();
+  private anonymous = 0;
+
+  add(row: FeedbackRow): void {
+    if (row.kind !== 'feedback' || row.version === null) return;
+    const key = `${row.version}\0${row.deviceId ?? `anonymous-${this.anonymous++}`}`;
+    let d = this.perDevice.get(key);
+    if (!d) this.perDevice.set(key, (d = { version: row.version, s: 0, f: 0 }));
+    d.s += count(row.payload.correct);
+    d.f += count(row.payload.incorrect);
+  }
+
+  /** Rewards per version, each device's outcomes for a version scaled down to at most `maxPerDevice` (its success rate kept). */
+  rewards(maxPerDevice = MAX_FEEDBACK_PER_DEVICE): ArmReward[] {
+    const byVersion = new Map<number, ArmReward>();
+    for (const d of this.perDevice.values()) {
+      const n = d.s + d.f;
+      const scale = n > maxPerDevice ? maxPerDevice / n : 1;
+      const r = byVersion.get(d.version) ?? { version: d.version, successes: 0, failures: 0 };
+      r.successes += d.s * scale;
+      r.failures += d.f * scale;
+      byVersion.set(d.version, r);
+    }
+    return [...byVersion.values()];
+  }
+
+  /** Outcomes (correct + incorrect) and distinct devices per version, as sent: no cap. */
+  outcomes(): Array<{ version: number; outcomes: number; devices: number }> {
+    const byVersion = new Map<number, { version: number; outcomes: number; devices: number }>();
+    for (const d of this.perDevice.values()) {
+      const v = byVersion.get(d.version) ?? { version: d.version, outcomes: 0, devices: 0 };
+      v.outcomes += d.s + d.f;
+      v.devices += 1;
+      byVersion.set(d.version, v);
+    }
+    return [...byVersion.values()];
+  }
+}
+
+/**
  * Sums labelled-feedback telemetry into per-version rewards. A device's
  * outcomes for a version are scaled down to at most `maxPerDevice` (its
  * success rate kept), so one device cannot move an allocation by itself.
@@ -215,24 +265,7 @@ const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v 
  * rewardsFromFeedback(await readTelemetry(store, 'digits', 3, since, 'feedback'))
  */
 export function rewardsFromFeedback(rows: readonly FeedbackRow[], maxPerDevice = MAX_FEEDBACK_PER_DEVICE): ArmReward[] {
-  const perDevice = new Map<string, { version: number; s: number; f: number }>();
-  let anonymous = 0;
-  for (const row of rows) {
-    if (row.kind !== 'feedback' || row.version === null) continue;
-    const key = `${row.version}\0${row.deviceId ?? `anonymous-${anonymous++}`}`;
-    const d = perDevice.get(key) ?? { version: row.version, s: 0, f: 0 };
-    d.s += count(row.payload.correct);
-    d.f += count(row.payload.incorrect);
-    perDevice.set(key, d);
-  }
-  const byVersion = new Map<number, ArmReward>();
-  for (const d of perDevice.values()) {
-    const n = d.s + d.f;
-    const scale = n > maxPerDevice ? maxPerDevice / n : 1;
-    const r = byVersion.get(d.version) ?? { version: d.version, successes: 0, failures: 0 };
-    r.successes += d.s * scale;
-    r.failures += d.f * scale;
-    byVersion.set(d.version, r);
-  }
-  return [...byVersion.values()];
+  const tally = new FeedbackTally();
+  for (const row of rows) tally.add(row);
+  return tally.rewards(maxPerDevice);
 }

@@ -6,10 +6,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { AppNameSchema } from '../../shared/protocol/index.ts';
 import { actorOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
-import { ApiError } from '../http/api-error.ts';
 import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
-import { readBandit } from '../rollouts/bandit-state.ts';
 
 const BanditStartSchema = z.strictObject({
   app: AppNameSchema,
@@ -24,13 +22,14 @@ const BanditViewSchema = z.object({
   generations: z.array(z.number()),
   startedAt: z.string(),
   reallocateSeconds: z.number(),
-  rewards: z.array(z.object({ version: z.number(), successes: z.number(), failures: z.number() })),
+  /** successes / failures: capped per device (what Thompson sampling uses); outcomes: all sent, before the cap. */
+  rewards: z.array(z.object({ version: z.number(), successes: z.number(), failures: z.number(), outcomes: z.number().optional(), devices: z.number().optional() })),
 });
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const AppParam = z.object({ app: AppNameSchema });
 
 export function adminBanditRoutes(deps: CoordinatorDeps) {
-  const { bandits, store } = deps;
+  const { bandits } = deps;
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
   return app
     .openapi(
@@ -39,11 +38,7 @@ export function adminBanditRoutes(deps: CoordinatorDeps) {
     )
     .openapi(
       createRoute({ method: 'get', path: '/v1/admin/bandits/{app}', tags: ['admin'], request: { params: AppParam }, responses: { 200: { description: 'allocation, rewards and arm generations', content: json(BanditViewSchema) } } }),
-      async (c) => {
-        const bandit = await readBandit(store, c.req.valid('param').app);
-        if (!bandit) throw new ApiError('not_found', `app ${c.req.valid('param').app} has no bandit`);
-        return c.json(bandit, 200);
-      },
+      async (c) => c.json(await bandits.view(c.req.valid('param').app), 200),
     )
     .openapi(
       createRoute({ method: 'post', path: '/v1/admin/bandits/{app}/reallocate', tags: ['admin'], request: { params: AppParam }, responses: { 200: { description: 'reallocated from the feedback so far', content: json(BanditViewSchema) } } }),

@@ -21,10 +21,17 @@ export interface OpsContext {
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 
+/**
+ * The page size to query. A limit above MAX_LIMIT is refused, never lowered:
+ * a caller that asked for 100,000 rows and silently got 1,000 would count
+ * only the oldest page (bandit rewards once stopped counting that way).
+ * Read more with `afterId` / `offset`.
+ */
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_LIMIT;
   if (!Number.isInteger(limit) || limit < 1) throw new StoreError('invalid', `limit must be a positive integer, got ${limit}.`);
-  return Math.min(limit, MAX_LIMIT);
+  if (limit > MAX_LIMIT) throw new StoreError('invalid', `limit must be at most ${MAX_LIMIT}, got ${limit}; read further pages with afterId or offset.`);
+  return limit;
 }
 
 export function pageOffset(offset: number | undefined): number {
