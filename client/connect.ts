@@ -24,7 +24,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, firstDownload, firstModelError } from './fi
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
 import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
 import { watchManifests } from './manifest-stream.ts';
-import { ShadowWindow, shouldShadow } from './shadow.ts';
+import { ShadowSampler, ShadowWindow } from './shadow.ts';
 import { flushOutbox } from './training/outbox-flush.ts';
 import { enableBackgroundTraining } from './training/background-sync-link.ts';
 import { FlockError } from './flock-error.ts';
@@ -66,7 +66,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
 
   let shadow: LoadedShadow | null = null;
   let shadowWindow: ShadowWindow | null = null;
-  let inferences = 0;
+  const shadowSampler = new ShadowSampler();
   const telemetry = createTelemetryRecorder(options.telemetry ? { featureRange: options.telemetry.featureRange, heartbeatMs: options.telemetry.heartbeatMs } : {});
   const telemetryOn = options.telemetry !== false;
   /** Moves what telemetry accumulated for the running version into the outbox (and tries to send it). */
@@ -222,7 +222,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   const compareWithShadow = async (input: Parameters<Predictor['predict']>[0], production: Prediction) => {
     const running = shadow;
     if (!running || !current || !device || !shadowWindow) return;
-    if (!shouldShadow(device.deviceId, String(++inferences), running.sampleRate)) return;
+    if (!shadowSampler.next(running.sampleRate)) return;
     const vector = await toExampleVector(input, exampleLayout(current.stored.inputSpec));
     const shape = current.stored.inputSpec.shape.map((d) => d ?? 1);
     const started = performance.now();

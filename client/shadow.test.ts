@@ -1,17 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { TelemetryEventSchema } from '../shared/protocol/index.ts';
-import { shadowEvent, ShadowWindow, shouldShadow } from './shadow.ts';
+import { shadowEvent, ShadowSampler, ShadowWindow } from './shadow.ts';
 
 const at = '2026-01-01T00:00:00.000Z';
 
-describe('shouldShadow', () => {
-  it('samples about sampleRate of inferences and repeats its decision', () => {
-    const picked = Array.from({ length: 20_000 }, (_, i) => shouldShadow('dev_1', String(i), 0.1));
-    const share = picked.filter(Boolean).length / picked.length;
-    expect(Math.abs(share - 0.1)).toBeLessThan(0.01);
-    expect(Array.from({ length: 200 }, (_, i) => shouldShadow('dev_1', String(i), 0.1))).toEqual(picked.slice(0, 200));
-    expect(shouldShadow('dev_1', 'x', 0)).toBe(false);
-    expect(shouldShadow('dev_1', 'x', 1)).toBe(true);
+/** Per-device shares of a simulated fleet, each device with its own sampler (random offset, as on a page load). */
+function fleetShares(devices: number, inferences: number, rate: number): number[] {
+  return Array.from({ length: devices }, () => {
+    const sampler = new ShadowSampler();
+    let sampled = 0;
+    for (let i = 0; i < inferences; i++) if (sampler.next(rate)) sampled++;
+    return sampled / inferences;
+  });
+}
+
+describe('ShadowSampler', () => {
+  it('gives every device of a 200-device fleet its share to within 1/400 over 400 inferences, and samples each at rate 0.1', () => {
+    for (const rate of [0.2, 0.1, 0.05, 0.33]) {
+      const shares = fleetShares(200, 400, rate);
+      for (const share of shares) expect(Math.abs(share - rate)).toBeLessThanOrEqual(1 / 400 + 1e-12);
+      if (rate >= 0.1) expect(shares.filter((s) => s === 0)).toHaveLength(0);
+    }
+  });
+
+  it('holds the bound from any offset and across a rate change, and never samples at 0 (always at 1)', () => {
+    for (const offset of [0, 0.5, 1 - 1e-9]) {
+      const sampler = new ShadowSampler(offset);
+      let first = 0;
+      for (let i = 0; i < 100; i++) if (sampler.next(0.1)) first++;
+      expect(Math.abs(first - 10)).toBeLessThanOrEqual(1);
+      let second = 0;
+      for (let i = 0; i < 100; i++) if (sampler.next(0.25)) second++;
+      expect(Math.abs(second - 25)).toBeLessThanOrEqual(1);
+      expect(Math.abs(first + second - 35)).toBeLessThanOrEqual(1);
+    }
+    const sampler = new ShadowSampler(0.3);
+    expect(Array.from({ length: 50 }, () => sampler.next(0)).some(Boolean)).toBe(false);
+    expect(Array.from({ length: 50 }, () => sampler.next(1)).every(Boolean)).toBe(true);
+    expect(() => new ShadowSampler(1)).toThrow(RangeError);
   });
 });
 

@@ -1,39 +1,61 @@
 /**
- * Shadow mode, SDK side, pure: whether an inference also runs on the shadow
- * version (a stable hash of device and inference ids against the sample
- * rate, so a retried inference makes the same choice), and the 'shadow'
- * telemetry a window of compared predictions becomes. The shadow's output is
- * never returned to the app; only agreement and latency leave the device.
+ * Shadow mode, SDK side, pure: which inferences also run on the shadow
+ * version, and the 'shadow' telemetry a window of compared predictions
+ * becomes. The shadow's output is never returned to the app; only agreement
+ * and latency leave the device.
  *
- * Wiring (for client/connect.ts): fetch `GET /v1/apps/:app/shadow` after the
- * manifest; when it answers 200 and the device is capable, load
- * `manifest` like any version (it is signed; cohort 'shadow'), and on each
- * prediction with `shouldShadow(deviceId, inferenceId, sampleRate)` run it
- * after answering, feed `window.add(...)`, and flush `window.take(at)` into the
- * telemetry outbox with the batch's `modelVersion` = production version.
+ * Sampling is stratified, not a coin per inference: a sampler adds the rate
+ * to a phase that starts at a random offset in [0, 1) and runs the shadow
+ * each time the phase wraps, so any n consecutive inferences hold
+ * floor(n * rate) or ceil(n * rate) samples. Every device's share is the
+ * configured rate to within 1/n, and a device with 1/rate inferences is
+ * sampled at least once. (An FNV-1a hash of device id and inference number,
+ * used before, gave per-device shares from 0 to about 0.5 over 400
+ * inferences at rate 0.2, 2-6 of 200 devices never sampled; 16-25 at rate
+ * 0.1: similar ids hash to similar values.) The offset is random per
+ * sampler (per page load), so short sessions do not always fall in the same
+ * unsampled stretch.
+ *
+ * Wiring (client/connect.ts): fetch `GET /v1/apps/:app/shadow` only when the
+ * manifest's `rollout.shadow` says there is one; load its manifest (signed,
+ * `purpose: 'shadow'`) in memory, and on each prediction with
+ * `sampler.next(sampleRate)` run it after answering, feed `window.add(...)`,
+ * and flush `window.take(at)` into the telemetry outbox with the batch's
+ * `modelVersion` = production version.
  */
 import type { TelemetryEvent } from '../shared/protocol/index.ts';
 
 export type ShadowEvent = Extract<TelemetryEvent, { type: 'shadow' }>;
 
-/** FNV-1a, 32 bits: synchronous and the same in every JS runtime (Web Crypto digests are async). */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+/** A uniform offset in [0, 1) from Web Crypto. */
+function randomOffset(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32;
 }
 
 /**
+ * Decides, inference by inference, whether the shadow runs too.
  * @example
- * if (shouldShadow(deviceId, String(n), 0.1)) runShadow(); // about 1 in 10 inferences
+ * const sampler = new ShadowSampler();
+ * if (sampler.next(0.1)) runShadow(); // exactly 1 in 10 inferences, at a random phase
  */
-export function shouldShadow(deviceId: string, inferenceId: string, sampleRate: number): boolean {
-  if (sampleRate <= 0) return false;
-  if (sampleRate >= 1) return true;
-  return fnv1a(`${deviceId}\0${inferenceId}`) / 2 ** 32 < sampleRate;
+export class ShadowSampler {
+  private phase: number;
+
+  /** @param offset where the phase starts, in [0, 1): random unless a test pins it. */
+  constructor(offset: number = randomOffset()) {
+    if (!(offset >= 0 && offset < 1)) throw new RangeError(`a shadow sampler's offset must be in [0, 1), got ${offset}`);
+    this.phase = offset;
+  }
+
+  /** Whether this inference runs the shadow at `sampleRate` (0: never, 1: always; it may change between calls). */
+  next(sampleRate: number): boolean {
+    if (!(sampleRate > 0)) return false;
+    if (sampleRate >= 1) return true;
+    this.phase += sampleRate;
+    if (this.phase < 1) return false;
+    this.phase -= 1;
+    return true;
+  }
 }
 
 /** One prediction as the comparison needs it. */
