@@ -133,6 +133,7 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
   const app = o.app ?? 'sim';
   const target = hooks.target ?? (await inProcessTarget());
   const pool = await createClientPool({ images: train.images, labels: train.labels, inputShape }, o.workers);
+  let activeTaskId: string | null = null;
   try {
     const form = new FormData();
     for (const [name, bytes] of await mnistModelFiles(o.model, o.seed)) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
@@ -154,6 +155,7 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       strategy: { name: o.strategy },
     };
     const task = await admin<{ id: string }>(target, '/v1/admin/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app, name: `flock simulate ${o.model} ${o.partition}`, modelVersion: pushed.version, plan }) });
+    activeTaskId = task.id;
 
     const evalModel = createMnistModel(o.model, { seed: o.seed });
     const { topology } = partsFromModel(evalModel);
@@ -254,6 +256,7 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
 
     // Done: a paused task is never offered to the coordinator's real devices.
     await admin(target, `/v1/admin/tasks/${task.id}/pause`, { method: 'POST' });
+    activeTaskId = null;
     let privacy: SimulationResult['privacy'] = null;
     if (o.noiseMultiplier > 0) {
       const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(target, `/v1/admin/tasks/${task.id}`);
@@ -276,6 +279,10 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       app,
       taskId: task.id,
     };
+  } catch (error) {
+    // A run that fails half way must not leave its task open to the coordinator's real devices.
+    if (activeTaskId !== null) await admin(target, `/v1/admin/tasks/${activeTaskId}/pause`, { method: 'POST' }).catch(() => undefined);
+    throw error;
   } finally {
     await pool.close();
     if (!hooks.target) await target.close();

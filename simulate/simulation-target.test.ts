@@ -44,7 +44,10 @@ describe('remote simulation target', () => {
   it('knows which requests are safe to repeat', () => {
     expect(repeatable(new Request('http://x/v1/rounds/r/updates', { method: 'PUT' }))).toBe(true);
     expect(repeatable(new Request('http://x/v1/admin/tasks/t/resume', { method: 'POST' }))).toBe(true);
-    expect(repeatable(new Request('http://x/v1/tasks/t/checkin', { method: 'POST' }))).toBe(false);
+    expect(repeatable(new Request('http://x/v1/tasks/t/checkin', { method: 'POST' }))).toBe(true);
+    expect(repeatable(new Request('http://x/v1/admin/rounds/r/close', { method: 'POST' }))).toBe(true);
     expect(repeatable(new Request('http://x/v1/admin/tasks', { method: 'POST' }))).toBe(false);
+    expect(repeatable(new Request('http://x/v1/devices', { method: 'POST' }))).toBe(false);
+    expect(repeatable(new Request('http://x/v1/admin/models/sim', { method: 'POST' }))).toBe(false);
   });
 });

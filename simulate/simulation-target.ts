@@ -68,14 +68,18 @@ export interface RemoteTargetOptions {
 }
 
 /**
- * Requests a coordinator treats as idempotent: reads, uploads (one update per
- * round and device, a replay gets the first receipt), check-ins and task
- * pause / resume. Registration and check-in are not retried.
+ * Requests a coordinator treats as idempotent, so safe to send again on a
+ * fresh connection: reads, uploads (one update per round and device, a replay
+ * gets the first receipt), check-ins (a device checking in again keeps its
+ * slot), closing a round (it closes once; a second close answers the closed
+ * round) and task pause / resume. Registration, model pushes and task
+ * creation are not retried: each would make a second one.
  */
 export function repeatable(request: Request): boolean {
   if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'PUT') return true;
   if (request.method !== 'POST') return false;
-  return /\/(pause|resume)$/.test(new URL(request.url).pathname);
+  const path = new URL(request.url).pathname;
+  return /^\/v1\/admin\/tasks\/[^/]+\/(pause|resume)$/.test(path) || /^\/v1\/tasks\/[^/]+\/checkin$/.test(path) || /^\/v1\/admin\/rounds\/[^/]+\/close$/.test(path);
 }
 
 /**

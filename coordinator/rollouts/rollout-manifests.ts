@@ -11,16 +11,20 @@ import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ManifestRecord, type Model
 import { cohortOf, type Cohort } from './cohort.ts';
 import { banditGenerationFor } from './bandit-state.ts';
 
-/** Publishes a new generation of `version` tagged with the rollout and cohort. */
 /** A cohort label in a manifest: a rollout's canary/control or a bandit arm (`arm-0`, `arm-1`, ...). */
 export type CohortLabel = Cohort | `arm-${number}`;
 
-export function publishCohortManifest(store: StoreOps, signing: SigningKey, version: ModelVersion, rolloutId: string, cohort: CohortLabel): Promise<ManifestRecord> {
+/**
+ * Publishes a new generation of `version` tagged with the rollout and cohort;
+ * `shadow: true` marks a rollout that runs a shadow version, so devices know
+ * to ask `GET /v1/apps/:app/shadow` (and others never do).
+ */
+export function publishCohortManifest(store: StoreOps, signing: SigningKey, version: ModelVersion, rolloutId: string, cohort: CohortLabel, options: { shadow?: boolean } = {}): Promise<ManifestRecord> {
   return store.publishManifest({
     app: version.app,
     version: version.version,
     sign: async (generation) =>
-      (await signManifest({ ...manifestFor(version, generation), rollout: { id: rolloutId, cohort } }, signing.privateKey, signing.keyId)) as unknown as JsonObject,
+      (await signManifest({ ...manifestFor(version, generation), rollout: { id: rolloutId, cohort, ...(options.shadow ? { shadow: true } : {}) } }, signing.privateKey, signing.keyId)) as unknown as JsonObject,
   });
 }
 

@@ -10,7 +10,7 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { newId } from '../auth/secrets.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
-import { changeStage, manifestFor, publishManifest } from '../registry/publish.ts';
+import { changeStage, publishManifest } from '../registry/publish.ts';
 import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ModelVersion, type Rollout, type RolloutStatus, type Store } from '../store/index.ts';
 import { analyzeCanary, type CanaryVerdict } from './canary-analysis.ts';
 import { decideNext, type RolloutAction } from './decide.ts';
@@ -20,7 +20,8 @@ import { liveRollout, publishCohortManifest } from './rollout-manifests.ts';
 import { readCohorts, readTelemetry } from './rollout-telemetry.ts';
 import { rewardsFromFeedback, seededRng, thompsonShares, type ArmReward, type Rng } from './bandit.ts';
 import { shadowOf, shadowReport, type ShadowConfig, type ShadowReport } from './shadow.ts';
-import { signManifest, type SignedManifest } from '../../shared/manifest/index.ts';
+import { shadowManifestFor } from './shadow-manifest.ts';
+import type { SignedManifest } from '../../shared/manifest/index.ts';
 
 export const DEFAULT_STAGES = [5, 25, 50, 100];
 export const DEFAULT_MIN_STAGE_SECONDS = 3600;
@@ -191,8 +192,8 @@ export class RolloutService {
       metrics: { ...(rules as unknown as JsonObject), ...(input.shadow ? { shadow: input.shadow } : {}) },
     });
     const canaryVersion = await changeStage(this.store, this.signing, { app: input.app, version: candidate.version, stage: 'canary', actor, reason: `rollout ${rollout.id}` });
-    const control = await publishCohortManifest(this.store, this.signing, production, rollout.id, 'control');
-    const canary = await publishCohortManifest(this.store, this.signing, canaryVersion, rollout.id, 'canary');
+    const control = await publishCohortManifest(this.store, this.signing, production, rollout.id, 'control', { shadow: input.shadow !== undefined });
+    const canary = await publishCohortManifest(this.store, this.signing, canaryVersion, rollout.id, 'canary', { shadow: input.shadow !== undefined });
     rollout = await this.store.updateRollout(rollout.id, { controlGeneration: control.generation, canaryGeneration: canary.generation });
     await this.store.appendAudit({ actor, action: 'rollout.start', target: rollout.id, details: { app: input.app, candidateVersion: candidate.version, controlVersion: production.version, stages, canaryGeneration: canary.generation, controlGeneration: control.generation } });
     this.announce(input.app, canary.generation, 'rollout.start');
@@ -229,7 +230,7 @@ export class RolloutService {
         return rollout;
       case 'advance': {
         const candidate = await this.version(rollout.app, rollout.candidateVersion);
-        const canary = await publishCohortManifest(this.store, this.signing, candidate, rollout.id, 'canary');
+        const canary = await publishCohortManifest(this.store, this.signing, candidate, rollout.id, 'canary', { shadow: shadowOf(rollout) !== null });
         const updated = await this.store.updateRollout(rollout.id, { stageIndex: action.toStageIndex, stageStartedAt: this.now().toISOString(), canaryGeneration: canary.generation }, { ifStatus: ['running'] });
         await this.store.appendAudit({ actor, action: 'rollout.advance', target: rollout.id, details: { fromPercent: rollout.stages[rollout.stageIndex], toPercent: rollout.stages[action.toStageIndex], canaryGeneration: canary.generation } });
         this.announce(rollout.app, canary.generation, 'rollout.advance');
@@ -322,8 +323,7 @@ export class RolloutService {
     const config = rollout ? shadowOf(rollout) : null;
     if (!rollout || !config) return null;
     const version = await this.version(app, config.version);
-    const generation = (await this.store.latestManifest(app))?.generation ?? 1;
-    const manifest = await signManifest({ ...manifestFor(version, generation), rollout: { id: rollout.id, cohort: 'shadow' } }, this.signing.privateKey, this.signing.keyId);
+    const manifest = await shadowManifestFor(this.store, this.signing, rollout, version);
     return { ...config, rolloutId: rollout.id, manifest };
   }
 
