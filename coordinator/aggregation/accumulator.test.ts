@@ -40,6 +40,24 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       acc.dispose();
     });
 
+    it('retract lowers one update\'s weight as if it had been added with the lower weight, norm bounding included', () => {
+      const updates = [randomUpdate(0.01), randomUpdate(3), randomUpdate(0.02)];
+      const high = createAccumulator(specs, { normBound: 1 });
+      const low = createAccumulator(specs, { normBound: 1 });
+      [10, 1000, 20].forEach((w, i) => high.add(updates[i], w));
+      [10, 40, 20].forEach((w, i) => low.add(updates[i], w));
+      high.retract(updates[1], 960);
+      expect(high.count).toBe(3);
+      expect(high.totalWeight).toBe(70);
+      expect(high.boundedCount).toBe(1);
+      const [a, b] = [high.mean(), low.mean()];
+      for (let t = 0; t < specs.length; t++) for (let p = 0; p < a[t].length; p++) expect(a[t][p]).toBeCloseTo(b[t][p], 5);
+      expect(() => high.retract(updates[0], 70)).toThrow(AggregationError);
+      expect(() => high.retract(updates[0], -1)).toThrow(AggregationError);
+      high.dispose();
+      low.dispose();
+    });
+
     it('norm bounding scales each update to at most normBound before averaging', () => {
       const updates = [randomUpdate(0.01), randomUpdate(3), randomUpdate(5)];
       const bound = 1;

@@ -48,6 +48,13 @@ export interface Accumulator {
   readonly maxUpdateNorm: number;
   /** Validates `delta` against the specs and adds `weight * delta` (after norm bounding). */
   add(delta: readonly Float32Array[], weight: number): void;
+  /**
+   * Lowers the weight of an update added earlier by `weight`: subtracts
+   * `weight * delta` (norm-bounded exactly as `add` did) from the sum and the
+   * total weight; `count` stays. How the per-device share bound
+   * (weight-share.ts) is applied at close without re-reading every update.
+   */
+  retract(delta: readonly Float32Array[], weight: number): void;
   /** Weighted sum of the deltas (fresh copies). */
   sum(): Float32Array[];
   /** Weighted mean of the deltas: sum / totalWeight. */
@@ -99,6 +106,34 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
       return values;
     });
 
+  /** Adds `weight * delta` (negative `weight`: subtracts), norm-bounded; returns the update's norm before bounding. */
+  const fold = (delta: readonly Float32Array[], weight: number): { norm: number; bounded: boolean } => {
+    const vars = live();
+    assertAligned(delta, specs, sizes, 'update');
+    const inputs = delta.map((d) => tf.tensor1d(d, 'float32'));
+    try {
+      // One scalar read per update: a NaN or Inf must be refused before it reaches the sum.
+      const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
+      const norm = Math.sqrt(squared.dataSync()[0]);
+      squared.dispose();
+      if (!Number.isFinite(norm)) throw new AggregationError('non-finite-update', 'update contains NaN or Infinity; refuse it', { norm });
+      const bounded = normBound !== null && norm > normBound;
+      const scale = bounded ? weight * (normBound / norm) : weight;
+      tf.tidy(() => {
+        for (let i = 0; i < vars.length; i++) vars[i].assign(tf.add(vars[i], tf.mul(inputs[i], scale)));
+      });
+      return { norm, bounded };
+    } finally {
+      for (const t of inputs) t.dispose();
+    }
+  };
+
+  const checkWeight = (weight: number): void => {
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+      throw new AggregationError('bad-weight', `update weight must be a positive finite number (its example count, or 1 under DP), got ${weight}`, { weight });
+    }
+  };
+
   return {
     specs,
     get count() { return count; },
@@ -108,32 +143,23 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
     get maxUpdateNorm() { return maxUpdateNorm; },
 
     add(delta, weight) {
-      const vars = live();
-      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-        throw new AggregationError('bad-weight', `update weight must be a positive finite number (its example count, or 1 under DP), got ${weight}`, { weight });
+      live();
+      checkWeight(weight);
+      const { norm, bounded } = fold(delta, weight);
+      if (bounded) boundedCount++;
+      maxUpdateNorm = Math.max(maxUpdateNorm, norm);
+      count++;
+      totalWeight += weight;
+    },
+
+    retract(delta, weight) {
+      live();
+      checkWeight(weight);
+      if (!(weight < totalWeight)) {
+        throw new AggregationError('bad-weight', `cannot retract weight ${weight} from a total of ${totalWeight}: an update keeps a positive weight`, { weight, totalWeight });
       }
-      assertAligned(delta, specs, sizes, 'update');
-      const inputs = delta.map((d) => tf.tensor1d(d, 'float32'));
-      try {
-        // One scalar read per update: a NaN or Inf must be refused before it reaches the sum.
-        const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
-        const norm = Math.sqrt(squared.dataSync()[0]);
-        squared.dispose();
-        if (!Number.isFinite(norm)) throw new AggregationError('non-finite-update', 'update contains NaN or Infinity; refuse it', { norm });
-        let scale = weight;
-        if (normBound !== null && norm > normBound) {
-          scale *= normBound / norm;
-          boundedCount++;
-        }
-        tf.tidy(() => {
-          for (let i = 0; i < vars.length; i++) vars[i].assign(tf.add(vars[i], tf.mul(inputs[i], scale)));
-        });
-        maxUpdateNorm = Math.max(maxUpdateNorm, norm);
-        count++;
-        totalWeight += weight;
-      } finally {
-        for (const t of inputs) t.dispose();
-      }
+      fold(delta, -weight);
+      totalWeight -= weight;
     },
 
     sum() {

@@ -15,6 +15,7 @@ export {
   type BackendAttempt,
 } from './backend.ts';
 export { createAccumulator, type Accumulator, type AccumulatorOptions } from './accumulator.ts';
+export { maxWeightShare, weightCeiling } from './weight-share.ts';
 export {
   applyStrategy,
   initialOptimizerState,

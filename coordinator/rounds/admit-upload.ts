@@ -4,6 +4,11 @@
  * (validate-update.ts). Reads the store, writes nothing. A replay of an
  * update already stored gets its first receipt; anything refused is an
  * ApiError naming why.
+ *
+ * The example count an update is weighted by is the device's claim, so it is
+ * admitted as min(claimed, declared at check-in, plan.maxExamplesPerDevice)
+ * (`admittedExamples`) rather than refused: an honest device may record
+ * examples between its check-in and its training.
  */
 import { TaskPlanSchema, parseUpdateMetaHeader, type TaskPlan, type UpdateMeta, type UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
@@ -13,12 +18,12 @@ import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-upda
 
 export type Admission =
   | { status: 'replay'; receipt: UpdateReceipt }
-  | { status: 'admitted'; meta: UpdateMeta; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; deltas: Float32Array[] };
+  | { status: 'admitted'; meta: UpdateMeta; admittedExamples: number; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; deltas: Float32Array[] };
 
 /** What is known before the body is read: a replay, or a device allowed to send at most `maxBytes`. */
 export type HeaderAdmission =
   | { status: 'replay'; receipt: UpdateReceipt }
-  | { status: 'admitted'; meta: UpdateMeta; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; maxBytes: number };
+  | { status: 'admitted'; meta: UpdateMeta; admittedExamples: number; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; maxBytes: number };
 
 export function parsePlan(task: Task): TaskPlan {
   return TaskPlanSchema.parse(task.plan);
@@ -29,6 +34,17 @@ export async function requireModelVersion(store: Store, app: string, version: nu
   const v = await store.getModelVersion(app, version);
   if (!v) throw new ApiError('internal', `model ${app}@${version} referenced by a task is missing`);
   return v;
+}
+
+/**
+ * The examples an update counts for: what it claims, at most what the device
+ * declared at check-in (unknown for selections older than that record) and
+ * at most the plan's cap.
+ *
+ * @example admittedExamples(2 ** 53 - 1, 100, plan) // 100
+ */
+export function admittedExamples(claimed: number, declared: number | null, plan: Pick<TaskPlan, 'maxExamplesPerDevice'>): number {
+  return Math.min(claimed, declared ?? Number.POSITIVE_INFINITY, plan.maxExamplesPerDevice);
 }
 
 /** The largest update norm accepted for this plan and model (clip norm, widened by local DP noise). */
@@ -66,12 +82,14 @@ export async function admitHeader(
   if (first) return { status: 'replay', receipt: { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: first.receivedAt } };
   if (round.status !== 'open') throw new ApiError('round_closed', `round ${round.number} is ${round.status}; check in for the next round`);
   if (Date.parse(round.deadlineAt) < nowMs) throw new ApiError('late_upload', `round ${round.number} closed for uploads at ${round.deadlineAt}`);
-  if (!(await store.getParticipant(roundId, device.deviceId))) throw new ApiError('not_selected', 'this device was not selected for this round; check in first');
+  const participant = await store.getParticipant(roundId, device.deviceId);
+  if (!participant) throw new ApiError('not_selected', 'this device was not selected for this round; check in first');
 
   const plan = parsePlan(task);
   const specs = (await requireModelVersion(store, task.app, round.globalVersion)).weightSpecs as WeightSpec[];
   const clipNorm = task.clipNorm ?? plan.clipNorm;
-  return { status: 'admitted', meta, round, task, plan, specs, clipNorm, maxBytes: maxUpdateBytes(specs) };
+  const examples = admittedExamples(meta.numExamples, participant.declaredExamples, plan);
+  return { status: 'admitted', meta, admittedExamples: examples, round, task, plan, specs, clipNorm, maxBytes: maxUpdateBytes(specs) };
 }
 
 /**
@@ -89,8 +107,8 @@ export async function admitUpload(
 ): Promise<Admission> {
   const head = await admitHeader(store, nowMs, device, roundId, metaHeader);
   if (head.status === 'replay') return head;
-  const { meta, round, task, plan, specs, clipNorm, maxBytes } = head;
+  const { meta, admittedExamples: examples, round, task, plan, specs, clipNorm, maxBytes } = head;
   if (bytes.byteLength > maxBytes) throw new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`);
   const { deltas } = validateUpdate(bytes, specs, { clipNorm: planNormBound(plan, clipNorm, specs), encoding: plan.updateEncoding });
-  return { status: 'admitted', meta, round, task, plan, specs, clipNorm, deltas };
+  return { status: 'admitted', meta, admittedExamples: examples, round, task, plan, specs, clipNorm, deltas };
 }

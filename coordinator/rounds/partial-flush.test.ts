@@ -32,6 +32,7 @@ afterAll(() => rm(keyFile, { force: true }));
 
 const log = pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' });
 const adminKey = testAdminKey();
+// Skewed on purpose (100 of 250 is 2.4 equal shares), so the plans allow maxDeviceWeightFactor 3 and the exact FedAvg mean holds.
 const EXAMPLES = [10, 40, 25, 100, 5, 70];
 
 interface Fleet {
@@ -50,7 +51,7 @@ async function seedFleet(store: Store, tasks: number): Promise<Fleet> {
     expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 3), 'production')).status).toBe(201);
     const taskIds: string[] = [];
     for (let i = 0; i < tasks; i++) {
-      const res = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 8, minReports: 1, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1 });
+      const res = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 8, minReports: 1, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1, maxDeviceWeightFactor: 3 });
       expect(res.status).toBe(201);
       taskIds.push(((await res.json()) as { id: string }).id);
     }

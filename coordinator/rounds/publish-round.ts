@@ -15,6 +15,7 @@ import { storeVariantBlobs } from '../registry/publish.ts';
 import { weightsFromVariant } from '../registry/variants.ts';
 import type { JsonObject, ModelVersion, Round, Store, Task, UpdateReceipt } from '../store/index.ts';
 import type { PartialMergeCounts } from './closing-partials.ts';
+import type { DeviceShareBound } from './device-share.ts';
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
 import { chargeRound } from './privacy-budget.ts';
 
@@ -46,6 +47,8 @@ export interface PublishRoundInput {
   reason: string;
   /** Where the summed updates came from (own fold, partials, storage). */
   sources: PartialMergeCounts;
+  /** Updates whose weight the per-device share bound lowered, and to what (device-share.ts); none when absent. */
+  shareBound?: DeviceShareBound;
 }
 
 /**
@@ -54,7 +57,7 @@ export interface PublishRoundInput {
  * if (!closed) return store.getRound(round.id); // another process finished it first
  */
 export async function publishRoundResult(input: PublishRoundInput): Promise<Round | null> {
-  const { store, metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources } = input;
+  const { store, metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources, shareBound } = input;
   const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
   const globalBytes = await store.blobs.get(fp32.sha256);
   if (!globalBytes) throw new ApiError('internal', `global weights blob ${fp32.sha256} is missing`);
@@ -103,6 +106,8 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
     partialsMerged: sources.partialsMerged,
     partialsIgnored: sources.partialsIgnored,
     flushWaitMs: sources.flushWaitMs,
+    weightsLowered: shareBound?.lowered ?? 0,
+    weightCeiling: shareBound?.ceiling ?? null,
   };
   return store.transaction<Round | null>(async (tx) => {
     const created = await tx.createModelVersion({

@@ -28,6 +28,7 @@ import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { isStoreError, type JsonObject, type Round, type Store, type Task } from '../store/index.ts';
 import { admitHeader, admitUpload, type HeaderAdmission, parsePlan, planNormBound, requireModelVersion } from './admit-upload.ts';
 import { collectPartials, deletePartialBlobs, mergePartials, writePartial, type PartialMergeCounts } from './closing-partials.ts';
+import { boundDeviceShares, type DeviceShareBound } from './device-share.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { nextRoundPrivacy } from './privacy-budget.ts';
 import { publishRoundResult } from './publish-round.ts';
@@ -257,7 +258,8 @@ export class RoundService {
     const round = await this.openRound(task, plan);
     if (round === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
     if (round === 'closing') return this.retry('no_open_round', 10);
-    const claim = await this.o.store.claimSlot(round.id, device.deviceId);
+    // Kept with the selection: this device's update is never weighted above it (admit-upload.ts).
+    const claim = await this.o.store.claimSlot(round.id, device.deviceId, Math.min(request.numExamples, plan.maxExamplesPerDevice));
     if (claim === 'full') return this.retry('round_full', waitForNextRound(this.now(), Date.parse(round.deadlineAt)));
     if (claim === 'closed') return this.retry('no_open_round', 10);
 
@@ -308,7 +310,7 @@ export class RoundService {
       throw error;
     }
     if (admission.status === 'replay') return admission.receipt;
-    const { meta: m, round, task, plan, specs, clipNorm, deltas } = admission;
+    const { meta: m, admittedExamples: examples, round, task, plan, specs, clipNorm, deltas } = admission;
 
     const blob = await this.o.store.blobs.put(bytes);
     const result = await this.o.store.recordUpdate({
@@ -316,7 +318,8 @@ export class RoundService {
       deviceId: device.deviceId,
       blobHash: blob.hash,
       byteLength: blob.size,
-      numExamples: m.numExamples,
+      // The weight the round uses; the device's own claim stays in `meta`.
+      numExamples: examples,
       preClipNorm: m.preClipNorm,
       meta: m as unknown as JsonObject,
     });
@@ -325,7 +328,7 @@ export class RoundService {
     if (result.outcome === 'duplicate') return { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: result.receipt.receivedAt };
 
     this.o.metrics.updatesAccepted.inc({ task: task.id });
-    this.fold(round, plan, specs, device.deviceId, deltas, m.numExamples, clipNorm);
+    this.fold(round, plan, specs, device.deviceId, deltas, examples, clipNorm);
     if (result.reportedCount >= round.goal) {
       void this.closeRound(roundId, 'quorum').catch((err) => this.o.log.error({ err, round: roundId }, 'round close failed'));
     }
@@ -452,6 +455,7 @@ export class RoundService {
     const fold = this.foldOf(round, plan, specs, clipNorm);
     let aggregate: RoundAggregate;
     let sources: PartialMergeCounts = { fromOwnFold: 0, fromPartials: 0, fromStorage: updates.length, partialsMerged: 0, partialsIgnored: 0, flushWaitMs: 0 };
+    let shareBound: DeviceShareBound = { lowered: 0, ceiling: null };
     if (fold.accumulator) {
       const accumulator = fold.accumulator;
       const waitStarted = this.now();
@@ -468,6 +472,8 @@ export class RoundService {
         fold.folded.add(u.deviceId);
         accumulator.add(await this.readUpdate(u.blobHash, specs), plan.noiseMultiplier > 0 ? 1 : u.numExamples);
       }
+      // Every update is in the sum with its admitted count: now no device may own more than its bounded share.
+      shareBound = await boundDeviceShares({ accumulator, updates, plan, read: (hash) => this.readUpdate(hash, specs) });
       aggregate = { kind: 'mean', accumulator };
     } else {
       const source = { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) };
@@ -476,7 +482,7 @@ export class RoundService {
         : { kind: 'trimmed-mean', specs, source, trimFraction: plan.strategy.trimFraction ?? 0.2 };
     }
 
-    const closed = await publishRoundResult({ store, metrics: this.o.metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources });
+    const closed = await publishRoundResult({ store, metrics: this.o.metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources, shareBound });
     if (!closed) return store.getRound(roundId);
     if (this.o.signals) {
       try {
@@ -489,6 +495,7 @@ export class RoundService {
     this.o.log.info({
       round: roundId, version: closed?.resultVersion, reports: updates.length, ms: this.now() - started,
       fromOwnFold: sources.fromOwnFold, fromPartials: sources.fromPartials, fromStorage: sources.fromStorage, partialsIgnored: sources.partialsIgnored,
+      weightsLowered: shareBound.lowered, weightCeiling: shareBound.ceiling,
     }, 'round closed');
     return closed;
   }

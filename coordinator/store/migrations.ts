@@ -10,6 +10,7 @@ import { Migrator, sql } from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 import { StoreError } from './errors.ts';
 import { partialsMigration } from './partial-migration.ts';
+import { participantExamplesMigration } from './participant-examples-migration.ts';
 import { rolloutsMigration } from './rollout-migration.ts';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -220,7 +221,7 @@ function initial(dialect: SqlDialectName): Migration {
 export function flockMigrations(dialect: SqlDialectName): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect), '0002_rollouts': rolloutsMigration(), '0003_round_partials': partialsMigration() };
+      return { '0001_initial': initial(dialect), '0002_rollouts': rolloutsMigration(), '0003_round_partials': partialsMigration(), '0004_participant_examples': participantExamplesMigration(dialect) };
     },
   };
 }

@@ -26,6 +26,9 @@ function assertCount(name: string, value: number, min: number): void {
   if (!Number.isSafeInteger(value) || value < min) throw new StoreError('invalid', `${name} must be an integer >= ${min}, got ${value}.`);
 }
 
+/** Largest value of an `integer` column on PostgreSQL (int4); SQLite would take more, so both refuse it here. */
+const INT4_MAX = 2 ** 31 - 1;
+
 export function roundOps(ctx: OpsContext): RoundOps {
   return {
     async createRound(input) {
@@ -110,7 +113,11 @@ export function roundOps(ctx: OpsContext): RoundOps {
       });
     },
 
-    async claimSlot(roundId, deviceId) {
+    async claimSlot(roundId, deviceId, declaredExamples) {
+      if (declaredExamples !== undefined) {
+        assertCount('declaredExamples', declaredExamples, 0);
+        if (declaredExamples > INT4_MAX) throw new StoreError('invalid', `declaredExamples must be at most ${INT4_MAX}, got ${declaredExamples}; cap it by the plan first.`);
+      }
       return ctx.atomic(async (db) => {
         const round = await db.selectFrom('rounds').select(['status']).where('id', '=', roundId).executeTakeFirst();
         if (!round) throw new StoreError('not_found', `Round ${roundId} does not exist.`, { roundId });
@@ -129,7 +136,7 @@ export function roundOps(ctx: OpsContext): RoundOps {
         }
         try {
           const inserted = await db.insertInto('round_participants')
-            .values({ round_id: roundId, device_id: deviceId, status: 'selected', selected_at: ctx.now(), reported_at: null })
+            .values({ round_id: roundId, device_id: deviceId, status: 'selected', selected_at: ctx.now(), reported_at: null, declared_examples: declaredExamples ?? null })
             .onConflict((oc) => oc.columns(['round_id', 'device_id']).doNothing())
             .executeTakeFirst();
           if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return 'selected';

@@ -138,6 +138,7 @@ export function toParticipant(r: Selectable<RoundParticipantsTable>): Participan
     status: r.status as ParticipantStatus,
     selectedAt: r.selected_at,
     reportedAt: r.reported_at,
+    declaredExamples: numOrNull(r.declared_examples),
   };
 }
 

@@ -89,7 +89,11 @@ export interface RoundsTable {
   metrics: string;
 }
 
-export interface RoundParticipantsTable { round_id: string; device_id: string; status: string; selected_at: string; reported_at: string | null }
+export interface RoundParticipantsTable {
+  round_id: string; device_id: string; status: string; selected_at: string; reported_at: string | null;
+  /** Examples declared at check-in, capped by the plan (0004); null for older selections. */
+  declared_examples: number | null;
+}
 
 export interface UpdatesTable {
   seq: Generated<number>;

@@ -295,6 +295,20 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         await expect(store.claimSlot('no-round', 'd0')).rejects.toMatchObject({ code: 'not_found' });
       });
 
+      it('keeps the examples a device declared with its first claim', async () => {
+        round = await seed(await open(), 3, 2, 3);
+        expect(await store.claimSlot(round.id, 'd0', 240)).toBe('selected');
+        expect(await store.claimSlot(round.id, 'd1')).toBe('selected');
+        expect((await store.getParticipant(round.id, 'd0'))?.declaredExamples).toBe(240);
+        expect((await store.getParticipant(round.id, 'd1'))?.declaredExamples).toBeNull();
+        // A second check-in cannot raise the count the device was selected with.
+        expect(await store.claimSlot(round.id, 'd0', 1_000_000)).toBe('already-selected');
+        expect((await store.listParticipants(round.id)).find((p) => p.deviceId === 'd0')?.declaredExamples).toBe(240);
+        await expect(store.claimSlot(round.id, 'd2', 2 ** 53 - 1)).rejects.toMatchObject({ code: 'invalid' });
+        await expect(store.claimSlot(round.id, 'd2', -1)).rejects.toMatchObject({ code: 'invalid' });
+        expect((await store.getRound(round.id))?.selectedCount).toBe(2);
+      });
+
       it('counts a repeated claim by the same device once', async () => {
         round = await seed(await open(), 1, 1, 2);
         const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.claimSlot(round.id, 'd0')));

@@ -213,8 +213,12 @@ export interface StoreOps {
   beginClosing(roundId: string): Promise<boolean>;
   /** Ends a round (closed or failed) and marks unreported participants dropped; null if not in `from`. */
   finishRound(roundId: string, finish: RoundFinish): Promise<Round | null>;
-  /** Atomically selects the device while the round is open and under its selection limit. */
-  claimSlot(roundId: string, deviceId: string): Promise<ClaimOutcome>;
+  /**
+   * Atomically selects the device while the round is open and under its
+   * selection limit, keeping `declaredExamples` (its check-in count) with the
+   * selection. A device already selected keeps the count it was selected with.
+   */
+  claimSlot(roundId: string, deviceId: string, declaredExamples?: number): Promise<ClaimOutcome>;
   getParticipant(roundId: string, deviceId: string): Promise<Participant | null>;
   listParticipants(roundId: string): Promise<Participant[]>;
 

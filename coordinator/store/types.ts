@@ -160,6 +160,8 @@ export interface Participant {
   status: ParticipantStatus;
   selectedAt: IsoTime;
   reportedAt: IsoTime | null;
+  /** Examples the device declared at check-in (as stored: capped by the plan); null if not recorded. */
+  declaredExamples: number | null;
 }
 
 /** What the coordinator acknowledged for one (round, device) update. */

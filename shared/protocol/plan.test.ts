@@ -16,6 +16,8 @@ describe('TaskPlanSchema', () => {
       batchSize: 32,
       learningRate: 0.05,
       minExamples: 10,
+      maxExamplesPerDevice: 10_000,
+      maxDeviceWeightFactor: 2,
       updateEncoding: { encoding: 'fp32' },
       clipNorm: 1,
       noiseMultiplier: 0,
@@ -49,6 +51,15 @@ describe('TaskPlanSchema', () => {
     expect(r.success).toBe(false);
     expect(issuePaths(r)).toEqual(['minReports']);
     expect(r.error?.issues[0].message).toMatch(/minReports \(6\) must not exceed clientsPerRound \(5\)/);
+  });
+
+  it('bounds the examples one device counts for: maxExamplesPerDevice >= minExamples, maxDeviceWeightFactor >= 1', () => {
+    const below = TaskPlanSchema.safeParse({ population: 100, minExamples: 50, maxExamplesPerDevice: 40 });
+    expect(issuePaths(below)).toEqual(['maxExamplesPerDevice']);
+    expect(below.error?.issues[0].message).toMatch(/maxExamplesPerDevice \(40\) is below minExamples \(50\)/);
+    expect(issuePaths(TaskPlanSchema.safeParse({ population: 100, maxDeviceWeightFactor: 0.5 }))).toEqual(['maxDeviceWeightFactor']);
+    expect(issuePaths(TaskPlanSchema.safeParse({ population: 100, maxExamplesPerDevice: 2 ** 53 - 1 }))).toEqual(['maxExamplesPerDevice']);
+    expect(TaskPlanSchema.parse({ population: 100, maxExamplesPerDevice: 500, maxDeviceWeightFactor: 5 })).toMatchObject({ maxExamplesPerDevice: 500, maxDeviceWeightFactor: 5 });
   });
 
   it('refuses a sampling rate above 1 and a privacy budget without central noise', () => {

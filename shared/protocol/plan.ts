@@ -183,6 +183,20 @@ export const TaskPlanSchema = z
     learningRate: positive().default(0.05),
     /** Examples a device must hold to be eligible. */
     minExamples: z.int().min(1).default(10),
+    /**
+     * Most examples one device's update is weighted by. The coordinator weights
+     * an update by min(examples claimed at upload, examples declared at
+     * check-in, maxExamplesPerDevice): a device's count is its own claim, so
+     * the operator bounds it.
+     */
+    maxExamplesPerDevice: z.int().min(1).max(1_000_000_000).default(10_000),
+    /**
+     * Mean strategies without central DP: no device's share of the round's
+     * total weight exceeds maxDeviceWeightFactor / n (n reports), so one device
+     * moves the step at most that many times as much as an equal share would.
+     * Larger weights are lowered to a common level (water-filling) at close.
+     */
+    maxDeviceWeightFactor: z.number().min(1).default(2),
     updateEncoding: UpdateEncodingSchema.prefault({ encoding: 'fp32' }),
     /** L2 bound S on each client's whole update (all tensors together). */
     clipNorm: positive().default(1),
@@ -208,6 +222,13 @@ export const TaskPlanSchema = z
         code: 'custom',
         path: ['minReports'],
         message: `minReports (${p.minReports}) must not exceed clientsPerRound (${p.clientsPerRound})`,
+      });
+    }
+    if (p.maxExamplesPerDevice < p.minExamples) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxExamplesPerDevice'],
+        message: `maxExamplesPerDevice (${p.maxExamplesPerDevice}) is below minExamples (${p.minExamples}); no device could count its eligible examples`,
       });
     }
     if (p.clientsPerRound > p.population) {

@@ -83,6 +83,12 @@ export type TaskView = z.output<typeof TaskViewSchema>;
 export const CheckInRequestSchema = z.object({
   deviceId: IdSchema,
   taskId: IdSchema,
+  /**
+   * Labelled examples the device holds now. Below the plan's minExamples it is
+   * told 'not_eligible'; otherwise the coordinator keeps min(this,
+   * plan.maxExamplesPerDevice) with its selection, and never weights the
+   * device's update in this round by more.
+   */
   numExamples: z.int().min(0),
   runtime: RuntimeSchema.optional(),
   /** Backend the device would train on. */

@@ -15,7 +15,12 @@ export const UPDATE_META_MAX_CHARS = 4096;
 export const UpdateMetaSchema = z.object({
   roundId: IdSchema,
   deviceId: IdSchema,
-  /** Examples trained on; FedAvg weights the update by it. */
+  /**
+   * Examples trained on. FedAvg weights the update by min(this, the count
+   * declared at check-in, plan.maxExamplesPerDevice): a larger claim is not
+   * refused, it counts for no more (the device may have recorded examples
+   * between check-in and training).
+   */
   numExamples: z.int().min(1),
   /** Global L2 norm of the delta before clipping (for adaptive clipping and monitoring). */
   preClipNorm: z.number().min(0),

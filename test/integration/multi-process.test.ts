@@ -65,7 +65,7 @@ describe.skipIf(skip)('several coordinator processes on PostgreSQL', () => {
     const specs = globals.map((t) => ({ name: t.name, shape: t.shape }));
 
     // goal 6, over-selection 1.5: selectionLimit 9.
-    const taskRes = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 6, minReports: 6, overSelection: 1.5, roundDeadlineSeconds: 3600, clipNorm: 1 });
+    const taskRes = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 6, minReports: 6, overSelection: 1.5, roundDeadlineSeconds: 3600, clipNorm: 1, maxDeviceWeightFactor: 3 });
     expect(taskRes.status).toBe(201);
     const taskId = ((await taskRes.json()) as { id: string }).id;
     const devices: FleetDevice[] = [];
