@@ -78,7 +78,7 @@ describe('crash recovery (kill -9 mid-round)', () => {
     const globals = decodeTensors(new Uint8Array(await (await f(`/v1/blobs/${fp32Hash(v1)}`, { headers: admin })).arrayBuffer()));
     const specs = globals.map((t) => ({ name: t.name, shape: t.shape }));
 
-    const taskRes = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 6, minReports: 6, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1 });
+    const taskRes = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 6, minReports: 6, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1, maxDeviceWeightFactor: 3 });
     expect(taskRes.status).toBe(201);
     const taskId = ((await taskRes.json()) as { id: string }).id;
     const devices: FleetDevice[] = [];
