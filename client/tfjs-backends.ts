@@ -14,6 +14,17 @@ import type { BackendName } from './backends/select.ts';
 let assetBase: string | null = null;
 
 /**
+ * Set by Flock's wasm-threads build plugin (`flock-ml/vite`, also used for
+ * flock.min.js) once it has made tfjs's threaded-SIMD factory self-contained.
+ * A bundle without it runs wasm single-threaded: its threaded factory dies in
+ * the thread workers of a cross-origin-isolated page and tfjs never settles.
+ */
+export const WASM_THREADS_MARKER = '__flockWasmThreadsSelfContained';
+
+/** How long a backend may take to start before it counts as failed (so `connect()` always settles). */
+export const BACKEND_START_TIMEOUT_MS = 30_000;
+
+/**
  * Where the tfjs wasm files live (a URL ending in '/'). Must be called before
  * the first `connect` that uses the wasm backend.
  *
@@ -43,9 +54,18 @@ export async function activateBackend(backend: BackendName): Promise<void> {
     }
     // Set on every call: tfjs keeps the paths until the backend is initialized once.
     setWasmPaths(assetBase);
+    if ((globalThis as Record<string, unknown>)[WASM_THREADS_MARKER] !== true) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
   if (tf.getBackend() === backend) return;
-  const ok = await tf.setBackend(backend);
-  if (!ok) throw new Error(`tfjs could not initialize the '${backend}' backend on this device`);
-  await tf.ready();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`tfjs did not start the '${backend}' backend within ${BACKEND_START_TIMEOUT_MS / 1000} s`)), BACKEND_START_TIMEOUT_MS);
+  });
+  try {
+    const ok = await Promise.race([tf.setBackend(backend), hung]);
+    if (!ok) throw new Error(`tfjs could not initialize the '${backend}' backend on this device`);
+    await Promise.race([tf.ready(), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
-import { wasmThreadsPlugin } from './build/wasm-threads-plugin.ts';
+import { flockWasmThreads } from './build/wasm-threads-plugin.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'flock');
@@ -31,7 +31,7 @@ export default defineConfig({
   root,
   publicDir: false,
   logLevel: 'warn',
-  plugins: [wasmThreadsPlugin(), copyTfjsWasm()],
+  plugins: [flockWasmThreads(), copyTfjsWasm()],
   build: {
     outDir,
     emptyOutDir: true,

@@ -9,7 +9,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
-import { wasmThreadsPlugin } from '../client/build/wasm-threads-plugin.ts';
+import { flockWasmThreads } from '../client/build/wasm-threads-plugin.ts';
 import { pwaAssets, serviceWorkerBuild } from './build/pwa-assets.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,7 +21,7 @@ export default defineConfig({
   base: '/',
   publicDir: false,
   logLevel: 'warn',
-  plugins: [wasmThreadsPlugin(), pwaAssets(root), serviceWorkerBuild(root, outDir)],
+  plugins: [flockWasmThreads(), pwaAssets(root), serviceWorkerBuild(root, outDir)],
   build: {
     outDir,
     emptyOutDir: true,

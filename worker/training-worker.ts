@@ -4,7 +4,7 @@
  *
  * @example
  * const flock = await connect({ ..., train: { tasks: ['task_1'],
- *   createWorker: () => new Worker(new URL('flock/worker/training-worker.ts', import.meta.url), { type: 'module' }) } });
+ *   createWorker: () => new FlockTrainingWorker() } }); // import FlockTrainingWorker from 'flock-ml/worker?worker' (Vite)
  */
 import { exposeTrainingWorker } from '../client/training/training-api.ts';
 

@@ -5,10 +5,22 @@
  * the Blob does not have (and a minifier renames): in a cross-origin-isolated
  * page the thread workers died with "ReferenceError: e is not defined" and
  * `connect()` never settled. The factory now declares its own `_scriptDir`
- * (Flock passes the wasm paths explicitly, so the script URL is not needed).
- * The build fails if a tfjs upgrade changes the code this relies on.
+ * (Flock passes the wasm paths explicitly, so the script URL is not needed),
+ * and the module sets the marker that tells the SDK threads are safe (without
+ * it the SDK runs wasm single-threaded). The build fails if a tfjs upgrade
+ * changes the code this relies on.
+ *
+ * Published as `flock-ml/vite` for apps that bundle the SDK themselves:
+ *
+ * @example
+ * // vite.config.js
+ * import { flockWasmThreads } from 'flock-ml/vite';
+ * export default { plugins: [flockWasmThreads()] };
  */
 import type { Plugin } from 'vite';
+
+/** The same name as client/tfjs-backends.ts's WASM_THREADS_MARKER (this file must not import the SDK). */
+const MARKER = '__flockWasmThreadsSelfContained';
 
 const FILE = /tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/;
 const FACTORY_HEAD = 'function(WasmBackendModuleThreadedSimd) {\n  WasmBackendModuleThreadedSimd = WasmBackendModuleThreadedSimd || {};';
@@ -20,10 +32,11 @@ export function selfContainedThreadedFactory(code: string): string {
     throw new Error('tfjs-backend-wasm-threaded-simd.js changed: the factory head Flock patches was not found exactly once; check client/build/wasm-threads-plugin.ts against the new tfjs');
   }
   const own = "\n  var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;";
-  return code.slice(0, at + FACTORY_HEAD.length) + own + code.slice(at + FACTORY_HEAD.length);
+  return `${code.slice(0, at + FACTORY_HEAD.length)}${own}${code.slice(at + FACTORY_HEAD.length)}\n;globalThis.${MARKER} = true;\n`;
 }
 
-export function wasmThreadsPlugin(): Plugin {
+/** The Vite (Rollup / Rolldown) plugin: apply it to any build that bundles the SDK. */
+export function flockWasmThreads(): Plugin {
   return {
     name: 'flock-wasm-threads',
     enforce: 'pre',

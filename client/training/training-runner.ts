@@ -7,7 +7,7 @@
  * contains the training worker, which exposes its API only when it finds
  * itself in a WorkerGlobalScope, so one file serves both sides and nothing is
  * fetched from elsewhere. ESM users pass `createWorker` (e.g.
- * `new Worker(new URL('flock/worker/training-worker.ts', import.meta.url), { type: 'module' })`).
+ * `import FlockTrainingWorker from 'flock-ml/worker?worker'` in Vite, then `createWorker: () => new FlockTrainingWorker()`).
  */
 import * as Comlink from 'comlink';
 import type { LocalUpdate } from '../federated/local-training.ts';
@@ -69,7 +69,7 @@ export async function startTrainingWorker(options: TrainingWorkerOptions): Promi
   let worker: Worker;
   if (options.createWorker) worker = options.createWorker();
   else if (bundleUrl) worker = new Worker(bundleUrl);
-  else throw new Error('cannot start the training worker: load flock.min.js with a <script> tag, or pass train.createWorker (an ESM build must make the worker from worker/training-worker.ts)');
+  else throw new Error('cannot start the training worker: load flock.min.js with a <script> tag, or pass train.createWorker (an ESM build makes the worker from flock-ml/worker, e.g. Vite: import W from "flock-ml/worker?worker")');
   const api = Comlink.wrap<TrainingWorkerApi>(worker);
   const timeoutMs = options.timeoutMs ?? 600_000;
   const stop = () => {

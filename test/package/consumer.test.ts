@@ -1,48 +1,23 @@
 /**
- * The package as a stranger installs it: the tarball `npm run check:package`
- * packed (built first when missing) unpacked into a fresh project's
- * node_modules, its dependencies linked from this checkout's (an offline
- * `npm install` would rebuild better-sqlite3). Plain `node`, no tsx: the
- * coordinator entry starts and stops a coordinator on loopback, the protocol
- * entry validates a plan, the `flock` bin prints its usage, and the tarball
- * holds declarations but no tests.
+ * The package as a stranger installs it (install-tarball.ts), in plain
+ * `node`, no tsx: the coordinator entry starts and stops a coordinator on
+ * loopback, the protocol entry validates a plan, the installed `flock` bin
+ * prints its usage and plans a privacy budget, and the tarball holds
+ * declarations but no tests. consumer-vite.test.ts builds a page with it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const root = resolve(import.meta.dirname, '..', '..');
-const packDir = join(root, 'dist', 'pack');
-
-function tarball(): string {
-  const find = () => (existsSync(packDir) ? readdirSync(packDir).find((f) => f.endsWith('.tgz')) : undefined);
-  if (process.env.FLOCK_PACKAGE_TARBALL) return process.env.FLOCK_PACKAGE_TARBALL;
-  if (!find()) {
-    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
-    execFileSync('npm', ['run', 'check:package'], { cwd: root, stdio: 'pipe' });
-  }
-  return join(packDir, find()!);
-}
+import { installTarball } from './install-tarball.ts';
 
 describe('the packed npm package in a fresh project', () => {
   let project: string;
   let files: string[];
+  let bin: string;
 
   beforeAll(() => {
-    const tgz = tarball();
-    project = mkdtempSync(join(tmpdir(), 'flock-consumer-'));
-    const modules = join(project, 'node_modules');
-    const pkg = join(modules, 'flock-ml');
-    mkdirSync(pkg, { recursive: true });
-    execFileSync('tar', ['-xzf', tgz, '-C', pkg, '--strip-components=1']);
-    files = execFileSync('tar', ['-tzf', tgz], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const dep of readdirSync(join(root, 'node_modules'))) {
-      if (dep === '.bin' || dep.startsWith('.') || dep === 'flock-ml') continue;
-      symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
-    }
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    ({ dir: project, files, bin } = installTarball('flock-consumer-'));
   }, 240_000);
 
   afterAll(() => {
@@ -74,8 +49,10 @@ console.log(JSON.stringify({ status: health.status, planRefused: !plan.success }
     );
     const out = execFileSync(process.execPath, ['main.mjs'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
     expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ status: 'ok', planRefused: true });
-    const help = execFileSync(process.execPath, [join(project, 'node_modules', 'flock-ml', 'bin', 'flock.js'), '--help'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const help = execFileSync(process.execPath, [bin, '--help'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
     expect(help).toMatch(/Usage: flock/);
     expect(help).toMatch(/serve/);
+    const planned = execFileSync(process.execPath, [bin, 'privacy', 'epsilon', '--sampling-rate', '1', '--noise-multiplier', '0.7', '--steps', '15', '--delta', '1e-5', '--json'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    expect((JSON.parse(planned) as { epsilon: number }).epsilon).toBeCloseTo(40.3965, 3);
   }, 120_000);
 });
