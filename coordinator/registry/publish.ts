@@ -131,9 +131,11 @@ export async function publishManifest(store: StoreOps, signing: SigningKey, vers
 /**
  * Moves a version to a stage, audited. Promoting to production archives the
  * previous production version and publishes a manifest for the new one.
+ * Takes a transaction's `tx` too, so a rollout can move stages and publish
+ * its manifests in one commit (rollouts/service.ts).
  */
 export async function changeStage(
-  store: Store,
+  store: StoreOps,
   signing: SigningKey,
   input: { app: string; version: number; stage: ModelStage; actor: string; reason?: string },
 ): Promise<ModelVersion> {

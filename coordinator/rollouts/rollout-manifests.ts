@@ -7,7 +7,7 @@
 import { signManifest } from '../../shared/manifest/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { manifestFor } from '../registry/publish.ts';
-import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ManifestRecord, type ModelVersion, type Rollout, type StoreOps } from '../store/index.ts';
+import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ManifestRecord, type ModelVersion, type Rollout, type Store, type StoreOps } from '../store/index.ts';
 import { cohortOf, type Cohort } from './cohort.ts';
 import { banditGenerationFor } from './bandit-state.ts';
 
@@ -41,12 +41,19 @@ export async function liveRollout(store: StoreOps, app: string): Promise<Rollout
 
 /**
  * The manifest this device should run: its cohort's during a live rollout,
- * else the app's latest.
+ * else the app's latest. Read from one snapshot: separate reads could see no
+ * live rollout, then the latest manifest of a rollout that started between
+ * them (the canary's, handed to a control device).
  *
  * @example
  * const m = await manifestForDevice(store, 'digits', 'dev_1'); // m?.cohort === 'canary' for ~5% at stage 1
  */
-export async function manifestForDevice(store: StoreOps, app: string, deviceId: string): Promise<DeviceManifest | null> {
+export function manifestForDevice(store: Pick<Store, 'snapshot'>, app: string, deviceId: string): Promise<DeviceManifest | null> {
+  return store.snapshot((view) => resolveDeviceManifest(view, app, deviceId));
+}
+
+/** `manifestForDevice` on reads the caller keeps consistent (a snapshot or a transaction). */
+export async function resolveDeviceManifest(store: StoreOps, app: string, deviceId: string): Promise<DeviceManifest | null> {
   const bandit = await banditGenerationFor(store, app, deviceId);
   if (bandit) {
     const record = await store.getManifest(app, bandit.generation);

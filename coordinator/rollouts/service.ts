@@ -5,13 +5,23 @@
  * promote and abort through the same class. Every transition is audited and
  * announced on `events`, and all state lives in the store, so a restarted
  * coordinator carries on where the last one stopped.
+ *
+ * Each transition that changes what devices are served (start, advance,
+ * promote, rollback, abort) is one store transaction: its manifests, stage
+ * moves, rollout row and audit entries commit together, and devices read
+ * their manifest from one snapshot (rollout-manifests.ts), so none sees half
+ * a transition. Before, a device polling between the canary manifest's
+ * publication and the rollout row's update got the canary manifest as "the
+ * app's latest", control devices too. The row update is guarded by the status
+ * and stage the decision was drawn from, so two processes deciding the same
+ * advance cannot both apply it; announcements go out only after the commit.
  */
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { newId } from '../auth/secrets.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { changeStage, publishManifest } from '../registry/publish.ts';
-import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ModelVersion, type Rollout, type RolloutStatus, type Store } from '../store/index.ts';
+import { isStoreError, LIVE_ROLLOUT_STATUSES, type JsonObject, type ModelVersion, type Rollout, type RolloutStatus, type Store, type StoreOps } from '../store/index.ts';
 import { analyzeCanary, type CanaryVerdict } from './canary-analysis.ts';
 import { decideNext, type RolloutAction } from './decide.ts';
 import type { ManifestEvents } from './manifest-events.ts';
@@ -50,6 +60,9 @@ export interface Evaluation {
   verdict: CanaryVerdict | null;
   action: RolloutAction;
 }
+
+/** Queues an effect (an announcement, a log line) to run once the transition has committed. */
+type AfterCommit = (effect: () => void) => void;
 
 export interface RolloutServiceOptions {
   store: Store;
@@ -148,14 +161,26 @@ export class RolloutService {
     return r;
   }
 
-  private async version(app: string, version: number): Promise<ModelVersion> {
-    const v = await this.store.getModelVersion(app, version);
+  private async version(app: string, version: number, ops: StoreOps = this.store): Promise<ModelVersion> {
+    const v = await ops.getModelVersion(app, version);
     if (!v) throw new ApiError('not_found', `model ${app} has no version ${version}`);
     return v;
   }
 
-  private announce(app: string, generation: number, reason: string): void {
-    this.events.publish({ app, generation, reason });
+  /**
+   * Runs one transition in one store transaction, then its queued effects:
+   * a device told of a change must find it when it re-reads, and nothing is
+   * announced or logged for a transition that rolled back.
+   */
+  private async transition<T>(fn: (tx: StoreOps, after: AfterCommit) => Promise<T>): Promise<T> {
+    const effects: Array<() => void> = [];
+    const result = await this.store.transaction((tx) => fn(tx, (effect) => effects.push(effect)));
+    for (const effect of effects) effect();
+    return result;
+  }
+
+  private announce(after: AfterCommit, app: string, generation: number, reason: string): void {
+    after(() => this.events.publish({ app, generation, reason }));
   }
 
   /**
@@ -167,37 +192,50 @@ export class RolloutService {
     if (stages.length === 0 || stages.some((p, i) => !(p > 0 && p <= 100) || (i > 0 && p <= stages[i - 1]))) {
       throw new ApiError('bad_request', `stages must be increasing percentages in (0, 100], e.g. [5, 25, 50, 100]; got ${JSON.stringify(stages)}`);
     }
-    const candidate = await this.version(input.app, input.candidateVersion);
-    const production = (await this.store.listModelVersions(input.app, { stage: 'production', limit: 1 }))[0];
-    if (!production) throw new ApiError('conflict', `app ${input.app} has no production version to compare against; promote one with "flock model stage"`);
-    if (production.version === candidate.version) throw new ApiError('conflict', `version ${candidate.version} is already in production`);
-    if (candidate.stage === 'archived') throw new ApiError('conflict', `version ${candidate.version} is archived; push or restore it as a candidate first`);
-    const live = await liveRollout(this.store, input.app);
-    if (live) throw new ApiError('conflict', `app ${input.app} already has rollout ${live.id} (${live.status}); abort or finish it first`);
     const rules: MetricRules = resolveMetricRules(input.metrics);
-    if (input.shadow) {
-      const shadow = await this.version(input.app, input.shadow.version);
-      if (shadow.stage === 'archived') throw new ApiError('conflict', `shadow version ${shadow.version} is archived; pick a live version`);
-      if (shadow.version === production.version) throw new ApiError('bad_request', `shadow version ${shadow.version} is production itself; a shadow must differ from what it is compared with`);
-    }
-    let rollout = await this.store.createRollout({
-      id: newId('ro'),
-      app: input.app,
-      candidateVersion: candidate.version,
-      controlVersion: production.version,
-      stages,
-      minStageSeconds: input.minStageSeconds ?? DEFAULT_MIN_STAGE_SECONDS,
-      minSamples: input.minSamples ?? DEFAULT_MIN_SAMPLES,
-      // The shadow setting rides with the analysis settings: resolveMetricRules reads only metric names.
-      metrics: { ...(rules as unknown as JsonObject), ...(input.shadow ? { shadow: input.shadow } : {}) },
+    const id = newId('ro');
+    return this.transition(async (tx, after) => {
+      const candidate = await this.version(input.app, input.candidateVersion, tx);
+      const production = await this.production(tx, input.app);
+      if (production.version === candidate.version) throw new ApiError('conflict', `version ${candidate.version} is already in production`);
+      if (candidate.stage === 'archived') throw new ApiError('conflict', `version ${candidate.version} is archived; push or restore it as a candidate first`);
+      if (input.shadow) {
+        const shadow = await this.version(input.app, input.shadow.version, tx);
+        if (shadow.stage === 'archived') throw new ApiError('conflict', `shadow version ${shadow.version} is archived; pick a live version`);
+        if (shadow.version === production.version) throw new ApiError('bad_request', `shadow version ${shadow.version} is production itself; a shadow must differ from what it is compared with`);
+      }
+      // The control manifest first: allocating its generation locks the app's
+      // generation counter until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE
+      // locks everything), so a concurrent start or promotion for this app
+      // waits here, and the checks below see what it committed.
+      const control = await publishCohortManifest(tx, this.signing, production, id, 'control', { shadow: input.shadow !== undefined });
+      const live = await liveRollout(tx, input.app);
+      if (live) throw new ApiError('conflict', `app ${input.app} already has rollout ${live.id} (${live.status}); abort or finish it first`);
+      if ((await this.production(tx, input.app)).version !== production.version) throw new ApiError('conflict', `the production version of ${input.app} changed while the rollout started; start it again`);
+      await tx.createRollout({
+        id,
+        app: input.app,
+        candidateVersion: candidate.version,
+        controlVersion: production.version,
+        stages,
+        minStageSeconds: input.minStageSeconds ?? DEFAULT_MIN_STAGE_SECONDS,
+        minSamples: input.minSamples ?? DEFAULT_MIN_SAMPLES,
+        // The shadow setting rides with the analysis settings: resolveMetricRules reads only metric names.
+        metrics: { ...(rules as unknown as JsonObject), ...(input.shadow ? { shadow: input.shadow } : {}) },
+      });
+      const canaryVersion = await changeStage(tx, this.signing, { app: input.app, version: candidate.version, stage: 'canary', actor, reason: `rollout ${id}` });
+      const canary = await publishCohortManifest(tx, this.signing, canaryVersion, id, 'canary', { shadow: input.shadow !== undefined });
+      const rollout = await tx.updateRollout(id, { controlGeneration: control.generation, canaryGeneration: canary.generation });
+      await tx.appendAudit({ actor, action: 'rollout.start', target: id, details: { app: input.app, candidateVersion: candidate.version, controlVersion: production.version, stages, canaryGeneration: canary.generation, controlGeneration: control.generation } });
+      this.announce(after, input.app, canary.generation, 'rollout.start');
+      return rollout;
     });
-    const canaryVersion = await changeStage(this.store, this.signing, { app: input.app, version: candidate.version, stage: 'canary', actor, reason: `rollout ${rollout.id}` });
-    const control = await publishCohortManifest(this.store, this.signing, production, rollout.id, 'control', { shadow: input.shadow !== undefined });
-    const canary = await publishCohortManifest(this.store, this.signing, canaryVersion, rollout.id, 'canary', { shadow: input.shadow !== undefined });
-    rollout = await this.store.updateRollout(rollout.id, { controlGeneration: control.generation, canaryGeneration: canary.generation });
-    await this.store.appendAudit({ actor, action: 'rollout.start', target: rollout.id, details: { app: input.app, candidateVersion: candidate.version, controlVersion: production.version, stages, canaryGeneration: canary.generation, controlGeneration: control.generation } });
-    this.announce(input.app, canary.generation, 'rollout.start');
-    return rollout;
+  }
+
+  private async production(ops: StoreOps, app: string): Promise<ModelVersion> {
+    const production = (await ops.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
+    if (!production) throw new ApiError('conflict', `app ${app} has no production version to compare against; promote one with "flock model stage"`);
+    return production;
   }
 
   /**
@@ -218,55 +256,78 @@ export class RolloutService {
       const now = this.now();
       const action = decideNext(rollout, verdict, canary.exposedDevices, now);
       const record = { at: now.toISOString(), stageIndex: rollout.stageIndex, percent, ...verdict, action } as unknown as JsonObject;
-      let updated = await this.store.updateRollout(id, { lastVerdict: record });
-      if (rollout.status === 'running') updated = await this.apply(updated, action, 'system');
-      return { rollout: updated, verdict, action };
+      try {
+        const updated = await this.transition(async (tx, after) => {
+          // The verdict, and what it decides, land only on the state they were drawn from.
+          const noted = await tx.updateRollout(id, { lastVerdict: record }, { ifStatus: [rollout.status], ifStageIndex: rollout.stageIndex });
+          return rollout.status === 'running' ? this.apply(tx, after, noted, action, 'system') : noted;
+        });
+        return { rollout: updated, verdict, action };
+      } catch (error) {
+        if (!isStoreError(error, 'conflict')) throw error;
+        // Another process (or an operator) moved the rollout while this one analysed it.
+        const moved = await this.mustGet(id);
+        return { rollout: moved, verdict, action: { kind: 'wait', reason: `rollout changed while it was evaluated (now ${moved.status} at stage ${moved.stageIndex + 1}); the next evaluation judges that` } };
+      }
     });
   }
 
-  private async apply(rollout: Rollout, action: RolloutAction, actor: string): Promise<Rollout> {
+  /**
+   * Applies a decision inside the transition's `tx`. Each one first makes the
+   * guarded row update (status and stage the decision was drawn from): on
+   * PostgreSQL it takes the row lock, so a second process applying the same
+   * decision fails there, before it publishes anything, and the whole
+   * transaction rolls back.
+   */
+  private async apply(tx: StoreOps, after: AfterCommit, rollout: Rollout, action: RolloutAction, actor: string): Promise<Rollout> {
     switch (action.kind) {
       case 'wait':
         return rollout;
       case 'advance': {
-        const candidate = await this.version(rollout.app, rollout.candidateVersion);
-        const canary = await publishCohortManifest(this.store, this.signing, candidate, rollout.id, 'canary', { shadow: shadowOf(rollout) !== null });
-        const updated = await this.store.updateRollout(rollout.id, { stageIndex: action.toStageIndex, stageStartedAt: this.now().toISOString(), canaryGeneration: canary.generation }, { ifStatus: ['running'] });
-        await this.store.appendAudit({ actor, action: 'rollout.advance', target: rollout.id, details: { fromPercent: rollout.stages[rollout.stageIndex], toPercent: rollout.stages[action.toStageIndex], canaryGeneration: canary.generation } });
-        this.announce(rollout.app, canary.generation, 'rollout.advance');
+        await tx.updateRollout(rollout.id, { stageIndex: action.toStageIndex, stageStartedAt: this.now().toISOString() }, { ifStatus: ['running'], ifStageIndex: rollout.stageIndex });
+        const candidate = await this.version(rollout.app, rollout.candidateVersion, tx);
+        const canary = await publishCohortManifest(tx, this.signing, candidate, rollout.id, 'canary', { shadow: shadowOf(rollout) !== null });
+        const updated = await tx.updateRollout(rollout.id, { canaryGeneration: canary.generation });
+        await tx.appendAudit({ actor, action: 'rollout.advance', target: rollout.id, details: { fromPercent: rollout.stages[rollout.stageIndex], toPercent: rollout.stages[action.toStageIndex], canaryGeneration: canary.generation } });
+        this.announce(after, rollout.app, canary.generation, 'rollout.advance');
         return updated;
       }
       case 'promote':
-        return this.promoteNow(rollout, actor, 'all stages passed', ['running']);
+        return this.promoteNow(tx, after, rollout, actor, 'all stages passed', ['running']);
       case 'rollback':
-        return this.endWithControl(rollout, actor, 'rolled_back', action.reason);
+        return this.endWithControl(tx, after, rollout, actor, 'rolled_back', action.reason);
       case 'halt': {
-        const updated = await this.store.updateRollout(rollout.id, { status: 'halted', reason: action.reason }, { ifStatus: ['running'] });
-        await this.store.appendAudit({ actor, action: 'rollout.halt', target: rollout.id, details: { reason: action.reason } });
-        this.log.warn({ rolloutId: rollout.id, reason: action.reason }, 'rollout halted');
+        const updated = await tx.updateRollout(rollout.id, { status: 'halted', reason: action.reason }, { ifStatus: ['running'], ifStageIndex: rollout.stageIndex });
+        await tx.appendAudit({ actor, action: 'rollout.halt', target: rollout.id, details: { reason: action.reason } });
+        after(() => this.log.warn({ rolloutId: rollout.id, reason: action.reason }, 'rollout halted'));
         return updated;
       }
     }
   }
 
-  private async promoteNow(rollout: Rollout, actor: string, reason: string, from: RolloutStatus[]): Promise<Rollout> {
-    const updated = await this.store.updateRollout(rollout.id, { status: 'completed', reason, endedAt: this.now().toISOString() }, { ifStatus: from });
-    await changeStage(this.store, this.signing, { app: rollout.app, version: rollout.candidateVersion, stage: 'production', actor, reason: `rollout ${rollout.id}: ${reason}` });
-    const latest = await this.store.latestManifest(rollout.app);
-    await this.store.appendAudit({ actor, action: 'rollout.promote', target: rollout.id, details: { version: rollout.candidateVersion, generation: latest?.generation ?? null, reason } });
-    if (latest) this.announce(rollout.app, latest.generation, 'rollout.promote');
+  /** Status, production stage and the new production manifest in one commit: nobody is served the last canary manifest as "latest". */
+  private async promoteNow(tx: StoreOps, after: AfterCommit, rollout: Rollout, actor: string, reason: string, from: RolloutStatus[]): Promise<Rollout> {
+    const updated = await tx.updateRollout(rollout.id, { status: 'completed', reason, endedAt: this.now().toISOString() }, { ifStatus: from });
+    await changeStage(tx, this.signing, { app: rollout.app, version: rollout.candidateVersion, stage: 'production', actor, reason: `rollout ${rollout.id}: ${reason}` });
+    const latest = await tx.latestManifest(rollout.app);
+    await tx.appendAudit({ actor, action: 'rollout.promote', target: rollout.id, details: { version: rollout.candidateVersion, generation: latest?.generation ?? null, reason } });
+    if (latest) this.announce(after, rollout.app, latest.generation, 'rollout.promote');
     return updated;
   }
 
-  /** Rollback and abort: everyone back on the control version, in a NEWER generation than any canary one. */
-  private async endWithControl(rollout: Rollout, actor: string, status: 'rolled_back' | 'aborted', reason: string): Promise<Rollout> {
-    const updated = await this.store.updateRollout(rollout.id, { status, reason, endedAt: this.now().toISOString() }, { ifStatus: [...LIVE_ROLLOUT_STATUSES] });
-    const control = await this.version(rollout.app, rollout.controlVersion);
-    const record = await publishManifest(this.store, this.signing, control);
-    await changeStage(this.store, this.signing, { app: rollout.app, version: rollout.candidateVersion, stage: status === 'rolled_back' ? 'archived' : 'candidate', actor, reason: `rollout ${rollout.id} ${status}: ${reason}` });
-    await this.store.appendAudit({ actor, action: status === 'rolled_back' ? 'rollout.rollback' : 'rollout.abort', target: rollout.id, details: { toVersion: control.version, generation: record.generation, reason } });
-    this.log.warn({ rolloutId: rollout.id, status, reason }, 'rollout ended on the control version');
-    this.announce(rollout.app, record.generation, `rollout.${status}`);
+  /**
+   * Rollback and abort: everyone back on the control version, in a NEWER
+   * generation than any canary one, committed with the status (else control
+   * devices would be served the canary manifest as the app's latest meanwhile).
+   */
+  private async endWithControl(tx: StoreOps, after: AfterCommit, rollout: Rollout, actor: string, status: 'rolled_back' | 'aborted', reason: string): Promise<Rollout> {
+    const updated = await tx.updateRollout(rollout.id, { status, reason, endedAt: this.now().toISOString() }, { ifStatus: [...LIVE_ROLLOUT_STATUSES] });
+    const control = await this.version(rollout.app, rollout.controlVersion, tx);
+    const record = await publishManifest(tx, this.signing, control);
+    await changeStage(tx, this.signing, { app: rollout.app, version: rollout.candidateVersion, stage: status === 'rolled_back' ? 'archived' : 'candidate', actor, reason: `rollout ${rollout.id} ${status}: ${reason}` });
+    await tx.appendAudit({ actor, action: status === 'rolled_back' ? 'rollout.rollback' : 'rollout.abort', target: rollout.id, details: { toVersion: control.version, generation: record.generation, reason } });
+    after(() => this.log.warn({ rolloutId: rollout.id, status, reason }, 'rollout ended on the control version'));
+    this.announce(after, rollout.app, record.generation, `rollout.${status}`);
     return updated;
   }
 
@@ -299,7 +360,7 @@ export class RolloutService {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status)) throw new ApiError('conflict', `rollout ${id} is ${r.status}; it can no longer be promoted`);
-      return this.promoteNow(r, actor, 'promoted by operator', [...LIVE_ROLLOUT_STATUSES]);
+      return this.transition((tx, after) => this.promoteNow(tx, after, r, actor, 'promoted by operator', [...LIVE_ROLLOUT_STATUSES]));
     });
   }
 
@@ -308,7 +369,7 @@ export class RolloutService {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status)) throw new ApiError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
-      return this.endWithControl(r, actor, 'aborted', 'aborted by operator');
+      return this.transition((tx, after) => this.endWithControl(tx, after, r, actor, 'aborted', 'aborted by operator'));
     });
   }
 

@@ -7,6 +7,8 @@
  * their own. Calling the outer store inside `fn` would queue behind the very
  * transaction that is waiting for it (SQLite has one connection), so an
  * AsyncLocalStorage marker turns that mistake into an immediate error.
+ * `store.snapshot(fn)` is the read-only sibling: one consistent view for
+ * reads that must agree with each other (the manifest a device is served).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
@@ -102,6 +104,17 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
         const txCtx: OpsContext = { db: trx, atomic: (inner) => inner(trx), now, newId };
         return insideTx.run(marker, () => fn(opsFor(txCtx)));
       });
+      if (barrier) await barrier();
+      return result;
+    },
+    async snapshot(fn) {
+      guard();
+      // SQLite takes no isolation level; its driver turns 'read only' into a deferred BEGIN (sqlite-store.ts).
+      const result = await db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => {
+        const txCtx: OpsContext = { db: trx, atomic: (inner) => inner(trx), now, newId };
+        return insideTx.run(marker, () => fn(opsFor(txCtx)));
+      });
+      // What was read may be a commit not yet on disk; answer only once it is, like every other read.
       if (barrier) await barrier();
       return result;
     },

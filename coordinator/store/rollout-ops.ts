@@ -1,6 +1,7 @@
 /**
- * Rollout rows: create, read, list and conditional update (`ifStatus`), so two
- * coordinator processes evaluating the same rollout cannot both advance it.
+ * Rollout rows: create, read, list and conditional update (`ifStatus`,
+ * `ifStageIndex`), so two coordinator processes evaluating the same rollout
+ * cannot both advance it: the UPDATE re-checks its WHERE under the row lock.
  */
 import type { Selectable } from 'kysely';
 import type { OpsContext } from './context.ts';
@@ -104,11 +105,13 @@ export function rolloutOps(ctx: OpsContext): RolloutOps {
       return ctx.atomic(async (db) => {
         let q = db.updateTable('rollouts').set(set).where('id', '=', id);
         if (options.ifStatus !== undefined) q = q.where('status', 'in', options.ifStatus);
+        if (options.ifStageIndex !== undefined) q = q.where('stage_index', '=', options.ifStageIndex);
         const result = await q.executeTakeFirst();
         const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) throw new StoreError('not_found', `Rollout ${id} does not exist.`, { id });
         if (Number(result.numUpdatedRows) === 0) {
-          throw new StoreError('conflict', `Rollout ${id} is ${row.status}, not ${options.ifStatus?.join(' or ')}.`, { id, status: row.status });
+          const wanted = [options.ifStatus && options.ifStatus.join(' or '), options.ifStageIndex !== undefined && `at stage index ${options.ifStageIndex}`].filter(Boolean).join(', ');
+          throw new StoreError('conflict', `Rollout ${id} is ${row.status} at stage index ${row.stage_index}, not ${wanted}; it changed meanwhile, reload it.`, { id, status: row.status, stageIndex: Number(row.stage_index) });
         }
         return toRollout(row);
       });

@@ -9,7 +9,8 @@
  * `synchronous = FULL`, without blocking the event loop on every commit.
  * Transactions start with BEGIN IMMEDIATE: a second process on the same file
  * (a CLI, say) then waits on busy_timeout instead of failing with SQLITE_BUSY
- * when a read transaction tries to become a write transaction.
+ * when a read transaction tries to become a write transaction. Read-only
+ * snapshots (`store.snapshot`) begin deferred instead and never write.
  * Within one process, Kysely's SQLite driver serializes all queries and
  * transactions on one connection, so transactions never interleave.
  */
@@ -17,7 +18,7 @@ import { chmod, mkdir, open as openFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
-import type { DatabaseConnection, Dialect, SqliteDialectConfig } from 'kysely';
+import type { DatabaseConnection, Dialect, SqliteDialectConfig, TransactionSettings } from 'kysely';
 import { openFolderBlobStore, type BlobStore } from './blob-store.ts';
 import { StoreError } from './errors.ts';
 import { createKyselyStore } from './kysely-store.ts';
@@ -65,8 +66,9 @@ class ImmediateSqliteDriver extends SqliteDriver {
     super(config);
   }
 
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    // A read-only snapshot takes no write lock: a deferred BEGIN reads one WAL snapshot until it ends.
+    await connection.executeQuery(CompiledQuery.raw(settings.accessMode === 'read only' ? 'begin' : 'begin immediate'));
   }
 
   override async releaseConnection(): Promise<void> {

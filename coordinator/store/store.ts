@@ -248,8 +248,12 @@ export interface StoreOps {
   getRollout(id: string): Promise<Rollout | null>;
   /** Newest first. */
   listRollouts(query?: RolloutQuery): Promise<Rollout[]>;
-  /** Applies the patch; throws not_found, or conflict when `ifStatus` is given and the status is not in it. */
-  updateRollout(id: string, patch: RolloutPatch, options?: { ifStatus?: RolloutStatus[] }): Promise<Rollout>;
+  /**
+   * Applies the patch; throws not_found, or conflict when `ifStatus` is given
+   * and the status is not in it, or `ifStageIndex` is given and the stage is
+   * another (a transition decided on a state another process has since left).
+   */
+  updateRollout(id: string, patch: RolloutPatch, options?: { ifStatus?: RolloutStatus[]; ifStageIndex?: number }): Promise<Rollout>;
 
   // coordinator processes and round partials (several processes on one database)
   /** Creates or refreshes this process's heartbeat row (stamped with the store's clock). */
@@ -288,5 +292,17 @@ export interface Store extends StoreOps {
    * within would wait for this very transaction, so it throws instead.
    */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one consistent, read-only view of the store: every read in it
+   * sees the same committed state, never half of a transaction that commits
+   * meanwhile (PostgreSQL: REPEATABLE READ READ ONLY; SQLite: a deferred
+   * read transaction, whose WAL snapshot holds until it ends). Only read in it.
+   *
+   * @example
+   * ```ts
+   * const [rollout, latest] = await store.snapshot(async (tx) => [await tx.getRollout(id), await tx.latestManifest(app)]);
+   * ```
+   */
+  snapshot<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
