@@ -22,7 +22,7 @@ import { FlockEvents } from './events.ts';
 import { FlockTransport } from './federated/transport.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS, firstDownload, firstModelError } from './first-model-error.ts';
 import { createTelemetryRecorder, enqueueTelemetry } from './telemetry/index.ts';
-import { fetchShadowAssignment, loadShadow, type LoadedShadow } from './shadow-loader.ts';
+import { fetchShadowAssignment, loadShadow, shadowAdvertised, type LoadedShadow } from './shadow-loader.ts';
 import { watchManifests } from './manifest-stream.ts';
 import { ShadowSampler, ShadowWindow } from './shadow.ts';
 import { flushOutbox } from './training/outbox-flush.ts';
@@ -67,6 +67,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   let shadow: LoadedShadow | null = null;
   let shadowWindow: ShadowWindow | null = null;
   const shadowSampler = new ShadowSampler();
+  /** Whether the last manifest said its rollout runs a shadow (only then is the shadow route asked). */
+  let shadowInManifest = false;
   const telemetry = createTelemetryRecorder(options.telemetry ? { featureRange: options.telemetry.featureRange, heartbeatMs: options.telemetry.heartbeatMs } : {});
   const telemetryOn = options.telemetry !== false;
   /** Moves what telemetry accumulated for the running version into the outbox (and tries to send it). */
@@ -166,6 +168,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
         checkStorageQuota(neededBytes, { smallerVariant: variant.encoding !== 'int8' && manifest.variants.some((v) => v.encoding === 'int8') ? 'int8' : undefined }),
     });
     manifestEtag = result.etag;
+    if (result.status === 'updated') shadowInManifest = shadowAdvertised(result.loaded.stored.manifest);
+    else if (result.manifest) shadowInManifest = shadowAdvertised(result.manifest);
     // Every update check also looks for a rollout's shadow version (the shadow has its own route).
     void refreshShadow().catch(() => {});
     if (result.status === 'current') return { updated: false, version: result.version };
@@ -194,7 +198,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   /** Picks up (or drops) the rollout's shadow version; failures only mean no shadowing. */
   async function refreshShadow(): Promise<void> {
     if (options.shadow === false || backend === 'cpu' || !device || closed) return;
-    const assignment = await fetchShadowAssignment(options.url, app, device.token);
+    const assignment = shadowInManifest ? await fetchShadowAssignment(options.url, app, device.token) : null;
     if (assignment?.version === shadow?.version) {
       if (shadow && assignment) shadow.sampleRate = assignment.sampleRate;
       return;

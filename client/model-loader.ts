@@ -52,7 +52,8 @@ export interface SyncModelInput {
 
 /** `etag` is the manifest's, to send with the next check (null when the coordinator sent none). */
 export type SyncResult =
-  | { status: 'current'; version: number; etag: string | null; notModified: boolean }
+  /** `manifest`: the verified manifest when one came back (not on a 304), e.g. to see `rollout.shadow`. */
+  | { status: 'current'; version: number; etag: string | null; notModified: boolean; manifest?: Manifest }
   | { status: 'updated'; loaded: LoadedModel; previousVersion: number | null; etag: string | null };
 
 /**
@@ -162,7 +163,8 @@ async function verifiedManifest(input: SyncModelInput): Promise<{ manifest: Mani
   }
   const { key, pinned } = await trustedKey(input);
   try {
-    return { manifest: await verifyManifest(answer.signedManifest, key, { app: input.app, newestSeenGeneration: pointer.newestGeneration }), etag: answer.etag };
+    // purpose 'model': a shadow manifest, however validly signed, is never installed as the app's model.
+    return { manifest: await verifyManifest(answer.signedManifest, key, { app: input.app, newestSeenGeneration: pointer.newestGeneration, purpose: 'model' }), etag: answer.etag };
   } catch (error) {
     if (error instanceof ManifestError && error.code === 'bad_signature') throw await explainBadSignature(input, key, pinned, error);
     throw error;
@@ -198,7 +200,7 @@ export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
   const variant = chooseVariant(manifest, input);
   const existing = await store.getModel(app, manifest.version);
   if (before.activeVersion === manifest.version && existing?.encoding === variant.encoding) {
-    return { status: 'current', version: manifest.version, etag, notModified: false };
+    return { status: 'current', version: manifest.version, etag, notModified: false, manifest };
   }
 
   const hashes = variant.shards.map((s) => s.hash);

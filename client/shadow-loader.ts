@@ -1,12 +1,17 @@
 /**
  * Loads a rollout's shadow version for side-by-side comparison. The shadow
- * manifest is signed like any other and verified with the same trusted key;
- * its weights are kept in memory only (never activated, never in IndexedDB),
- * since the shadow's answers are never shown to the user.
+ * manifest is signed like any other and verified with the same trusted key,
+ * and must have been issued as a shadow (`purpose: 'shadow'`): a model
+ * manifest offered here is refused, as the model loader refuses a shadow
+ * manifest. Its weights are kept in memory only (never activated, never in
+ * IndexedDB), since the shadow's answers are never shown to the user.
+ *
+ * The device asks for a shadow only when its manifest says the rollout runs
+ * one (`rollout.shadow`), so apps without a shadow never see a 404 for it.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { decodeTensors } from '../shared/codec/index.ts';
-import { verifyManifest, verifySha256 } from '../shared/manifest/index.ts';
+import { verifyManifest, verifySha256, type Manifest } from '../shared/manifest/index.ts';
 import { modelFromParts } from '../shared/model/index.ts';
 import type { FlockTransport } from './federated/transport.ts';
 import { chooseVariant, concat, parseTopology } from './model-loader.ts';
@@ -25,8 +30,18 @@ export interface LoadedShadow {
 }
 
 /**
+ * Whether the manifest a device runs says its rollout has a shadow to fetch.
+ * @example
+ * if (shadowAdvertised(manifest)) assignment = await fetchShadowAssignment(url, app, token);
+ */
+export function shadowAdvertised(manifest: Pick<Manifest, 'rollout'> | null | undefined): boolean {
+  return manifest?.rollout?.shadow === true;
+}
+
+/**
  * Asks the coordinator whether this device should shadow a version (null on
  * 404 or any failure: shadowing is optional and must never break the app).
+ * Call it only when `shadowAdvertised(manifest)`.
  */
 export async function fetchShadowAssignment(url: string, app: string, token: string): Promise<ShadowAssignment | null> {
   try {
@@ -44,7 +59,7 @@ export async function fetchShadowAssignment(url: string, app: string, token: str
  * const shadow = await loadShadow(transport, assignment, trustedKey, 'digits', false);
  */
 export async function loadShadow(transport: FlockTransport, assignment: ShadowAssignment, publicKey: string, app: string, slowBackend: boolean): Promise<LoadedShadow> {
-  const manifest = await verifyManifest(assignment.manifest, publicKey, { app });
+  const manifest = await verifyManifest(assignment.manifest, publicKey, { app, purpose: 'shadow' });
   if (manifest.version !== assignment.version) throw new Error(`shadow manifest names version ${manifest.version}, the assignment ${assignment.version}`);
   const variant = chooseVariant(manifest, { slowBackend });
   const shards: Uint8Array[] = [];

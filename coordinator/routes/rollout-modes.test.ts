@@ -72,9 +72,11 @@ describe('shadow mode', () => {
     const body = (await res.json()) as { version: number; sampleRate: number; rolloutId: string; manifest: SignedManifest };
     expect(body).toMatchObject({ version: 3, sampleRate: 0.25, rolloutId: rollout.id });
     const { publicKey } = (await (await f('/v1/keys/manifest')).json()) as { publicKey: string };
-    const verified = await verifyManifest(body.manifest, publicKey);
+    const verified = await verifyManifest(body.manifest, publicKey, { purpose: 'shadow' });
     expect(verified.version).toBe(3);
+    expect(verified.purpose).toBe('shadow');
     expect(verified.rollout).toEqual({ id: rollout.id, cohort: 'shadow' });
+    await expect(verifyManifest(body.manifest, publicKey)).rejects.toMatchObject({ code: 'wrong_purpose' });
 
     // Two devices on production v1 compare with the shadow; one sends a stale shadow version's event.
     await telemetry(devices[0], 1, [{ type: 'shadow', shadowVersion: 3, count: 20, agreed: 18, productionMeanMs: 5, shadowMeanMs: 7 }]);

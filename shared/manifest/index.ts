@@ -20,7 +20,7 @@ export {
   ManifestPublicKeySchema,
   Base64Schema,
 } from './schema.ts';
-export type { Manifest, ManifestVariant, Shard, InputSpec, SignedManifest, ManifestPublicKey } from './schema.ts';
+export type { Manifest, ManifestPurpose, ManifestVariant, Shard, InputSpec, SignedManifest, ManifestPublicKey } from './schema.ts';
 export { ManifestError } from './manifest-error.ts';
 export type { ManifestErrorCode } from './manifest-error.ts';
 export { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from './canonical-json.ts';
@@ -39,5 +39,6 @@ export {
   signManifest,
   verifyManifest,
   checkGeneration,
+  purposeOf,
 } from './signing.ts';
 export type { StoredSigningKey, VerifyManifestOptions } from './signing.ts';

@@ -70,9 +70,23 @@ export const ManifestSchema = z.strictObject({
     .refine((vs) => new Set(vs.map((v) => v.encoding)).size === vs.length, {
       message: 'each encoding may appear in at most one variant',
     }),
-  /** Present when this manifest was served as part of a rollout (canary or control). */
-  rollout: z.strictObject({ id: IdSchema, cohort: z.string().min(1).max(64).optional() }).optional(),
+  /**
+   * The role the manifest was issued for: 'model' (the app's active model;
+   * the meaning when absent) or 'shadow' (run beside it on sampled
+   * inferences, never activated). Signed like everything else, so a device
+   * refuses a manifest offered in another role (`verifyManifest`'s `purpose`).
+   * Shadow manifests count their own generations, apart from the app's.
+   */
+  purpose: z.enum(['model', 'shadow']).optional(),
+  /**
+   * Present when this manifest was served as part of a rollout (canary or
+   * control) or a bandit (arm-N). `shadow: true` says the rollout runs a
+   * shadow version: only then does a device ask `GET /v1/apps/:app/shadow`.
+   */
+  rollout: z.strictObject({ id: IdSchema, cohort: z.string().min(1).max(64).optional(), shadow: z.boolean().optional() }).optional(),
 });
+/** What a manifest may be installed as (see `Manifest.purpose`). */
+export type ManifestPurpose = 'model' | 'shadow';
 export type Manifest = z.infer<typeof ManifestSchema>;
 
 /** Base64 (standard alphabet, padded). */

@@ -10,7 +10,7 @@ import { PROTOCOL_VERSION } from '../protocol/fields.ts';
 import { base64ToBytes, bytesToBase64, bytesToHex, cryptoView } from './bytes.ts';
 import { CanonicalJsonError, canonicalJson } from './canonical-json.ts';
 import { ManifestError } from './manifest-error.ts';
-import { ManifestSchema, type Manifest, type SignedManifest } from './schema.ts';
+import { ManifestSchema, type Manifest, type ManifestPurpose, type SignedManifest } from './schema.ts';
 
 const ED25519 = { name: 'Ed25519' } as const;
 const SIGNING_CONTEXT = 'flock-manifest-v1\n';
@@ -190,7 +190,23 @@ export type VerifyManifestOptions = {
   newestSeenGeneration?: number;
   /** Refuse a manifest for another app (a validly signed manifest replayed across apps). */
   app?: string;
+  /**
+   * The role the caller will install the manifest in (default 'model'): a
+   * shadow manifest is refused as the app's model and a model manifest as a
+   * shadow, however validly signed (`ManifestError('wrong_purpose')`).
+   */
+  purpose?: ManifestPurpose;
 };
+
+/**
+ * The role a manifest was issued for. Shadow manifests signed before
+ * `purpose` existed carry `rollout.cohort: 'shadow'` only; they are shadows too.
+ * @example
+ * purposeOf(manifest) // 'model' for a registry or cohort manifest, 'shadow' for a rollout's shadow
+ */
+export function purposeOf(manifest: Pick<Manifest, 'purpose' | 'rollout'>): ManifestPurpose {
+  return manifest.purpose ?? (manifest.rollout?.cohort === 'shadow' ? 'shadow' : 'model');
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -245,6 +261,15 @@ export async function verifyManifest(
   const manifest = parsed.data;
   if (options.app !== undefined && manifest.app !== options.app) {
     throw new ManifestError('bad_schema', `manifest is for app "${manifest.app}", expected "${options.app}"`);
+  }
+  const wanted = options.purpose ?? 'model';
+  const issued = purposeOf(manifest);
+  if (issued !== wanted) {
+    throw new ManifestError(
+      'wrong_purpose',
+      `manifest generation ${manifest.generation} for app "${manifest.app}" was issued as a ${issued} manifest, not a ${wanted} one; refusing to install it as the ${wanted === 'model' ? "app's model" : 'shadow'} (keep the current model)`,
+      { purpose: issued, expected: wanted },
+    );
   }
   if (options.newestSeenGeneration !== undefined) checkGeneration(manifest, options.newestSeenGeneration);
   return manifest;
