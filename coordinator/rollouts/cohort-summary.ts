@@ -1,6 +1,7 @@
 /**
  * Folds raw telemetry rows of one model version into what canary analysis
- * compares: exposure (devices whose 'model-loaded' event named the version),
+ * compares: exposure (the devices the caller counts as exposed, see
+ * rollout-telemetry.ts; else every device with a row),
  * labelled outcomes, predictions and prediction errors, latency samples, the
  * confidence histogram and per-feature histograms. Pure: the service reads the
  * rows, this turns them into numbers.
@@ -20,7 +21,7 @@ import type { JsonObject, TelemetryEvent } from '../store/index.ts';
 import type { MetricName } from './metric-rules.ts';
 
 export interface CohortSummary {
-  /** Distinct devices that reported loading this version: the exposure count. */
+  /** Distinct devices exposed to this version (served it and reporting on it in the stage): the sample-ratio check's count. */
   exposedDevices: number;
   correct: number;
   incorrect: number;
@@ -172,11 +173,9 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
     return t;
   };
   for (const e of events) {
+    exposed.add(e.deviceId);
     const p: JsonObject = e.payload;
     switch (e.kind) {
-      case 'model-loaded':
-        exposed.add(e.deviceId);
-        break;
       case 'feedback': {
         const t = tallyOf(e.deviceId);
         t.correct += num(p.correct);

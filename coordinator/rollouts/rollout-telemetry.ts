@@ -3,14 +3,24 @@
  * and control summaries.
  *
  * A device's telemetry counts only toward the version it was served: the
- * coordinator knows every device's cohort (a stable hash, cohort.ts), so
- * canary metrics come only from canary-cohort devices reporting the
- * candidate, control metrics only from control-cohort devices reporting the
- * control version. A device that claims another version (a liar, or a
- * device whose cache is stale) moves no metric. Exposure for the
- * sample-ratio check is still what devices report loading: a misserved
- * device is exactly what that check exists to catch, and it can only halt a
- * rollout, never roll it back.
+ * coordinator knows every device's cohort (a stable hash, cohort.ts), and the
+ * manifest it serves a device during a live rollout is its cohort's
+ * (manifestForDevice), so canary metrics come only from canary-cohort devices
+ * reporting the candidate, control metrics only from control-cohort devices
+ * reporting the control version. A device that claims another version (a
+ * liar, or a device whose cache is stale) moves no metric.
+ *
+ * Exposure, the sample-ratio check's input, follows the same rule: a device
+ * is exposed in the current stage when it was served its cohort's manifest
+ * and sent any telemetry for that manifest's version since the stage began
+ * (predictions, feedback, a model-loaded event, or the heartbeat the SDK sends
+ * while a model stays active). Counting only 'model-loaded' events, as this
+ * once did, missed every page that stayed open across a stage boundary: such
+ * a page loads nothing new, so an equal candidate was halted for "36 canary /
+ * 0 control exposed". A misserved device (served one cohort's manifest,
+ * reporting the other's version) is exposed in neither cohort, so
+ * misserving still shows as a mismatch, and it can only halt a rollout,
+ * never roll it back.
  */
 import type { BinnedCounts } from '../../shared/stats/index.ts';
 import type { Rollout, Store, TelemetryEvent } from '../store/index.ts';
@@ -44,32 +54,34 @@ export type CohortRollout = Pick<Rollout, 'id' | 'candidateVersion' | 'controlVe
 
 /**
  * Pure: the stage's rows of both versions -> canary and control summaries,
- * each row attributed by the device's cohort, not by its claim.
+ * each row attributed by the device's cohort, not by its claim; a device is
+ * exposed in its cohort when any of its rows is for its cohort's version.
  * @example
  * const { canary, control } = splitCohorts(rollout, [...candidateRows, ...controlRows]);
  */
 export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryEvent[], options?: SummaryOptions): CohortPair {
   const percent = rollout.stages[rollout.stageIndex];
-  const latestLoad = new Map<string, { id: number; version: number }>();
   const cohorts = new Map<string, string>();
   const canaryRows: TelemetryEvent[] = [];
   const controlRows: TelemetryEvent[] = [];
+  const canaryExposed = new Set<string>();
+  const controlExposed = new Set<string>();
   for (const e of events) {
-    if (e.kind === 'model-loaded') {
-      const seen = latestLoad.get(e.deviceId);
-      if (!seen || e.id > seen.id) latestLoad.set(e.deviceId, { id: e.id, version: e.version ?? -1 });
-    }
     let cohort = cohorts.get(e.deviceId);
     if (cohort === undefined) cohorts.set(e.deviceId, (cohort = cohortOf(rollout.id, e.deviceId, percent)));
-    if (cohort === 'canary' && e.version === rollout.candidateVersion) canaryRows.push(e);
-    else if (cohort === 'control' && e.version === rollout.controlVersion) controlRows.push(e);
+    if (cohort === 'canary' && e.version === rollout.candidateVersion) {
+      canaryRows.push(e);
+      canaryExposed.add(e.deviceId);
+    } else if (cohort === 'control' && e.version === rollout.controlVersion) {
+      controlRows.push(e);
+      controlExposed.add(e.deviceId);
+    }
   }
-  const exposed = (version: number) => new Set([...latestLoad].filter(([, v]) => v.version === version).map(([d]) => d));
   // One weight cap for both cohorts: the median device's, so a liar's totals count like one ordinary device.
   const summaryOptions: SummaryOptions = { weightCaps: deviceWeightCaps([...canaryRows, ...controlRows]), ...options };
   return {
-    canary: summarizeCohort(canaryRows, exposed(rollout.candidateVersion), summaryOptions),
-    control: summarizeCohort(controlRows, exposed(rollout.controlVersion), summaryOptions),
+    canary: summarizeCohort(canaryRows, canaryExposed, summaryOptions),
+    control: summarizeCohort(controlRows, controlExposed, summaryOptions),
   };
 }
 
