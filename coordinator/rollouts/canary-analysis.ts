@@ -1,37 +1,63 @@
 /**
- * Automated canary analysis: canary against concurrent control, per metric a
- * real test, a practical threshold and a minimum sample count, and a
- * sample-ratio-mismatch check in front of everything (if exposure does not
- * match assignment the cohorts are not comparable, whatever the metrics say).
+ * Automated canary analysis: canary against concurrent control, per metric an
+ * always-valid sequential test (sequential-test.ts), a practical threshold and
+ * a minimum sample count, and a sample-ratio-mismatch check in front of
+ * everything (if exposure does not match assignment the cohorts are not
+ * comparable, whatever the metrics say).
  *
- * Per metric: canary significantly worse (one-sided p < alpha) by at least
- * the threshold -> fail; significantly worse by less, or worse by at least
- * the threshold without significance -> marginal; else pass; too few samples
- * in either cohort, or too few distinct devices behind them (`minDevices`)
- * -> insufficient (no verdict from noise, nor from a handful of devices). Drift (PSI between
- * the cohorts' feature histograms above the threshold) can only flag
- * marginal: it says the inputs differ, not that the model is worse.
+ * The service re-runs this every few seconds on the stage's growing data, so
+ * every p-value here is always valid: the chance that an equal candidate is
+ * EVER significantly worse on a metric, at any look of any stage, is at most
+ * that metric's alpha. Each analysed stage reads fresh data and spends
+ * alpha / analysedStages; latency tests p50 and p95, each at half of that.
+ *
+ * Per metric: canary significantly worse (always-valid p < the stage's alpha)
+ * by at least the threshold -> fail; significantly worse by less, or worse by
+ * at least the threshold without significance -> marginal; else pass; too few
+ * samples in either cohort, or too few distinct devices behind them
+ * (`minDevices`) -> insufficient (no verdict from noise, nor from a handful of
+ * devices). Drift (PSI between the cohorts' feature histograms above the
+ * threshold) can only flag marginal: it says the inputs differ, not that the
+ * model is worse.
  */
-import {
-  mannWhitneyU, populationStabilityIndex, rebin, sampleRatioMismatch, twoProportionZTest, SRM_P_THRESHOLD, type BinnedCounts,
-} from '../../shared/stats/index.ts';
+import { populationStabilityIndex, rebin, SRM_P_THRESHOLD, type BinnedCounts } from '../../shared/stats/index.ts';
 import { nameRecord, type CohortSummary } from './cohort-summary.ts';
 import { DEFAULT_MIN_DEVICES, type MetricName, type MetricRule, type MetricRules } from './metric-rules.ts';
+import { msprtQuantile, msprtTwoProportions, sequentialSampleRatio, SRM_PRIOR_CONCENTRATION, type QuantileHarm } from './sequential-test.ts';
 
 export type MetricOutcome = 'pass' | 'marginal' | 'fail' | 'insufficient';
 export type Verdict = MetricOutcome | 'srm';
 
+/** One quantile's comparison (latency: p50 and p95; confidence: the median). */
+export interface QuantileEvidence {
+  quantile: number;
+  canary: number;
+  control: number;
+  /** Share of each cohort's samples above the pooled quantile. */
+  canaryShareAbove: number;
+  controlShareAbove: number;
+  harm: number;
+  pValue: number;
+  outcome: MetricOutcome;
+}
+
 export interface MetricEvidence {
   metric: MetricName;
   outcome: MetricOutcome;
-  test: 'two-proportion-z' | 'mann-whitney-u' | 'psi';
+  test: 'msprt-two-proportions' | 'msprt-quantile' | 'psi';
   canary: number | null;
   control: number | null;
   /** Harm in the metric's threshold units: positive = canary worse. */
   harm: number | null;
+  /** Always-valid one-sided p-value for "canary worse" (the smallest over quantiles, times their count). */
   pValue: number | null;
   samples: { canary: number; control: number };
   threshold: number;
+  /** Scale of the mSPRT's half-normal mixing prior on the harm (= threshold); null for PSI. */
+  tau?: number | null;
+  /** The level this stage's look is judged at: alpha / analysed stages. */
+  stageAlpha?: number | null;
+  quantiles?: QuantileEvidence[];
   detail: string;
 }
 
@@ -40,8 +66,9 @@ export interface SrmEvidence {
   controlExposed: number;
   expectedCanaryShare: number;
   observedCanaryShare: number;
-  statistic: number;
+  /** Always-valid p-value of the sequential (Beta-binomial Bayes factor) sample-ratio test. */
   pValue: number;
+  test: 'sequential-beta-binomial';
   mismatch: boolean;
 }
 
@@ -58,12 +85,18 @@ export interface CanaryAnalysisInput {
   /** The share of devices assigned to the canary, in (0, 1]; 1 skips the SRM check. */
   expectedCanaryShare: number;
   rules: MetricRules;
-  /** Exposed devices per cohort below which no SRM verdict is drawn (chi-squared needs expected counts >= 5). */
+  /**
+   * How many stages of the rollout are analysed, each on fresh data
+   * (`analysedStageCount(rollout.stages)`): each spends alpha / this, so the
+   * whole rollout stays within alpha. Default 1 (one stage).
+   */
+  analysedStages?: number;
+  /** Exposed devices per cohort below which no SRM verdict is drawn. */
   minExposedForSrm?: number;
 }
 
-function judge(rule: MetricRule, harm: number, pWorse: number): MetricOutcome {
-  const significant = pWorse < rule.alpha;
+function judge(rule: MetricRule, harm: number, pWorse: number, alpha: number): MetricOutcome {
+  const significant = pWorse < alpha;
   const large = harm >= rule.threshold;
   if (significant && large) return 'fail';
   if (significant || large) return 'marginal';
@@ -71,31 +104,49 @@ function judge(rule: MetricRule, harm: number, pWorse: number): MetricOutcome {
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(3) : v.toExponential(2));
+const fmtMs = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+const tail = (p: number, rule: MetricRule, alpha: number) => `always-valid p ${fmt(p)} (mSPRT, tau ${rule.threshold}, stage alpha ${fmt(alpha)})`;
+const RANK: Record<MetricOutcome, number> = { insufficient: 0, pass: 1, marginal: 2, fail: 3 };
 
-function proportionMetric(metric: MetricName, rule: MetricRule, s1: number, n1: number, s2: number, n2: number): MetricEvidence {
-  const base = { metric, test: 'two-proportion-z' as const, samples: { canary: n1, control: n2 }, threshold: rule.threshold };
-  if (n1 < rule.minSamples || n2 < rule.minSamples) {
-    return { ...base, outcome: 'insufficient', canary: n1 > 0 ? s1 / n1 : null, control: n2 > 0 ? s2 / n2 : null, harm: null, pValue: null, detail: `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control` };
-  }
-  const higherBetter = rule.direction === 'higher-is-better';
-  const r = twoProportionZTest(s1, n1, s2, n2, higherBetter ? 'less' : 'greater');
-  const harm = higherBetter ? -r.difference : r.difference;
-  const outcome = judge(rule, harm, r.pValue);
-  return { ...base, outcome, canary: r.p1, control: r.p2, harm, pValue: r.pValue, detail: `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, one-sided p ${fmt(r.pValue)}` };
+function proportionMetric(metric: MetricName, rule: MetricRule, alpha: number, s1: number, n1: number, s2: number, n2: number): MetricEvidence {
+  // One literal, no spreads: this runs at every look, and object spread was most of its cost.
+  const r = n1 < rule.minSamples || n2 < rule.minSamples ? null : msprtTwoProportions(s1, n1, s2, n2, rule.direction, rule.threshold);
+  return {
+    metric, outcome: r ? judge(rule, r.harm, r.pValue, alpha) : 'insufficient', test: 'msprt-two-proportions',
+    canary: r ? r.p1 : n1 > 0 ? s1 / n1 : null, control: r ? r.p2 : n2 > 0 ? s2 / n2 : null, harm: r ? r.harm : null, pValue: r ? r.pValue : null,
+    samples: { canary: n1, control: n2 }, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha,
+    detail: r ? `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, ${tail(r.pValue, rule, alpha)}` : `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`,
+  };
 }
 
-function rankMetric(metric: MetricName, rule: MetricRule, x: readonly number[], y: readonly number[]): MetricEvidence {
-  const base = { metric, test: 'mann-whitney-u' as const, samples: { canary: x.length, control: y.length }, threshold: rule.threshold };
+function quantileEvidence(r: QuantileHarm, outcome: MetricOutcome): QuantileEvidence {
+  return { quantile: r.quantile, canary: r.canaryValue, control: r.controlValue, canaryShareAbove: r.canaryShareAbove, controlShareAbove: r.controlShareAbove, harm: r.harm, pValue: r.pValue, outcome };
+}
+
+/** Quantile tests (sequential-test.ts) at each of `quantiles`, each at alpha / their count; the worst decides. */
+function quantileMetric(metric: MetricName, rule: MetricRule, alpha: number, x: readonly number[], y: readonly number[], quantiles: readonly number[], unit: (v: number) => string): MetricEvidence {
+  const base = { metric, test: 'msprt-quantile' as const, samples: { canary: x.length, control: y.length }, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha };
   if (x.length < rule.minSamples || y.length < rule.minSamples) {
     return { ...base, outcome: 'insufficient', canary: null, control: null, harm: null, pValue: null, detail: `needs ${rule.minSamples} samples per cohort, has ${x.length} canary / ${y.length} control` };
   }
-  const higherBetter = rule.direction === 'higher-is-better';
-  const r = mannWhitneyU(x, y, higherBetter ? 'less' : 'greater');
-  const shift = r.probabilityGreater - 0.5;
-  const harm = higherBetter ? -shift : shift;
-  const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-  return { ...base, outcome: judge(rule, harm, r.pValue), canary: median(x), control: median(y), harm, pValue: r.pValue, detail: `P(canary > control) ${fmt(r.probabilityGreater)}, one-sided p ${fmt(r.pValue)}` };
+  const each = alpha / quantiles.length;
+  const results = quantiles.map((q) => msprtQuantile(x, y, q, rule.direction, rule.threshold));
+  const evidence = results.map((r) => quantileEvidence(r, judge(rule, r.harm, r.pValue, each)));
+  let worst = 0;
+  for (let i = 1; i < evidence.length; i++) {
+    const [a, b] = [evidence[i], evidence[worst]];
+    if (RANK[a.outcome] > RANK[b.outcome] || (RANK[a.outcome] === RANK[b.outcome] && a.pValue < b.pValue)) worst = i;
+  }
+  const w = evidence[worst];
+  const pValue = Math.min(1, Math.min(...evidence.map((e) => e.pValue)) * quantiles.length);
+  const name = (q: number) => `p${Math.round(q * 100)}`;
+  const parts = evidence.map((e) => `${name(e.quantile)} canary ${unit(e.canary)} vs control ${unit(e.control)} (${(100 * e.canaryShareAbove).toFixed(1)}% vs ${(100 * e.controlShareAbove).toFixed(1)}% above pooled ${name(e.quantile)}, p ${fmt(e.pValue)})`);
+  const detail = `${parts.join('; ')}; worst ${name(w.quantile)}, ${tail(w.pValue, rule, each)}`;
+  return { ...base, outcome: w.outcome, canary: evidence[0].canary, control: evidence[0].control, harm: w.harm, pValue, quantiles: evidence, detail };
 }
+
+/** Latency quantiles compared: the typical inference and the slow tail. */
+export const LATENCY_QUANTILES = [0.5, 0.95] as const;
 
 /** Values at bin centres, for rank tests over histograms. */
 export function histogramValues(h: BinnedCounts | null, maxValues = 20_000): number[] {
@@ -162,28 +213,33 @@ function requireDevices(m: MetricEvidence, rule: MetricRule, canary: CohortSumma
  */
 export function analyzeCanary(input: CanaryAnalysisInput): CanaryVerdict {
   const { canary, control, rules } = input;
+  const stages = Math.max(1, Math.floor(input.analysedStages ?? 1));
+  const stageAlpha = (m: MetricName) => rules[m].alpha / stages;
   let srm: SrmEvidence | null = null;
   const minExposed = input.minExposedForSrm ?? 5;
   const total = canary.exposedDevices + control.exposedDevices;
   if (input.expectedCanaryShare < 1 && total > 0 && total * Math.min(input.expectedCanaryShare, 1 - input.expectedCanaryShare) >= minExposed) {
-    const r = sampleRatioMismatch(canary.exposedDevices, control.exposedDevices, input.expectedCanaryShare, SRM_P_THRESHOLD);
-    srm = { canaryExposed: canary.exposedDevices, controlExposed: control.exposedDevices, expectedCanaryShare: input.expectedCanaryShare, observedCanaryShare: r.observedCanaryShare, statistic: r.statistic, pValue: r.pValue, mismatch: r.mismatch };
+    const pValue = sequentialSampleRatio(canary.exposedDevices, control.exposedDevices, input.expectedCanaryShare);
+    srm = {
+      canaryExposed: canary.exposedDevices, controlExposed: control.exposedDevices, expectedCanaryShare: input.expectedCanaryShare,
+      observedCanaryShare: canary.exposedDevices / total, pValue, test: 'sequential-beta-binomial', mismatch: pValue < SRM_P_THRESHOLD,
+    };
   }
   const metrics: MetricEvidence[] = [];
   const on = (m: MetricName) => rules[m].enabled;
-  if (on('accuracy')) metrics.push(proportionMetric('accuracy', rules.accuracy, canary.correct, canary.correct + canary.incorrect, control.correct, control.correct + control.incorrect));
+  if (on('accuracy')) metrics.push(proportionMetric('accuracy', rules.accuracy, stageAlpha('accuracy'), canary.correct, canary.correct + canary.incorrect, control.correct, control.correct + control.incorrect));
   if (on('errorRate')) {
-    metrics.push(proportionMetric('errorRate', rules.errorRate, canary.predictionErrors, canary.predictions + canary.predictionErrors, control.predictionErrors, control.predictions + control.predictionErrors));
+    metrics.push(proportionMetric('errorRate', rules.errorRate, stageAlpha('errorRate'), canary.predictionErrors, canary.predictions + canary.predictionErrors, control.predictionErrors, control.predictions + control.predictionErrors));
   }
-  if (on('latency')) metrics.push(rankMetric('latency', rules.latency, canary.latencySamplesMs, control.latencySamplesMs));
-  if (on('confidence')) metrics.push(rankMetric('confidence', rules.confidence, histogramValues(canary.confidence), histogramValues(control.confidence)));
+  if (on('latency')) metrics.push(quantileMetric('latency', rules.latency, stageAlpha('latency'), canary.latencySamplesMs, control.latencySamplesMs, LATENCY_QUANTILES, (v) => `${fmtMs(v)} ms`));
+  if (on('confidence')) metrics.push(quantileMetric('confidence', rules.confidence, stageAlpha('confidence'), histogramValues(canary.confidence), histogramValues(control.confidence), [0.5], fmt));
   if (on('drift')) metrics.push(driftMetric(rules.drift, canary, control));
 
   for (let i = 0; i < metrics.length; i++) metrics[i] = requireDevices(metrics[i], rules[metrics[i].metric], canary, control);
 
   const reasons: string[] = [];
   if (srm?.mismatch) {
-    reasons.push(`sample-ratio mismatch: ${srm.canaryExposed} canary / ${srm.controlExposed} control exposed, expected canary share ${fmt(srm.expectedCanaryShare)} (p ${fmt(srm.pValue)} < ${SRM_P_THRESHOLD})`);
+    reasons.push(`sample-ratio mismatch: ${srm.canaryExposed} canary / ${srm.controlExposed} control exposed, expected canary share ${fmt(srm.expectedCanaryShare)} (always-valid p ${fmt(srm.pValue)} < ${SRM_P_THRESHOLD}, sequential Beta-binomial test, k ${SRM_PRIOR_CONCENTRATION})`);
     return { verdict: 'srm', srm, metrics, reasons };
   }
   const failed = metrics.filter((m) => m.outcome === 'fail');

@@ -14,6 +14,16 @@ export type RolloutAction =
   | { kind: 'rollback'; reason: string }
   | { kind: 'halt'; reason: string };
 
+/**
+ * Stages whose canary is analysed: all below 100% (reaching 100% is the
+ * promotion itself), at least one. Canary analysis spends alpha / this per stage.
+ * @example
+ * analysedStageCount([5, 25, 50, 100]) // 3
+ */
+export function analysedStageCount(stages: readonly number[]): number {
+  return Math.max(1, stages.filter((p) => p < 100).length);
+}
+
 export type DecisionState = Pick<Rollout, 'status' | 'stages' | 'stageIndex' | 'stageStartedAt' | 'minStageSeconds' | 'minSamples'>;
 
 /**

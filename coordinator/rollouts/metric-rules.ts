@@ -13,7 +13,10 @@ export const MetricRuleSchema = z.strictObject({
   direction: z.enum(['higher-is-better', 'lower-is-better']),
   /**
    * accuracy / errorRate: absolute difference of rates; latency / confidence:
-   * |P(canary > control) - 0.5|; drift: PSI.
+   * difference between the cohorts' shares of samples above the pooled
+   * quantile (latency p50 and p95, confidence the median; ties count half);
+   * drift: PSI. Also the scale tau of the mSPRT's mixing prior on the harm:
+   * the test is most sensitive near the harm worth acting on.
    */
   threshold: z.number().min(0),
   /** Per cohort: outcomes (accuracy), predictions (errorRate), samples (latency, confidence), feature counts (drift). */
@@ -24,7 +27,12 @@ export const MetricRuleSchema = z.strictObject({
    * self-reported totals. Optional so rules stored before it existed still parse.
    */
   minDevices: z.int().min(1).optional(),
-  /** One-sided significance level for "canary is worse". */
+  /**
+   * One-sided level for "canary is worse" over the WHOLE rollout: every look
+   * of every analysed stage together (always-valid tests, alpha split evenly
+   * over stages). A rollback needs one metric to fail, so an equal candidate
+   * is rolled back with probability at most the sum of the enabled metrics' alphas.
+   */
   alpha: z.number().gt(0).lt(1),
   /** An insufficient required metric makes the whole verdict insufficient. */
   required: z.boolean(),
@@ -39,7 +47,7 @@ export const DEFAULT_MIN_DEVICES = 5;
 export const DEFAULT_METRIC_RULES: MetricRules = {
   accuracy: { direction: 'higher-is-better', threshold: 0.02, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: true, enabled: true },
   errorRate: { direction: 'lower-is-better', threshold: 0.01, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
-  latency: { direction: 'lower-is-better', threshold: 0.1, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
+  latency: { direction: 'lower-is-better', threshold: 0.05, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
   confidence: { direction: 'higher-is-better', threshold: 0.1, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
   drift: { direction: 'lower-is-better', threshold: 0.2, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
 };

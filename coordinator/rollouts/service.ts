@@ -23,7 +23,7 @@ import type { Logger } from '../observability/logger.ts';
 import { changeStage, publishManifest } from '../registry/publish.ts';
 import { isStoreError, LIVE_ROLLOUT_STATUSES, type JsonObject, type ModelVersion, type Rollout, type RolloutStatus, type Store, type StoreOps } from '../store/index.ts';
 import { analyzeCanary, type CanaryVerdict } from './canary-analysis.ts';
-import { decideNext, type RolloutAction } from './decide.ts';
+import { analysedStageCount, decideNext, type RolloutAction } from './decide.ts';
 import type { ManifestEvents } from './manifest-events.ts';
 import { resolveMetricRules, type MetricRules, type MetricRulesInput } from './metric-rules.ts';
 import { liveRollout, publishCohortManifest } from './rollout-manifests.ts';
@@ -252,7 +252,7 @@ export class RolloutService {
       const percent = rollout.stages[rollout.stageIndex];
       const { canary, control } = await readCohorts(this.store, rollout);
       const rules = resolveMetricRules(rollout.metrics as MetricRulesInput);
-      const verdict = analyzeCanary({ canary, control, expectedCanaryShare: percent / 100, rules });
+      const verdict = analyzeCanary({ canary, control, expectedCanaryShare: percent / 100, rules, analysedStages: analysedStageCount(rollout.stages) });
       const now = this.now();
       const action = decideNext(rollout, verdict, canary.exposedDevices, now);
       const record = { at: now.toISOString(), stageIndex: rollout.stageIndex, percent, ...verdict, action } as unknown as JsonObject;
