@@ -53,6 +53,18 @@ describe('runBackgroundRound against a real coordinator', () => {
     expect(await store.countOutbox()).toMatchObject({ update: 0 });
   }, 30_000);
 
+  it('checks in with the examples it holds, which the coordinator keeps with its selection', async () => {
+    const admin = coordinator.initialAdminKey ?? '';
+    const created = await createTask(f, admin, 'digits', 1, { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, minExamples: 5 });
+    const taskId = ((await created.json()) as { id: string }).id;
+    const store = await deviceStore(12);
+    // This store holds no model, so the turn ends after the check-in, without training.
+    const [outcome] = await runBackgroundRound({ url: BASE, app: 'digits', tasks: [taskId], store, backend: 'cpu', fetch: fetchVia, timeCapMs: 20_000 });
+    expect(outcome).toMatchObject({ taskId, roundId: expect.any(String) });
+    const participants = await coordinator.deps.store.listParticipants((outcome as { roundId: string }).roundId);
+    expect(participants.map((p) => p.declaredExamples)).toEqual([12]);
+  }, 30_000);
+
   it('does not check in without examples, and explains a missing device', async () => {
     const store = await deviceStore(0);
     expect(await runBackgroundRound({ url: BASE, app: 'digits', tasks: [pausedTask], store, fetch: fetchVia })).toEqual([{ taskId: pausedTask, status: 'no-examples' }]);

@@ -220,8 +220,8 @@ export class RolloutService {
         stages,
         minStageSeconds: input.minStageSeconds ?? DEFAULT_MIN_STAGE_SECONDS,
         minSamples: input.minSamples ?? DEFAULT_MIN_SAMPLES,
-        // The shadow setting rides with the analysis settings: resolveMetricRules reads only metric names.
-        metrics: { ...(rules as unknown as JsonObject), ...(input.shadow ? { shadow: input.shadow } : {}) },
+        metrics: rules as unknown as JsonObject,
+        shadow: input.shadow ? (input.shadow as unknown as JsonObject) : null,
       });
       const canaryVersion = await changeStage(tx, this.signing, { app: input.app, version: candidate.version, stage: 'canary', actor, reason: `rollout ${id}` });
       const canary = await publishCohortManifest(tx, this.signing, canaryVersion, id, 'canary', { shadow: input.shadow !== undefined });
