@@ -19,7 +19,7 @@ export interface RoundScenario {
   roundId?: string;
   /** One input per device; device i is deviceIdAt(i). */
   inputs: readonly Uint32Array[];
-  parameters?: SecAggParameters;
+  parameters?: SecAggParameters | ((cohortSize: number) => SecAggParameters);
   plan?: PlanOptions;
   /** Devices that go silent instead of sending that phase's message (and stay silent). */
   drops?: Partial<Record<DropPhase, DropChoice>>;

@@ -40,8 +40,11 @@ export interface SecAggServerOptions {
   roundId: string;
   /** uint32 words per input. */
   vectorLength: number;
-  /** Fixed (k, t, c); by default planSecAgg(devices that advertised, plan). */
-  parameters?: SecAggParameters;
+  /**
+   * (k, t, c), or a function of how many devices advertised; by default
+   * planSecAgg(devices that advertised, plan).
+   */
+  parameters?: SecAggParameters | ((cohortSize: number) => SecAggParameters);
   plan?: PlanOptions;
 }
 
@@ -107,8 +110,10 @@ export class SecAggServer {
     this.#expect('advertising');
     const devices = [...this.#advertised.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
     if (devices.length < 3) return this.#fail(new SecAggError('too-few-survivors', `only ${devices.length} devices advertised keys; secure aggregation needs at least 3`));
-    const parameters = this.#options.parameters ?? planSecAgg(devices.length, this.#options.plan);
+    const fixed = this.#options.parameters;
+    let parameters: SecAggParameters;
     try {
+      parameters = typeof fixed === 'function' ? fixed(devices.length) : (fixed ?? planSecAgg(devices.length, this.#options.plan));
       checkSecAggParameters(devices.length, parameters);
     } catch (error) {
       return this.#fail(error);
