@@ -1,6 +1,6 @@
 /**
  * Issue 13 item 4, "one device sets the FedAvg step", reproduced over HTTP on
- * a real coordinator (real SQLite): four honest devices upload a -0.1 step on
+ * a real coordinator on loopback (real SQLite): four honest devices upload a -0.1 step on
  * one weight, one liar uploads +0.1 and claims 2^53-1 examples. Before the
  * bound the applied step was +0.1000 (the liar's alone). Now the weight is
  * min(claimed, declared at check-in, plan.maxExamplesPerDevice) and no
@@ -8,8 +8,10 @@
  * the step stays on the honest side, within the liar's bounded share.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTensors } from '../../shared/codec/index.ts';
@@ -17,7 +19,7 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import type { CheckInSelected } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
+  checkIn, createTask, deltaTensors, encodeUpdate, httpFetcher, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
   type Fetcher,
 } from '../routes/fleet.fixture.ts';
 
@@ -27,6 +29,7 @@ const HUGE = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 
 let dataDir: string;
 let flock: Coordinator;
+let server: ReturnType<typeof serve>;
 let f: Fetcher;
 let specs: WeightSpec[];
 const adminKey = testAdminKey();
@@ -34,11 +37,17 @@ const adminKey = testAdminKey();
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-example-weight-'));
   flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }), sweep: false });
-  f = async (path, init) => flock.app.request(path, init);
+  server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((ready, fail) => {
+    server.once('listening', ready);
+    server.once('error', fail);
+  });
+  f = httpFetcher(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small'), 'production')).status).toBe(201);
   specs = (await flock.deps.store.getModelVersion('digits', 1))!.weightSpecs;
 });
 afterAll(async () => {
+  server?.close();
   await flock.close();
   await rm(dataDir, { recursive: true, force: true });
 });
