@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { analyzeCanary } from './canary-analysis.ts';
 import { emptySummary, summarizeCohort, type CohortSummary } from './cohort-summary.ts';
 import { cohortOf, bucketOf } from './cohort.ts';
-import { decideNext, type DecisionState } from './decide.ts';
+import { analysedStageCount, decideNext, type DecisionState } from './decide.ts';
 import { resolveMetricRules } from './metric-rules.ts';
+import { seededRandom } from '../../shared/stats/index.ts';
+import { sampleNormal } from '../../shared/stats/seeded-random.ts';
 
 const rules = resolveMetricRules({ accuracy: { minSamples: 100 } });
 const cohort = (exposed: number, correct: number, incorrect: number, extra: Partial<CohortSummary> = {}): CohortSummary =>
@@ -49,13 +51,50 @@ describe('canary analysis', () => {
     expect(v.srm!.pValue).toBeLessThan(0.001);
     expect(decideNext(state(), v, 120, later).kind).toBe('halt');
   });
-  it('compares latency with Mann-Whitney and flags a slower canary', () => {
+  it('compares latency with the always-valid quantile test and flags a slower canary', () => {
     const slow = Array.from({ length: 200 }, (_, i) => 20 + (i % 10));
     const fast = Array.from({ length: 200 }, (_, i) => 10 + (i % 10));
     const v = analyzeCanary({ canary: cohort(50, 900, 100, { latencySamplesMs: slow }), control: cohort(950, 9000, 1000, { latencySamplesMs: fast }), expectedCanaryShare: 0.05, rules });
     const lat = v.metrics.find((m) => m.metric === 'latency')!;
     expect(lat.outcome).toBe('fail');
+    expect(lat.test).toBe('msprt-quantile');
+    expect(lat.quantiles?.map((q) => q.quantile)).toEqual([0.5, 0.95]);
     expect(v.verdict).toBe('fail');
+  });
+  it('says what failed, by how much, and with which always-valid test', () => {
+    const v = analyzeCanary({ canary: cohort(100, 861, 139), control: cohort(1900, 9020, 980), expectedCanaryShare: 0.05, rules, analysedStages: 3 });
+    const acc = v.metrics.find((m) => m.metric === 'accuracy')!;
+    expect(acc.test).toBe('msprt-two-proportions');
+    expect(acc.stageAlpha).toBeCloseTo(0.01 / 3, 12);
+    expect(v.reasons[0]).toMatch(/^accuracy fail: canary 0\.861 vs control 0\.902, always-valid p 1\.\d\de-3 \(mSPRT, tau 0\.02, stage alpha 3\.33e-3\)$/);
+    expect(v.srm?.test).toBe('sequential-beta-binomial');
+  });
+  it('spends alpha over the analysed stages: significant for one stage is only marginal for three', () => {
+    // 0.875 vs 0.9 on 2000 / 20000 outcomes: always-valid p 6.1e-3, between 0.01 / 3 and 0.01.
+    const input = { canary: cohort(100, 1750, 250), control: cohort(1900, 18_000, 2000), expectedCanaryShare: 0.05, rules };
+    expect(analyzeCanary({ ...input, analysedStages: 1 }).verdict).toBe('fail');
+    expect(analyzeCanary({ ...input, analysedStages: analysedStageCount([5, 25, 50, 100]) }).verdict).toBe('marginal');
+    expect([analysedStageCount([5, 25, 50, 100]), analysedStageCount([5, 25]), analysedStageCount([100])]).toEqual([3, 2, 1]);
+  });
+  it('reads p50 and p95 from the samplesMs devices send: a heavier tail at the same median fails on p95 only', () => {
+    const random = seededRandom(3);
+    const ms = (median: number) => Math.exp(Math.log(median) + 0.25 * sampleNormal(random));
+    const row = (deviceId: string, samplesMs: number[]) => ({ id: 1, deviceId, app: 'a', version: 2, kind: 'latency', payload: { samplesMs } as never, at: '' });
+    // The tail factor stretches only samples above the distribution's p90, so the median stays where it was.
+    const p90 = 20 * Math.exp(0.25 * 1.2816);
+    const fleet = (devices: number, tail: number) => summarizeCohort(Array.from({ length: devices }, (_, d) =>
+      row(`d${d}`, Array.from({ length: 64 }, () => { const v = ms(20); return v > p90 ? v * tail : v; }))), undefined, { trimFraction: 0 });
+    const control = fleet(400, 1);
+    const heavy = analyzeCanary({ canary: { ...fleet(80, 3), exposedDevices: 80 }, control: { ...control, exposedDevices: 1520 }, expectedCanaryShare: 0.05, rules, analysedStages: 3 });
+    const lat = heavy.metrics.find((m) => m.metric === 'latency')!;
+    const [p50, p95] = lat.quantiles!;
+    expect(p50.outcome).not.toBe('fail');
+    expect(p95.outcome).toBe('fail');
+    expect(p95.canary).toBeGreaterThan(1.5 * p95.control);
+    expect(lat.outcome).toBe('fail');
+    expect(lat.detail).toContain('worst p95');
+    const equal = analyzeCanary({ canary: { ...fleet(80, 1), exposedDevices: 80 }, control: { ...control, exposedDevices: 1520 }, expectedCanaryShare: 0.05, rules, analysedStages: 3 });
+    expect(equal.metrics.find((m) => m.metric === 'latency')?.outcome).toBe('pass');
   });
   it('flags drift between the cohorts as marginal', () => {
     const features = (counts: number[]) => ({ x: { min: 0, max: 1, counts } });
