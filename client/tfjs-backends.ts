@@ -56,7 +56,10 @@ export async function activateBackend(backend: BackendName): Promise<void> {
     setWasmPaths(assetBase);
     if ((globalThis as Record<string, unknown>)[WASM_THREADS_MARKER] !== true) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
-  if (tf.getBackend() === backend) return;
+  // tfjs may have started a backend on its own (its first op picks the best registered one): let that settle
+  // first, or "already active" could mean "still loading" (offline, a service worker's wasm never arrives).
+  const pending = (tf.engine() as unknown as { pendingBackendInit?: Promise<boolean> | null }).pendingBackendInit;
+  if (pending) await pending;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`tfjs did not start the '${backend}' backend within ${BACKEND_START_TIMEOUT_MS / 1000} s`)), BACKEND_START_TIMEOUT_MS);

@@ -3,7 +3,11 @@
  * `sw.js` of two lines (`importScripts` the script-tag SDK, then
  * `Flock.startFlockServiceWorker({ app: 'inbox' })`), in real Chromium against
  * a real coordinator. The page asks it for a prediction by message and names
- * its background-training tasks with `Flock.enableBackgroundTraining`.
+ * its background-training tasks with `Flock.enableBackgroundTraining`; with
+ * the coordinator unreachable (routes blocked, request log checked) the
+ * worker still answers from IndexedDB; a `flock-train` sync event, dispatched
+ * over DevTools with no page of the origin open, trains on the examples the
+ * page recorded and uploads, and the coordinator closes the round.
  */
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +15,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { pino } from 'pino';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { writeModelDirectory } from '../../coordinator/registry/index.ts';
@@ -101,4 +105,83 @@ describe('startFlockServiceWorker in any app', () => {
     expect(swRequests.some((p) => p.includes('digits'))).toBe(false);
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('answers offline from IndexedDB, then trains and uploads a round from a sync event with no page open', async () => {
+    const admin = { authorization: `Bearer ${coordinator.initialAdminKey}`, 'content-type': 'application/json' };
+    const created = await fetch(`${origin}/v1/admin/tasks`, {
+      method: 'POST', headers: admin,
+      body: JSON.stringify({ app: 'inbox', modelVersion: 1, plan: { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 300, localEpochs: 1, batchSize: 4, learningRate: 0.05, clipNorm: 5, minExamples: 5, noiseMultiplier: 0.5 } }),
+    });
+    expect(created.status).toBe(201);
+    const taskId = ((await created.json()) as { id: string }).id;
+
+    const context = await browser.newContext();
+    await context.addInitScript('window.__name = (f) => f;');
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(origin);
+    const examples = sampleInputs(8, 784, 21);
+    const background = await page.evaluate(async ({ url, xs, id }) => {
+      await navigator.serviceWorker.register('/sw.js');
+      await navigator.serviceWorker.ready;
+      const flock = await Flock.connect({ url, app: 'inbox', backend: 'cpu', telemetry: false });
+      for (let i = 0; i < xs.length; i++) await flock.record(new Float32Array(xs[i]), i % 10);
+      await flock.close();
+      return Flock.enableBackgroundTraining([id]);
+    }, { url: origin, xs: examples, id: taskId });
+    expect(background.tasks).toEqual([taskId]);
+
+    // Offline: every coordinator route blocked, and counted.
+    const blocked: string[] = [];
+    const block = (route: Route) => {
+      blocked.push(new URL(route.request().url()).pathname);
+      return route.abort('internetdisconnected');
+    };
+    await context.route(`${origin}/v1/**`, block);
+    await context.setOffline(true);
+    const answered: string[] = [];
+    context.on('requestfinished', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/v1/')) answered.push(r.url());
+    });
+    const offline = await page.evaluate(async (input) => {
+      const registration = await navigator.serviceWorker.ready;
+      const channel = new MessageChannel();
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no reply in 60 s')), 60_000);
+        channel.port1.onmessage = (e) => {
+          clearTimeout(timer);
+          resolve(e.data);
+        };
+        registration.active!.postMessage({ type: 'predict', meta: { id: 'off1', sentAt: Date.now() }, payload: { input } }, [channel.port2]);
+      });
+    }, INPUT);
+    expect(offline).toMatchObject({ type: 'predict-result', meta: { id: 'off1', answeredBy: 'service-worker' }, payload: { modelVersion: 1 } });
+    expect(answered).toEqual([]);
+    await context.unroute(`${origin}/v1/**`, block);
+    await context.setOffline(false);
+
+    // No page of the origin open; a DevTools session on a blank page dispatches the sync.
+    const blank = await context.newPage();
+    const cdp = await context.newCDPSession(blank);
+    const registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    await page.close();
+    const until = Date.now() + 10_000;
+    while (!registrations.some((r) => r.scopeURL.startsWith(origin) && !r.isDeleted) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    const registration = registrations.find((r) => r.scopeURL.startsWith(origin) && !r.isDeleted);
+    expect(registration, 'the inbox origin has a service-worker registration').toBeDefined();
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registration!.registrationId, tag: 'flock-train', lastChance: false });
+
+    type RoundView = { state: string; reports: number; resultVersion: number | null };
+    const rounds = async () => ((await (await fetch(`${origin}/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as { rounds: RoundView[] }).rounds;
+    const deadline = Date.now() + 150_000;
+    while (!(await rounds()).some((r) => r.state === 'closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    const [round] = await rounds();
+    expect(round).toMatchObject({ state: 'closed', reports: 1, resultVersion: 2 });
+    expect(errors).toEqual([]);
+    console.info(`any-app service worker: offline prediction answered by the worker (${blocked.length} coordinator requests blocked, 0 answered); a flock-train sync trained and uploaded; round closed as version ${round.resultVersion}`);
+    await context.close();
+  }, 300_000);
 });
