@@ -42,9 +42,9 @@ describe('wilsonInterval', () => {
 
 describe('shadowOf', () => {
   it('reads a valid shadow setting and rejects a malformed one', () => {
-    expect(shadowOf({ metrics: { shadow: { version: 2, sampleRate: 0.5 } } })).toEqual({ version: 2, sampleRate: 0.5 });
-    expect(shadowOf({ metrics: { shadow: { version: 2, sampleRate: 2 } } })).toBeNull();
-    expect(shadowOf({ metrics: {} })).toBeNull();
+    expect(shadowOf({ shadow: { version: 2, sampleRate: 0.5 } })).toEqual({ version: 2, sampleRate: 0.5 });
+    expect(shadowOf({ shadow: { version: 2, sampleRate: 2 } })).toBeNull();
+    expect(shadowOf({ shadow: null })).toBeNull();
   });
 
   it('weighs each device at most MAX_SHADOW_COMPARISONS_PER_DEVICE comparisons', () => {

@@ -4,10 +4,11 @@
  * Its predictions are never shown; devices send 'shadow' telemetry (agreement
  * with production, both latencies) and this module turns it into a report.
  *
- * The manifest schema is strict, so the shadow is not a manifest field: the
- * device asks `GET /v1/apps/:app/shadow` for `{ version, sampleRate, manifest }`.
- * The shadow setting is stored with the rollout's analysis settings
- * (`rollout.metrics.shadow`), so it survives a restart without a migration.
+ * The rollout's cohort manifests say that it runs a shadow
+ * (`rollout.shadow: true`); only then does a device ask
+ * `GET /v1/apps/:app/shadow` for `{ version, sampleRate, manifest }`, the
+ * manifest signed for that role (shadow-manifest.ts). The setting is the
+ * rollout's own field (`rollout.shadow`, migration 0005), not a metric rule.
  */
 import { z } from 'zod';
 import type { Rollout } from '../store/index.ts';
@@ -24,8 +25,8 @@ export type ShadowConfig = z.infer<typeof ShadowConfigSchema>;
  * @example
  * shadowOf(rollout) // { version: 3, sampleRate: 0.1 } or null
  */
-export function shadowOf(rollout: Pick<Rollout, 'metrics'>): ShadowConfig | null {
-  const parsed = ShadowConfigSchema.safeParse((rollout.metrics as { shadow?: unknown }).shadow);
+export function shadowOf(rollout: Pick<Rollout, 'shadow'>): ShadowConfig | null {
+  const parsed = ShadowConfigSchema.safeParse(rollout.shadow);
   return parsed.success ? parsed.data : null;
 }
 

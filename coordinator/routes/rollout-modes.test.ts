@@ -62,8 +62,11 @@ describe('shadow mode', () => {
   it('serves a signed shadow manifest to devices only, and reports agreement and latency', async () => {
     const start = await f('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 2, minStageSeconds: 3600, shadow: { version: 3, sampleRate: 0.25 } }) });
     expect(start.status).toBe(201);
-    const rollout = (await start.json()) as { id: string; shadow: unknown };
+    const rollout = (await start.json()) as { id: string; shadow: unknown; metrics: Record<string, unknown> };
     expect(rollout.shadow).toEqual({ version: 3, sampleRate: 0.25 });
+    // The shadow is the rollout's own field, not a metric rule.
+    expect(rollout.metrics).not.toHaveProperty('shadow');
+    expect(Object.keys(rollout.metrics).length).toBeGreaterThan(0);
 
     expect((await f('/v1/apps/digits/shadow')).status).toBe(401);
     expect((await f('/v1/apps/digits/shadow', { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(403);

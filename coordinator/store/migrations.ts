@@ -11,6 +11,7 @@ import type { ColumnDefinitionBuilder, CreateTableBuilder, Kysely, Migration, Mi
 import { StoreError } from './errors.ts';
 import { partialsMigration } from './partial-migration.ts';
 import { participantExamplesMigration } from './participant-examples-migration.ts';
+import { rolloutShadowMigration } from './rollout-shadow-migration.ts';
 import { rolloutsMigration } from './rollout-migration.ts';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
@@ -221,7 +222,7 @@ function initial(dialect: SqlDialectName): Migration {
 export function flockMigrations(dialect: SqlDialectName): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect), '0002_rollouts': rolloutsMigration(), '0003_round_partials': partialsMigration(), '0004_participant_examples': participantExamplesMigration(dialect) };
+      return { '0001_initial': initial(dialect), '0002_rollouts': rolloutsMigration(), '0003_round_partials': partialsMigration(), '0004_participant_examples': participantExamplesMigration(dialect), '0005_rollout_shadow': rolloutShadowMigration(dialect) };
     },
   };
 }

@@ -31,7 +31,8 @@ it('adds declared_examples once, and runs again when its record was lost', async
   expect(columns(file)).toContain('declared_examples');
 
   const raw = new BetterSqlite3(file);
-  expect(raw.prepare("delete from kysely_migration where name = '0004_participant_examples'").run().changes).toBe(1);
+  // Later migrations' records go too: Kysely refuses a lost record before a kept one.
+  expect(raw.prepare("delete from kysely_migration where name >= '0004'").run().changes).toBeGreaterThanOrEqual(1);
   raw.close();
 
   const store = await openSqliteStore({ dataDir });

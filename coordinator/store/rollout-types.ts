@@ -26,6 +26,8 @@ export interface Rollout {
   minSamples: number;
   /** Per-metric analysis settings (coordinator/rollouts decides their shape). */
   metrics: JsonObject;
+  /** The version run as a shadow beside production and its sample rate (coordinator/rollouts/shadow.ts), or null. */
+  shadow: JsonObject | null;
   /** Manifest generation served to canary devices in the current stage. */
   canaryGeneration: number | null;
   /** Manifest generation served to control devices. */
@@ -47,6 +49,7 @@ export interface NewRollout {
   minStageSeconds: number;
   minSamples: number;
   metrics: JsonObject;
+  shadow?: JsonObject | null;
 }
 
 export type RolloutPatch = Partial<Pick<Rollout,

@@ -132,6 +132,8 @@ export interface RolloutsTable {
   min_stage_seconds: number;
   min_samples: number;
   metrics: string;
+  /** Migration 0005: the shadow setting (JSON) or null. */
+  shadow: string | null;
   canary_generation: number | null;
   control_generation: number | null;
   last_verdict: string | null;
