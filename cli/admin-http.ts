@@ -6,10 +6,11 @@
  *
  * Answers are parsed with the protocol's zod schemas, so a coordinator of
  * another version fails loudly here instead of printing "undefined" columns.
+ * This file imports no schema at load time (zod alone takes longer to load
+ * than `flock --help` should), so every command can use its flags.
  */
 import type { Command } from 'commander';
 import type { z } from 'zod';
-import { isErrorBody } from '../shared/protocol/index.ts';
 import { UsageError } from './usage-error.ts';
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:8787';
@@ -100,7 +101,8 @@ function networkCode(error: unknown): string | undefined {
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
 
-function failureMessage(conn: AdminConnection, status: number, body: unknown, text: string): AdminApiError {
+async function failureMessage(conn: AdminConnection, status: number, body: unknown, text: string): Promise<AdminApiError> {
+  const { isErrorBody } = await import('../shared/protocol/errors.ts');
   if (isErrorBody(body)) {
     const { code, message } = body.error;
     const hint =
@@ -150,7 +152,7 @@ export async function adminRequest<S extends z.ZodType>(conn: AdminConnection, r
   } catch {
     parsed = undefined;
   }
-  if (!res.ok) throw failureMessage(conn, res.status, parsed, text);
+  if (!res.ok) throw await failureMessage(conn, res.status, parsed, text);
   const result = request.schema.safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];

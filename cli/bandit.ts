@@ -1,14 +1,14 @@
 /**
- * `flock bandit start|show|reallocate|stop`: bandit mode from the terminal,
- * through the admin API (Thompson sampling over labelled feedback).
+ * What `flock bandit start|show|reallocate|stop` do, through the admin API
+ * (Thompson sampling over labelled feedback). Their flags are in
+ * bandit-commands.ts, which loads this file only when one runs.
  *
  * @example
  * // flock bandit start --app digits --versions 3,4 --reallocate-seconds 600
  */
-import type { Command } from 'commander';
 import { z } from 'zod';
 import type { CliIo } from './index.ts';
-import { adminRequest, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
+import { adminRequest, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import { UsageError } from './usage-error.ts';
 
 // Loose objects: `--json` prints what the coordinator answered, not only the fields the table needs.
@@ -23,7 +23,8 @@ const BanditSchema = z.looseObject({
 });
 type Bandit = z.infer<typeof BanditSchema>;
 
-type Flags = ConnectionFlags & { app: string; json?: boolean };
+export type BanditFlags = ConnectionFlags & { app: string; json?: boolean };
+export type StartFlags = BanditFlags & { versions: string; reallocateSeconds?: string };
 
 /**
  * Human summary: one row per arm. `feedback` is every outcome devices sent
@@ -46,31 +47,21 @@ function parseVersions(raw: string): number[] {
   return versions;
 }
 
-export function registerBanditCommands(program: Command, io: CliIo): void {
-  const bandit = program.command('bandit').description('bandit mode: Thompson sampling allocates traffic between versions by labelled feedback');
-  const print = (b: Bandit, json?: boolean) => io.out(json ? `${JSON.stringify(b)}\n` : describeBandit(b));
+const print = (io: CliIo, b: Bandit, json?: boolean) => io.out(json ? `${JSON.stringify(b)}\n` : describeBandit(b));
 
-  withConnectionOptions(bandit.command('start').description('start splitting an app\'s traffic between versions')
-    .requiredOption('--app <app>', 'app name').requiredOption('--versions <list>', 'versions, e.g. 3,4')
-    .option('--reallocate-seconds <s>', 'seconds between reallocations (default 300)').option('--json', 'print JSON'))
-    .action(async (flags: Flags & { versions: string; reallocateSeconds?: string }) => {
-      const body: Record<string, unknown> = { app: flags.app, versions: parseVersions(flags.versions) };
-      if (flags.reallocateSeconds !== undefined) {
-        const s = Number(flags.reallocateSeconds);
-        if (!Number.isInteger(s) || s < 1) throw new UsageError(`--reallocate-seconds must be a positive integer, got "${flags.reallocateSeconds}"`);
-        body.reallocateSeconds = s;
-      }
-      print(await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/bandits', json: body, schema: BanditSchema }), flags.json);
-    });
-
-  for (const [name, method, suffix, description] of [
-    ['show', 'GET', '', 'allocation and rewards'],
-    ['reallocate', 'POST', '/reallocate', 'reallocate now from the feedback so far'],
-    ['stop', 'POST', '/stop', 'stop; devices return to the production version'],
-  ] as const) {
-    withConnectionOptions(bandit.command(name).description(description).requiredOption('--app <app>', 'app name').option('--json', 'print JSON'))
-      .action(async (flags: Flags) => {
-        print(await adminRequest(resolveConnection(flags), { method, path: `/v1/admin/bandits/${encodeURIComponent(flags.app)}${suffix}`, schema: BanditSchema }), flags.json);
-      });
+/** `flock bandit start --app APP --versions 3,4`. */
+export async function startBandit(flags: StartFlags, io: CliIo): Promise<void> {
+  const body: Record<string, unknown> = { app: flags.app, versions: parseVersions(flags.versions) };
+  if (flags.reallocateSeconds !== undefined) {
+    const s = Number(flags.reallocateSeconds);
+    if (!Number.isInteger(s) || s < 1) throw new UsageError(`--reallocate-seconds must be a positive integer, got "${flags.reallocateSeconds}"`);
+    body.reallocateSeconds = s;
   }
+  print(io, await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/bandits', json: body, schema: BanditSchema }), flags.json);
+}
+
+/** `flock bandit show|reallocate|stop --app APP`. */
+export async function actOnBandit(action: 'show' | 'reallocate' | 'stop', flags: BanditFlags, io: CliIo): Promise<void> {
+  const path = `/v1/admin/bandits/${encodeURIComponent(flags.app)}${action === 'show' ? '' : `/${action}`}`;
+  print(io, await adminRequest(resolveConnection(flags), { method: action === 'show' ? 'GET' : 'POST', path, schema: BanditSchema }), flags.json);
 }

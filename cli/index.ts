@@ -7,14 +7,14 @@ import { unknownOptionError } from './unknown-options.ts';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './usage-error.ts';
 import { registerAdminKeyCommand } from './admin-key.ts';
-import { registerModelCommands } from './model.ts';
+import { registerModelCommands } from './model-commands.ts';
 import { registerPrivacyCommands } from './privacy.ts';
-import { registerRolloutCommands } from './rollout.ts';
-import { registerBanditCommands } from './bandit.ts';
-import { registerServeCommand } from './serve.ts';
-import { registerSimulateCommand } from './simulate.ts';
-import { registerTaskCommands } from './task.ts';
-import { registerStatusCommand } from './status.ts';
+import { registerRolloutCommands } from './rollout-commands.ts';
+import { registerBanditCommands } from './bandit-commands.ts';
+import { registerServeCommand } from './serve-command.ts';
+import { registerSimulateCommand } from './simulate-command.ts';
+import { registerTaskCommands } from './task-commands.ts';
+import { registerStatusCommand } from './status-command.ts';
 
 const VERSION = '0.1.0';
 

@@ -1,11 +1,12 @@
 /**
- * `flock model push|list|show|stage`: the model registry from the terminal.
+ * What `flock model push|list|show|stage` do (their flags are in
+ * model-commands.ts, which loads this file only when one runs).
  *
  * `push` checks the folder locally first (model.json parses, every weight
  * file it names is there) so a typo in a path is a usage error in
- * milliseconds, not an upload and a 422.
+ * milliseconds, not an upload and a 422; then the admin key, with one small
+ * read, so a wrong key costs no upload.
  */
-import type { Command } from 'commander';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
@@ -17,9 +18,7 @@ import {
   WeightEncodingSchema,
   type ModelVersionView,
 } from '../shared/protocol/index.ts';
-import { ModelPackageError } from '../coordinator/registry/model-package-error.ts';
-import { parseModelJson, shardKey } from '../coordinator/registry/model-files.ts';
-import { adminRequest, cell, formatBytes, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
+import { adminRequest, cell, formatBytes, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
 
@@ -82,6 +81,8 @@ export async function readModelUpload(dir: string): Promise<UploadPart[]> {
   const jsonPath = join(dir, 'model.json');
   if (!(await isFile(jsonPath))) throw new UsageError(`no model.json in "${dir}"; point at the folder written by tf.LayersModel.save()`);
   const jsonBytes = new Uint8Array(await readFile(jsonPath));
+  // The registry's model-file checks import tfjs: only `model push` pays for that.
+  const [{ parseModelJson, shardKey }, { ModelPackageError }] = await Promise.all([import('../coordinator/registry/model-files.ts'), import('../coordinator/registry/model-package-error.ts')]);
   let keys: string[];
   try {
     const json = parseModelJson(jsonBytes);
@@ -163,101 +164,59 @@ function describePush(answer: PushAnswer): string {
   return text;
 }
 
-interface PushFlags extends ConnectionFlags { app: string; holdout?: string; stage?: string; json?: boolean }
-interface AppFlags extends ConnectionFlags { app: string; json?: boolean }
-interface ShowFlags extends AppFlags { version: string }
-interface StageFlags extends ShowFlags { to: string; reason?: string }
+export interface PushFlags extends ConnectionFlags { app: string; holdout?: string; stage?: string; json?: boolean }
+export interface AppFlags extends ConnectionFlags { app: string; json?: boolean }
+export interface ShowFlags extends AppFlags { version: string }
+export interface StageFlags extends ShowFlags { to: string; reason?: string }
 
-/**
- * Adds the `model` command group.
- *
- * @example
- * // flock model push ./digits-model --app digits --holdout holdout.flkt
- * registerModelCommands(program, io);
- */
-export function registerModelCommands(program: Command, io: CliIo): void {
-  // `model show --version N` would otherwise be taken by the root program's
-  // own --version flag, wherever it appears on the line.
-  const model = program.command('model').description('push models to the registry, list versions, move them between stages');
+/** `flock model push DIR`. */
+export async function pushModel(dir: string, flags: PushFlags, io: CliIo): Promise<void> {
+  const app = appOf(flags.app);
+  const stage = flags.stage === undefined ? undefined : stageOf('--stage', flags.stage);
+  const conn = resolveConnection(flags);
+  const parts = await readModelUpload(dir);
+  if (flags.holdout !== undefined && !(await isFile(flags.holdout))) throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
+  // Check the key with one small read first: a wrong key must not cost the whole upload.
+  await adminRequest(conn, { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
+  if (flags.holdout !== undefined) parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
+  const form = new FormData();
+  for (const part of parts) form.append(part.field, new Blob([part.bytes]), basename(part.path));
+  if (stage) form.append('stage', stage);
+  const total = parts.reduce((n, p) => n + p.bytes.byteLength, 0);
+  // fetch reports no upload progress; one line keeps a long upload from looking hung.
+  io.err(`uploading ${parts.length} files (${formatBytes(total)}) to ${conn.baseUrl}${flags.holdout ? ', then checking variants on the holdout' : ''}...\n`);
+  const answer = await adminRequest(conn, { method: 'POST', path: `/v1/admin/models/${encodeURIComponent(app)}`, form, schema: PushAnswerSchema, timeoutMs: 10 * 60_000 });
+  io.out(flags.json ? `${JSON.stringify(answer)}\n` : describePush(answer));
+}
 
-  withConnectionOptions(
-    model
-      .command('push')
-      .description('upload a tfjs LayersModel folder (model.json + weight files) as a new version')
-      .argument('<dir>', 'folder written by tf.LayersModel.save()')
-      .requiredOption('--app <name>', 'app the model belongs to, e.g. digits')
-      .option('--holdout <file>', 'holdout codec file (tensors x, y) to check quantized variants against')
-      .option('--stage <stage>', `initial stage: ${MODEL_STAGES.join(', ')} (default candidate)`)
-      .option('--json', 'print JSON'),
-  ).action(async (dir: string, flags: PushFlags) => {
-    const app = appOf(flags.app);
-    const stage = flags.stage === undefined ? undefined : stageOf('--stage', flags.stage);
-    const conn = resolveConnection(flags);
-    const parts = await readModelUpload(dir);
-    // Check the key with one small read first: a wrong key must not cost the whole upload.
-    await adminRequest(conn, { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
-    if (flags.holdout !== undefined) {
-      if (!(await isFile(flags.holdout))) throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
-      parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
-    }
-    const form = new FormData();
-    for (const part of parts) form.append(part.field, new Blob([part.bytes]), basename(part.path));
-    if (stage) form.append('stage', stage);
-    const total = parts.reduce((n, p) => n + p.bytes.byteLength, 0);
-    // fetch reports no upload progress; one line keeps a long upload from looking hung.
-    io.err(`uploading ${parts.length} files (${formatBytes(total)}) to ${conn.baseUrl}${flags.holdout ? ', then checking variants on the holdout' : ''}...\n`);
-    const answer = await adminRequest(conn, { method: 'POST', path: `/v1/admin/models/${encodeURIComponent(app)}`, form, schema: PushAnswerSchema, timeoutMs: 10 * 60_000 });
-    io.out(flags.json ? `${JSON.stringify(answer)}\n` : describePush(answer));
-  });
+/** `flock model list --app APP`. */
+export async function listVersions(flags: AppFlags, io: CliIo): Promise<void> {
+  const app = appOf(flags.app);
+  const { versions } = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
+  if (flags.json) return io.out(`${JSON.stringify(versions)}\n`);
+  if (versions.length === 0) return io.out(`${app} has no versions yet; push one with "flock model push DIR --app ${app}"\n`);
+  io.out(
+    renderTable(
+      ['version', 'stage', 'source', 'parent', 'clients', 'epsilon', 'created'],
+      versions.map((v) => [String(v.version), v.stage, v.source, cell(v.parentVersion), cell(v.clients), cell(v.epsilon), v.createdAt]),
+    ),
+  );
+}
 
-  withConnectionOptions(
-    model
-      .command('list')
-      .description("list an app's versions, newest first")
-      .requiredOption('--app <name>', 'app name')
-      .option('--json', 'print JSON'),
-  ).action(async (flags: AppFlags) => {
-    const app = appOf(flags.app);
-    const { versions } = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
-    if (flags.json) return io.out(`${JSON.stringify(versions)}\n`);
-    if (versions.length === 0) return io.out(`${app} has no versions yet; push one with "flock model push DIR --app ${app}"\n`);
-    io.out(
-      renderTable(
-        ['version', 'stage', 'source', 'parent', 'clients', 'epsilon', 'created'],
-        versions.map((v) => [String(v.version), v.stage, v.source, cell(v.parentVersion), cell(v.clients), cell(v.epsilon), v.createdAt]),
-      ),
-    );
-  });
+/** `flock model show --app APP --version N`. */
+export async function showVersion(flags: ShowFlags, io: CliIo): Promise<void> {
+  const app = appOf(flags.app);
+  const version = parseIntegerFlag('--version', flags.version);
+  const v = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app, version), schema: ModelVersionViewSchema });
+  io.out(flags.json ? `${JSON.stringify(v)}\n` : describeVersion(v));
+}
 
-  withConnectionOptions(
-    model
-      .command('show')
-      .description('one version with its lineage, metrics and variants')
-      .requiredOption('--app <name>', 'app name')
-      .requiredOption('--version <n>', 'version number')
-      .option('--json', 'print JSON'),
-  ).action(async (flags: ShowFlags) => {
-    const app = appOf(flags.app);
-    const version = parseIntegerFlag('--version', flags.version);
-    const v = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app, version), schema: ModelVersionViewSchema });
-    io.out(flags.json ? `${JSON.stringify(v)}\n` : describeVersion(v));
-  });
-
-  withConnectionOptions(
-    model
-      .command('stage')
-      .description('move a version to another stage (audited; production publishes a signed manifest)')
-      .requiredOption('--app <name>', 'app name')
-      .requiredOption('--version <n>', 'version number')
-      .requiredOption('--to <stage>', `new stage: ${MODEL_STAGES.join(', ')}`)
-      .option('--reason <text>', 'why, for the audit log')
-      .option('--json', 'print JSON'),
-  ).action(async (flags: StageFlags) => {
-    const app = appOf(flags.app);
-    const version = parseIntegerFlag('--version', flags.version);
-    const stage = stageOf('--to', flags.to);
-    const json = flags.reason === undefined ? { stage } : { stage, reason: flags.reason };
-    const v = await adminRequest(resolveConnection(flags), { method: 'POST', path: `${versionPath(app, version)}/stage`, json, schema: ModelVersionViewSchema });
-    io.out(flags.json ? `${JSON.stringify(v)}\n` : `${v.app} v${v.version} is now ${v.stage}\n`);
-  });
+/** `flock model stage --app APP --version N --to STAGE`. */
+export async function stageVersion(flags: StageFlags, io: CliIo): Promise<void> {
+  const app = appOf(flags.app);
+  const version = parseIntegerFlag('--version', flags.version);
+  const stage = stageOf('--to', flags.to);
+  const json = flags.reason === undefined ? { stage } : { stage, reason: flags.reason };
+  const v = await adminRequest(resolveConnection(flags), { method: 'POST', path: `${versionPath(app, version)}/stage`, json, schema: ModelVersionViewSchema });
+  io.out(flags.json ? `${JSON.stringify(v)}\n` : `${v.app} v${v.version} is now ${v.stage}\n`);
 }

@@ -3,9 +3,10 @@
  * (the counterpart of TF Privacy's compute_dp_sgd_privacy). Flags are parsed
  * here; every range check is the DP library's, turned into a UsageError so
  * that a bad flag exits 2 with the library's message naming the parameter.
+ * The DP library is loaded by the actions, not by `flock --help`.
  */
 import type { Command } from 'commander';
-import { calibrateNoiseMultiplier, computeEpsilon, DpParameterError } from '../shared/dp/index.ts';
+import type { DpParameterError } from '../shared/dp/index.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 
@@ -18,12 +19,14 @@ const FLAG_OF_PARAMETER: Record<string, string> = {
   tolerance: '--tolerance',
 };
 
+const dpLibrary = () => import('../shared/dp/index.ts');
+
 /** Runs a DP computation, turning a DpParameterError into a UsageError about the flag. */
-function asUsage<T>(compute: () => T): T {
+function asUsage<T>(ParameterError: typeof DpParameterError, compute: () => T): T {
   try {
     return compute();
   } catch (error) {
-    if (error instanceof DpParameterError) {
+    if (error instanceof ParameterError) {
       const flag = FLAG_OF_PARAMETER[error.parameter] ?? error.parameter;
       throw new UsageError(error.message.replace(`${error.parameter}:`, `${flag}:`));
     }
@@ -54,14 +57,15 @@ export function registerPrivacyCommands(program: Command, io: CliIo): void {
     .requiredOption('--steps <t>', 'number of rounds (integer >= 1)')
     .requiredOption('--delta <d>', 'target delta, in (0, 1)')
     .option('--json', 'print JSON')
-    .action((flags: EpsilonFlags) => {
+    .action(async (flags: EpsilonFlags) => {
+      const { computeEpsilon, DpParameterError } = await dpLibrary();
       const params = {
         samplingRate: parseNumberFlag('--sampling-rate', flags.samplingRate),
         noiseMultiplier: parseNumberFlag('--noise-multiplier', flags.noiseMultiplier),
         steps: parseIntegerFlag('--steps', flags.steps),
         delta: parseNumberFlag('--delta', flags.delta),
       };
-      const { epsilon, order } = asUsage(() => computeEpsilon(params));
+      const { epsilon, order } = asUsage(DpParameterError, () => computeEpsilon(params));
       if (flags.json) {
         io.out(`${JSON.stringify({ epsilon, order, ...params })}\n`);
       } else {
@@ -81,7 +85,8 @@ export function registerPrivacyCommands(program: Command, io: CliIo): void {
     .requiredOption('--epsilon <e>', 'target epsilon, > 0')
     .option('--tolerance <r>', 'relative tolerance of the bisection', '1e-4')
     .option('--json', 'print JSON')
-    .action((flags: NoiseFlags) => {
+    .action(async (flags: NoiseFlags) => {
+      const { calibrateNoiseMultiplier, computeEpsilon, DpParameterError } = await dpLibrary();
       const params = {
         samplingRate: parseNumberFlag('--sampling-rate', flags.samplingRate),
         steps: parseIntegerFlag('--steps', flags.steps),
@@ -89,7 +94,7 @@ export function registerPrivacyCommands(program: Command, io: CliIo): void {
         targetEpsilon: parseNumberFlag('--epsilon', flags.epsilon),
         tolerance: parseNumberFlag('--tolerance', flags.tolerance ?? '1e-4'),
       };
-      const noiseMultiplier = asUsage(() => calibrateNoiseMultiplier(params));
+      const noiseMultiplier = asUsage(DpParameterError, () => calibrateNoiseMultiplier(params));
       const achieved = computeEpsilon({ ...params, noiseMultiplier });
       if (flags.json) {
         io.out(`${JSON.stringify({ noiseMultiplier, epsilon: achieved.epsilon, order: achieved.order, ...params })}\n`);

@@ -5,6 +5,9 @@
  * PostgreSQL, so several processes can serve the same fleet; blobs then go to
  * `bytea` in that database, or to `--data DIR/blobs` when --data is given (a
  * folder every process shares, e.g. NFS).
+ *
+ * The flags are in serve-command.ts; this file, which loads the whole
+ * coordinator, is imported only when `flock serve` runs.
  */
 import { serve } from '@hono/node-server';
 import type { Command } from 'commander';
@@ -15,6 +18,7 @@ import { createLogger } from '../coordinator/observability/logger.ts';
 import { staticSite } from '../coordinator/static/index.ts';
 import { seedDemoModel } from '../demo/seed/seed.ts';
 import type { CliIo } from './index.ts';
+import { BACKENDS } from './serve-command.ts';
 import { openServeBackends } from './serve-backends.ts';
 import { parseCorsOrigins } from '../coordinator/http/cors.ts';
 import { parseDurationFlag } from './duration.ts';
@@ -34,100 +38,78 @@ export interface ServeOptions {
   signingKeyFile?: string;
 }
 
-function collectOrigin(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-
-export function registerServeCommand(program: Command, io: CliIo): void {
-  program
-    .command('serve')
-    .description('run the coordinator (SQLite + blob folder in --data, created on first start)')
-    .option('--port <port>', 'TCP port', process.env.FLOCK_PORT ?? '8787')
-    .option('--host <host>', 'interface to listen on', process.env.FLOCK_HOST ?? '127.0.0.1')
-    .option('--data <dir>', 'data directory', process.env.FLOCK_DATA ?? './.flock')
-    .option('--backend <name>', `aggregation backend: ${BACKENDS.join(', ')}`, 'auto')
-    .option('--no-demo', 'API only: do not serve the Digits demo, the dashboard and /sdk, nor seed the demo model')
-    .option('--store <url>', 'keep state in PostgreSQL (postgres://...) instead of SQLite in --data; several processes may share it', process.env.FLOCK_DATABASE_URL)
-    .option('--pool-size <n>', 'PostgreSQL connections per process', process.env.FLOCK_DB_POOL_SIZE ?? '10')
-    .option('--blobs <where>', 'where blobs live: folder (DATA/blobs), bytea (with --store) or s3://bucket/prefix', process.env.FLOCK_BLOBS)
-    .option('--telemetry-retention <duration>', 'delete device telemetry older than this (e.g. 30d, 12h)', process.env.FLOCK_TELEMETRY_RETENTION ?? '30d')
-    .option('--signing-key-file <path>', 'the manifest signing key (a 0600 file, made on first start; default DATA/manifest-signing-key.json); every process sharing a --store needs the same one', process.env.FLOCK_SIGNING_KEY_FILE)
-    .option('--cors-origin <origin>', 'let pages of this origin call the device routes (repeatable; default: same origin only; admin routes never)', collectOrigin, [] as string[])
-    .addHelpText('after', '\nEnvironment: FLOCK_ADMIN_KEY (accept this admin key), FLOCK_LOG_LEVEL (info|debug|warn|silent),\n  FLOCK_DATABASE_URL (as --store), FLOCK_DB_POOL_SIZE (as --pool-size),\n  FLOCK_BLOBS (as --blobs), FLOCK_CORS_ORIGINS (comma-separated, as --cors-origin),\n  FLOCK_TELEMETRY_RETENTION (as --telemetry-retention), FLOCK_SIGNING_KEY_FILE (as --signing-key-file); for s3:// blobs FLOCK_S3_ENDPOINT (S3-compatible servers), FLOCK_S3_REGION,\n  FLOCK_S3_FORCE_PATH_STYLE and the AWS SDK credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, roles).\nWith --store, blobs are stored in the database (bytea) unless --data or --blobs says otherwise;\n  a folder must then be shared by all processes.')
-    .action(async (opts: ServeOptions, command: Command) => {
-      const port = parseIntegerFlag('--port', opts.port, 0);
-      if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-      if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-      const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
-      const telemetryRetentionMs = parseDurationFlag('--telemetry-retention', opts.telemetryRetention);
-      let corsOrigins: string[];
-      try {
-        corsOrigins = parseCorsOrigins([...(process.env.FLOCK_CORS_ORIGINS ? [process.env.FLOCK_CORS_ORIGINS] : []), ...opts.corsOrigin]);
-      } catch (error) {
-        throw new UsageError(`--cors-origin: ${(error as Error).message}`);
-      }
-      const log = createLogger();
-      const backends = await openServeBackends({ data: opts.data, dataGiven, store: opts.store, poolSize: opts.poolSize, blobs: opts.blobs }, log);
-      let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
-      try {
-        coordinator = await createCoordinator({
-          dataDir: resolve(opts.data),
-          log,
-          ...(backends.store ? { store: backends.store } : {}),
-          ...(backends.events ? { events: backends.events } : {}),
-          ...(backends.rateLimitStore ? { rateLimitStore: backends.rateLimitStore } : {}),
-          ...(backends.roundSignals ? { roundSignals: backends.roundSignals } : {}),
-          adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
-          aggregationBackend: opts.backend as (typeof BACKENDS)[number],
-          corsOrigins,
-          telemetryRetentionMs,
-          ...(opts.signingKeyFile ? { signingKeyFile: resolve(opts.signingKeyFile) } : {}),
-        });
-      } catch (error) {
-        await backends.close();
-        throw error;
-      }
-      const site = opts.demo ? staticSite(coordinator.app) : null;
-      const server = serve({ fetch: site ? site.app.fetch : coordinator.app.fetch, port, hostname: opts.host });
-      await new Promise<void>((ready, fail) => {
-        server.once('listening', ready);
-        server.once('error', fail);
-      });
-      const address = server.address();
-      const actualPort = typeof address === 'object' && address ? address.port : port;
-      const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
-      io.out(`flock coordinator listening on ${base}\n`);
-      io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`);
-      const aggregation = currentAggregationBackend();
-      if (aggregation) io.out(`  aggregate: ${aggregation.name} on ${aggregation.device}\n`);
-      io.out(`  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`);
-      if (site) {
-        io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
-        if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
-        if (!site.sdkBuilt) io.out('  (the script-tag SDK is not built: /sdk/flock.min.js answers 404 until npm run build:demo)\n');
-      }
-      if (coordinator.initialAdminKey) {
-        io.out(`\nAdmin key (shown once; store it, e.g. export FLOCK_ADMIN_KEY=...):\n  ${coordinator.initialAdminKey}\n\n`);
-      } else if (!process.env.FLOCK_ADMIN_KEY) {
-        io.out('  admin key: made at the first start and shown once then; pass it as --admin-key or FLOCK_ADMIN_KEY (npx flock admin-key mints a new one to set in FLOCK_ADMIN_KEY)\n');
-      }
-      if (site) {
-        // After listening: the API is up while the seed model trains; the demo page waits for it.
-        void seedDemoModel(coordinator, { progress: (line) => io.out(`${line}\n`) }).catch((error: unknown) => {
-          io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        });
-      }
-      await new Promise<void>((done) => {
-        const stop = (signal: string) => {
-          io.out(`\n${signal}: shutting down\n`);
-          server.close(() => undefined);
-          if ('closeAllConnections' in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
-          void coordinator.close().then(() => backends.close()).then(done, done);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+/** `flock serve`: runs until SIGINT or SIGTERM. */
+export async function runServe(opts: ServeOptions, command: Command, io: CliIo): Promise<void> {
+  const port = parseIntegerFlag('--port', opts.port, 0);
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+  const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
+  const telemetryRetentionMs = parseDurationFlag('--telemetry-retention', opts.telemetryRetention);
+  let corsOrigins: string[];
+  try {
+    corsOrigins = parseCorsOrigins([...(process.env.FLOCK_CORS_ORIGINS ? [process.env.FLOCK_CORS_ORIGINS] : []), ...opts.corsOrigin]);
+  } catch (error) {
+    throw new UsageError(`--cors-origin: ${(error as Error).message}`);
+  }
+  const log = createLogger();
+  const backends = await openServeBackends({ data: opts.data, dataGiven, store: opts.store, poolSize: opts.poolSize, blobs: opts.blobs }, log);
+  let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
+  try {
+    coordinator = await createCoordinator({
+      dataDir: resolve(opts.data),
+      log,
+      ...(backends.store ? { store: backends.store } : {}),
+      ...(backends.events ? { events: backends.events } : {}),
+      ...(backends.rateLimitStore ? { rateLimitStore: backends.rateLimitStore } : {}),
+      ...(backends.roundSignals ? { roundSignals: backends.roundSignals } : {}),
+      adminKey: process.env.FLOCK_ADMIN_KEY || undefined,
+      aggregationBackend: opts.backend as (typeof BACKENDS)[number],
+      corsOrigins,
+      telemetryRetentionMs,
+      ...(opts.signingKeyFile ? { signingKeyFile: resolve(opts.signingKeyFile) } : {}),
     });
+  } catch (error) {
+    await backends.close();
+    throw error;
+  }
+  const site = opts.demo ? staticSite(coordinator.app) : null;
+  const server = serve({ fetch: site ? site.app.fetch : coordinator.app.fetch, port, hostname: opts.host });
+  await new Promise<void>((ready, fail) => {
+    server.once('listening', ready);
+    server.once('error', fail);
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
+  io.out(`flock coordinator listening on ${base}\n`);
+  io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`);
+  const aggregation = currentAggregationBackend();
+  if (aggregation) io.out(`  aggregate: ${aggregation.name} on ${aggregation.device}\n`);
+  io.out(`  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`);
+  if (site) {
+    io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
+    if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
+    if (!site.sdkBuilt) io.out('  (the script-tag SDK is not built: /sdk/flock.min.js answers 404 until npm run build:demo)\n');
+  }
+  if (coordinator.initialAdminKey) {
+    io.out(`\nAdmin key (shown once; store it, e.g. export FLOCK_ADMIN_KEY=...):\n  ${coordinator.initialAdminKey}\n\n`);
+  } else if (!process.env.FLOCK_ADMIN_KEY) {
+    io.out('  admin key: made at the first start and shown once then; pass it as --admin-key or FLOCK_ADMIN_KEY (npx flock admin-key mints a new one to set in FLOCK_ADMIN_KEY)\n');
+  }
+  if (site) {
+    // After listening: the API is up while the seed model trains; the demo page waits for it.
+    void seedDemoModel(coordinator, { progress: (line) => io.out(`${line}\n`) }).catch((error: unknown) => {
+      io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  }
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      io.out(`\n${signal}: shutting down\n`);
+      server.close(() => undefined);
+      if ('closeAllConnections' in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+      void coordinator.close().then(() => backends.close()).then(done, done);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
 }

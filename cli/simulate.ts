@@ -1,10 +1,11 @@
 /**
- * `flock simulate`: federated training of N virtual clients on MNIST against
- * an in-process coordinator (simulate/), with a progress bar on
- * stderr, a table or `--json` on stdout, and an optional SVG plot.
- * Every flag is checked before any work starts; a bad one is exit code 2.
+ * What `flock simulate` does: federated training of N virtual clients on
+ * MNIST against an in-process coordinator (simulate/) or a running one, with
+ * a progress bar on stderr, a table or `--json` on stdout, and an optional
+ * SVG plot. Every flag is checked before any work starts; a bad one is exit
+ * code 2. The flags are in simulate-command.ts; this file, which loads tfjs
+ * and the simulator, is imported only when the command runs.
  */
-import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../shared/protocol/index.ts';
@@ -12,6 +13,7 @@ import type { MnistModelKind } from '../shared/model/index.ts';
 import { PARTITION_NAMES, type PartitionName } from '../simulate/partitions.ts';
 import { accuracyPlotSvg } from '../simulate/plot.ts';
 import { createProgress } from '../simulate/progress.ts';
+import type { ProgressStream } from './simulate-command.ts';
 import { runSimulation, type SimulationOptions, type SimulationResult } from '../simulate/run-simulation.ts';
 import { inProcessTarget, remoteTarget, type SimulationTarget } from '../simulate/simulation-target.ts';
 import { AppNameSchema } from '../shared/protocol/index.ts';
@@ -122,67 +124,29 @@ export function describeResult(r: SimulationResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * Adds `flock simulate`.
- * @example
- * // flock simulate --model 2nn --clients 100 --fraction 0.1 --rounds 150 --target 0.97 --json
- * registerSimulateCommand(program, io);
- */
-export function registerSimulateCommand(program: Command, io: CliIo, progressStream: NodeJS.WriteStream | { write(t: string): unknown; isTTY?: boolean } = process.stderr): void {
-  program
-    .command('simulate')
-    .description('federated training of N virtual clients on MNIST against an in-process coordinator or a running one (--url)')
-    .option('--dataset <name>', 'dataset (mnist)', 'mnist')
-    .option('--model <kind>', '2nn | cnn | mlp-small', '2nn')
-    .option('--clients <n>', 'number of virtual clients N', '100')
-    .option('--fraction <c>', 'fraction C of clients per round', '0.1')
-    .option('--epochs <e>', 'local epochs E', '1')
-    .option('--batch <b>', 'local batch size B', '10')
-    .option('--lr <lr>', 'client learning rate', '0.1')
-    .option('--partition <kind>', 'iid | pathological | dirichlet', 'iid')
-    .option('--alpha <a>', 'Dirichlet concentration (with --partition dirichlet)', '0.5')
-    .option('--rounds <r>', 'rounds to run', '50')
-    .option('--target <acc>', 'report the round this test accuracy is reached', '0.97')
-    .option('--strategy <name>', `server strategy (${STRATEGY_NAMES.join(', ')})`, 'fedavg')
-    .option('--encoding <enc>', 'update encoding fp32 | fp16 | int8 | topk', 'fp32')
-    .option('--topk-fraction <f>', 'fraction kept by --encoding topk (with error feedback)', '0.1')
-    .option('--clip-norm <s>', 'L2 bound on each update (default: none)')
-    .option('--noise-multiplier <z>', 'central DP noise multiplier (needs --clip-norm)', '0')
-    .option('--dropout <p>', 'probability a selected client never reports', '0')
-    .option('--stragglers <p>', 'probability a selected client reports after the round closed', '0')
-    .option('--seed <n>', 'seed for partitions, model init and client sampling', '1')
-    .option('--workers <k>', 'worker threads for local training (0 = main thread)', '1')
-    .option('--eval-examples <n>', 'MNIST test examples to evaluate on', '10000')
-    .option('--train-examples <n>', 'use only the first N MNIST training examples (quick runs)')
-    .option('--url <url>', 'simulate against a running coordinator (admin API) instead of one in this process')
-    .option('--admin-key <key>', 'admin key of the --url coordinator (default: FLOCK_ADMIN_KEY)')
-    .option('--app <name>', 'app the model and task are created under (default: sim, or sim-<random> with --url)')
-    .option('--stop-at-target', 'stop after the first round that reaches --target')
-    .option('--plot <file.svg>', 'write an SVG plot of accuracy per round')
-    .option('--json', 'print the result as JSON')
-    .action(async (flags: SimulateFlags) => {
-      const options = parseSimulateFlags(flags);
-      if (options.noiseMultiplier > 0 && options.clipNorm === undefined) throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
-      if (flags.plot !== undefined && !flags.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
-      const remote = remoteOf(flags);
-      const progress = createProgress(progressStream, options.rounds, 'simulate');
-      // An unreachable coordinator or a refused key is a failed run (exit 1), not a usage mistake.
-      const target: SimulationTarget = remote
-        ? await remoteTarget({ ...remote, onWait: (s, path) => io.err(`rate limited on ${path}: waiting ${s.toFixed(1)} s\n`) })
-        : await inProcessTarget();
-      // A fleet's coordinator keeps what we create: a fresh app name per run avoids mixing runs.
-      if (remote && options.app === undefined) options.app = `sim-${randomBytes(4).toString('hex')}`;
-      let result: SimulationResult;
-      try {
-        result = await runSimulation(options, { target, onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`) });
-      } finally {
-        await target.close();
-      }
-      progress.finish();
-      if (flags.plot !== undefined) {
-        const name = `${options.model} ${options.partition} C=${options.fraction} E=${options.epochs} B=${options.batch}`;
-        await writeFile(flags.plot, accuracyPlotSvg([{ name, points: result.history }], { target: options.target }));
-      }
-      io.out(flags.json ? `${JSON.stringify(result)}\n` : describeResult(result));
-    });
+/** `flock simulate`: validates the flags, runs the simulation, prints its table or JSON and writes the plot. */
+export async function runSimulateCommand(flags: SimulateFlags, io: CliIo, progressStream: ProgressStream): Promise<void> {
+  const options = parseSimulateFlags(flags);
+  if (options.noiseMultiplier > 0 && options.clipNorm === undefined) throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
+  if (flags.plot !== undefined && !flags.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
+  const remote = remoteOf(flags);
+  const progress = createProgress(progressStream, options.rounds, 'simulate');
+  // An unreachable coordinator or a refused key is a failed run (exit 1), not a usage mistake.
+  const target: SimulationTarget = remote
+    ? await remoteTarget({ ...remote, onWait: (s, path) => io.err(`rate limited on ${path}: waiting ${s.toFixed(1)} s\n`) })
+    : await inProcessTarget();
+  // A fleet's coordinator keeps what we create: a fresh app name per run avoids mixing runs.
+  if (remote && options.app === undefined) options.app = `sim-${randomBytes(4).toString('hex')}`;
+  let result: SimulationResult;
+  try {
+    result = await runSimulation(options, { target, onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`) });
+  } finally {
+    await target.close();
+  }
+  progress.finish();
+  if (flags.plot !== undefined) {
+    const name = `${options.model} ${options.partition} C=${options.fraction} E=${options.epochs} B=${options.batch}`;
+    await writeFile(flags.plot, accuracyPlotSvg([{ name, points: result.history }], { target: options.target }));
+  }
+  io.out(flags.json ? `${JSON.stringify(result)}\n` : describeResult(result));
 }

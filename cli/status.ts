@@ -1,25 +1,24 @@
 /**
- * `flock status`: one look at a coordinator. Where it is, what it runs on
- * (store, aggregation backend, version), whether the admin key works, the
- * version in production per app, active tasks and running rollouts.
+ * What `flock status` does: one look at a coordinator. Where it is, what it
+ * runs on (store, aggregation backend, version), whether the admin key works,
+ * the version in production per app, active tasks and running rollouts. It
+ * loads neither tfjs nor a store: only zod and the answers' schemas.
  *
  * @example
  * npx flock status --url http://127.0.0.1:8787      # exit 1 when unreachable or the key is refused
  */
-import type { Command } from 'commander';
 import { z } from 'zod';
 import { ModelVersionListSchema, TaskViewSchema } from '../shared/protocol/index.ts';
-import { RolloutViewSchema } from '../coordinator/routes/admin-rollouts.ts';
-import { HealthSchema } from '../coordinator/routes/public.ts';
-import { AdminApiError, adminRequest, cell, renderTable, resolveConnection, withConnectionOptions, type AdminConnection, type ConnectionFlags } from './admin-http.ts';
+import { HealthAnswerSchema, RolloutAnswerSchema, type HealthAnswer } from './answer-schemas.ts';
+import { AdminApiError, adminRequest, cell, renderTable, resolveConnection, type AdminConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 
 const TasksSchema = z.object({ tasks: z.array(TaskViewSchema.passthrough()) });
-const RolloutsSchema = z.object({ rollouts: z.array(RolloutViewSchema.passthrough()) });
+const RolloutsSchema = z.object({ rollouts: z.array(RolloutAnswerSchema.passthrough()) });
 
 export interface StatusReport {
   url: string;
-  health: z.output<typeof HealthSchema>;
+  health: HealthAnswer;
   adminKey: 'accepted' | 'refused';
   production: { app: string; version: number | null }[];
   activeTasks: { id: string; app: string; name: string | null; rounds: number }[];
@@ -28,7 +27,7 @@ export interface StatusReport {
 
 /** Gathers the report; the admin parts are empty when the key is refused. */
 export async function coordinatorStatus(conn: AdminConnection): Promise<StatusReport> {
-  const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthSchema });
+  const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthAnswerSchema });
   const report: StatusReport = { url: conn.baseUrl, health, adminKey: 'accepted', production: [], activeTasks: [], runningRollouts: [] };
   let tasks: z.output<typeof TasksSchema>['tasks'];
   try {
@@ -69,12 +68,11 @@ export function describeStatus(r: StatusReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function registerStatusCommand(program: Command, io: CliIo): void {
-  withConnectionOptions(program.command('status').description("a coordinator at a glance: store, backend, admin key, production versions, active tasks and rollouts").option('--json', 'print JSON')).action(
-    async (flags: ConnectionFlags & { json?: boolean }) => {
-      const report = await coordinatorStatus(resolveConnection(flags));
-      io.out(flags.json ? `${JSON.stringify(report)}\n` : describeStatus(report));
-      if (report.adminKey === 'refused') throw new AdminApiError('unauthorized: the coordinator refused the admin key; check --admin-key / FLOCK_ADMIN_KEY', 'unauthorized', 401);
-    },
-  );
+export type StatusFlags = ConnectionFlags & { json?: boolean };
+
+/** `flock status`: prints the report; exit 1 when the admin key is refused. */
+export async function printStatus(flags: StatusFlags, io: CliIo): Promise<void> {
+  const report = await coordinatorStatus(resolveConnection(flags));
+  io.out(flags.json ? `${JSON.stringify(report)}\n` : describeStatus(report));
+  if (report.adminKey === 'refused') throw new AdminApiError('unauthorized: the coordinator refused the admin key; check --admin-key / FLOCK_ADMIN_KEY', 'unauthorized', 401);
 }

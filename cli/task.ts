@@ -1,16 +1,15 @@
 /**
- * `flock task create|list|show|pause|resume|rounds`: federated training tasks
- * from the terminal.
+ * What `flock task create|list|show|pause|resume|rounds` do (their flags are
+ * in task-commands.ts, which loads this file only when one runs).
  *
  * `create` validates the plan with the protocol's own TaskPlanSchema before
  * sending it, so a misspelt key or an impossible setting is a usage error
  * naming the field, the same message the coordinator would give.
  */
-import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { AppNameSchema, RoundViewSchema, TaskPlanSchema, TaskViewSchema, type TaskPlanInput } from '../shared/protocol/index.ts';
-import { adminRequest, cell, renderTable, resolveConnection, withConnectionOptions, type ConnectionFlags } from './admin-http.ts';
+import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
 
@@ -74,108 +73,74 @@ export function describeTask(t: TaskAnswer): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface CreateFlags extends ConnectionFlags { app: string; modelVersion: string; plan?: string; planJson?: string; name?: string; json?: boolean }
-interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
-interface OneFlags extends ConnectionFlags { json?: boolean }
+export interface CreateFlags extends ConnectionFlags { app: string; modelVersion: string; plan?: string; planJson?: string; name?: string; json?: boolean }
+export interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
+export interface OneFlags extends ConnectionFlags { json?: boolean }
 
-/**
- * Adds the `task` command group.
- *
- * @example
- * // flock task create --app digits --model-version 1 --plan plan.json
- * registerTaskCommands(program, io);
- */
-export function registerTaskCommands(program: Command, io: CliIo): void {
-  const task = program.command('task').description('create federated training tasks, pause and resume them, follow their rounds');
-
-  withConnectionOptions(
-    task
-      .command('create')
-      .description('start training a model version on devices, following a task plan')
-      .requiredOption('--app <name>', 'app name')
-      .requiredOption('--model-version <n>', 'registry version to train from')
-      .option('--plan <file>', 'task plan JSON file (only "population" is required)')
-      .option('--plan-json <json>', 'task plan as inline JSON, instead of --plan')
-      .option('--name <name>', 'a name to recognise the task by')
-      .option('--json', 'print JSON'),
-  ).action(async (flags: CreateFlags) => {
-    const app = AppNameSchema.safeParse(flags.app);
-    if (!app.success) throw new UsageError(`--app: ${app.error.issues[0]?.message ?? 'invalid app name'}, got "${flags.app}"`);
-    const modelVersion = parseIntegerFlag('--model-version', flags.modelVersion);
-    if ((flags.plan === undefined) === (flags.planJson === undefined)) {
-      throw new UsageError('give the task plan with exactly one of --plan FILE.json or --plan-json \'{"population": 1000}\'');
-    }
-    let plan: TaskPlanInput;
-    if (flags.plan !== undefined) {
-      let text: string;
-      try {
-        text = await readFile(flags.plan, 'utf8');
-      } catch {
-        throw new UsageError(`--plan file "${flags.plan}" cannot be read; check the path`);
-      }
-      plan = parsePlanText(text, flags.plan);
-    } else {
-      plan = parsePlanText(flags.planJson ?? '', '--plan-json');
-    }
-    if (flags.name !== undefined && (flags.name.length < 1 || flags.name.length > 128)) throw new UsageError('--name must be 1 to 128 characters');
-    const body = { app: app.data, modelVersion, plan, ...(flags.name === undefined ? {} : { name: flags.name }) };
-    const created = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/tasks', json: body, schema: TaskAnswerSchema });
-    io.out(flags.json ? `${JSON.stringify(created)}\n` : `created task ${created.id}\n${describeTask(created)}`);
-  });
-
-  withConnectionOptions(
-    task
-      .command('list')
-      .description('all tasks with status, rounds and privacy spent')
-      .option('--app <name>', 'only tasks of this app')
-      .option('--json', 'print JSON'),
-  ).action(async (flags: ListFlags) => {
-    const { tasks: all } = await adminRequest(resolveConnection(flags), { method: 'GET', path: '/v1/admin/tasks', schema: TaskListSchema });
-    const tasks = flags.app === undefined ? all : all.filter((t) => t.app === flags.app);
-    if (flags.json) return io.out(`${JSON.stringify(tasks)}\n`);
-    if (tasks.length === 0) return io.out('no tasks yet; create one with "flock task create --app NAME --model-version N --plan plan.json"\n');
-    io.out(
-      renderTable(
-        ['id', 'app', 'version', 'status', 'rounds', 'epsilon', 'name', 'created'],
-        tasks.map((t) => [t.id, t.app, String(t.modelVersion), t.status, String(t.roundsCompleted), epsilonOf(t), cell(t.name), t.createdAt]),
-      ),
-    );
-  });
-
-  withConnectionOptions(task.command('show').description('one task: plan, progress, privacy spent').argument('<id>', 'task id').option('--json', 'print JSON')).action(
-    async (id: string, flags: OneFlags) => {
-      const t = await adminRequest(resolveConnection(flags), { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
-      io.out(flags.json ? `${JSON.stringify(t)}\n` : describeTask(t));
-    },
-  );
-
-  for (const action of ['pause', 'resume'] as const) {
-    withConnectionOptions(
-      task
-        .command(action)
-        .description(action === 'pause' ? 'stop opening rounds for a task (devices are told to retry later)' : 'let a paused task open rounds again')
-        .argument('<id>', 'task id')
-        .option('--json', 'print JSON'),
-    ).action(async (id: string, flags: OneFlags) => {
-      const t = await adminRequest(resolveConnection(flags), { method: 'POST', path: taskPath(id, action), schema: TaskAnswerSchema });
-      io.out(flags.json ? `${JSON.stringify(t)}\n` : `task ${t.id} is now ${t.status}\n`);
-    });
+/** `flock task create`: checks the plan, then creates the task. */
+export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
+  const app = AppNameSchema.safeParse(flags.app);
+  if (!app.success) throw new UsageError(`--app: ${app.error.issues[0]?.message ?? 'invalid app name'}, got "${flags.app}"`);
+  const modelVersion = parseIntegerFlag('--model-version', flags.modelVersion);
+  if ((flags.plan === undefined) === (flags.planJson === undefined)) {
+    throw new UsageError('give the task plan with exactly one of --plan FILE.json or --plan-json \'{"population": 1000}\'');
   }
+  let plan: TaskPlanInput;
+  if (flags.plan !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(flags.plan, 'utf8');
+    } catch {
+      throw new UsageError(`--plan file "${flags.plan}" cannot be read; check the path`);
+    }
+    plan = parsePlanText(text, flags.plan);
+  } else {
+    plan = parsePlanText(flags.planJson ?? '', '--plan-json');
+  }
+  if (flags.name !== undefined && (flags.name.length < 1 || flags.name.length > 128)) throw new UsageError('--name must be 1 to 128 characters');
+  const body = { app: app.data, modelVersion, plan, ...(flags.name === undefined ? {} : { name: flags.name }) };
+  const created = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/tasks', json: body, schema: TaskAnswerSchema });
+  io.out(flags.json ? `${JSON.stringify(created)}\n` : `created task ${created.id}\n${describeTask(created)}`);
+}
 
-  withConnectionOptions(task.command('rounds').description("a task's rounds, newest first").argument('<id>', 'task id').option('--json', 'print JSON')).action(
-    async (id: string, flags: OneFlags) => {
-      const conn = resolveConnection(flags);
-      // A task that does not exist answers 404 here (not an empty round list).
-      await adminRequest(conn, { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
-      const { rounds } = await adminRequest(conn, { method: 'GET', path: taskPath(id, 'rounds'), schema: RoundListSchema });
-      if (flags.json) return io.out(`${JSON.stringify(rounds)}\n`);
-      if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
-      io.out(
-        renderTable(
-          ['round', 'id', 'state', 'from', 'selected', 'reports', 'result', 'opened', 'closed', 'failure'],
-          rounds.map((r) => [String(r.roundNumber), r.id, r.state, `v${r.globalVersion}`, String(r.selected), String(r.reports), r.resultVersion === null ? '-' : `v${r.resultVersion}`, r.openedAt, cell(r.closedAt), cell(r.failureReason)]),
-        ),
-      );
-    },
+/** `flock task list`. */
+export async function listTasks(flags: ListFlags, io: CliIo): Promise<void> {
+  const { tasks: all } = await adminRequest(resolveConnection(flags), { method: 'GET', path: '/v1/admin/tasks', schema: TaskListSchema });
+  const tasks = flags.app === undefined ? all : all.filter((t) => t.app === flags.app);
+  if (flags.json) return io.out(`${JSON.stringify(tasks)}\n`);
+  if (tasks.length === 0) return io.out('no tasks yet; create one with "flock task create --app NAME --model-version N --plan plan.json"\n');
+  io.out(
+    renderTable(
+      ['id', 'app', 'version', 'status', 'rounds', 'epsilon', 'name', 'created'],
+      tasks.map((t) => [t.id, t.app, String(t.modelVersion), t.status, String(t.roundsCompleted), epsilonOf(t), cell(t.name), t.createdAt]),
+    ),
+  );
+}
+
+/** `flock task show ID`. */
+export async function showTask(id: string, flags: OneFlags, io: CliIo): Promise<void> {
+  const t = await adminRequest(resolveConnection(flags), { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
+  io.out(flags.json ? `${JSON.stringify(t)}\n` : describeTask(t));
+}
+
+/** `flock task pause|resume ID`. */
+export async function setTaskRunning(action: 'pause' | 'resume', id: string, flags: OneFlags, io: CliIo): Promise<void> {
+  const t = await adminRequest(resolveConnection(flags), { method: 'POST', path: taskPath(id, action), schema: TaskAnswerSchema });
+  io.out(flags.json ? `${JSON.stringify(t)}\n` : `task ${t.id} is now ${t.status}\n`);
+}
+
+/** `flock task rounds ID`. */
+export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promise<void> {
+  const conn = resolveConnection(flags);
+  // A task that does not exist answers 404 here (not an empty round list).
+  await adminRequest(conn, { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
+  const { rounds } = await adminRequest(conn, { method: 'GET', path: taskPath(id, 'rounds'), schema: RoundListSchema });
+  if (flags.json) return io.out(`${JSON.stringify(rounds)}\n`);
+  if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
+  io.out(
+    renderTable(
+      ['round', 'id', 'state', 'from', 'selected', 'reports', 'result', 'opened', 'closed', 'failure'],
+      rounds.map((r) => [String(r.roundNumber), r.id, r.state, `v${r.globalVersion}`, String(r.selected), String(r.reports), r.resultVersion === null ? '-' : `v${r.resultVersion}`, r.openedAt, cell(r.closedAt), cell(r.failureReason)]),
+    ),
   );
 }
