@@ -21,6 +21,23 @@ export type { TrainingJob };
 const bundleUrl: string | null =
   typeof document === 'undefined' ? null : ((document.currentScript as HTMLScriptElement | null)?.src || null);
 
+/**
+ * A classic Worker running the script-tag bundle. A Worker script must be
+ * same-origin, so a page that loads flock.min.js from the coordinator (or a
+ * CDN) gets a same-origin Blob that imports it (the coordinator sends the SDK
+ * with `Cross-Origin-Resource-Policy: cross-origin`, so this also holds under COEP).
+ */
+function workerFromBundle(url: string): Worker {
+  if (new URL(url, location.href).origin === location.origin) return new Worker(url);
+  const shim = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(url)});`], { type: 'text/javascript' }));
+  try {
+    return new Worker(shim);
+  } finally {
+    // The worker has fetched its script once constructed; the Blob URL is not needed after.
+    setTimeout(() => URL.revokeObjectURL(shim), 60_000);
+  }
+}
+
 /** Something that trains local updates; `backend` is where training really runs. */
 export interface TrainingRunner {
   readonly backend: string;
@@ -68,7 +85,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout
 export async function startTrainingWorker(options: TrainingWorkerOptions): Promise<TrainingRunner> {
   let worker: Worker;
   if (options.createWorker) worker = options.createWorker();
-  else if (bundleUrl) worker = new Worker(bundleUrl);
+  else if (bundleUrl) worker = workerFromBundle(bundleUrl);
   else throw new Error('cannot start the training worker: load flock.min.js with a <script> tag, or pass train.createWorker (an ESM build makes the worker from flock-ml/worker, e.g. Vite: import W from "flock-ml/worker?worker")');
   const api = Comlink.wrap<TrainingWorkerApi>(worker);
   const timeoutMs = options.timeoutMs ?? 600_000;
