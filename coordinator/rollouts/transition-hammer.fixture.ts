@@ -47,7 +47,7 @@ export interface PollingFleet {
   readonly failures: string[];
   /** How many manifests were fetched in all. */
   polls(): number;
-  /** Has every device report once more (at its next poll) and resolves when all have. */
+  /** Has every device report once more (at its next poll) and resolves when all have, or the fleet stopped. */
   reportAll(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -117,7 +117,7 @@ export function pollManifests(o: PollOptions): PollingFleet {
     polls: () => polls,
     reportAll(timeoutMs) {
       const due = ++round;
-      return waitFor(`every device to report (round ${due})`, () => o.devices.every((d) => (reportedRound.get(d.deviceId) ?? 0) >= due), timeoutMs);
+      return waitFor(`every device to report (round ${due})`, () => stopped || o.devices.every((d) => (reportedRound.get(d.deviceId) ?? 0) >= due), timeoutMs);
     },
     async stop() {
       stopped = true;
