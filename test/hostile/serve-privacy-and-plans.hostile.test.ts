@@ -1,7 +1,8 @@
 /**
  * Hostile devices and plans against a real `flock serve` process (SQLite in a
  * fresh --data folder, real TCP on loopback): the privacy figure under the
- * selection that really happened (issue 13 item 3), and plans the aggregator
+ * selection that really happened (issue 13 item 3), one device claiming
+ * 2^53-1 examples to set the FedAvg step (item 4), and plans the aggregator
  * cannot run (item 7). Each attack prints its figure; each asserts the safe
  * outcome.
  */
@@ -16,6 +17,7 @@ import {
   checkIn, createTask, deltaTensors, encodeUpdate, httpFetcher, mnistModelFiles, pushModel, putUpdate, registerDevice, updateMeta,
   type Fetcher, type FleetDevice,
 } from '../../coordinator/routes/fleet.fixture.ts';
+import { decodeTensors } from '../../shared/codec/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
 import type { CheckInSelected, TaskPlanInput } from '../../shared/protocol/index.ts';
 import { startCoordinatorProcess, type CoordinatorProcess } from '../pg/coordinator-processes.ts';
@@ -119,6 +121,51 @@ describe('a real flock serve: the privacy figure is an upper bound for what ran'
     expect(view.status).toBe('budget_exhausted');
     figures.push(`item 3 (budget 1): first check-in answered retry/budget_exhausted, 0 rounds, task ${view.status} (one round at q = 1 costs ${cliEpsilon(1, z, 1, delta).toFixed(2)}; was: 15 rounds run, 0.85 reported)`);
   });
+});
+
+describe('a real flock serve: one device cannot set the FedAvg step', () => {
+  /** The first weight of `version`, read as a device would: the manifest's fp32 variant through /v1/blobs. */
+  async function firstWeight(version: number, reader: FleetDevice): Promise<number> {
+    const view = (await (await f(`/v1/admin/models/digits/versions/${version}`, { headers: admin })).json()) as { variants: { encoding: string; sha256: string }[] };
+    const blob = await f(`/v1/blobs/${view.variants.find((v) => v.encoding === 'fp32')!.sha256}`, { headers: { authorization: `Bearer ${reader.token}` } });
+    expect(blob.status).toBe(200);
+    return decodeTensors(new Uint8Array(await blob.arrayBuffer()))[0].data[0];
+  }
+
+  /** One fedavg round: each sender checks in declaring `declared`, then uploads `step` on the first weight claiming `claimed`. */
+  async function appliedStep(senders: { step: number; declared: number; claimed: number }[]): Promise<number> {
+    const created = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: senders.length, minReports: senders.length, overSelection: 1, clipNorm: 1 });
+    expect(created.status).toBe(201);
+    const taskId = ((await created.json()) as { id: string }).id;
+    const devices: FleetDevice[] = [];
+    for (const s of senders) {
+      const d = await registerDevice(f, 'digits');
+      devices.push(d);
+      const answer = await checkIn(f, d, taskId, s.declared);
+      expect(answer.body.status).toBe('selected');
+      const roundId = (answer.body as CheckInSelected).roundId;
+      const body = encodeUpdate(deltaTensors(specs, (t, i) => (t === 0 && i === 0 ? s.step : 0)));
+      expect((await putUpdate(f, d.token, roundId, body, JSON.stringify(updateMeta(roundId, d.deviceId, { numExamples: s.claimed })))).status).toBe(200);
+    }
+    await until('the round to close', () => taskView(taskId), (v) => v.roundsCompleted === 1);
+    const rounds = (await (await f(`/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as { rounds: { resultVersion: number }[] };
+    await f(`/v1/admin/tasks/${taskId}/pause`, { method: 'POST', headers: admin });
+    return (await firstWeight(rounds.rounds[0].resultVersion, devices[0])) - (await firstWeight(1, devices[0]));
+  }
+
+  it('four devices step -0.1, a liar +0.1 claiming 2^53-1 examples: the step stays on the honest side', async () => {
+    const honest = Array.from({ length: 4 }, () => ({ step: -0.1, declared: 100, claimed: 100 }));
+    const alone = await appliedStep(honest);
+    const liarDeclared100 = await appliedStep([...honest, { step: 0.1, declared: 100, claimed: Number.MAX_SAFE_INTEGER }]);
+    const liarDeclaredHuge = await appliedStep([...honest, { step: 0.1, declared: Number.MAX_SAFE_INTEGER, claimed: Number.MAX_SAFE_INTEGER }]);
+    expect(alone).toBeCloseTo(-0.1, 4);
+    // Declared 100 at check-in: the liar weighs what an honest device weighs (one fifth).
+    expect(liarDeclared100).toBeCloseTo(-0.06, 4);
+    // Declared and claimed 2^53-1: capped by the plan and at most maxDeviceWeightFactor / n of the round.
+    expect(liarDeclaredHuge).toBeLessThan(0);
+    expect(Math.abs(liarDeclaredHuge - alone)).toBeLessThanOrEqual(0.4 * 0.2 + 1e-6);
+    figures.push(`item 4: applied step, 4 honest devices alone ${alone.toFixed(4)}; with a liar claiming 2^53-1 (declared 100 at check-in) ${liarDeclared100.toFixed(4)}; declaring 2^53-1 too ${liarDeclaredHuge.toFixed(4)} (was +0.1000: the liar's step)`);
+  }, 120_000);
 });
 
 describe('a real flock serve: plans the aggregator cannot run are refused at creation', () => {
