@@ -7,7 +7,7 @@
  * applied by deviceRoutes, and the handler re-checks the principal.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { AppNameSchema } from '../../shared/protocol/index.ts';
+import { AppNameSchema, RolloutVerdictSchema, type RolloutVerdict } from '../../shared/protocol/index.ts';
 import { actorOf, deviceOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -25,6 +25,7 @@ export const RolloutCreateSchema = z.strictObject({
   minStageSeconds: z.number().min(0).max(30 * 86_400).optional(),
   minSamples: z.int().min(1).max(10_000_000).optional(),
   metrics: MetricRulesInputSchema.optional(),
+  /** Also run this version as a shadow on `sampleRate` of inferences (compared with production, never shown). */
   shadow: ShadowConfigSchema.optional(),
 });
 
@@ -43,7 +44,8 @@ export const RolloutViewSchema = z.object({
   metrics: z.record(z.string(), z.unknown()),
   canaryGeneration: z.int().nullable(),
   controlGeneration: z.int().nullable(),
-  lastVerdict: z.record(z.string(), z.unknown()).nullable(),
+  /** The latest evaluation: verdict, sample-ratio and per-metric evidence, and the action taken (shared/protocol/rollouts.ts). */
+  lastVerdict: RolloutVerdictSchema.nullable(),
   reason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -52,7 +54,8 @@ export const RolloutViewSchema = z.object({
 });
 export type RolloutView = z.infer<typeof RolloutViewSchema>;
 
-const view = (r: Rollout): RolloutView => ({ ...r, canaryPercent: r.stages[r.stageIndex], shadow: shadowOf(r) });
+// lastVerdict is stored as the service wrote it, in RolloutVerdictSchema's shape (cli/rollout-verdict.test.ts holds it there).
+const view = (r: Rollout): RolloutView => ({ ...r, lastVerdict: r.lastVerdict as unknown as RolloutVerdict | null, canaryPercent: r.stages[r.stageIndex], shadow: shadowOf(r) });
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const IdParam = z.object({ id: z.string().min(1).max(128) });
 const ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const;

@@ -121,3 +121,14 @@ export type { ModelStage, ModelVariantView, ModelVersionView, ModelVersionList, 
 // message schema is reachable from here.
 export { ManifestSchema, SignedManifestSchema, ManifestPublicKeySchema } from '../manifest/schema.ts';
 export type { Manifest, SignedManifest, ManifestPublicKey } from '../manifest/schema.ts';
+
+export {
+  METRIC_OUTCOMES,
+  MetricOutcomeSchema,
+  CanaryVerdictNameSchema,
+  MetricEvidenceSchema,
+  SrmEvidenceSchema,
+  RolloutActionSchema,
+  RolloutVerdictSchema,
+} from './rollouts.ts';
+export type { RolloutVerdict } from './rollouts.ts';
