@@ -5,6 +5,7 @@
  *   updates <dataDir> <roundId> <count>   put a blob + recordUpdate for d0..d<count-1>, print "ACK <device> <hash>" per accepted update
  *   versions <dataDir> <app> <count>      create <count> children of version 1 concurrently, print "VERSION <n>" for each
  *                                         (each transaction reads before it writes, which is what BEGIN IMMEDIATE guards)
+ *   manifest <dataDir> <app> <version>    publish one manifest of <version>, print "GENERATION <n>"
  */
 import { randomBytes } from 'node:crypto';
 import { openSqliteStore } from './sqlite-store.ts';
@@ -27,6 +28,9 @@ if (mode === 'updates') {
     app: arg, source: 'push', parentVersion: 1, topology: {}, weightSpecs: [], variants: [],
   })));
   for (const v of made) process.stdout.write(`VERSION ${v.version}\n`);
+} else if (mode === 'manifest') {
+  const record = await store.publishManifest({ app: arg, version: count, sign: (generation) => ({ generation }) });
+  process.stdout.write(`GENERATION ${record.generation}\n`);
 } else {
   throw new Error(`unknown mode ${mode}`);
 }
