@@ -35,9 +35,17 @@ describe('canary analysis', () => {
     expect(decideNext(state(), v, 50, new Date('2025-01-01T00:00:01.000Z')).kind).toBe('rollback');
   });
   it('is marginal when worse by more than the threshold without significance, and waits', () => {
-    const v = analyzeCanary({ canary: cohort(50, 85, 15), control: cohort(950, 900, 100), expectedCanaryShare: 0.05, rules });
+    // 0.87 vs 0.90 on 300 canary outcomes: 3 points worse, always-valid p 0.37.
+    const v = analyzeCanary({ canary: cohort(50, 261, 39), control: cohort(950, 9000, 1000), expectedCanaryShare: 0.05, rules });
     expect(v.verdict).toBe('marginal');
     expect(decideNext(state(), v, 50, later).kind).toBe('wait');
+  });
+  it('judges no rate on too few expected events, where the normal approximation would fail a rare rate by chance', () => {
+    // 6 errors in 200 predictions against 1%: past minSamples, but 2 expected canary errors.
+    const v = analyzeCanary({ canary: cohort(50, 900, 100, { predictions: 194, predictionErrors: 6 }), control: cohort(950, 9000, 1000, { predictions: 9900, predictionErrors: 100 }), expectedCanaryShare: 0.05, rules });
+    const err = v.metrics.find((m) => m.metric === 'errorRate')!;
+    expect(err.outcome).toBe('insufficient');
+    expect(err.detail).toMatch(/^needs 30 expected events per cohort/);
   });
   it('gives no verdict below the minimum samples', () => {
     const v = analyzeCanary({ canary: cohort(3, 20, 2), control: cohort(60, 900, 100), expectedCanaryShare: 0.05, rules });

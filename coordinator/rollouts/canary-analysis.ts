@@ -108,14 +108,30 @@ const fmtMs = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
 const tail = (p: number, rule: MetricRule, alpha: number) => `always-valid p ${fmt(p)} (mSPRT, tau ${rule.threshold}, stage alpha ${fmt(alpha)})`;
 const RANK: Record<MetricOutcome, number> = { insufficient: 0, pass: 1, marginal: 2, fail: 3 };
 
+/**
+ * Expected events (successes or failures, whichever is rarer, at the pooled
+ * rate) each cohort needs before a rate is judged: the mSPRT rests on the
+ * normal approximation, and a rare count's upper tail is heavier than the
+ * normal's. Simulated (test/bench/rollout-errors.bench.ts): with no such floor
+ * a 1% error rate at a 5% canary was failed by chance in 3 of 200 equal
+ * rollouts on 5 to 13 canary errors.
+ */
+export const MIN_EXPECTED_EVENTS = 30;
+
 function proportionMetric(metric: MetricName, rule: MetricRule, alpha: number, s1: number, n1: number, s2: number, n2: number): MetricEvidence {
+  const pooled = n1 + n2 > 0 ? (s1 + s2) / (n1 + n2) : 0;
+  const rarer = Math.min(pooled, 1 - pooled);
+  const enough = n1 >= rule.minSamples && n2 >= rule.minSamples && n1 * rarer >= MIN_EXPECTED_EVENTS && n2 * rarer >= MIN_EXPECTED_EVENTS;
   // One literal, no spreads: this runs at every look, and object spread was most of its cost.
-  const r = n1 < rule.minSamples || n2 < rule.minSamples ? null : msprtTwoProportions(s1, n1, s2, n2, rule.direction, rule.threshold);
+  const r = enough ? msprtTwoProportions(s1, n1, s2, n2, rule.direction, rule.threshold) : null;
+  const short = n1 < rule.minSamples || n2 < rule.minSamples
+    ? `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`
+    : `needs ${MIN_EXPECTED_EVENTS} expected events per cohort at the pooled rate ${fmt(pooled)}, has ${fmt(n1 * rarer)} canary / ${fmt(n2 * rarer)} control`;
   return {
     metric, outcome: r ? judge(rule, r.harm, r.pValue, alpha) : 'insufficient', test: 'msprt-two-proportions',
     canary: r ? r.p1 : n1 > 0 ? s1 / n1 : null, control: r ? r.p2 : n2 > 0 ? s2 / n2 : null, harm: r ? r.harm : null, pValue: r ? r.pValue : null,
     samples: { canary: n1, control: n2 }, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha,
-    detail: r ? `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, ${tail(r.pValue, rule, alpha)}` : `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`,
+    detail: r ? `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, ${tail(r.pValue, rule, alpha)}` : short,
   };
 }
 
