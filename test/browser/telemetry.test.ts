@@ -34,6 +34,11 @@ describe('flock.min.js telemetry', () => {
   it('sends exposure, latency, confidence, predictions, feedback and feature summaries for the running version', async () => {
     context = await h.browser.newContext();
     await context.addInitScript(NAME_SHIM);
+    // No rollout runs a shadow: the manifest says so, and the SDK never asks (no 404 in the console).
+    const shadowRequests: string[] = [];
+    const notFound: string[] = [];
+    context.on('request', (r) => void (r.url().includes('/shadow') && shadowRequests.push(r.url())));
+    context.on('response', (r) => void (r.status() === 404 && notFound.push(r.url())));
     const page = await context.newPage();
     await page.goto(h.origin);
     const result = await page.evaluate(async (inputs) => {
@@ -49,6 +54,8 @@ describe('flock.min.js telemetry', () => {
       return { deviceId, labels };
     }, INPUTS);
 
+    expect(shadowRequests).toEqual([]);
+    expect(notFound).toEqual([]);
     const events = await h.coordinator.deps.store.listTelemetry({ app: 'telemetry-digits', version: 1, limit: 100 });
     expect(events.every((e) => e.deviceId === result.deviceId)).toBe(true);
     const byKind = new Map(events.map((e) => [e.kind, e.payload as Record<string, unknown>]));
@@ -82,6 +89,8 @@ describe('flock.min.js telemetry', () => {
 
     context = await h.browser.newContext();
     await context.addInitScript(NAME_SHIM);
+    const shadowAnswers: number[] = [];
+    context.on('response', (r) => void (r.url().endsWith('/v1/apps/telemetry-digits/shadow') && shadowAnswers.push(r.status())));
     const page = await context.newPage();
     await page.goto(h.origin);
     const shown = await page.evaluate(async (inputs) => {
@@ -96,6 +105,9 @@ describe('flock.min.js telemetry', () => {
       return { labels, version };
     }, INPUTS);
     expect([1, 2]).toContain(shown.version);
+    // This rollout's manifests advertise the shadow, so the SDK asked for it, and found it.
+    expect(shadowAnswers.length).toBeGreaterThan(0);
+    expect(shadowAnswers.every((status) => status === 200)).toBe(true);
 
     const events = await h.coordinator.deps.store.listTelemetry({ app: 'telemetry-digits', version: shown.version!, kind: 'shadow', limit: 100 });
     expect(events.length).toBeGreaterThanOrEqual(1);
