@@ -332,44 +332,44 @@ export class RolloutService {
   }
 
   /** running -> paused: no automatic transitions until resumed. */
-  pause(id: string, actor: string): Promise<Rollout> {
+  pause(id: string, actor: string, reason?: string): Promise<Rollout> {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (r.status === 'paused') return r;
       if (r.status !== 'running') throw new ApiError('conflict', `rollout ${id} is ${r.status}; only a running rollout can be paused`);
       const updated = await this.store.updateRollout(id, { status: 'paused' }, { ifStatus: ['running'] });
-      await this.store.appendAudit({ actor, action: 'rollout.pause', target: id, details: {} });
+      await this.store.appendAudit({ actor, action: 'rollout.pause', target: id, details: reason ? { reason } : {} });
       return updated;
     });
   }
 
   /** paused / halted -> running, with a fresh stage window so old (possibly mismatched) evidence is not reused. */
-  resume(id: string, actor: string): Promise<Rollout> {
+  resume(id: string, actor: string, reason?: string): Promise<Rollout> {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (r.status === 'running') return r;
       if (r.status !== 'paused' && r.status !== 'halted') throw new ApiError('conflict', `rollout ${id} is ${r.status}; only a paused or halted rollout can resume`);
       const updated = await this.store.updateRollout(id, { status: 'running', stageStartedAt: this.now().toISOString(), reason: null }, { ifStatus: ['paused', 'halted'] });
-      await this.store.appendAudit({ actor, action: 'rollout.resume', target: id, details: { from: r.status } });
+      await this.store.appendAudit({ actor, action: 'rollout.resume', target: id, details: { from: r.status, ...(reason ? { reason } : {}) } });
       return updated;
     });
   }
 
   /** Operator override: the candidate goes to production now. */
-  promote(id: string, actor: string): Promise<Rollout> {
+  promote(id: string, actor: string, reason?: string): Promise<Rollout> {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status)) throw new ApiError('conflict', `rollout ${id} is ${r.status}; it can no longer be promoted`);
-      return this.transition((tx, after) => this.promoteNow(tx, after, r, actor, 'promoted by operator', [...LIVE_ROLLOUT_STATUSES]));
+      return this.transition((tx, after) => this.promoteNow(tx, after, r, actor, reason ? `promoted by operator: ${reason}` : 'promoted by operator', [...LIVE_ROLLOUT_STATUSES]));
     });
   }
 
   /** Operator override: everyone back on the control version; the candidate returns to 'candidate'. */
-  abort(id: string, actor: string): Promise<Rollout> {
+  abort(id: string, actor: string, reason?: string): Promise<Rollout> {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status)) throw new ApiError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
-      return this.transition((tx, after) => this.endWithControl(tx, after, r, actor, 'aborted', 'aborted by operator'));
+      return this.transition((tx, after) => this.endWithControl(tx, after, r, actor, 'aborted', reason ? `aborted by operator: ${reason}` : 'aborted by operator'));
     });
   }
 
