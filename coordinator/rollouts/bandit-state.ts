@@ -14,6 +14,10 @@ export interface ServedBandit {
   generations: number[];
   startedAt: string;
   reallocateSeconds: number;
+  /**
+   * Rewards as of the last reallocation (or the stop). The admin view of a
+   * running bandit reads them afresh instead (BanditService.view).
+   */
   rewards: ArmReward[];
 }
 

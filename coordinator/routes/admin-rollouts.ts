@@ -2,8 +2,9 @@
  * Admin routes for rollouts: start, list, show (with the latest verdict and
  * evidence, drift and shadow report), pause / resume / promote / abort;
  * per-app drift and a bandit allocation preview. Also the device route
- * `GET /v1/apps/:app/shadow` (the manifest schema is strict, so the shadow
- * travels beside the manifest, not in it); device auth for `/v1/apps/*` is
+ * `GET /v1/apps/:app/shadow`, which devices ask only when their manifest says
+ * `rollout.shadow: true`; it answers the shadow manifest signed for that role
+ * (`purpose: 'shadow'`, rollouts/shadow-manifest.ts). Device auth for `/v1/apps/*` is
  * applied by deviceRoutes, and the handler re-checks the principal.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
