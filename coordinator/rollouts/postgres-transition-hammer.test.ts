@@ -133,7 +133,7 @@ describe.skipIf(skip)('rollout transitions under 80 devices polling two processe
 
       const r4 = await startRollout(a.base, 4, 3600);
       await settled(fleet, (await statesOf(rolledBack, r4.id)).at(-1)!);
-      const aborted = await fetch(`${b.base}/v1/admin/rollouts/${r4.id}/abort`, { method: 'POST', headers: admin });
+      const aborted = await fetch(`${b.base}/v1/admin/rollouts/${r4.id}/abort`, { method: 'POST', headers: admin, body: '{}' });
       expect(aborted.status).toBe(200);
       await settled(fleet, (await statesOf(rolledBack, r4.id)).at(-1)!);
 

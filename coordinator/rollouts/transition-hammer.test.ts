@@ -163,7 +163,7 @@ describe('rollout transitions under 80 polling devices (SQLite on loopback)', ()
 
       const r4 = await startRollout(4, 3600);
       await settle(fleet, rolledBack as ServingState & { kind: 'everyone' }, r4.id);
-      const aborted = await fetch(`${base}/v1/admin/rollouts/${r4.id}/abort`, { method: 'POST', headers: admin });
+      const aborted = await fetch(`${base}/v1/admin/rollouts/${r4.id}/abort`, { method: 'POST', headers: admin, body: '{}' });
       expect(aborted.status).toBe(200);
       await settle(fleet, rolledBack as ServingState & { kind: 'everyone' }, r4.id);
       states = [...(await statesOf(first, r3.id)), ...(await statesOf(rolledBack as ServingState & { kind: 'everyone' }, r4.id))];
