@@ -84,7 +84,7 @@ describe('shadow manifests', () => {
     const during = await transport.getManifest('digits');
     expect(during.status === 'modified' && during.signedManifest.manifest.rollout?.id).toBe(plainId);
     expect(during.status === 'modified' && shadowAdvertised(during.signedManifest.manifest)).toBe(false);
-    expect((await request(`/v1/admin/rollouts/${plainId}/abort`, { method: 'POST', headers: admin })).status).toBe(200);
+    expect((await request(`/v1/admin/rollouts/${plainId}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'test' }) })).status).toBe(200);
 
     const started = await request('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 2, minStageSeconds: 3600, shadow: { version: 3, sampleRate: 0.25 } }) });
     expect(started.status).toBe(201);
@@ -127,7 +127,7 @@ describe('shadow manifests', () => {
     await expect(loadShadow(transport, { ...assignment, version: model.signedManifest.manifest.version, manifest: model.signedManifest }, publicKey, 'digits', false)).rejects.toMatchObject({ code: 'wrong_purpose' });
 
     // After the rollout, the app's manifest no longer advertises a shadow.
-    expect((await request(`/v1/admin/rollouts/${rolloutId}/abort`, { method: 'POST', headers: admin })).status).toBe(200);
+    expect((await request(`/v1/admin/rollouts/${rolloutId}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'test' }) })).status).toBe(200);
     const after = await transport.getManifest('digits');
     expect(after.status === 'modified' && shadowAdvertised(after.signedManifest.manifest)).toBe(false);
   }, 120_000);
