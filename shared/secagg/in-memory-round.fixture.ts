@@ -13,7 +13,8 @@ export const DROP_PHASES = ['advertise', 'share-keys', 'masked-input', 'unmask']
 export type DropPhase = (typeof DROP_PHASES)[number];
 
 /** Who drops at a phase: a fixed set, or one chosen when the phase starts (the graph is known from share-keys on). */
-export type DropChoice = ReadonlySet<string> | ((server: SecAggServer, alive: readonly string[]) => ReadonlySet<string>);
+export type DropChooser = (server: SecAggServer, alive: readonly string[]) => ReadonlySet<string>;
+export type DropChoice = ReadonlySet<string> | DropChooser;
 
 export interface RoundScenario {
   roundId?: string;
@@ -41,6 +42,9 @@ export interface RoundOutcome {
   /** Who was still in the round when each phase started. */
   aliveAt: Record<DropPhase, string[]>;
   costs: Record<DropPhase, PhaseCost>;
+  /** Server time folding masked inputs into the sum, all devices together. */
+  serverFoldMs: number;
+  /** Server time of finish() (rebuilding secrets and removing masks). */
   serverUnmaskMs: number;
 }
 
@@ -83,6 +87,7 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
     return out;
   };
   let serverUnmaskMs = 0;
+  let serverFoldMs = 0;
   const costs = () =>
     Object.fromEntries(DROP_PHASES.map((p) => [p, { medianMs: median(times[p]), sentBytes: median(sent[p]), receivedBytes: median(received[p]) }])) as Record<DropPhase, PhaseCost>;
   try {
@@ -110,7 +115,9 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
       received['masked-input'].push(jsonBytes(message));
       const { header, masked } = await timed('masked-input', () => (devices.get(id) as Device).maskInput(message, inputs.get(id) as Uint32Array));
       sent['masked-input'].push(jsonBytes(header) + 4 * masked.length);
+      const foldStart = performance.now();
       server.receiveMaskedInput(wire(header), masked);
+      serverFoldMs += performance.now() - foldStart;
     }
     const request = wire(server.closeMasking());
     startPhase('unmask');
@@ -123,9 +130,51 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
     const start = performance.now();
     const result = await server.finish();
     serverUnmaskMs = performance.now() - start;
-    return { result, error: null, server, devices, aliveAt, costs: costs(), serverUnmaskMs };
+    return { result, error: null, server, devices, aliveAt, costs: costs(), serverFoldMs, serverUnmaskMs };
   } catch (error) {
     if (!(error instanceof SecAggError)) throw error;
-    return { result: null, error, server, devices, aliveAt, costs: costs(), serverUnmaskMs };
+    return { result: null, error, server, devices, aliveAt, costs: costs(), serverFoldMs, serverUnmaskMs };
   }
+}
+
+/** xorshift32: reproducible test data and dropout picks (never for secrets). */
+export function testPrng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+/** `count` of `ids`, drawn without replacement, in draw order. */
+export function pickRandom(ids: readonly string[], count: number, rand: () => number): string[] {
+  const pool = [...ids];
+  const out: string[] = [];
+  while (out.length < count && pool.length) out.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
+  return out;
+}
+
+/**
+ * `count` devices chosen at random among those that can go without leaving
+ * any device with fewer than t live neighbours (the graph is public once the
+ * roster is out): the dropouts a round is sized to survive. Fewer when no
+ * more can go.
+ */
+export function recoverableDrops(count: number, seed: number): DropChooser {
+  return (server: SecAggServer, alive: readonly string[]) => {
+    const graph = server.graph;
+    const threshold = server.roster?.parameters.threshold;
+    if (!graph || threshold === undefined) throw new Error('recoverableDrops needs the roster: use it from share-keys on');
+    const live = new Set(alive);
+    const out = new Set<string>();
+    for (const id of pickRandom(alive, alive.length, testPrng(seed))) {
+      if (out.size === count) break;
+      live.delete(id);
+      if (graph.ids.every((x) => graph.neighboursOf(x).filter((y) => live.has(y)).length >= threshold)) out.add(id);
+      else live.add(id);
+    }
+    return out;
+  };
 }

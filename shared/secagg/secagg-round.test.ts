@@ -5,7 +5,7 @@
  * aborts with a typed error, never a wrong sum, when it cannot be unmasked.
  */
 import { describe, expect, it } from 'vitest';
-import { DROP_PHASES, type DropChoice, type DropPhase, deviceIdAt, runInMemoryRound } from './in-memory-round.fixture.ts';
+import { DROP_PHASES, type DropChoice, type DropPhase, deviceIdAt, pickRandom, recoverableDrops, runInMemoryRound, testPrng as prng } from './in-memory-round.fixture.ts';
 import type { NeighbourGraph } from './neighbour-graph.ts';
 import { type SecAggParameters, safeThreshold } from './parameters.ts';
 import { dequantiseSum, quantise } from './quantise.ts';
@@ -17,17 +17,6 @@ const Q = { clipRange: 0.1, bits: 20, maxDevices: N };
 /** The complete graph over whoever advertised (plain SecAgg). */
 const COMPLETE = (n: number): SecAggParameters => ({ neighbours: n - 1, threshold: safeThreshold(n - 1, 0), colluders: 0 });
 const SPARSE: SecAggParameters = { neighbours: 12, threshold: 7, colluders: 0 };
-
-/** xorshift32: reproducible test data and dropout picks (not for secrets). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 function updates(seed: number): { floats: Float32Array[]; inputs: Uint32Array[] } {
   const rand = prng(seed);
@@ -42,38 +31,6 @@ function plainSum(inputs: readonly Uint32Array[], ids: readonly string[]): Uint3
     for (let i = 0; i < D; i++) sum[i] += x[i];
   }
   return sum;
-}
-
-function pickRandom(ids: readonly string[], count: number, rand: () => number): Set<string> {
-  const pool = [...ids];
-  const out = new Set<string>();
-  while (out.size < count) out.add(pool.splice(Math.floor(rand() * pool.length), 1)[0]);
-  return out;
-}
-
-/**
- * `count` devices chosen at random among those that can go without leaving
- * any device with fewer than t live neighbours (the graph is public once the
- * roster is out): dropouts SecAgg+ is sized to survive.
- */
-function recoverableDrops(count: number, seed: number): DropChoice {
-  return (server: SecAggServer, alive: readonly string[]) => {
-    const graph = server.graph as NeighbourGraph;
-    const threshold = server.roster?.parameters.threshold as number;
-    const rand = prng(seed);
-    const live = new Set(alive);
-    const order = pickRandom(alive, alive.length, rand);
-    const out = new Set<string>();
-    for (const id of order) {
-      if (out.size === count) break;
-      live.delete(id);
-      const ok = graph.ids.every((x) => graph.neighboursOf(x).filter((y) => live.has(y)).length >= threshold);
-      if (ok) out.add(id);
-      else live.add(id);
-    }
-    expect(out.size).toBe(count);
-    return out;
-  };
 }
 
 async function expectExactSum(parameters: SecAggParameters | ((n: number) => SecAggParameters), phase: DropPhase, drops: DropChoice | null, seed: number) {
@@ -108,8 +65,14 @@ describe.each([
     it.each(DROP_PHASES.map((p, i) => [p, i] as const))(`${rate * 100}% drop at %s`, async (phase, i) => {
       const count = Math.round(rate * N);
       const seed = 100 + i + rate * 10;
-      const drops =
-        phase === 'advertise' ? pickRandom(Array.from({ length: N }, (_, j) => deviceIdAt(j)), count, prng(seed)) : recoverableDrops(count, seed);
+      const drops: DropChoice =
+        phase === 'advertise'
+          ? new Set(pickRandom(Array.from({ length: N }, (_, j) => deviceIdAt(j)), count, prng(seed)))
+          : (server, alive) => {
+              const chosen = recoverableDrops(count, seed)(server, alive);
+              expect(chosen.size).toBe(count);
+              return chosen;
+            };
       const outcome = await expectExactSum(parameters, phase, drops, seed);
       if (phase === 'masked-input') expect(outcome.result?.dropped.length).toBe(count); // their pairwise masks were removed
       if (phase === 'unmask') expect(outcome.result?.survivors.length).toBe(N); // non-responders' inputs still count
@@ -122,7 +85,7 @@ describe('rounds that cannot be unmasked abort with a typed error', () => {
     const seen = { ok: 0, aborted: 0 };
     for (const [rate, seed] of [[0.1, 7], [0.3, 8], [0.3, 9]] as const) {
       const { inputs } = updates(seed);
-      const drops = (server: SecAggServer, alive: readonly string[]) => pickRandom(alive, Math.round(rate * N), prng(seed));
+      const drops = (_server: SecAggServer, alive: readonly string[]) => new Set(pickRandom(alive, Math.round(rate * N), prng(seed)));
       const outcome = await runInMemoryRound({ inputs, parameters: SPARSE, drops: { 'masked-input': drops } });
       // The oracle, from the public graph alone: each survivor and each dropped device needs t surviving neighbours.
       const graph = outcome.server.graph as NeighbourGraph;
