@@ -12,6 +12,7 @@ import { DEVICE_ROUTE_PATTERNS, deviceCors } from './http/cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { adminModelRoutes } from './routes/admin-models.ts';
 import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
+import { adminAuditRoutes } from './routes/admin-audit.ts';
 import { adminBanditRoutes } from './routes/admin-bandits.ts';
 import { adminTaskRoutes } from './routes/admin-tasks.ts';
 import { deviceRoutes } from './routes/devices.ts';
@@ -39,6 +40,7 @@ export function buildApp(deps: CoordinatorDeps) {
     .route('/', deviceRoutes(deps))
     .route('/', adminModelRoutes(deps))
     .route('/', adminTaskRoutes(deps))
+    .route('/', adminAuditRoutes(deps))
     .route('/', adminRolloutRoutes(deps))
     .route('/', adminBanditRoutes(deps))
     .route('/', eventRoutes(deps, { heartbeatMs: deps.config.sseHeartbeatMs }));

@@ -1,6 +1,7 @@
 /**
  * Admin routes for rollouts: start, list, show (with the latest verdict and
- * evidence, drift and shadow report), pause / resume / promote / abort;
+ * evidence, drift and shadow report), pause / resume / promote / abort
+ * (each with an optional `{ reason }` for the audit log);
  * per-app drift and a bandit allocation preview. Also the device route
  * `GET /v1/apps/:app/shadow`, which devices ask only when their manifest says
  * `rollout.shadow: true`; it answers the shadow manifest signed for that role
@@ -18,6 +19,7 @@ import { limitBody } from '../http/limits.ts';
 import { driftReport, MetricRulesInputSchema } from '../rollouts/index.ts';
 import { ShadowConfigSchema, shadowOf } from '../rollouts/shadow.ts';
 import type { Rollout } from '../store/index.ts';
+import { actionReasonBody } from './action-reason.ts';
 
 export const RolloutCreateSchema = z.strictObject({
   app: AppNameSchema,
@@ -65,11 +67,12 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
   const { rollouts, store } = deps;
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
   app.use('/v1/admin/rollouts', limitBody(deps.config.limits.jsonBytes));
+  app.use('/v1/admin/rollouts/*', limitBody(deps.config.limits.jsonBytes));
 
   for (const action of ACTIONS) {
     app.openapi(
-      createRoute({ method: 'post', path: `/v1/admin/rollouts/{id}/${action}`, tags: ['admin'], request: { params: IdParam }, responses: { 200: { description: `rollout after ${action}`, content: json(RolloutViewSchema) } } }),
-      async (c) => c.json(view(await rollouts[action](c.req.valid('param').id, actorOf(c.get('principal')))), 200),
+      createRoute({ method: 'post', path: `/v1/admin/rollouts/{id}/${action}`, tags: ['admin'], request: { params: IdParam, body: actionReasonBody }, responses: { 200: { description: `rollout after ${action}; an optional { reason } goes to the audit entry`, content: json(RolloutViewSchema) } } }),
+      async (c) => c.json(view(await rollouts[action](c.req.valid('param').id, actorOf(c.get('principal')), c.req.valid('json').reason)), 200),
     );
   }
 

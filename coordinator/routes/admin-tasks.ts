@@ -1,6 +1,7 @@
 /**
  * Admin routes for federated tasks and fleet state: create / list / pause /
- * resume tasks, their rounds, close a round now, devices, and the audit log.
+ * resume tasks (each with an optional `{ reason }` for the audit log), their
+ * rounds, close a round now, and devices. The audit log is admin-audit.ts.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { RoundViewSchema, TaskCreateSchema, TaskViewSchema } from '../../shared/protocol/index.ts';
@@ -15,6 +16,7 @@ import { RdpAccountant } from '../../shared/dp/index.ts';
 import { DEFAULT_REPORT_DELTA } from '../rounds/privacy-budget.ts';
 import { roundView, taskView } from '../rounds/views.ts';
 import type { JsonObject, Store, Task } from '../store/index.ts';
+import { actionReasonBody } from './action-reason.ts';
 
 const TaskParam = z.object({ id: z.string().min(1).max(128) });
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
@@ -32,14 +34,15 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
   const { store } = deps;
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
   app.use('/v1/admin/tasks', limitBody(deps.config.limits.jsonBytes));
+  app.use('/v1/admin/tasks/*', limitBody(deps.config.limits.jsonBytes));
 
-  const setStatus = async (id: string, to: 'active' | 'paused', from: Array<Task['status']>, actor: string) => {
+  const setStatus = async (id: string, to: 'active' | 'paused', from: Array<Task['status']>, actor: string, reason?: string) => {
     const task = await store.getTask(id);
     if (!task) throw new ApiError('not_found', `no task ${id}`);
     if (task.status === to) return task;
     if (!from.includes(task.status)) throw new ApiError('conflict', `task ${id} is ${task.status}; it cannot become ${to}`);
     const updated = await store.updateTask(id, { status: to }, { ifStatus: from });
-    await store.appendAudit({ actor, action: `task.${to === 'paused' ? 'pause' : 'resume'}`, target: id, details: { from: task.status } });
+    await store.appendAudit({ actor, action: `task.${to === 'paused' ? 'pause' : 'resume'}`, target: id, details: { from: task.status, ...(reason ? { reason } : {}) } });
     return updated;
   };
 
@@ -79,12 +82,12 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       },
     )
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/pause', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'paused', content: json(TaskViewSchema) } } }),
-      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'paused', ['active'], actorOf(c.get('principal')))), 200),
+      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/pause', tags: ['admin'], request: { params: TaskParam, body: actionReasonBody }, responses: { 200: { description: 'paused; an optional { reason } goes to the audit entry', content: json(TaskViewSchema) } } }),
+      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'paused', ['active'], actorOf(c.get('principal')), c.req.valid('json').reason)), 200),
     )
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/resume', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'active again', content: json(TaskViewSchema) } } }),
-      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'active', ['paused'], actorOf(c.get('principal')))), 200),
+      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/resume', tags: ['admin'], request: { params: TaskParam, body: actionReasonBody }, responses: { 200: { description: 'active again; an optional { reason } goes to the audit entry', content: json(TaskViewSchema) } } }),
+      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'active', ['paused'], actorOf(c.get('principal')), c.req.valid('json').reason)), 200),
     )
     .openapi(
       createRoute({ method: 'get', path: '/v1/admin/tasks/{id}/rounds', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'rounds, newest first', content: json(z.object({ rounds: z.array(RoundViewSchema.extend({ metrics: z.record(z.string(), z.unknown()) })) })) } } }),
@@ -109,13 +112,6 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
         const q = c.req.valid('query');
         const devices = await store.listDevices({ app: q.app, limit: q.limit ?? 100 });
         return c.json({ devices: devices.map(({ tokenHash: _hidden, ...d }) => d) }, 200);
-      },
-    )
-    .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/audit', tags: ['admin'], request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), action: z.string().optional() }) }, responses: { 200: { description: 'audit log, newest first', content: json(z.object({ entries: z.array(z.record(z.string(), z.unknown())) })) } } }),
-      async (c) => {
-        const q = c.req.valid('query');
-        return c.json({ entries: (await store.listAudit({ limit: q.limit ?? 100, action: q.action })) as unknown as Record<string, unknown>[] }, 200);
       },
     );
 }
