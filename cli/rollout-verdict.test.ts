@@ -5,7 +5,10 @@
  * from `GET /v1/admin/rollouts/:id`. The same records must parse with the
  * wire schema (shared/protocol/rollouts.ts) that `/openapi.json` publishes.
  */
+import { serve } from '@hono/node-server';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -14,6 +17,7 @@ import type { SignedManifest } from '../shared/manifest/index.ts';
 import { RolloutVerdictSchema } from '../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator/coordinator.ts';
 import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from '../coordinator/routes/fleet.fixture.ts';
+import { main, type CliIo } from './index.ts';
 import { describeVerdict } from './rollout-verdict.ts';
 
 const adminKey = testAdminKey();
@@ -21,6 +25,17 @@ const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'applicatio
 let dataDir: string;
 let flock: Coordinator;
 let f: Fetcher;
+let server: ReturnType<typeof serve>;
+let url: string;
+
+/** `flock ...args` against the loopback coordinator; stdout, stderr and the exit code. */
+async function flockCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t) };
+  const code = await main(['node', 'flock', ...args, '--url', url, '--admin-key', adminKey], io);
+  return { code, out, err };
+}
 
 async function cohortOf(d: FleetDevice): Promise<{ version: number; cohort?: string }> {
   const res = await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${d.token}` } });
@@ -61,6 +76,9 @@ beforeAll(async () => {
     rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
   });
   f = async (path, init) => flock.app.request(path, init);
+  server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const files = await mnistModelFiles('mlp-small');
   expect((await pushModel(f, adminKey, 'digits', files, 'production')).status).toBe(201);
   expect((await pushModel(f, adminKey, 'digits', files)).status).toBe(201);
@@ -68,6 +86,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  server?.close();
+  (server as unknown as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
   await flock?.close();
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -95,7 +115,14 @@ describe('flock rollout show: verdict lines', () => {
     expect(text).toMatch(/accuracy\s+pass\s+.*\[600 canary \/ 600 control samples\]/);
     // Metrics with nothing to compare say what they need.
     expect(text).toMatch(/latency\s+insufficient\s+needs \d+ samples per cohort, has 0 canary \/ 0 control/);
-    await f(`/v1/admin/rollouts/${id}/abort`, { method: 'POST', headers: admin });
+    // What the operator sees without --json: the same lines.
+    const shown = await flockCli('rollout', 'show', id);
+    expect(shown.err).toBe('');
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain(`rollout ${id}  running`);
+    for (const line of lines) expect(shown.out).toContain(line);
+    const aborted = await f(`/v1/admin/rollouts/${id}/abort`, { method: 'POST', headers: { authorization: admin.authorization } });
+    expect(aborted.status, await aborted.clone().text()).toBe(200);
   }, 60_000);
 
   it('says why a metric failed and that the rollout rolled back', async () => {
@@ -103,6 +130,7 @@ describe('flock rollout show: verdict lines', () => {
       method: 'POST', headers: admin,
       body: JSON.stringify({ app: 'digits', candidateVersion: 3, stages: [50, 100], minStageSeconds: 0, minSamples: 5, metrics: { accuracy: { minSamples: 200 } } }),
     });
+    expect(res.status, await res.clone().text()).toBe(201);
     const { id } = (await res.json()) as { id: string };
     const { canary, control } = await fleet(6);
     for (const d of canary) await report(d, 3, 50, 50);

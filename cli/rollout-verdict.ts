@@ -8,7 +8,7 @@
  * @example
  * lines.push(...describeVerdict(rollout.lastVerdict));
  */
-import { RolloutVerdictSchema, type RolloutVerdict } from '../shared/protocol/index.ts';
+import { RolloutVerdictSchema, type RolloutVerdict } from '../shared/protocol/rollouts.ts';
 
 const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
 const p = (x: number | null) => (x === null ? '-' : Math.abs(x) >= 0.001 || x === 0 ? x.toFixed(3) : x.toExponential(1));

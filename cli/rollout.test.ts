@@ -20,6 +20,8 @@ describe('flock rollout', () => {
       createdAt: 't0', updatedAt: 't1', endedAt: 't1',
     });
     expect(text).toContain('rolled_back (accuracy fail)');
-    expect(text).toMatch(/accuracy\s+fail\s+canary 0.6 vs control 0.9/);
+    expect(text).toMatch(/accuracy\s+fail\s+canary 0.6 vs control 0.9 \[500 canary \/ 9000 control samples\]/);
+    expect(text).toContain('next        roll back: accuracy fail: canary 0.6 vs control 0.9');
+    expect(text).toContain('exposure    too few devices exposed yet for the sample-ratio check');
   });
 });

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { RolloutAnswerSchema, type RolloutAnswer } from './answer-schemas.ts';
 import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
+import { describeVerdict } from './rollout-verdict.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 
@@ -32,12 +33,7 @@ export function describeRollout(r: RolloutAnswer & { shadowReport?: z.infer<type
     const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
     lines.push(`shadow      v${r.shadow.version} on ${pct(r.shadow.sampleRate)} of inferences${s ? `: ${s.comparisons} compared on ${s.devices} devices, agreement ${pct(s.agreementRate)}, latency ${s.latencyDeltaMs === null ? '-' : `${s.latencyDeltaMs >= 0 ? '+' : ''}${s.latencyDeltaMs.toFixed(1)} ms`}` : ''}`);
   }
-  const v = r.lastVerdict as { verdict?: string; at?: string; reasons?: string[]; metrics?: { metric: string; outcome: string; detail: string }[] } | null;
-  if (v) {
-    lines.push(`verdict     ${v.verdict} at ${v.at}`);
-    for (const m of v.metrics ?? []) lines.push(`  ${m.metric.padEnd(11)} ${m.outcome.padEnd(12)} ${m.detail}`);
-    for (const reason of v.reasons ?? []) lines.push(`  - ${reason}`);
-  }
+  lines.push(...describeVerdict(r.lastVerdict));
   return `${lines.join('\n')}\n`;
 }
 
@@ -79,7 +75,7 @@ export async function listRollouts(flags: ListFlags, io: CliIo): Promise<void> {
   if (flags.json) return io.out(`${JSON.stringify(rollouts)}\n`);
   if (rollouts.length === 0) return io.out('no rollouts yet; start one with "flock rollout start --app NAME --candidate N"\n');
   io.out(renderTable(['id', 'app', 'candidate', 'control', 'status', 'stage', 'verdict'], rollouts.map((r) => [
-    r.id, r.app, `v${r.candidateVersion}`, `v${r.controlVersion}`, r.status, `${r.canaryPercent}%`, cell((r.lastVerdict as { verdict?: string } | null)?.verdict ?? null),
+    r.id, r.app, `v${r.candidateVersion}`, `v${r.controlVersion}`, r.status, `${r.canaryPercent}%`, cell(r.lastVerdict?.verdict ?? null),
   ])));
 }
 
