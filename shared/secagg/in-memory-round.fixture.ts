@@ -42,6 +42,8 @@ export interface RoundOutcome {
   /** Who was still in the round when each phase started. */
   aliveAt: Record<DropPhase, string[]>;
   costs: Record<DropPhase, PhaseCost>;
+  /** Devices that refused a phase (then went silent), with the SecAggError code. */
+  refusals: Map<string, string>;
   /** Server time folding masked inputs into the sum, all devices together. */
   serverFoldMs: number;
   /** Server time of finish() (rebuilding secrets and removing masks). */
@@ -86,6 +88,7 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
     times[phase].push(performance.now() - start);
     return out;
   };
+  const refusals = new Map<string, string>();
   let serverUnmaskMs = 0;
   let serverFoldMs = 0;
   const costs = () =>
@@ -113,7 +116,15 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
     for (const id of alive) {
       const message = wire(forwarded.get(id));
       received['masked-input'].push(jsonBytes(message));
-      const { header, masked } = await timed('masked-input', () => (devices.get(id) as Device).maskInput(message, inputs.get(id) as Uint32Array));
+      let step: Awaited<ReturnType<Device['maskInput']>>;
+      try {
+        step = await timed('masked-input', () => (devices.get(id) as Device).maskInput(message, inputs.get(id) as Uint32Array));
+      } catch (error) {
+        if (!(error instanceof SecAggError)) throw error;
+        refusals.set(id, error.code); // a device that refuses goes silent, as a dropout
+        continue;
+      }
+      const { header, masked } = step;
       sent['masked-input'].push(jsonBytes(header) + 4 * masked.length);
       const foldStart = performance.now();
       server.receiveMaskedInput(wire(header), masked);
@@ -123,17 +134,24 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
     startPhase('unmask');
     for (const id of alive) {
       received.unmask.push(jsonBytes(request));
-      const message = await timed('unmask', () => (devices.get(id) as Device).unmask(request));
+      let message: ReturnType<Device['unmask']>;
+      try {
+        message = await timed('unmask', () => (devices.get(id) as Device).unmask(request));
+      } catch (error) {
+        if (!(error instanceof SecAggError)) throw error;
+        refusals.set(id, error.code);
+        continue;
+      }
       sent.unmask.push(jsonBytes(message));
       server.receiveUnmaskResponse(wire(message));
     }
     const start = performance.now();
     const result = await server.finish();
     serverUnmaskMs = performance.now() - start;
-    return { result, error: null, server, devices, aliveAt, costs: costs(), serverFoldMs, serverUnmaskMs };
+    return { result, error: null, server, devices, aliveAt, costs: costs(), refusals, serverFoldMs, serverUnmaskMs };
   } catch (error) {
     if (!(error instanceof SecAggError)) throw error;
-    return { result: null, error, server, devices, aliveAt, costs: costs(), serverFoldMs, serverUnmaskMs };
+    return { result: null, error, server, devices, aliveAt, costs: costs(), refusals, serverFoldMs, serverUnmaskMs };
   }
 }
 

@@ -37,6 +37,7 @@ async function expectExactSum(parameters: SecAggParameters | ((n: number) => Sec
   const { floats, inputs } = updates(seed);
   const outcome = await runInMemoryRound({ inputs, parameters, drops: drops ? { [phase]: drops } : {} });
   expect(outcome.error).toBeNull();
+  expect(outcome.refusals).toEqual(new Map());
   const survivors = outcome.aliveAt['masked-input'];
   expect(outcome.result?.survivors).toEqual(survivors);
   expect(outcome.result?.sum).toEqual(plainSum(inputs, survivors));
