@@ -15,6 +15,7 @@ import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
 import { adminAuditRoutes } from './routes/admin-audit.ts';
 import { adminBanditRoutes } from './routes/admin-bandits.ts';
 import { adminTaskRoutes } from './routes/admin-tasks.ts';
+import { deviceCensusRoutes } from './routes/device-census.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { publicRoutes } from './routes/public.ts';
@@ -41,6 +42,7 @@ export function buildApp(deps: CoordinatorDeps) {
     .route('/', adminModelRoutes(deps))
     .route('/', adminTaskRoutes(deps))
     .route('/', adminAuditRoutes(deps))
+    .route('/', deviceCensusRoutes(deps))
     .route('/', adminRolloutRoutes(deps))
     .route('/', adminBanditRoutes(deps))
     .route('/', eventRoutes(deps, { heartbeatMs: deps.config.sseHeartbeatMs }));
