@@ -96,14 +96,17 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
   } else if (!process.env.FLOCK_ADMIN_KEY) {
     io.out('  admin key: made at the first start and shown once then; pass it as --admin-key or FLOCK_ADMIN_KEY (npx flock admin-key mints a new one to set in FLOCK_ADMIN_KEY)\n');
   }
+  let stopping = false;
   if (site) {
     // After listening: the API is up while the seed model trains; the demo page waits for it.
     void seedDemoModel(coordinator, { progress: (line) => io.out(`${line}\n`) }).catch((error: unknown) => {
-      io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      // A shutdown during the first start's seeding closes the store under it: that is no failure to report.
+      if (!stopping) io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
     });
   }
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
+      stopping = true;
       io.out(`\n${signal}: shutting down\n`);
       server.close(() => undefined);
       if ('closeAllConnections' in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
