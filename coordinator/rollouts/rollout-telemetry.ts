@@ -10,17 +10,22 @@
  * reporting the control version. A device that claims another version (a
  * liar, or a device whose cache is stale) moves no metric.
  *
- * Exposure, the sample-ratio check's input, follows the same rule: a device
- * is exposed in the current stage when it was served its cohort's manifest
- * and sent any telemetry for that manifest's version since the stage began
- * (predictions, feedback, a model-loaded event, or the heartbeat the SDK sends
- * while a model stays active). Counting only 'model-loaded' events, as this
- * once did, missed every page that stayed open across a stage boundary: such
- * a page loads nothing new, so an equal candidate was halted for "36 canary /
- * 0 control exposed". A misserved device (served one cohort's manifest,
- * reporting the other's version) is exposed in neither cohort, so
- * misserving still shows as a mismatch, and it can only halt a rollout,
- * never roll it back.
+ * Exposure, the sample-ratio check's input: a device is exposed in the
+ * current stage when it was served its cohort's manifest and sent any
+ * telemetry for that manifest's version since the stage began (predictions,
+ * feedback, a model-loaded event, or the heartbeat the SDK sends while a
+ * model stays active). Counting only 'model-loaded' events, as this once did,
+ * missed every page that stayed open across a stage boundary: such a page
+ * loads nothing new, so an equal candidate was halted for "36 canary / 0
+ * control exposed".
+ *
+ * A misserved device, one that reported only the other cohort's version in
+ * the stage (a caching proxy handing control devices the canary build), is
+ * counted as exposed to the version it runs: the sample-ratio check exists to
+ * catch exactly that, and dropping such devices would only shrink one cohort,
+ * which a sequential test at fleet sizes in the hundreds does not flag. Its
+ * metrics still count nowhere, and a mismatch can only halt a rollout, never
+ * roll it back.
  */
 import type { BinnedCounts } from '../../shared/stats/index.ts';
 import type { Rollout, Store, TelemetryEvent } from '../store/index.ts';
@@ -55,7 +60,8 @@ export type CohortRollout = Pick<Rollout, 'id' | 'candidateVersion' | 'controlVe
 /**
  * Pure: the stage's rows of both versions -> canary and control summaries,
  * each row attributed by the device's cohort, not by its claim; a device is
- * exposed in its cohort when any of its rows is for its cohort's version.
+ * exposed in its cohort when any of its rows is for its cohort's version,
+ * else (misserved) to the version its rows are for.
  * @example
  * const { canary, control } = splitCohorts(rollout, [...candidateRows, ...controlRows]);
  */
@@ -66,6 +72,8 @@ export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryE
   const controlRows: TelemetryEvent[] = [];
   const canaryExposed = new Set<string>();
   const controlExposed = new Set<string>();
+  // Devices that reported the other cohort's version: exposed to it, unless they also reported their own.
+  const misserved = new Set<string>();
   for (const e of events) {
     let cohort = cohorts.get(e.deviceId);
     if (cohort === undefined) cohorts.set(e.deviceId, (cohort = cohortOf(rollout.id, e.deviceId, percent)));
@@ -75,6 +83,15 @@ export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryE
     } else if (cohort === 'control' && e.version === rollout.controlVersion) {
       controlRows.push(e);
       controlExposed.add(e.deviceId);
+    } else if (e.version === rollout.candidateVersion || e.version === rollout.controlVersion) {
+      misserved.add(e.deviceId);
+    }
+  }
+  for (const deviceId of misserved) {
+    if (cohorts.get(deviceId) === 'canary') {
+      if (!canaryExposed.has(deviceId)) controlExposed.add(deviceId);
+    } else if (!controlExposed.has(deviceId)) {
+      canaryExposed.add(deviceId);
     }
   }
   // One weight cap for both cohorts: the median device's, so a liar's totals count like one ordinary device.

@@ -192,7 +192,7 @@ describe('rollout exposure', () => {
     expect((await passStage(pages, r.id, 'promote')).status).toBe('completed');
   }, 120_000);
 
-  it('counts a reloading page once, an offline page when its outbox drains, and a misserved page in neither cohort', async () => {
+  it('counts a reloading page once, an offline page when its outbox drains, and a misserved page where it runs', async () => {
     expect((await pushModel(f, adminKey, APP, files)).status).toBe(201); // v3, against production v2
     const devices: FleetDevice[] = [];
     for (let i = 0; i < 60; i++) devices.push(await registerDevice(f, APP));
@@ -221,8 +221,10 @@ describe('rollout exposure', () => {
     misserved.use(30);
     await misserved.flush();
     let now = await readCohorts(flock.deps.store, r);
-    expect(now.canary.exposedDevices).toBe(1); // the reloader only
-    expect(now.control.exposedDevices).toBe(0); // the misserved device counts in neither cohort
+    // The reloader, and the misserved device: exposed to what it runs (what the sample-ratio check is for), its metrics nowhere.
+    expect(now.canary.exposedDevices).toBe(2);
+    expect(now.control.exposedDevices).toBe(0);
+    expect(now.canary.correct + now.canary.incorrect).toBe(0); // neither sent outcomes of the candidate in the canary yet
     expect((await flock.deps.store.listTelemetry({ app: APP, version: 3, kind: 'model-loaded', since: r.stageStartedAt, limit: 100 })).filter((e) => e.deviceId === reloader.device.deviceId)).toHaveLength(5);
 
     // Back online: the batch recorded offline arrives, and counts in the stage it arrives in.
@@ -234,7 +236,7 @@ describe('rollout exposure', () => {
       await p.flush();
     }
     now = await readCohorts(flock.deps.store, r);
-    expect(now.canary.exposedDevices).toBe(canary.length);
+    expect(now.canary.exposedDevices).toBe(canary.length + 1);
     expect(now.control.exposedDevices).toBe(control.length - 2);
     // Latency samples from the SDK's reservoir reach both summaries, at most 64 per device.
     expect(now.canary.latencySamplesMs.length).toBeGreaterThan(10 * (canary.length - 2));
@@ -246,7 +248,7 @@ describe('rollout exposure', () => {
     await lateControl.flush();
     expect((await readCohorts(flock.deps.store, r)).control.exposedDevices).toBe(control.length - 1);
     const { verdict } = await flock.deps.rollouts.evaluate(r.id);
-    expect(verdict?.srm).toMatchObject({ canaryExposed: canary.length, controlExposed: control.length - 1, mismatch: false });
+    expect(verdict?.srm).toMatchObject({ canaryExposed: canary.length + 1, controlExposed: control.length - 1, mismatch: false });
     expect((await rolloutNow(r.id)).status).not.toBe('halted');
   }, 120_000);
 });
