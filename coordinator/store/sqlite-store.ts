@@ -66,9 +66,9 @@ class ImmediateSqliteDriver extends SqliteDriver {
     super(config);
   }
 
-  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
     // A read-only snapshot takes no write lock: a deferred BEGIN reads one WAL snapshot until it ends.
-    await connection.executeQuery(CompiledQuery.raw(settings.accessMode === 'read only' ? 'begin' : 'begin immediate'));
+    await connection.executeQuery(CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin' : 'begin immediate'));
   }
 
   override async releaseConnection(): Promise<void> {
