@@ -67,6 +67,8 @@ describe('canary analysis', () => {
     expect(lat.outcome).toBe('fail');
     expect(lat.test).toBe('msprt-quantile');
     expect(lat.quantiles?.map((q) => q.quantile)).toEqual([0.5, 0.95]);
+    // 200 samples a cohort expect 10 beyond p95: too few to judge the tail; the median decides.
+    expect(lat.quantiles?.map((q) => q.outcome)).toEqual(['fail', 'insufficient']);
     expect(v.verdict).toBe('fail');
   });
   it('says what failed, by how much, and with which always-valid test', () => {

@@ -142,21 +142,28 @@ function quantileEvidence(r: QuantileHarm, outcome: MetricOutcome): QuantileEvid
 /** Quantile tests (sequential-test.ts) at each of `quantiles`, each at alpha / their count; the worst decides. */
 function quantileMetric(metric: MetricName, rule: MetricRule, alpha: number, x: readonly number[], y: readonly number[], quantiles: readonly number[], unit: (v: number) => string): MetricEvidence {
   const base = { metric, test: 'msprt-quantile' as const, samples: { canary: x.length, control: y.length }, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha };
-  if (x.length < rule.minSamples || y.length < rule.minSamples) {
-    return { ...base, outcome: 'insufficient', canary: null, control: null, harm: null, pValue: null, detail: `needs ${rule.minSamples} samples per cohort, has ${x.length} canary / ${y.length} control` };
+  const fewest = Math.min(x.length, y.length);
+  // A quantile is judged once each cohort expects MIN_EXPECTED_EVENTS samples beyond it (p95: 600 samples), as for rates.
+  const judged = (q: number) => fewest * Math.min(q, 1 - q) >= MIN_EXPECTED_EVENTS;
+  if (fewest < rule.minSamples || !quantiles.some(judged)) {
+    const need = Math.max(rule.minSamples, Math.ceil(MIN_EXPECTED_EVENTS / Math.max(...quantiles.map((q) => Math.min(q, 1 - q)))));
+    return { ...base, outcome: 'insufficient', canary: null, control: null, harm: null, pValue: null, detail: `needs ${need} samples per cohort, has ${x.length} canary / ${y.length} control` };
   }
+  // Alpha is split over every quantile named, judged yet or not, so the split never depends on the data.
   const each = alpha / quantiles.length;
-  const results = quantiles.map((q) => msprtQuantile(x, y, q, rule.direction, rule.threshold));
-  const evidence = results.map((r) => quantileEvidence(r, judge(rule, r.harm, r.pValue, each)));
-  let worst = 0;
-  for (let i = 1; i < evidence.length; i++) {
+  const evidence = quantiles.map((q) => {
+    const r = msprtQuantile(x, y, q, rule.direction, rule.threshold);
+    return quantileEvidence(r, judged(q) ? judge(rule, r.harm, r.pValue, each) : 'insufficient');
+  });
+  let worst = evidence.findIndex((e) => e.outcome !== 'insufficient');
+  for (let i = 0; i < evidence.length; i++) {
     const [a, b] = [evidence[i], evidence[worst]];
-    if (RANK[a.outcome] > RANK[b.outcome] || (RANK[a.outcome] === RANK[b.outcome] && a.pValue < b.pValue)) worst = i;
+    if (a.outcome !== 'insufficient' && (RANK[a.outcome] > RANK[b.outcome] || (RANK[a.outcome] === RANK[b.outcome] && a.pValue < b.pValue))) worst = i;
   }
   const w = evidence[worst];
-  const pValue = Math.min(1, Math.min(...evidence.map((e) => e.pValue)) * quantiles.length);
+  const pValue = Math.min(1, Math.min(...evidence.filter((e) => e.outcome !== 'insufficient').map((e) => e.pValue)) * quantiles.length);
   const name = (q: number) => `p${Math.round(q * 100)}`;
-  const parts = evidence.map((e) => `${name(e.quantile)} canary ${unit(e.canary)} vs control ${unit(e.control)} (${(100 * e.canaryShareAbove).toFixed(1)}% vs ${(100 * e.controlShareAbove).toFixed(1)}% above pooled ${name(e.quantile)}, p ${fmt(e.pValue)})`);
+  const parts = evidence.map((e) => `${name(e.quantile)} canary ${unit(e.canary)} vs control ${unit(e.control)} (${e.outcome === 'insufficient' ? 'too few samples to judge' : `${(100 * e.canaryShareAbove).toFixed(1)}% vs ${(100 * e.controlShareAbove).toFixed(1)}% above pooled ${name(e.quantile)}, p ${fmt(e.pValue)}`})`);
   const detail = `${parts.join('; ')}; worst ${name(w.quantile)}, ${tail(w.pValue, rule, each)}`;
   return { ...base, outcome: w.outcome, canary: evidence[0].canary, control: evidence[0].control, harm: w.harm, pValue, quantiles: evidence, detail };
 }

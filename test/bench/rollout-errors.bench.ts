@@ -62,7 +62,7 @@ const bench: Benchmark = {
       for (const points of [1, 2, 3]) worse.push(regressionRow(name, points, runScenario({ ...scenario, accuracyDrop: points / 100 }, ROLLOUTS, SEED + 100_000 * points)));
     }
     const fleet = `fleet: ${DEFAULT_FLEET.outcomesPerSecond} labelled outcomes/s at accuracy ${DEFAULT_FLEET.controlAccuracy}, ${DEFAULT_FLEET.predictionsPerSecond} predictions/s at error rate ${DEFAULT_FLEET.controlErrorRate}, ${DEFAULT_FLEET.exposuresPerSecond} newly exposed device/s, all split by the stage's share`;
-    const cadence = `a look every ${SERVICE_DEFAULTS.evaluateIntervalMs / 1000} s; stages ${SERVICE_DEFAULTS.stages.join('/')}%, >= ${SERVICE_DEFAULTS.minStageSeconds} s each and ${SERVICE_DEFAULTS.minSamples} exposed canary devices; a stage waiting 4x that long counts as stalled`;
+    const cadence = `a look every ${SERVICE_DEFAULTS.evaluateIntervalMs / 1000} s; stages ${SERVICE_DEFAULTS.stages.join('/')}%, >= ${SERVICE_DEFAULTS.minStageSeconds} s each and ${SERVICE_DEFAULTS.minSamples} exposed canary devices; a stage still waiting at 2x that long counts as stalled`;
     return [
       {
         title: `Equal candidate: false rollbacks over a whole rollout (${ROLLOUTS} rollouts)`,

@@ -46,7 +46,7 @@ export interface RolloutScenario {
   minStageSeconds?: number;
   minSamples?: number;
   evaluateIntervalMs?: number;
-  /** A stage still waiting after this long counts as stalled (default 4 x minStageSeconds). */
+  /** A stage still waiting after this long counts as stalled (default 2 x minStageSeconds). */
   maxStageSeconds?: number;
 }
 
@@ -108,7 +108,7 @@ export function simulateRollout(s: RolloutScenario, random: Random): RolloutRun 
   const stages = [...(s.stages ?? SERVICE_DEFAULTS.stages)];
   const minStageSeconds = s.minStageSeconds ?? SERVICE_DEFAULTS.minStageSeconds;
   const dt = (s.evaluateIntervalMs ?? SERVICE_DEFAULTS.evaluateIntervalMs) / 1000;
-  const maxStageSeconds = s.maxStageSeconds ?? 4 * minStageSeconds;
+  const maxStageSeconds = s.maxStageSeconds ?? 2 * minStageSeconds;
   const analysedStages = analysedStageCount(stages);
   const f = s.fleet;
   const [outcomes, predictions, exposures] = [Math.round(f.outcomesPerSecond * dt), Math.round(f.predictionsPerSecond * dt), Math.round(f.exposuresPerSecond * dt)];
