@@ -13,7 +13,7 @@ import { PSI_DRIFT_THRESHOLD, type BinnedCounts } from '../../shared/stats/index
 import type { Store } from '../store/index.ts';
 import { featurePsi } from './canary-analysis.ts';
 import { summarizeCohort } from './cohort-summary.ts';
-import { DEFAULT_METRIC_RULES } from './metric-rules.ts';
+import { DEFAULT_METRIC_RULES, DEFAULT_MIN_DEVICES } from './metric-rules.ts';
 import { DEFAULT_TELEMETRY_WINDOW_MS, readTelemetry } from './rollout-telemetry.ts';
 
 export interface DriftSide {
@@ -68,7 +68,8 @@ function observations(side: FeatureSide, names: string[]): number {
 export async function driftReport(store: Store, app: string, versions?: number[], since?: string, now: Date = new Date()): Promise<DriftReport> {
   // A window, never all time: old telemetry says nothing about today's inputs, and reading it all does not scale.
   since ??= new Date(now.getTime() - DEFAULT_TELEMETRY_WINDOW_MS).toISOString();
-  const { minSamples, minDevices } = DEFAULT_METRIC_RULES.drift;
+  const minSamples = DEFAULT_METRIC_RULES.drift.minSamples ?? 100;
+  const minDevices = DEFAULT_METRIC_RULES.drift.minDevices ?? DEFAULT_MIN_DEVICES;
   const production = (await store.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
   const report: DriftReport = { app, referenceVersion: production?.version ?? null, threshold: PSI_DRIFT_THRESHOLD, minSamples, minDevices, versions: [] };
   if (!production) return report;
