@@ -15,12 +15,16 @@ import type { CliIo } from './index.ts';
 
 const TasksSchema = z.object({ tasks: z.array(TaskViewSchema.passthrough()) });
 const RolloutsSchema = z.object({ rollouts: z.array(RolloutAnswerSchema.passthrough()) });
+const AppsSchema = z.object({ apps: z.array(z.object({ app: z.string(), simulator: z.boolean() })), hiddenSimulators: z.int() });
 
 export interface StatusReport {
   url: string;
   health: HealthAnswer;
   adminKey: 'accepted' | 'refused';
+  /** Every app with a model version, except simulator apps (`flock simulate`'s) with nothing active. */
   production: { app: string; version: number | null }[];
+  /** Simulator apps left out of `production`. */
+  hiddenSimulatorApps: number;
   activeTasks: { id: string; app: string; name: string | null; rounds: number }[];
   runningRollouts: { id: string; app: string; candidateVersion: number; controlVersion: number; canaryPercent: number; status: string }[];
 }
@@ -28,7 +32,7 @@ export interface StatusReport {
 /** Gathers the report; the admin parts are empty when the key is refused. */
 export async function coordinatorStatus(conn: AdminConnection): Promise<StatusReport> {
   const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthAnswerSchema });
-  const report: StatusReport = { url: conn.baseUrl, health, adminKey: 'accepted', production: [], activeTasks: [], runningRollouts: [] };
+  const report: StatusReport = { url: conn.baseUrl, health, adminKey: 'accepted', production: [], hiddenSimulatorApps: 0, activeTasks: [], runningRollouts: [] };
   let tasks: z.output<typeof TasksSchema>['tasks'];
   try {
     ({ tasks } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/tasks', schema: TasksSchema }));
@@ -41,7 +45,11 @@ export async function coordinatorStatus(conn: AdminConnection): Promise<StatusRe
   report.runningRollouts = rollouts
     .filter((r) => r.status === 'running' || r.status === 'paused')
     .map((r) => ({ id: r.id, app: r.app, candidateVersion: r.candidateVersion, controlVersion: r.controlVersion, canaryPercent: r.canaryPercent, status: r.status }));
-  const apps = [...new Set([...tasks.map((t) => t.app), ...rollouts.map((r) => r.app)])].sort();
+  const listed = await adminRequest(conn, { method: 'GET', path: '/v1/admin/apps?simulators=true', schema: AppsSchema });
+  const busy = new Set([...report.activeTasks.map((t) => t.app), ...report.runningRollouts.map((r) => r.app)]);
+  const shown = listed.apps.filter((a) => !a.simulator || busy.has(a.app));
+  report.hiddenSimulatorApps = listed.apps.length - shown.length;
+  const apps = shown.map((a) => a.app).sort();
   for (const app of apps) {
     const { versions } = await adminRequest(conn, { method: 'GET', path: `/v1/admin/models/${encodeURIComponent(app)}/versions`, schema: ModelVersionListSchema });
     report.production.push({ app, version: versions.find((v) => v.stage === 'production')?.version ?? null });
@@ -57,7 +65,8 @@ export function describeStatus(r: StatusReport): string {
     `  admin key: ${r.adminKey === 'accepted' ? 'accepted' : 'refused (check --admin-key / FLOCK_ADMIN_KEY)'}`,
   ];
   if (r.adminKey === 'refused') return `${lines.join('\n')}\n`;
-  lines.push('', r.production.length ? renderTable(['app', 'in production'], r.production.map((p) => [p.app, p.version === null ? 'none' : `v${p.version}`])).trimEnd() : 'no apps with tasks or rollouts yet');
+  lines.push('', r.production.length ? renderTable(['app', 'in production'], r.production.map((p) => [p.app, p.version === null ? 'none' : `v${p.version}`])).trimEnd() : 'no models yet; push one with "flock model push DIR --app NAME"');
+  if (r.hiddenSimulatorApps > 0) lines.push(`(and ${r.hiddenSimulatorApps} simulator app${r.hiddenSimulatorApps > 1 ? 's' : ''} from flock simulate, with nothing active)`);
   lines.push('', r.activeTasks.length ? renderTable(['active task', 'app', 'name', 'rounds'], r.activeTasks.map((t) => [t.id, t.app, cell(t.name), String(t.rounds)])).trimEnd() : 'no active tasks');
   lines.push(
     '',
