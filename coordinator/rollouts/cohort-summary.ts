@@ -9,7 +9,9 @@
  * Devices are anonymous and may lie (DESIGN.md, trust model), so counts are
  * never taken as sent: each device's contribution per metric is capped
  * (`maxUnitsPerDevice` outcomes, predictions, histogram counts; a bounded
- * number of latency samples), and per metric the devices with the most
+ * number of latency samples, a uniform reservoir over all the device sent in
+ * the stage, not its first batch, which on a freshly installed canary holds
+ * the warm-up: shader compilation, first-call allocations), and per metric the devices with the most
  * extreme rate, median latency or mean confidence are trimmed on both sides
  * (`trimFraction`), so a few
  * devices can neither fake a regression nor hide one. `devices` counts the
@@ -108,11 +110,35 @@ interface DeviceTally {
   predictions: number;
   predictionErrors: number;
   latency: number[];
+  /** Latency samples the device sent, and the reservoir's random state (seeded by the device id, so a summary is reproducible). */
+  latencySeen: number;
+  latencyRng: number;
   confidence: BinnedCounts[];
   features: Map<string, BinnedCounts[]>;
 }
 
-const newTally = (): DeviceTally => ({ correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latency: [], confidence: [], features: new Map() });
+/** FNV-1a of the device id: the seed of its latency reservoir. */
+function seedOf(deviceId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+const newTally = (deviceId: string): DeviceTally => ({
+  correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latency: [], latencySeen: 0, latencyRng: seedOf(deviceId), confidence: [], features: new Map(),
+});
+
+/** Algorithm R over a device's latency samples: each of the n seen is kept with probability cap / n. */
+function keepLatency(t: DeviceTally, ms: number, cap: number): void {
+  t.latencySeen++;
+  if (t.latency.length < cap) {
+    t.latency.push(ms);
+    return;
+  }
+  t.latencyRng = (Math.imul(t.latencyRng, 1664525) + 1013904223) >>> 0;
+  const j = Math.floor((t.latencyRng / 2 ** 32) * t.latencySeen);
+  if (j < cap) t.latency[j] = ms;
+}
 
 /**
  * Per-device (successes, trials), each device's trials capped at `cap` (its
@@ -169,7 +195,7 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
   const tallies = new Map<string, DeviceTally>();
   const tallyOf = (deviceId: string) => {
     let t = tallies.get(deviceId);
-    if (!t) tallies.set(deviceId, (t = newTally()));
+    if (!t) tallies.set(deviceId, (t = newTally(deviceId)));
     return t;
   };
   for (const e of events) {
@@ -194,7 +220,7 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
       case 'latency':
         if (Array.isArray(p.samplesMs)) {
           const t = tallyOf(e.deviceId);
-          for (const v of p.samplesMs) if (t.latency.length < latencyCap && typeof v === 'number' && Number.isFinite(v)) t.latency.push(v);
+          for (const v of p.samplesMs) if (typeof v === 'number' && Number.isFinite(v) && v >= 0) keepLatency(t, v, latencyCap);
         }
         break;
       case 'confidence': {
