@@ -479,7 +479,7 @@ export class RoundService {
       const source = { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) };
       aggregate = plan.strategy.name === 'median'
         ? { kind: 'median', specs, source }
-        : { kind: 'trimmed-mean', specs, source, trimFraction: plan.strategy.trimFraction ?? 0.2 };
+        : { kind: 'trimmed-mean', specs, source, trimFraction: plan.strategy.name === 'trimmed-mean' ? plan.strategy.trimFraction : 0.2 };
     }
 
     const closed = await publishRoundResult({ store, metrics: this.o.metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources, shareBound });

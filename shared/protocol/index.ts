@@ -43,17 +43,25 @@ export {
   TaskPlanSchema,
   UpdateEncodingSchema,
   StrategySchema,
-  STRATEGY_NAMES,
-  STRATEGY_DEFAULTS,
   AdaptiveClippingSchema,
   PrivacyBudgetSchema,
 } from './plan.ts';
+export {
+  STRATEGIES,
+  STRATEGY_NAMES,
+  STRATEGY_DEFAULTS,
+  strategyDescriptor,
+  strategiesSupporting,
+  boundsDeviceWeights,
+  defineStrategy,
+} from './strategies/index.ts';
+export type { StrategyConfig, StrategyDescriptor, StrategyName, StrategyOptions, Support } from './strategies/index.ts';
 export type {
   TaskPlan,
   TaskPlanInput,
   UpdateEncoding,
   Strategy,
-  StrategyName,
+  StrategyInput,
   AdaptiveClipping,
   PrivacyBudget,
 } from './plan.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { STRATEGY_DEFAULTS, StrategySchema, TaskPlanSchema, UpdateEncodingSchema } from './plan.ts';
+import { StrategySchema, TaskPlanSchema, UpdateEncodingSchema } from './plan.ts';
+import { STRATEGY_DEFAULTS } from './strategies/index.ts';
 
 const issuePaths = (r: { success: boolean; error?: { issues: Array<{ path: PropertyKey[] }> } }) =>
   (r.error?.issues ?? []).map((i) => i.path.map(String).join('.'));
@@ -132,9 +133,10 @@ describe('TaskPlanSchema', () => {
       name: 'norm-bounding',
       normBound: 2.5,
     });
-    expect(
-      TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, strategy: { name: 'norm-bounding', normBound: 4 } }).strategy.normBound,
-    ).toBe(4);
+    expect(TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, strategy: { name: 'norm-bounding', normBound: 4 } }).strategy).toEqual({
+      name: 'norm-bounding',
+      normBound: 4,
+    });
   });
 });
 

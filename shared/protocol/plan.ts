@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { UpdateEncodingNameSchema, WeightEncodingSchema } from './fields.ts';
+import { STRATEGIES, STRATEGY_NAMES, strategiesSupporting, strategyDescriptor, type StrategyConfig, type StrategyDescriptor, type StrategyName } from './strategies/index.ts';
 
 const positive = () => z.number().positive();
 
@@ -43,79 +44,60 @@ export const UpdateEncodingSchema = z
   });
 export type UpdateEncoding = z.output<typeof UpdateEncodingSchema>;
 
-export const STRATEGY_NAMES = [
-  'fedavg',
-  'fedavgm',
-  'fedadam',
-  'fedyogi',
-  'fedadagrad',
-  'median',
-  'trimmed-mean',
-  'norm-bounding',
-] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
+/** Option schemas without their defaults or optionality: a plan's strategy may leave any of them out. */
+function bareOption(schema: z.ZodType): z.ZodType {
+  let inner = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+  return inner;
+}
 
-type StrategyOption = 'serverLearningRate' | 'momentum' | 'beta1' | 'beta2' | 'tau' | 'trimFraction' | 'normBound';
+/** Every option some strategy reads, as the plan's input accepts it; which apply is the named strategy's descriptor's say. */
+const STRATEGY_OPTION_SHAPE: Record<string, z.ZodOptional> = {};
+for (const d of STRATEGIES) {
+  for (const [key, schema] of Object.entries(d.options.shape)) STRATEGY_OPTION_SHAPE[key] ??= bareOption(schema as z.ZodType).optional();
+}
+
+/** Only the keys `d` reads, so its strict options schema sees nothing else. */
+function ownOptions(d: StrategyDescriptor, s: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(d.options.shape).filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+}
+
+type StrategyOptionKey = (typeof STRATEGIES)[number] extends infer D ? (D extends { options: z.ZodObject } ? keyof D['options']['shape'] & string : never) : never;
+/** A strategy as an operator writes it: a name and options; which options apply is checked at parse. */
+export type StrategyInput = { name: StrategyName } & { [K in StrategyOptionKey]?: number };
 
 /**
- * Defaults per strategy, after Flower's `flwr.server.strategy` (FedAdam,
- * FedYogi, FedAdagrad, FedTrimmedAvg) and Hsu et al. 2019 for FedAvgM.
- * norm-bounding's `normBound` defaults to the plan's `clipNorm` (filled by the plan).
+ * Server-side aggregation strategy and its options. The named strategy's
+ * descriptor (shared/protocol/strategies/) decides which options apply, their
+ * ranges and their defaults; an option it does not read is refused.
  */
-export const STRATEGY_DEFAULTS: Record<StrategyName, Partial<Record<StrategyOption, number>>> = {
-  fedavg: { serverLearningRate: 1 },
-  fedavgm: { serverLearningRate: 1, momentum: 0.9 },
-  fedadam: { serverLearningRate: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-9 },
-  fedyogi: { serverLearningRate: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
-  fedadagrad: { serverLearningRate: 0.1, tau: 1e-9 },
-  median: {},
-  'trimmed-mean': { trimFraction: 0.2 },
-  'norm-bounding': {},
-};
-
-/** Which options each strategy reads; any other option is a mistake worth reporting. */
-const STRATEGY_OPTIONS: Record<StrategyName, readonly StrategyOption[]> = {
-  fedavg: ['serverLearningRate'],
-  fedavgm: ['serverLearningRate', 'momentum'],
-  fedadam: ['serverLearningRate', 'beta1', 'beta2', 'tau'],
-  fedyogi: ['serverLearningRate', 'beta1', 'beta2', 'tau'],
-  fedadagrad: ['serverLearningRate', 'tau'],
-  median: [],
-  'trimmed-mean': ['trimFraction'],
-  'norm-bounding': ['normBound'],
-};
-
-/** Server-side aggregation strategy and its options; missing options get per-strategy defaults. */
 export const StrategySchema = z
-  .strictObject({
-    name: z.enum(STRATEGY_NAMES),
-    serverLearningRate: positive().optional(),
-    momentum: z.number().min(0).lt(1).optional(),
-    beta1: z.number().min(0).lt(1).optional(),
-    beta2: z.number().min(0).lt(1).optional(),
-    tau: positive().optional(),
-    /** Fraction trimmed from EACH end per coordinate, in [0, 0.5). */
-    trimFraction: z.number().min(0).lt(0.5).optional(),
-    normBound: positive().optional(),
-  })
+  .strictObject({ name: z.enum(STRATEGY_NAMES), ...STRATEGY_OPTION_SHAPE })
   .superRefine((s, ctx) => {
-    const allowed = STRATEGY_OPTIONS[s.name];
-    for (const key of Object.keys(s) as Array<keyof typeof s>) {
-      if (key === 'name' || s[key] === undefined || allowed.includes(key)) continue;
-      const users = STRATEGY_NAMES.filter((n) => STRATEGY_OPTIONS[n].includes(key));
+    const d: StrategyDescriptor = strategyDescriptor(s.name);
+    const record = s as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (key === 'name' || record[key] === undefined || key in d.options.shape) continue;
+      const users = STRATEGIES.filter((other) => key in other.options.shape).map((other) => other.name);
       ctx.addIssue({
         code: 'custom',
         path: [key],
         message: `${key} does not apply to strategy "${s.name}" (it is read by ${users.join(', ')})`,
       });
     }
+    const own = d.options.safeParse(ownOptions(d, record));
+    for (const issue of own.success ? [] : own.error.issues) {
+      const key = String(issue.path[0]);
+      // Already reported by the shared shape above (the same range): say it once.
+      if (!STRATEGY_OPTION_SHAPE[key]?.safeParse(record[key]).success) continue;
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }
   })
   .transform((s) => {
-    const out: typeof s = { ...STRATEGY_DEFAULTS[s.name], name: s.name };
-    for (const key of STRATEGY_OPTIONS[s.name]) if (s[key] !== undefined) out[key] = s[key];
-    return out;
-  });
-export type Strategy = z.output<typeof StrategySchema>;
+    const d: StrategyDescriptor = strategyDescriptor(s.name);
+    return { name: s.name, ...d.options.parse(ownOptions(d, s as Record<string, unknown>)) } as StrategyConfig;
+  }) as unknown as z.ZodType<StrategyConfig, StrategyInput>;
+export type Strategy = StrategyConfig;
 
 /** Adaptive clipping (Andrew et al. 2021); defaults are TFF's. */
 export const AdaptiveClippingSchema = z.strictObject({
@@ -250,12 +232,12 @@ export const TaskPlanSchema = z
       ctx.addIssue({ code: 'custom', path: ['sampling', 'kind'], message: 'sampling "poisson" is not implemented by this coordinator yet: use { kind: "first-come" } (charged at q = 1)' });
     }
     // Combinations the aggregator cannot run: refused here, not found out at the first close.
-    const robust = p.strategy.name === 'median' || p.strategy.name === 'trimmed-mean';
-    if (robust && p.noiseMultiplier > 0) {
+    const centralDp = strategyDescriptor(p.strategy.name).centralDp;
+    if (!centralDp.supported && p.noiseMultiplier > 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['strategy', 'name'],
-        message: `strategy "${p.strategy.name}" cannot take central noise (noiseMultiplier ${p.noiseMultiplier}): its sensitivity is not clipNorm; use a mean strategy (fedavg, fedadam, norm-bounding, ...) or set noiseMultiplier 0`,
+        message: `strategy "${p.strategy.name}" cannot take central noise (noiseMultiplier ${p.noiseMultiplier}): ${centralDp.why}; use one of ${strategiesSupporting('centralDp').join(', ')}, or set noiseMultiplier 0`,
       });
     }
     if (p.adaptiveClipping !== undefined && p.noiseMultiplier === 0) {
@@ -276,11 +258,16 @@ export const TaskPlanSchema = z
   .transform((p) => ({
     ...p,
     minReports: p.minReports ?? Math.max(1, Math.ceil(p.clientsPerRound * 0.8)),
-    strategy:
-      p.strategy.name === 'norm-bounding' && p.strategy.normBound === undefined
-        ? { ...p.strategy, normBound: p.clipNorm }
-        : p.strategy,
+    strategy: withPlanDefaults(p.strategy, p),
   }));
+
+/** The strategy's options that default to other plan fields, filled where the operator left them out. */
+function withPlanDefaults(strategy: StrategyConfig, plan: { clipNorm: number }): StrategyConfig {
+  const fill: Record<string, unknown> = (strategyDescriptor(strategy.name) as StrategyDescriptor).planDefaults?.(plan) ?? {};
+  const given = strategy as Record<string, unknown>;
+  const missing = Object.entries(fill).filter(([key]) => given[key] === undefined);
+  return missing.length ? ({ ...strategy, ...Object.fromEntries(missing) } as StrategyConfig) : strategy;
+}
 /** A parsed task plan, all defaults filled. */
 export type TaskPlan = z.output<typeof TaskPlanSchema>;
 /** A task plan as an operator writes it (defaults optional). */
