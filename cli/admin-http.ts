@@ -143,7 +143,9 @@ export async function adminRequest<S extends z.ZodType>(conn: AdminConnection, r
     if (code && UNREACHABLE.has(code)) {
       throw new AdminApiError(`cannot reach the coordinator at ${conn.baseUrl} (${code}); start it with "flock serve" or point --url / FLOCK_URL at a running one`, 'unreachable', null);
     }
-    throw new AdminApiError(`request to ${conn.baseUrl} failed: ${error instanceof Error ? error.message : String(error)}`, 'unreachable', null);
+    // fetch's own message is only "fetch failed"; the reason (a refused port, a TLS error) is its cause.
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    throw new AdminApiError(`request to ${conn.baseUrl} failed: ${error instanceof Error ? error.message : String(error)}${cause}`, 'unreachable', null);
   }
   const text = await res.text();
   let parsed: unknown;
