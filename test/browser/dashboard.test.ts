@@ -1,7 +1,11 @@
 /**
  * The operator dashboard in Chromium on a live rollout: canary-vs-control
  * bars and the evidence table from a real canary analysis, the shadow report,
- * drift flags and epsilon over rounds. Takes a screenshot to os.tmpdir().
+ * drift with its sample sizes, the device census; then operated from the
+ * page alone: the rollout resumed, paused and aborted and a task paused and
+ * resumed, each confirmed with a reason that the admin API's audit log then
+ * holds; the audit view filtered; simulator apps hidden until asked; and an
+ * API-side change shown without a reload. Screenshots go to os.tmpdir().
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +14,9 @@ import { serve, type ServerType } from '@hono/node-server';
 import { pino } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher } from '../../coordinator/routes/fleet.fixture.ts';
+import { createTask, mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher } from '../../coordinator/routes/fleet.fixture.ts';
 import { staticSite } from '../../coordinator/static/index.ts';
 import { buildDemoOnce } from './demo-fixture.ts';
 import { CHROMIUM_PATH } from './harness.ts';
@@ -25,6 +30,9 @@ describe('dashboard in Chromium', () => {
   let origin: string;
   let browser: Browser;
   let f: Fetcher;
+  let rolloutId: string;
+  let taskId: string;
+  let page: Page;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM_PATH)) throw new Error(`browser tests need Chromium at ${CHROMIUM_PATH}; install it with: apt-get install -y chromium`);
@@ -40,6 +48,11 @@ describe('dashboard in Chromium', () => {
     const start = await f('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 2, stages: [50, 100], minStageSeconds: 3600, minSamples: 3, metrics: { accuracy: { minSamples: 50 } }, shadow: { version: 3, sampleRate: 0.2 } }) });
     expect(start.status).toBe(201);
     const { id } = (await start.json()) as { id: string };
+    rolloutId = id;
+    const task = await createTask(f, adminKey, 'digits', 1, { population: 10 });
+    expect(task.status).toBe(201);
+    taskId = ((await task.json()) as { id: string }).id;
+    expect((await pushModel(f, adminKey, 'sim-0a1b2c3d', files, 'production')).status).toBe(201);
     // A fleet where the candidate is clearly worse on labelled feedback, with drifted inputs.
     for (let i = 0; i < 24; i++) {
       const d = await registerDevice(f, 'digits');
@@ -77,20 +90,137 @@ describe('dashboard in Chromium', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('shows the verdict with its evidence, canary-vs-control bars, the shadow report and drift flags', async () => {
-    const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+  const shoot = async (name: string) => {
+    const shot = join(tmpdir(), `flock-dashboard-${name}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    console.info(`screenshot: ${shot}`);
+  };
+  /** One card at full resolution, to look at closely. */
+  const shootCard = async (name: string, selector: string) => {
+    const shot = join(tmpdir(), `flock-dashboard-${name}.png`);
+    await page.locator(selector).screenshot({ path: shot });
+    console.info(`screenshot: ${shot}`);
+  };
+  const auditOf = async (query: string) =>
+    ((await (await f(`/v1/admin/audit?${query}`, { headers: admin })).json()) as { entries: { action: string; actor: string; details: Record<string, unknown> }[] }).entries;
+  /** Click an action button, confirm it with `reason`, and wait for `done` on the page. */
+  const act = async (scope: string, action: string, reason: string, done: string) => {
+    await page.locator(`${scope} button[data-action="${action}"]`).click();
+    await page.waitForSelector('#confirm[open]');
+    await page.locator('#confirm-reason').fill(reason);
+    await page.locator('#confirm-ok').click();
+    await page.waitForSelector(done, { timeout: 15_000 });
+    expect(await page.locator('#action-message').textContent()).toContain('reason recorded');
+  };
+
+  it('shows the verdict with its evidence, canary-vs-control bars, the shadow report, drift with samples and the device census', async () => {
+    page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${origin}/dashboard`);
     await page.locator('#key').fill(adminKey);
     await page.locator('#key-form button[type="submit"]').click();
     await page.waitForSelector('body[data-loaded="true"]', { timeout: 30_000 });
+    expect(await page.locator('#app').inputValue()).toBe('digits');
     const rollouts = page.locator('#rollouts');
     expect(await rollouts.locator('tr[data-metric="accuracy"] .pill').textContent()).toBe('fail');
     expect(await rollouts.locator('rect[data-metric="accuracy"][data-cohort="canary"]').count()).toBe(1);
     expect(await rollouts.locator('rect[data-metric="accuracy"][data-cohort="control"]').count()).toBe(1);
     expect(await rollouts.locator('[data-shadow]').textContent()).toMatch(/Shadow v3 .*agreement \d+(\.\d+)?%/);
-    expect(await rollouts.locator('tr[data-drift-version="2"] .pill').textContent()).toBe('fail');
-    const shot = join(tmpdir(), 'flock-dashboard-rollout.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    console.info(`screenshot: ${shot}`);
+    const drift = page.locator('#drift tr[data-drift-version="2"]');
+    expect(await drift.getAttribute('data-drift-status')).toBe('drift');
+    expect(await drift.textContent()).toMatch(/\d+ obs \/ \d+ dev/);
+    expect(await page.locator('[data-device-total]').textContent()).toBe('24');
+    expect(await page.locator('li[data-count="backend:wasm"] .count-n').textContent()).toBe('24');
+    const v1 = Number(await page.locator('li[data-count^="version"][data-count$=":1"] .count-n').textContent());
+    const v2 = Number(await page.locator('li[data-count^="version"][data-count$=":2"] .count-n').textContent());
+    expect(v1 + v2).toBe(24);
+    expect(v1 * v2).toBeGreaterThan(0);
+    expect(pageErrors).toEqual([]);
+    await shoot('rollout');
+    await shootCard('rollout-card', 'section.card:has(#rollouts)');
+    await shootCard('devices-card', 'section.card:has(#devices)');
+    await shootCard('audit-card', '#audit-card');
+  }, 60_000);
+
+  it('resumes, pauses and aborts the rollout from the page, each reason in the audit log', async () => {
+    const scope = `.rollout[data-rollout-id="${rolloutId}"]`;
+    expect(await page.locator(scope).getAttribute('data-status')).toBe('paused');
+    // Cancelling changes nothing and records nothing.
+    await page.locator(`${scope} button[data-action="abort"]`).click();
+    await page.waitForSelector('#confirm[open]');
+    expect(await page.locator('#confirm-title').textContent()).toContain('Abort the rollout of digits v2');
+    await page.locator('#confirm-reason').fill('typed, then thought better of it');
+    await shoot('confirm');
+    await page.locator('#confirm-cancel').click();
+    expect(await page.locator('#confirm[open]').count()).toBe(0);
+    // An empty reason cannot be confirmed (the textarea is required).
+    await page.locator(`${scope} button[data-action="abort"]`).click();
+    await page.locator('#confirm-ok').click();
+    expect(await page.locator('#confirm[open]').count()).toBe(1);
+    await page.keyboard.press('Escape');
+    expect((await coordinator.deps.store.getRollout(rolloutId))?.status).toBe('paused');
+
+    await act(scope, 'resume', 'evidence reviewed: canary accuracy gap is a labelling bug', `${scope}[data-status="running"]`);
+    await act(scope, 'pause', 'pausing for the weekend freeze', `${scope}[data-status="paused"]`);
+    await act(scope, 'abort', 'canary accuracy 55% vs 92%: not shipping v2', `${scope}[data-status="aborted"]`);
+    expect(await page.locator(`${scope} button[data-action]`).count()).toBe(0);
+    const entries = await auditOf(`target=${rolloutId}`);
+    // Newest first: the first entry of an action is the dashboard's (the setup paused the rollout once, without a reason).
+    const reasons = Object.fromEntries(['rollout.resume', 'rollout.pause', 'rollout.abort'].map((action) => [action, entries.find((e) => e.action === action)?.details.reason]));
+    expect(reasons['rollout.resume']).toBe('evidence reviewed: canary accuracy gap is a labelling bug');
+    expect(reasons['rollout.pause']).toBe('pausing for the weekend freeze');
+    expect(reasons['rollout.abort']).toBe('aborted by operator: canary accuracy 55% vs 92%: not shipping v2');
+    expect(entries.filter((e) => e.action === 'rollout.abort')).toHaveLength(1);
+    expect(entries.find((e) => e.action === 'rollout.abort')?.actor).toMatch(/^admin:/);
+    expect((await coordinator.deps.store.getRollout(rolloutId))?.status).toBe('aborted');
+  }, 60_000);
+
+  it('pauses and resumes a task from the page', async () => {
+    const scope = `.task[data-task-id="${taskId}"]`;
+    await act(scope, 'pause', 'holding training until the new holdout set lands', `${scope} .pill.paused`);
+    await act(scope, 'resume', 'holdout set is in', `${scope} .pill.active`);
+    const entries = await auditOf(`target=${taskId}`);
+    expect(entries.filter((e) => e.action.startsWith('task.')).map((e) => [e.action, e.details.reason])).toEqual([
+      ['task.resume', 'holdout set is in'],
+      ['task.pause', 'holding training until the new holdout set lands'],
+      ['task.create', undefined],
+    ]);
+  }, 60_000);
+
+  it('filters the audit log by action and by the rollout\'s target', async () => {
+    await page.locator('#audit-action').fill('rollout.pause');
+    await page.locator('#audit-form button[type="submit"]').click();
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#audit-entries tr[data-audit-action]')];
+      return rows.length > 0 && rows.every((r) => r.getAttribute('data-audit-action') === 'rollout.pause');
+    });
+    expect(await page.locator('#audit-entries tr[data-audit-action] td.reason').allTextContents()).toEqual(['pausing for the weekend freeze', '']);
+    await page.locator(`.rollout[data-rollout-id="${rolloutId}"] button[data-audit-target]`).click();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-entries tr[data-audit-action="rollout.abort"]').length === 1);
+    expect(await page.locator('#audit-target').inputValue()).toBe(rolloutId);
+    expect(await page.locator('#audit-action').inputValue()).toBe('');
+    await shoot('audit');
+  }, 60_000);
+
+  it('shows an API-side change without a reload, and simulator apps only when asked', async () => {
+    // A reload would lose this; the live refresh keeps it.
+    await page.evaluate(() => Object.assign(window, { flockNotReloaded: true }));
+    const res = await f(`/v1/admin/tasks/${taskId}/pause`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'paused from the CLI' }) });
+    expect(res.status).toBe(200);
+    await page.waitForSelector(`.task[data-task-id="${taskId}"] .pill.paused`, { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { flockNotReloaded?: boolean }).flockNotReloaded)).toBe(true);
+
+    const options = () => page.locator('#app option').allTextContents();
+    expect(await options()).toEqual(['digits']);
+    expect(await page.locator('#sim-count').textContent()).toBe('(1 hidden)');
+    await page.locator('#show-sim').check();
+    await page.waitForFunction(() => document.querySelectorAll('#app option').length === 2);
+    expect(await options()).toEqual(['digits', 'sim-0a1b2c3d']);
+    await page.locator('#app').selectOption('sim-0a1b2c3d');
+    await page.waitForFunction(() => /No rollouts of sim-0a1b2c3d/.test(document.getElementById('rollouts')?.textContent ?? ''));
+    expect(page.url()).toContain('app=sim-0a1b2c3d');
+    expect(await page.locator('#tasks').textContent()).toContain('No training tasks for sim-0a1b2c3d');
+    await shoot('sim-app');
   }, 60_000);
 });

@@ -1,16 +1,27 @@
 /**
- * The operator dashboard at /dashboard: tasks and rounds with per-round
- * accuracy and loss, versions with lineage, rollouts and verdicts, devices,
- * epsilon spent. Refreshes every 10 s.
+ * The operator dashboard at /dashboard, one app at a time: rollouts with
+ * their verdicts and the operator's actions on them, drift with its sample
+ * sizes, tasks and rounds (accuracy, loss, epsilon spent) with pause/resume,
+ * versions with lineage, the device census, and the audit log. Every action
+ * goes through the admin API the CLI uses. Live: re-reads every few seconds
+ * while the tab is visible, and at once after an action.
  */
 import type { ModelVersionView } from '../../../shared/protocol/index.ts';
 import '../styles.css';
+import './dashboard.css';
 import { AdminApiError, adminKey, loadDashboard, type DashboardData, type RoundWithMetrics } from './admin-api.ts';
+import { AppPicker } from './app-picker.ts';
+import { AuditPanel } from './audit-panel.ts';
+import { bindConfirmDialog } from './confirm-dialog.ts';
+import { devicePanel } from './device-panel.ts';
+import { bindOperatorActions, rolloutActionBar, taskActionBar } from './operator-actions.ts';
 import { epsilonSeries } from './privacy-series.ts';
-import { driftFlags, rolloutPanel, type DriftView, type RolloutDetail } from './rollout-panel.ts';
+import { driftFlags, rolloutPanel, type RolloutDetail } from './rollout-panel.ts';
 import { escapeXml as esc, lineChart } from './svg-chart.ts';
 
-const REFRESH_MS = 10_000;
+/** Live refresh period while the tab is visible. */
+export const REFRESH_MS = 5_000;
+const PANELS = ['rollouts', 'drift', 'tasks', 'versions', 'devices'] as const;
 
 const $ = (id: string) => {
   const el = document.getElementById(id);
@@ -24,6 +35,8 @@ const pill = (text: string) => `<span class="pill ${esc(text)}">${esc(text)}</sp
 
 function roundCharts(rounds: RoundWithMetrics[], versions: ModelVersionView[]): string {
   const closed = rounds.filter((r) => r.state === 'closed');
+  // Three empty "no data yet" charts said nothing and took half a screen.
+  if (closed.length === 0) return '<p class="muted">No round has closed yet: accuracy, loss and epsilon charts appear with the first.</p>';
   const series = (key: string) => closed.map((r) => ({ x: r.roundNumber, y: num(r.metrics[key]) ?? Number.NaN }));
   return (
     lineChart([{ name: 'train accuracy', color: '#4ade80', points: series('trainAccuracy') }], { title: 'Accuracy per round', yDomain: [0, 1], xLabel: 'round', width: 420 }) +
@@ -33,7 +46,7 @@ function roundCharts(rounds: RoundWithMetrics[], versions: ModelVersionView[]): 
 }
 
 function renderTasks(data: DashboardData): string {
-  if (data.tasks.length === 0) return '<p class="muted">No training tasks yet. Start one with <code>npx flock task create</code>.</p>';
+  if (data.tasks.length === 0) return `<p class="muted">No training tasks for ${esc(data.app)}. Start one with <code>npx flock task create</code>.</p>`;
   return data.tasks
     .map(({ task, rounds }) => {
       const eps = task.privacySpent ? `ε = ${fmt(task.privacySpent.epsilon, 2)} (δ = ${task.privacySpent.delta})` : 'no central DP';
@@ -41,10 +54,11 @@ function renderTasks(data: DashboardData): string {
         .slice(0, 12)
         .map((r) => `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.trainLoss))}</td><td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`)
         .join('');
-      return `<h3>${esc(task.name ?? task.id)} <span class="muted">(${esc(task.app)}, from v${task.modelVersion})</span> ${pill(task.status)}</h3>
+      return `<div class="task" data-task-id="${esc(task.id)}"><h3>${esc(task.name ?? task.id)} <span class="muted">(from v${task.modelVersion})</span> ${pill(task.status)}</h3>
+        ${taskActionBar(task)}
         <p>Rounds completed: ${task.roundsCompleted} · Privacy spent: <strong>${eps}</strong></p>
-        <div>${roundCharts(rounds, data.versions.find((a) => a.app === task.app)?.versions ?? [])}</div>
-        <table><thead><tr><th>round</th><th>state</th><th>reports/selected</th><th>accuracy</th><th>loss</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`;
+        <div class="charts">${roundCharts(rounds, data.versions)}</div>
+        ${rows ? `<table><thead><tr><th>round</th><th>state</th><th>reports/selected</th><th>accuracy</th><th>loss</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>` : ''}</div>`;
     })
     .join('');
 }
@@ -56,61 +70,74 @@ function lineage(v: ModelVersionView, byVersion: Map<number, ModelVersionView>):
 }
 
 function renderVersions(data: DashboardData): string {
-  const parts = data.versions.filter((a) => a.versions.length > 0);
-  if (parts.length === 0) return '<p class="muted">No model versions yet (the coordinator seeds "digits" on first start).</p>';
-  return parts
-    .map(({ app, versions }) => {
-      const byVersion = new Map(versions.map((v) => [v.version, v]));
-      const sorted = [...versions].sort((a, b) => b.version - a.version);
-      const chart = lineChart([{ name: 'holdout accuracy', color: '#60a5fa', points: sorted.map((v) => ({ x: v.version, y: num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy) ?? Number.NaN })) }], { title: `${app}: accuracy by version`, yDomain: [0, 1], xLabel: 'version', width: 420 });
-      const rows = sorted
-        .map((v) => `<tr><td>v${v.version}</td><td>${pill(v.stage)}</td><td>${esc(v.source)}</td><td>${esc(lineage(v, byVersion))}</td><td>${fmt(num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy))}</td><td>${v.clients ?? '–'}</td><td>${v.epsilon === null ? '–' : fmt(v.epsilon, 2)}</td><td>${v.variants.map((x) => x.encoding).join(', ')}</td><td>${esc(new Date(v.createdAt).toLocaleString())}</td></tr>`)
-        .join('');
-      return `<h3>${esc(app)}</h3>${chart}<table><thead><tr><th>version</th><th>stage</th><th>source</th><th>lineage</th><th>accuracy</th><th>clients</th><th>ε</th><th>variants</th><th>created</th></tr></thead><tbody>${rows}</tbody></table>`;
-    })
+  const { app, versions } = data;
+  if (versions.length === 0) return `<p class="muted">No model versions of ${esc(app)} yet.</p>`;
+  const byVersion = new Map(versions.map((v) => [v.version, v]));
+  const sorted = [...versions].sort((a, b) => b.version - a.version);
+  const accuracies = sorted.filter((v) => (num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy)) !== null);
+  const chart = accuracies.length === 0 ? '' : lineChart([{ name: 'holdout accuracy', color: '#60a5fa', points: sorted.map((v) => ({ x: v.version, y: num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy) ?? Number.NaN })) }], { title: `${app}: accuracy by version`, yDomain: [0, 1], xLabel: 'version', width: 420 });
+  const rows = sorted
+    .map((v) => `<tr><td>v${v.version}</td><td>${pill(v.stage)}</td><td>${esc(v.source)}</td><td>${esc(lineage(v, byVersion))}</td><td>${fmt(num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy))}</td><td>${v.clients ?? '–'}</td><td>${v.epsilon === null ? '–' : fmt(v.epsilon, 2)}</td><td>${v.variants.map((x) => x.encoding).join(', ')}</td><td>${esc(new Date(v.createdAt).toLocaleString())}</td></tr>`)
     .join('');
+  return `${chart}<table><thead><tr><th>version</th><th>stage</th><th>source</th><th>lineage</th><th>accuracy</th><th>clients</th><th>ε</th><th>variants</th><th>created</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-function renderRollouts(rollouts: RolloutDetail[] | null, drift: DriftView[]): string {
-  const flags = drift.map(driftFlags).join('');
-  if (rollouts === null) return `<p class="muted">No rollouts (this coordinator has no rollout API yet).</p>${flags}`;
-  if (rollouts.length === 0) return `<p class="muted">No rollouts. Start one with <code>npx flock rollout start --app digits --candidate N</code>.</p>${flags}`;
-  return rollouts.map(rolloutPanel).join('<hr>') + flags;
+function renderRollouts(app: string, rollouts: RolloutDetail[] | null): string {
+  if (rollouts === null) return '<p class="muted">No rollouts (this coordinator has no rollout API yet).</p>';
+  if (rollouts.length === 0) return `<p class="muted">No rollouts of ${esc(app)}. Start one with <code>npx flock rollout start --app ${esc(app)} --candidate N</code>.</p>`;
+  return rollouts.map((r) => `<div class="rollout" data-rollout-id="${esc(r.id)}" data-status="${esc(r.status)}">${rolloutPanel(r)}${rolloutActionBar(r)}</div>`).join('<hr>');
 }
 
-function renderDevices(devices: Record<string, unknown>[]): string {
-  if (devices.length === 0) return '<p class="muted">No devices registered yet. Open the Digits demo to add one.</p>';
-  const backends = new Map<string, number>();
-  for (const d of devices) {
-    const caps = d.capabilities as { backend?: string } | undefined;
-    const b = caps?.backend ?? 'unknown';
-    backends.set(b, (backends.get(b) ?? 0) + 1);
-  }
-  const summary = [...backends].map(([b, n]) => `${esc(b)}: ${n}`).join(' · ');
-  const rows = devices
-    .slice(0, 50)
-    .map((d) => `<tr><td>${esc(String(d.id ?? d.deviceId ?? ''))}</td><td>${esc(String(d.app ?? ''))}</td><td>${esc(String((d.platform as { runtime?: string } | undefined)?.runtime ?? ''))}</td><td>${esc(String((d.capabilities as { backend?: string } | undefined)?.backend ?? ''))}</td><td>${esc(String(d.lastSeenAt ?? d.createdAt ?? ''))}</td></tr>`)
-    .join('');
-  return `<p>${devices.length} device(s) · backends ${summary}</p><table><thead><tr><th>device</th><th>app</th><th>runtime</th><th>backend</th><th>last seen</th></tr></thead><tbody>${rows}</tbody></table>`;
+const picker = new AppPicker(() => void refresh());
+const audit = new AuditPanel();
+let inFlight: Promise<void> | null = null;
+
+function say(message: string, failed: boolean): void {
+  const el = $('action-message');
+  el.textContent = message;
+  el.className = failed ? 'error' : 'ok';
 }
 
-async function refresh(): Promise<void> {
+async function load(): Promise<void> {
   if (!adminKey.get()) {
     $('key-message').textContent = 'Enter the admin key to see the fleet.';
     return;
   }
   try {
-    const data = await loadDashboard();
+    await picker.load();
     $('key-message').textContent = '';
-    $('tasks').innerHTML = renderTasks(data);
-    $('versions').innerHTML = renderVersions(data);
-    $('rollouts').innerHTML = renderRollouts(data.rollouts, data.drift);
-    $('devices').innerHTML = renderDevices(data.devices);
+    const app = picker.app;
+    if (app === null) {
+      for (const id of PANELS) $(id).innerHTML = '<p class="muted">No apps yet: push a model with <code>npx flock model push</code>.</p>';
+    } else {
+      const data = await loadDashboard(app);
+      if (picker.app !== app) return; // the operator picked another app meanwhile
+      $('rollouts').innerHTML = renderRollouts(app, data.rollouts);
+      $('drift').innerHTML = data.drift ? driftFlags(data.drift) : '<p class="muted">No drift report from this coordinator.</p>';
+      $('tasks').innerHTML = renderTasks(data);
+      $('versions').innerHTML = renderVersions(data);
+      $('devices').innerHTML = devicePanel(data.devices, data.census);
+    }
+    await audit.refresh();
+    $('key-card').classList.add('compact');
+    $('live').textContent = `live · updated ${new Date().toLocaleTimeString()}`;
     document.body.dataset.loaded = 'true';
+    document.body.dataset.refreshedAt = String(Date.now());
   } catch (error) {
     const wrongKey = error instanceof AdminApiError && (error.status === 401 || error.status === 403);
+    if (wrongKey) $('key-card').classList.remove('compact');
     $('key-message').textContent = wrongKey ? `The admin key was refused (${error.message}). Enter the key flock serve printed.` : `Could not load: ${error instanceof Error ? error.message : String(error)}`;
+    $('live').textContent = 'live updates failing; retrying';
   }
+}
+
+/** One load at a time; a refresh asked for meanwhile runs once the current one ends. */
+async function refresh(): Promise<void> {
+  while (inFlight !== null) await inFlight;
+  inFlight = load().finally(() => {
+    inFlight = null;
+  });
+  return inFlight;
 }
 
 $('key-form').addEventListener('submit', (e) => {
@@ -122,8 +149,25 @@ $('key-form').addEventListener('submit', (e) => {
 });
 $('forget').addEventListener('click', () => {
   adminKey.clear();
-  for (const id of ['tasks', 'versions', 'rollouts', 'devices']) $(id).textContent = '–';
+  $('key-card').classList.remove('compact');
+  for (const id of [...PANELS, 'audit-entries']) $(id).textContent = '–';
+  delete document.body.dataset.loaded;
   void refresh();
 });
+bindConfirmDialog();
+bindOperatorActions($('dashboard'), (message, failed) => {
+  say(message, failed);
+  void refresh();
+});
+$('dashboard').addEventListener('click', (e) => {
+  const target = (e.target as Element | null)?.closest<HTMLElement>('[data-audit-target]')?.dataset.auditTarget;
+  if (target) audit.showTarget(target);
+});
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') void refresh();
+});
 void refresh();
-setInterval(() => void refresh(), REFRESH_MS);
+setInterval(() => {
+  // Nothing to show a hidden tab; and never re-render under an open confirmation.
+  if (document.visibilityState === 'visible' && inFlight === null && !($('confirm') as HTMLDialogElement).open) void refresh();
+}, REFRESH_MS);

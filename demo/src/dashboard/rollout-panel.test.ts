@@ -47,12 +47,28 @@ describe('rolloutPanel', () => {
 });
 
 describe('driftFlags', () => {
-  it('flags drifted versions and lists the highest PSI first', () => {
-    const report: DriftReport = { app: 'digits', referenceVersion: 1, threshold: 0.2, versions: [{ version: 2, psi: { a: 0.05, b: 0.6 }, drifted: ['b'] }, { version: 3, psi: { a: 0.01 }, drifted: [] }] };
+  const side = (observations: number, devices: number) => ({ observations, devices });
+  it('flags drifted versions, lists the highest PSI first and shows each side\'s samples', () => {
+    const report: DriftReport = {
+      app: 'digits', referenceVersion: 1, threshold: 0.2, minSamples: 100, minDevices: 5,
+      versions: [
+        { version: 2, psi: { a: 0.05, b: 0.6 }, drifted: ['b'], samples: { reference: side(500, 9), version: side(300, 7) }, status: 'drift' },
+        { version: 3, psi: { a: 0.01 }, drifted: [], samples: { reference: side(500, 9), version: side(200, 6) }, status: 'pass' },
+      ],
+    };
     const html = driftFlags(report);
-    expect(html).toMatch(/data-drift-version="2"><td>v2<\/td><td><span class="pill fail">/);
-    expect(html).toMatch(/data-drift-version="3"><td>v3<\/td><td><span class="pill pass">/);
+    expect(html).toMatch(/data-drift-version="2" data-drift-status="drift"><td>v2<\/td><td><span class="pill fail">/);
+    expect(html).toMatch(/data-drift-version="3" data-drift-status="pass"><td>v3<\/td><td><span class="pill pass">/);
+    expect(html).toContain('300 obs / 7 dev');
     expect(html.indexOf('b 0.6')).toBeLessThan(html.indexOf('a 0.05'));
+  });
+
+  it('says insufficient, not pass or drift, below the minimum, whatever the PSI', () => {
+    const report: DriftReport = { app: 'digits', referenceVersion: 1, threshold: 0.2, minSamples: 100, minDevices: 5, versions: [{ version: 2, psi: { a: 0.9 }, drifted: ['a'], samples: { reference: side(42, 1), version: side(42, 1) }, status: 'insufficient' }] };
+    const html = driftFlags(report);
+    expect(html).toMatch(/<span class="pill insufficient">insufficient<\/span> too few samples/);
+    expect(html).not.toContain('pill fail');
+    expect(html).toContain('42 obs / 1 dev');
   });
 });
 

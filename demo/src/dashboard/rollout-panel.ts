@@ -28,7 +28,21 @@ export interface DriftView {
   app: string;
   referenceVersion: number | null;
   threshold: number;
-  versions: { version: number; psi: Record<string, number>; drifted: string[] }[];
+  /** Observations and devices each side needs before a PSI is judged; absent from coordinators before sample sizes. */
+  minSamples?: number;
+  minDevices?: number;
+  versions: {
+    version: number;
+    psi: Record<string, number>;
+    drifted: string[];
+    samples?: { reference: DriftSide; version: DriftSide };
+    status?: 'pass' | 'drift' | 'insufficient';
+  }[];
+}
+
+interface DriftSide {
+  observations: number;
+  devices: number;
 }
 
 interface Evidence {
@@ -106,7 +120,12 @@ export function rolloutPanel(r: RolloutDetail): string {
     ${srmLine(v.srm)}${shadowLine(r)}`;
 }
 
+const sideText = (s: DriftSide | undefined) => (s ? `${s.observations} obs / ${s.devices} dev` : '–');
+
 /**
+ * Each version's drift with its sample sizes: "insufficient" below the
+ * minimum on either side, whatever the PSI says (one device's histogram is
+ * not evidence).
  * @example
  * el.innerHTML = driftFlags(await getAdmin('/v1/admin/models/digits/drift'));
  */
@@ -116,9 +135,11 @@ export function driftFlags(d: DriftView): string {
   const rows = d.versions
     .map((v) => {
       const worst = Object.entries(v.psi).sort((a, b) => b[1] - a[1]).slice(0, 5);
-      const flag = v.drifted.length > 0 ? pill('fail') + ` ${v.drifted.length} feature(s) drifted` : pill('pass') + ' no drift';
-      return `<tr data-drift-version="${v.version}"><td>v${v.version}</td><td>${flag}</td><td>${worst.map(([k, psi]) => `${esc(k)} ${fmt(psi)}`).join(', ')}</td></tr>`;
+      const status = v.status ?? (v.drifted.length > 0 ? 'drift' : 'pass');
+      const flag = status === 'insufficient' ? `${pill('insufficient')} too few samples to judge` : status === 'drift' ? `${pill('fail')} ${v.drifted.length} feature(s) drifted` : `${pill('pass')} no drift`;
+      return `<tr data-drift-version="${v.version}" data-drift-status="${status}"><td>v${v.version}</td><td>${flag}</td><td>${sideText(v.samples?.version)}</td><td>${sideText(v.samples?.reference)}</td><td>${worst.map(([k, psi]) => `${esc(k)} ${fmt(psi)}`).join(', ')}</td></tr>`;
     })
     .join('');
-  return `<h3>${esc(d.app)}: drift vs v${d.referenceVersion} <span class="muted">(PSI &gt; ${d.threshold} flags)</span></h3><table><thead><tr><th>version</th><th>flag</th><th>highest PSI</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const minimum = d.minSamples === undefined ? '' : `; judged from ${d.minSamples} observations and ${d.minDevices} devices per side`;
+  return `<h3>${esc(d.app)}: drift vs v${d.referenceVersion} <span class="muted">(PSI &gt; ${d.threshold} flags${minimum})</span></h3><table><thead><tr><th>version</th><th>flag</th><th>samples (version)</th><th>samples (v${d.referenceVersion})</th><th>highest PSI</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
