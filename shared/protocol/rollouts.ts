@@ -28,13 +28,13 @@ export const MetricEvidenceSchema = z.looseObject({
   /** 'accuracy' | 'errorRate' | 'latency' | 'confidence' | 'drift'. */
   metric: z.string(),
   outcome: MetricOutcomeSchema,
-  /** The test run, e.g. 'two-proportion-z', 'mann-whitney-u', 'psi'. */
+  /** The test run, e.g. 'msprt-two-proportions', 'msprt-quantile' (always-valid, coordinator/rollouts/sequential-test.ts), 'psi'. */
   test: z.string(),
   canary: maybe(),
   control: maybe(),
   /** Harm in the metric's threshold units: positive = canary worse. */
   harm: maybe(),
-  /** One-sided p-value for "canary is worse". */
+  /** One-sided p-value for "canary is worse", valid at every look (the analysis re-tests every few seconds). */
   pValue: maybe(),
   /** Samples per cohort behind the metric (outcomes, predictions, latency samples, ...). */
   samples: z.object({ canary: z.number(), control: z.number() }),
