@@ -1,7 +1,9 @@
 /**
  * Statistics shared by client and coordinator: a streaming quantile sketch
- * for latency telemetry, and the tests canary analysis rests on (Mann-Whitney
- * U, two-proportion z-test, chi-squared sample-ratio mismatch, PSI).
+ * for latency telemetry, fixed-horizon tests (Mann-Whitney U, two-proportion
+ * z-test, chi-squared sample-ratio mismatch) and PSI. Canary analysis, which
+ * re-tests every few seconds, uses PSI from here and the always-valid tests of
+ * coordinator/rollouts/sequential-test.ts instead of the fixed-horizon ones.
  */
 export * from './quantile-sketch.ts';
 export * from './distributions.ts';
