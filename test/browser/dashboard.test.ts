@@ -92,6 +92,8 @@ describe('dashboard in Chromium', () => {
 
   const shoot = async (name: string) => {
     const shot = join(tmpdir(), `flock-dashboard-${name}.png`);
+    // From the top: a scrolled page draws its sticky app bar over the middle of a full-page shot.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: shot, fullPage: true });
     console.info(`screenshot: ${shot}`);
   };

@@ -4,6 +4,7 @@
  * then the newest-registered rows. Pure: view data in, HTML out.
  */
 import type { DeviceCensus } from './admin-api.ts';
+import { localTime } from './local-time.ts';
 import { escapeXml as esc } from './svg-chart.ts';
 
 function countList(title: string, counts: Record<string, number>, total: number, keyLabel: (k: string) => string, order?: string[]): string {
@@ -34,7 +35,7 @@ export function devicePanel(devices: Record<string, unknown>[], census: DeviceCe
     .map((d) => {
       const platform = (d.platform ?? {}) as Record<string, unknown>;
       const caps = (d.capabilities ?? {}) as Record<string, unknown>;
-      const seen = typeof d.lastSeenAt === 'string' ? new Date(d.lastSeenAt).toLocaleString() : '';
+      const seen = typeof d.lastSeenAt === 'string' ? localTime(d.lastSeenAt) : '';
       return `<tr><td>${text(d.deviceId)}</td><td>${text(platform.runtime)}</td><td>${text(caps.backend)}</td><td>${esc(seen)}</td></tr>`;
     })
     .join('');

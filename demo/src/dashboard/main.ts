@@ -15,6 +15,7 @@ import { AuditPanel } from './audit-panel.ts';
 import { bindConfirmDialog } from './confirm-dialog.ts';
 import { devicePanel } from './device-panel.ts';
 import { bindOperatorActions, rolloutActionBar, taskActionBar } from './operator-actions.ts';
+import { localTime } from './local-time.ts';
 import { epsilonSeries } from './privacy-series.ts';
 import { driftFlags, rolloutPanel, type RolloutDetail } from './rollout-panel.ts';
 import { escapeXml as esc, lineChart } from './svg-chart.ts';
@@ -77,7 +78,7 @@ function renderVersions(data: DashboardData): string {
   const accuracies = sorted.filter((v) => (num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy)) !== null);
   const chart = accuracies.length === 0 ? '' : lineChart([{ name: 'holdout accuracy', color: '#60a5fa', points: sorted.map((v) => ({ x: v.version, y: num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy) ?? Number.NaN })) }], { title: `${app}: accuracy by version`, yDomain: [0, 1], xLabel: 'version', width: 420 });
   const rows = sorted
-    .map((v) => `<tr><td>v${v.version}</td><td>${pill(v.stage)}</td><td>${esc(v.source)}</td><td>${esc(lineage(v, byVersion))}</td><td>${fmt(num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy))}</td><td>${v.clients ?? '–'}</td><td>${v.epsilon === null ? '–' : fmt(v.epsilon, 2)}</td><td>${v.variants.map((x) => x.encoding).join(', ')}</td><td>${esc(new Date(v.createdAt).toLocaleString())}</td></tr>`)
+    .map((v) => `<tr><td>v${v.version}</td><td>${pill(v.stage)}</td><td>${esc(v.source)}</td><td>${esc(lineage(v, byVersion))}</td><td>${fmt(num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy))}</td><td>${v.clients ?? '–'}</td><td>${v.epsilon === null ? '–' : fmt(v.epsilon, 2)}</td><td>${v.variants.map((x) => x.encoding).join(', ')}</td><td>${esc(localTime(v.createdAt))}</td></tr>`)
     .join('');
   return `${chart}<table><thead><tr><th>version</th><th>stage</th><th>source</th><th>lineage</th><th>accuracy</th><th>clients</th><th>ε</th><th>variants</th><th>created</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -88,14 +89,23 @@ function renderRollouts(app: string, rollouts: RolloutDetail[] | null): string {
   return rollouts.map((r) => `<div class="rollout" data-rollout-id="${esc(r.id)}" data-status="${esc(r.status)}">${rolloutPanel(r)}${rolloutActionBar(r)}</div>`).join('<hr>');
 }
 
-const picker = new AppPicker(() => void refresh());
+const picker = new AppPicker(() => {
+  say('', false); // a message about another app's rollout would mislead here
+  void refresh();
+});
 const audit = new AuditPanel();
 let inFlight: Promise<void> | null = null;
+
+/** How long an action's outcome stays in the toolbar. */
+const MESSAGE_MS = 15_000;
+let messageTimer: ReturnType<typeof setTimeout> | undefined;
 
 function say(message: string, failed: boolean): void {
   const el = $('action-message');
   el.textContent = message;
   el.className = failed ? 'error' : 'ok';
+  clearTimeout(messageTimer);
+  if (message) messageTimer = setTimeout(() => say('', false), MESSAGE_MS);
 }
 
 async function load(): Promise<void> {

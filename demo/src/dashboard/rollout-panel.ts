@@ -5,6 +5,7 @@
  * app's drift flags. Pure: plain view data in, an HTML string out.
  */
 import { pairedBarChart, type BarGroup } from './bar-chart.ts';
+import { localTime } from './local-time.ts';
 import { escapeXml as esc } from './svg-chart.ts';
 
 /** The rollout view of `GET /v1/admin/rollouts/:id` (coordinator/routes/admin-rollouts.ts), as far as shown here. */
@@ -114,7 +115,7 @@ export function rolloutPanel(r: RolloutDetail): string {
     .join('');
   const reasons = Array.isArray(v.reasons) ? v.reasons.filter((x): x is string => typeof x === 'string') : [];
   return `${head}
-    <p>Verdict ${pill(verdict ?? 'unknown')} at ${esc(String(v.at ?? ''))}${reasons.length ? `: ${reasons.map(esc).join('; ')}` : ''}</p>
+    <p>Verdict ${pill(verdict ?? 'unknown')} at ${esc(localTime(String(v.at ?? '')))}${reasons.length ? `: ${reasons.map(esc).join('; ')}` : ''}</p>
     ${bars}
     <table><thead><tr><th>metric</th><th>outcome</th><th>canary</th><th>control</th><th>test</th><th>p</th><th>harm</th><th>threshold</th><th>samples c/c</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>
     ${srmLine(v.srm)}${shadowLine(r)}`;
