@@ -23,7 +23,7 @@
 import { populationStabilityIndex, rebin, SRM_P_THRESHOLD, type BinnedCounts } from '../../shared/stats/index.ts';
 import { nameRecord, type CohortSummary } from './cohort-summary.ts';
 import { DEFAULT_MIN_DEVICES, type MetricName, type MetricRule, type MetricRules } from './metric-rules.ts';
-import { msprtQuantile, msprtTwoProportions, sequentialSampleRatio, SRM_PRIOR_CONCENTRATION, type QuantileHarm } from './sequential-test.ts';
+import { msprtQuantiles, msprtTwoProportions, sequentialSampleRatio, SRM_PRIOR_CONCENTRATION, type QuantileHarm } from './sequential-test.ts';
 
 export type MetricOutcome = 'pass' | 'marginal' | 'fail' | 'insufficient';
 export type Verdict = MetricOutcome | 'srm';
@@ -151,10 +151,7 @@ function quantileMetric(metric: MetricName, rule: MetricRule, alpha: number, x: 
   }
   // Alpha is split over every quantile named, judged yet or not, so the split never depends on the data.
   const each = alpha / quantiles.length;
-  const evidence = quantiles.map((q) => {
-    const r = msprtQuantile(x, y, q, rule.direction, rule.threshold);
-    return quantileEvidence(r, judged(q) ? judge(rule, r.harm, r.pValue, each) : 'insufficient');
-  });
+  const evidence = msprtQuantiles(x, y, quantiles, rule.direction, rule.threshold).map((r) => quantileEvidence(r, judged(r.quantile) ? judge(rule, r.harm, r.pValue, each) : 'insufficient'));
   let worst = evidence.findIndex((e) => e.outcome !== 'insufficient');
   for (let i = 0; i < evidence.length; i++) {
     const [a, b] = [evidence[i], evidence[worst]];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lnGamma, normalCdf, seededRandom } from '../../shared/stats/index.ts';
 import { sampleNormal } from '../../shared/stats/seeded-random.ts';
-import { logNormalCdf, msprtHarm, msprtQuantile, msprtTwoProportions, sampleRatioLogBayesFactor, sequentialSampleRatio } from './sequential-test.ts';
+import { logNormalCdf, msprtHarm, msprtQuantile, msprtQuantiles, msprtTwoProportions, sampleRatioLogBayesFactor, sequentialSampleRatio } from './sequential-test.ts';
 
 /** The mixture integral of the module doc by brute-force quadrature: the closed form must agree. */
 function mixtureByQuadrature(harm: number, variance: number, tau: number): number {
@@ -80,6 +80,21 @@ describe('quantile test', () => {
     expect(p50.harm).toBeLessThan(0.1);
     const same = msprtQuantile(lognormal(random, 2000, Math.log(20), 0.3), control, 0.95, 'lower-is-better', 0.05);
     expect(same.pValue).toBeGreaterThan(0.05);
+  });
+
+  it('agrees with scoring against a sorted pooled sample by brute force, ties included', () => {
+    const random = seededRandom(8);
+    const x = Array.from({ length: 301 }, () => Math.floor(random() * 40));
+    const y = Array.from({ length: 977 }, () => Math.floor(random() * 38));
+    for (const r of msprtQuantiles(x, y, [0.1, 0.5, 0.95], 'lower-is-better', 0.05)) {
+      const pooled = [...x, ...y].sort((a, b) => a - b);
+      const m = pooled[Math.floor(r.quantile * pooled.length)];
+      const share = (v: number[]) => v.reduce((a, s) => a + (s > m ? 1 : s === m ? 0.5 : 0), 0) / v.length;
+      expect(r.pooledValue).toBe(m);
+      expect(r.canaryShareAbove).toBeCloseTo(share(x), 12);
+      expect(r.controlShareAbove).toBeCloseTo(share(y), 12);
+      expect(r.pValue).toBe(msprtQuantile(x, y, r.quantile, 'lower-is-better', 0.05).pValue);
+    }
   });
 
   it('counts ties at the pooled quantile as half (histogram bin centres)', () => {
