@@ -190,6 +190,18 @@ describe('dashboard in Chromium', () => {
     ]);
   }, 60_000);
 
+  it('promotes a rollout started from the CLI side, once the live refresh shows it', async () => {
+    const start = await f('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 3, stages: [50, 100], minStageSeconds: 3600 }) });
+    expect(start.status).toBe(201);
+    const { id } = (await start.json()) as { id: string };
+    const scope = `.rollout[data-rollout-id="${id}"]`;
+    await page.waitForSelector(`${scope}[data-status="running"]`, { timeout: 15_000 });
+    await act(scope, 'promote', 'v3 verified on the staging fleet', `${scope}[data-status="completed"]`);
+    expect((await coordinator.deps.store.getModelVersion('digits', 3))?.stage).toBe('production');
+    const promoted = (await auditOf(`target=${id}&action=rollout.promote`))[0];
+    expect(promoted?.details.reason).toBe('promoted by operator: v3 verified on the staging fleet');
+  }, 60_000);
+
   it('filters the audit log by action and by the rollout\'s target', async () => {
     await page.locator('#audit-action').fill('rollout.pause');
     await page.locator('#audit-form button[type="submit"]').click();
@@ -203,6 +215,13 @@ describe('dashboard in Chromium', () => {
     expect(await page.locator('#audit-target').inputValue()).toBe(rolloutId);
     expect(await page.locator('#audit-action').inputValue()).toBe('');
     await shoot('audit');
+    // since: nothing after a future instant; the rollout's start from an hour ago.
+    await page.locator('#audit-since').fill('2099-01-01T00:00:00');
+    await page.locator('#audit-form button[type="submit"]').click();
+    await page.waitForFunction(() => /No audit entries match/.test(document.getElementById('audit-entries')?.textContent ?? ''));
+    await page.locator('#audit-clear').click();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-entries tr[data-audit-action="rollout.promote"]').length > 0);
+    expect(await page.locator('#audit-target').inputValue()).toBe('');
   }, 60_000);
 
   it('shows an API-side change without a reload, and simulator apps only when asked', async () => {
