@@ -15,7 +15,7 @@ export function auditTable(entries: AuditEntry[]): string {
     .map((e) => {
       const { reason, ...rest } = e.details;
       const more = Object.keys(rest).length ? JSON.stringify(rest) : '';
-      return `<tr data-audit-id="${e.id}" data-audit-action="${esc(e.action)}"><td class="at">${esc(localTime(e.at))}</td><td>${esc(e.action)}</td><td>${esc(e.actor)}</td><td>${esc(e.target ?? '')}</td><td class="reason">${esc(typeof reason === 'string' ? reason : '')}</td><td class="details" title="${esc(more)}">${esc(more.length > 120 ? `${more.slice(0, 117)}...` : more)}</td></tr>`;
+      return `<tr data-audit-id="${e.id}" data-audit-action="${esc(e.action)}"><td class="at">${esc(localTime(e.at))}</td><td>${esc(e.action)}</td><td>${esc(e.actor)}</td><td class="target">${esc(e.target ?? '')}</td><td class="reason">${esc(typeof reason === 'string' ? reason : '')}</td><td class="details" title="${esc(more)}">${esc(more.length > 120 ? `${more.slice(0, 117)}...` : more)}</td></tr>`;
     })
     .join('');
   return `<table><thead><tr><th>at</th><th>action</th><th>actor</th><th>target</th><th>reason</th><th>details</th></tr></thead><tbody>${rows}</tbody></table>`;

@@ -86,7 +86,7 @@ function renderVersions(data: DashboardData): string {
 function renderRollouts(app: string, rollouts: RolloutDetail[] | null): string {
   if (rollouts === null) return '<p class="muted">No rollouts (this coordinator has no rollout API yet).</p>';
   if (rollouts.length === 0) return `<p class="muted">No rollouts of ${esc(app)}. Start one with <code>npx flock rollout start --app ${esc(app)} --candidate N</code>.</p>`;
-  return rollouts.map((r) => `<div class="rollout" data-rollout-id="${esc(r.id)}" data-status="${esc(r.status)}">${rolloutPanel(r)}${rolloutActionBar(r)}</div>`).join('<hr>');
+  return rollouts.map((r) => `<div class="rollout" data-rollout-id="${esc(r.id)}" data-status="${esc(r.status)}">${rolloutPanel(r, rolloutActionBar(r))}</div>`).join('<hr>');
 }
 
 const picker = new AppPicker(() => {

@@ -99,15 +99,16 @@ function shadowLine(r: RolloutDetail): string {
 }
 
 /**
+ * `actions` (operator buttons) go right under the heading, before the evidence, so they are in reach without scrolling.
  * @example
  * el.innerHTML = rolloutPanel(await getAdmin('/v1/admin/rollouts/ro_1'));
  */
-export function rolloutPanel(r: RolloutDetail): string {
+export function rolloutPanel(r: RolloutDetail, actions = ''): string {
   const v = r.lastVerdict;
   const evidence = evidenceOf(v);
   const verdict = typeof v?.verdict === 'string' ? v.verdict : null;
   const head = `<h3>${esc(r.app)}: v${r.candidateVersion} vs v${r.controlVersion} ${pill(r.status)} <span class="muted">${esc(r.id)}</span></h3>
-    <p>Stage ${r.stageIndex + 1}/${r.stages.length} at <strong>${r.canaryPercent}%</strong> canary (stages ${r.stages.join(' → ')}%)${r.reason ? ` · ${esc(r.reason)}` : ''}</p>`;
+    <p>Stage ${r.stageIndex + 1}/${r.stages.length} at <strong>${r.canaryPercent}%</strong> canary (stages ${r.stages.join(' → ')}%)${r.reason ? ` · ${esc(r.reason)}` : ''}</p>${actions}`;
   if (!v) return `${head}<p class="muted">No verdict yet: the first evaluation runs within seconds of the start.</p>${shadowLine(r)}`;
   const bars = pairedBarChart(evidence.map((e) => ({ label: e.metric, canary: e.canary, control: e.control, tone: e.outcome })), { title: 'Canary vs control (latest stage)', width: 520 });
   const rows = evidence
