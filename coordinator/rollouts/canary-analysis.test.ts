@@ -40,12 +40,16 @@ describe('canary analysis', () => {
     expect(v.verdict).toBe('marginal');
     expect(decideNext(state(), v, 50, later).kind).toBe('wait');
   });
-  it('judges no rate on too few expected events, where the normal approximation would fail a rare rate by chance', () => {
-    // 6 errors in 200 predictions against 1%: past minSamples, but 2 expected canary errors.
-    const v = analyzeCanary({ canary: cohort(50, 900, 100, { predictions: 194, predictionErrors: 6 }), control: cohort(950, 9000, 1000, { predictions: 9900, predictionErrors: 100 }), expectedCanaryShare: 0.05, rules });
+  it('claims no significance on too few expected events, where the normal approximation would fail a rare rate by chance', () => {
+    // 10 errors in 200 predictions against 1%: always-valid p 6e-5, but 2 expected canary errors.
+    const v = analyzeCanary({ canary: cohort(50, 900, 100, { predictions: 190, predictionErrors: 10 }), control: cohort(950, 9000, 1000, { predictions: 9900, predictionErrors: 100 }), expectedCanaryShare: 0.05, rules });
     const err = v.metrics.find((m) => m.metric === 'errorRate')!;
-    expect(err.outcome).toBe('insufficient');
-    expect(err.detail).toMatch(/^needs 30 expected events per cohort/);
+    expect(err.pValue).toBeLessThan(1e-4);
+    expect(err.outcome).toBe('marginal');
+    expect(err.detail).toMatch(/significance not claimed below 30 expected events per cohort \(2\.\d+ canary/);
+    // A perfect model has no rare events at all, and still passes.
+    const perfect = analyzeCanary({ canary: cohort(50, 1000, 0), control: cohort(950, 10_000, 0), expectedCanaryShare: 0.05, rules });
+    expect(perfect.verdict).toBe('pass');
   });
   it('gives no verdict below the minimum samples', () => {
     const v = analyzeCanary({ canary: cohort(3, 20, 2), control: cohort(60, 900, 100), expectedCanaryShare: 0.05, rules });

@@ -110,28 +110,34 @@ const RANK: Record<MetricOutcome, number> = { insufficient: 0, pass: 1, marginal
 
 /**
  * Expected events (successes or failures, whichever is rarer, at the pooled
- * rate) each cohort needs before a rate is judged: the mSPRT rests on the
- * normal approximation, and a rare count's upper tail is heavier than the
- * normal's. Simulated (test/bench/rollout-errors.bench.ts): with no such floor
- * a 1% error rate at a 5% canary was failed by chance in 3 of 200 equal
- * rollouts on 5 to 13 canary errors.
+ * rate) each cohort needs before a rate's significance is trusted: the mSPRT
+ * rests on the normal approximation, and a rare count's upper tail is heavier
+ * than the normal's. Below it a rate can pass or be marginal (large harm,
+ * significance unclaimed), never fail, so a perfect model still passes.
+ * Simulated (test/bench/rollout-errors.bench.ts): with no such floor a 1%
+ * error rate at a 5% canary was failed by chance in 3 of 200 equal rollouts
+ * on 5 to 13 canary errors.
  */
 export const MIN_EXPECTED_EVENTS = 30;
 
 function proportionMetric(metric: MetricName, rule: MetricRule, alpha: number, s1: number, n1: number, s2: number, n2: number): MetricEvidence {
-  const pooled = n1 + n2 > 0 ? (s1 + s2) / (n1 + n2) : 0;
-  const rarer = Math.min(pooled, 1 - pooled);
-  const enough = n1 >= rule.minSamples && n2 >= rule.minSamples && n1 * rarer >= MIN_EXPECTED_EVENTS && n2 * rarer >= MIN_EXPECTED_EVENTS;
+  const samples = { canary: n1, control: n2 };
+  if (n1 < rule.minSamples || n2 < rule.minSamples) {
+    return {
+      metric, outcome: 'insufficient', test: 'msprt-two-proportions', canary: n1 > 0 ? s1 / n1 : null, control: n2 > 0 ? s2 / n2 : null, harm: null, pValue: null,
+      samples, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha, detail: `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`,
+    };
+  }
   // One literal, no spreads: this runs at every look, and object spread was most of its cost.
-  const r = enough ? msprtTwoProportions(s1, n1, s2, n2, rule.direction, rule.threshold) : null;
-  const short = n1 < rule.minSamples || n2 < rule.minSamples
-    ? `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`
-    : `needs ${MIN_EXPECTED_EVENTS} expected events per cohort at the pooled rate ${fmt(pooled)}, has ${fmt(n1 * rarer)} canary / ${fmt(n2 * rarer)} control`;
+  const r = msprtTwoProportions(s1, n1, s2, n2, rule.direction, rule.threshold);
+  const rarer = Math.min(r.p1 * n1 + r.p2 * n2, (1 - r.p1) * n1 + (1 - r.p2) * n2) / (n1 + n2);
+  const trusted = n1 * rarer >= MIN_EXPECTED_EVENTS && n2 * rarer >= MIN_EXPECTED_EVENTS;
+  const outcome = trusted ? judge(rule, r.harm, r.pValue, alpha) : r.harm >= rule.threshold ? 'marginal' : 'pass';
+  const caveat = trusted ? '' : `; significance not claimed below ${MIN_EXPECTED_EVENTS} expected events per cohort (${fmt(n1 * rarer)} canary / ${fmt(n2 * rarer)} control)`;
   return {
-    metric, outcome: r ? judge(rule, r.harm, r.pValue, alpha) : 'insufficient', test: 'msprt-two-proportions',
-    canary: r ? r.p1 : n1 > 0 ? s1 / n1 : null, control: r ? r.p2 : n2 > 0 ? s2 / n2 : null, harm: r ? r.harm : null, pValue: r ? r.pValue : null,
-    samples: { canary: n1, control: n2 }, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha,
-    detail: r ? `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, ${tail(r.pValue, rule, alpha)}` : short,
+    metric, outcome, test: 'msprt-two-proportions', canary: r.p1, control: r.p2, harm: r.harm, pValue: r.pValue,
+    samples, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha,
+    detail: `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, ${tail(r.pValue, rule, alpha)}${caveat}`,
   };
 }
 
