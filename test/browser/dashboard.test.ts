@@ -203,6 +203,24 @@ describe('dashboard in Chromium', () => {
     expect(promoted?.details.reason).toBe('promoted by operator: v3 verified on the staging fleet');
   }, 60_000);
 
+  it('says what went wrong when the rollout changed while the confirmation was open', async () => {
+    const start = await f('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 2, stages: [50, 100], minStageSeconds: 3600 }) });
+    expect(start.status).toBe(201);
+    const { id } = (await start.json()) as { id: string };
+    const scope = `.rollout[data-rollout-id="${id}"]`;
+    await page.waitForSelector(`${scope}[data-status="running"]`, { timeout: 15_000 });
+    await page.locator(`${scope} button[data-action="pause"]`).click();
+    await page.waitForSelector('#confirm[open]');
+    // Someone else aborts it meanwhile (the open confirmation holds the live refresh).
+    expect((await f(`/v1/admin/rollouts/${id}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'aborted from the CLI' }) })).status).toBe(200);
+    await page.locator('#confirm-reason').fill('too late');
+    await page.locator('#confirm-ok').click();
+    await page.waitForSelector('#action-message.error');
+    expect(await page.locator('#action-message').textContent()).toMatch(/pause .* failed: rollout .* is aborted; only a running rollout can be paused/);
+    await page.waitForSelector(`${scope}[data-status="aborted"]`, { timeout: 15_000 });
+    expect((await auditOf(`target=${id}&action=rollout.pause`))).toEqual([]);
+  }, 60_000);
+
   it('filters the audit log by action and by the rollout\'s target', async () => {
     await page.locator('#audit-action').fill('rollout.pause');
     await page.locator('#audit-form button[type="submit"]').click();
