@@ -53,7 +53,10 @@ describe('central DP (DP-FedAvg)', () => {
     unbounded.add(update, 1);
     await expect(finalizeRound({ strategy: { name: 'fedavg' }, aggregate: { kind: 'mean', accumulator: unbounded }, globals: zeros(), optimizerState: null, dp })).rejects.toMatchObject({ code: 'dp-unbounded-accumulator' });
     const source = { count: 1, read: async () => update };
-    await expect(finalizeRound({ strategy: { name: 'fedavg' }, aggregate: { kind: 'median', specs, source }, globals: zeros(), optimizerState: null, dp })).rejects.toMatchObject({ code: 'dp-requires-mean' });
+    await expect(finalizeRound({ strategy: { name: 'median' }, aggregate: { kind: 'updates', specs, source }, globals: zeros(), optimizerState: null, dp })).rejects.toMatchObject({
+      code: 'dp-requires-mean',
+      message: expect.stringMatching(/strategy "median" cannot take central DP: its sensitivity is not clipNorm/),
+    });
     weighted.dispose();
     unbounded.dispose();
   });

@@ -4,19 +4,23 @@
  * one server-optimizer step. Pure of I/O: the caller persists the returned
  * weights, optimizer state and next clip norm.
  */
+import type { StrategyConfig, StrategyInput } from '../../shared/protocol/index.ts';
 import type { Accumulator } from './accumulator.ts';
 import { selectAggregationBackend } from './backend.ts';
 import { adaptiveClipNoise, nextClipNorm, noisedUnclippedFraction, privatizeSum } from './central-dp.ts';
 import { AggregationError } from './errors.ts';
-import { coordinateMedian, trimmedMean, type RobustOptions, type UpdateSource } from './robust.ts';
-import { applyStrategy, type ServerOptimizerState, type StrategyConfig } from './strategies.ts';
+import type { RobustOptions, UpdateSource } from './robust.ts';
+import { serverStrategy, type ServerOptimizerState, type ServerStrategy } from './strategies/index.ts';
 import { globalNorm, type WeightSpec } from './weight-spec.ts';
 
-/** How the round's updates were collected. */
+/**
+ * How the round's updates were collected, as the strategy's `aggregate` asks:
+ * summed into a streaming accumulator (`weighted-mean`), or every update kept
+ * for the strategy to read at close (`robust`).
+ */
 export type RoundAggregate =
   | { kind: 'mean'; accumulator: Accumulator }
-  | { kind: 'median'; specs: readonly WeightSpec[]; source: UpdateSource; options?: RobustOptions }
-  | { kind: 'trimmed-mean'; specs: readonly WeightSpec[]; source: UpdateSource; trimFraction: number; options?: RobustOptions };
+  | { kind: 'updates'; specs: readonly WeightSpec[]; source: UpdateSource; options?: RobustOptions };
 
 export interface RoundDpConfig {
   /** S of this round; the accumulator must have been created with `normBound <= clipNorm`. */
@@ -35,7 +39,8 @@ export interface RoundDpConfig {
 }
 
 export interface FinalizeRoundInput {
-  strategy: StrategyConfig;
+  /** The plan's strategy (options it leaves out get its descriptor's defaults). */
+  strategy: StrategyInput | StrategyConfig;
   aggregate: RoundAggregate;
   globals: readonly Float32Array[];
   optimizerState: ServerOptimizerState | null;
@@ -64,9 +69,13 @@ export interface FinalizeRoundResult {
   stats: RoundStats;
 }
 
-function checkDp(dp: RoundDpConfig, aggregate: RoundAggregate): Accumulator {
+function checkDp(dp: RoundDpConfig, strategy: ServerStrategy, aggregate: RoundAggregate): Accumulator {
+  const support = strategy.descriptor.centralDp;
+  if (!support.supported) {
+    throw new AggregationError('dp-requires-mean', `strategy "${strategy.descriptor.name}" cannot take central DP: ${support.why}`);
+  }
   if (aggregate.kind !== 'mean') {
-    throw new AggregationError('dp-requires-mean', `central DP needs the streaming mean; ${aggregate.kind} has a different sensitivity`);
+    throw new AggregationError('dp-requires-mean', 'central DP needs the streaming mean; a round that kept every update has a different sensitivity');
   }
   const acc = aggregate.accumulator;
   if (acc.totalWeight !== acc.count) {
@@ -93,13 +102,17 @@ export async function finalizeRound(input: FinalizeRoundInput): Promise<Finalize
   const started = performance.now();
   const backend = await selectAggregationBackend();
   const { aggregate, dp } = input;
+  const strategy = serverStrategy(input.strategy);
+  if ((strategy.aggregate === 'weighted-mean') !== (aggregate.kind === 'mean')) {
+    throw new AggregationError('bad-option', `strategy "${strategy.descriptor.name}" aggregates as a ${strategy.aggregate}, but the round collected ${aggregate.kind === 'mean' ? 'a streaming sum' : 'every update'}`);
+  }
   let meanDelta: Float32Array[];
   let noiseStddev: number | null = null;
   let next: number | null = null;
   let clients: number;
 
   if (dp) {
-    const acc = checkDp(dp, aggregate);
+    const acc = checkDp(dp, strategy, aggregate);
     clients = acc.count;
     if (clients === 0) throw new AggregationError('no-updates', 'no update was added; the round fails without touching the model');
     if (dp.adaptive) {
@@ -123,15 +136,14 @@ export async function finalizeRound(input: FinalizeRoundInput): Promise<Finalize
   } else if (aggregate.kind === 'mean') {
     clients = aggregate.accumulator.count;
     meanDelta = aggregate.accumulator.mean();
-  } else {
+  } else if (strategy.aggregate === 'robust') {
     clients = aggregate.source.count;
-    meanDelta =
-      aggregate.kind === 'median'
-        ? await coordinateMedian(aggregate.specs, aggregate.source, aggregate.options)
-        : await trimmedMean(aggregate.specs, aggregate.source, aggregate.trimFraction, aggregate.options);
+    meanDelta = await strategy.delta(aggregate.specs, aggregate.source, aggregate.options);
+  } else {
+    throw new AggregationError('bad-option', `strategy "${strategy.descriptor.name}" needs a streaming sum, but the round kept every update`);
   }
 
-  const { weights, state } = applyStrategy({ strategy: input.strategy, globals: input.globals, meanDelta, state: input.optimizerState });
+  const { weights, state } = strategy.step({ globals: input.globals, delta: meanDelta, state: input.optimizerState });
   return {
     weights,
     optimizerState: state,

@@ -1,6 +1,6 @@
 /**
  * The coordinator's aggregation engine: backend selection, the streaming
- * accumulator, server optimizers, robust aggregators, central DP, and
+ * accumulator, the server side of each strategy (strategies/), robust aggregators, central DP, and
  * `finalizeRound` that ties them together. No I/O: the round logic feeds it
  * decoded updates and persists what it returns.
  */
@@ -17,14 +17,15 @@ export {
 export { createAccumulator, type Accumulator, type AccumulatorOptions } from './accumulator.ts';
 export { maxWeightShare, weightCeiling } from './weight-share.ts';
 export {
-  applyStrategy,
+  serverStrategy,
   initialOptimizerState,
-  STRATEGY_DEFAULTS,
-  type ApplyStrategyInput,
+  type MeanServerStrategy,
+  type RobustServerStrategy,
   type ServerOptimizerState,
-  type StrategyConfig,
-  type StrategyName,
-} from './strategies.ts';
+  type ServerStepInput,
+  type ServerStepResult,
+  type ServerStrategy,
+} from './strategies/index.ts';
 export { coordinateMedian, trimmedMean, type RobustOptions, type UpdateSource } from './robust.ts';
 export { ADAPTIVE_CLIP_DEFAULTS, adaptiveClipNoise, nextClipNorm, noisedUnclippedFraction, privatizeSum } from './central-dp.ts';
 export { finalizeRound, type FinalizeRoundInput, type FinalizeRoundResult, type RoundAggregate, type RoundDpConfig, type RoundStats } from './finalize-round.ts';

@@ -6,9 +6,10 @@
  * they had been folded with the ceiling (memory stays O(parameters), and an
  * honest round within the bound reads nothing).
  *
- * Under central DP every update already weighs 1, so nothing is lowered.
+ * Under central DP every update already weighs 1, so nothing is lowered
+ * (`boundsDeviceWeights`, from the strategy's descriptor).
  */
-import type { TaskPlan } from '../../shared/protocol/index.ts';
+import { boundsDeviceWeights, type TaskPlan } from '../../shared/protocol/index.ts';
 import { maxWeightShare, weightCeiling, type Accumulator } from '../aggregation/index.ts';
 import type { UpdateReceipt } from '../store/index.ts';
 
@@ -30,7 +31,8 @@ export async function boundDeviceShares(o: {
   plan: TaskPlan;
   read: (blobHash: string) => Promise<Float32Array[]>;
 }): Promise<DeviceShareBound> {
-  if (o.plan.noiseMultiplier > 0 || o.updates.length === 0) return { lowered: 0, ceiling: null };
+  // The strategy's descriptor says whether its weights are bounded: mean strategies, without central DP.
+  if (!boundsDeviceWeights(o.plan) || o.updates.length === 0) return { lowered: 0, ceiling: null };
   const share = maxWeightShare(o.plan.maxDeviceWeightFactor, o.updates.length);
   const ceiling = weightCeiling(o.updates.map((u) => u.numExamples), share);
   if (ceiling === null) return { lowered: 0, ceiling: null };

@@ -8,7 +8,7 @@
  */
 import type { TaskPlan } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import { finalizeRound, type RoundAggregate, type StrategyConfig } from '../aggregation/index.ts';
+import { finalizeRound, type RoundAggregate } from '../aggregation/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { storeVariantBlobs } from '../registry/publish.ts';
@@ -21,14 +21,6 @@ import { chargeRound } from './privacy-budget.ts';
 
 /** Thrown inside the closing transaction to roll it back when another process closed the round first. */
 class LostCloseRace extends Error {}
-
-function serverStrategy(plan: TaskPlan): StrategyConfig {
-  const s = plan.strategy;
-  if (s.name === 'fedavg' || s.name === 'fedavgm' || s.name === 'fedadam' || s.name === 'fedyogi' || s.name === 'fedadagrad') {
-    return { ...s, name: s.name } as StrategyConfig;
-  }
-  return { name: 'fedavg', serverLearningRate: 1 } as StrategyConfig;
-}
 
 export interface PublishRoundInput {
   store: Store;
@@ -75,7 +67,7 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
       }
     : undefined;
   const result = await finalizeRound({
-    strategy: serverStrategy(plan),
+    strategy: plan.strategy,
     aggregate,
     globals,
     optimizerState: optimizerBytes ? decodeOptimizerState(optimizerBytes) : null,

@@ -20,7 +20,7 @@ import { ZodError } from 'zod';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import type { CheckInResponse, TaskPlan, UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import { AggregationError, createAccumulator, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
+import { AggregationError, createAccumulator, serverStrategy, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -64,8 +64,6 @@ export interface RoundServiceOptions {
 
 /** How long after its deadline a 'closing' round is taken over by another process. */
 export const RECOVERY_GRACE_MS = 120_000;
-
-const MEAN_STRATEGIES = new Set(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
 
 /** Aggregation errors that come from the plan or the model, not from this round's updates: the next round would hit them too. */
 const REPEATING_AGGREGATION_ERRORS = new Set(['bad-option', 'bad-spec', 'optimizer-state-mismatch', 'dp-requires-mean', 'dp-weighted-updates', 'dp-unbounded-accumulator', 'tensor-count-mismatch']);
@@ -338,11 +336,12 @@ export class RoundService {
   private foldOf(round: Round, plan: TaskPlan, specs: WeightSpec[], clipNorm: number): RoundFold {
     let fold = this.folds.get(round.id);
     if (!fold) {
-      const mean = MEAN_STRATEGIES.has(plan.strategy.name);
+      const strategy = serverStrategy(plan.strategy);
       // Central DP needs every summand bounded by exactly clipNorm (its sensitivity).
       const bound = plan.noiseMultiplier > 0 ? clipNorm : planNormBound(plan, clipNorm, specs);
-      const normBound = plan.strategy.name === 'norm-bounding' ? Math.min(plan.strategy.normBound ?? bound, bound) : bound;
-      fold = { accumulator: mean ? createAccumulator(specs, { normBound }) : null, folded: new Set() };
+      // A robust strategy keeps every update in the store and reads them all at close: nothing to fold.
+      const accumulator = strategy.aggregate === 'weighted-mean' ? createAccumulator(specs, { normBound: strategy.updateNormBound(bound) }) : null;
+      fold = { accumulator, folded: new Set() };
       this.folds.set(round.id, fold);
     }
     return fold;
@@ -476,10 +475,7 @@ export class RoundService {
       shareBound = await boundDeviceShares({ accumulator, updates, plan, read: (hash) => this.readUpdate(hash, specs) });
       aggregate = { kind: 'mean', accumulator };
     } else {
-      const source = { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) };
-      aggregate = plan.strategy.name === 'median'
-        ? { kind: 'median', specs, source }
-        : { kind: 'trimmed-mean', specs, source, trimFraction: plan.strategy.name === 'trimmed-mean' ? plan.strategy.trimFraction : 0.2 };
+      aggregate = { kind: 'updates', specs, source: { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) } };
     }
 
     const closed = await publishRoundResult({ store, metrics: this.o.metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources, shareBound });

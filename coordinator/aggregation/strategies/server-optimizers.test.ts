@@ -1,10 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectAggregationBackend } from './backend.ts';
-import { applyStrategy, type ServerOptimizerState, type StrategyConfig, type StrategyName } from './strategies.ts';
+import { STRATEGY_DEFAULTS } from '../../../shared/protocol/index.ts';
+import { selectAggregationBackend } from '../backend.ts';
+import { serverStrategy, type ServerOptimizerState } from './index.ts';
+
+type Optimizer = 'fedavg' | 'fedavgm' | 'fedadam' | 'fedyogi' | 'fedadagrad';
+interface Hyper { eta: number; mu: number; beta1: number; beta2: number; tau: number }
 
 /** Independent float64 reference of Reddi et al. 2021, Algorithm 2 (plain arrays, no tfjs). */
-function reference(name: StrategyName, x0: number[], deltas: number[][], eta: number): number[] {
-  const beta1 = 0.9, beta2 = 0.99, tau = 1e-3, mu = 0.9;
+function reference(name: Optimizer, x0: number[], deltas: number[][], h: Hyper): number[] {
+  const { eta, mu, beta1, beta2, tau } = h;
   const x = [...x0];
   const m = x0.map(() => 0);
   const v = x0.map(() => tau * tau);
@@ -24,29 +28,46 @@ function reference(name: StrategyName, x0: number[], deltas: number[][], eta: nu
   return x;
 }
 
+/** The hyperparameters a plan naming only the strategy runs with: its descriptor's defaults (β1 0.9 fixed for fedadagrad). */
+function defaultsOf(name: Optimizer): Hyper {
+  const d: Record<string, number | undefined> = STRATEGY_DEFAULTS[name];
+  return { eta: d.serverLearningRate!, mu: d.momentum ?? 0, beta1: d.beta1 ?? 0.9, beta2: d.beta2 ?? 0, tau: d.tau ?? 1 };
+}
+
 describe('server optimizers against a float64 reference', () => {
   beforeAll(async () => {
     await selectAggregationBackend();
   });
 
-  const cases: Array<[StrategyName, number]> = [['fedavg', 1], ['fedavgm', 1], ['fedadam', 1e-2], ['fedyogi', 1e-2], ['fedadagrad', 1e-1]];
-  for (const [name, eta] of cases) {
-    it(`${name} matches over 6 rounds with state round-tripped through JSON-like copies`, () => {
+  const cases: Array<[Optimizer, Hyper]> = (['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const).map((n) => [n, defaultsOf(n)]);
+  // The defaults that run, checked against Flower's (and Hsu et al. for FedAvgM).
+  it('run with the documented defaults', () => {
+    expect(cases.map(([n, h]) => [n, h.eta, h.tau])).toEqual([['fedavg', 1, 1], ['fedavgm', 1, 1], ['fedadam', 0.1, 1e-9], ['fedyogi', 0.01, 1e-3], ['fedadagrad', 0.1, 1e-9]]);
+  });
+
+  // Every optimizer with nothing given (the defaults), and one with its options given.
+  const runs: Array<[Optimizer, Hyper, Record<string, number>]> = [
+    ...cases.map(([n, h]) => [n, h, {}] as [Optimizer, Hyper, Record<string, number>]),
+    ['fedadam', { eta: 1e-2, mu: 0, beta1: 0.9, beta2: 0.999, tau: 1e-3 }, { serverLearningRate: 1e-2, beta2: 0.999, tau: 1e-3 }],
+  ];
+  for (const [name, hyper, given] of runs) {
+    it(`${name} (η ${hyper.eta}, τ ${hyper.tau}) matches over 6 rounds with state round-tripped through JSON-like copies`, () => {
       const sizes = [12, 3];
       const x0 = sizes.map((n) => Array.from({ length: n }, () => Math.random() - 0.5));
       const rounds = Array.from({ length: 6 }, () => sizes.map((n) => Array.from({ length: n }, () => (Math.random() - 0.5) * 0.2)));
       let globals: Float32Array[] = x0.map((t) => Float32Array.from(t));
       let state: ServerOptimizerState | null = null;
-      const strategy: StrategyConfig = { name }; // defaults must be the paper's
+      const strategy = serverStrategy({ name, ...given });
       for (const deltas of rounds) {
-        const out = applyStrategy({ strategy, globals, meanDelta: deltas.map((t) => Float32Array.from(t)), state });
+        const out = strategy.step({ globals, delta: deltas.map((t) => Float32Array.from(t)), state });
         globals = out.weights;
         // What the store would do: copy the slots out and back.
         state = { step: out.state.step, slots: Object.fromEntries(Object.entries(out.state.slots).map(([k, v]) => [k, v.map((t) => Float32Array.from(Array.from(t)))])) };
       }
       expect(state?.step).toBe(6);
+      expect(Object.keys(state!.slots)).toEqual(strategy.descriptor.optimizerSlots);
       for (let t = 0; t < sizes.length; t++) {
-        const expected = reference(name, x0[t], rounds.map((r) => r[t]), eta);
+        const expected = reference(name, x0[t], rounds.map((r) => r[t]), hyper);
         for (let i = 0; i < expected.length; i++) expect(globals[t][i]).toBeCloseTo(expected[i], 4);
       }
       // The strategy must move the weights (guards against a no-op passing).
@@ -54,14 +75,15 @@ describe('server optimizers against a float64 reference', () => {
     });
   }
 
-  it('refuses optimizer state that does not match the model', () => {
+  it('refuses optimizer state that does not match the model, and bad options', () => {
     const globals = [new Float32Array(4)];
-    const first = applyStrategy({ strategy: { name: 'fedadam' }, globals, meanDelta: [new Float32Array(4).fill(0.1)], state: null });
-    expect(() => applyStrategy({ strategy: { name: 'fedadam' }, globals: [new Float32Array(5)], meanDelta: [new Float32Array(5)], state: first.state })).toThrow(
-      expect.objectContaining({ code: 'optimizer-state-mismatch' }),
-    );
-    expect(() => applyStrategy({ strategy: { name: 'fedavgm' }, globals, meanDelta: globals, state: first.state })).toThrow(expect.objectContaining({ code: 'optimizer-state-mismatch' }));
-    expect(() => applyStrategy({ strategy: { name: 'fedadam', beta2: 1 }, globals, meanDelta: globals, state: null })).toThrow(expect.objectContaining({ code: 'bad-option' }));
-    expect(() => applyStrategy({ strategy: { name: 'fedavg' }, globals, meanDelta: [new Float32Array(3)], state: null })).toThrow(expect.objectContaining({ code: 'tensor-length-mismatch' }));
+    const fedadam = serverStrategy({ name: 'fedadam' });
+    const first = fedadam.step({ globals, delta: [new Float32Array(4).fill(0.1)], state: null });
+    expect(() => fedadam.step({ globals: [new Float32Array(5)], delta: [new Float32Array(5)], state: first.state })).toThrow(expect.objectContaining({ code: 'optimizer-state-mismatch' }));
+    expect(() => serverStrategy({ name: 'fedavgm' }).step({ globals, delta: globals, state: first.state })).toThrow(expect.objectContaining({ code: 'optimizer-state-mismatch' }));
+    expect(() => serverStrategy({ name: 'fedadam', beta2: 1 })).toThrow(expect.objectContaining({ code: 'bad-option' }));
+    expect(() => serverStrategy({ name: 'fedavg', momentum: 0.9 })).toThrow(expect.objectContaining({ code: 'bad-option' }));
+    expect(() => serverStrategy({ name: 'krum' } as never)).toThrow(expect.objectContaining({ code: 'bad-option' }));
+    expect(() => serverStrategy({ name: 'fedavg' }).step({ globals, delta: [new Float32Array(3)], state: null })).toThrow(expect.objectContaining({ code: 'tensor-length-mismatch' }));
   });
 });
