@@ -74,3 +74,15 @@ describe('the strategy registry', () => {
     expect(strategiesSupporting('secureAggregation')).toEqual(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']);
   });
 });
+
+describe('the README', () => {
+  it('states the defaults that run, strategy by strategy', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const stated = STRATEGIES.map((d) => {
+      const options = Object.entries(STRATEGY_DEFAULTS[d.name]).map(([key, value]) => `${key} ${value}`).join(', ');
+      return options ? `\`${d.name}\` (${options})` : `\`${d.name}\``;
+    }).join(', ');
+    expect(readme).toContain(stated);
+  });
+});
