@@ -117,6 +117,17 @@ describe('an id that does not exist is an error naming it (exit 1)', () => {
   });
 });
 
+describe('a list filtered to an app with nothing says which app', () => {
+  it.each([
+    [['task', 'list', '--app', 'nope'], /^no tasks for app nope; create one with "flock task create --app nope /],
+    [['rollout', 'list', '--app', 'nope'], /^no rollouts for app nope; start one with "flock rollout start --app nope /],
+  ])('flock %j', async (args, message) => {
+    const { code, stdout } = await flock([...args, '--url', url, '--admin-key', coordinator.initialAdminKey!]);
+    expect(stdout).toMatch(message);
+    expect(code).toBe(0);
+  });
+});
+
 describe('credentials before uploads', () => {
   it('model push with a refused key sends no model bytes: one small read, then unauthorized', async () => {
     seen.length = 0;

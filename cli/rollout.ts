@@ -73,7 +73,7 @@ export async function listRollouts(flags: ListFlags, io: CliIo): Promise<void> {
   const query = flags.app ? `?app=${encodeURIComponent(flags.app)}` : '';
   const { rollouts } = await adminRequest(resolveConnection(flags), { method: 'GET', path: `/v1/admin/rollouts${query}`, schema: z.object({ rollouts: z.array(RolloutAnswerSchema) }) });
   if (flags.json) return io.out(`${JSON.stringify(rollouts)}\n`);
-  if (rollouts.length === 0) return io.out('no rollouts yet; start one with "flock rollout start --app NAME --candidate N"\n');
+  if (rollouts.length === 0) return io.out(`${flags.app ? `no rollouts for app ${flags.app}` : 'no rollouts yet'}; start one with "flock rollout start --app ${flags.app ?? 'NAME'} --candidate N"\n`);
   io.out(renderTable(['id', 'app', 'candidate', 'control', 'status', 'stage', 'verdict'], rollouts.map((r) => [
     r.id, r.app, `v${r.candidateVersion}`, `v${r.controlVersion}`, r.status, `${r.canaryPercent}%`, cell(r.lastVerdict?.verdict ?? null),
   ])));

@@ -108,7 +108,10 @@ export async function listTasks(flags: ListFlags, io: CliIo): Promise<void> {
   const { tasks: all } = await adminRequest(resolveConnection(flags), { method: 'GET', path: '/v1/admin/tasks', schema: TaskListSchema });
   const tasks = flags.app === undefined ? all : all.filter((t) => t.app === flags.app);
   if (flags.json) return io.out(`${JSON.stringify(tasks)}\n`);
-  if (tasks.length === 0) return io.out('no tasks yet; create one with "flock task create --app NAME --model-version N --plan plan.json"\n');
+  if (tasks.length === 0) {
+    const which = flags.app === undefined ? 'no tasks yet' : `no tasks for app ${flags.app}${all.length ? ` (${all.length} for other apps)` : ''}`;
+    return io.out(`${which}; create one with "flock task create --app ${flags.app ?? 'NAME'} --model-version N --plan plan.json"\n`);
+  }
   io.out(
     renderTable(
       ['id', 'app', 'version', 'status', 'rounds', 'epsilon', 'name', 'created'],
