@@ -115,7 +115,7 @@ async function sqliteFleet(adminKey: string): Promise<Fleet> {
 }
 
 async function postgresFleet(adminKey: string, databaseUrl: string): Promise<Fleet> {
-  const procs = [];
+  const procs: Awaited<ReturnType<typeof startCoordinatorProcess>>[] = [];
   for (let i = 0; i < 2; i++) procs.push(await startCoordinatorProcess({ databaseUrl, adminKey, args: ['--host', '0.0.0.0'] }));
   return {
     label: 'PostgreSQL, 2 flock serve processes',
