@@ -74,7 +74,9 @@ export type StrategyInput = { name: StrategyName } & { [K in StrategyOptionKey]?
 export const StrategySchema = z
   .strictObject({ name: z.enum(STRATEGY_NAMES), ...STRATEGY_OPTION_SHAPE })
   .superRefine((s, ctx) => {
-    const d: StrategyDescriptor = strategyDescriptor(s.name);
+    // zod reports an unknown name itself; a refinement must not throw over it.
+    const d: StrategyDescriptor | undefined = STRATEGIES.find((known) => known.name === s.name);
+    if (!d) return;
     const record = s as Record<string, unknown>;
     for (const key of Object.keys(record)) {
       if (key === 'name' || record[key] === undefined || key in d.options.shape) continue;
@@ -173,7 +175,8 @@ export const TaskPlanSchema = z
      */
     maxExamplesPerDevice: z.int().min(1).max(1_000_000_000).default(10_000),
     /**
-     * Mean strategies without central DP: no device's share of the round's
+     * Strategies whose descriptor bounds device weights (the mean ones, see
+     * `boundsDeviceWeights`), without central DP: no device's share of the round's
      * total weight exceeds maxDeviceWeightFactor / n (n reports), so one device
      * moves the step at most that many times as much as an equal share would.
      * Larger weights are lowered to a common level (water-filling) at close.
@@ -232,8 +235,8 @@ export const TaskPlanSchema = z
       ctx.addIssue({ code: 'custom', path: ['sampling', 'kind'], message: 'sampling "poisson" is not implemented by this coordinator yet: use { kind: "first-come" } (charged at q = 1)' });
     }
     // Combinations the aggregator cannot run: refused here, not found out at the first close.
-    const centralDp = strategyDescriptor(p.strategy.name).centralDp;
-    if (!centralDp.supported && p.noiseMultiplier > 0) {
+    const centralDp = STRATEGIES.find((d) => d.name === p.strategy.name)?.centralDp;
+    if (centralDp && !centralDp.supported && p.noiseMultiplier > 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['strategy', 'name'],
