@@ -8,10 +8,10 @@ import { driftFlags, evidenceOf, rolloutPanel, type RolloutDetail } from './roll
 // Typed as the coordinator's own verdict, so a change of its shape breaks this test at compile time.
 const verdict: CanaryVerdict = {
   verdict: 'fail',
-  srm: { canaryExposed: 10, controlExposed: 190, expectedCanaryShare: 0.05, observedCanaryShare: 0.05, statistic: 0, pValue: 1, mismatch: false },
+  srm: { canaryExposed: 10, controlExposed: 190, expectedCanaryShare: 0.05, observedCanaryShare: 0.05, pValue: 1, test: 'sequential-beta-binomial', mismatch: false },
   metrics: [
-    { metric: 'accuracy', outcome: 'fail', test: 'two-proportion-z', canary: 0.62, control: 0.91, harm: 0.29, pValue: 1e-9, samples: { canary: 1000, control: 19000 }, threshold: 0.02, detail: 'canary 62% vs control 91%' },
-    { metric: 'latency', outcome: 'pass', test: 'mann-whitney-u', canary: 12, control: 24, harm: -0.3, pValue: 0.9, samples: { canary: 300, control: 300 }, threshold: 0.1, detail: 'faster' },
+    { metric: 'accuracy', outcome: 'fail', test: 'msprt-two-proportions', canary: 0.62, control: 0.91, harm: 0.29, pValue: 1e-9, samples: { canary: 1000, control: 19000 }, threshold: 0.02, detail: 'canary 62% vs control 91%' },
+    { metric: 'latency', outcome: 'pass', test: 'msprt-quantile', canary: 12, control: 24, harm: -0.3, pValue: 0.9, samples: { canary: 300, control: 300 }, threshold: 0.1, detail: 'faster' },
   ],
   reasons: ['accuracy: canary worse <script>'],
 };
@@ -25,7 +25,7 @@ describe('rolloutPanel', () => {
     const html = rolloutPanel(rollout({ at: '2026-01-01T00:00:00Z', ...verdict } as unknown as Record<string, unknown>));
     expect(html).toContain('<span class="pill fail">fail</span>');
     expect(html.match(/<tr data-metric=/g)).toHaveLength(2);
-    expect(html).toContain('two-proportion-z');
+    expect(html).toContain('msprt-two-proportions');
     expect(html).not.toContain('<script>'); // reasons are escaped
     const canary = barHeight(html, 'accuracy', 'canary');
     const control = barHeight(html, 'accuracy', 'control');
