@@ -24,6 +24,9 @@ import { parseCorsOrigins } from '../coordinator/http/cors.ts';
 import { parseDurationFlag } from './duration.ts';
 import { UsageError, parseIntegerFlag } from './usage-error.ts';
 
+/** How long an idle keep-alive connection stays open (Node's default, 5 s, races clients that reuse at 4 s). */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 export interface ServeOptions {
   port: string;
   host: string;
@@ -74,6 +77,11 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
   }
   const site = opts.demo ? staticSite(coordinator.app) : null;
   const server = serve({ fetch: site ? site.app.fetch : coordinator.app.fetch, port, hostname: opts.host });
+  // Node closes idle keep-alive sockets after 5 s, about when clients (undici: 4 s) reuse them: under load a
+  // request then meets a reset. Keep them longer than any client or load balancer does (AWS ALB: 60 s).
+  const http = server as import('node:http').Server;
+  http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  http.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   await new Promise<void>((ready, fail) => {
     server.once('listening', ready);
     server.once('error', fail);

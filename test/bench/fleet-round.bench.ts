@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
+import { KEEP_ALIVE_TIMEOUT_MS } from '../../cli/serve.ts';
 import { newSecret } from '../../coordinator/auth/secrets.ts';
 import { createCoordinator } from '../../coordinator/coordinator.ts';
 import { deltaTensors, encodeUpdate, mnistModelFiles, updateMeta } from '../../coordinator/routes/fleet.fixture.ts';
@@ -98,6 +99,8 @@ async function sqliteFleet(adminKey: string): Promise<Fleet> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flock-fleet-bench-'));
   const flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }) });
   const server = serve({ fetch: flock.app.fetch, port: 0, hostname: '0.0.0.0' });
+  // As flock serve does: idle keep-alive sockets outlive the clients' reuse window.
+  (server as import('node:http').Server).keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((ready, fail) => {
     server.once('listening', ready);
     server.once('error', fail);
