@@ -203,7 +203,7 @@ describe('rollouts', () => {
     expect(action.kind).toBe('halt');
     expect(rollout.status).toBe('halted');
     expect((await flock.deps.rollouts.evaluate(r.id)).rollout.status).toBe('halted');
-    const aborted = await f(`/v1/admin/rollouts/${r.id}/abort`, { method: 'POST', headers: admin });
+    const aborted = await f(`/v1/admin/rollouts/${r.id}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'test over' }) });
     expect(aborted.status).toBe(200);
     expect(((await aborted.json()) as { status: string }).status).toBe('aborted');
     expect((await manifestOf(devices[0])).manifest.version).toBe(3);
