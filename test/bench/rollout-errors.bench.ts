@@ -12,9 +12,11 @@ import { analyzeCanary } from '../../coordinator/rollouts/canary-analysis.ts';
 import { resolveMetricRules } from '../../coordinator/rollouts/metric-rules.ts';
 import { median, type Benchmark, type BenchTable, type BenchValue } from './bench-types.ts';
 import { fixedHorizonAnalysis } from './fixed-horizon-analysis.ts';
-import { binomialUpperMargin, DEFAULT_FLEET, runScenario, SERVICE_DEFAULTS, type Analyze, type ScenarioSummary } from './rollout-simulation.ts';
+import { binomialUpperMargin, DEFAULT_FLEET, latencyNullCrossings, runScenario, SERVICE_DEFAULTS, type Analyze, type ScenarioSummary } from './rollout-simulation.ts';
 
 const ROLLOUTS = Number(process.env.FLOCK_BENCH_ROLLOUTS ?? 1000);
+const LATENCY_RUNS = Math.max(20, Math.round(ROLLOUTS / 5));
+const LATENCY_LEVEL = 0.1;
 const SEED = 18_003;
 const off = { enabled: false };
 // The simulated fleet reports labelled outcomes and predictions only; the other metrics would be insufficient at every look.
@@ -63,7 +65,21 @@ const bench: Benchmark = {
     }
     const fleet = `fleet: ${DEFAULT_FLEET.outcomesPerSecond} labelled outcomes/s at accuracy ${DEFAULT_FLEET.controlAccuracy}, ${DEFAULT_FLEET.predictionsPerSecond} predictions/s at error rate ${DEFAULT_FLEET.controlErrorRate}, ${DEFAULT_FLEET.exposuresPerSecond} newly exposed device/s, all split by the stage's share`;
     const cadence = `a look every ${SERVICE_DEFAULTS.evaluateIntervalMs / 1000} s; stages ${SERVICE_DEFAULTS.stages.join('/')}%, >= ${SERVICE_DEFAULTS.minStageSeconds} s each and ${SERVICE_DEFAULTS.minSamples} exposed canary devices; a stage still waiting at 2x that long counts as stalled`;
+    const latency = { analyze: analyzeCanary, alpha: LATENCY_LEVEL, share: 0.25, samplesPerSecond: 4 };
+    const lat = latencyNullCrossings(latency, LATENCY_RUNS, 7000);
+    const latencyRows: Record<string, BenchValue>[] = [{
+      'canary share': latency.share, 'samples/s': latency.samplesPerSecond, runs: lat.runs, 'level per quantile': LATENCY_LEVEL,
+      'p50 crossing rate': lat.p50, 'p95 crossing rate': lat.p95, '3-sigma margin': binomialUpperMargin(LATENCY_LEVEL, lat.runs),
+    }];
     return [
+      {
+        title: `Equal latency: runs whose p50 / p95 always-valid p ever fell below the level, one ${SERVICE_DEFAULTS.minStageSeconds} s stage (${LATENCY_RUNS} runs)`,
+        columns: Object.keys(latencyRows[0]), rows: latencyRows,
+        notes: [
+          `log-normal latency (median 20 ms, sigma 0.4, 0.1 ms resolution) in both cohorts; a look every ${SERVICE_DEFAULTS.evaluateIntervalMs / 1000} s through analyzeCanary with only latency enabled; a quantile counts once judged (30 expected samples beyond it per cohort)`,
+          `checked at a level of ${LATENCY_LEVEL} per quantile so that a miscalibrated test would show at this many runs; seeds 7000.. (mulberry32)`,
+        ],
+      },
       {
         title: `Equal candidate: false rollbacks over a whole rollout (${ROLLOUTS} rollouts)`,
         columns: Object.keys(equal[0]), rows: equal,

@@ -17,6 +17,7 @@ import { emptySummary, type CohortSummary } from '../../coordinator/rollouts/coh
 import { analysedStageCount, decideNext, type DecisionState } from '../../coordinator/rollouts/decide.ts';
 import type { MetricName, MetricRules } from '../../coordinator/rollouts/metric-rules.ts';
 import { seededRandom, type Random } from '../../shared/stats/index.ts';
+import { sampleNormal } from '../../shared/stats/seeded-random.ts';
 
 /** The service's defaults (coordinator/rollouts/service.ts), repeated so the simulation does not load the server. */
 export const SERVICE_DEFAULTS = { stages: [5, 25, 50, 100], minStageSeconds: 3600, minSamples: 50, evaluateIntervalMs: 5_000 } as const;
@@ -178,4 +179,47 @@ export function runScenario(s: RolloutScenario, rollouts: number, seed: number):
 /** The one-sided upper margin of an observed rate: level + z sqrt(level (1 - level) / n). */
 export function binomialUpperMargin(level: number, n: number, z = 3): number {
   return level + z * Math.sqrt((level * (1 - level)) / n);
+}
+
+export interface LatencyNullScenario {
+  analyze: Analyze;
+  /** Level per quantile (p50, p95) the crossings are counted at. */
+  alpha: number;
+  share: number;
+  /** Latency samples per second, both cohorts together. */
+  samplesPerSecond: number;
+  stageSeconds?: number;
+  evaluateIntervalMs?: number;
+}
+
+/**
+ * Equal latency in both cohorts (log-normal, median 20 ms, sigma 0.4, rounded
+ * to 0.1 ms so ties occur), one stage re-analysed at every look: the share
+ * of runs in which each latency quantile's always-valid p ever fell below
+ * `alpha` while judged. Goes through `analyze` with only latency enabled.
+ * @example
+ * latencyNullCrossings({ analyze: analyzeCanary, alpha: 0.1, share: 0.25, samplesPerSecond: 4 }, 200, 7000).p95 // <= 0.1
+ */
+export function latencyNullCrossings(s: LatencyNullScenario, runs: number, seed: number): { runs: number; p50: number; p95: number } {
+  const off = { direction: 'lower-is-better', threshold: 0, minSamples: 1, alpha: 0.5, required: false, enabled: false } as const;
+  const rules: MetricRules = { accuracy: off, errorRate: off, confidence: off, drift: off, latency: { ...off, threshold: 0.05, minSamples: 30, alpha: 2 * s.alpha, enabled: true } };
+  const dt = (s.evaluateIntervalMs ?? SERVICE_DEFAULTS.evaluateIntervalMs) / 1000;
+  const perLook = Math.round(s.samplesPerSecond * dt);
+  const crossed = [0, 0];
+  for (let k = 0; k < runs; k++) {
+    const random = seededRandom(seed + k);
+    const canary: number[] = [];
+    const control: number[] = [];
+    const hit = [false, false];
+    for (let t = dt; t <= (s.stageSeconds ?? SERVICE_DEFAULTS.minStageSeconds); t += dt) {
+      for (let i = 0; i < perLook; i++) (random() < s.share ? canary : control).push(Math.round(10 * Math.exp(Math.log(20) + 0.4 * sampleNormal(random))) / 10);
+      const v = s.analyze({ canary: { ...emptySummary(), latencySamplesMs: canary }, control: { ...emptySummary(), latencySamplesMs: control }, expectedCanaryShare: s.share, rules });
+      const quantiles = v.metrics.find((m) => m.metric === 'latency')?.quantiles ?? [];
+      quantiles.forEach((q, i) => {
+        if (q.outcome !== 'insufficient' && q.pValue < s.alpha) hit[i] = true;
+      });
+    }
+    hit.forEach((h, i) => (crossed[i] += h ? 1 : 0));
+  }
+  return { runs, p50: crossed[0] / runs, p95: crossed[1] / runs };
 }
