@@ -108,6 +108,7 @@ const benchmark: Benchmark = {
         notes: [
           'device ms: the device\'s own compute (key generation; roster check, graph, Shamir split, sealing; opening shares, k + 1 AES-CTR mask streams of 4d bytes and their mod 2^32 sums; answering), not network',
           'bytes: JSON text of each message; masked-input adds 4 bytes per parameter (uint32 body)',
+          'mask streams: AES-CTR streams of 4d bytes the device generates and adds (k + 1); the figure that does not depend on the load',
           `baseline: quantise() of the same update (${Q.bits}-bit), whose output a plain integer upload would send`,
         ],
       },
