@@ -122,6 +122,14 @@ describe('rounds that cannot be unmasked abort with a typed error', () => {
     expect(outcome.error?.details.deviceId).toBe(target);
   }, 60_000);
 
+  it('devices left with fewer than t sharing neighbours refuse to mask; the server then aborts', async () => {
+    const inputs = Array.from({ length: 5 }, (_, i) => new Uint32Array(D).fill(i));
+    const outcome = await runInMemoryRound({ inputs, parameters: { neighbours: 4, threshold: 3, colluders: 0 }, drops: { 'share-keys': new Set([deviceIdAt(0), deviceIdAt(1)]) } });
+    expect([...outcome.refusals.values()]).toEqual(['too-few-neighbours', 'too-few-neighbours', 'too-few-neighbours']);
+    expect(outcome.error?.code).toBe('too-few-survivors');
+    expect(outcome.result).toBeNull();
+  }, 60_000);
+
   it('fewer survivors than the threshold: too-few-survivors before anyone reveals a share', async () => {
     const { inputs } = updates(4);
     const ids = Array.from({ length: N }, (_, j) => deviceIdAt(j));
