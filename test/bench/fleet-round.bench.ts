@@ -202,6 +202,7 @@ async function oneRound(fleet: Fleet, adminKey: string, app: string) {
   }
   const t4 = performance.now();
   const peak = rss.stop();
+  process.stderr.write(`  round ${state} ${((t4 - t3) / 1000).toFixed(1)} s after the last upload; peak RSS ${peak.toFixed(0)} MB\n`);
   return {
     store: fleet.label,
     devices: DEVICES,
@@ -237,11 +238,16 @@ async function run(): Promise<BenchTable[]> {
   ];
   const databaseUrl = process.env.FLOCK_TEST_DATABASE_URL;
   if (databaseUrl) {
-    const pg = await postgresFleet(adminKey, databaseUrl);
+    // A PostgreSQL failure (e.g. processes slow to start on a loaded machine) keeps the SQLite row and says why.
     try {
-      rows.push(await oneRound(pg, adminKey, `fleet-pg-${Date.now().toString(36)}`));
-    } finally {
-      await pg.close();
+      const pg = await postgresFleet(adminKey, databaseUrl);
+      try {
+        rows.push(await oneRound(pg, adminKey, `fleet-pg-${Date.now().toString(36)}`));
+      } finally {
+        await pg.close();
+      }
+    } catch (error) {
+      notes.push(`PostgreSQL row failed: ${(error as Error).message.split('\n')[0]}`);
     }
   } else {
     notes.push('PostgreSQL row skipped: set FLOCK_TEST_DATABASE_URL (eval "$(bash .ci/postgres.sh start)").');
