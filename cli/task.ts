@@ -132,6 +132,12 @@ export async function setTaskRunning(action: 'pause' | 'resume', id: string, fla
   io.out(flags.json ? `${JSON.stringify(t)}\n` : `task ${t.id} is now ${t.status}\n`);
 }
 
+/** A holdout figure of a round (plan.evaluation), or '-' when the task does not evaluate. */
+function metricCell(metrics: Record<string, unknown>, key: 'holdoutAccuracy' | 'holdoutLoss'): string {
+  const value = metrics[key];
+  return typeof value === 'number' ? value.toFixed(4) : '-';
+}
+
 /** `flock task rounds ID`. */
 export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promise<void> {
   const conn = resolveConnection(flags);
@@ -142,8 +148,8 @@ export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promis
   if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
   io.out(
     renderTable(
-      ['round', 'id', 'state', 'from', 'selected', 'reports', 'result', 'opened', 'closed', 'failure'],
-      rounds.map((r) => [String(r.roundNumber), r.id, r.state, `v${r.globalVersion}`, String(r.selected), String(r.reports), r.resultVersion === null ? '-' : `v${r.resultVersion}`, r.openedAt, cell(r.closedAt), cell(r.failureReason)]),
+      ['round', 'id', 'state', 'from', 'selected', 'reports', 'result', 'accuracy', 'loss', 'opened', 'closed', 'failure'],
+      rounds.map((r) => [String(r.roundNumber), r.id, r.state, `v${r.globalVersion}`, String(r.selected), String(r.reports), r.resultVersion === null ? '-' : `v${r.resultVersion}`, metricCell(r.metrics, 'holdoutAccuracy'), metricCell(r.metrics, 'holdoutLoss'), r.openedAt, cell(r.closedAt), cell(r.failureReason ?? (r.metrics.holdoutError as string | undefined))]),
     ),
   );
 }

@@ -14,6 +14,7 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { JsonObject, ModelStage, ModelVariant, ModelVersion, Store, StoreOps } from '../store/index.ts';
 import { checkVariantAccuracy, type VariantAccuracyReport } from './variant-accuracy.ts';
+import { HOLDOUT_BLOB_METRIC } from '../rounds/round-evaluation.ts';
 import { readHoldout } from './holdout.ts';
 import { readModelFiles, type ModelPackage } from './model-files.ts';
 import { canonicalJson } from './topology-hash.ts';
@@ -74,6 +75,8 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
   const topologyHash = await storeTopologyBlob(store, pkg.topology);
   const metrics: JsonObject = { params: pkg.totalParams };
   if (accuracy) {
+    // Kept so a task can evaluate its rounds on the same holdout (plan.evaluation.holdout: 'model').
+    metrics[HOLDOUT_BLOB_METRIC] = (await store.blobs.put(input.holdout!)).hash;
     metrics.holdoutAccuracy = accuracy.fp32Accuracy;
     metrics.holdoutCount = accuracy.count;
     for (const v of accuracy.perVariant) metrics[`holdoutAccuracy_${v.encoding}`] = v.accuracy;

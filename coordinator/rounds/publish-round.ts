@@ -18,6 +18,7 @@ import type { PartialMergeCounts } from './closing-partials.ts';
 import type { DeviceShareBound } from './device-share.ts';
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
 import { chargeRound } from './privacy-budget.ts';
+import { evaluateRound } from './round-evaluation.ts';
 
 /** Thrown inside the closing transaction to roll it back when another process closed the round first. */
 class LostCloseRace extends Error {}
@@ -101,6 +102,8 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
     weightsLowered: shareBound?.lowered ?? 0,
     weightCeiling: shareBound?.ceiling ?? null,
   };
+  // Before the transaction: evaluation runs tfjs, and its figures belong to the round and the version alike.
+  Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, result.weights));
   return store.transaction<Round | null>(async (tx) => {
     const created = await tx.createModelVersion({
       app: task.app,

@@ -15,6 +15,7 @@ import { limitBody } from '../http/limits.ts';
 import { RdpAccountant } from '../../shared/dp/index.ts';
 import { DEFAULT_REPORT_DELTA } from '../rounds/privacy-budget.ts';
 import { roundView, taskView } from '../rounds/views.ts';
+import { resolveEvaluation } from '../rounds/round-evaluation.ts';
 import type { JsonObject, Store, Task } from '../store/index.ts';
 import { actionReasonBody } from './action-reason.ts';
 
@@ -54,18 +55,19 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
         const version = await store.getModelVersion(body.app, body.modelVersion);
         if (!version) throw new ApiError('not_found', `model ${body.app} has no version ${body.modelVersion}; push one with "flock model push"`);
         if (!version.variants.some((v) => v.encoding === 'fp32')) throw new ApiError('unprocessable', `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`);
+        const plan = await resolveEvaluation(store, body.plan, version);
         const task = await store.createTask({
           id: newId('task'),
           app: body.app,
           name: body.name ?? `${body.app} from v${body.modelVersion}`,
           modelVersion: body.modelVersion,
-          plan: body.plan as unknown as JsonObject,
+          plan: plan as unknown as JsonObject,
           // The store requires a real (epsilon, delta); a plan without a budget is unbounded.
           budget: body.plan.privacyBudget ?? { epsilon: Number.MAX_VALUE, delta: DEFAULT_REPORT_DELTA },
           accountant: new RdpAccountant().toJSON(),
           clipNorm: body.plan.clipNorm,
         });
-        await store.appendAudit({ actor: actorOf(c.get('principal')), action: 'task.create', target: task.id, details: { app: body.app, modelVersion: body.modelVersion, plan: body.plan as unknown as JsonObject } });
+        await store.appendAudit({ actor: actorOf(c.get('principal')), action: 'task.create', target: task.id, details: { app: body.app, modelVersion: body.modelVersion, plan: plan as unknown as JsonObject } });
         return c.json(await viewOf(store, task), 201);
       },
     )

@@ -46,6 +46,23 @@ describe('evaluateAccuracy', () => {
     model.dispose();
   });
 
+  it('reports the mean cross-entropy of the predicted probabilities, as computed on the host', async () => {
+    const model = await argmaxOfFirstTen();
+    const count = 37;
+    const x = new Float32Array(count * 784);
+    const y = new Uint8Array(count);
+    for (let i = 0; i < count; i++) {
+      x[i * 784 + (i % 10)] = 0.5 + (i % 4);
+      y[i] = (i * 3) % 10;
+    }
+    const result = await evaluateAccuracy(model, { x, y, inputShape: [784] }, 8);
+    const probs = (model.predict(tf.tensor(x, [count, 784])) as tf.Tensor).arraySync() as number[][];
+    const expected = probs.reduce((sum, p, i) => sum - Math.log(Math.max(p[y[i]], 1e-7)), 0) / count;
+    expect(result.loss).toBeCloseTo(expected, 5);
+    expect(result.loss).toBeGreaterThan(0);
+    model.dispose();
+  });
+
   it('rejects inputs whose size does not match the labels', async () => {
     const model = await argmaxOfFirstTen();
     const bad = { x: new Float32Array(784 * 2 + 1), y: new Uint8Array(2), inputShape: [784] };

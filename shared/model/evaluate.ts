@@ -16,11 +16,13 @@ export interface LabelledExamples {
 export interface AccuracyResult {
   /** Fraction of examples whose arg-max prediction equals the label, in [0, 1]. */
   accuracy: number;
+  /** Mean cross-entropy, -log p(label), of the outputs read as class probabilities (clipped at 1e-7). */
+  loss: number;
   count: number;
 }
 
 /**
- * Top-1 accuracy of `model` on `examples`.
+ * Top-1 accuracy and cross-entropy loss of `model` on `examples`.
  *
  * @example
  * const { accuracy } = await evaluateAccuracy(model, { x: images, y: labels, inputShape: [784] });
@@ -39,20 +41,26 @@ export async function evaluateAccuracy(
     );
   }
   const count = y.length;
-  if (count === 0) return { accuracy: 0, count: 0 };
+  if (count === 0) return { accuracy: 0, loss: 0, count: 0 };
   let correct = 0;
+  let lossSum = 0;
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const hits = tf.tidy(() => {
+    const sums = tf.tidy(() => {
       const xs = tf.tensor(x.subarray(start * exampleSize, (start + n) * exampleSize), [n, ...inputShape], 'float32');
       const ys = tf.tensor1d(Int32Array.from(y.subarray(start, start + n)), 'int32');
       const output = model.predict(xs);
       if (Array.isArray(output)) throw new Error('evaluateAccuracy needs a model with a single output');
-      return tf.sum(tf.cast(tf.equal(tf.argMax(output, -1), ys), 'int32'));
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(output, -1), ys), 'float32'));
+      const picked = tf.sum(tf.mul(output, tf.oneHot(ys, output.shape[output.shape.length - 1] as number)), -1);
+      const losses = tf.sum(tf.neg(tf.log(tf.clipByValue(picked, 1e-7, 1))));
+      return tf.stack([hits, losses]);
     });
     // Read outside tidy and asynchronously: dataSync would stall a GPU backend.
-    correct += (await hits.data())[0];
-    hits.dispose();
+    const [hits, losses] = await sums.data();
+    correct += hits;
+    lossSum += losses;
+    sums.dispose();
   }
-  return { accuracy: correct / count, count };
+  return { accuracy: correct / count, loss: lossSum / count, count };
 }

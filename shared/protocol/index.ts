@@ -45,6 +45,7 @@ export {
   StrategySchema,
   AdaptiveClippingSchema,
   PrivacyBudgetSchema,
+  EvaluationSchema,
 } from './plan.ts';
 export {
   STRATEGIES,
@@ -64,6 +65,7 @@ export type {
   StrategyInput,
   AdaptiveClipping,
   PrivacyBudget,
+  Evaluation,
 } from './plan.ts';
 
 export {

@@ -137,6 +137,12 @@ export type Sampling = z.output<typeof SamplingSchema>;
  */
 const ADAPTIVE_CLIP_MAX_Z_PER_CLIENT = 0.1;
 
+/** Which holdout a task's rounds are evaluated on (see TaskPlanSchema.evaluation). */
+export const EvaluationSchema = z.strictObject({
+  holdout: z.union([z.literal('model'), z.string().regex(/^[0-9a-f]{64}$/, 'holdout must be "model" or a holdout blob\'s sha256 (64 hex digits)')]),
+});
+export type Evaluation = z.output<typeof EvaluationSchema>;
+
 /** The (epsilon, delta) a task may spend in total. */
 export const PrivacyBudgetSchema = z.strictObject({
   epsilon: positive(),
@@ -194,6 +200,13 @@ export const TaskPlanSchema = z
     privacyBudget: PrivacyBudgetSchema.optional(),
     /** How devices are picked; the privacy accounting follows it (see SamplingSchema). */
     sampling: SamplingSchema.prefault({ kind: 'first-come' }),
+    /**
+     * Evaluate each round's new version on a holdout (accuracy and loss kept
+     * with the round): `'model'`, the holdout pushed with the task's base
+     * version (`flock model push --holdout`), or a stored holdout's sha256.
+     * The coordinator resolves `'model'` to the sha256 when the task is made.
+     */
+    evaluation: EvaluationSchema.optional(),
     /**
      * Expected number of eligible devices. Informative only: the accountant
      * never derives a sampling rate from it (selection would have to be random

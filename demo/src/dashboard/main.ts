@@ -39,9 +39,14 @@ function roundCharts(rounds: RoundWithMetrics[], versions: ModelVersionView[]): 
   // Three empty "no data yet" charts said nothing and took half a screen.
   if (closed.length === 0) return '<p class="muted">No round has closed yet: accuracy, loss and epsilon charts appear with the first.</p>';
   const series = (key: string) => closed.map((r) => ({ x: r.roundNumber, y: num(r.metrics[key]) ?? Number.NaN }));
+  // Holdout figures when the task evaluates (plan.evaluation), train figures when devices report them; no empty legend entries.
+  const present = <T extends { points: { y: number }[] }>(list: T[]) => {
+    const kept = list.filter((s) => s.points.some((p) => Number.isFinite(p.y)));
+    return kept.length ? kept : list.slice(0, 1);
+  };
   return (
-    lineChart([{ name: 'train accuracy', color: '#4ade80', points: series('trainAccuracy') }], { title: 'Accuracy per round', yDomain: [0, 1], xLabel: 'round', width: 420 }) +
-    lineChart([{ name: 'train loss', color: '#f472b6', points: series('trainLoss') }], { title: 'Loss per round', xLabel: 'round', width: 420 }) +
+    lineChart(present([{ name: 'holdout accuracy', color: '#60a5fa', points: series('holdoutAccuracy') }, { name: 'train accuracy', color: '#4ade80', points: series('trainAccuracy') }]), { title: 'Accuracy per round', yDomain: [0, 1], xLabel: 'round', width: 420 }) +
+    lineChart(present([{ name: 'holdout loss', color: '#a78bfa', points: series('holdoutLoss') }, { name: 'train loss', color: '#f472b6', points: series('trainLoss') }]), { title: 'Loss per round', xLabel: 'round', width: 420 }) +
     lineChart([{ name: 'ε spent', color: '#f59e0b', points: epsilonSeries(closed, versions) }], { title: 'Epsilon spent over rounds', xLabel: 'round', width: 420 })
   );
 }
@@ -53,7 +58,7 @@ function renderTasks(data: DashboardData): string {
       const eps = task.privacySpent ? `ε = ${fmt(task.privacySpent.epsilon, 2)} (δ = ${task.privacySpent.delta})` : 'no central DP';
       const rows = rounds
         .slice(0, 12)
-        .map((r) => `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.trainLoss))}</td><td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`)
+        .map((r) => `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.holdoutAccuracy) ?? num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.holdoutLoss) ?? num(r.metrics.trainLoss))}</td><td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`)
         .join('');
       return `<div class="task" data-task-id="${esc(task.id)}"><h3>${esc(task.name ?? task.id)} <span class="muted">(from v${task.modelVersion})</span> ${pill(task.status)}</h3>
         ${taskActionBar(task)}
