@@ -98,7 +98,7 @@ interface Fleet {
 async function sqliteFleet(adminKey: string): Promise<Fleet> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flock-fleet-bench-'));
   const flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }) });
-  const server = serve({ fetch: flock.app.fetch, port: 0, hostname: '0.0.0.0' });
+  const server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' }); // sources 127.0.x.y reach it over lo
   // As flock serve does: idle keep-alive sockets outlive the clients' reuse window.
   (server as import('node:http').Server).keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((ready, fail) => {
@@ -119,7 +119,7 @@ async function sqliteFleet(adminKey: string): Promise<Fleet> {
 
 async function postgresFleet(adminKey: string, databaseUrl: string): Promise<Fleet> {
   const procs: Awaited<ReturnType<typeof startCoordinatorProcess>>[] = [];
-  for (let i = 0; i < 2; i++) procs.push(await startCoordinatorProcess({ databaseUrl, adminKey, args: ['--host', '0.0.0.0'] }));
+  for (let i = 0; i < 2; i++) procs.push(await startCoordinatorProcess({ databaseUrl, adminKey }));
   return {
     label: 'PostgreSQL, 2 flock serve processes',
     bases: procs.map((p) => `http://127.0.0.1:${p.port}`),
