@@ -59,7 +59,7 @@ export async function activateBackend(backend: BackendName): Promise<void> {
   // tfjs may have started a backend on its own (its first op picks the best registered one): let that settle
   // first, or "already active" could mean "still loading" (offline, a service worker's wasm never arrives).
   const pending = (tf.engine() as unknown as { pendingBackendInit?: Promise<boolean> | null }).pendingBackendInit;
-  if (pending) await pending;
+  await pending; // null when tfjs is not initializing anything
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hung = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`tfjs did not start the '${backend}' backend within ${BACKEND_START_TIMEOUT_MS / 1000} s`)), BACKEND_START_TIMEOUT_MS);
