@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { withConnectionOptions } from './admin-http.ts';
 import type { CliIo } from './index.ts';
-import type { ListFlags, OneFlags, StartFlags } from './rollout.ts';
+import type { ActionFlags, ListFlags, OneFlags, StartFlags } from './rollout.ts';
 
 const rollouts = () => import('./rollout.ts');
 
@@ -38,8 +38,8 @@ export function registerRolloutCommands(program: Command, io: CliIo): void {
   );
 
   for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
-    withConnectionOptions(rollout.command(action).description(`${action} a rollout`).argument('<id>', 'rollout id').option('--json', 'print JSON')).action(
-      async (id: string, flags: OneFlags) => (await rollouts()).actOnRollout(action, id, flags, io),
+    withConnectionOptions(rollout.command(action).description(`${action} a rollout`).argument('<id>', 'rollout id').option('--reason <text>', 'why, kept in the audit log (1-500 characters)').option('--json', 'print JSON')).action(
+      async (id: string, flags: ActionFlags) => (await rollouts()).actOnRollout(action, id, flags, io),
     );
   }
 }

@@ -19,6 +19,8 @@ const ShowSchema = RolloutAnswerSchema.extend({ drift: z.record(z.string(), z.un
 export interface StartFlags extends ConnectionFlags { app: string; candidate: string; stages?: string; minStageSeconds?: string; minSamples?: string; metricsJson?: string; shadowVersion?: string; shadowSampleRate?: string; json?: boolean }
 export interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
 export interface OneFlags extends ConnectionFlags { json?: boolean }
+/** An operator action's flags: `--reason` goes to the audit entry. */
+export interface ActionFlags extends OneFlags { reason?: string }
 
 /** Human text for one rollout with its latest verdict. */
 export function describeRollout(r: RolloutAnswer & { shadowReport?: z.infer<typeof ShadowReportSchema> | null }): string {
@@ -86,7 +88,7 @@ export async function showRollout(id: string, flags: OneFlags, io: CliIo): Promi
 }
 
 /** `flock rollout pause|resume|promote|abort ID`. */
-export async function actOnRollout(action: 'pause' | 'resume' | 'promote' | 'abort', id: string, flags: OneFlags, io: CliIo): Promise<void> {
-  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`, schema: RolloutAnswerSchema });
+export async function actOnRollout(action: 'pause' | 'resume' | 'promote' | 'abort', id: string, flags: ActionFlags, io: CliIo): Promise<void> {
+  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`, ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }), schema: RolloutAnswerSchema });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : describeRollout(r));
 }

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { withConnectionOptions } from './admin-http.ts';
 import type { CliIo } from './index.ts';
-import type { CreateFlags, ListFlags, OneFlags } from './task.ts';
+import type { CreateFlags, ListFlags, OneFlags, ActionFlags } from './task.ts';
 
 const tasks = () => import('./task.ts');
 
@@ -50,8 +50,9 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
         .command(action)
         .description(action === 'pause' ? 'stop opening rounds for a task (devices are told to retry later)' : 'let a paused task open rounds again')
         .argument('<id>', 'task id')
+        .option('--reason <text>', 'why, kept in the audit log (1-500 characters)')
         .option('--json', 'print JSON'),
-    ).action(async (id: string, flags: OneFlags) => (await tasks()).setTaskRunning(action, id, flags, io));
+    ).action(async (id: string, flags: ActionFlags) => (await tasks()).setTaskRunning(action, id, flags, io));
   }
 
   withConnectionOptions(task.command('rounds').description("a task's rounds, newest first").argument('<id>', 'task id').option('--json', 'print JSON')).action(

@@ -76,6 +76,8 @@ export function describeTask(t: TaskAnswer): string {
 export interface CreateFlags extends ConnectionFlags { app: string; modelVersion: string; plan?: string; planJson?: string; name?: string; json?: boolean }
 export interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
 export interface OneFlags extends ConnectionFlags { json?: boolean }
+/** An operator action's flags: `--reason` goes to the audit entry. */
+export interface ActionFlags extends OneFlags { reason?: string }
 
 /** `flock task create`: checks the plan, then creates the task. */
 export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
@@ -127,8 +129,8 @@ export async function showTask(id: string, flags: OneFlags, io: CliIo): Promise<
 }
 
 /** `flock task pause|resume ID`. */
-export async function setTaskRunning(action: 'pause' | 'resume', id: string, flags: OneFlags, io: CliIo): Promise<void> {
-  const t = await adminRequest(resolveConnection(flags), { method: 'POST', path: taskPath(id, action), schema: TaskAnswerSchema });
+export async function setTaskRunning(action: 'pause' | 'resume', id: string, flags: ActionFlags, io: CliIo): Promise<void> {
+  const t = await adminRequest(resolveConnection(flags), { method: 'POST', path: taskPath(id, action), ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }), schema: TaskAnswerSchema });
   io.out(flags.json ? `${JSON.stringify(t)}\n` : `task ${t.id} is now ${t.status}\n`);
 }
 
