@@ -7,14 +7,14 @@
  * // flock rollout start --app digits --candidate 2 --stages 5,25,50,100 --min-stage-seconds 3600
  */
 import { z } from 'zod';
-import { RolloutAnswerSchema, type RolloutAnswer } from './answer-schemas.ts';
+import { RolloutViewSchema, type RolloutView } from '../shared/protocol/rollouts.ts';
 import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import { describeVerdict } from './rollout-verdict.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 
 const ShadowReportSchema = z.object({ shadowVersion: z.number(), comparisons: z.number(), devices: z.number(), agreementRate: z.number().nullable(), latencyDeltaMs: z.number().nullable() });
-const ShowSchema = RolloutAnswerSchema.extend({ drift: z.record(z.string(), z.unknown()).optional(), shadowReport: ShadowReportSchema.nullable().optional() });
+const ShowSchema = RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()).optional(), shadowReport: ShadowReportSchema.nullable().optional() });
 
 export interface StartFlags extends ConnectionFlags { app: string; candidate: string; stages?: string; minStageSeconds?: string; minSamples?: string; metricsJson?: string; shadowVersion?: string; shadowSampleRate?: string; json?: boolean }
 export interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
@@ -23,7 +23,7 @@ export interface OneFlags extends ConnectionFlags { json?: boolean }
 export interface ActionFlags extends OneFlags { reason?: string }
 
 /** Human text for one rollout with its latest verdict. */
-export function describeRollout(r: RolloutAnswer & { shadowReport?: z.infer<typeof ShadowReportSchema> | null }): string {
+export function describeRollout(r: RolloutView & { shadowReport?: z.infer<typeof ShadowReportSchema> | null }): string {
   const lines = [
     `rollout ${r.id}  ${r.status}${r.reason ? ` (${r.reason})` : ''}`,
     `app         ${r.app}: v${r.candidateVersion} (canary) vs v${r.controlVersion} (control)`,
@@ -66,14 +66,14 @@ export async function startRollout(flags: StartFlags, io: CliIo): Promise<void> 
   } else if (flags.shadowSampleRate) {
     throw new UsageError('--shadow-sample-rate needs --shadow-version');
   }
-  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/rollouts', json: body, schema: RolloutAnswerSchema });
+  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/rollouts', json: body, schema: RolloutViewSchema });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : `started rollout ${r.id}\n${describeRollout(r)}`);
 }
 
 /** `flock rollout list`. */
 export async function listRollouts(flags: ListFlags, io: CliIo): Promise<void> {
   const query = flags.app ? `?app=${encodeURIComponent(flags.app)}` : '';
-  const { rollouts } = await adminRequest(resolveConnection(flags), { method: 'GET', path: `/v1/admin/rollouts${query}`, schema: z.object({ rollouts: z.array(RolloutAnswerSchema) }) });
+  const { rollouts } = await adminRequest(resolveConnection(flags), { method: 'GET', path: `/v1/admin/rollouts${query}`, schema: z.object({ rollouts: z.array(RolloutViewSchema) }) });
   if (flags.json) return io.out(`${JSON.stringify(rollouts)}\n`);
   if (rollouts.length === 0) return io.out(`${flags.app ? `no rollouts for app ${flags.app}` : 'no rollouts yet'}; start one with "flock rollout start --app ${flags.app ?? 'NAME'} --candidate N"\n`);
   io.out(renderTable(['id', 'app', 'candidate', 'control', 'status', 'stage', 'verdict'], rollouts.map((r) => [
@@ -89,6 +89,6 @@ export async function showRollout(id: string, flags: OneFlags, io: CliIo): Promi
 
 /** `flock rollout pause|resume|promote|abort ID`. */
 export async function actOnRollout(action: 'pause' | 'resume' | 'promote' | 'abort', id: string, flags: ActionFlags, io: CliIo): Promise<void> {
-  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`, ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }), schema: RolloutAnswerSchema });
+  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`, ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }), schema: RolloutViewSchema });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : describeRollout(r));
 }

@@ -9,17 +9,18 @@
  */
 import { z } from 'zod';
 import { ModelVersionListSchema, TaskViewSchema } from '../shared/protocol/index.ts';
-import { HealthAnswerSchema, RolloutAnswerSchema, type HealthAnswer } from './answer-schemas.ts';
+import { HealthSchema, type Health } from '../shared/protocol/health.ts';
+import { RolloutViewSchema } from '../shared/protocol/rollouts.ts';
 import { AdminApiError, adminRequest, cell, renderTable, resolveConnection, type AdminConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 
 const TasksSchema = z.object({ tasks: z.array(TaskViewSchema.passthrough()) });
-const RolloutsSchema = z.object({ rollouts: z.array(RolloutAnswerSchema.passthrough()) });
+const RolloutsSchema = z.object({ rollouts: z.array(RolloutViewSchema.passthrough()) });
 const AppsSchema = z.object({ apps: z.array(z.object({ app: z.string(), simulator: z.boolean() })), hiddenSimulators: z.int() });
 
 export interface StatusReport {
   url: string;
-  health: HealthAnswer;
+  health: Health;
   adminKey: 'accepted' | 'refused';
   /** Every app with a model version, except simulator apps (`flock simulate`'s) with nothing active. */
   production: { app: string; version: number | null }[];
@@ -31,7 +32,7 @@ export interface StatusReport {
 
 /** Gathers the report; the admin parts are empty when the key is refused. */
 export async function coordinatorStatus(conn: AdminConnection): Promise<StatusReport> {
-  const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthAnswerSchema });
+  const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthSchema });
   const report: StatusReport = { url: conn.baseUrl, health, adminKey: 'accepted', production: [], hiddenSimulatorApps: 0, activeTasks: [], runningRollouts: [] };
   let tasks: z.output<typeof TasksSchema>['tasks'];
   try {

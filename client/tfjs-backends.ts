@@ -10,16 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendName } from './backends/select.ts';
+import { WASM_THREADS_MARKER } from './wasm-threads-marker.ts';
 
 let assetBase: string | null = null;
-
-/**
- * Set by Flock's wasm-threads build plugin (`flock-ml/vite`, also used for
- * flock.min.js) once it has made tfjs's threaded-SIMD factory self-contained.
- * A bundle without it runs wasm single-threaded: its threaded factory dies in
- * the thread workers of a cross-origin-isolated page and tfjs never settles.
- */
-export const WASM_THREADS_MARKER = '__flockWasmThreadsSelfContained';
 
 /** How long a backend may take to start before it counts as failed (so `connect()` always settles). */
 export const BACKEND_START_TIMEOUT_MS = 30_000;
@@ -54,6 +47,7 @@ export async function activateBackend(backend: BackendName): Promise<void> {
     }
     // Set on every call: tfjs keeps the paths until the backend is initialized once.
     setWasmPaths(assetBase);
+    // Without Flock's build plugin the threaded factory dies in its thread workers on isolated pages: one thread then.
     if ((globalThis as Record<string, unknown>)[WASM_THREADS_MARKER] !== true) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
   // tfjs may have started a backend on its own (its first op picks the best registered one): let that settle

@@ -18,9 +18,7 @@
  * export default { plugins: [flockWasmThreads()] };
  */
 import type { Plugin } from 'vite';
-
-/** The same name as client/tfjs-backends.ts's WASM_THREADS_MARKER (this file must not import the SDK). */
-const MARKER = '__flockWasmThreadsSelfContained';
+import { WASM_THREADS_MARKER } from '../wasm-threads-marker.ts';
 
 const FILE = /tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/;
 const FACTORY_HEAD = 'function(WasmBackendModuleThreadedSimd) {\n  WasmBackendModuleThreadedSimd = WasmBackendModuleThreadedSimd || {};';
@@ -32,7 +30,7 @@ export function selfContainedThreadedFactory(code: string): string {
     throw new Error('tfjs-backend-wasm-threaded-simd.js changed: the factory head Flock patches was not found exactly once; check client/build/wasm-threads-plugin.ts against the new tfjs');
   }
   const own = "\n  var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;";
-  return `${code.slice(0, at + FACTORY_HEAD.length)}${own}${code.slice(at + FACTORY_HEAD.length)}\n;globalThis.${MARKER} = true;\n`;
+  return `${code.slice(0, at + FACTORY_HEAD.length)}${own}${code.slice(at + FACTORY_HEAD.length)}\n;globalThis.${WASM_THREADS_MARKER} = true;\n`;
 }
 
 /** The Vite (Rollup / Rolldown) plugin: apply it to any build that bundles the SDK. */

@@ -84,3 +84,19 @@ export function readHoldout(bytes: Uint8Array): Holdout {
   }
   return { x: x.data, y: labels, inputShape: x.shape.slice(1), count };
 }
+
+/**
+ * Refuses a holdout whose examples are not the shape `inputShape` (a model's
+ * input shape with its batch dimension, `null` for any size) takes.
+ * @throws HoldoutError naming both shapes and `model`
+ *
+ * @example
+ * assertHoldoutFits(holdout, pkg.inputSpec.shape, 'the model'); // [null, 784] takes [784]
+ */
+export function assertHoldoutFits(holdout: Holdout, inputShape: readonly (number | null)[], model: string): void {
+  const expected = inputShape.slice(1);
+  const fits = expected.length === holdout.inputShape.length && expected.every((d, i) => d === null || d === holdout.inputShape[i]);
+  if (!fits) {
+    throw new HoldoutError(`holdout examples are [${holdout.inputShape.join(', ')}] but ${model} takes [${expected.map((d) => d ?? 'any').join(', ')}]; use a holdout made for it`);
+  }
+}

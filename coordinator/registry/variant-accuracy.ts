@@ -6,7 +6,7 @@
  */
 import { evaluateAccuracy, modelFromParts } from '../../shared/model/index.ts';
 import type { Holdout } from './holdout.ts';
-import { HoldoutError } from './holdout.ts';
+import { assertHoldoutFits } from './holdout.ts';
 import type { ModelPackage } from './model-files.ts';
 import type { ModelVariant, VariantEncoding } from './variants.ts';
 import { weightsFromVariant } from './variants.ts';
@@ -39,11 +39,7 @@ export async function checkVariantAccuracy(
   options: { maxAccuracyDrop?: number; batchSize?: number } = {},
 ): Promise<VariantAccuracyReport> {
   const maxAccuracyDrop = options.maxAccuracyDrop ?? 0.01;
-  const expected = pkg.inputSpec.shape.slice(1);
-  const fits = expected.length === holdout.inputShape.length && expected.every((d, i) => d === null || d === holdout.inputShape[i]);
-  if (!fits) {
-    throw new HoldoutError(`holdout examples are [${holdout.inputShape.join(', ')}] but the model takes [${expected.map((d) => d ?? 'any').join(', ')}]; use a holdout made for this model`);
-  }
+  assertHoldoutFits(holdout, pkg.inputSpec.shape, 'the model');
   const examples = { x: holdout.x, y: holdout.y, inputShape: holdout.inputShape };
   const accuracyOf = async (weights: Float32Array[]): Promise<number> => {
     const model = await modelFromParts({ topology: pkg.topology, weightSpecs: pkg.weightSpecs, weights });

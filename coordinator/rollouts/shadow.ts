@@ -10,15 +10,10 @@
  * manifest signed for that role (shadow-manifest.ts). The setting is the
  * rollout's own field (`rollout.shadow`, migration 0005), not a metric rule.
  */
-import { z } from 'zod';
+import { ShadowConfigSchema, type ShadowConfig } from '../../shared/protocol/rollouts.ts';
 import type { Rollout } from '../store/index.ts';
 
-export const ShadowConfigSchema = z.strictObject({
-  version: z.int().min(1),
-  /** Share of inferences also run on the shadow, in (0, 1]. */
-  sampleRate: z.number().gt(0).max(1),
-});
-export type ShadowConfig = z.infer<typeof ShadowConfigSchema>;
+export type { ShadowConfig };
 
 /**
  * The shadow setting of a rollout, if it has a valid one.

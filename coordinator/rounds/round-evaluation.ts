@@ -8,19 +8,15 @@
 import { evaluateAccuracy, modelFromParts, type WeightSpec } from '../../shared/model/index.ts';
 import type { TaskPlan } from '../../shared/protocol/index.ts';
 import { ApiError } from '../http/api-error.ts';
-import { HoldoutError, readHoldout, type Holdout } from '../registry/holdout.ts';
+import { assertHoldoutFits, HoldoutError, readHoldout, type Holdout } from '../registry/holdout.ts';
 import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
 
 /** The metrics key under which a pushed version keeps the sha256 of its holdout. */
 export const HOLDOUT_BLOB_METRIC = 'holdoutSha256';
 
-function checkFits(holdout: Holdout, version: ModelVersion): void {
-  const shape = (version.inputSpec as { shape?: (number | null)[] }).shape?.slice(1) ?? [];
-  const fits = shape.length === holdout.inputShape.length && shape.every((d, i) => d === null || d === holdout.inputShape[i]);
-  if (!fits) {
-    throw new HoldoutError(`holdout examples are [${holdout.inputShape.join(', ')}] but ${version.app}@${version.version} takes [${shape.map((d) => d ?? 'any').join(', ')}]`);
-  }
-}
+/** A holdout blob's examples must fit the version's input. */
+const checkFits = (holdout: Holdout, version: ModelVersion) =>
+  assertHoldoutFits(holdout, (version.inputSpec as { shape?: (number | null)[] }).shape ?? [], `${version.app}@${version.version}`);
 
 /**
  * The plan with its evaluation holdout resolved to a sha256 and checked

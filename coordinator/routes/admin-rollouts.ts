@@ -9,7 +9,8 @@
  * applied by deviceRoutes, and the handler re-checks the principal.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { AppNameSchema, RolloutVerdictSchema, type RolloutVerdict } from '../../shared/protocol/index.ts';
+import { AppNameSchema, type RolloutVerdict } from '../../shared/protocol/index.ts';
+import { RolloutViewSchema, ShadowConfigSchema, type RolloutView } from '../../shared/protocol/rollouts.ts';
 import { actorOf, deviceOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -17,7 +18,7 @@ import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody } from '../http/limits.ts';
 import { driftReport, MetricRulesInputSchema } from '../rollouts/index.ts';
-import { ShadowConfigSchema, shadowOf } from '../rollouts/shadow.ts';
+import { shadowOf } from '../rollouts/shadow.ts';
 import type { Rollout } from '../store/index.ts';
 import { actionReasonBody } from './action-reason.ts';
 
@@ -32,30 +33,6 @@ export const RolloutCreateSchema = z.strictObject({
   shadow: ShadowConfigSchema.optional(),
 });
 
-export const RolloutViewSchema = z.object({
-  id: z.string(),
-  app: z.string(),
-  candidateVersion: z.int(),
-  controlVersion: z.int(),
-  status: z.enum(['running', 'paused', 'halted', 'completed', 'rolled_back', 'aborted']),
-  stages: z.array(z.number()),
-  stageIndex: z.int(),
-  canaryPercent: z.number(),
-  stageStartedAt: z.string(),
-  minStageSeconds: z.number(),
-  minSamples: z.int(),
-  metrics: z.record(z.string(), z.unknown()),
-  canaryGeneration: z.int().nullable(),
-  controlGeneration: z.int().nullable(),
-  /** The latest evaluation: verdict, sample-ratio and per-metric evidence, and the action taken (shared/protocol/rollouts.ts). */
-  lastVerdict: RolloutVerdictSchema.nullable(),
-  reason: z.string().nullable(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  endedAt: z.string().nullable(),
-  shadow: ShadowConfigSchema.nullable().optional(),
-});
-export type RolloutView = z.infer<typeof RolloutViewSchema>;
 
 // lastVerdict is stored as the service wrote it, in RolloutVerdictSchema's shape (cli/rollout-verdict.test.ts holds it there).
 const view = (r: Rollout): RolloutView => ({ ...r, lastVerdict: r.lastVerdict as unknown as RolloutVerdict | null, canaryPercent: r.stages[r.stageIndex], shadow: shadowOf(r) });

@@ -2,7 +2,7 @@
  * Routes anyone may call: health, metrics, the manifest public key, and
  * device registration (rate-limited per IP).
  */
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { PROTOCOL_VERSION, RegisterRequestSchema, RegisterResponseSchema, ManifestPublicKeySchema } from '../../shared/protocol/index.ts';
 import { currentAggregationBackend } from '../aggregation/index.ts';
 import { hashSecret, newId, newSecret } from '../auth/secrets.ts';
@@ -11,17 +11,8 @@ import type { Env } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { clientIp, limitBody, limitRate } from '../http/limits.ts';
 import { ApiError } from '../http/api-error.ts';
+import { HealthSchema } from '../../shared/protocol/health.ts';
 
-/** What `GET /healthz` answers. */
-export const HealthSchema = z.object({
-  status: z.literal('ok'),
-  version: z.string(),
-  protocolVersion: z.number(),
-  aggregationBackend: z.string().nullable(),
-  /** What the aggregation backend computes on, as checked at start (e.g. 'NVIDIA H200 (CUDA)', 'CPU (wasm, SIMD, 1 thread)'). */
-  aggregationDevice: z.string().nullable().optional(),
-  store: z.string(),
-});
 
 export function publicRoutes(deps: CoordinatorDeps) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });

@@ -140,5 +140,8 @@ export {
   SrmEvidenceSchema,
   RolloutActionSchema,
   RolloutVerdictSchema,
+  RolloutViewSchema,
+  ShadowConfigSchema,
 } from './rollouts.ts';
-export type { RolloutVerdict } from './rollouts.ts';
+export type { RolloutVerdict, RolloutView, ShadowConfig } from './rollouts.ts';
+export { HealthSchema, type Health } from './health.ts';

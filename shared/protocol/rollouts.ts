@@ -80,3 +80,37 @@ export const RolloutVerdictSchema = z.looseObject({
   action: RolloutActionSchema.describe('what the evaluation did: wait (with the reason, e.g. "5 of 50 canary devices exposed"), advance, promote, rollback or halt'),
 }).describe("a rollout's latest evaluation: verdict, sample-ratio and per-metric evidence, and the action taken");
 export type RolloutVerdict = z.infer<typeof RolloutVerdictSchema>;
+
+/** A rollout's shadow: a version run on a sampled share of inferences next to production, never shown. */
+export const ShadowConfigSchema = z.strictObject({
+  version: z.int().min(1),
+  /** Share of inferences also run on the shadow, in (0, 1]. */
+  sampleRate: z.number().gt(0).max(1),
+});
+export type ShadowConfig = z.infer<typeof ShadowConfigSchema>;
+
+/** One rollout, as the admin rollout routes answer it (and the CLI and dashboard read it). */
+export const RolloutViewSchema = z.object({
+  id: z.string(),
+  app: z.string(),
+  candidateVersion: z.int(),
+  controlVersion: z.int(),
+  status: z.enum(['running', 'paused', 'halted', 'completed', 'rolled_back', 'aborted']),
+  stages: z.array(z.number()),
+  stageIndex: z.int(),
+  canaryPercent: z.number(),
+  stageStartedAt: z.string(),
+  minStageSeconds: z.number(),
+  minSamples: z.int(),
+  metrics: z.record(z.string(), z.unknown()),
+  canaryGeneration: z.int().nullable(),
+  controlGeneration: z.int().nullable(),
+  /** The latest evaluation: verdict, sample-ratio and per-metric evidence, and the action taken. */
+  lastVerdict: RolloutVerdictSchema.nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  endedAt: z.string().nullable(),
+  shadow: ShadowConfigSchema.nullable().optional(),
+});
+export type RolloutView = z.infer<typeof RolloutViewSchema>;

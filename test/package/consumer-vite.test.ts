@@ -8,7 +8,7 @@
  * served from its own origin and, in real Chromium, connects, predicts,
  * records and trains one round in its worker, which the coordinator closes.
  */
-import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret } from '../../coordinator/auth/secrets.ts';
 import { createTask, httpFetcher, mnistModelFiles, pushModel } from '../../coordinator/routes/fleet.fixture.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, sampleInputs } from '../browser/harness.ts';
+import { startCoordinatorProcess, type CoordinatorProcess } from '../pg/coordinator-processes.ts';
 import { installTarball } from './install-tarball.ts';
 
 const adminKey = newSecret('admin', 'consumer');
@@ -72,40 +73,13 @@ async function serveFolder(root: string, isolated = false): Promise<{ server: Se
   return { server, origin: `http://127.0.0.1:${address.port}` };
 }
 
-/** The installed bin's `flock serve`; resolves with its base URL once it listens. */
-async function startInstalledServe(bin: string, cwd: string, origins: string[]): Promise<{ child: ChildProcess; base: string }> {
-  const cors = origins.flatMap((origin) => ['--cors-origin', origin]);
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', join(cwd, 'flock-data'), '--no-demo', ...cors], {
-    cwd, env: { ...process.env, NODE_OPTIONS: '', FLOCK_ADMIN_KEY: adminKey, FLOCK_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`installed flock serve did not listen in 90 s; stderr: ${err}`)), 90_000);
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      const m = /flock coordinator listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`installed flock serve exited ${code}; stderr: ${err}`));
-    });
-  });
-  return { child, base };
-}
-
 describe('a Vite app that installs flock-ml and imports it by name', () => {
   let project: string;
   let browser: Browser;
   let site: { server: ServerType; origin: string };
   let isolatedSite: { server: ServerType; origin: string };
   let threadsSite: { server: ServerType; origin: string };
-  let coordinator: { child: ChildProcess; base: string };
+  let coordinator: CoordinatorProcess;
   let taskId: string;
   const figures: string[] = [];
 
@@ -129,7 +103,11 @@ describe('a Vite app that installs flock-ml and imports it by name', () => {
     site = await serveFolder(join(project, 'dist'));
     isolatedSite = await serveFolder(join(project, 'dist'), true);
     threadsSite = await serveFolder(join(project, 'dist-threads'), true);
-    coordinator = await startInstalledServe(installed.bin, project, [site.origin, isolatedSite.origin, threadsSite.origin]);
+    // The installed bin's `flock serve`, not this checkout's.
+    coordinator = await startCoordinatorProcess({
+      bin: installed.bin, cwd: project, adminKey, env: { NODE_OPTIONS: '', FLOCK_LOG_LEVEL: 'warn' },
+      args: ['--data', join(project, 'flock-data'), ...[site.origin, isolatedSite.origin, threadsSite.origin].flatMap((o) => ['--cors-origin', o])],
+    });
     const f = httpFetcher(coordinator.base);
     expect((await pushModel(f, adminKey, 'shop', await mnistModelFiles('mlp-small'), 'production')).status).toBe(201);
     const task = await createTask(f, adminKey, 'shop', 1, { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, localEpochs: 1, batchSize: 8, minExamples: 10, noiseMultiplier: 0.5, clipNorm: 5, updateEncoding: { encoding: 'int8' } });
@@ -143,7 +121,7 @@ describe('a Vite app that installs flock-ml and imports it by name', () => {
     for (const s of [site, isolatedSite, threadsSite]) if (s) await new Promise<void>((done) => s.server.close(() => done()));
     if (coordinator) {
       coordinator.child.kill('SIGTERM');
-      await new Promise((done) => coordinator.child.once('exit', done));
+      await coordinator.exited;
     }
     if (project) rmSync(project, { recursive: true, force: true });
     console.info(`\nconsumer Vite app:\n${figures.map((line) => `  ${line}`).join('\n')}`);

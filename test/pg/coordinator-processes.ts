@@ -30,13 +30,17 @@ export interface CoordinatorProcess {
  * p.child.kill('SIGTERM'); await p.exited;
  * ```
  */
-export async function startCoordinatorProcess(o: { databaseUrl?: string; adminKey: string; poolSize?: number; args?: string[]; env?: Record<string, string> }): Promise<CoordinatorProcess & { stdout(): string }> {
+export async function startCoordinatorProcess(o: {
+  databaseUrl?: string; adminKey: string; poolSize?: number; args?: string[]; env?: Record<string, string>;
+  /** Another `flock` bin (e.g. an installed package's) and the folder it runs in; default this checkout's. */
+  bin?: string; cwd?: string;
+}): Promise<CoordinatorProcess & { stdout(): string }> {
   const store = o.databaseUrl ? ['--store', o.databaseUrl, '--pool-size', String(o.poolSize ?? 4)] : [];
-  const args = [join(root, 'bin/flock.js'), 'serve', ...store, '--port', '0', '--host', '127.0.0.1', '--no-demo', ...(o.args ?? [])];
+  const args = [o.bin ?? join(root, 'bin/flock.js'), 'serve', ...store, '--port', '0', '--host', '127.0.0.1', '--no-demo', ...(o.args ?? [])];
   const env: NodeJS.ProcessEnv = { ...process.env, FLOCK_ADMIN_KEY: o.adminKey, FLOCK_LOG_LEVEL: 'silent', ...o.env };
   if (!o.env?.FLOCK_DATA) delete env.FLOCK_DATA; // blobs in bytea: no folder shared between the processes
   const child = spawn(process.execPath, args, {
-    cwd: root,
+    cwd: o.cwd ?? root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
