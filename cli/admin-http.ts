@@ -72,7 +72,9 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   }
   const adminKey = flags.adminKey || env.FLOCK_ADMIN_KEY;
   if (!adminKey) {
-    throw new UsageError('no admin key: pass --admin-key or set FLOCK_ADMIN_KEY (the key "flock serve" printed on first start, or one made with "flock admin-key" and given to the server)');
+    throw new UsageError(
+      'no admin key: pass --admin-key or set FLOCK_ADMIN_KEY (the key "flock serve" printed on first start, or one made with "flock admin-key" and given to the server)',
+    );
   }
   return { baseUrl: url.href.replace(/\/+$/, ''), adminKey };
 }
@@ -99,9 +101,22 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ECONNRESET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 
-async function failureMessage(conn: AdminConnection, status: number, body: unknown, text: string): Promise<AdminApiError> {
+async function failureMessage(
+  conn: AdminConnection,
+  status: number,
+  body: unknown,
+  text: string,
+): Promise<AdminApiError> {
   const { isErrorBody } = await import('../shared/protocol/errors.ts');
   if (isErrorBody(body)) {
     const { code, message } = body.error;
@@ -114,7 +129,11 @@ async function failureMessage(conn: AdminConnection, status: number, body: unkno
     return new AdminApiError(`${code}: ${message}${hint}`, code, status);
   }
   const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return new AdminApiError(`HTTP ${status} from ${conn.baseUrl}${snippet ? `: ${snippet}` : ''} (is this a flock coordinator?)`, 'bad_answer', status);
+  return new AdminApiError(
+    `HTTP ${status} from ${conn.baseUrl}${snippet ? `: ${snippet}` : ''} (is this a flock coordinator?)`,
+    'bad_answer',
+    status,
+  );
 }
 
 /**
@@ -124,7 +143,10 @@ async function failureMessage(conn: AdminConnection, status: number, body: unkno
  * @example
  * const { versions } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/models/digits/versions', schema: ModelVersionListSchema });
  */
-export async function adminRequest<S extends z.ZodType>(conn: AdminConnection, request: AdminRequest<S>): Promise<z.output<S>> {
+export async function adminRequest<S extends z.ZodType>(
+  conn: AdminConnection,
+  request: AdminRequest<S>,
+): Promise<z.output<S>> {
   const headers: Record<string, string> = { authorization: `Bearer ${conn.adminKey}`, accept: 'application/json' };
   let body: string | FormData | undefined = request.form;
   if (request.json !== undefined) {
@@ -134,18 +156,35 @@ export async function adminRequest<S extends z.ZodType>(conn: AdminConnection, r
   const timeoutMs = request.timeoutMs ?? 30_000;
   let res: Response;
   try {
-    res = await fetch(`${conn.baseUrl}${request.path}`, { method: request.method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(`${conn.baseUrl}${request.path}`, {
+      method: request.method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (error) {
     if (error instanceof DOMException && error.name === 'TimeoutError') {
-      throw new AdminApiError(`no answer from ${conn.baseUrl} within ${timeoutMs / 1000} s; is the coordinator overloaded or stuck?`, 'timeout', null);
+      throw new AdminApiError(
+        `no answer from ${conn.baseUrl} within ${timeoutMs / 1000} s; is the coordinator overloaded or stuck?`,
+        'timeout',
+        null,
+      );
     }
     const code = networkCode(error);
     if (code && UNREACHABLE.has(code)) {
-      throw new AdminApiError(`cannot reach the coordinator at ${conn.baseUrl} (${code}); start it with "flock serve" or point --url / FLOCK_URL at a running one`, 'unreachable', null);
+      throw new AdminApiError(
+        `cannot reach the coordinator at ${conn.baseUrl} (${code}); start it with "flock serve" or point --url / FLOCK_URL at a running one`,
+        'unreachable',
+        null,
+      );
     }
     // fetch's own message is only "fetch failed"; the reason (a refused port, a TLS error) is its cause.
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    throw new AdminApiError(`request to ${conn.baseUrl} failed: ${error instanceof Error ? error.message : String(error)}${cause}`, 'unreachable', null);
+    throw new AdminApiError(
+      `request to ${conn.baseUrl} failed: ${error instanceof Error ? error.message : String(error)}${cause}`,
+      'unreachable',
+      null,
+    );
   }
   const text = await res.text();
   let parsed: unknown;
@@ -159,7 +198,11 @@ export async function adminRequest<S extends z.ZodType>(conn: AdminConnection, r
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.map(String).join('.')}` : '';
-    throw new AdminApiError(`unexpected answer from ${request.method} ${request.path}${where}: ${issue?.message ?? 'not JSON'}; are the CLI and coordinator the same version?`, 'bad_answer', res.status);
+    throw new AdminApiError(
+      `unexpected answer from ${request.method} ${request.path}${where}: ${issue?.message ?? 'not JSON'}; are the CLI and coordinator the same version?`,
+      'bad_answer',
+      res.status,
+    );
   }
   return result.data;
 }
@@ -173,7 +216,11 @@ export async function adminRequest<S extends z.ZodType>(conn: AdminConnection, r
  */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return `${[headers, ...rows].map(line).join('\n')}\n`;
 }
 

@@ -31,6 +31,8 @@ export function registerAdminKeyCommand(program: Command, io: CliIo): void {
     .description('print a new admin key; give it to the coordinator and the CLI as FLOCK_ADMIN_KEY')
     .action(() => {
       io.out(`${generateAdminKey()}\n`);
-      io.err('Keep this key secret. Start the coordinator with it (FLOCK_ADMIN_KEY=... flock serve) and set the same FLOCK_ADMIN_KEY for admin commands.\n');
+      io.err(
+        'Keep this key secret. Start the coordinator with it (FLOCK_ADMIN_KEY=... flock serve) and set the same FLOCK_ADMIN_KEY for admin commands.\n',
+      );
     });
 }

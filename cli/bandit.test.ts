@@ -25,7 +25,13 @@ let url: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'flock-cli-bandit-'));
-  coordinator = await createCoordinator({ dataDir: join(tmp, 'data'), adminKey, log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(tmp, 'data'),
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({ fetch: coordinator.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -46,7 +52,23 @@ describe('flock bandit', () => {
   it('refuses a single version or junk before calling the coordinator (exit 2)', async () => {
     for (const versions of ['3', '3,x', '0,1']) {
       const io = capture();
-      const code = await main(['node', 'flock', 'bandit', 'start', '--app', 'digits', '--versions', versions, '--admin-key', 'flk_admin_key_x.' + 'a'.repeat(43), '--url', 'http://127.0.0.1:9'], io);
+      const code = await main(
+        [
+          'node',
+          'flock',
+          'bandit',
+          'start',
+          '--app',
+          'digits',
+          '--versions',
+          versions,
+          '--admin-key',
+          'flk_admin_key_x.' + 'a'.repeat(43),
+          '--url',
+          'http://127.0.0.1:9',
+        ],
+        io,
+      );
       expect(code).toBe(2);
       expect(io.stderr()).toMatch(/--versions/);
     }
@@ -54,8 +76,15 @@ describe('flock bandit', () => {
 
   it('describes arms with traffic share, outcomes sent and the accuracy the bandit weighs', () => {
     const text = describeBandit({
-      app: 'digits', status: 'running',
-      state: { id: 'bd_1', versions: [1, 2], shares: [0.25, 0.75], reallocations: 2, reallocatedAt: '2026-11-29T00:00:00.000Z' },
+      app: 'digits',
+      status: 'running',
+      state: {
+        id: 'bd_1',
+        versions: [1, 2],
+        shares: [0.25, 0.75],
+        reallocations: 2,
+        reallocatedAt: '2026-11-29T00:00:00.000Z',
+      },
       rewards: [{ version: 2, successes: 90, failures: 10, outcomes: 43_080 }],
     });
     expect(text).toMatch(/v1\s+25\.0%\s+0\s+-/);
@@ -64,7 +93,26 @@ describe('flock bandit', () => {
 
   it('start --json prints the whole bandit, generations, start time and interval included', async () => {
     const io = capture();
-    const code = await main(['node', 'flock', 'bandit', 'start', '--app', 'digits', '--versions', '1,2', '--reallocate-seconds', '600', '--json', '--url', url, '--admin-key', adminKey], io);
+    const code = await main(
+      [
+        'node',
+        'flock',
+        'bandit',
+        'start',
+        '--app',
+        'digits',
+        '--versions',
+        '1,2',
+        '--reallocate-seconds',
+        '600',
+        '--json',
+        '--url',
+        url,
+        '--admin-key',
+        adminKey,
+      ],
+      io,
+    );
     expect(io.stderr()).toBe('');
     expect(code).toBe(0);
     const printed = JSON.parse(io.stdout()) as Record<string, unknown>;
@@ -72,7 +120,16 @@ describe('flock bandit', () => {
     expect(printed.generations).toEqual([expect.any(Number), expect.any(Number)]);
     expect(Date.parse(String(printed.startedAt))).not.toBeNaN();
     const shown = capture();
-    expect(await main(['node', 'flock', 'bandit', 'show', '--app', 'digits', '--json', '--url', url, '--admin-key', adminKey], shown)).toBe(0);
-    expect(JSON.parse(shown.stdout())).toMatchObject({ generations: printed.generations, startedAt: printed.startedAt, reallocateSeconds: 600 });
+    expect(
+      await main(
+        ['node', 'flock', 'bandit', 'show', '--app', 'digits', '--json', '--url', url, '--admin-key', adminKey],
+        shown,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(shown.stdout())).toMatchObject({
+      generations: printed.generations,
+      startedAt: printed.startedAt,
+      reallocateSeconds: 600,
+    });
   }, 30_000);
 });

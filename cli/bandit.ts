@@ -15,11 +15,24 @@ import { UsageError } from './usage-error.ts';
 const BanditSchema = z.looseObject({
   app: z.string(),
   status: z.string(),
-  state: z.looseObject({ id: z.string(), versions: z.array(z.number()), shares: z.array(z.number()), reallocations: z.number(), reallocatedAt: z.string() }),
+  state: z.looseObject({
+    id: z.string(),
+    versions: z.array(z.number()),
+    shares: z.array(z.number()),
+    reallocations: z.number(),
+    reallocatedAt: z.string(),
+  }),
   generations: z.array(z.number()),
   startedAt: z.string(),
   reallocateSeconds: z.number(),
-  rewards: z.array(z.looseObject({ version: z.number(), successes: z.number(), failures: z.number(), outcomes: z.number().optional() })),
+  rewards: z.array(
+    z.looseObject({
+      version: z.number(),
+      successes: z.number(),
+      failures: z.number(),
+      outcomes: z.number().optional(),
+    }),
+  ),
 });
 type Bandit = z.infer<typeof BanditSchema>;
 
@@ -36,14 +49,23 @@ export function describeBandit(b: Pick<Bandit, 'app' | 'status' | 'state' | 'rew
     const r = b.rewards.find((x) => x.version === version);
     const weighed = r ? r.successes + r.failures : 0;
     const sent = r?.outcomes ?? weighed;
-    return [`v${version}`, `${(100 * b.state.shares[arm]).toFixed(1)}%`, String(Math.round(sent)), weighed ? `${((100 * r!.successes) / weighed).toFixed(1)}%` : '-'];
+    return [
+      `v${version}`,
+      `${(100 * b.state.shares[arm]).toFixed(1)}%`,
+      String(Math.round(sent)),
+      weighed ? `${((100 * r!.successes) / weighed).toFixed(1)}%` : '-',
+    ];
   });
-  return `bandit ${b.state.id} for ${b.app}: ${b.status}, ${b.state.reallocations} reallocation(s), last ${b.state.reallocatedAt}\n` + renderTable(['version', 'traffic', 'feedback', 'correct'], rows);
+  return (
+    `bandit ${b.state.id} for ${b.app}: ${b.status}, ${b.state.reallocations} reallocation(s), last ${b.state.reallocatedAt}\n` +
+    renderTable(['version', 'traffic', 'feedback', 'correct'], rows)
+  );
 }
 
 function parseVersions(raw: string): number[] {
   const versions = raw.split(',').map((s) => Number(s.trim()));
-  if (versions.length < 2 || versions.some((v) => !Number.isInteger(v) || v < 1)) throw new UsageError(`--versions must list at least two version numbers, e.g. 3,4; got "${raw}"`);
+  if (versions.length < 2 || versions.some((v) => !Number.isInteger(v) || v < 1))
+    throw new UsageError(`--versions must list at least two version numbers, e.g. 3,4; got "${raw}"`);
   return versions;
 }
 
@@ -54,14 +76,36 @@ export async function startBandit(flags: StartFlags, io: CliIo): Promise<void> {
   const body: Record<string, unknown> = { app: flags.app, versions: parseVersions(flags.versions) };
   if (flags.reallocateSeconds !== undefined) {
     const s = Number(flags.reallocateSeconds);
-    if (!Number.isInteger(s) || s < 1) throw new UsageError(`--reallocate-seconds must be a positive integer, got "${flags.reallocateSeconds}"`);
+    if (!Number.isInteger(s) || s < 1)
+      throw new UsageError(`--reallocate-seconds must be a positive integer, got "${flags.reallocateSeconds}"`);
     body.reallocateSeconds = s;
   }
-  print(io, await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/bandits', json: body, schema: BanditSchema }), flags.json);
+  print(
+    io,
+    await adminRequest(resolveConnection(flags), {
+      method: 'POST',
+      path: '/v1/admin/bandits',
+      json: body,
+      schema: BanditSchema,
+    }),
+    flags.json,
+  );
 }
 
 /** `flock bandit show|reallocate|stop --app APP`. */
-export async function actOnBandit(action: 'show' | 'reallocate' | 'stop', flags: BanditFlags, io: CliIo): Promise<void> {
+export async function actOnBandit(
+  action: 'show' | 'reallocate' | 'stop',
+  flags: BanditFlags,
+  io: CliIo,
+): Promise<void> {
   const path = `/v1/admin/bandits/${encodeURIComponent(flags.app)}${action === 'show' ? '' : `/${action}`}`;
-  print(io, await adminRequest(resolveConnection(flags), { method: action === 'show' ? 'GET' : 'POST', path, schema: BanditSchema }), flags.json);
+  print(
+    io,
+    await adminRequest(resolveConnection(flags), {
+      method: action === 'show' ? 'GET' : 'POST',
+      path,
+      schema: BanditSchema,
+    }),
+    flags.json,
+  );
 }

@@ -29,10 +29,17 @@ let server: ReturnType<typeof serve>;
 let url: string;
 const seen: string[] = [];
 
-function flock(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function flock(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, NODE_OPTIONS: '', FLOCK_URL: '', FLOCK_ADMIN_KEY: '', ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { ...process.env, NODE_OPTIONS: '', FLOCK_URL: '', FLOCK_ADMIN_KEY: '', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -45,7 +52,12 @@ function leaves(cmd: Command, path: string[] = []): { path: string[]; command: C
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'flock-bin-errors-'));
-  coordinator = await createCoordinator({ dataDir: join(tmp, 'data'), log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(tmp, 'data'),
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({
     fetch: (request: Request) => {
       seen.push(`${request.method} ${new URL(request.url).pathname}`);
@@ -70,16 +82,32 @@ const commands = leaves(buildProgram());
 
 describe('a misspelt flag is named, with the nearest known one, on every subcommand', () => {
   it('covers every command the program has', () => {
-    expect(commands.map((c) => c.path.join(' '))).toEqual(expect.arrayContaining(['serve', 'simulate', 'status', 'admin-key', 'privacy epsilon', 'model push', 'task rounds', 'rollout start', 'bandit show']));
+    expect(commands.map((c) => c.path.join(' '))).toEqual(
+      expect.arrayContaining([
+        'serve',
+        'simulate',
+        'status',
+        'admin-key',
+        'privacy epsilon',
+        'model push',
+        'task rounds',
+        'rollout start',
+        'bandit show',
+      ]),
+    );
   });
 
   it.each(commands.map((c) => [c.path.join(' '), c] as const))('flock %s', async (_name, { path, command }) => {
-    const known = command.options.map((o) => o.long).filter((l): l is string => l !== undefined && !l.startsWith('--no-'));
+    const known = command.options
+      .map((o) => o.long)
+      .filter((l): l is string => l !== undefined && !l.startsWith('--no-'));
     const flag = known[0] ?? '--help';
     const misspelt = `${flag}${flag.at(-1)}`; // --app -> --appp
     const { code, stdout, stderr } = await flock([...path, misspelt, 'x']);
     expect(stdout).toBe('');
-    expect(stderr.split('\n')[0]).toBe(`error: unknown option '${misspelt}' for 'flock ${path.join(' ')}' (did you mean ${flag}?)`);
+    expect(stderr.split('\n')[0]).toBe(
+      `error: unknown option '${misspelt}' for 'flock ${path.join(' ')}' (did you mean ${flag}?)`,
+    );
     expect(code).toBe(2);
   });
 
@@ -96,7 +124,10 @@ describe('an id that does not exist is an error naming it (exit 1)', () => {
     [['task', 'pause', 'task_nope'], /not_found: no task task_nope/],
     [['task', 'resume', 'task_nope'], /not_found: no task task_nope/],
     [['task', 'rounds', 'task_nope'], /not_found: no task task_nope/],
-    [['task', 'create', '--app', 'digits', '--model-version', '9', '--plan-json', '{"population": 10}'], /not_found: model digits has no version 9/],
+    [
+      ['task', 'create', '--app', 'digits', '--model-version', '9', '--plan-json', '{"population": 10}'],
+      /not_found: model digits has no version 9/,
+    ],
     [['rollout', 'show', 'ro_nope'], /not_found: no rollout ro_nope/],
     [['rollout', 'pause', 'ro_nope'], /not_found: no rollout ro_nope/],
     [['rollout', 'resume', 'ro_nope'], /not_found: no rollout ro_nope/],
@@ -104,7 +135,10 @@ describe('an id that does not exist is an error naming it (exit 1)', () => {
     [['rollout', 'abort', 'ro_nope'], /not_found: no rollout ro_nope/],
     [['rollout', 'start', '--app', 'digits', '--candidate', '9'], /not_found: model digits has no version 9/],
     [['model', 'show', '--app', 'digits', '--version', '9'], /not_found: model digits has no version 9/],
-    [['model', 'stage', '--app', 'digits', '--version', '9', '--to', 'production'], /not_found: model digits has no version 9/],
+    [
+      ['model', 'stage', '--app', 'digits', '--version', '9', '--to', 'production'],
+      /not_found: model digits has no version 9/,
+    ],
     [['bandit', 'show', '--app', 'nope'], /not_found: app nope has no bandit/],
     [['bandit', 'reallocate', '--app', 'nope'], /not_found: app nope runs no bandit/],
     [['bandit', 'stop', '--app', 'nope'], /not_found: app nope runs no bandit/],
@@ -120,7 +154,10 @@ describe('an id that does not exist is an error naming it (exit 1)', () => {
 describe('a list filtered to an app with nothing says which app', () => {
   it.each([
     [['task', 'list', '--app', 'nope'], /^no tasks for app nope; create one with "flock task create --app nope /],
-    [['rollout', 'list', '--app', 'nope'], /^no rollouts for app nope; start one with "flock rollout start --app nope /],
+    [
+      ['rollout', 'list', '--app', 'nope'],
+      /^no rollouts for app nope; start one with "flock rollout start --app nope /,
+    ],
   ])('flock %j', async (args, message) => {
     const { code, stdout } = await flock([...args, '--url', url, '--admin-key', coordinator.initialAdminKey!]);
     expect(stdout).toMatch(message);
@@ -131,7 +168,10 @@ describe('a list filtered to an app with nothing says which app', () => {
 describe('credentials before uploads', () => {
   it('model push with a refused key sends no model bytes: one small read, then unauthorized', async () => {
     seen.length = 0;
-    const { code, stdout, stderr } = await flock(['model', 'push', join(tmp, 'model'), '--app', 'digits'], { FLOCK_URL: url, FLOCK_ADMIN_KEY: generateAdminKey() });
+    const { code, stdout, stderr } = await flock(['model', 'push', join(tmp, 'model'), '--app', 'digits'], {
+      FLOCK_URL: url,
+      FLOCK_ADMIN_KEY: generateAdminKey(),
+    });
     expect(stderr).toMatch(/^error: unauthorized: .*check --admin-key \/ FLOCK_ADMIN_KEY/);
     expect(stderr).not.toMatch(/uploading/);
     expect(stdout).toBe('');
@@ -139,7 +179,10 @@ describe('credentials before uploads', () => {
     expect(seen).toEqual(['GET /v1/admin/models/digits/versions']);
     // With the right key the same command does upload (so the check above can fail).
     seen.length = 0;
-    const pushed = await flock(['model', 'push', join(tmp, 'model'), '--app', 'digits', '--json'], { FLOCK_URL: url, FLOCK_ADMIN_KEY: coordinator.initialAdminKey! });
+    const pushed = await flock(['model', 'push', join(tmp, 'model'), '--app', 'digits', '--json'], {
+      FLOCK_URL: url,
+      FLOCK_ADMIN_KEY: coordinator.initialAdminKey!,
+    });
     expect(pushed.code).toBe(0);
     expect(seen).toEqual(['GET /v1/admin/models/digits/versions', 'POST /v1/admin/models/digits']);
   });

@@ -12,7 +12,8 @@ const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_60
 /** Milliseconds for `raw`; a UsageError naming the flag for anything else (or below `minMs`). */
 export function parseDurationFlag(flag: string, raw: string, minMs = 60_000): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$/.exec(raw);
-  if (!match) throw new UsageError(`${flag} must be a number with a unit s, m, h, d or w (e.g. 30d), got ${JSON.stringify(raw)}`);
+  if (!match)
+    throw new UsageError(`${flag} must be a number with a unit s, m, h, d or w (e.g. 30d), got ${JSON.stringify(raw)}`);
   const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]]);
   if (ms < minMs) throw new UsageError(`${flag} must be at least ${minMs / 1000} s, got ${JSON.stringify(raw)}`);
   return ms;

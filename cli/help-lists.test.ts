@@ -8,7 +8,9 @@ import { STRATEGIES } from './simulate-command.ts';
 describe('lists written out in the help', () => {
   it('simulate --strategy names every strategy the protocol knows', () => {
     expect(STRATEGIES).toBe(STRATEGY_NAMES.join(', '));
-    const help = buildProgram().commands.find((c) => c.name() === 'simulate')!.helpInformation();
+    const help = buildProgram()
+      .commands.find((c) => c.name() === 'simulate')!
+      .helpInformation();
     expect(help.replace(/\s+/g, ' ')).toContain(`server strategy (${STRATEGY_NAMES.join(', ')})`);
   });
 

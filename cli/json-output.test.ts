@@ -29,8 +29,15 @@ let rolloutId: string;
 
 function flock(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args, '--json'], { env: { ...process.env, NODE_OPTIONS: '', FLOCK_URL: url, FLOCK_ADMIN_KEY: coordinator.initialAdminKey! }, timeout: 60_000 }, (error, stdout, stderr) =>
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [bin, ...args, '--json'],
+      {
+        env: { ...process.env, NODE_OPTIONS: '', FLOCK_URL: url, FLOCK_ADMIN_KEY: coordinator.initialAdminKey! },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) =>
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -38,7 +45,17 @@ function flock(args: string[]): Promise<{ code: number; stdout: string; stderr: 
 async function setup(...args: string[]): Promise<{ id: string }> {
   let out = '';
   let err = '';
-  const code = await main(['node', 'flock', ...args, '--url', url, '--admin-key', coordinator.initialAdminKey!, '--json'], { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await main(
+    ['node', 'flock', ...args, '--url', url, '--admin-key', coordinator.initialAdminKey!, '--json'],
+    {
+      out: (t) => {
+        out += t;
+      },
+      err: (t) => {
+        err += t;
+      },
+    },
+  );
   if (code !== 0) throw new Error(`flock ${args.join(' ')}: ${err}`);
   return JSON.parse(out) as { id: string };
 }
@@ -50,7 +67,12 @@ function leaves(cmd: Command, path: string[] = []): { path: string; command: Com
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'flock-cli-json-'));
-  coordinator = await createCoordinator({ dataDir: join(tmp, 'data'), log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(tmp, 'data'),
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({ fetch: coordinator.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -58,7 +80,9 @@ beforeAll(async () => {
   await writeModelDirectory(createMnistModel('mlp-small', { seed: 3 }), model);
   await setup('model', 'push', model, '--app', 'digits', '--stage', 'production');
   await setup('model', 'push', model, '--app', 'digits');
-  taskId = (await setup('task', 'create', '--app', 'digits', '--model-version', '1', '--plan-json', '{"population": 100}')).id;
+  taskId = (
+    await setup('task', 'create', '--app', 'digits', '--model-version', '1', '--plan-json', '{"population": 100}')
+  ).id;
   rolloutId = (await setup('rollout', 'start', '--app', 'digits', '--candidate', '2')).id;
   // A rollout and a bandit cannot share an app.
   await setup('model', 'push', model, '--app', 'inbox', '--stage', 'production');
@@ -75,7 +99,9 @@ afterAll(async () => {
 
 describe('--json', () => {
   it('every command has it, except serve (a server) and admin-key (stdout is the key alone)', () => {
-    const without = leaves(buildProgram()).filter((c) => !c.command.options.some((o) => o.long === '--json')).map((c) => c.path);
+    const without = leaves(buildProgram())
+      .filter((c) => !c.command.options.some((o) => o.long === '--json'))
+      .map((c) => c.path);
     expect(without).toEqual(['serve', 'admin-key']);
   });
 
@@ -89,10 +115,26 @@ describe('--json', () => {
     [['model', 'show', '--app', 'digits', '--version', '2'], 'object'],
     [['bandit', 'show', '--app', 'inbox'], 'object'],
     [['status'], 'object'],
-    [['privacy', 'epsilon', '--sampling-rate', '0.01', '--noise-multiplier', '1.1', '--steps', '100', '--delta', '1e-5'], 'object'],
+    [
+      [
+        'privacy',
+        'epsilon',
+        '--sampling-rate',
+        '0.01',
+        '--noise-multiplier',
+        '1.1',
+        '--steps',
+        '100',
+        '--delta',
+        '1e-5',
+      ],
+      'object',
+    ],
     [['privacy', 'noise', '--sampling-rate', '0.01', '--steps', '100', '--delta', '1e-5', '--epsilon', '3'], 'object'],
   ])('flock %j --json prints one JSON %s', async (args, kind) => {
-    const { code, stdout, stderr } = await flock(args.map((a) => (a === '<task>' ? taskId : a === '<rollout>' ? rolloutId : a)));
+    const { code, stdout, stderr } = await flock(
+      args.map((a) => (a === '<task>' ? taskId : a === '<rollout>' ? rolloutId : a)),
+    );
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout.endsWith('\n')).toBe(true);

@@ -22,7 +22,9 @@ export const STAGES = 'candidate, canary, production, archived';
 export function registerModelCommands(program: Command, io: CliIo): void {
   // `model show --version N` would otherwise be taken by the root program's
   // own --version flag, wherever it appears on the line.
-  const model = program.command('model').description('push models to the registry, list versions, move them between stages');
+  const model = program
+    .command('model')
+    .description('push models to the registry, list versions, move them between stages');
 
   withConnectionOptions(
     model

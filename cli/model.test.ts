@@ -20,7 +20,16 @@ import { main, type CliIo } from './index.ts';
 import { PushAnswerSchema } from './model.ts';
 
 function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = { stdout: '', stderr: '', out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
+  const io = {
+    stdout: '',
+    stderr: '',
+    out: (t: string) => {
+      io.stdout += t;
+    },
+    err: (t: string) => {
+      io.stderr += t;
+    },
+  };
   return io;
 }
 
@@ -44,7 +53,13 @@ beforeAll(async () => {
   // The coordinator accepts a key minted by `flock admin-key` itself.
   const minted = await flock('admin-key');
   adminKey = minted.stdout.trim();
-  coordinator = await createCoordinator({ dataDir: join(tmp, 'data'), adminKey, log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(tmp, 'data'),
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({ fetch: coordinator.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -55,7 +70,14 @@ beforeAll(async () => {
   const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const count = 24;
   holdoutPath = join(tmp, 'holdout.flkt');
-  await writeFile(holdoutPath, writeHoldout({ x: Float32Array.from({ length: count * 784 }, next), y: Uint8Array.from({ length: count }, (_, i) => i % 10), inputShape: [784] }));
+  await writeFile(
+    holdoutPath,
+    writeHoldout({
+      x: Float32Array.from({ length: count * 784 }, next),
+      y: Uint8Array.from({ length: count }, (_, i) => i % 10),
+      inputShape: [784],
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -79,7 +101,15 @@ describe('flock admin-key', () => {
 
 describe('flock model against a running coordinator', () => {
   it('pushes a model folder with a holdout and prints the version, variants and accuracy report', async () => {
-    const { code, stdout, stderr } = await admin('model', 'push', modelDir, '--app', 'digits', '--holdout', holdoutPath);
+    const { code, stdout, stderr } = await admin(
+      'model',
+      'push',
+      modelDir,
+      '--app',
+      'digits',
+      '--holdout',
+      holdoutPath,
+    );
     expect(stderr).toMatch(/^uploading 3 files \([\d.]+ KiB\) to http:\/\/127\.0\.0\.1:\d+/);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^pushed digits v1 \(stage candidate\)/);
@@ -95,7 +125,14 @@ describe('flock model against a running coordinator', () => {
     const { code, stdout } = await admin('model', 'push', modelDir, '--app', 'digits', '--stage', 'canary', '--json');
     expect(code).toBe(0);
     const answer = PushAnswerSchema.parse(JSON.parse(stdout));
-    expect(answer).toMatchObject({ app: 'digits', version: 2, stage: 'canary', source: 'push', accuracy: null, refusedVariants: [] });
+    expect(answer).toMatchObject({
+      app: 'digits',
+      version: 2,
+      stage: 'canary',
+      source: 'push',
+      accuracy: null,
+      refusedVariants: [],
+    });
     expect(answer.variants.map((v) => v.encoding).sort()).toEqual(['fp16', 'fp32', 'int8']);
     const stored = await coordinator.deps.store.getModelVersion('digits', 2);
     expect(answer.variants.map((v) => v.sha256).sort()).toEqual(stored!.variants.map((v) => v.sha256).sort());
@@ -106,13 +143,27 @@ describe('flock model against a running coordinator', () => {
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^version\s+stage\s+source\s+parent\s+clients\s+epsilon\s+created$/);
-    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([['2', 'canary', 'push'], ['1', 'candidate', 'push']]);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([
+      ['2', 'canary', 'push'],
+      ['1', 'candidate', 'push'],
+    ]);
     const json = await admin('model', 'list', '--app', 'digits', '--json');
     expect((JSON.parse(json.stdout) as Array<{ version: number }>).map((v) => v.version)).toEqual([2, 1]);
   });
 
   it('moves a version to production and shows it, despite the root --version flag', async () => {
-    const staged = await admin('model', 'stage', '--app', 'digits', '--version', '1', '--to', 'production', '--reason', 'first release');
+    const staged = await admin(
+      'model',
+      'stage',
+      '--app',
+      'digits',
+      '--version',
+      '1',
+      '--to',
+      'production',
+      '--reason',
+      'first release',
+    );
     expect(staged).toMatchObject({ code: 0, stdout: 'digits v1 is now production\n' });
     expect((await coordinator.deps.store.getModelVersion('digits', 1))!.stage).toBe('production');
     const shown = await admin('model', 'show', '--app', 'digits', '--version', '1', '--json');
@@ -125,12 +176,19 @@ describe('flock model against a running coordinator', () => {
 
   it('runs through the real bin with FLOCK_URL and FLOCK_ADMIN_KEY', async () => {
     const bin = fileURLToPath(new URL('../bin/flock.js', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'model', 'list', '--app', 'digits', '--json'], {
-      env: { ...process.env, FLOCK_URL: url, FLOCK_ADMIN_KEY: adminKey },
-      timeout: 60_000,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [bin, 'model', 'list', '--app', 'digits', '--json'],
+      {
+        env: { ...process.env, FLOCK_URL: url, FLOCK_ADMIN_KEY: adminKey },
+        timeout: 60_000,
+      },
+    );
     const versions = JSON.parse(stdout) as Array<{ version: number; stage: string }>;
-    expect(versions.map((v) => [v.version, v.stage])).toEqual([[2, 'canary'], [1, 'production']]);
+    expect(versions.map((v) => [v.version, v.stage])).toEqual([
+      [2, 'canary'],
+      [1, 'production'],
+    ]);
   }, 60_000);
 });
 
@@ -142,9 +200,18 @@ describe('flock model errors', () => {
   });
 
   it('exits 2 for a bad app name, stage or version before any request', async () => {
-    expect(await admin('model', 'list', '--app', 'Digits!')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--app: app names are/) });
-    expect(await admin('model', 'stage', '--app', 'digits', '--version', '1', '--to', 'live')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to must be one of candidate, canary, production, archived/) });
-    expect(await admin('model', 'show', '--app', 'digits', '--version', 'x')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--version must be a number/) });
+    expect(await admin('model', 'list', '--app', 'Digits!')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--app: app names are/),
+    });
+    expect(await admin('model', 'stage', '--app', 'digits', '--version', '1', '--to', 'live')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--to must be one of candidate, canary, production, archived/),
+    });
+    expect(await admin('model', 'show', '--app', 'digits', '--version', 'x')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--version must be a number/),
+    });
   });
 
   it('exits 2 for a folder that does not exist, and names it', async () => {
@@ -158,7 +225,14 @@ describe('flock model errors', () => {
   it('exits 2 when model.json names a weight file that is not there', async () => {
     const broken = join(tmp, 'broken');
     await mkdir(broken, { recursive: true });
-    await writeFile(join(broken, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: {}, weightsManifest: [{ paths: ['shard-1.bin'], weights: [] }] }));
+    await writeFile(
+      join(broken, 'model.json'),
+      JSON.stringify({
+        format: 'layers-model',
+        modelTopology: {},
+        weightsManifest: [{ paths: ['shard-1.bin'], weights: [] }],
+      }),
+    );
     const { code, stderr } = await admin('model', 'push', broken, '--app', 'digits');
     expect(code).toBe(2);
     expect(stderr).toMatch(/names weight file "shard-1\.bin" that is not there/);
@@ -190,7 +264,10 @@ describe('flock model errors', () => {
 
   it('checks the admin key before uploading a model, and says unauthorized without an "uploading" line', async () => {
     const io = capture();
-    const code = await main(['node', 'flock', 'model', 'push', modelDir, '--app', 'digits', '--url', url, '--admin-key', generateAdminKey()], io);
+    const code = await main(
+      ['node', 'flock', 'model', 'push', modelDir, '--app', 'digits', '--url', url, '--admin-key', generateAdminKey()],
+      io,
+    );
     expect(code).toBe(1);
     expect(io.stderr).toMatch(/^error: unauthorized: /);
     expect(io.stderr).not.toMatch(/uploading/);
@@ -198,7 +275,10 @@ describe('flock model errors', () => {
 
   it('exits 1 with an unauthorized message for a wrong admin key', async () => {
     const io = capture();
-    const code = await main(['node', 'flock', 'model', 'list', '--app', 'digits', '--url', url, '--admin-key', generateAdminKey()], io);
+    const code = await main(
+      ['node', 'flock', 'model', 'list', '--app', 'digits', '--url', url, '--admin-key', generateAdminKey()],
+      io,
+    );
     expect(code).toBe(1);
     expect(io.stderr).toMatch(/^error: unauthorized: .*check --admin-key \/ FLOCK_ADMIN_KEY/);
   });
@@ -215,16 +295,42 @@ describe('flock model errors', () => {
     const freePort = (probe.address() as AddressInfo).port;
     await new Promise((done) => probe.close(done));
     const io = capture();
-    const code = await main(['node', 'flock', 'model', 'list', '--app', 'digits', '--url', `http://127.0.0.1:${freePort}`, '--admin-key', adminKey], io);
+    const code = await main(
+      [
+        'node',
+        'flock',
+        'model',
+        'list',
+        '--app',
+        'digits',
+        '--url',
+        `http://127.0.0.1:${freePort}`,
+        '--admin-key',
+        adminKey,
+      ],
+      io,
+    );
     expect(code).toBe(1);
-    expect(io.stderr).toMatch(/cannot reach the coordinator at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start it with "flock serve"/);
+    expect(io.stderr).toMatch(
+      /cannot reach the coordinator at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start it with "flock serve"/,
+    );
   });
 
   it('resolves the connection from the environment, and asks for a key when there is none', () => {
-    expect(resolveConnection({}, { FLOCK_URL: 'http://example.test:9000/', FLOCK_ADMIN_KEY: 'k' })).toEqual({ baseUrl: 'http://example.test:9000', adminKey: 'k' });
-    expect(resolveConnection({ url: 'http://a.test', adminKey: 'flag' }, { FLOCK_URL: 'http://b.test', FLOCK_ADMIN_KEY: 'env' })).toEqual({ baseUrl: 'http://a.test', adminKey: 'flag' });
+    expect(resolveConnection({}, { FLOCK_URL: 'http://example.test:9000/', FLOCK_ADMIN_KEY: 'k' })).toEqual({
+      baseUrl: 'http://example.test:9000',
+      adminKey: 'k',
+    });
+    expect(
+      resolveConnection(
+        { url: 'http://a.test', adminKey: 'flag' },
+        { FLOCK_URL: 'http://b.test', FLOCK_ADMIN_KEY: 'env' },
+      ),
+    ).toEqual({ baseUrl: 'http://a.test', adminKey: 'flag' });
     expect(resolveConnection({}, { FLOCK_ADMIN_KEY: 'k' }).baseUrl).toBe('http://127.0.0.1:8787');
     expect(() => resolveConnection({}, {})).toThrow(/no admin key: pass --admin-key or set FLOCK_ADMIN_KEY/);
-    expect(() => resolveConnection({ url: 'ftp://x' }, { FLOCK_ADMIN_KEY: 'k' })).toThrow(/--url must be an http\(s\) URL/);
+    expect(() => resolveConnection({ url: 'ftp://x' }, { FLOCK_ADMIN_KEY: 'k' })).toThrow(
+      /--url must be an http\(s\) URL/,
+    );
   });
 });

@@ -28,7 +28,9 @@ export const PushAnswerSchema = ModelVersionViewSchema.extend({
     .object({
       fp32Accuracy: z.number(),
       count: z.int(),
-      perVariant: z.array(z.object({ encoding: WeightEncodingSchema, accuracy: z.number(), drop: z.number(), accepted: z.boolean() })),
+      perVariant: z.array(
+        z.object({ encoding: WeightEncodingSchema, accuracy: z.number(), drop: z.number(), accepted: z.boolean() }),
+      ),
     })
     .nullable(),
   refusedVariants: z.array(WeightEncodingSchema),
@@ -58,7 +60,9 @@ async function insideFolder(root: string, path: string, key: string): Promise<vo
   const real = await realpath(path);
   const rel = relative(root, real);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new UsageError(`"${key}" resolves to ${real}, outside the model folder ${root}; copy the file into the folder instead of linking to it`);
+    throw new UsageError(
+      `"${key}" resolves to ${real}, outside the model folder ${root}; copy the file into the folder instead of linking to it`,
+    );
   }
 }
 
@@ -75,14 +79,21 @@ export async function readModelUpload(dir: string): Promise<UploadPart[]> {
   try {
     dirStat = await stat(dir);
   } catch {
-    throw new UsageError(`model folder "${dir}" does not exist; point at the folder written by tf.LayersModel.save() (model.json + weight files)`);
+    throw new UsageError(
+      `model folder "${dir}" does not exist; point at the folder written by tf.LayersModel.save() (model.json + weight files)`,
+    );
   }
-  if (!dirStat.isDirectory()) throw new UsageError(`"${dir}" is not a folder; pass the folder that holds model.json, not a file`);
+  if (!dirStat.isDirectory())
+    throw new UsageError(`"${dir}" is not a folder; pass the folder that holds model.json, not a file`);
   const jsonPath = join(dir, 'model.json');
-  if (!(await isFile(jsonPath))) throw new UsageError(`no model.json in "${dir}"; point at the folder written by tf.LayersModel.save()`);
+  if (!(await isFile(jsonPath)))
+    throw new UsageError(`no model.json in "${dir}"; point at the folder written by tf.LayersModel.save()`);
   const jsonBytes = new Uint8Array(await readFile(jsonPath));
   // The registry's model-file checks import tfjs: only `model push` pays for that.
-  const [{ parseModelJson, shardKey }, { ModelPackageError }] = await Promise.all([import('../coordinator/registry/model-files.ts'), import('../coordinator/registry/model-package-error.ts')]);
+  const [{ parseModelJson, shardKey }, { ModelPackageError }] = await Promise.all([
+    import('../coordinator/registry/model-files.ts'),
+    import('../coordinator/registry/model-package-error.ts'),
+  ]);
   let keys: string[];
   try {
     const json = parseModelJson(jsonBytes);
@@ -105,14 +116,17 @@ export async function readModelUpload(dir: string): Promise<UploadPart[]> {
     parts.push({ field: key, path, bytes: new Uint8Array(await readFile(path)) });
   }
   if (missing.length > 0) {
-    throw new UsageError(`model.json in "${dir}" names weight file${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that ${missing.length > 1 ? 'are' : 'is'} not there; copy every shard next to model.json`);
+    throw new UsageError(
+      `model.json in "${dir}" names weight file${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that ${missing.length > 1 ? 'are' : 'is'} not there; copy every shard next to model.json`,
+    );
   }
   return parts;
 }
 
 function appOf(raw: string): string {
   const parsed = AppNameSchema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`--app: ${parsed.error.issues[0]?.message ?? 'invalid app name'}, got "${raw}"`);
+  if (!parsed.success)
+    throw new UsageError(`--app: ${parsed.error.issues[0]?.message ?? 'invalid app name'}, got "${raw}"`);
   return parsed.data;
 }
 
@@ -130,7 +144,12 @@ function versionPath(app: string, version?: number): string {
 function variantsTable(v: ModelVersionView): string {
   return renderTable(
     ['encoding', 'size', 'sha256', 'holdout accuracy'],
-    v.variants.map((variant) => [variant.encoding, formatBytes(variant.totalBytes), `${variant.sha256.slice(0, 12)}…`, cell(variant.holdoutAccuracy)]),
+    v.variants.map((variant) => [
+      variant.encoding,
+      formatBytes(variant.totalBytes),
+      `${variant.sha256.slice(0, 12)}…`,
+      cell(variant.holdoutAccuracy),
+    ]),
   );
 }
 
@@ -141,7 +160,9 @@ export function describeVersion(v: ModelVersionView): string {
     `created ${v.createdAt}`,
   ];
   if (v.source === 'round') {
-    lines.push(`round ${cell(v.roundId)}: ${cell(v.clients)} clients, clip norm ${cell(v.clipNorm)}, noise multiplier ${cell(v.noiseMultiplier)}, epsilon ${cell(v.epsilon)}`);
+    lines.push(
+      `round ${cell(v.roundId)}: ${cell(v.clients)} clients, clip norm ${cell(v.clipNorm)}, noise multiplier ${cell(v.noiseMultiplier)}, epsilon ${cell(v.epsilon)}`,
+    );
   }
   const metrics = Object.entries(v.metrics);
   if (metrics.length > 0) lines.push(`metrics: ${metrics.map(([k, value]) => `${k}=${cell(value)}`).join(', ')}`);
@@ -164,10 +185,23 @@ function describePush(answer: PushAnswer): string {
   return text;
 }
 
-export interface PushFlags extends ConnectionFlags { app: string; holdout?: string; stage?: string; json?: boolean }
-export interface AppFlags extends ConnectionFlags { app: string; json?: boolean }
-export interface ShowFlags extends AppFlags { version: string }
-export interface StageFlags extends ShowFlags { to: string; reason?: string }
+export interface PushFlags extends ConnectionFlags {
+  app: string;
+  holdout?: string;
+  stage?: string;
+  json?: boolean;
+}
+export interface AppFlags extends ConnectionFlags {
+  app: string;
+  json?: boolean;
+}
+export interface ShowFlags extends AppFlags {
+  version: string;
+}
+export interface StageFlags extends ShowFlags {
+  to: string;
+  reason?: string;
+}
 
 /** `flock model push DIR`. */
 export async function pushModel(dir: string, flags: PushFlags, io: CliIo): Promise<void> {
@@ -175,30 +209,53 @@ export async function pushModel(dir: string, flags: PushFlags, io: CliIo): Promi
   const stage = flags.stage === undefined ? undefined : stageOf('--stage', flags.stage);
   const conn = resolveConnection(flags);
   const parts = await readModelUpload(dir);
-  if (flags.holdout !== undefined && !(await isFile(flags.holdout))) throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
+  if (flags.holdout !== undefined && !(await isFile(flags.holdout)))
+    throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
   // Check the key with one small read first: a wrong key must not cost the whole upload.
   await adminRequest(conn, { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
-  if (flags.holdout !== undefined) parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
+  if (flags.holdout !== undefined)
+    parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
   const form = new FormData();
   for (const part of parts) form.append(part.field, new Blob([part.bytes]), basename(part.path));
   if (stage) form.append('stage', stage);
   const total = parts.reduce((n, p) => n + p.bytes.byteLength, 0);
   // fetch reports no upload progress; one line keeps a long upload from looking hung.
-  io.err(`uploading ${parts.length} files (${formatBytes(total)}) to ${conn.baseUrl}${flags.holdout ? ', then checking variants on the holdout' : ''}...\n`);
-  const answer = await adminRequest(conn, { method: 'POST', path: `/v1/admin/models/${encodeURIComponent(app)}`, form, schema: PushAnswerSchema, timeoutMs: 10 * 60_000 });
+  io.err(
+    `uploading ${parts.length} files (${formatBytes(total)}) to ${conn.baseUrl}${flags.holdout ? ', then checking variants on the holdout' : ''}...\n`,
+  );
+  const answer = await adminRequest(conn, {
+    method: 'POST',
+    path: `/v1/admin/models/${encodeURIComponent(app)}`,
+    form,
+    schema: PushAnswerSchema,
+    timeoutMs: 10 * 60_000,
+  });
   io.out(flags.json ? `${JSON.stringify(answer)}\n` : describePush(answer));
 }
 
 /** `flock model list --app APP`. */
 export async function listVersions(flags: AppFlags, io: CliIo): Promise<void> {
   const app = appOf(flags.app);
-  const { versions } = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
+  const { versions } = await adminRequest(resolveConnection(flags), {
+    method: 'GET',
+    path: versionPath(app),
+    schema: ModelVersionListSchema,
+  });
   if (flags.json) return io.out(`${JSON.stringify(versions)}\n`);
-  if (versions.length === 0) return io.out(`${app} has no versions yet; push one with "flock model push DIR --app ${app}"\n`);
+  if (versions.length === 0)
+    return io.out(`${app} has no versions yet; push one with "flock model push DIR --app ${app}"\n`);
   io.out(
     renderTable(
       ['version', 'stage', 'source', 'parent', 'clients', 'epsilon', 'created'],
-      versions.map((v) => [String(v.version), v.stage, v.source, cell(v.parentVersion), cell(v.clients), cell(v.epsilon), v.createdAt]),
+      versions.map((v) => [
+        String(v.version),
+        v.stage,
+        v.source,
+        cell(v.parentVersion),
+        cell(v.clients),
+        cell(v.epsilon),
+        v.createdAt,
+      ]),
     ),
   );
 }
@@ -207,7 +264,11 @@ export async function listVersions(flags: AppFlags, io: CliIo): Promise<void> {
 export async function showVersion(flags: ShowFlags, io: CliIo): Promise<void> {
   const app = appOf(flags.app);
   const version = parseIntegerFlag('--version', flags.version);
-  const v = await adminRequest(resolveConnection(flags), { method: 'GET', path: versionPath(app, version), schema: ModelVersionViewSchema });
+  const v = await adminRequest(resolveConnection(flags), {
+    method: 'GET',
+    path: versionPath(app, version),
+    schema: ModelVersionViewSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(v)}\n` : describeVersion(v));
 }
 
@@ -217,6 +278,11 @@ export async function stageVersion(flags: StageFlags, io: CliIo): Promise<void> 
   const version = parseIntegerFlag('--version', flags.version);
   const stage = stageOf('--to', flags.to);
   const json = flags.reason === undefined ? { stage } : { stage, reason: flags.reason };
-  const v = await adminRequest(resolveConnection(flags), { method: 'POST', path: `${versionPath(app, version)}/stage`, json, schema: ModelVersionViewSchema });
+  const v = await adminRequest(resolveConnection(flags), {
+    method: 'POST',
+    path: `${versionPath(app, version)}/stage`,
+    json,
+    schema: ModelVersionViewSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(v)}\n` : `${v.app} v${v.version} is now ${v.stage}\n`);
 }

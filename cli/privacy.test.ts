@@ -6,7 +6,16 @@ import { computeEpsilon } from '../shared/dp/index.ts';
 import { main, type CliIo } from './index.ts';
 
 function capture(): CliIo & { stdout: string; stderr: string } {
-  const io = { stdout: '', stderr: '', out: (t: string) => { io.stdout += t; }, err: (t: string) => { io.stderr += t; } };
+  const io = {
+    stdout: '',
+    stderr: '',
+    out: (t: string) => {
+      io.stdout += t;
+    },
+    err: (t: string) => {
+      io.stderr += t;
+    },
+  };
   return io;
 }
 
@@ -61,18 +70,49 @@ describe('flock privacy epsilon', () => {
 
 describe('flock privacy noise', () => {
   it('prints the calibrated noise multiplier, which meets the target', async () => {
-    const { code, stdout } = await run('noise', '--sampling-rate', '0.01', '--steps', '1000', '--delta', '1e-5', '--epsilon', '2', '--json');
+    const { code, stdout } = await run(
+      'noise',
+      '--sampling-rate',
+      '0.01',
+      '--steps',
+      '1000',
+      '--delta',
+      '1e-5',
+      '--epsilon',
+      '2',
+      '--json',
+    );
     expect(code).toBe(0);
     const out = JSON.parse(stdout) as { noiseMultiplier: number; epsilon: number };
-    const check = computeEpsilon({ samplingRate: 0.01, noiseMultiplier: out.noiseMultiplier, steps: 1000, delta: 1e-5 });
+    const check = computeEpsilon({
+      samplingRate: 0.01,
+      noiseMultiplier: out.noiseMultiplier,
+      steps: 1000,
+      delta: 1e-5,
+    });
     expect(check.epsilon).toBeLessThanOrEqual(2);
     expect(out.epsilon).toBe(check.epsilon);
-    const tooLittle = computeEpsilon({ samplingRate: 0.01, noiseMultiplier: out.noiseMultiplier * (1 - 1e-4), steps: 1000, delta: 1e-5 });
+    const tooLittle = computeEpsilon({
+      samplingRate: 0.01,
+      noiseMultiplier: out.noiseMultiplier * (1 - 1e-4),
+      steps: 1000,
+      delta: 1e-5,
+    });
     expect(tooLittle.epsilon).toBeGreaterThan(2);
   });
 
   it('exits 2 for a non-positive target epsilon', async () => {
-    const { code, stderr } = await run('noise', '--sampling-rate', '0.01', '--steps', '10', '--delta', '1e-5', '--epsilon', '0');
+    const { code, stderr } = await run(
+      'noise',
+      '--sampling-rate',
+      '0.01',
+      '--steps',
+      '10',
+      '--delta',
+      '1e-5',
+      '--epsilon',
+      '0',
+    );
     expect(code).toBe(2);
     expect(stderr).toMatch(/--epsilon: must be > 0/);
   });
@@ -84,7 +124,14 @@ describe('the real bin', () => {
     const exec = promisify(execFile);
     const { stdout } = await exec(process.execPath, [bin, 'privacy', 'epsilon', ...EPSILON_ARGS, '--json']);
     expect((JSON.parse(stdout) as { epsilon: number }).epsilon).toBeGreaterThan(0);
-    const failure = await exec(process.execPath, [bin, 'privacy', 'epsilon', ...EPSILON_ARGS.slice(2), '--sampling-rate', '2']).then(
+    const failure = await exec(process.execPath, [
+      bin,
+      'privacy',
+      'epsilon',
+      ...EPSILON_ARGS.slice(2),
+      '--sampling-rate',
+      '2',
+    ]).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => error,
     );

@@ -34,8 +34,21 @@ function asUsage<T>(ParameterError: typeof DpParameterError, compute: () => T): 
   }
 }
 
-interface EpsilonFlags { samplingRate: string; noiseMultiplier: string; steps: string; delta: string; json?: boolean }
-interface NoiseFlags { samplingRate: string; steps: string; delta: string; epsilon: string; tolerance?: string; json?: boolean }
+interface EpsilonFlags {
+  samplingRate: string;
+  noiseMultiplier: string;
+  steps: string;
+  delta: string;
+  json?: boolean;
+}
+interface NoiseFlags {
+  samplingRate: string;
+  steps: string;
+  delta: string;
+  epsilon: string;
+  tolerance?: string;
+  json?: boolean;
+}
 
 /**
  * Adds the `privacy` command group to the program.

@@ -21,7 +21,10 @@ import { loadMnist } from '../simulate/datasets/mnist.ts';
 
 const root = join(import.meta.dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## Operating a coordinator'), readme.indexOf('\n## ', readme.indexOf('## Operating a coordinator') + 5));
+const section = readme.slice(
+  readme.indexOf('## Operating a coordinator'),
+  readme.indexOf('\n## ', readme.indexOf('## Operating a coordinator') + 5),
+);
 
 /** The section's `npx flock` lines, comments stripped. */
 const readmeLines = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
@@ -40,7 +43,9 @@ const ran: string[] = [];
 function flock(line: string, timeoutMs = 120_000): { status: number | null; stdout: string; stderr: string } {
   const args = line.replace(/^npx flock /, '').split(/\s+/);
   const run = spawnSync(process.execPath, [join(root, 'bin', 'flock.js'), ...args], {
-    cwd: dir, encoding: 'utf8', timeout: timeoutMs,
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: timeoutMs,
     env: { ...process.env, FLOCK_ADMIN_KEY: adminKey, FLOCK_URL: base, FLOCK_LOG_LEVEL: 'warn' },
   });
   ran.push(line);
@@ -70,10 +75,17 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'plan.json'), planJson);
 
   const serveLine = line('npx flock serve');
-  const args = serveLine.replace(/^npx flock /, '').replace('--port 8787', '--port 0').split(/\s+/);
+  const args = serveLine
+    .replace(/^npx flock /, '')
+    .replace('--port 8787', '--port 0')
+    .split(/\s+/);
   const env: NodeJS.ProcessEnv = { ...process.env, FLOCK_LOG_LEVEL: 'warn' };
   delete env.FLOCK_ADMIN_KEY;
-  serve = spawn(process.execPath, [join(root, 'bin', 'flock.js'), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  serve = spawn(process.execPath, [join(root, 'bin', 'flock.js'), ...args], {
+    cwd: dir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`flock serve did not seed in 180 s:\n${out}`)), 180_000);
@@ -113,7 +125,8 @@ describe("the README's operator section, line by line", () => {
     const id = /ro_[A-Za-z0-9_-]+/.exec(started)![0];
     expect(ok(line('npx flock rollout list'))).toContain(id);
     const actions = line('npx flock rollout pause|resume|promote|abort');
-    for (const action of ['pause', 'resume', 'abort']) ok(actions.replace('pause|resume|promote|abort', action).replace('<id>', id));
+    for (const action of ['pause', 'resume', 'abort'])
+      ok(actions.replace('pause|resume|promote|abort', action).replace('<id>', id));
     const shadowed = ok(line('npx flock rollout start --app digits --candidate 2 --shadow-version 3'));
     const shadowId = /ro_[A-Za-z0-9_-]+/.exec(shadowed)![0];
     expect(shadowId).not.toBe(id);
@@ -126,28 +139,50 @@ describe("the README's operator section, line by line", () => {
     expect(ok(line('npx flock model list --app digits'))).toMatch(/production/);
     const created = ok(line('npx flock task create --app digits --model-version 1 --plan plan.json'));
     const taskId = /task_[A-Za-z0-9_-]+/.exec(created)![0];
-    expect(ok(line('npx flock task rounds <task-id>').replace('<task-id>', taskId))).toMatch(new RegExp(`${taskId} has no rounds yet|round`));
+    expect(ok(line('npx flock task rounds <task-id>').replace('<task-id>', taskId))).toMatch(
+      new RegExp(`${taskId} has no rounds yet|round`),
+    );
     expect(ok(line('npx flock status'))).toMatch(/digits/);
     // Not a README line: an action's --reason reaches the audit log.
     ok(`npx flock task pause ${taskId} --reason deploy-freeze`);
-    const audit = await fetch(`${base}/v1/admin/audit?action=task.pause&target=${taskId}`, { headers: { authorization: `Bearer ${adminKey}` } });
+    const audit = await fetch(`${base}/v1/admin/audit?action=task.pause&target=${taskId}`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
     expect(await audit.text()).toContain('deploy-freeze');
   }, 120_000);
 
   it('simulates in process and against the running coordinator (fewer rounds)', () => {
-    const local = ok(line('npx flock simulate --model 2nn --clients 100').replace('--rounds 100', '--rounds 2'), 300_000);
+    const local = ok(
+      line('npx flock simulate --model 2nn --clients 100').replace('--rounds 100', '--rounds 2'),
+      300_000,
+    );
     expect(JSON.parse(local.trim().split('\n').at(-1)!)).toHaveProperty('finalAccuracy');
-    const remote = line('npx flock simulate --url').replace('http://127.0.0.1:8787', base).replace('--rounds 20', '--rounds 1');
+    const remote = line('npx flock simulate --url')
+      .replace('http://127.0.0.1:8787', base)
+      .replace('--rounds 20', '--rounds 1');
     ok(remote, 300_000);
     expect(readFileSync(join(dir, 'acc.svg'), 'utf8')).toMatch(/<svg/);
   }, 600_000);
 
   it('ran every flock line of the section', () => {
     expect(readmeLines.length).toBeGreaterThanOrEqual(13);
-    const expanded = (l: string) => (l.includes('pause|resume|promote|abort') ? ['pause', 'resume', 'promote', 'abort'].map((a) => l.replace('pause|resume|promote|abort', a)) : [l]);
-    const normalise = (l: string) => l.replace('--port 8787', '').replace(/--rounds \d+/, '').replace(/http:\/\/127\.0\.0\.1:\d+/, 'URL').replace(/<[a-z-]+>|\b(task|ro)_[A-Za-z0-9_-]+/g, 'ID').replace(/--port 0/, '').trim();
+    const expanded = (l: string) =>
+      l.includes('pause|resume|promote|abort')
+        ? ['pause', 'resume', 'promote', 'abort'].map((a) => l.replace('pause|resume|promote|abort', a))
+        : [l];
+    const normalise = (l: string) =>
+      l
+        .replace('--port 8787', '')
+        .replace(/--rounds \d+/, '')
+        .replace(/http:\/\/127\.0\.0\.1:\d+/, 'URL')
+        .replace(/<[a-z-]+>|\b(task|ro)_[A-Za-z0-9_-]+/g, 'ID')
+        .replace(/--port 0/, '')
+        .trim();
     const done = new Set(ran.map(normalise));
-    const missing = readmeLines.flatMap(expanded).map(normalise).filter((l) => !done.has(l));
+    const missing = readmeLines
+      .flatMap(expanded)
+      .map(normalise)
+      .filter((l) => !done.has(l));
     expect(missing).toEqual([]);
   });
 });

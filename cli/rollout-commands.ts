@@ -14,10 +14,14 @@ import type { ActionFlags, ListFlags, OneFlags, StartFlags } from './rollout.ts'
 const rollouts = () => import('./rollout.ts');
 
 export function registerRolloutCommands(program: Command, io: CliIo): void {
-  const rollout = program.command('rollout').description('roll a candidate model out to canary cohorts; pause, resume, promote or abort');
+  const rollout = program
+    .command('rollout')
+    .description('roll a candidate model out to canary cohorts; pause, resume, promote or abort');
 
   withConnectionOptions(
-    rollout.command('start').description('start a staged canary rollout of a candidate version')
+    rollout
+      .command('start')
+      .description('start a staged canary rollout of a candidate version')
       .requiredOption('--app <app>', 'app name')
       .requiredOption('--candidate <version>', 'candidate model version')
       .option('--stages <list>', 'canary percentages per stage (default 5,25,50,100)')
@@ -29,17 +33,30 @@ export function registerRolloutCommands(program: Command, io: CliIo): void {
       .option('--json', 'print JSON'),
   ).action(async (flags: StartFlags) => (await rollouts()).startRollout(flags, io));
 
-  withConnectionOptions(rollout.command('list').description('rollouts, newest first').option('--app <app>', 'only this app').option('--json', 'print JSON')).action(
-    async (flags: ListFlags) => (await rollouts()).listRollouts(flags, io),
-  );
+  withConnectionOptions(
+    rollout
+      .command('list')
+      .description('rollouts, newest first')
+      .option('--app <app>', 'only this app')
+      .option('--json', 'print JSON'),
+  ).action(async (flags: ListFlags) => (await rollouts()).listRollouts(flags, io));
 
-  withConnectionOptions(rollout.command('show').description('one rollout with its latest verdict and evidence').argument('<id>', 'rollout id').option('--json', 'print JSON')).action(
-    async (id: string, flags: OneFlags) => (await rollouts()).showRollout(id, flags, io),
-  );
+  withConnectionOptions(
+    rollout
+      .command('show')
+      .description('one rollout with its latest verdict and evidence')
+      .argument('<id>', 'rollout id')
+      .option('--json', 'print JSON'),
+  ).action(async (id: string, flags: OneFlags) => (await rollouts()).showRollout(id, flags, io));
 
   for (const action of ['pause', 'resume', 'promote', 'abort'] as const) {
-    withConnectionOptions(rollout.command(action).description(`${action} a rollout`).argument('<id>', 'rollout id').option('--reason <text>', 'why, kept in the audit log (1-500 characters)').option('--json', 'print JSON')).action(
-      async (id: string, flags: ActionFlags) => (await rollouts()).actOnRollout(action, id, flags, io),
-    );
+    withConnectionOptions(
+      rollout
+        .command(action)
+        .description(`${action} a rollout`)
+        .argument('<id>', 'rollout id')
+        .option('--reason <text>', 'why, kept in the audit log (1-500 characters)')
+        .option('--json', 'print JSON'),
+    ).action(async (id: string, flags: ActionFlags) => (await rollouts()).actOnRollout(action, id, flags, io));
   }
 }

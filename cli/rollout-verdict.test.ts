@@ -16,7 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedManifest } from '../shared/manifest/index.ts';
 import { RolloutVerdictSchema } from '../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator/coordinator.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from '../coordinator/routes/fleet.fixture.ts';
+import {
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type Fetcher,
+  type FleetDevice,
+} from '../coordinator/routes/fleet.fixture.ts';
 import { main, type CliIo } from './index.ts';
 import { describeVerdict } from './rollout-verdict.ts';
 
@@ -46,8 +53,17 @@ async function cohortOf(d: FleetDevice): Promise<{ version: number; cohort?: str
 async function report(d: FleetDevice, version: number, correct: number, incorrect: number) {
   const at = new Date().toISOString();
   const res = await f('/v1/telemetry', {
-    method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: version, events: [{ type: 'feedback', at, correct, incorrect }, { type: 'heartbeat', at, generation: 1, backend: 'wasm' }] }),
+    method: 'POST',
+    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      deviceId: d.deviceId,
+      app: 'digits',
+      modelVersion: version,
+      events: [
+        { type: 'feedback', at, correct, incorrect },
+        { type: 'heartbeat', at, generation: 1, backend: 'wasm' },
+      ],
+    }),
   });
   expect(res.status).toBe(202);
 }
@@ -72,7 +88,10 @@ async function fleet(n: number): Promise<{ canary: FleetDevice[]; control: Fleet
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-cli-verdict-'));
   flock = await createCoordinator({
-    dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false,
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
     rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
   });
   f = async (path, init) => flock.app.request(path, init);
@@ -95,8 +114,16 @@ afterAll(async () => {
 describe('flock rollout show: verdict lines', () => {
   it('says what the rollout waits for (exposed canary devices) and what each metric waits for', async () => {
     const res = await f('/v1/admin/rollouts', {
-      method: 'POST', headers: admin,
-      body: JSON.stringify({ app: 'digits', candidateVersion: 2, stages: [50, 100], minStageSeconds: 0, minSamples: 50, metrics: { accuracy: { minSamples: 200 } } }),
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        app: 'digits',
+        candidateVersion: 2,
+        stages: [50, 100],
+        minStageSeconds: 0,
+        minSamples: 50,
+        metrics: { accuracy: { minSamples: 200 } },
+      }),
     });
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
@@ -111,7 +138,9 @@ describe('flock rollout show: verdict lines', () => {
     const text = lines.join('\n');
     expect(lines[0]).toMatch(/^verdict {5}pass at \S+ \(stage 1 at 50%\)$/);
     expect(text).toContain('next        wait: 6 of 50 canary devices exposed');
-    expect(text).toMatch(/exposure {4}6 canary \/ 6 control devices; expected canary share 50\.0%, observed 50\.0%: matches/);
+    expect(text).toMatch(
+      /exposure {4}6 canary \/ 6 control devices; expected canary share 50\.0%, observed 50\.0%: matches/,
+    );
     expect(text).toMatch(/accuracy\s+pass\s+.*\[600 canary \/ 600 control samples\]/);
     // Metrics with nothing to compare say what they need.
     expect(text).toMatch(/latency\s+insufficient\s+needs \d+ samples per cohort, has 0 canary \/ 0 control/);
@@ -121,14 +150,25 @@ describe('flock rollout show: verdict lines', () => {
     expect(shown.code).toBe(0);
     expect(shown.out).toContain(`rollout ${id}  running`);
     for (const line of lines) expect(shown.out).toContain(line);
-    const aborted = await f(`/v1/admin/rollouts/${id}/abort`, { method: 'POST', headers: { authorization: admin.authorization } });
+    const aborted = await f(`/v1/admin/rollouts/${id}/abort`, {
+      method: 'POST',
+      headers: { authorization: admin.authorization },
+    });
     expect(aborted.status, await aborted.clone().text()).toBe(200);
   }, 60_000);
 
   it('says why a metric failed and that the rollout rolled back', async () => {
     const res = await f('/v1/admin/rollouts', {
-      method: 'POST', headers: admin,
-      body: JSON.stringify({ app: 'digits', candidateVersion: 3, stages: [50, 100], minStageSeconds: 0, minSamples: 5, metrics: { accuracy: { minSamples: 200 } } }),
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        app: 'digits',
+        candidateVersion: 3,
+        stages: [50, 100],
+        minStageSeconds: 0,
+        minSamples: 5,
+        metrics: { accuracy: { minSamples: 200 } },
+      }),
     });
     expect(res.status, await res.clone().text()).toBe(201);
     const { id } = (await res.json()) as { id: string };
@@ -146,7 +186,18 @@ describe('flock rollout show: verdict lines', () => {
   }, 60_000);
 
   it('is what /openapi.json publishes for lastVerdict, and the rollout body documents shadow', async () => {
-    const doc = (await (await f('/openapi.json')).json()) as { paths: Record<string, Record<string, { responses?: Record<string, { content: Record<string, { schema: Schema }> }>; requestBody?: { content: Record<string, { schema: Schema }> } }>> };
+    const doc = (await (await f('/openapi.json')).json()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            responses?: Record<string, { content: Record<string, { schema: Schema }> }>;
+            requestBody?: { content: Record<string, { schema: Schema }> };
+          }
+        >
+      >;
+    };
     type Schema = { properties?: Record<string, Schema>; required?: string[]; oneOf?: Schema[]; type?: unknown };
     const shown = doc.paths['/v1/admin/rollouts/{id}'].get.responses?.['200'].content['application/json'].schema;
     const verdict = shown?.properties?.lastVerdict;

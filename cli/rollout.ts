@@ -13,14 +13,40 @@ import { describeVerdict } from './rollout-verdict.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
 
-const ShadowReportSchema = z.object({ shadowVersion: z.number(), comparisons: z.number(), devices: z.number(), agreementRate: z.number().nullable(), latencyDeltaMs: z.number().nullable() });
-const ShowSchema = RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()).optional(), shadowReport: ShadowReportSchema.nullable().optional() });
+const ShadowReportSchema = z.object({
+  shadowVersion: z.number(),
+  comparisons: z.number(),
+  devices: z.number(),
+  agreementRate: z.number().nullable(),
+  latencyDeltaMs: z.number().nullable(),
+});
+const ShowSchema = RolloutViewSchema.extend({
+  drift: z.record(z.string(), z.unknown()).optional(),
+  shadowReport: ShadowReportSchema.nullable().optional(),
+});
 
-export interface StartFlags extends ConnectionFlags { app: string; candidate: string; stages?: string; minStageSeconds?: string; minSamples?: string; metricsJson?: string; shadowVersion?: string; shadowSampleRate?: string; json?: boolean }
-export interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
-export interface OneFlags extends ConnectionFlags { json?: boolean }
+export interface StartFlags extends ConnectionFlags {
+  app: string;
+  candidate: string;
+  stages?: string;
+  minStageSeconds?: string;
+  minSamples?: string;
+  metricsJson?: string;
+  shadowVersion?: string;
+  shadowSampleRate?: string;
+  json?: boolean;
+}
+export interface ListFlags extends ConnectionFlags {
+  app?: string;
+  json?: boolean;
+}
+export interface OneFlags extends ConnectionFlags {
+  json?: boolean;
+}
 /** An operator action's flags: `--reason` goes to the audit entry. */
-export interface ActionFlags extends OneFlags { reason?: string }
+export interface ActionFlags extends OneFlags {
+  reason?: string;
+}
 
 /** Human text for one rollout with its latest verdict. */
 export function describeRollout(r: RolloutView & { shadowReport?: z.infer<typeof ShadowReportSchema> | null }): string {
@@ -33,7 +59,9 @@ export function describeRollout(r: RolloutView & { shadowReport?: z.infer<typeof
   if (r.shadow) {
     const s = r.shadowReport;
     const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
-    lines.push(`shadow      v${r.shadow.version} on ${pct(r.shadow.sampleRate)} of inferences${s ? `: ${s.comparisons} compared on ${s.devices} devices, agreement ${pct(s.agreementRate)}, latency ${s.latencyDeltaMs === null ? '-' : `${s.latencyDeltaMs >= 0 ? '+' : ''}${s.latencyDeltaMs.toFixed(1)} ms`}` : ''}`);
+    lines.push(
+      `shadow      v${r.shadow.version} on ${pct(r.shadow.sampleRate)} of inferences${s ? `: ${s.comparisons} compared on ${s.devices} devices, agreement ${pct(s.agreementRate)}, latency ${s.latencyDeltaMs === null ? '-' : `${s.latencyDeltaMs >= 0 ? '+' : ''}${s.latencyDeltaMs.toFixed(1)} ms`}` : ''}`,
+    );
   }
   lines.push(...describeVerdict(r.lastVerdict));
   return `${lines.join('\n')}\n`;
@@ -42,13 +70,17 @@ export function describeRollout(r: RolloutView & { shadowReport?: z.infer<typeof
 /** Parses "5,25,50,100". */
 export function parseStages(raw: string): number[] {
   const stages = raw.split(',').map((s) => parseNumberFlag('--stages', s.trim()));
-  if (stages.some((p, i) => !(p > 0 && p <= 100) || (i > 0 && p <= stages[i - 1]))) throw new UsageError(`--stages must be increasing percentages in (0, 100], e.g. 5,25,50,100; got ${raw}`);
+  if (stages.some((p, i) => !(p > 0 && p <= 100) || (i > 0 && p <= stages[i - 1])))
+    throw new UsageError(`--stages must be increasing percentages in (0, 100], e.g. 5,25,50,100; got ${raw}`);
   return stages;
 }
 
 /** `flock rollout start`. */
 export async function startRollout(flags: StartFlags, io: CliIo): Promise<void> {
-  const body: Record<string, unknown> = { app: flags.app, candidateVersion: parseIntegerFlag('--candidate', flags.candidate) };
+  const body: Record<string, unknown> = {
+    app: flags.app,
+    candidateVersion: parseIntegerFlag('--candidate', flags.candidate),
+  };
   if (flags.stages) body.stages = parseStages(flags.stages);
   if (flags.minStageSeconds) body.minStageSeconds = parseNumberFlag('--min-stage-seconds', flags.minStageSeconds);
   if (flags.minSamples) body.minSamples = parseIntegerFlag('--min-samples', flags.minSamples);
@@ -61,34 +93,72 @@ export async function startRollout(flags: StartFlags, io: CliIo): Promise<void> 
   }
   if (flags.shadowVersion) {
     const sampleRate = flags.shadowSampleRate ? parseNumberFlag('--shadow-sample-rate', flags.shadowSampleRate) : 0.1;
-    if (!(sampleRate > 0 && sampleRate <= 1)) throw new UsageError(`--shadow-sample-rate must be in (0, 1], e.g. 0.1; got ${flags.shadowSampleRate}`);
+    if (!(sampleRate > 0 && sampleRate <= 1))
+      throw new UsageError(`--shadow-sample-rate must be in (0, 1], e.g. 0.1; got ${flags.shadowSampleRate}`);
     body.shadow = { version: parseIntegerFlag('--shadow-version', flags.shadowVersion), sampleRate };
   } else if (flags.shadowSampleRate) {
     throw new UsageError('--shadow-sample-rate needs --shadow-version');
   }
-  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/rollouts', json: body, schema: RolloutViewSchema });
+  const r = await adminRequest(resolveConnection(flags), {
+    method: 'POST',
+    path: '/v1/admin/rollouts',
+    json: body,
+    schema: RolloutViewSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : `started rollout ${r.id}\n${describeRollout(r)}`);
 }
 
 /** `flock rollout list`. */
 export async function listRollouts(flags: ListFlags, io: CliIo): Promise<void> {
   const query = flags.app ? `?app=${encodeURIComponent(flags.app)}` : '';
-  const { rollouts } = await adminRequest(resolveConnection(flags), { method: 'GET', path: `/v1/admin/rollouts${query}`, schema: z.object({ rollouts: z.array(RolloutViewSchema) }) });
+  const { rollouts } = await adminRequest(resolveConnection(flags), {
+    method: 'GET',
+    path: `/v1/admin/rollouts${query}`,
+    schema: z.object({ rollouts: z.array(RolloutViewSchema) }),
+  });
   if (flags.json) return io.out(`${JSON.stringify(rollouts)}\n`);
-  if (rollouts.length === 0) return io.out(`${flags.app ? `no rollouts for app ${flags.app}` : 'no rollouts yet'}; start one with "flock rollout start --app ${flags.app ?? 'NAME'} --candidate N"\n`);
-  io.out(renderTable(['id', 'app', 'candidate', 'control', 'status', 'stage', 'verdict'], rollouts.map((r) => [
-    r.id, r.app, `v${r.candidateVersion}`, `v${r.controlVersion}`, r.status, `${r.canaryPercent}%`, cell(r.lastVerdict?.verdict ?? null),
-  ])));
+  if (rollouts.length === 0)
+    return io.out(
+      `${flags.app ? `no rollouts for app ${flags.app}` : 'no rollouts yet'}; start one with "flock rollout start --app ${flags.app ?? 'NAME'} --candidate N"\n`,
+    );
+  io.out(
+    renderTable(
+      ['id', 'app', 'candidate', 'control', 'status', 'stage', 'verdict'],
+      rollouts.map((r) => [
+        r.id,
+        r.app,
+        `v${r.candidateVersion}`,
+        `v${r.controlVersion}`,
+        r.status,
+        `${r.canaryPercent}%`,
+        cell(r.lastVerdict?.verdict ?? null),
+      ]),
+    ),
+  );
 }
 
 /** `flock rollout show ID`. */
 export async function showRollout(id: string, flags: OneFlags, io: CliIo): Promise<void> {
-  const r = await adminRequest(resolveConnection(flags), { method: 'GET', path: `/v1/admin/rollouts/${encodeURIComponent(id)}`, schema: ShowSchema });
+  const r = await adminRequest(resolveConnection(flags), {
+    method: 'GET',
+    path: `/v1/admin/rollouts/${encodeURIComponent(id)}`,
+    schema: ShowSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : describeRollout(r));
 }
 
 /** `flock rollout pause|resume|promote|abort ID`. */
-export async function actOnRollout(action: 'pause' | 'resume' | 'promote' | 'abort', id: string, flags: ActionFlags, io: CliIo): Promise<void> {
-  const r = await adminRequest(resolveConnection(flags), { method: 'POST', path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`, ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }), schema: RolloutViewSchema });
+export async function actOnRollout(
+  action: 'pause' | 'resume' | 'promote' | 'abort',
+  id: string,
+  flags: ActionFlags,
+  io: CliIo,
+): Promise<void> {
+  const r = await adminRequest(resolveConnection(flags), {
+    method: 'POST',
+    path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`,
+    ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }),
+    schema: RolloutViewSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : describeRollout(r));
 }

@@ -4,7 +4,13 @@
  * their mistakes reported as usage errors (exit 2) naming the flag.
  */
 import { resolve } from 'node:path';
-import { openPostgresBackend, openSqliteBackend, parseBlobLocation, type BlobLocation, type CoordinatorBackend } from '../coordinator/backends.ts';
+import {
+  openPostgresBackend,
+  openSqliteBackend,
+  parseBlobLocation,
+  type BlobLocation,
+  type CoordinatorBackend,
+} from '../coordinator/backends.ts';
 import type { Logger } from '../coordinator/observability/logger.ts';
 import { isStoreError } from '../coordinator/store/errors.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
@@ -39,13 +45,20 @@ export async function openServeBackends(flags: ServeBackendFlags, log: Logger): 
     asUsage('--blobs', error);
   }
   if (!url) {
-    if (blobs === 'bytea') throw new UsageError('--blobs bytea needs --store postgres://... (bytea is a PostgreSQL table)');
+    if (blobs === 'bytea')
+      throw new UsageError('--blobs bytea needs --store postgres://... (bytea is a PostgreSQL table)');
     return openSqliteBackend({ dataDir: flags.data, blobs }).catch((error: unknown) => asUsage('--blobs', error));
   }
   const poolSize = parseIntegerFlag('--pool-size', flags.poolSize, 1);
   // --data given with PostgreSQL means "blobs in that (shared) folder" unless --blobs says otherwise.
   const where = blobs ?? (flags.dataGiven ? 'folder' : 'bytea');
-  return openPostgresBackend({ connectionString: url, poolSize, blobs: where, dataDir: resolve(flags.data), log }).catch((error: unknown) =>
+  return openPostgresBackend({
+    connectionString: url,
+    poolSize,
+    blobs: where,
+    dataDir: resolve(flags.data),
+    log,
+  }).catch((error: unknown) =>
     asUsage(isStoreError(error) && error.details.field === 'connectionString' ? '--store' : '--blobs', error),
   );
 }

@@ -4,7 +4,13 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpFetcher, mnistModelFiles, pushModel, registerDevice, testAdminKey } from '../coordinator/routes/fleet.fixture.ts';
+import {
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+} from '../coordinator/routes/fleet.fixture.ts';
 import { startCoordinatorProcess } from '../test/pg/coordinator-processes.ts';
 import { startTestS3Server, S3RVER_CREDENTIALS, type TestS3Server } from '../test/s3/s3-server.ts';
 import { main } from './index.ts';
@@ -51,7 +57,11 @@ describe('flock serve --blobs s3://', () => {
     const p = await startCoordinatorProcess({
       adminKey,
       args: ['--data', dataDir, '--blobs', 's3://flock-serve-test/fleet-a'],
-      env: { FLOCK_S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey },
+      env: {
+        FLOCK_S3_ENDPOINT: s3.endpoint,
+        AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      },
     });
     try {
       // The banner's later lines may arrive in a later stdout chunk than "listening on".
@@ -69,12 +79,18 @@ describe('flock serve --blobs s3://', () => {
       expect(local.filter((name) => name !== 'tmp')).toEqual([]);
 
       const device = await registerDevice(f, 'digits');
-      const signed = (await (await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${device.token}` } })).json()) as { manifest: { variants: { encoding: string; shards: { hash: string }[] }[] } };
+      const signed = (await (
+        await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${device.token}` } })
+      ).json()) as { manifest: { variants: { encoding: string; shards: { hash: string }[] }[] } };
       const shard = signed.manifest.variants[0].shards[0].hash;
       expect(keys).toContain(`fleet-a/${shard.slice(0, 2)}/${shard.slice(2)}`);
       const blob = await f(`/v1/blobs/${shard}`, { headers: { authorization: `Bearer ${device.token}` } });
       expect(blob.status).toBe(200);
-      expect(createHash('sha256').update(new Uint8Array(await blob.arrayBuffer())).digest('hex')).toBe(shard);
+      expect(
+        createHash('sha256')
+          .update(new Uint8Array(await blob.arrayBuffer()))
+          .digest('hex'),
+      ).toBe(shard);
     } finally {
       p.child.kill('SIGTERM');
       await p.exited;

@@ -45,17 +45,24 @@ export interface ServeOptions {
 export async function runServe(opts: ServeOptions, command: Command, io: CliIo): Promise<void> {
   const port = parseIntegerFlag('--port', opts.port, 0);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-  if (!(BACKENDS as readonly string[]).includes(opts.backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+  if (!(BACKENDS as readonly string[]).includes(opts.backend))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
   const dataGiven = command.getOptionValueSource('data') === 'cli' || Boolean(process.env.FLOCK_DATA);
   const telemetryRetentionMs = parseDurationFlag('--telemetry-retention', opts.telemetryRetention);
   let corsOrigins: string[];
   try {
-    corsOrigins = parseCorsOrigins([...(process.env.FLOCK_CORS_ORIGINS ? [process.env.FLOCK_CORS_ORIGINS] : []), ...opts.corsOrigin]);
+    corsOrigins = parseCorsOrigins([
+      ...(process.env.FLOCK_CORS_ORIGINS ? [process.env.FLOCK_CORS_ORIGINS] : []),
+      ...opts.corsOrigin,
+    ]);
   } catch (error) {
     throw new UsageError(`--cors-origin: ${(error as Error).message}`);
   }
   const log = createLogger();
-  const backends = await openServeBackends({ data: opts.data, dataGiven, store: opts.store, poolSize: opts.poolSize, blobs: opts.blobs }, log);
+  const backends = await openServeBackends(
+    { data: opts.data, dataGiven, store: opts.store, poolSize: opts.poolSize, blobs: opts.blobs },
+    log,
+  );
   let coordinator: Awaited<ReturnType<typeof createCoordinator>>;
   try {
     coordinator = await createCoordinator({
@@ -90,26 +97,36 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const base = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${actualPort}`;
   io.out(`flock coordinator listening on ${base}\n`);
-  io.out(`  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`);
+  io.out(
+    `  health:   ${base}/healthz\n  openapi:  ${base}/openapi.json\n  metrics:  ${base}/metrics\n  ${backends.description}\n`,
+  );
   const aggregation = currentAggregationBackend();
   if (aggregation) io.out(`  aggregate: ${aggregation.name} on ${aggregation.device}\n`);
-  io.out(`  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`);
+  io.out(
+    `  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`,
+  );
   if (site) {
     io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
     if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
-    if (!site.sdkBuilt) io.out('  (the script-tag SDK is not built: /sdk/flock.min.js answers 404 until npm run build:demo)\n');
+    if (!site.sdkBuilt)
+      io.out('  (the script-tag SDK is not built: /sdk/flock.min.js answers 404 until npm run build:demo)\n');
   }
   if (coordinator.initialAdminKey) {
-    io.out(`\nAdmin key (shown once; store it, e.g. export FLOCK_ADMIN_KEY=...):\n  ${coordinator.initialAdminKey}\n\n`);
+    io.out(
+      `\nAdmin key (shown once; store it, e.g. export FLOCK_ADMIN_KEY=...):\n  ${coordinator.initialAdminKey}\n\n`,
+    );
   } else if (!process.env.FLOCK_ADMIN_KEY) {
-    io.out('  admin key: made at the first start and shown once then; pass it as --admin-key or FLOCK_ADMIN_KEY (npx flock admin-key mints a new one to set in FLOCK_ADMIN_KEY)\n');
+    io.out(
+      '  admin key: made at the first start and shown once then; pass it as --admin-key or FLOCK_ADMIN_KEY (npx flock admin-key mints a new one to set in FLOCK_ADMIN_KEY)\n',
+    );
   }
   let stopping = false;
   if (site) {
     // After listening: the API is up while the seed model trains; the demo page waits for it.
     void seedDemoModel(coordinator, { progress: (line) => io.out(`${line}\n`) }).catch((error: unknown) => {
       // A shutdown during the first start's seeding closes the store under it: that is no failure to report.
-      if (!stopping) io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      if (!stopping)
+        io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
     });
   }
   await new Promise<void>((done) => {
@@ -118,7 +135,10 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
       io.out(`\n${signal}: shutting down\n`);
       server.close(() => undefined);
       if ('closeAllConnections' in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
-      void coordinator.close().then(() => backends.close()).then(done, done);
+      void coordinator
+        .close()
+        .then(() => backends.close())
+        .then(done, done);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

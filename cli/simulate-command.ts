@@ -18,10 +18,16 @@ export const STRATEGIES = 'fedavg, fedavgm, fedadam, fedyogi, fedadagrad, median
  * // flock simulate --model 2nn --clients 100 --fraction 0.1 --rounds 150 --target 0.97 --json
  * registerSimulateCommand(program, io);
  */
-export function registerSimulateCommand(program: Command, io: CliIo, progressStream: ProgressStream = process.stderr): void {
+export function registerSimulateCommand(
+  program: Command,
+  io: CliIo,
+  progressStream: ProgressStream = process.stderr,
+): void {
   program
     .command('simulate')
-    .description('federated training of N virtual clients on MNIST against an in-process coordinator or a running one (--url)')
+    .description(
+      'federated training of N virtual clients on MNIST against an in-process coordinator or a running one (--url)',
+    )
     .option('--dataset <name>', 'dataset (mnist)', 'mnist')
     .option('--model <kind>', '2nn | cnn | mlp-small', '2nn')
     .option('--clients <n>', 'number of virtual clients N', '100')
@@ -50,5 +56,7 @@ export function registerSimulateCommand(program: Command, io: CliIo, progressStr
     .option('--stop-at-target', 'stop after the first round that reaches --target')
     .option('--plot <file.svg>', 'write an SVG plot of accuracy per round')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: SimulateFlags) => (await import('./simulate.ts')).runSimulateCommand(flags, io, progressStream));
+    .action(async (flags: SimulateFlags) =>
+      (await import('./simulate.ts')).runSimulateCommand(flags, io, progressStream),
+    );
 }

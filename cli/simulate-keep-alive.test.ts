@@ -35,7 +35,11 @@ function flock(args: string[]): Promise<{ code: number | null; out: string; err:
 /** A real coordinator behind a listener that may drop a request's connection or answer it itself. */
 async function coordinatorBehind(intercept: (request: Request, drop: () => Response) => Response | null) {
   const dataDir = await mkdtemp(join(tmpdir(), 'flock-sim-keepalive-'));
-  const coordinator = await createCoordinator({ dataDir, log: createLogger({ level: 'silent' }), rateLimits: { registerPerIp: { limit: 1e6, windowMs: 1000 }, perDevice: { limit: 1e6, windowMs: 60_000 } } });
+  const coordinator = await createCoordinator({
+    dataDir,
+    log: createLogger({ level: 'silent' }),
+    rateLimits: { registerPerIp: { limit: 1e6, windowMs: 1000 }, perDevice: { limit: 1e6, windowMs: 60_000 } },
+  });
   const server = serve({
     fetch: (request: Request, env: unknown) => {
       const drop = () => {
@@ -51,8 +55,27 @@ async function coordinatorBehind(intercept: (request: Request, drop: () => Respo
   return {
     coordinator,
     dataDir,
-    args: ['simulate', '--url', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--admin-key', coordinator.initialAdminKey!, '--model', 'mlp-small', '--clients', '4', '--fraction', '1',
-      '--train-examples', '2000', '--eval-examples', '1000', '--workers', '0', '--target', '0.5'],
+    args: [
+      'simulate',
+      '--url',
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      '--admin-key',
+      coordinator.initialAdminKey!,
+      '--model',
+      'mlp-small',
+      '--clients',
+      '4',
+      '--fraction',
+      '1',
+      '--train-examples',
+      '2000',
+      '--eval-examples',
+      '1000',
+      '--workers',
+      '0',
+      '--target',
+      '0.5',
+    ],
     close: async () => {
       server.close();
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -62,7 +85,8 @@ async function coordinatorBehind(intercept: (request: Request, drop: () => Respo
   };
 }
 
-const isPause = (r: Request) => r.method === 'POST' && /^\/v1\/admin\/tasks\/[^/]+\/pause$/.test(new URL(r.url).pathname);
+const isPause = (r: Request) =>
+  r.method === 'POST' && /^\/v1\/admin\/tasks\/[^/]+\/pause$/.test(new URL(r.url).pathname);
 
 describe('flock simulate --url when the coordinator closes connections', () => {
   it('retries the final pause on a fresh connection and ends with its table and plot, the task paused', async () => {
@@ -89,7 +113,11 @@ describe('flock simulate --url when the coordinator closes connections', () => {
     // Closing round 2 answers 503 (not a dropped connection): a real failure the simulator must not paper over.
     let closes = 0;
     const remote = await coordinatorBehind((request) =>
-      request.method === 'POST' && /\/v1\/admin\/rounds\/[^/]+\/close$/.test(new URL(request.url).pathname) && ++closes === 2 ? Response.json({ error: { code: 'unavailable', message: 'down for maintenance' } }, { status: 503 }) : null,
+      request.method === 'POST' &&
+      /\/v1\/admin\/rounds\/[^/]+\/close$/.test(new URL(request.url).pathname) &&
+      ++closes === 2
+        ? Response.json({ error: { code: 'unavailable', message: 'down for maintenance' } }, { status: 503 })
+        : null,
     );
     try {
       const { code, err } = await flock([...remote.args, '--rounds', '3']);

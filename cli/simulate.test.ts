@@ -52,7 +52,14 @@ describe('flock simulate flags', () => {
   });
 
   it('an unreachable --url fails with exit 1 and says so', async () => {
-    const { code, err, out } = await run(['--url', 'http://127.0.0.1:9', '--admin-key', 'flk_admin_x.y', '--rounds', '1']);
+    const { code, err, out } = await run([
+      '--url',
+      'http://127.0.0.1:9',
+      '--admin-key',
+      'flk_admin_x.y',
+      '--rounds',
+      '1',
+    ]);
     expect(code).toBe(1);
     expect(err).toMatch(/could not reach a coordinator at http:\/\/127\.0\.0\.1:9/);
     expect(out).toBe('');
@@ -71,12 +78,42 @@ describe('flock simulate end to end', () => {
     try {
       const plot = join(dir, 'acc.svg');
       const { code, out, err } = await run([
-        '--model', 'mlp-small', '--clients', '4', '--fraction', '1', '--rounds', '2', '--partition', 'iid', '--epochs', '1', '--batch', '10', '--lr', '0.1',
-        '--train-examples', '2000', '--eval-examples', '1000', '--workers', '0', '--target', '0.5', '--plot', plot, '--json',
+        '--model',
+        'mlp-small',
+        '--clients',
+        '4',
+        '--fraction',
+        '1',
+        '--rounds',
+        '2',
+        '--partition',
+        'iid',
+        '--epochs',
+        '1',
+        '--batch',
+        '10',
+        '--lr',
+        '0.1',
+        '--train-examples',
+        '2000',
+        '--eval-examples',
+        '1000',
+        '--workers',
+        '0',
+        '--target',
+        '0.5',
+        '--plot',
+        plot,
+        '--json',
       ]);
       expect(err).not.toMatch(/error/);
       expect(code).toBe(0);
-      const result = JSON.parse(out) as { history: { round: number; accuracy: number; reports: number; bytesUploadedPerClient: number }[]; roundsToTarget: number | null; finalAccuracy: number; initialAccuracy: number };
+      const result = JSON.parse(out) as {
+        history: { round: number; accuracy: number; reports: number; bytesUploadedPerClient: number }[];
+        roundsToTarget: number | null;
+        finalAccuracy: number;
+        initialAccuracy: number;
+      };
       expect(result.history.map((h) => h.round)).toEqual([0, 1, 2]);
       expect(result.history.slice(1).every((h) => h.reports === 4)).toBe(true);
       // fp32 update of 50,890 params: at least 4 bytes each.
@@ -97,20 +134,52 @@ describe('flock simulate --url', () => {
   it('drives a running coordinator over HTTP only: model, task and rounds land there, the task ends paused, registration 429s are waited out', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'flock-sim-remote-'));
     // 2 registrations per second per IP: the 4 virtual clients must wait for Retry-After.
-    const flock = await createCoordinator({ dataDir, log: createLogger({ level: 'silent' }), rateLimits: { registerPerIp: { limit: 2, windowMs: 1000 }, perDevice: { limit: 1e6, windowMs: 60_000 } } });
+    const flock = await createCoordinator({
+      dataDir,
+      log: createLogger({ level: 'silent' }),
+      rateLimits: { registerPerIp: { limit: 2, windowMs: 1000 }, perDevice: { limit: 1e6, windowMs: 60_000 } },
+    });
     const server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise<void>((ready) => server.once('listening', () => ready()));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const key = flock.initialAdminKey!;
       const { code, out, err } = await run([
-        '--url', base, '--admin-key', key, '--model', 'mlp-small', '--clients', '4', '--fraction', '1', '--rounds', '2', '--partition', 'iid',
-        '--train-examples', '2000', '--eval-examples', '1000', '--workers', '0', '--target', '0.5', '--json',
+        '--url',
+        base,
+        '--admin-key',
+        key,
+        '--model',
+        'mlp-small',
+        '--clients',
+        '4',
+        '--fraction',
+        '1',
+        '--rounds',
+        '2',
+        '--partition',
+        'iid',
+        '--train-examples',
+        '2000',
+        '--eval-examples',
+        '1000',
+        '--workers',
+        '0',
+        '--target',
+        '0.5',
+        '--json',
       ]);
       expect(err).not.toMatch(/error/);
       expect(code).toBe(0);
       expect(err).toMatch(/rate limited on \/v1\/devices: waiting/);
-      const result = JSON.parse(out) as { app: string; taskId: string; coordinator: string; history: { accuracy: number; reports: number }[]; finalAccuracy: number; initialAccuracy: number };
+      const result = JSON.parse(out) as {
+        app: string;
+        taskId: string;
+        coordinator: string;
+        history: { accuracy: number; reports: number }[];
+        finalAccuracy: number;
+        initialAccuracy: number;
+      };
       expect(result.coordinator).toBe(base);
       expect(result.app).toMatch(/^sim-[0-9a-f]{8}$/);
       expect(result.history.slice(1).map((h) => h.reports)).toEqual([4, 4]);

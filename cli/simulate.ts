@@ -8,7 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { STRATEGY_NAMES, UpdateEncodingNameSchema, type StrategyName, type UpdateEncodingName } from '../shared/protocol/index.ts';
+import {
+  STRATEGY_NAMES,
+  UpdateEncodingNameSchema,
+  type StrategyName,
+  type UpdateEncodingName,
+} from '../shared/protocol/index.ts';
 import type { MnistModelKind } from '../shared/model/index.ts';
 import { PARTITION_NAMES, type PartitionName } from '../simulate/partitions.ts';
 import { accuracyPlotSvg } from '../simulate/plot.ts';
@@ -22,22 +27,48 @@ import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts'
 
 /** Raw flag values as commander hands them over (strings, or true for switches). */
 export interface SimulateFlags {
-  dataset: string; model: string; clients: string; fraction: string; epochs: string; batch: string; lr: string;
-  partition: string; alpha: string; rounds: string; target: string; strategy: string; encoding: string;
-  topkFraction: string; clipNorm?: string; noiseMultiplier: string; dropout: string; stragglers: string;
-  seed: string; workers: string; evalExamples: string; trainExamples?: string; plot?: string; json?: boolean; stopAtTarget?: boolean; url?: string; adminKey?: string; app?: string;
+  dataset: string;
+  model: string;
+  clients: string;
+  fraction: string;
+  epochs: string;
+  batch: string;
+  lr: string;
+  partition: string;
+  alpha: string;
+  rounds: string;
+  target: string;
+  strategy: string;
+  encoding: string;
+  topkFraction: string;
+  clipNorm?: string;
+  noiseMultiplier: string;
+  dropout: string;
+  stragglers: string;
+  seed: string;
+  workers: string;
+  evalExamples: string;
+  trainExamples?: string;
+  plot?: string;
+  json?: boolean;
+  stopAtTarget?: boolean;
+  url?: string;
+  adminKey?: string;
+  app?: string;
 }
 
 const MODELS: readonly MnistModelKind[] = ['2nn', 'cnn', 'mlp-small'];
 
 function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
 }
 
 function inRange(flag: string, raw: string, min: number, max: number, { minOpen = false } = {}): number {
   const value = parseNumberFlag(flag, raw);
-  if (value > max || value < min || (minOpen && value === min)) throw new UsageError(`${flag} must be in ${minOpen ? '(' : '['}${min}, ${max}], got "${raw}"`);
+  if (value > max || value < min || (minOpen && value === min))
+    throw new UsageError(`${flag} must be in ${minOpen ? '(' : '['}${min}, ${max}], got "${raw}"`);
   return value;
 }
 
@@ -48,9 +79,11 @@ function inRange(flag: string, raw: string, min: number, max: number, { minOpen 
 export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
   oneOf('--dataset', f.dataset, ['mnist'] as const);
   const clients = parseIntegerFlag('--clients', f.clients);
-  if (clients > 60_000) throw new UsageError(`--clients must be at most 60000 (one MNIST example each), got "${f.clients}"`);
+  if (clients > 60_000)
+    throw new UsageError(`--clients must be at most 60000 (one MNIST example each), got "${f.clients}"`);
   const evalExamples = parseIntegerFlag('--eval-examples', f.evalExamples);
-  if (evalExamples > 10_000) throw new UsageError(`--eval-examples must be at most 10000 (the MNIST test set), got "${f.evalExamples}"`);
+  if (evalExamples > 10_000)
+    throw new UsageError(`--eval-examples must be at most 10000 (the MNIST test set), got "${f.evalExamples}"`);
   const workers = parseIntegerFlag('--workers', f.workers, 0);
   if (workers > 16) throw new UsageError(`--workers must be at most 16, got "${f.workers}"`);
   return {
@@ -81,7 +114,8 @@ export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
 }
 
 function appOf(raw: string): string {
-  if (!AppNameSchema.safeParse(raw).success) throw new UsageError(`--app must be an app name (lowercase letters, digits, - and _), got "${raw}"`);
+  if (!AppNameSchema.safeParse(raw).success)
+    throw new UsageError(`--app must be an app name (lowercase letters, digits, - and _), got "${raw}"`);
   return raw;
 }
 
@@ -97,9 +131,11 @@ export function remoteOf(f: Pick<SimulateFlags, 'url' | 'adminKey'>): { url: str
   } catch {
     throw new UsageError(`--url must be an http(s) URL such as http://127.0.0.1:8787, got "${f.url}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be an http(s) URL, got "${f.url}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--url must be an http(s) URL, got "${f.url}"`);
   const adminKey = f.adminKey ?? process.env.FLOCK_ADMIN_KEY;
-  if (!adminKey) throw new UsageError('--url needs an admin key of that coordinator: --admin-key KEY or FLOCK_ADMIN_KEY');
+  if (!adminKey)
+    throw new UsageError('--url needs an admin key of that coordinator: --admin-key KEY or FLOCK_ADMIN_KEY');
   return { url: url.href, adminKey };
 }
 
@@ -114,32 +150,49 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 /** The human summary printed without --json. */
 export function describeResult(r: SimulationResult): string {
   const lines = ['round  accuracy  reports  bytes/client  seconds'];
-  for (const h of r.history) lines.push(`${String(h.round).padStart(5)}  ${pct(h.accuracy).padStart(8)}  ${String(h.reports).padStart(7)}  ${String(h.bytesUploadedPerClient).padStart(12)}  ${h.seconds.toFixed(1).padStart(7)}`);
+  for (const h of r.history)
+    lines.push(
+      `${String(h.round).padStart(5)}  ${pct(h.accuracy).padStart(8)}  ${String(h.reports).padStart(7)}  ${String(h.bytesUploadedPerClient).padStart(12)}  ${h.seconds.toFixed(1).padStart(7)}`,
+    );
   lines.push(
     `final accuracy ${pct(r.finalAccuracy)} (best ${pct(r.bestAccuracy)}); rounds to ${pct(r.options.target)}: ${r.roundsToTarget === null ? 'not reached' : r.roundsToTarget.toFixed(1)}`,
   );
   if (r.privacy) lines.push(`privacy spent: epsilon ${r.privacy.epsilon.toFixed(3)} at delta ${r.privacy.delta}`);
-  lines.push(`${r.clientsPerRound} clients/round of ${r.options.clients}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`);
+  lines.push(
+    `${r.clientsPerRound} clients/round of ${r.options.clients}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`,
+  );
   lines.push(`coordinator ${r.coordinator}, app ${r.app}, task ${r.taskId}`);
   return `${lines.join('\n')}\n`;
 }
 
 /** `flock simulate`: validates the flags, runs the simulation, prints its table or JSON and writes the plot. */
-export async function runSimulateCommand(flags: SimulateFlags, io: CliIo, progressStream: ProgressStream): Promise<void> {
+export async function runSimulateCommand(
+  flags: SimulateFlags,
+  io: CliIo,
+  progressStream: ProgressStream,
+): Promise<void> {
   const options = parseSimulateFlags(flags);
-  if (options.noiseMultiplier > 0 && options.clipNorm === undefined) throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
-  if (flags.plot !== undefined && !flags.plot.endsWith('.svg')) throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
+  if (options.noiseMultiplier > 0 && options.clipNorm === undefined)
+    throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
+  if (flags.plot !== undefined && !flags.plot.endsWith('.svg'))
+    throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
   const remote = remoteOf(flags);
   const progress = createProgress(progressStream, options.rounds, 'simulate');
   // An unreachable coordinator or a refused key is a failed run (exit 1), not a usage mistake.
   const target: SimulationTarget = remote
-    ? await remoteTarget({ ...remote, onWait: (s, path) => io.err(`rate limited on ${path}: waiting ${s.toFixed(1)} s\n`) })
+    ? await remoteTarget({
+        ...remote,
+        onWait: (s, path) => io.err(`rate limited on ${path}: waiting ${s.toFixed(1)} s\n`),
+      })
     : await inProcessTarget();
   // A fleet's coordinator keeps what we create: a fresh app name per run avoids mixing runs.
   if (remote && options.app === undefined) options.app = `sim-${randomBytes(4).toString('hex')}`;
   let result: SimulationResult;
   try {
-    result = await runSimulation(options, { target, onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`) });
+    result = await runSimulation(options, {
+      target,
+      onRound: (r) => progress.update(r.round, `acc ${r.accuracy.toFixed(4)} ${r.seconds.toFixed(1)}s/round`),
+    });
   } finally {
     await target.close();
   }

@@ -11,7 +11,12 @@ import type { CliIo } from './index.ts';
 import type { StatusFlags } from './status.ts';
 
 export function registerStatusCommand(program: Command, io: CliIo): void {
-  withConnectionOptions(program.command('status').description('a coordinator at a glance: store, backend, admin key, production versions, active tasks and rollouts').option('--json', 'print JSON')).action(
-    async (flags: StatusFlags) => (await import('./status.ts')).printStatus(flags, io),
-  );
+  withConnectionOptions(
+    program
+      .command('status')
+      .description(
+        'a coordinator at a glance: store, backend, admin key, production versions, active tasks and rollouts',
+      )
+      .option('--json', 'print JSON'),
+  ).action(async (flags: StatusFlags) => (await import('./status.ts')).printStatus(flags, io));
 }

@@ -30,10 +30,17 @@ let url: string;
 let taskId: string;
 let rolloutId: string;
 
-function flock(args: string[], adminKey = coordinator.initialAdminKey!): Promise<{ code: number; stdout: string; stderr: string }> {
+function flock(
+  args: string[],
+  adminKey = coordinator.initialAdminKey!,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [bin, ...args, '--url', url, '--admin-key', adminKey], { env: { ...process.env, NODE_OPTIONS: '' }, timeout: 60_000 }, (error, stdout, stderr) =>
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [bin, ...args, '--url', url, '--admin-key', adminKey],
+      { env: { ...process.env, NODE_OPTIONS: '' }, timeout: 60_000 },
+      (error, stdout, stderr) =>
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -42,14 +49,29 @@ function flock(args: string[], adminKey = coordinator.initialAdminKey!): Promise
 async function admin(...args: string[]): Promise<string> {
   let out = '';
   let err = '';
-  const code = await main(['node', 'flock', ...args, '--url', url, '--admin-key', coordinator.initialAdminKey!, '--json'], { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await main(
+    ['node', 'flock', ...args, '--url', url, '--admin-key', coordinator.initialAdminKey!, '--json'],
+    {
+      out: (t) => {
+        out += t;
+      },
+      err: (t) => {
+        err += t;
+      },
+    },
+  );
   if (code !== 0) throw new Error(`flock ${args.join(' ')}: ${err}`);
   return out;
 }
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'flock-cli-status-'));
-  coordinator = await createCoordinator({ dataDir: join(tmp, 'data'), log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(tmp, 'data'),
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({ fetch: coordinator.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -59,7 +81,11 @@ beforeAll(async () => {
   await admin('model', 'push', model, '--app', 'digits');
   await admin('model', 'push', model, '--app', 'inbox');
   await admin('model', 'push', model, '--app', 'sim-0badc0de', '--stage', 'production');
-  taskId = (JSON.parse(await admin('task', 'create', '--app', 'digits', '--model-version', '1', '--plan-json', '{"population": 100}')) as { id: string }).id;
+  taskId = (
+    JSON.parse(
+      await admin('task', 'create', '--app', 'digits', '--model-version', '1', '--plan-json', '{"population": 100}'),
+    ) as { id: string }
+  ).id;
   rolloutId = (JSON.parse(await admin('rollout', 'start', '--app', 'digits', '--candidate', '2')) as { id: string }).id;
 }, 90_000);
 
@@ -81,9 +107,17 @@ describe('flock status', () => {
       '  store: sqlite, aggregation backend: cpu on CPU (JavaScript)',
       '  admin key: accepted',
     ]);
-    expect(stdout).toMatch(/\napp\s+in production\ndigits\s+v1\ninbox\s+none\n\(and 1 simulator app from flock simulate, with nothing active\)\n/);
-    expect(stdout).toMatch(new RegExp(`\\nactive task\\s+app\\s+name\\s+rounds\\n${taskId}\\s+digits\\s+digits from v1\\s+0\\n`));
-    expect(stdout).toMatch(new RegExp(`\\nrollout\\s+app\\s+candidate\\s+control\\s+canary %\\s+status\\n${rolloutId}\\s+digits\\s+v2\\s+v1\\s+5\\s+running\\n`));
+    expect(stdout).toMatch(
+      /\napp\s+in production\ndigits\s+v1\ninbox\s+none\n\(and 1 simulator app from flock simulate, with nothing active\)\n/,
+    );
+    expect(stdout).toMatch(
+      new RegExp(`\\nactive task\\s+app\\s+name\\s+rounds\\n${taskId}\\s+digits\\s+digits from v1\\s+0\\n`),
+    );
+    expect(stdout).toMatch(
+      new RegExp(
+        `\\nrollout\\s+app\\s+candidate\\s+control\\s+canary %\\s+status\\n${rolloutId}\\s+digits\\s+v2\\s+v1\\s+5\\s+running\\n`,
+      ),
+    );
   });
 
   it('--json carries the same report', async () => {
@@ -94,10 +128,15 @@ describe('flock status', () => {
       url,
       adminKey: 'accepted',
       health: { status: 'ok', store: 'sqlite', aggregationBackend: 'cpu' },
-      production: [{ app: 'digits', version: 1 }, { app: 'inbox', version: null }],
+      production: [
+        { app: 'digits', version: 1 },
+        { app: 'inbox', version: null },
+      ],
       hiddenSimulatorApps: 1,
       activeTasks: [{ id: taskId, app: 'digits', rounds: 0 }],
-      runningRollouts: [{ id: rolloutId, app: 'digits', candidateVersion: 2, controlVersion: 1, canaryPercent: 5, status: 'running' }],
+      runningRollouts: [
+        { id: rolloutId, app: 'digits', candidateVersion: 2, controlVersion: 1, canaryPercent: 5, status: 'running' },
+      ],
     });
   });
 
@@ -111,8 +150,11 @@ describe('flock status', () => {
 
   it('an unreachable coordinator: exit 1 naming the URL', async () => {
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((done) => {
-      execFile(process.execPath, [bin, 'status', '--url', 'http://127.0.0.1:1', '--admin-key', 'k'], { env: { ...process.env, NODE_OPTIONS: '' } }, (error, _stdout, stderr) =>
-        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }),
+      execFile(
+        process.execPath,
+        [bin, 'status', '--url', 'http://127.0.0.1:1', '--admin-key', 'k'],
+        { env: { ...process.env, NODE_OPTIONS: '' } },
+        (error, _stdout, stderr) => done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }),
       );
     });
     expect(code).toBe(1);

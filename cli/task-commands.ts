@@ -18,7 +18,9 @@ const tasks = () => import('./task.ts');
  * registerTaskCommands(program, io);
  */
 export function registerTaskCommands(program: Command, io: CliIo): void {
-  const task = program.command('task').description('create federated training tasks, pause and resume them, follow their rounds');
+  const task = program
+    .command('task')
+    .description('create federated training tasks, pause and resume them, follow their rounds');
 
   withConnectionOptions(
     task
@@ -40,22 +42,34 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
       .option('--json', 'print JSON'),
   ).action(async (flags: ListFlags) => (await tasks()).listTasks(flags, io));
 
-  withConnectionOptions(task.command('show').description('one task: plan, progress, privacy spent').argument('<id>', 'task id').option('--json', 'print JSON')).action(
-    async (id: string, flags: OneFlags) => (await tasks()).showTask(id, flags, io),
-  );
+  withConnectionOptions(
+    task
+      .command('show')
+      .description('one task: plan, progress, privacy spent')
+      .argument('<id>', 'task id')
+      .option('--json', 'print JSON'),
+  ).action(async (id: string, flags: OneFlags) => (await tasks()).showTask(id, flags, io));
 
   for (const action of ['pause', 'resume'] as const) {
     withConnectionOptions(
       task
         .command(action)
-        .description(action === 'pause' ? 'stop opening rounds for a task (devices are told to retry later)' : 'let a paused task open rounds again')
+        .description(
+          action === 'pause'
+            ? 'stop opening rounds for a task (devices are told to retry later)'
+            : 'let a paused task open rounds again',
+        )
         .argument('<id>', 'task id')
         .option('--reason <text>', 'why, kept in the audit log (1-500 characters)')
         .option('--json', 'print JSON'),
     ).action(async (id: string, flags: ActionFlags) => (await tasks()).setTaskRunning(action, id, flags, io));
   }
 
-  withConnectionOptions(task.command('rounds').description("a task's rounds, newest first").argument('<id>', 'task id').option('--json', 'print JSON')).action(
-    async (id: string, flags: OneFlags) => (await tasks()).listRounds(id, flags, io),
-  );
+  withConnectionOptions(
+    task
+      .command('rounds')
+      .description("a task's rounds, newest first")
+      .argument('<id>', 'task id')
+      .option('--json', 'print JSON'),
+  ).action(async (id: string, flags: OneFlags) => (await tasks()).listRounds(id, flags, io));
 }

@@ -21,16 +21,37 @@ let url: string;
 const adminKey = generateAdminKey();
 
 async function admin(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io: CliIo & { stdout: string; stderr: string } = { stdout: '', stderr: '', out: (t) => { io.stdout += t; }, err: (t) => { io.stderr += t; } };
+  const io: CliIo & { stdout: string; stderr: string } = {
+    stdout: '',
+    stderr: '',
+    out: (t) => {
+      io.stdout += t;
+    },
+    err: (t) => {
+      io.stderr += t;
+    },
+  };
   const code = await main(['node', 'flock', ...args, '--url', url, '--admin-key', adminKey], io);
   return { code, stdout: io.stdout, stderr: io.stderr };
 }
 
-const PLAN = { population: 200, clientsPerRound: 8, noiseMultiplier: 1.1, privacyBudget: { epsilon: 6, delta: 1e-5 }, strategy: { name: 'fedadam' } };
+const PLAN = {
+  population: 200,
+  clientsPerRound: 8,
+  noiseMultiplier: 1.1,
+  privacyBudget: { epsilon: 6, delta: 1e-5 },
+  strategy: { name: 'fedadam' },
+};
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'flock-cli-task-'));
-  coordinator = await createCoordinator({ dataDir: join(tmp, 'data'), adminKey, log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(tmp, 'data'),
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({ fetch: coordinator.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -52,9 +73,27 @@ describe('flock task against a running coordinator', () => {
   let taskId = '';
 
   it('creates a task from a plan file; the stored plan is the parsed plan', async () => {
-    const { code, stdout } = await admin('task', 'create', '--app', 'digits', '--model-version', '1', '--plan', planPath, '--name', 'first run', '--json');
+    const { code, stdout } = await admin(
+      'task',
+      'create',
+      '--app',
+      'digits',
+      '--model-version',
+      '1',
+      '--plan',
+      planPath,
+      '--name',
+      'first run',
+      '--json',
+    );
     expect(code).toBe(0);
-    const created = JSON.parse(stdout) as { id: string; status: string; name: string; plan: unknown; privacySpent: { epsilon: number } | null };
+    const created = JSON.parse(stdout) as {
+      id: string;
+      status: string;
+      name: string;
+      plan: unknown;
+      privacySpent: { epsilon: number } | null;
+    };
     taskId = created.id;
     expect(created).toMatchObject({ status: 'active', name: 'first run', privacySpent: { epsilon: 0 } });
     expect(created.plan).toEqual(TaskPlanSchema.parse(PLAN));
@@ -63,7 +102,16 @@ describe('flock task against a running coordinator', () => {
   });
 
   it('creates a task from inline JSON and prints a human summary', async () => {
-    const { code, stdout } = await admin('task', 'create', '--app', 'digits', '--model-version', '1', '--plan-json', '{"population": 50, "clientsPerRound": 5}');
+    const { code, stdout } = await admin(
+      'task',
+      'create',
+      '--app',
+      'digits',
+      '--model-version',
+      '1',
+      '--plan-json',
+      '{"population": 50, "clientsPerRound": 5}',
+    );
     expect(code).toBe(0);
     expect(stdout).toMatch(/^created task task_\S+\ntask task_\S+ {2}active\n/);
     expect(stdout).toMatch(/selection {3}5 clients\/round of 50 \(min 4 reports/);
@@ -109,7 +157,10 @@ describe('flock task against a running coordinator', () => {
   });
 
   it('lists rounds (none before any device checks in)', async () => {
-    expect(await admin('task', 'rounds', taskId)).toMatchObject({ code: 0, stdout: `task ${taskId} has no rounds yet; rounds open when eligible devices check in\n` });
+    expect(await admin('task', 'rounds', taskId)).toMatchObject({
+      code: 0,
+      stdout: `task ${taskId} has no rounds yet; rounds open when eligible devices check in\n`,
+    });
     const json = await admin('task', 'rounds', taskId, '--json');
     expect(JSON.parse(json.stdout)).toEqual([]);
   });
@@ -122,7 +173,9 @@ describe('flock task errors', () => {
     const { code, stdout, stderr } = await create('--plan-json', '{"population": 3, "clientsPerRound": 10}');
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^error: --plan-json: plan\.clientsPerRound: clientsPerRound \(10\) exceeds population \(3\)/);
+    expect(stderr).toMatch(
+      /^error: --plan-json: plan\.clientsPerRound: clientsPerRound \(10\) exceeds population \(3\)/,
+    );
   });
 
   it('names a misspelt key first', async () => {
@@ -149,27 +202,56 @@ describe('flock task errors', () => {
 
   it('exits 2 unless exactly one of --plan and --plan-json is given, and for a missing plan file', async () => {
     expect((await create()).code).toBe(2);
-    expect((await create('--plan', planPath, '--plan-json', '{"population": 5}')).stderr).toMatch(/exactly one of --plan/);
-    expect(await create('--plan', join(tmp, 'nope.json'))).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot be read/) });
+    expect((await create('--plan', planPath, '--plan-json', '{"population": 5}')).stderr).toMatch(
+      /exactly one of --plan/,
+    );
+    expect(await create('--plan', join(tmp, 'nope.json'))).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/cannot be read/),
+    });
   });
 
   it('exits 2 when --app or --model-version is missing or malformed', async () => {
-    expect(await admin('task', 'create', '--model-version', '1', '--plan', planPath)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--app/) });
-    expect(await admin('task', 'create', '--app', 'digits', '--model-version', '0', '--plan', planPath)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--model-version must be an integer >= 1/) });
+    expect(await admin('task', 'create', '--model-version', '1', '--plan', planPath)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--app/),
+    });
+    expect(await admin('task', 'create', '--app', 'digits', '--model-version', '0', '--plan', planPath)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--model-version must be an integer >= 1/),
+    });
   });
 
   it('exits 1 with the coordinator message for a model version that does not exist', async () => {
-    const { code, stderr } = await admin('task', 'create', '--app', 'digits', '--model-version', '9', '--plan', planPath);
+    const { code, stderr } = await admin(
+      'task',
+      'create',
+      '--app',
+      'digits',
+      '--model-version',
+      '9',
+      '--plan',
+      planPath,
+    );
     expect(code).toBe(1);
     expect(stderr).toBe('error: not_found: model digits has no version 9; push one with "flock model push"\n');
   });
 
   it('exits 1 for an unknown task id', async () => {
-    expect(await admin('task', 'pause', 'task_missing')).toMatchObject({ code: 1, stderr: 'error: not_found: no task task_missing\n' });
+    expect(await admin('task', 'pause', 'task_missing')).toMatchObject({
+      code: 1,
+      stderr: 'error: not_found: no task task_missing\n',
+    });
   });
 
   it('exits 1 with "unauthorized" for a wrong admin key', async () => {
-    const io: CliIo & { stderr: string } = { stderr: '', out: () => undefined, err: (t) => { io.stderr += t; } };
+    const io: CliIo & { stderr: string } = {
+      stderr: '',
+      out: () => undefined,
+      err: (t) => {
+        io.stderr += t;
+      },
+    };
     const code = await main(['node', 'flock', 'task', 'list', '--url', url, '--admin-key', 'flk_admin_wrong.key'], io);
     expect(code).toBe(1);
     expect(io.stderr).toMatch(/^error: unauthorized: /);
@@ -180,16 +262,32 @@ describe('flock status against the same coordinator', () => {
   it('says where it is, what it runs on, that the key works, and lists active tasks and production versions', async () => {
     const { code, stdout } = await admin('status');
     expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^coordinator ${url.replace(/[.]/g, '\\.')}: ok, flock \\S+ \\(protocol \\d+\\)\\n  store: sqlite, aggregation backend: cpu on CPU \\(JavaScript\\)\\n  admin key: accepted\\n`));
+    expect(stdout).toMatch(
+      new RegExp(
+        `^coordinator ${url.replace(/[.]/g, '\\.')}: ok, flock \\S+ \\(protocol \\d+\\)\\n  store: sqlite, aggregation backend: cpu on CPU \\(JavaScript\\)\\n  admin key: accepted\\n`,
+      ),
+    );
     expect(stdout).toMatch(/\ndigits\s+none\n/);
-    const json = JSON.parse((await admin('status', '--json')).stdout) as { activeTasks: { app: string }[]; production: { app: string; version: number | null }[] };
+    const json = JSON.parse((await admin('status', '--json')).stdout) as {
+      activeTasks: { app: string }[];
+      production: { app: string; version: number | null }[];
+    };
     expect(json.activeTasks.length).toBeGreaterThan(0);
     expect(json.activeTasks.every((t) => t.app === 'digits')).toBe(true);
     expect(json.production).toEqual([{ app: 'digits', version: null }]);
   });
 
   it('exits 1 and says the key was refused', async () => {
-    const io: CliIo & { stdout: string; stderr: string } = { stdout: '', stderr: '', out: (t) => { io.stdout += t; }, err: (t) => { io.stderr += t; } };
+    const io: CliIo & { stdout: string; stderr: string } = {
+      stdout: '',
+      stderr: '',
+      out: (t) => {
+        io.stdout += t;
+      },
+      err: (t) => {
+        io.stderr += t;
+      },
+    };
     const code = await main(['node', 'flock', 'status', '--url', url, '--admin-key', generateAdminKey()], io);
     expect(code).toBe(1);
     expect(io.stdout).toMatch(/admin key: refused/);

@@ -8,17 +8,27 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { AppNameSchema, RoundViewSchema, TaskPlanSchema, TaskViewSchema, type TaskPlanInput } from '../shared/protocol/index.ts';
+import {
+  AppNameSchema,
+  RoundViewSchema,
+  TaskPlanSchema,
+  TaskViewSchema,
+  type TaskPlanInput,
+} from '../shared/protocol/index.ts';
 import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
 
 // TaskViewSchema's privacySpent reuses PrivacyBudgetSchema (epsilon > 0), but a
 // DP task that has not closed a round yet has spent exactly 0: accept that.
-const TaskAnswerSchema = TaskViewSchema.extend({ privacySpent: z.object({ epsilon: z.number().min(0), delta: z.number() }).nullable() });
+const TaskAnswerSchema = TaskViewSchema.extend({
+  privacySpent: z.object({ epsilon: z.number().min(0), delta: z.number() }).nullable(),
+});
 type TaskAnswer = z.output<typeof TaskAnswerSchema>;
 const TaskListSchema = z.object({ tasks: z.array(TaskAnswerSchema) });
-const RoundListSchema = z.object({ rounds: z.array(RoundViewSchema.extend({ metrics: z.record(z.string(), z.unknown()) })) });
+const RoundListSchema = z.object({
+  rounds: z.array(RoundViewSchema.extend({ metrics: z.record(z.string(), z.unknown()) })),
+});
 
 /**
  * Parses and validates a task plan given as JSON text; `source` names where
@@ -38,7 +48,9 @@ export function parsePlanText(text: string, source: string): TaskPlanInput {
   const result = TaskPlanSchema.safeParse(raw);
   if (!result.success) {
     // A misspelt key also makes the real one "missing"; naming the typo first says what to fix.
-    const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+    const issues = [...result.error.issues].sort(
+      (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+    );
     const shown = issues.slice(0, 3).map((i) => `${['plan', ...i.path.map(String)].join('.')}: ${i.message}`);
     const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
     throw new UsageError(`${source}: ${shown.join('; ')}${more}`);
@@ -73,19 +85,36 @@ export function describeTask(t: TaskAnswer): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface CreateFlags extends ConnectionFlags { app: string; modelVersion: string; plan?: string; planJson?: string; name?: string; json?: boolean }
-export interface ListFlags extends ConnectionFlags { app?: string; json?: boolean }
-export interface OneFlags extends ConnectionFlags { json?: boolean }
+export interface CreateFlags extends ConnectionFlags {
+  app: string;
+  modelVersion: string;
+  plan?: string;
+  planJson?: string;
+  name?: string;
+  json?: boolean;
+}
+export interface ListFlags extends ConnectionFlags {
+  app?: string;
+  json?: boolean;
+}
+export interface OneFlags extends ConnectionFlags {
+  json?: boolean;
+}
 /** An operator action's flags: `--reason` goes to the audit entry. */
-export interface ActionFlags extends OneFlags { reason?: string }
+export interface ActionFlags extends OneFlags {
+  reason?: string;
+}
 
 /** `flock task create`: checks the plan, then creates the task. */
 export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
   const app = AppNameSchema.safeParse(flags.app);
-  if (!app.success) throw new UsageError(`--app: ${app.error.issues[0]?.message ?? 'invalid app name'}, got "${flags.app}"`);
+  if (!app.success)
+    throw new UsageError(`--app: ${app.error.issues[0]?.message ?? 'invalid app name'}, got "${flags.app}"`);
   const modelVersion = parseIntegerFlag('--model-version', flags.modelVersion);
   if ((flags.plan === undefined) === (flags.planJson === undefined)) {
-    throw new UsageError('give the task plan with exactly one of --plan FILE.json or --plan-json \'{"population": 1000}\'');
+    throw new UsageError(
+      'give the task plan with exactly one of --plan FILE.json or --plan-json \'{"population": 1000}\'',
+    );
   }
   let plan: TaskPlanInput;
   if (flags.plan !== undefined) {
@@ -99,38 +128,76 @@ export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
   } else {
     plan = parsePlanText(flags.planJson ?? '', '--plan-json');
   }
-  if (flags.name !== undefined && (flags.name.length < 1 || flags.name.length > 128)) throw new UsageError('--name must be 1 to 128 characters');
+  if (flags.name !== undefined && (flags.name.length < 1 || flags.name.length > 128))
+    throw new UsageError('--name must be 1 to 128 characters');
   const body = { app: app.data, modelVersion, plan, ...(flags.name === undefined ? {} : { name: flags.name }) };
-  const created = await adminRequest(resolveConnection(flags), { method: 'POST', path: '/v1/admin/tasks', json: body, schema: TaskAnswerSchema });
+  const created = await adminRequest(resolveConnection(flags), {
+    method: 'POST',
+    path: '/v1/admin/tasks',
+    json: body,
+    schema: TaskAnswerSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(created)}\n` : `created task ${created.id}\n${describeTask(created)}`);
 }
 
 /** `flock task list`. */
 export async function listTasks(flags: ListFlags, io: CliIo): Promise<void> {
-  const { tasks: all } = await adminRequest(resolveConnection(flags), { method: 'GET', path: '/v1/admin/tasks', schema: TaskListSchema });
+  const { tasks: all } = await adminRequest(resolveConnection(flags), {
+    method: 'GET',
+    path: '/v1/admin/tasks',
+    schema: TaskListSchema,
+  });
   const tasks = flags.app === undefined ? all : all.filter((t) => t.app === flags.app);
   if (flags.json) return io.out(`${JSON.stringify(tasks)}\n`);
   if (tasks.length === 0) {
-    const which = flags.app === undefined ? 'no tasks yet' : `no tasks for app ${flags.app}${all.length ? ` (${all.length} for other apps)` : ''}`;
-    return io.out(`${which}; create one with "flock task create --app ${flags.app ?? 'NAME'} --model-version N --plan plan.json"\n`);
+    const which =
+      flags.app === undefined
+        ? 'no tasks yet'
+        : `no tasks for app ${flags.app}${all.length ? ` (${all.length} for other apps)` : ''}`;
+    return io.out(
+      `${which}; create one with "flock task create --app ${flags.app ?? 'NAME'} --model-version N --plan plan.json"\n`,
+    );
   }
   io.out(
     renderTable(
       ['id', 'app', 'version', 'status', 'rounds', 'epsilon', 'name', 'created'],
-      tasks.map((t) => [t.id, t.app, String(t.modelVersion), t.status, String(t.roundsCompleted), epsilonOf(t), cell(t.name), t.createdAt]),
+      tasks.map((t) => [
+        t.id,
+        t.app,
+        String(t.modelVersion),
+        t.status,
+        String(t.roundsCompleted),
+        epsilonOf(t),
+        cell(t.name),
+        t.createdAt,
+      ]),
     ),
   );
 }
 
 /** `flock task show ID`. */
 export async function showTask(id: string, flags: OneFlags, io: CliIo): Promise<void> {
-  const t = await adminRequest(resolveConnection(flags), { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
+  const t = await adminRequest(resolveConnection(flags), {
+    method: 'GET',
+    path: taskPath(id),
+    schema: TaskAnswerSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(t)}\n` : describeTask(t));
 }
 
 /** `flock task pause|resume ID`. */
-export async function setTaskRunning(action: 'pause' | 'resume', id: string, flags: ActionFlags, io: CliIo): Promise<void> {
-  const t = await adminRequest(resolveConnection(flags), { method: 'POST', path: taskPath(id, action), ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }), schema: TaskAnswerSchema });
+export async function setTaskRunning(
+  action: 'pause' | 'resume',
+  id: string,
+  flags: ActionFlags,
+  io: CliIo,
+): Promise<void> {
+  const t = await adminRequest(resolveConnection(flags), {
+    method: 'POST',
+    path: taskPath(id, action),
+    ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }),
+    schema: TaskAnswerSchema,
+  });
   io.out(flags.json ? `${JSON.stringify(t)}\n` : `task ${t.id} is now ${t.status}\n`);
 }
 
@@ -150,8 +217,34 @@ export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promis
   if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
   io.out(
     renderTable(
-      ['round', 'id', 'state', 'from', 'selected', 'reports', 'result', 'accuracy', 'loss', 'opened', 'closed', 'failure'],
-      rounds.map((r) => [String(r.roundNumber), r.id, r.state, `v${r.globalVersion}`, String(r.selected), String(r.reports), r.resultVersion === null ? '-' : `v${r.resultVersion}`, metricCell(r.metrics, 'holdoutAccuracy'), metricCell(r.metrics, 'holdoutLoss'), r.openedAt, cell(r.closedAt), cell(r.failureReason ?? (r.metrics.holdoutError as string | undefined))]),
+      [
+        'round',
+        'id',
+        'state',
+        'from',
+        'selected',
+        'reports',
+        'result',
+        'accuracy',
+        'loss',
+        'opened',
+        'closed',
+        'failure',
+      ],
+      rounds.map((r) => [
+        String(r.roundNumber),
+        r.id,
+        r.state,
+        `v${r.globalVersion}`,
+        String(r.selected),
+        String(r.reports),
+        r.resultVersion === null ? '-' : `v${r.resultVersion}`,
+        metricCell(r.metrics, 'holdoutAccuracy'),
+        metricCell(r.metrics, 'holdoutLoss'),
+        r.openedAt,
+        cell(r.closedAt),
+        cell(r.failureReason ?? (r.metrics.holdoutError as string | undefined)),
+      ]),
     ),
   );
 }

@@ -18,7 +18,9 @@ describe('no tfjs banner', () => {
   it('flock serve --backend cpu trains the seed model without printing it; SIGTERM mid-training stops cleanly', async () => {
     const data = await mkdtemp(join(tmpdir(), 'flock-banner-'));
     try {
-      const child = spawn(process.execPath, [bin, 'serve', '--backend', 'cpu', '--port', '0', '--data', data], { env: { ...process.env, NODE_OPTIONS: '', FLOCK_ADMIN_KEY: '', FLOCK_LOG_LEVEL: 'warn' } });
+      const child = spawn(process.execPath, [bin, 'serve', '--backend', 'cpu', '--port', '0', '--data', data], {
+        env: { ...process.env, NODE_OPTIONS: '', FLOCK_ADMIN_KEY: '', FLOCK_LOG_LEVEL: 'warn' },
+      });
       let out = '';
       let err = '';
       child.stderr.on('data', (d) => (err += d));

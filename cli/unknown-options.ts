@@ -34,7 +34,10 @@ function commandPath(cmd: Command): string {
 /** The message for the first unknown `--flag` in `argv`, or null when every flag is known. */
 export function unknownOptionError(program: Command, argv: readonly string[]): string | null {
   let cmd = program;
-  const known = new Map<string, boolean>([['--help', false], ['-h', false]]); // flag -> takes a value
+  const known = new Map<string, boolean>([
+    ['--help', false],
+    ['-h', false],
+  ]); // flag -> takes a value
   const learn = (c: Command) => {
     for (const o of c.options) {
       const takesValue = o.required || o.optional;

@@ -5,7 +5,13 @@
  * an outbox view that keeps offline failures due.
  */
 import * as tf from '@tensorflow/tfjs';
-import { chooseBackend, type BackendCapabilities, type BackendName, type BenchmarkCache, type BenchmarkResult } from './backends/select.ts';
+import {
+  chooseBackend,
+  type BackendCapabilities,
+  type BackendName,
+  type BenchmarkCache,
+  type BenchmarkResult,
+} from './backends/select.ts';
 import type { ClientStore } from './storage/index.ts';
 import { activateBackend } from './tfjs-backends.ts';
 
@@ -47,7 +53,8 @@ export function offlineAwareOutbox(store: ClientStore): ClientStore {
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'rescheduleOutbox') {
-        return (id: string, nextAttemptAt: number, error: string) => target.rescheduleOutbox(id, globalThis.navigator?.onLine === false ? 0 : nextAttemptAt, error);
+        return (id: string, nextAttemptAt: number, error: string) =>
+          target.rescheduleOutbox(id, globalThis.navigator?.onLine === false ? 0 : nextAttemptAt, error);
       }
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
@@ -61,7 +68,11 @@ export function isSlow(backend: BackendName, caps: BackendCapabilities): boolean
   return true;
 }
 
-export async function pickBackend(caps: BackendCapabilities, forced: BackendName | undefined, failed: BackendName[] = []): Promise<{ backend: BackendName; reason: string }> {
+export async function pickBackend(
+  caps: BackendCapabilities,
+  forced: BackendName | undefined,
+  failed: BackendName[] = [],
+): Promise<{ backend: BackendName; reason: string }> {
   for (;;) {
     const choice = chooseBackend({ capabilities: caps, forced, exclude: failed });
     try {

@@ -13,7 +13,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { PROTOCOL_VERSION } from '../shared/protocol/fields.ts';
-import { benchmarkBackends, browserProbeEnvironment, chooseBackend, probeBackends, rankBackends, type BackendName } from './backends/select.ts';
+import {
+  benchmarkBackends,
+  browserProbeEnvironment,
+  chooseBackend,
+  probeBackends,
+  rankBackends,
+  type BackendName,
+} from './backends/select.ts';
 import { isSlow, localStorageCache, offlineAwareOutbox, pickBackend, webgpuDeviceLost } from './backend-runtime.ts';
 import type { ConnectOptions, Flock } from './connect-types.ts';
 
@@ -33,7 +40,13 @@ import { loadActiveModel, syncModel, type LoadedModel } from './model-loader.ts'
 import { checkStorageQuota } from './quota.ts';
 import { openIndexedDbStore } from './storage/index.ts';
 import { activateBackend, setAssetBase } from './tfjs-backends.ts';
-import { TrainingScheduler, inProcessTrainingRunner, judgeEligibility, startTrainingWorker, watchDeviceSignals } from './training/index.ts';
+import {
+  TrainingScheduler,
+  inProcessTrainingRunner,
+  judgeEligibility,
+  startTrainingWorker,
+  watchDeviceSignals,
+} from './training/index.ts';
 
 /**
  * Connect to a Flock coordinator and get a model ready to predict.
@@ -69,27 +82,49 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   const shadowSampler = new ShadowSampler();
   /** Whether the last manifest said its rollout runs a shadow (only then is the shadow route asked). */
   let shadowInManifest = false;
-  const telemetry = createTelemetryRecorder(options.telemetry ? { featureRange: options.telemetry.featureRange, heartbeatMs: options.telemetry.heartbeatMs } : {});
+  const telemetry = createTelemetryRecorder(
+    options.telemetry
+      ? { featureRange: options.telemetry.featureRange, heartbeatMs: options.telemetry.heartbeatMs }
+      : {},
+  );
   const telemetryOn = options.telemetry !== false;
   /** Moves what telemetry accumulated for the running version into the outbox (and tries to send it). */
   const flushTelemetry = async (send = true) => {
     if (!telemetryOn || !device || !current) return;
     const compared = shadowWindow?.take(new Date().toISOString());
     if (compared) telemetry.extra(compared);
-    const batch = telemetry.take({ deviceId: device.deviceId, app, modelVersion: current.stored.version, rolloutId: current.stored.manifest.rollout?.id });
+    const batch = telemetry.take({
+      deviceId: device.deviceId,
+      app,
+      modelVersion: current.stored.version,
+      rolloutId: current.stored.manifest.rollout?.id,
+    });
     if (batch) await enqueueTelemetry(store, options.url, batch);
-    if (send && globalThis.navigator?.onLine !== false) await flushOutbox({ store, token: device.token, kinds: ['telemetry'] }).catch(() => []);
+    if (send && globalThis.navigator?.onLine !== false)
+      await flushOutbox({ store, token: device.token, kinds: ['telemetry'] }).catch(() => []);
   };
 
   const install = (loaded: LoadedModel, fromCache = false) => {
     const old = { predictor, model: current?.model };
     // Telemetry describes one version: close the old version's batch before switching.
-    if (telemetryOn && current && current.stored.version !== loaded.stored.version) void flushTelemetry(false).catch(() => {});
+    if (telemetryOn && current && current.stored.version !== loaded.stored.version)
+      void flushTelemetry(false).catch(() => {});
     current = loaded;
     if (telemetryOn) {
-      telemetry.modelLoaded({ version: loaded.stored.version, generation: loaded.stored.manifest.generation, encoding: loaded.stored.encoding, backend, fromCache });
+      telemetry.modelLoaded({
+        version: loaded.stored.version,
+        generation: loaded.stored.manifest.generation,
+        encoding: loaded.stored.encoding,
+        backend,
+        fromCache,
+      });
     }
-    predictor = createPredictor({ model: loaded.model, inputSpec: loaded.stored.inputSpec, batchWindowMs: options.batchWindowMs, cacheSize: options.cacheSize });
+    predictor = createPredictor({
+      model: loaded.model,
+      inputSpec: loaded.stored.inputSpec,
+      batchWindowMs: options.batchWindowMs,
+      cacheSize: options.cacheSize,
+    });
     old.predictor?.dispose();
     try {
       old.model?.dispose();
@@ -101,7 +136,11 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   /** Rebuild the active model from the store on the backend now active. */
   const reinstallFromStore = async () => {
     const loaded = await loadActiveModel(store, app);
-    if (loaded === null) throw new FlockError('no_model', `the active model of "${app}" vanished from the store; call checkForUpdate() to download it again`);
+    if (loaded === null)
+      throw new FlockError(
+        'no_model',
+        `the active model of "${app}" vanished from the store; call checkForUpdate() to download it again`,
+      );
     if (closed) return loaded.model.dispose();
     install(loaded);
   };
@@ -114,10 +153,21 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       backendReason = `${choice.reason} (${why})`;
       slowBackend = isSlow(backend, capabilities);
       await reinstallFromStore();
-      events.emit('error', { error: new FlockError('backend_lost', `${why}; Flock switched to ${backend} and rebuilt model ${current?.stored.version} from the device store; predictions continue there`), during: 'backend' });
+      events.emit('error', {
+        error: new FlockError(
+          'backend_lost',
+          `${why}; Flock switched to ${backend} and rebuilt model ${current?.stored.version} from the device store; predictions continue there`,
+        ),
+        during: 'backend',
+      });
     } catch (error) {
       const why2 = error instanceof Error ? error.message : String(error);
-      events.emit('error', { error: new FlockError('backend_lost', `${why}, and falling back failed: ${why2}; call connect() again`, { cause: error }), during: 'backend' });
+      events.emit('error', {
+        error: new FlockError('backend_lost', `${why}, and falling back failed: ${why2}; call connect() again`, {
+          cause: error,
+        }),
+        during: 'backend',
+      });
     }
   };
 
@@ -127,7 +177,10 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     const lost = webgpuDeviceLost();
     void lost?.then((info) => {
       if (closed || backend !== 'webgpu') return;
-      void fallBackFrom('webgpu', `the WebGPU device was lost (${info?.reason ?? 'unknown'}${info?.message ? `: ${info.message}` : ''})`);
+      void fallBackFrom(
+        'webgpu',
+        `the WebGPU device was lost (${info?.reason ?? 'unknown'}${info?.message ? `: ${info.message}` : ''})`,
+      );
     });
   };
   watchBackend();
@@ -136,8 +189,17 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     if (device) return device;
     const registered = await transport.register({
       app,
-      platform: { runtime: typeof document === 'undefined' ? 'worker' : 'browser', userAgent: globalThis.navigator?.userAgent?.slice(0, 512) },
-      capabilities: { webgpu: capabilities.webgpu.available, webgl: capabilities.webgl.available, wasmSimd: capabilities.wasm.simd, wasmThreads: capabilities.wasm.threads, backend },
+      platform: {
+        runtime: typeof document === 'undefined' ? 'worker' : 'browser',
+        userAgent: globalThis.navigator?.userAgent?.slice(0, 512),
+      },
+      capabilities: {
+        webgpu: capabilities.webgpu.available,
+        webgl: capabilities.webgl.available,
+        wasmSimd: capabilities.wasm.simd,
+        wasmThreads: capabilities.wasm.threads,
+        backend,
+      },
       protocolVersion: PROTOCOL_VERSION,
     });
     // A page and the service worker share this store and may both register on
@@ -165,7 +227,10 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       variant: options.variant,
       etag: manifestEtag,
       checkQuota: (neededBytes, variant, manifest) =>
-        checkStorageQuota(neededBytes, { smallerVariant: variant.encoding !== 'int8' && manifest.variants.some((v) => v.encoding === 'int8') ? 'int8' : undefined }),
+        checkStorageQuota(neededBytes, {
+          smallerVariant:
+            variant.encoding !== 'int8' && manifest.variants.some((v) => v.encoding === 'int8') ? 'int8' : undefined,
+        }),
     });
     manifestEtag = result.etag;
     if (result.status === 'updated') shadowInManifest = shadowAdvertised(result.loaded.stored.manifest);
@@ -178,7 +243,12 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       throw new FlockError('closed', 'this Flock was closed during the model update');
     }
     install(result.loaded);
-    events.emit('model-updated', { app, version: result.loaded.stored.version, previousVersion: result.previousVersion, encoding: result.loaded.stored.encoding });
+    events.emit('model-updated', {
+      app,
+      version: result.loaded.stored.version,
+      previousVersion: result.previousVersion,
+      encoding: result.loaded.stored.encoding,
+    });
     return { updated: true, version: result.loaded.stored.version };
   };
 
@@ -218,7 +288,10 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       shadow = loaded;
       shadowWindow = new ShadowWindow(loaded.version);
     } catch (error) {
-      events.emit('error', { error: error instanceof Error ? error : new Error(String(error)), during: 'model-update' });
+      events.emit('error', {
+        error: error instanceof Error ? error : new Error(String(error)),
+        during: 'model-update',
+      });
     }
   }
 
@@ -233,7 +306,10 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     const output = tf.tidy(() => (running.model.predict(tf.tensor(vector, shape)) as tf.Tensor).argMax(-1));
     const label = (await output.data())[0];
     output.dispose();
-    shadowWindow.add({ label: String(production.label), latencyMs: production.latencyMs }, { label: String(label), latencyMs: performance.now() - started });
+    shadowWindow.add(
+      { label: String(production.label), latencyMs: production.latencyMs },
+      { label: String(label), latencyMs: performance.now() - started },
+    );
   };
 
   if (cached) {
@@ -268,7 +344,8 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     }
     // Live changes (rollouts, rollbacks, promotions) arrive over SSE; polling below is the fallback.
     const startStream = () => {
-      if (closed || manifestStream || typeof ReadableStream === 'undefined' || typeof TextDecoderStream === 'undefined') return;
+      if (closed || manifestStream || typeof ReadableStream === 'undefined' || typeof TextDecoderStream === 'undefined')
+        return;
       manifestStream = watchManifests({
         url: options.url,
         app,
@@ -308,7 +385,10 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     if (tasks !== 'auto') return tasks;
     try {
       const { token } = await ensureRegistered();
-      const res = await fetch(`${options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/tasks`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+      const res = await fetch(`${options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/tasks`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(15_000),
+      });
       if (!res.ok) return [];
       return ((await res.json()) as { tasks: Array<{ id: string }> }).tasks.map((t) => t.id);
     } catch {
@@ -356,7 +436,11 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
       runner: () =>
         typeof Worker === 'undefined'
           ? inProcessTrainingRunner(train.backend ?? backend)
-          : startTrainingWorker({ backend: train.backend ?? backend, createWorker: train.createWorker, timeoutMs: train.timeoutMs }),
+          : startTrainingWorker({
+              backend: train.backend ?? backend,
+              createWorker: train.createWorker,
+              timeoutMs: train.timeoutMs,
+            }),
       events,
       eligibility,
       eligibilityPollMs: train.eligibilityPollMs,
@@ -378,7 +462,12 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
         await y.data();
         y.dispose();
       },
-      { cache: localStorageCache(), cacheKey: `${app}:${loaded.stored.manifest.modelTopologyHash}`, runs: 5, warmup: 2 },
+      {
+        cache: localStorageCache(),
+        cacheKey: `${app}:${loaded.stored.manifest.modelTopologyHash}`,
+        runs: 5,
+        warmup: 2,
+      },
     ).catch(() => null);
     const choice = chooseBackend({ capabilities, benchmark: bench ?? undefined, exclude: failedBackends });
     await activateBackend(choice.backend);
@@ -392,14 +481,20 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   }
 
   const live = () => {
-    if (closed || predictor === null || current === null) throw new FlockError('closed', 'this Flock was closed; call connect() again');
+    if (closed || predictor === null || current === null)
+      throw new FlockError('closed', 'this Flock was closed; call connect() again');
     return { predictor, current };
   };
 
   return {
     predict: async (input) => {
       const result = await live().predictor.predict(input);
-      if (telemetryOn) telemetry.prediction(result, backend, input instanceof Float32Array || Array.isArray(input) ? input : undefined);
+      if (telemetryOn)
+        telemetry.prediction(
+          result,
+          backend,
+          input instanceof Float32Array || Array.isArray(input) ? input : undefined,
+        );
       if (shadow) void compareWithShadow(input, result).catch(() => {});
       return result;
     },

@@ -7,7 +7,14 @@ const where = { app: 'digits', url: 'https://flock.example.com' };
 
 describe('the error of a first start that got no model', () => {
   it('says unreachable, with the CORS flag, when a page on another origin gets no answer', () => {
-    const e = firstModelError(new FlockHttpError(0, 'network_error', 'POST https://flock.example.com/v1/devices failed (5 attempts): Failed to fetch'), { ...where, pageOrigin: 'https://shop.example' });
+    const e = firstModelError(
+      new FlockHttpError(
+        0,
+        'network_error',
+        'POST https://flock.example.com/v1/devices failed (5 attempts): Failed to fetch',
+      ),
+      { ...where, pageOrigin: 'https://shop.example' },
+    );
     expect(e).toBeInstanceOf(FlockError);
     expect(e.code).toBe('unreachable');
     expect(e.message).toContain('flock serve --cors-origin https://shop.example');
@@ -15,7 +22,10 @@ describe('the error of a first start that got no model', () => {
   });
 
   it('says unreachable without a CORS hint on the same origin, and for timeouts', () => {
-    const same = firstModelError(new FlockHttpError(0, 'network_error', 'connection refused'), { ...where, pageOrigin: 'https://flock.example.com' });
+    const same = firstModelError(new FlockHttpError(0, 'network_error', 'connection refused'), {
+      ...where,
+      pageOrigin: 'https://flock.example.com',
+    });
     expect(same.code).toBe('unreachable');
     expect(same.message).not.toContain('--cors-origin');
     expect(firstModelError(new FlockHttpError(0, 'timeout', 'no answer'), where).code).toBe('unreachable');

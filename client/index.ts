@@ -19,7 +19,14 @@ import * as tf from '@tensorflow/tfjs';
 export { connect } from './connect.ts';
 export type { ConnectOptions, Flock, FlockStatus, TrainOptions } from './connect.ts';
 export { judgeEligibility, startTrainingWorker } from './training/index.ts';
-export type { DeviceSignals, EligibilityPolicy, EligibilityVerdict, LocalPrivacySpent, TrainingJob, TrainingRunner } from './training/index.ts';
+export type {
+  DeviceSignals,
+  EligibilityPolicy,
+  EligibilityVerdict,
+  LocalPrivacySpent,
+  TrainingJob,
+  TrainingRunner,
+} from './training/index.ts';
 export type { FlockEventMap, FlockEventName, FlockListener } from './events.ts';
 export { FlockError } from './flock-error.ts';
 export type { FlockErrorCode } from './flock-error.ts';

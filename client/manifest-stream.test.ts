@@ -8,7 +8,9 @@ describe('SSE parser', () => {
     const parse = createSseParser();
     expect(parse('event: hel')).toEqual([]);
     expect(parse('lo\ndata: {"a":1}\n\n: heartbeat comment\n')).toEqual([{ event: 'hello', data: '{"a":1}' }]);
-    expect(parse('event: manifest\r\nid: g7\r\ndata: line1\r\ndata: line2\r\n\r\n')).toEqual([{ event: 'manifest', data: 'line1\nline2', id: 'g7' }]);
+    expect(parse('event: manifest\r\nid: g7\r\ndata: line1\r\ndata: line2\r\n\r\n')).toEqual([
+      { event: 'manifest', data: 'line1\nline2', id: 'g7' },
+    ]);
     expect(parse('data: plain\n\n')).toEqual([{ event: 'message', data: 'plain', id: 'g7' }]);
   });
 });
@@ -28,7 +30,12 @@ describe('watchManifests', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     const generations: number[] = [];
-    const stream = watchManifests({ url: `http://127.0.0.1:${port}`, app: 'digits', token: async () => 'tok', onManifest: (m) => generations.push(m.generation) });
+    const stream = watchManifests({
+      url: `http://127.0.0.1:${port}`,
+      app: 'digits',
+      token: async () => 'tok',
+      onManifest: (m) => generations.push(m.generation),
+    });
     const until = Date.now() + 10_000;
     while (generations.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     stream.stop();

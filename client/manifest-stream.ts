@@ -69,9 +69,15 @@ export function watchManifests(options: ManifestStreamOptions): { stop(): void }
     let delay = 1000;
     while (!abort.signal.aborted) {
       try {
-        const headers: Record<string, string> = { authorization: `Bearer ${await options.token()}`, accept: 'text/event-stream' };
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${await options.token()}`,
+          accept: 'text/event-stream',
+        };
         if (lastEventId) headers['last-event-id'] = lastEventId;
-        const res = await doFetch(`${options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(options.app)}/events`, { headers, signal: abort.signal });
+        const res = await doFetch(
+          `${options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(options.app)}/events`,
+          { headers, signal: abort.signal },
+        );
         if (!res.ok || !res.body) throw new Error(`events answered ${res.status}`);
         delay = 1000;
         const parse = createSseParser();

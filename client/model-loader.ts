@@ -21,7 +21,13 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { decodeTensors } from '../shared/codec/index.ts';
-import { ManifestError, verifyManifest, verifySha256, type Manifest, type ManifestVariant } from '../shared/manifest/index.ts';
+import {
+  ManifestError,
+  verifyManifest,
+  verifySha256,
+  type Manifest,
+  type ManifestVariant,
+} from '../shared/manifest/index.ts';
 import { modelFromParts, type ModelTopology } from '../shared/model/index.ts';
 import type { WeightEncoding } from '../shared/protocol/fields.ts';
 import type { FlockTransport } from './federated/transport.ts';
@@ -62,14 +68,24 @@ export type SyncResult =
  * @example
  * chooseVariant(manifest, { slowBackend: true }).encoding // 'int8' when offered
  */
-export function chooseVariant(manifest: Pick<Manifest, 'variants'>, options: { slowBackend: boolean; variant?: WeightEncoding }): ManifestVariant {
-  const order: WeightEncoding[] = options.variant ? [options.variant] : options.slowBackend ? ['int8', 'fp16', 'fp32'] : ['fp32', 'fp16', 'int8'];
+export function chooseVariant(
+  manifest: Pick<Manifest, 'variants'>,
+  options: { slowBackend: boolean; variant?: WeightEncoding },
+): ManifestVariant {
+  const order: WeightEncoding[] = options.variant
+    ? [options.variant]
+    : options.slowBackend
+      ? ['int8', 'fp16', 'fp32']
+      : ['fp32', 'fp16', 'int8'];
   for (const encoding of order) {
     const found = manifest.variants.find((v) => v.encoding === encoding);
     if (found) return found;
   }
   if (options.variant) {
-    throw new FlockError('no_variant', `the manifest offers ${manifest.variants.map((v) => v.encoding).join(', ')} but the variant option asks for '${options.variant}'; drop the option or publish that variant`);
+    throw new FlockError(
+      'no_variant',
+      `the manifest offers ${manifest.variants.map((v) => v.encoding).join(', ')} but the variant option asks for '${options.variant}'; drop the option or publish that variant`,
+    );
   }
   // Unreachable with a schema-valid manifest (at least one variant of the three encodings).
   throw new FlockError('no_variant', 'the manifest has no variant');
@@ -103,11 +119,19 @@ async function buildFrom(stored: StoredModel, variantBytes: Uint8Array): Promise
 
 async function variantBytesFromStore(store: ClientStore, stored: StoredModel): Promise<Uint8Array> {
   const variant = stored.manifest.variants.find((v) => v.encoding === stored.encoding);
-  if (!variant) throw new FlockError('no_variant', `stored model ${stored.app}@${stored.version} lacks its ${stored.encoding} variant; clear site data to download again`);
+  if (!variant)
+    throw new FlockError(
+      'no_variant',
+      `stored model ${stored.app}@${stored.version} lacks its ${stored.encoding} variant; clear site data to download again`,
+    );
   const shards: Uint8Array[] = [];
   for (const shard of variant.shards) {
     const bytes = await store.getShard(shard.hash);
-    if (!bytes) throw new FlockError('no_model', `shard ${shard.hash} of ${stored.app}@${stored.version} is missing from the store`);
+    if (!bytes)
+      throw new FlockError(
+        'no_model',
+        `shard ${shard.hash} of ${stored.app}@${stored.version} is missing from the store`,
+      );
     shards.push(bytes);
   }
   return concat(shards);
@@ -137,7 +161,12 @@ async function trustedKey(input: SyncModelInput): Promise<{ key: string; pinned:
 }
 
 /** A signature failure may mean the coordinator's key changed: say so plainly instead of "bad signature". */
-async function explainBadSignature(input: SyncModelInput, key: string, pinned: boolean, cause: ManifestError): Promise<Error> {
+async function explainBadSignature(
+  input: SyncModelInput,
+  key: string,
+  pinned: boolean,
+  cause: ManifestError,
+): Promise<Error> {
   let current: string | null = null;
   try {
     current = (await input.transport.getPublicKey()).publicKey;
@@ -152,21 +181,32 @@ async function explainBadSignature(input: SyncModelInput, key: string, pinned: b
   );
 }
 
-async function verifiedManifest(input: SyncModelInput): Promise<{ manifest: Manifest; etag: string | null } | { notModified: number; etag: string }> {
+async function verifiedManifest(
+  input: SyncModelInput,
+): Promise<{ manifest: Manifest; etag: string | null } | { notModified: number; etag: string }> {
   const pointer = await input.store.getPointer(input.app);
   // Without an active model a 304 would leave nothing to run, so ask for the body.
   const etag = pointer.activeVersion !== null && input.etag ? input.etag : undefined;
   const answer = await input.transport.getManifest(input.app, { etag });
   if (answer.status === 'not_modified') {
-    if (pointer.activeVersion === null) throw new FlockError('no_model', 'the coordinator answered 304 to a manifest request without an ETag');
+    if (pointer.activeVersion === null)
+      throw new FlockError('no_model', 'the coordinator answered 304 to a manifest request without an ETag');
     return { notModified: pointer.activeVersion, etag: answer.etag };
   }
   const { key, pinned } = await trustedKey(input);
   try {
     // purpose 'model': a shadow manifest, however validly signed, is never installed as the app's model.
-    return { manifest: await verifyManifest(answer.signedManifest, key, { app: input.app, newestSeenGeneration: pointer.newestGeneration, purpose: 'model' }), etag: answer.etag };
+    return {
+      manifest: await verifyManifest(answer.signedManifest, key, {
+        app: input.app,
+        newestSeenGeneration: pointer.newestGeneration,
+        purpose: 'model',
+      }),
+      etag: answer.etag,
+    };
   } catch (error) {
-    if (error instanceof ManifestError && error.code === 'bad_signature') throw await explainBadSignature(input, key, pinned, error);
+    if (error instanceof ManifestError && error.code === 'bad_signature')
+      throw await explainBadSignature(input, key, pinned, error);
     throw error;
   }
 }
@@ -176,7 +216,11 @@ async function download(input: SyncModelInput, hash: string, what: string): Prom
     return await input.transport.getBlob(hash);
   } catch (error) {
     if (error instanceof ManifestError && error.code === 'hash_mismatch') {
-      throw new FlockError('integrity', `${what} ${hash} arrived corrupted or tampered with (its SHA-256 does not match the signed manifest); it was not stored and the current model stays active`, { cause: error });
+      throw new FlockError(
+        'integrity',
+        `${what} ${hash} arrived corrupted or tampered with (its SHA-256 does not match the signed manifest); it was not stored and the current model stays active`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -193,7 +237,8 @@ async function download(input: SyncModelInput, hash: string, what: string): Prom
 export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
   const { store, app } = input;
   const answer = await verifiedManifest(input);
-  if ('notModified' in answer) return { status: 'current', version: answer.notModified, etag: answer.etag, notModified: true };
+  if ('notModified' in answer)
+    return { status: 'current', version: answer.notModified, etag: answer.etag, notModified: true };
   const { manifest, etag } = answer;
   await store.noteGeneration(app, manifest.generation);
   const before = await store.getPointer(app);
@@ -221,11 +266,18 @@ export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
   try {
     await verifySha256(variantBytes, variant.sha256);
   } catch (error) {
-    throw new FlockError('integrity', `the ${variant.encoding} variant of ${app}@${manifest.version} does not match its signed SHA-256 although every shard did; the current model stays active`, { cause: error });
+    throw new FlockError(
+      'integrity',
+      `the ${variant.encoding} variant of ${app}@${manifest.version} does not match its signed SHA-256 although every shard did; the current model stays active`,
+      { cause: error },
+    );
   }
 
-  const sameTopology = (await store.listModels(app)).find((m) => m.manifest.modelTopologyHash === manifest.modelTopologyHash);
-  const topology = sameTopology?.topology ?? parseTopology(await download(input, manifest.modelTopologyHash, 'model topology'));
+  const sameTopology = (await store.listModels(app)).find(
+    (m) => m.manifest.modelTopologyHash === manifest.modelTopologyHash,
+  );
+  const topology =
+    sameTopology?.topology ?? parseTopology(await download(input, manifest.modelTopologyHash, 'model topology'));
   const tensors = decodeTensors(variantBytes);
   const stored: StoredModel = {
     app,
@@ -238,7 +290,11 @@ export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
     storedAt: Date.now(),
   };
   // Built before activation: a model tfjs cannot load must never become active.
-  const model = await modelFromParts({ topology, weightSpecs: stored.weightSpecs, weights: tensors.map((t) => t.data) });
+  const model = await modelFromParts({
+    topology,
+    weightSpecs: stored.weightSpecs,
+    weights: tensors.map((t) => t.data),
+  });
   try {
     await store.putModel(stored);
     await store.activateVersion(app, manifest.version);

@@ -43,7 +43,9 @@ describe('checkStorageQuota', () => {
 
   it("throws FlockError 'quota' when the model does not fit, and asks persist() once per page", async () => {
     const small = fake(99 * MB, 100 * MB);
-    const error = await checkStorageQuota(10 * MB, { storage: small.storage, smallerVariant: 'int8' }).catch((e: unknown) => e);
+    const error = await checkStorageQuota(10 * MB, { storage: small.storage, smallerVariant: 'int8' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(FlockError);
     expect(error).toMatchObject({ code: 'quota' });
     expect((error as Error).message).toMatch(/needs 10\.0 MB, 0\.0 MB free/);

@@ -35,13 +35,24 @@ const mb = (bytes: number) => (bytes / MB).toFixed(1);
  * @example
  * quotaDecision({ usage: 90e6, quota: 100e6 }, 20e6) // { ok: false, message: 'needs 19.1 MB, ...' }
  */
-export function quotaDecision(estimate: StorageEstimateLike, neededBytes: number, options: { headroom?: number; smallerVariant?: string } = {}): QuotaDecision {
+export function quotaDecision(
+  estimate: StorageEstimateLike,
+  neededBytes: number,
+  options: { headroom?: number; smallerVariant?: string } = {},
+): QuotaDecision {
   const { usage, quota } = estimate;
   if (typeof quota !== 'number' || !Number.isFinite(quota) || quota <= 0) return { ok: true, freeBytes: null };
   const freeBytes = Math.max(0, quota * (1 - (options.headroom ?? 0.1)) - (usage ?? 0));
   if (neededBytes <= freeBytes) return { ok: true, freeBytes };
-  const hint = options.smallerVariant ? `free space or use the ${options.smallerVariant} variant` : 'free space (clear site data of other apps) and retry';
-  return { ok: false, neededBytes, freeBytes, message: `the model needs ${mb(neededBytes)} MB, ${mb(freeBytes)} MB free in this site's storage; ${hint}` };
+  const hint = options.smallerVariant
+    ? `free space or use the ${options.smallerVariant} variant`
+    : 'free space (clear site data of other apps) and retry';
+  return {
+    ok: false,
+    neededBytes,
+    freeBytes,
+    message: `the model needs ${mb(neededBytes)} MB, ${mb(freeBytes)} MB free in this site's storage; ${hint}`,
+  };
 }
 
 let persistAsked = false;
@@ -54,7 +65,10 @@ let persistAsked = false;
  * @example
  * await checkStorageQuota(variant.totalBytes, { smallerVariant: 'int8' });
  */
-export async function checkStorageQuota(neededBytes: number, options: { storage?: StorageManagerLike; smallerVariant?: string } = {}): Promise<QuotaDecision> {
+export async function checkStorageQuota(
+  neededBytes: number,
+  options: { storage?: StorageManagerLike; smallerVariant?: string } = {},
+): Promise<QuotaDecision> {
   const storage = options.storage ?? (globalThis.navigator as { storage?: StorageManagerLike } | undefined)?.storage;
   if (storage === undefined || neededBytes <= 0) return { ok: true, freeBytes: null };
   if (!persistAsked && storage.persist) {

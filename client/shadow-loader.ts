@@ -45,7 +45,10 @@ export function shadowAdvertised(manifest: Pick<Manifest, 'rollout'> | null | un
  */
 export async function fetchShadowAssignment(url: string, app: string, token: string): Promise<ShadowAssignment | null> {
   try {
-    const res = await fetch(`${url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/shadow`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+    const res = await fetch(`${url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/shadow`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(15_000),
+    });
     if (!res.ok) return null;
     return (await res.json()) as ShadowAssignment;
   } catch {
@@ -58,9 +61,16 @@ export async function fetchShadowAssignment(url: string, app: string, token: str
  * @example
  * const shadow = await loadShadow(transport, assignment, trustedKey, 'digits', false);
  */
-export async function loadShadow(transport: FlockTransport, assignment: ShadowAssignment, publicKey: string, app: string, slowBackend: boolean): Promise<LoadedShadow> {
+export async function loadShadow(
+  transport: FlockTransport,
+  assignment: ShadowAssignment,
+  publicKey: string,
+  app: string,
+  slowBackend: boolean,
+): Promise<LoadedShadow> {
   const manifest = await verifyManifest(assignment.manifest, publicKey, { app, purpose: 'shadow' });
-  if (manifest.version !== assignment.version) throw new Error(`shadow manifest names version ${manifest.version}, the assignment ${assignment.version}`);
+  if (manifest.version !== assignment.version)
+    throw new Error(`shadow manifest names version ${manifest.version}, the assignment ${assignment.version}`);
   const variant = chooseVariant(manifest, { slowBackend });
   const shards: Uint8Array[] = [];
   for (const shard of variant.shards) shards.push(await transport.getBlob(shard.hash));
@@ -68,6 +78,10 @@ export async function loadShadow(transport: FlockTransport, assignment: ShadowAs
   await verifySha256(bytes, variant.sha256);
   const topology = parseTopology(await transport.getBlob(manifest.modelTopologyHash));
   const tensors = decodeTensors(bytes);
-  const model = await modelFromParts({ topology, weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })), weights: tensors.map((t) => t.data) });
+  const model = await modelFromParts({
+    topology,
+    weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })),
+    weights: tensors.map((t) => t.data),
+  });
   return { version: manifest.version, sampleRate: assignment.sampleRate, model };
 }

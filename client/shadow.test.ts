@@ -53,7 +53,15 @@ describe('shadow telemetry', () => {
     w.add({ label: 'a', latencyMs: 2 }, { label: 'a', latencyMs: 4 });
     w.add({ label: 'a', latencyMs: 4 }, { label: 'b', latencyMs: 8 });
     const e = w.take(at);
-    expect(e).toEqual({ type: 'shadow', at, shadowVersion: 3, count: 2, agreed: 1, productionMeanMs: 3, shadowMeanMs: 6 });
+    expect(e).toEqual({
+      type: 'shadow',
+      at,
+      shadowVersion: 3,
+      count: 2,
+      agreed: 1,
+      productionMeanMs: 3,
+      shadowMeanMs: 6,
+    });
     expect(TelemetryEventSchema.safeParse(e).success).toBe(true);
     expect(w.take(at)).toBeNull();
   });

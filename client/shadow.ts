@@ -43,7 +43,8 @@ export class ShadowSampler {
 
   /** @param offset where the phase starts, in [0, 1): random unless a test pins it. */
   constructor(offset: number = randomOffset()) {
-    if (!(offset >= 0 && offset < 1)) throw new RangeError(`a shadow sampler's offset must be in [0, 1), got ${offset}`);
+    if (!(offset >= 0 && offset < 1))
+      throw new RangeError(`a shadow sampler's offset must be in [0, 1), got ${offset}`);
     this.phase = offset;
   }
 
@@ -71,8 +72,21 @@ export interface ComparedPrediction {
  * shadowEvent(3, { label: '7', latencyMs: 4 }, { label: '7', latencyMs: 6 }, new Date().toISOString())
  * // { type: 'shadow', shadowVersion: 3, count: 1, agreed: 1, productionMeanMs: 4, shadowMeanMs: 6, at }
  */
-export function shadowEvent(shadowVersion: number, production: ComparedPrediction, shadow: ComparedPrediction, at: string): ShadowEvent {
-  return { type: 'shadow', at, shadowVersion, count: 1, agreed: production.label === shadow.label ? 1 : 0, productionMeanMs: production.latencyMs, shadowMeanMs: shadow.latencyMs };
+export function shadowEvent(
+  shadowVersion: number,
+  production: ComparedPrediction,
+  shadow: ComparedPrediction,
+  at: string,
+): ShadowEvent {
+  return {
+    type: 'shadow',
+    at,
+    shadowVersion,
+    count: 1,
+    agreed: production.label === shadow.label ? 1 : 0,
+    productionMeanMs: production.latencyMs,
+    shadowMeanMs: shadow.latencyMs,
+  };
 }
 
 /**
@@ -98,7 +112,15 @@ export class ShadowWindow {
   /** The window's event, or null when nothing was compared; resets the window. */
   take(at: string): ShadowEvent | null {
     if (this.count === 0) return null;
-    const event: ShadowEvent = { type: 'shadow', at, shadowVersion: this.shadowVersion, count: this.count, agreed: this.agreed, productionMeanMs: this.productionMs / this.count, shadowMeanMs: this.shadowMs / this.count };
+    const event: ShadowEvent = {
+      type: 'shadow',
+      at,
+      shadowVersion: this.shadowVersion,
+      count: this.count,
+      agreed: this.agreed,
+      productionMeanMs: this.productionMs / this.count,
+      shadowMeanMs: this.shadowMs / this.count,
+    };
     this.count = this.agreed = this.productionMs = this.shadowMs = 0;
     return event;
   }

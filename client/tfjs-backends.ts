@@ -43,12 +43,15 @@ export function getAssetBase(): string | null {
 export async function activateBackend(backend: BackendName): Promise<void> {
   if (backend === 'wasm') {
     if (assetBase === null) {
-      throw new Error("the wasm backend needs the URL of the tfjs wasm files: pass assetsUrl to connect(), or load flock.min.js with a <script> tag (it finds them beside itself)");
+      throw new Error(
+        'the wasm backend needs the URL of the tfjs wasm files: pass assetsUrl to connect(), or load flock.min.js with a <script> tag (it finds them beside itself)',
+      );
     }
     // Set on every call: tfjs keeps the paths until the backend is initialized once.
     setWasmPaths(assetBase);
     // Without Flock's build plugin the threaded factory dies in its thread workers on isolated pages: one thread then.
-    if ((globalThis as Record<string, unknown>)[WASM_THREADS_MARKER] !== true) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    if ((globalThis as Record<string, unknown>)[WASM_THREADS_MARKER] !== true)
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
   // tfjs may have started a backend on its own (its first op picks the best registered one): let that settle
   // first, or "already active" could mean "still loading" (offline, a service worker's wasm never arrives).
@@ -56,7 +59,11 @@ export async function activateBackend(backend: BackendName): Promise<void> {
   await pending; // null when tfjs is not initializing anything
   let timer: ReturnType<typeof setTimeout> | undefined;
   const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`tfjs did not start the '${backend}' backend within ${BACKEND_START_TIMEOUT_MS / 1000} s`)), BACKEND_START_TIMEOUT_MS);
+    timer = setTimeout(
+      () =>
+        reject(new Error(`tfjs did not start the '${backend}' backend within ${BACKEND_START_TIMEOUT_MS / 1000} s`)),
+      BACKEND_START_TIMEOUT_MS,
+    );
   });
   try {
     const ok = await Promise.race([tf.setBackend(backend), hung]);

@@ -22,7 +22,8 @@ function copyTfjsWasm(): Plugin {
     closeBundle() {
       const from = join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
       mkdirSync(outDir, { recursive: true });
-      for (const file of readdirSync(from).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(from, file), join(outDir, file));
+      for (const file of readdirSync(from).filter((f) => f.endsWith('.wasm')))
+        copyFileSync(join(from, file), join(outDir, file));
     },
   };
 }

@@ -50,7 +50,11 @@ export function buildApp(deps: CoordinatorDeps) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'Flock coordinator', version: deps.version, description: 'Federated learning coordinator: devices, model registry, rounds. See docs/wire.md.' },
+    info: {
+      title: 'Flock coordinator',
+      version: deps.version,
+      description: 'Federated learning coordinator: devices, model registry, rounds. See docs/wire.md.',
+    },
     security: [{ bearer: [] }],
   });
   return routes;

@@ -28,7 +28,9 @@ describe('opening a backend from the coordinator entry', () => {
   it('refuses what cannot work with a typed StoreError', async () => {
     await expect(openSqliteBackend({ dataDir: '.', blobs: 'bytea' })).rejects.toThrow(/bytea needs a PostgreSQL store/);
     await expect(openPostgresBackend({ connectionString: 'mysql://db/flock', log })).rejects.toBeInstanceOf(StoreError);
-    await expect(openPostgresBackend({ connectionString: 'postgres://u:secret@127.0.0.1:1/x', blobs: 'folder', log })).rejects.toThrow(/folder blobs need a dataDir/);
+    await expect(
+      openPostgresBackend({ connectionString: 'postgres://u:secret@127.0.0.1:1/x', blobs: 'folder', log }),
+    ).rejects.toThrow(/folder blobs need a dataDir/);
     expect(() => parseBlobLocation('ftp://x')).toThrow(/folder, bytea or s3/);
     expect(parseBlobLocation(' s3://bucket/prefix ')).toBe('s3://bucket/prefix');
   });

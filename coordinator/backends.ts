@@ -55,7 +55,10 @@ export function parseBlobLocation(raw: string): BlobLocation {
   throw new StoreError('invalid', `blobs must be folder, bytea or s3://bucket/prefix, got ${JSON.stringify(value)}`);
 }
 
-async function openBlobs(dataDir: string, where: 'folder' | `s3://${string}`): Promise<{ blobs: BlobStore & { close?(): void }; where: string }> {
+async function openBlobs(
+  dataDir: string,
+  where: 'folder' | `s3://${string}`,
+): Promise<{ blobs: BlobStore & { close?(): void }; where: string }> {
   if (where === 'folder') {
     const dir = join(resolve(dataDir), 'blobs');
     return { blobs: await openFolderBlobStore({ dir }), where: dir };
@@ -80,11 +83,16 @@ export interface SqliteBackendOptions {
 export async function openSqliteBackend(options: SqliteBackendOptions): Promise<CoordinatorBackend> {
   const dataDir = resolve(options.dataDir);
   const blobs = options.blobs ?? 'folder';
-  if (blobs === 'bytea') throw new StoreError('invalid', 'blobs bytea needs a PostgreSQL store (bytea is a PostgreSQL table)');
+  if (blobs === 'bytea')
+    throw new StoreError('invalid', 'blobs bytea needs a PostgreSQL store (bytea is a PostgreSQL table)');
   if (blobs === 'folder') return { description: `data dir: ${dataDir}`, close: async () => undefined };
   const opened = await openBlobs(dataDir, blobs);
   const store = await openSqliteStore({ dataDir, blobs: opened.blobs });
-  return { store, description: `data dir: ${dataDir}, blobs in ${opened.where}`, close: async () => opened.blobs.close?.() };
+  return {
+    store,
+    description: `data dir: ${dataDir}, blobs in ${opened.where}`,
+    close: async () => opened.blobs.close?.(),
+  };
 }
 
 export interface PostgresBackendOptions {
@@ -106,23 +114,37 @@ export interface PostgresBackendOptions {
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<CoordinatorBackend> {
   const url = options.connectionString.trim();
   const { log } = options;
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new StoreError('invalid', `the store must be a postgres:// URL, got ${JSON.stringify(redactConnectionString(url))}`, { field: 'connectionString' });
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new StoreError(
+      'invalid',
+      `the store must be a postgres:// URL, got ${JSON.stringify(redactConnectionString(url))}`,
+      { field: 'connectionString' },
+    );
   const blobChoice = options.blobs ?? 'bytea';
-  if (blobChoice === 'folder' && options.dataDir === undefined) throw new StoreError('invalid', 'folder blobs need a dataDir (one folder shared by every process)');
+  if (blobChoice === 'folder' && options.dataDir === undefined)
+    throw new StoreError('invalid', 'folder blobs need a dataDir (one folder shared by every process)');
   const opened = blobChoice === 'bytea' ? null : await openBlobs(options.dataDir ?? '.', blobChoice);
   const closers: (() => Promise<void> | void)[] = [];
   if (opened?.blobs.close) closers.push(() => opened.blobs.close!());
   const closeAll = async () => {
-    for (const close of closers.reverse()) await Promise.resolve(close()).catch((err: unknown) => log.warn({ err }, 'closing a backend failed'));
+    for (const close of closers.reverse())
+      await Promise.resolve(close()).catch((err: unknown) => log.warn({ err }, 'closing a backend failed'));
   };
   let store: Store | undefined;
   try {
-    store = await openPostgresStore({ connectionString: url, poolSize: options.poolSize ?? 10, blobs: opened?.blobs ?? 'bytea' });
+    store = await openPostgresStore({
+      connectionString: url,
+      poolSize: options.poolSize ?? 10,
+      blobs: opened?.blobs ?? 'bytea',
+    });
     const events = await openPostgresManifestEvents({ connectionString: url, log });
     closers.push(() => events.close());
     const rateLimitStore = await openPostgresRateLimitStore({ connectionString: url, log });
     closers.push(() => rateLimitStore.close());
-    const roundSignals = await openPostgresRoundSignals({ connectionString: url, onError: (err) => log.warn({ err }, 'round signals') });
+    const roundSignals = await openPostgresRoundSignals({
+      connectionString: url,
+      onError: (err) => log.warn({ err }, 'round signals'),
+    });
     closers.push(() => roundSignals.close());
     return {
       store,

@@ -55,7 +55,9 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
   const config = resolveConfig(options);
   const log = options.log ?? createLogger();
   if (config.adminKey && parseSecret(config.adminKey)?.kind !== 'admin') {
-    throw new Error('FLOCK_ADMIN_KEY must look like flk_admin_<id>.<43 base64url chars>; generate one with "flock admin-key"');
+    throw new Error(
+      'FLOCK_ADMIN_KEY must look like flk_admin_<id>.<43 base64url chars>; generate one with "flock admin-key"',
+    );
   }
   const backend = await selectAggregationBackend(config.aggregationBackend);
   log.info({ backend: backend.name, device: backend.device, reason: backend.reason }, 'aggregation backend selected');
@@ -64,8 +66,22 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
     const signing = await ensureSigningKey(store, config.signingKeyFile ?? join(config.dataDir, SIGNING_KEY_FILE));
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
     const metrics = createMetrics();
-    const rounds = new RoundService({ store, log, metrics, signing, sweepIntervalMs: config.sweepIntervalMs, ...(options.roundSignals ? { signals: options.roundSignals } : {}) });
-    const rollouts = new RolloutService({ store, signing, log, events: options.events ?? inProcessManifestEvents(), telemetryRetentionMs: config.telemetryRetentionMs, telemetrySweepMs: config.telemetrySweepMs });
+    const rounds = new RoundService({
+      store,
+      log,
+      metrics,
+      signing,
+      sweepIntervalMs: config.sweepIntervalMs,
+      ...(options.roundSignals ? { signals: options.roundSignals } : {}),
+    });
+    const rollouts = new RolloutService({
+      store,
+      signing,
+      log,
+      events: options.events ?? inProcessManifestEvents(),
+      telemetryRetentionMs: config.telemetryRetentionMs,
+      telemetrySweepMs: config.telemetrySweepMs,
+    });
     const bandits = new BanditService({ store, signing, log, events: rollouts.events });
     const rateLimits = options.rateLimitStore ?? memoryRateLimitStore();
     const deps: CoordinatorDeps = {

@@ -20,18 +20,19 @@ function tree(files: Record<string, string>): string {
 
 describe('floor check', () => {
   it('reads static, re-exported and dynamic imports, not bare packages', () => {
-    const text = "import a from './a.ts';\nexport { b } from '../b.ts';\nconst c = await import('../../c.ts');\nimport 'hono';";
+    const text =
+      "import a from './a.ts';\nexport { b } from '../b.ts';\nconst c = await import('../../c.ts');\nimport 'hono';";
     expect(importsOf(text)).toEqual(['./a.ts', '../b.ts', '../../c.ts']);
   });
 
   it('names an import that goes up a floor, and one into test code', () => {
     const root = tree({
       'shared/x.ts': "import { y } from '../client/y.ts';",
-      'client/y.ts': "export const y = 1;",
+      'client/y.ts': 'export const y = 1;',
       'coordinator/z.ts': "import { w } from '../simulate/w.ts';\nimport { f } from './f.fixture.ts';",
       'simulate/w.ts': "import { y } from '../client/y.ts';\nimport { q } from '../coordinator/q.ts';",
-      'coordinator/q.ts': "export const q = 1;",
-      'coordinator/f.fixture.ts': "export const f = 1;",
+      'coordinator/q.ts': 'export const q = 1;',
+      'coordinator/f.fixture.ts': 'export const f = 1;',
       'cli/ok.ts': "import { w } from '../simulate/w.ts';",
       'coordinator/z.test.ts': "import { ok } from '../cli/ok.ts';",
     });

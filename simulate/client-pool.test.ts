@@ -28,7 +28,9 @@ describe('createClientPool on a worker thread', () => {
       const tensors = decodeTensors(update.bytes);
       expect(tensors.map((t) => [t.name, t.shape])).toEqual(parts.weightSpecs.map((s) => [s.name, s.shape]));
       expect(tensors.some((t) => t.data.some((v) => v !== 0))).toBe(true);
-      await expect(pool.train({ ...job, indices: new Int32Array(0) })).rejects.toThrow(/client training failed in a worker: .*count must be a positive integer/s);
+      await expect(pool.train({ ...job, indices: new Int32Array(0) })).rejects.toThrow(
+        /client training failed in a worker: .*count must be a positive integer/s,
+      );
     } finally {
       await pool.close();
     }

@@ -14,7 +14,10 @@ import { createJobRunner, type SharedDataset, type TrainingJob } from './trainin
 import { useTrainingBackend } from './tfjs-node-backend.ts';
 
 export type PoolRequest = { type: 'init'; dataset: SharedDataset } | { type: 'job'; id: number; job: TrainingJob };
-export type PoolReply = { type: 'ready' } | { type: 'done'; id: number; update: LocalUpdate } | { type: 'failed'; id: number; message: string };
+export type PoolReply =
+  | { type: 'ready' }
+  | { type: 'done'; id: number; update: LocalUpdate }
+  | { type: 'failed'; id: number; message: string };
 
 export interface ClientPool {
   train(job: TrainingJob): Promise<LocalUpdate>;
@@ -75,7 +78,7 @@ export async function createClientPool(dataset: SharedDataset, workers: number):
         worker.on('error', (error) => {
           clearTimeout(timer);
           reject(error);
-          for (const [id, p] of pending) if (p.slot === slot) (pending.delete(id), p.reject(error));
+          for (const [id, p] of pending) if (p.slot === slot) pending.delete(id), p.reject(error);
         });
         worker.on('message', (reply: PoolReply) => {
           if (reply.type === 'ready') return (clearTimeout(timer), resolve());
@@ -93,7 +96,9 @@ export async function createClientPool(dataset: SharedDataset, workers: number):
   return {
     workers,
     train(job) {
-      const slot = job.errorFeedback ? slots[job.clientIndex % slots.length] : slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+      const slot = job.errorFeedback
+        ? slots[job.clientIndex % slots.length]
+        : slots.reduce((a, b) => (b.busy < a.busy ? b : a));
       slot.busy++;
       const id = nextId++;
       return new Promise<LocalUpdate>((resolve, reject) => {

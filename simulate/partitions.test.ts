@@ -10,10 +10,11 @@ function labelSet(indices: Int32Array): Set<number> {
 
 function expectDisjoint(parts: Int32Array[], total: number): void {
   const seen = new Uint8Array(total);
-  for (const p of parts) for (const i of p) {
-    expect(seen[i]).toBe(0);
-    seen[i] = 1;
-  }
+  for (const p of parts)
+    for (const i of p) {
+      expect(seen[i]).toBe(0);
+      seen[i] = 1;
+    }
 }
 
 describe('partitionIid', () => {

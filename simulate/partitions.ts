@@ -13,8 +13,10 @@ export const PARTITION_NAMES: readonly PartitionName[] = ['iid', 'pathological',
 export type Partition = Int32Array[];
 
 function checkClients(clients: number, examples: number): void {
-  if (!Number.isInteger(clients) || clients < 1) throw new RangeError(`clients must be a positive integer, got ${clients}`);
-  if (clients > examples) throw new RangeError(`${clients} clients cannot each hold an example of ${examples}; use fewer clients`);
+  if (!Number.isInteger(clients) || clients < 1)
+    throw new RangeError(`clients must be a positive integer, got ${clients}`);
+  if (clients > examples)
+    throw new RangeError(`${clients} clients cannot each hold an example of ${examples}; use fewer clients`);
 }
 
 /**
@@ -23,7 +25,10 @@ function checkClients(clients: number, examples: number): void {
  */
 export function partitionIid(count: number, clients: number, seed: number): Partition {
   checkClients(clients, count);
-  const order = shuffleInPlace(Int32Array.from({ length: count }, (_, i) => i), seededRandom(seed));
+  const order = shuffleInPlace(
+    Int32Array.from({ length: count }, (_, i) => i),
+    seededRandom(seed),
+  );
   const base = Math.floor(count / clients);
   const extra = count % clients;
   const out: Partition = [];
@@ -45,12 +50,22 @@ export function partitionIid(count: number, clients: number, seed: number): Part
  *
  * @example partitionPathological(mnist.labels, 100, 1) // 100 x 600 indices
  */
-export function partitionPathological(labels: ArrayLike<number>, clients: number, seed: number, shardsPerClient = 2): Partition {
+export function partitionPathological(
+  labels: ArrayLike<number>,
+  clients: number,
+  seed: number,
+  shardsPerClient = 2,
+): Partition {
   const shards = clients * shardsPerClient;
   checkClients(shards, labels.length);
-  const byLabel = Int32Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => labels[a] - labels[b] || a - b);
+  const byLabel = Int32Array.from({ length: labels.length }, (_, i) => i).sort(
+    (a, b) => labels[a] - labels[b] || a - b,
+  );
   const shardSize = Math.floor(labels.length / shards);
-  const shardOrder = shuffleInPlace(Int32Array.from({ length: shards }, (_, i) => i), seededRandom(seed));
+  const shardOrder = shuffleInPlace(
+    Int32Array.from({ length: shards }, (_, i) => i),
+    seededRandom(seed),
+  );
   const out: Partition = [];
   for (let c = 0; c < clients; c++) {
     const mine = new Int32Array(shardSize * shardsPerClient);
@@ -71,7 +86,13 @@ export function partitionPathological(labels: ArrayLike<number>, clients: number
  *
  * @example partitionDirichlet(mnist.labels, 100, 0.5, 1)
  */
-export function partitionDirichlet(labels: ArrayLike<number>, clients: number, alpha: number, seed: number, minPerClient = 10): Partition {
+export function partitionDirichlet(
+  labels: ArrayLike<number>,
+  clients: number,
+  alpha: number,
+  seed: number,
+  minPerClient = 10,
+): Partition {
   checkClients(clients, labels.length);
   if (!(alpha > 0) || !Number.isFinite(alpha)) throw new RangeError(`alpha must be a positive number, got ${alpha}`);
   const random = seededRandom(seed);

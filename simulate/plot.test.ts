@@ -4,7 +4,19 @@ import { createProgress, renderBar } from './progress.ts';
 
 describe('accuracyPlotSvg', () => {
   it('draws one path per series with one point per round and a dashed target', () => {
-    const svg = accuracyPlotSvg([{ name: 'a<b', points: [{ round: 0, accuracy: 0.1 }, { round: 1, accuracy: 0.8 }, { round: 2, accuracy: 0.9 }] }], { target: 0.97 });
+    const svg = accuracyPlotSvg(
+      [
+        {
+          name: 'a<b',
+          points: [
+            { round: 0, accuracy: 0.1 },
+            { round: 1, accuracy: 0.8 },
+            { round: 2, accuracy: 0.9 },
+          ],
+        },
+      ],
+      { target: 0.97 },
+    );
     expect(svg.startsWith('<svg')).toBe(true);
     const path = /<path d="([^"]+)"/.exec(svg)?.[1] ?? '';
     expect(path.split(' ').filter((s) => /^[ML]/.test(s))).toHaveLength(3);

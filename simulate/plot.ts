@@ -51,13 +51,20 @@ export function accuracyPlotSvg(series: readonly PlotSeries[], options: PlotOpti
     parts.push(`<text x="${x(round)}" y="${height - m.bottom + 16}" text-anchor="middle">${round}</text>`);
   }
   if (options.target !== undefined) {
-    parts.push(`<line x1="${m.left}" y1="${y(options.target)}" x2="${width - m.right}" y2="${y(options.target)}" stroke="gray" stroke-dasharray="4 4"/>`);
+    parts.push(
+      `<line x1="${m.left}" y1="${y(options.target)}" x2="${width - m.right}" y2="${y(options.target)}" stroke="gray" stroke-dasharray="4 4"/>`,
+    );
   }
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const d = [...s.points].sort((a, b) => a.round - b.round).map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.round).toFixed(1)},${y(p.accuracy).toFixed(1)}`).join(' ');
+    const d = [...s.points]
+      .sort((a, b) => a.round - b.round)
+      .map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p.round).toFixed(1)},${y(p.accuracy).toFixed(1)}`)
+      .join(' ');
     parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
-    parts.push(`<text x="${width - m.right - 4}" y="${m.top + 16 + i * 16}" text-anchor="end" fill="${color}">${escapeXml(s.name)}</text>`);
+    parts.push(
+      `<text x="${width - m.right - 4}" y="${m.top + 16 + i * 16}" text-anchor="end" fill="${color}">${escapeXml(s.name)}</text>`,
+    );
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -11,12 +11,32 @@
 import * as tf from '@tensorflow/tfjs';
 import { FlockTransport, type LocalUpdate } from '../client/federated/index.ts';
 import { decodeTensors } from '../shared/codec/index.ts';
-import { createMnistModel, evaluateAccuracy, mnistInputShape, modelFromParts, partsFromModel, type MnistModelKind, type WeightSpec } from '../shared/model/index.ts';
-import type { ModelVersionView, RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
+import {
+  createMnistModel,
+  evaluateAccuracy,
+  mnistInputShape,
+  modelFromParts,
+  partsFromModel,
+  type MnistModelKind,
+  type WeightSpec,
+} from '../shared/model/index.ts';
+import type {
+  ModelVersionView,
+  RoundView,
+  StrategyName,
+  TaskPlanInput,
+  UpdateEncodingName,
+} from '../shared/protocol/index.ts';
 import { loadMnist } from './datasets/mnist.ts';
 import { mnistModelFiles } from '../coordinator/registry/model-directory.ts';
 import { createClientPool } from './client-pool.ts';
-import { partitionDirichlet, partitionIid, partitionPathological, type Partition, type PartitionName } from './partitions.ts';
+import {
+  partitionDirichlet,
+  partitionIid,
+  partitionPathological,
+  type Partition,
+  type PartitionName,
+} from './partitions.ts';
 import { sampleWithoutReplacement, seededRandom } from './seeded-random.ts';
 import { inProcessTarget, SimulationTargetError, type SimulationTarget } from './simulation-target.ts';
 import { roundsToTarget, type AccuracyPoint } from './targets.ts';
@@ -91,9 +111,13 @@ function partitionFor(o: SimulationOptions, labels: Uint8Array): Partition {
 }
 
 async function admin<T>(target: SimulationTarget, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await target.fetch(`${target.baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${target.adminKey}`, ...(init.headers ?? {}) } });
+  const res = await target.fetch(`${target.baseUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${target.adminKey}`, ...(init.headers ?? {}) },
+  });
   const text = await res.text();
-  if (!res.ok) throw new SimulationTargetError(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text.slice(0, 500)}`);
+  if (!res.ok)
+    throw new SimulationTargetError(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
 }
 
@@ -108,7 +132,10 @@ async function closeRound(target: SimulationTarget, taskId: string, roundId: str
   let round = await admin<RoundView>(target, `/v1/admin/rounds/${roundId}/close`, { method: 'POST' });
   const until = Date.now() + ROUND_SETTLE_TIMEOUT_MS;
   while (round.state === 'open' || round.state === 'aggregating') {
-    if (Date.now() > until) throw new SimulationTargetError(`round ${roundId} was still ${round.state} after ${ROUND_SETTLE_TIMEOUT_MS / 60_000} min`);
+    if (Date.now() > until)
+      throw new SimulationTargetError(
+        `round ${roundId} was still ${round.state} after ${ROUND_SETTLE_TIMEOUT_MS / 60_000} min`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
     const { rounds } = await admin<{ rounds: RoundView[] }>(target, `/v1/admin/tasks/${taskId}/rounds`);
     round = rounds.find((r) => r.id === roundId) ?? round;
@@ -121,7 +148,10 @@ async function closeRound(target: SimulationTarget, taskId: string, roundId: str
  * const result = await runSimulation({ ...DEFAULT_SIMULATION, model: '2nn', rounds: 5 }, { onRound: (r) => console.log(r) });
  * result.roundsToTarget // null or a fractional round
  */
-export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r: RoundRecord) => void; target?: SimulationTarget } = {}): Promise<SimulationResult> {
+export async function runSimulation(
+  o: SimulationOptions,
+  hooks: { onRound?: (r: RoundRecord) => void; target?: SimulationTarget } = {},
+): Promise<SimulationResult> {
   const started = performance.now();
   const inputShape = mnistInputShape(o.model);
   const train = loadMnist({ split: 'train', ...(o.trainExamples ? { limit: o.trainExamples } : {}) });
@@ -136,9 +166,13 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
   let activeTaskId: string | null = null;
   try {
     const form = new FormData();
-    for (const [name, bytes] of await mnistModelFiles(o.model, o.seed)) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
+    for (const [name, bytes] of await mnistModelFiles(o.model, o.seed))
+      form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     form.append('stage', 'production');
-    const pushed = await admin<{ version: number }>(target, `/v1/admin/models/${encodeURIComponent(app)}`, { method: 'POST', body: form });
+    const pushed = await admin<{ version: number }>(target, `/v1/admin/models/${encodeURIComponent(app)}`, {
+      method: 'POST',
+      body: form,
+    });
     const lossy = o.dropout > 0 || o.stragglers > 0;
     const plan: TaskPlanInput = {
       population: o.clients,
@@ -149,12 +183,22 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       batchSize: o.batch,
       learningRate: o.lr,
       minExamples: 1,
-      updateEncoding: o.encoding === 'topk' ? { encoding: 'topk', topkFraction: o.topkFraction } : { encoding: o.encoding },
+      updateEncoding:
+        o.encoding === 'topk' ? { encoding: 'topk', topkFraction: o.topkFraction } : { encoding: o.encoding },
       clipNorm: o.clipNorm ?? NO_CLIP,
       noiseMultiplier: o.noiseMultiplier,
       strategy: { name: o.strategy },
     };
-    const task = await admin<{ id: string }>(target, '/v1/admin/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app, name: `flock simulate ${o.model} ${o.partition}`, modelVersion: pushed.version, plan }) });
+    const task = await admin<{ id: string }>(target, '/v1/admin/tasks', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        app,
+        name: `flock simulate ${o.model} ${o.partition}`,
+        modelVersion: pushed.version,
+        plan,
+      }),
+    });
     activeTaskId = task.id;
 
     const evalModel = createMnistModel(o.model, { seed: o.seed });
@@ -183,7 +227,18 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       return d;
     };
 
-    const history: RoundRecord[] = [{ round: 0, accuracy: initialAccuracy, reports: 0, dropped: 0, late: 0, meanTrainLoss: null, bytesUploadedPerClient: 0, seconds: 0 }];
+    const history: RoundRecord[] = [
+      {
+        round: 0,
+        accuracy: initialAccuracy,
+        reports: 0,
+        dropped: 0,
+        late: 0,
+        meanTrainLoss: null,
+        bytesUploadedPerClient: 0,
+        seconds: 0,
+      },
+    ];
     const blobCache = new Map<string, { specs: WeightSpec[]; weights: Float32Array[] }>();
     for (let round = 1; round <= o.rounds; round++) {
       const roundStart = performance.now();
@@ -195,13 +250,19 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
           if (fate[i] === 'drop') return null;
           const { deviceId, transport } = await deviceFor(client);
           const answer = await transport.checkIn(task.id, { deviceId, taskId: task.id, numExamples: sizes[client] });
-          if (answer.status !== 'selected') throw new Error(`client ${client} was not selected in round ${round} (${answer.reason}); the simulator expects every chosen client to get a slot`);
+          if (answer.status !== 'selected')
+            throw new Error(
+              `client ${client} was not selected in round ${round} (${answer.reason}); the simulator expects every chosen client to get a slot`,
+            );
           roundId = answer.roundId;
           let global = blobCache.get(answer.globalWeights.hash);
           if (!global) {
             blobCache.clear();
             const tensors = decodeTensors(await transport.getBlob(answer.globalWeights.hash));
-            global = { specs: tensors.map((t) => ({ name: t.name, shape: t.shape })), weights: tensors.map((t) => t.data) };
+            global = {
+              specs: tensors.map((t) => ({ name: t.name, shape: t.shape })),
+              weights: tensors.map((t) => t.data),
+            };
             blobCache.set(answer.globalWeights.hash, global);
           }
           const update = await pool.train({
@@ -232,11 +293,17 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
       const closed = roundId ? await closeRound(target, task.id, roundId) : null;
       let accuracy = history[history.length - 1].accuracy;
       if (closed?.state === 'closed' && closed.resultVersion !== null) {
-        const version = await admin<ModelVersionView>(target, `/v1/admin/models/${encodeURIComponent(app)}/versions/${closed.resultVersion}`);
+        const version = await admin<ModelVersionView>(
+          target,
+          `/v1/admin/models/${encodeURIComponent(app)}/versions/${closed.resultVersion}`,
+        );
         const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
         const { transport } = devices.values().next().value!;
         const tensors = decodeTensors(await transport.getBlob(fp32.sha256));
-        accuracy = await evaluate(tensors.map((t) => t.data), tensors.map((t) => ({ name: t.name, shape: t.shape })));
+        accuracy = await evaluate(
+          tensors.map((t) => t.data),
+          tensors.map((t) => ({ name: t.name, shape: t.shape })),
+        );
       }
       const losses = sent.map((u) => u.trainLoss).filter(Number.isFinite);
       const record: RoundRecord = {
@@ -246,7 +313,9 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
         dropped: fate.filter((f) => f === 'drop').length,
         late: fate.filter((f) => f === 'late').length,
         meanTrainLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
-        bytesUploadedPerClient: sent.length ? Math.round(sent.reduce((n, u) => n + u.bytes.byteLength, 0) / sent.length) : 0,
+        bytesUploadedPerClient: sent.length
+          ? Math.round(sent.reduce((n, u) => n + u.bytes.byteLength, 0) / sent.length)
+          : 0,
         seconds: (performance.now() - roundStart) / 1000,
       };
       history.push(record);
@@ -259,14 +328,21 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
     activeTaskId = null;
     let privacy: SimulationResult['privacy'] = null;
     if (o.noiseMultiplier > 0) {
-      const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(target, `/v1/admin/tasks/${task.id}`);
+      const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(
+        target,
+        `/v1/admin/tasks/${task.id}`,
+      );
       privacy = view.privacySpent;
     }
     const accuracies = history.map((h) => h.accuracy);
     return {
       options: o,
       clientsPerRound,
-      examplesPerClient: { min: Math.min(...sizes), max: Math.max(...sizes), mean: sizes.reduce((a, b) => a + b, 0) / sizes.length },
+      examplesPerClient: {
+        min: Math.min(...sizes),
+        max: Math.max(...sizes),
+        mean: sizes.reduce((a, b) => a + b, 0) / sizes.length,
+      },
       backend: tf.getBackend(),
       history,
       initialAccuracy,
@@ -281,7 +357,8 @@ export async function runSimulation(o: SimulationOptions, hooks: { onRound?: (r:
     };
   } catch (error) {
     // A run that fails half way must not leave its task open to the coordinator's real devices.
-    if (activeTaskId !== null) await admin(target, `/v1/admin/tasks/${activeTaskId}/pause`, { method: 'POST' }).catch(() => undefined);
+    if (activeTaskId !== null)
+      await admin(target, `/v1/admin/tasks/${activeTaskId}/pause`, { method: 'POST' }).catch(() => undefined);
     throw error;
   } finally {
     await pool.close();

@@ -41,7 +41,12 @@ export async function inProcessTarget(): Promise<SimulationTarget> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flock-sim-'));
   const unlimited = { limit: 1e9, windowMs: 60_000 };
   try {
-    const flock = await createCoordinator({ dataDir, log: createLogger({ level: 'silent' }), sweep: false, rateLimits: { registerPerIp: unlimited, perDevice: unlimited } });
+    const flock = await createCoordinator({
+      dataDir,
+      log: createLogger({ level: 'silent' }),
+      sweep: false,
+      rateLimits: { registerPerIp: unlimited, perDevice: unlimited },
+    });
     return {
       baseUrl: LOCAL_BASE,
       fetch: (input, init) => Promise.resolve(flock.app.fetch(new Request(input, init))),
@@ -79,7 +84,11 @@ export function repeatable(request: Request): boolean {
   if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'PUT') return true;
   if (request.method !== 'POST') return false;
   const path = new URL(request.url).pathname;
-  return /^\/v1\/admin\/tasks\/[^/]+\/(pause|resume)$/.test(path) || /^\/v1\/tasks\/[^/]+\/checkin$/.test(path) || /^\/v1\/admin\/rounds\/[^/]+\/close$/.test(path);
+  return (
+    /^\/v1\/admin\/tasks\/[^/]+\/(pause|resume)$/.test(path) ||
+    /^\/v1\/tasks\/[^/]+\/checkin$/.test(path) ||
+    /^\/v1\/admin\/rounds\/[^/]+\/close$/.test(path)
+  );
 }
 
 /**
@@ -124,13 +133,19 @@ export async function remoteTarget(o: RemoteTargetOptions): Promise<SimulationTa
   try {
     health = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(10_000) });
   } catch (error) {
-    throw new SimulationTargetError(`could not reach a coordinator at ${baseUrl}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    throw new SimulationTargetError(
+      `could not reach a coordinator at ${baseUrl}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+    );
   }
-  if (!health.ok) throw new SimulationTargetError(`${baseUrl}/healthz answered ${health.status}; is this a Flock coordinator?`);
+  if (!health.ok)
+    throw new SimulationTargetError(`${baseUrl}/healthz answered ${health.status}; is this a Flock coordinator?`);
   await health.arrayBuffer();
   const probe = await fetch(`${baseUrl}/v1/admin/tasks`, { headers: { authorization: `Bearer ${o.adminKey}` } });
   await probe.arrayBuffer();
-  if (probe.status === 401 || probe.status === 403) throw new SimulationTargetError(`${baseUrl} refused the admin key (${probe.status}); pass --admin-key or set FLOCK_ADMIN_KEY to one it accepts`);
+  if (probe.status === 401 || probe.status === 403)
+    throw new SimulationTargetError(
+      `${baseUrl} refused the admin key (${probe.status}); pass --admin-key or set FLOCK_ADMIN_KEY to one it accepts`,
+    );
   if (!probe.ok) throw new SimulationTargetError(`${baseUrl}/v1/admin/tasks answered ${probe.status}`);
   return { baseUrl, fetch: retrying, adminKey: o.adminKey, label: baseUrl, close: async () => undefined };
 }

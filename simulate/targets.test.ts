@@ -23,7 +23,15 @@ describe('roundsToTarget', () => {
   });
 
   it('handles unsorted input', () => {
-    expect(roundsToTarget([{ round: 2, accuracy: 0.98 }, { round: 1, accuracy: 0.9 }], 0.97)).toBeCloseTo(1.875, 10);
+    expect(
+      roundsToTarget(
+        [
+          { round: 2, accuracy: 0.98 },
+          { round: 1, accuracy: 0.9 },
+        ],
+        0.97,
+      ),
+    ).toBeCloseTo(1.875, 10);
   });
 });
 

@@ -14,10 +14,12 @@ export interface AccuracyPoint {
 /** The running maximum of the accuracies, in round order. */
 export function bestSoFar(points: readonly AccuracyPoint[]): AccuracyPoint[] {
   let best = Number.NEGATIVE_INFINITY;
-  return [...points].sort((a, b) => a.round - b.round).map((p) => {
-    best = Math.max(best, p.accuracy);
-    return { round: p.round, accuracy: best };
-  });
+  return [...points]
+    .sort((a, b) => a.round - b.round)
+    .map((p) => {
+      best = Math.max(best, p.accuracy);
+      return { round: p.round, accuracy: best };
+    });
 }
 
 /**

@@ -27,6 +27,10 @@ port.on('message', async (message: PoolRequest) => {
     const update = await run(message.job);
     reply({ type: 'done', id: message.id, update }, [update.bytes.buffer as ArrayBuffer]);
   } catch (error) {
-    reply({ type: 'failed', id: message.type === 'job' ? message.id : -1, message: error instanceof Error ? error.stack ?? error.message : String(error) });
+    reply({
+      type: 'failed',
+      id: message.type === 'job' ? message.id : -1,
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
   }
 });

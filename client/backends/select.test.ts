@@ -23,8 +23,16 @@ function caps(over: {
   };
 }
 
-const hardwareGpu = { available: true, adapterInfo: { vendor: 'nvidia', architecture: 'ampere' }, isFallbackOrSoftware: false };
-const swiftShaderGpu = { available: true, adapterInfo: { vendor: 'google', architecture: 'swiftshader' }, isFallbackOrSoftware: true };
+const hardwareGpu = {
+  available: true,
+  adapterInfo: { vendor: 'nvidia', architecture: 'ampere' },
+  isFallbackOrSoftware: false,
+};
+const swiftShaderGpu = {
+  available: true,
+  adapterInfo: { vendor: 'google', architecture: 'swiftshader' },
+  isFallbackOrSoftware: true,
+};
 
 describe('probeBackends', () => {
   it('detects a hardware adapter, WebGL 2, and WASM SIMD with real WebAssembly.validate', async () => {
@@ -88,9 +96,15 @@ describe('chooseBackend', () => {
   it('prefers hardware WebGPU, then hardware WebGL, then WASM, then CPU', () => {
     const all = caps({ webgpu: hardwareGpu, webgl: { available: true, version: 2 }, wasm: { available: true } });
     expect(chooseBackend({ capabilities: all }).backend).toBe('webgpu');
-    expect(chooseBackend({ capabilities: caps({ webgl: { available: true, version: 2 }, wasm: { available: true } }) }).backend).toBe('webgl');
+    expect(
+      chooseBackend({ capabilities: caps({ webgl: { available: true, version: 2 }, wasm: { available: true } }) })
+        .backend,
+    ).toBe('webgl');
     expect(chooseBackend({ capabilities: caps({ wasm: { available: true } }) }).backend).toBe('wasm');
-    expect(chooseBackend({ capabilities: caps({}) })).toMatchObject({ backend: 'cpu', reason: expect.stringMatching(/CPU/) });
+    expect(chooseBackend({ capabilities: caps({}) })).toMatchObject({
+      backend: 'cpu',
+      reason: expect.stringMatching(/CPU/),
+    });
   });
 
   it('ranks software WebGPU and WebGL below WASM (headless Chromium)', () => {
@@ -132,7 +146,10 @@ describe('chooseBackend', () => {
   it('uses a benchmark result when its winner is available and not excluded', () => {
     const c = caps({ webgpu: hardwareGpu, wasm: { available: true } });
     const bench: BenchmarkResult = { fastest: 'wasm', timingsMs: { wasm: 1.1, webgpu: 3 }, fromCache: true };
-    expect(chooseBackend({ capabilities: c, benchmark: bench })).toMatchObject({ backend: 'wasm', reason: expect.stringMatching(/cached.*1\.10 ms/) });
+    expect(chooseBackend({ capabilities: c, benchmark: bench })).toMatchObject({
+      backend: 'wasm',
+      reason: expect.stringMatching(/cached.*1\.10 ms/),
+    });
     const stale: BenchmarkResult = { fastest: 'webgl', timingsMs: { webgl: 0.5 }, fromCache: true };
     expect(chooseBackend({ capabilities: c, benchmark: stale }).backend).toBe('webgpu');
     expect(chooseBackend({ capabilities: c, benchmark: bench, exclude: ['wasm'] }).backend).toBe('webgpu');
@@ -157,7 +174,11 @@ describe('benchmarkBackends', () => {
       if (b === 'webgl') throw new Error('context lost');
       if (b === 'webgpu') await new Promise((r) => setTimeout(r, 15));
     };
-    const first = await benchmarkBackends(['webgpu', 'webgl', 'wasm'], runOnce, { cache, cacheKey: 'digits@3', runs: 3 });
+    const first = await benchmarkBackends(['webgpu', 'webgl', 'wasm'], runOnce, {
+      cache,
+      cacheKey: 'digits@3',
+      runs: 3,
+    });
     expect(first.fastest).toBe('wasm');
     expect(first.fromCache).toBe(false);
     expect(first.timingsMs.webgpu).toBeGreaterThan(10);

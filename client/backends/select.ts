@@ -34,7 +34,9 @@ export interface GpuAdapterLike {
 /** What the probe may ask of the environment. Every member is optional: absent means "not there". */
 export interface ProbeEnvironment {
   /** `navigator.gpu`. */
-  gpu?: { requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null> };
+  gpu?: {
+    requestAdapter(options?: { powerPreference?: 'high-performance' | 'low-power' }): Promise<GpuAdapterLike | null>;
+  };
   /** Creates a WebGL context of `version` and returns its unmasked renderer string ('' when hidden), or null when unavailable. */
   webglRenderer?: (version: 1 | 2) => string | null;
   /** `WebAssembly.validate`. */
@@ -59,7 +61,10 @@ const WASM_SIMD_PROBE = new Uint8Array([
 ]);
 
 function isSoftwareName(...names: (string | undefined | null)[]): boolean {
-  const text = names.filter((n): n is string => typeof n === 'string').join(' ').toLowerCase();
+  const text = names
+    .filter((n): n is string => typeof n === 'string')
+    .join(' ')
+    .toLowerCase();
   return SOFTWARE_RENDERERS.some((s) => text.includes(s));
 }
 
@@ -122,7 +127,10 @@ export function browserProbeEnvironment(): ProbeEnvironment {
  * const caps = await probeBackends(browserProbeEnvironment());
  * if (caps.webgpu.isFallbackOrSoftware) console.info('WebGPU is software here; WASM will be faster');
  */
-export async function probeBackends(env: ProbeEnvironment, options: { timeoutMs?: number } = {}): Promise<BackendCapabilities> {
+export async function probeBackends(
+  env: ProbeEnvironment,
+  options: { timeoutMs?: number } = {},
+): Promise<BackendCapabilities> {
   const timeoutMs = options.timeoutMs ?? 2000;
 
   let webgpu: BackendCapabilities['webgpu'] = { available: false, adapterInfo: null, isFallbackOrSoftware: false };
@@ -136,12 +144,15 @@ export async function probeBackends(env: ProbeEnvironment, options: { timeoutMs?
     if (adapter !== null) {
       const info =
         adapter.info ??
-        (adapter.requestAdapterInfo === undefined ? null : await withTimeout(adapter.requestAdapterInfo(), timeoutMs, null));
+        (adapter.requestAdapterInfo === undefined
+          ? null
+          : await withTimeout(adapter.requestAdapterInfo(), timeoutMs, null));
       const fallback = adapter.isFallbackAdapter === true || info?.isFallbackAdapter === true;
       webgpu = {
         available: true,
         adapterInfo: info,
-        isFallbackOrSoftware: fallback || isSoftwareName(info?.vendor, info?.architecture, info?.description, info?.device),
+        isFallbackOrSoftware:
+          fallback || isSoftwareName(info?.vendor, info?.architecture, info?.description, info?.device),
       };
     }
   }
@@ -267,9 +278,15 @@ export function chooseBackend(options: {
       );
     }
     if (excluded.has(forced)) {
-      throw new BackendUnavailableError(forced, `the forced backend '${forced}' failed on this device; drop the backend option to fall back`);
+      throw new BackendUnavailableError(
+        forced,
+        `the forced backend '${forced}' failed on this device; drop the backend option to fall back`,
+      );
     }
-    const slow = forced === 'webgpu' && caps.webgpu.isFallbackOrSoftware ? '; note: this is a software adapter, expect it to be slow' : '';
+    const slow =
+      forced === 'webgpu' && caps.webgpu.isFallbackOrSoftware
+        ? '; note: this is a software adapter, expect it to be slow'
+        : '';
     return { backend: forced, reason: `forced by the backend option: ${describeBackend(caps, forced)}${slow}` };
   }
   const ranked = rankBackends(caps).filter((b) => !excluded.has(b));

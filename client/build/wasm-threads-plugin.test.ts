@@ -3,7 +3,10 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { selfContainedThreadedFactory } from './wasm-threads-plugin.ts';
 
-const source = readFileSync(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'), 'utf8');
+const source = readFileSync(
+  createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'),
+  'utf8',
+);
 
 /** What tfjs hands its wasm thread workers: the factory's own source, run with no closure around it. */
 function factorySourceAsTfjsShipsIt(code: string): string {

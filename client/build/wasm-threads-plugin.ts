@@ -21,15 +21,19 @@ import type { Plugin } from 'vite';
 import { WASM_THREADS_MARKER } from '../wasm-threads-marker.ts';
 
 const FILE = /tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/;
-const FACTORY_HEAD = 'function(WasmBackendModuleThreadedSimd) {\n  WasmBackendModuleThreadedSimd = WasmBackendModuleThreadedSimd || {};';
+const FACTORY_HEAD =
+  'function(WasmBackendModuleThreadedSimd) {\n  WasmBackendModuleThreadedSimd = WasmBackendModuleThreadedSimd || {};';
 
 /** Rewrites the threaded factory so its source runs on its own; throws when the expected code is absent. */
 export function selfContainedThreadedFactory(code: string): string {
   const at = code.indexOf(FACTORY_HEAD);
   if (at < 0 || code.indexOf(FACTORY_HEAD, at + 1) >= 0) {
-    throw new Error('tfjs-backend-wasm-threaded-simd.js changed: the factory head Flock patches was not found exactly once; check client/build/wasm-threads-plugin.ts against the new tfjs');
+    throw new Error(
+      'tfjs-backend-wasm-threaded-simd.js changed: the factory head Flock patches was not found exactly once; check client/build/wasm-threads-plugin.ts against the new tfjs',
+    );
   }
-  const own = "\n  var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;";
+  const own =
+    "\n  var _scriptDir = typeof document !== 'undefined' && document.currentScript ? document.currentScript.src : undefined;";
   return `${code.slice(0, at + FACTORY_HEAD.length)}${own}${code.slice(at + FACTORY_HEAD.length)}\n;globalThis.${WASM_THREADS_MARKER} = true;\n`;
 }
 

@@ -19,4 +19,9 @@ export type { RetryPolicy } from './retry-policy.ts';
 export { trainLocalUpdate } from './local-training.ts';
 export type { LocalTrainingInput, LocalUpdate, TrainingExamples } from './local-training.ts';
 export { participateOnce, createParticipantCache } from './participant.ts';
-export type { ParticipateInput, ParticipationResult, ParticipationRetryReason, ParticipantCache } from './participant.ts';
+export type {
+  ParticipateInput,
+  ParticipationResult,
+  ParticipationRetryReason,
+  ParticipantCache,
+} from './participant.ts';

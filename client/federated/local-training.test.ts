@@ -12,8 +12,23 @@ const CLASSES = 3;
 /** A tiny softmax classifier; what is tested is the update pipeline, not the model. */
 function tinyModelParts(): ModelParts {
   const model = tf.sequential({ name: 'tiny' });
-  model.add(tf.layers.dense({ name: 'hidden', units: 6, activation: 'relu', inputShape: [FEATURES], kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
-  model.add(tf.layers.dense({ name: 'out', units: CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  model.add(
+    tf.layers.dense({
+      name: 'hidden',
+      units: 6,
+      activation: 'relu',
+      inputShape: [FEATURES],
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      name: 'out',
+      units: CLASSES,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+    }),
+  );
   const parts = partsFromModel(model);
   model.dispose();
   return parts;
@@ -35,11 +50,23 @@ function examples(count: number): TrainingExamples {
 }
 
 const plan = (overrides: Partial<TaskPlanInput> = {}) =>
-  TaskPlanSchema.parse({ population: 10, localEpochs: 2, batchSize: 16, learningRate: 0.5, clipNorm: 100, ...overrides });
+  TaskPlanSchema.parse({
+    population: 10,
+    localEpochs: 2,
+    batchSize: 16,
+    learningRate: 0.5,
+    clipNorm: 100,
+    ...overrides,
+  });
 
 const parts = tinyModelParts();
 const data = examples(128);
-const input = { topology: parts.topology, weightSpecs: parts.weightSpecs, globalWeights: parts.weights, examples: data };
+const input = {
+  topology: parts.topology,
+  weightSpecs: parts.weightSpecs,
+  globalWeights: parts.weights,
+  examples: data,
+};
 
 describe('trainLocalUpdate', () => {
   it('encodes a delta with the model weights names and shapes, and reports the meta fields', async () => {
@@ -63,8 +90,15 @@ describe('trainLocalUpdate', () => {
     const loss = (weights: Float32Array[]) =>
       tf.tidy(() => {
         const [w1, b1, w2, b2] = weights.map((w, i) => tf.tensor(w, parts.weightSpecs[i].shape));
-        const probs = tf.softmax(tf.relu(tf.tensor2d(data.x, [data.count, FEATURES]).matMul(w1).add(b1)).matMul(w2).add(b2));
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), tf.log(probs)).dataSync()[0];
+        const probs = tf.softmax(
+          tf
+            .relu(tf.tensor2d(data.x, [data.count, FEATURES]).matMul(w1).add(b1))
+            .matMul(w2)
+            .add(b2),
+        );
+        return tf.losses
+          .softmaxCrossEntropy(tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES), tf.log(probs))
+          .dataSync()[0];
       });
     const after = parts.weights.map((w, i) => w.map((v, j) => v + delta[i].data[j]));
     expect(loss(after)).toBeLessThan(loss(parts.weights));
@@ -79,7 +113,10 @@ describe('trainLocalUpdate', () => {
   });
 
   it('keeps int8 updates within the clip bound up to quantization', async () => {
-    const update = await trainLocalUpdate({ ...input, plan: plan({ clipNorm: 0.05, updateEncoding: { encoding: 'int8' } }) });
+    const update = await trainLocalUpdate({
+      ...input,
+      plan: plan({ clipNorm: 0.05, updateEncoding: { encoding: 'int8' } }),
+    });
     expect(update.encoding).toBe('int8');
     const norm = globalL2Norm(decodeTensors(update.bytes).map((t) => t.data));
     expect(norm).toBeLessThanOrEqual(0.05 * 1.05);
@@ -104,7 +141,11 @@ describe('trainLocalUpdate', () => {
     expect(globalL2Norm([...residual.values()])).toBeGreaterThan(0);
 
     // The next round clips delta + residual, so the sent norm stays within a small clipNorm.
-    const second = await trainLocalUpdate({ ...input, plan: plan({ updateEncoding: topk, clipNorm: 0.02 }), errorFeedback: ef });
+    const second = await trainLocalUpdate({
+      ...input,
+      plan: plan({ updateEncoding: topk, clipNorm: 0.02 }),
+      errorFeedback: ef,
+    });
     expect(globalL2Norm(decodeTensors(second.bytes).map((t) => t.data))).toBeLessThanOrEqual(0.02 * (1 + 1e-5));
     const residual2 = ef.residual();
     const whole2 = decodeTensors(second.bytes).map((t) => t.data.map((v, j) => v + residual2.get(t.name)![j]));
@@ -113,7 +154,10 @@ describe('trainLocalUpdate', () => {
 
   it('adds local noise of stddev localNoiseMultiplier * clipNorm', async () => {
     // A vanishing learning rate makes the delta ~0, so the update is the noise alone.
-    const update = await trainLocalUpdate({ ...input, plan: plan({ learningRate: 1e-12, clipNorm: 2, localNoiseMultiplier: 0.5 }) });
+    const update = await trainLocalUpdate({
+      ...input,
+      plan: plan({ learningRate: 1e-12, clipNorm: 2, localNoiseMultiplier: 0.5 }),
+    });
     const values = decodeTensors(update.bytes).flatMap((t) => [...t.data]);
     const std = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
     // 75 samples: the sample stddev of N(0, 1) is within ~25% of 1 with overwhelming probability.
@@ -130,7 +174,11 @@ describe('trainLocalUpdate', () => {
   });
 
   it('refuses examples that do not fill count', async () => {
-    await expect(trainLocalUpdate({ ...input, examples: { ...data, count: 1000 }, plan: plan() })).rejects.toThrow(/too few for 1000 examples/);
-    await expect(trainLocalUpdate({ ...input, examples: { ...data, count: 0 }, plan: plan() })).rejects.toThrow(/positive integer/);
+    await expect(trainLocalUpdate({ ...input, examples: { ...data, count: 1000 }, plan: plan() })).rejects.toThrow(
+      /too few for 1000 examples/,
+    );
+    await expect(trainLocalUpdate({ ...input, examples: { ...data, count: 0 }, plan: plan() })).rejects.toThrow(
+      /positive integer/,
+    );
   });
 });

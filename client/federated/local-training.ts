@@ -9,7 +9,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { ErrorFeedback, encodeTensors, type NamedTensor, type TensorEncodingSpec } from '../../shared/codec/index.ts';
 import { addGaussianNoise, clipByGlobalNorm } from '../../shared/dp/index.ts';
-import { compileForTraining, modelFromParts, sizeOfShape, type ModelTopology, type WeightSpec } from '../../shared/model/index.ts';
+import {
+  compileForTraining,
+  modelFromParts,
+  sizeOfShape,
+  type ModelTopology,
+  type WeightSpec,
+} from '../../shared/model/index.ts';
 import type { TaskPlan, UpdateEncoding, UpdateEncodingName } from '../../shared/protocol/index.ts';
 
 /** Labelled local examples: `x` holds `count * prod(inputShape)` values, `y` one class index per example. */
@@ -27,7 +33,10 @@ export interface LocalTrainingInput {
   weightSpecs: WeightSpec[];
   globalWeights: Float32Array[];
   examples: TrainingExamples;
-  plan: Pick<TaskPlan, 'localEpochs' | 'batchSize' | 'learningRate' | 'clipNorm' | 'localNoiseMultiplier' | 'updateEncoding'>;
+  plan: Pick<
+    TaskPlan,
+    'localEpochs' | 'batchSize' | 'learningRate' | 'clipNorm' | 'localNoiseMultiplier' | 'updateEncoding'
+  >;
   /** Carries what lossy encodings dropped into the next round; keep one per device and task. */
   errorFeedback?: ErrorFeedback;
 }
@@ -63,7 +72,9 @@ function lastEpoch(history: tf.History, keys: string[]): number {
 function checkExamples(examples: TrainingExamples): void {
   const size = sizeOfShape(examples.inputShape);
   if (!Number.isInteger(examples.count) || examples.count < 1) {
-    throw new RangeError(`examples.count must be a positive integer, got ${examples.count}; record examples before training`);
+    throw new RangeError(
+      `examples.count must be a positive integer, got ${examples.count}; record examples before training`,
+    );
   }
   if (examples.x.length < examples.count * size || examples.y.length < examples.count) {
     throw new RangeError(
@@ -78,7 +89,10 @@ async function trainedWeights(model: tf.LayersModel, specs: WeightSpec[]): Promi
   return Promise.all(
     specs.map(async (spec) => {
       const variable = byName.get(spec.name);
-      if (!variable) throw new Error(`the model built from the topology has no weight "${spec.name}"; the topology and global weights belong to different models`);
+      if (!variable)
+        throw new Error(
+          `the model built from the topology has no weight "${spec.name}"; the topology and global weights belong to different models`,
+        );
       const values = await variable.read().data();
       return values instanceof Float32Array ? values : Float32Array.from(values);
     }),
@@ -101,11 +115,20 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
   const model = await modelFromParts({ topology: input.topology, weightSpecs, weights: globalWeights });
   let local: Float32Array[];
   let history: tf.History;
-  const xs = tf.tensor(examples.x.subarray(0, examples.count * size), [examples.count, ...examples.inputShape], 'float32');
+  const xs = tf.tensor(
+    examples.x.subarray(0, examples.count * size),
+    [examples.count, ...examples.inputShape],
+    'float32',
+  );
   const ys = tf.tensor1d(Float32Array.from(examples.y.subarray(0, examples.count)), 'float32');
   try {
     compileForTraining(model, plan.learningRate);
-    history = await model.fit(xs, ys, { epochs: plan.localEpochs, batchSize: plan.batchSize, shuffle: true, verbose: 0 });
+    history = await model.fit(xs, ys, {
+      epochs: plan.localEpochs,
+      batchSize: plan.batchSize,
+      shuffle: true,
+      verbose: 0,
+    });
     local = await trainedWeights(model, weightSpecs);
   } finally {
     xs.dispose();
@@ -134,10 +157,17 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
   let bytes: Uint8Array;
   if (input.errorFeedback && residual) {
     // ErrorFeedback adds its residual itself; hand it (clipped - residual) so that what it encodes is `clipped`.
-    const update: NamedTensor[] = clipped.map((c, i) => ({ name: weightSpecs[i].name, shape: weightSpecs[i].shape, data: subtract(c, residual.get(weightSpecs[i].name)) }));
+    const update: NamedTensor[] = clipped.map((c, i) => ({
+      name: weightSpecs[i].name,
+      shape: weightSpecs[i].shape,
+      data: subtract(c, residual.get(weightSpecs[i].name)),
+    }));
     bytes = input.errorFeedback.encode(update, spec);
   } else {
-    bytes = encodeTensors(clipped.map((data, i) => ({ name: weightSpecs[i].name, shape: weightSpecs[i].shape, data })), spec);
+    bytes = encodeTensors(
+      clipped.map((data, i) => ({ name: weightSpecs[i].name, shape: weightSpecs[i].shape, data })),
+      spec,
+    );
   }
   return {
     bytes,
@@ -154,7 +184,10 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
 
 function addInto(a: Float32Array, b: Float32Array | undefined): Float32Array {
   if (!b) return a;
-  if (b.length !== a.length) throw new RangeError(`error-feedback residual has ${b.length} values for a tensor of ${a.length}; call errorFeedback.reset() when the model changes`);
+  if (b.length !== a.length)
+    throw new RangeError(
+      `error-feedback residual has ${b.length} values for a tensor of ${a.length}; call errorFeedback.reset() when the model changes`,
+    );
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
   return out;

@@ -47,7 +47,14 @@ export interface ParticipateInput {
 export type ParticipationRetryReason = RetryReason | 'round_closed' | 'late_upload';
 
 export type ParticipationResult =
-  | { status: 'uploaded'; receipt: UpdateReceipt; roundId: string; roundNumber: number; /** The global version trained from. */ version: number; update: Omit<LocalUpdate, 'bytes'> }
+  | {
+      status: 'uploaded';
+      receipt: UpdateReceipt;
+      roundId: string;
+      roundNumber: number /** The global version trained from. */;
+      version: number;
+      update: Omit<LocalUpdate, 'bytes'>;
+    }
   | { status: 'retry'; retryAfterSeconds: number; reason: ParticipationRetryReason };
 
 /** After a round closed under us, the next one opens at once: ask again soon. */
@@ -68,7 +75,11 @@ async function topologyFor(input: ParticipateInput, cache: ParticipantCache): Pr
     hash = manifest.modelTopologyHash;
     if (answer.etag) cache.manifests.set(input.app, { etag: answer.etag, topologyHash: hash });
   } else {
-    throw new FlockHttpError(304, 'bad_response', `GET /v1/apps/${input.app}/manifest answered 304 to a request without If-None-Match`);
+    throw new FlockHttpError(
+      304,
+      'bad_response',
+      `GET /v1/apps/${input.app}/manifest answered 304 to a request without If-None-Match`,
+    );
   }
   const cached = cache.topologies.get(hash);
   if (cached) return cached;
@@ -105,7 +116,8 @@ export async function participateOnce(input: ParticipateInput): Promise<Particip
     backend: tf.getBackend(),
     ...(input.runtime ? { runtime: input.runtime } : {}),
   });
-  if (answer.status === 'retry') return { status: 'retry', retryAfterSeconds: answer.retryAfterSeconds, reason: answer.reason };
+  if (answer.status === 'retry')
+    return { status: 'retry', retryAfterSeconds: answer.retryAfterSeconds, reason: answer.reason };
 
   const cache = input.cache ?? createParticipantCache();
   const topology = await topologyFor(input, cache);
@@ -136,7 +148,14 @@ export async function participateOnce(input: ParticipateInput): Promise<Particip
   try {
     const receipt = await transport.uploadUpdate(answer.roundId, update.bytes, meta);
     const { bytes: _sent, ...summary } = update;
-    return { status: 'uploaded', receipt, roundId: answer.roundId, roundNumber: answer.roundNumber, version: answer.globalVersion, update: summary };
+    return {
+      status: 'uploaded',
+      receipt,
+      roundId: answer.roundId,
+      roundNumber: answer.roundNumber,
+      version: answer.globalVersion,
+      update: summary,
+    };
   } catch (error) {
     // The round moved on while we trained: the work is lost, the device is not at fault.
     if (error instanceof FlockHttpError && (error.code === 'round_closed' || error.code === 'late_upload')) {

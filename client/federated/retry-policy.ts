@@ -16,7 +16,12 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { retries: 4, baseDelayMs: 250, maxDelayMs: 10_000, maxRetryAfterMs: 60_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  retries: 4,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  maxRetryAfterMs: 60_000,
+};
 
 /**
  * Statuses worth another attempt: 429 and 5xx say "not now", while any other
@@ -38,7 +43,11 @@ export function isRetryableStatus(status: number): boolean {
  * @example
  * backoffDelayMs(2, DEFAULT_RETRY_POLICY, Math.random) // somewhere in [0, 1000)
  */
-export function backoffDelayMs(attempt: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, random: () => number): number {
+export function backoffDelayMs(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
+  random: () => number,
+): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return Math.floor(random() * ceiling);
 }
@@ -51,7 +60,10 @@ export function backoffDelayMs(attempt: number, policy: Pick<RetryPolicy, 'baseD
  * parseRetryAfterSeconds('3') // 3
  * parseRetryAfterSeconds('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:50 GMT')) // 10
  */
-export function parseRetryAfterSeconds(header: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+export function parseRetryAfterSeconds(
+  header: string | null | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
   if (header === null || header === undefined) return undefined;
   const text = header.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text);

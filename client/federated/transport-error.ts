@@ -27,7 +27,12 @@ export class FlockHttpError extends Error {
   /** The server's Retry-After, in seconds, when it sent one. */
   readonly retryAfterSeconds?: number;
 
-  constructor(status: number, code: TransportErrorCode, message: string, extra: { details?: unknown; retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    code: TransportErrorCode,
+    message: string,
+    extra: { details?: unknown; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'FlockHttpError';
     this.status = status;
@@ -42,7 +47,13 @@ export class FlockHttpError extends Error {
  * shared shape keeps the server's code and message; anything else (a proxy's
  * HTML page, an empty 502) becomes `bad_response` quoting the start of it.
  */
-export function errorFromAnswer(method: string, url: string, status: number, bodyText: string, retryAfterSeconds?: number): FlockHttpError {
+export function errorFromAnswer(
+  method: string,
+  url: string,
+  status: number,
+  bodyText: string,
+  retryAfterSeconds?: number,
+): FlockHttpError {
   let body: unknown;
   try {
     body = JSON.parse(bodyText);

@@ -33,15 +33,33 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
 const flockError = (res: ServerResponse, status: number, code: string, headers: Record<string, string> = {}) =>
   json(res, status, { error: { code, message: `scripted ${code}` } }, headers);
 
-const receipt = { roundId: 'rnd_1', deviceId: 'dev_1', accepted: true, duplicate: false, receivedAt: '2025-01-01T00:00:00.000Z' };
-const meta = { roundId: 'rnd_1', deviceId: 'dev_1', numExamples: 10, preClipNorm: 0.5, epochs: 1, encoding: 'fp32' as const };
+const receipt = {
+  roundId: 'rnd_1',
+  deviceId: 'dev_1',
+  accepted: true,
+  duplicate: false,
+  receivedAt: '2025-01-01T00:00:00.000Z',
+};
+const meta = {
+  roundId: 'rnd_1',
+  deviceId: 'dev_1',
+  numExamples: 10,
+  preClipNorm: 0.5,
+  epochs: 1,
+  encoding: 'fp32' as const,
+};
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
       seen.push(s);
       script(s, res, seen.length);
     });
@@ -61,12 +79,23 @@ const sleeps: number[] = [];
 function transport(options: Partial<TransportOptions> = {}): FlockTransport {
   sleeps.length = 0;
   const record = async (ms: number) => void sleeps.push(ms);
-  return new FlockTransport({ baseUrl, token: 'flk_dev_x.secret', retry: { retries: 3, baseDelayMs: 8 }, sleep: record, ...options });
+  return new FlockTransport({
+    baseUrl,
+    token: 'flk_dev_x.secret',
+    retry: { retries: 3, baseDelayMs: 8 },
+    sleep: record,
+    ...options,
+  });
 }
 
 describe('FlockTransport retries', () => {
   it('retries 503 and 429 with backoff, then returns the answer', async () => {
-    script = (_req, res, n) => (n === 1 ? flockError(res, 503, 'internal') : n === 2 ? flockError(res, 429, 'rate_limited') : json(res, 200, receipt));
+    script = (_req, res, n) =>
+      n === 1
+        ? flockError(res, 503, 'internal')
+        : n === 2
+          ? flockError(res, 429, 'rate_limited')
+          : json(res, 200, receipt);
     const bytes = new Uint8Array([1, 2, 3, 4]);
     await expect(transport().uploadUpdate('rnd_1', bytes, meta)).resolves.toEqual(receipt);
     expect(seen).toHaveLength(3);
@@ -85,14 +114,17 @@ describe('FlockTransport retries', () => {
   });
 
   it('waits what Retry-After says', async () => {
-    script = (_req, res, n) => (n === 1 ? flockError(res, 503, 'internal', { 'retry-after': '2' }) : json(res, 200, receipt));
+    script = (_req, res, n) =>
+      n === 1 ? flockError(res, 503, 'internal', { 'retry-after': '2' }) : json(res, 200, receipt);
     await transport().uploadUpdate('rnd_1', new Uint8Array(4), meta);
     expect(sleeps).toEqual([2000]);
   });
 
   it('gives up at once when Retry-After is longer than it is willing to wait', async () => {
     script = (_req, res) => flockError(res, 429, 'rate_limited', { 'retry-after': '3600' });
-    const error = await transport().getPublicKey().catch((e: unknown) => e);
+    const error = await transport()
+      .getPublicKey()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FlockHttpError);
     expect(error).toMatchObject({ status: 429, code: 'rate_limited', retryAfterSeconds: 3600 });
     expect(seen).toHaveLength(1);
@@ -105,7 +137,9 @@ describe('FlockTransport retries', () => {
     [422, 'norm_exceeded'],
   ])('never retries a %i and keeps its code', async (status, code) => {
     script = (_req, res) => flockError(res, status, code);
-    const error = await transport().uploadUpdate('rnd_1', new Uint8Array(4), meta).catch((e: unknown) => e);
+    const error = await transport()
+      .uploadUpdate('rnd_1', new Uint8Array(4), meta)
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'FlockHttpError', status, code, message: `scripted ${code}` });
     expect(seen).toHaveLength(1);
   });
@@ -115,7 +149,9 @@ describe('FlockTransport retries', () => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end('<html><body>Bad Gateway</body></html>');
     };
-    const error = await transport().getPublicKey().catch((e: unknown) => e);
+    const error = await transport()
+      .getPublicKey()
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 502, code: 'bad_response' });
     expect((error as Error).message).toContain('Bad Gateway');
     expect(seen).toHaveLength(4);
@@ -124,7 +160,9 @@ describe('FlockTransport retries', () => {
   it('times out a silent server, retrying, then throws timeout', async () => {
     script = () => undefined; // never answers
     const started = Date.now();
-    const error = await transport({ timeoutMs: 150, retry: { retries: 1, baseDelayMs: 1 } }).getPublicKey().catch((e: unknown) => e);
+    const error = await transport({ timeoutMs: 150, retry: { retries: 1, baseDelayMs: 1 } })
+      .getPublicKey()
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 0, code: 'timeout' });
     expect(seen).toHaveLength(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
@@ -135,7 +173,9 @@ describe('FlockTransport retries', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const error = await transport({ baseUrl: `http://127.0.0.1:${port}`, retry: { retries: 2, baseDelayMs: 1 } }).getPublicKey().catch((e: unknown) => e);
+    const error = await transport({ baseUrl: `http://127.0.0.1:${port}`, retry: { retries: 2, baseDelayMs: 1 } })
+      .getPublicKey()
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 0, code: 'network_error' });
     expect(sleeps).toHaveLength(2);
   });
@@ -145,14 +185,23 @@ describe('FlockTransport messages', () => {
   it('register keeps the returned token for later requests', async () => {
     script = (req, res) =>
       req.url === '/v1/devices'
-        ? json(res, 201, { deviceId: 'dev_9', token: 'flk_dev_dev_9.abcdefghijklmnop', app: 'digits', protocolVersion: 1 })
+        ? json(res, 201, {
+            deviceId: 'dev_9',
+            token: 'flk_dev_dev_9.abcdefghijklmnop',
+            app: 'digits',
+            protocolVersion: 1,
+          })
         : json(res, 200, { status: 'retry', retryAfterSeconds: 30, reason: 'no_open_round' });
     const t = transport({ token: undefined });
     const registered = await t.register({ app: 'digits', platform: { runtime: 'node' } });
     expect(registered.deviceId).toBe('dev_9');
     expect(seen[0].headers.authorization).toBeUndefined();
     expect(JSON.parse(seen[0].body.toString())).toEqual({ app: 'digits', platform: { runtime: 'node' } });
-    await expect(t.checkIn('task_1', { deviceId: 'dev_9', taskId: 'task_1', numExamples: 3 })).resolves.toEqual({ status: 'retry', retryAfterSeconds: 30, reason: 'no_open_round' });
+    await expect(t.checkIn('task_1', { deviceId: 'dev_9', taskId: 'task_1', numExamples: 3 })).resolves.toEqual({
+      status: 'retry',
+      retryAfterSeconds: 30,
+      reason: 'no_open_round',
+    });
     expect(seen[1].headers.authorization).toBe('Bearer flk_dev_dev_9.abcdefghijklmnop');
     expect(seen[1].url).toBe('/v1/tasks/task_1/checkin');
   });
@@ -190,20 +239,26 @@ describe('FlockTransport messages', () => {
 
   it('rejects an answer that does not match the protocol schema', async () => {
     script = (_req, res) => json(res, 200, { status: 'selected', roundId: 'r1' });
-    await expect(transport().checkIn('task_1', { deviceId: 'd', taskId: 'task_1', numExamples: 1 })).rejects.toMatchObject({ code: 'bad_response', status: 200 });
+    await expect(
+      transport().checkIn('task_1', { deviceId: 'd', taskId: 'task_1', numExamples: 1 }),
+    ).rejects.toMatchObject({ code: 'bad_response', status: 200 });
   });
 });
 
 describe('retry policy', () => {
   it('doubles the backoff ceiling per attempt up to maxDelayMs, with full jitter', () => {
     const policy = { baseDelayMs: 100, maxDelayMs: 1000 };
-    expect([0, 1, 2, 3, 4, 10].map((a) => backoffDelayMs(a, policy, () => 0.999999))).toEqual([99, 199, 399, 799, 999, 999]);
+    expect([0, 1, 2, 3, 4, 10].map((a) => backoffDelayMs(a, policy, () => 0.999999))).toEqual([
+      99, 199, 399, 799, 999, 999,
+    ]);
     expect(backoffDelayMs(3, policy, () => 0)).toBe(0);
   });
 
   it('parses Retry-After as seconds or an HTTP date', () => {
     expect(parseRetryAfterSeconds('7')).toBe(7);
-    expect(parseRetryAfterSeconds('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:30 GMT'))).toBe(30);
+    expect(parseRetryAfterSeconds('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:30 GMT'))).toBe(
+      30,
+    );
     expect(parseRetryAfterSeconds('soon')).toBeUndefined();
     expect(parseRetryAfterSeconds(null)).toBeUndefined();
   });

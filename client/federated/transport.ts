@@ -29,7 +29,13 @@ import {
   type UpdateReceipt,
 } from '../../shared/protocol/index.ts';
 import type { z } from 'zod';
-import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfterSeconds, type RetryPolicy } from './retry-policy.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  backoffDelayMs,
+  isRetryableStatus,
+  parseRetryAfterSeconds,
+  type RetryPolicy,
+} from './retry-policy.ts';
 import { FlockHttpError, errorFromAnswer } from './transport-error.ts';
 
 export interface TransportOptions {
@@ -109,7 +115,12 @@ export class FlockTransport {
 
   /** `POST /v1/devices`; keeps the returned token for later requests. */
   async register(request: RegisterRequest): Promise<RegisterResponse> {
-    const answer = await this.#request({ method: 'POST', path: '/v1/devices', ...jsonBody(request), timeoutMs: this.#timeoutMs });
+    const answer = await this.#request({
+      method: 'POST',
+      path: '/v1/devices',
+      ...jsonBody(request),
+      timeoutMs: this.#timeoutMs,
+    });
     const registered = this.#parseJson(answer, RegisterResponseSchema, 'POST /v1/devices');
     this.#token = registered.token;
     return registered;
@@ -120,8 +131,13 @@ export class FlockTransport {
     const path = `/v1/apps/${encodeURIComponent(app)}/manifest`;
     const headers = options.etag ? { 'if-none-match': options.etag } : undefined;
     const answer = await this.#request({ method: 'GET', path, headers, timeoutMs: this.#timeoutMs });
-    if (answer.status === 304) return { status: 'not_modified', etag: answer.headers.get('etag') ?? options.etag ?? '' };
-    return { status: 'modified', signedManifest: this.#parseJson(answer, SignedManifestSchema, `GET ${path}`), etag: answer.headers.get('etag') };
+    if (answer.status === 304)
+      return { status: 'not_modified', etag: answer.headers.get('etag') ?? options.etag ?? '' };
+    return {
+      status: 'modified',
+      signedManifest: this.#parseJson(answer, SignedManifestSchema, `GET ${path}`),
+      etag: answer.headers.get('etag'),
+    };
   }
 
   /** `GET /v1/keys/manifest`: the key manifests are signed with (pin it; do not re-fetch it per manifest). */
@@ -135,8 +151,13 @@ export class FlockTransport {
    * `hash`; otherwise a ManifestError('hash_mismatch') is thrown.
    */
   async getBlob(hash: string): Promise<Uint8Array> {
-    if (!Sha256HexSchema.safeParse(hash).success) throw new RangeError(`blob address must be 64 lowercase hex digits (SHA-256), got "${hash}"`);
-    const answer = await this.#request({ method: 'GET', path: `/v1/blobs/${hash}`, timeoutMs: this.#transferTimeoutMs });
+    if (!Sha256HexSchema.safeParse(hash).success)
+      throw new RangeError(`blob address must be 64 lowercase hex digits (SHA-256), got "${hash}"`);
+    const answer = await this.#request({
+      method: 'GET',
+      path: `/v1/blobs/${hash}`,
+      timeoutMs: this.#transferTimeoutMs,
+    });
     await verifySha256(answer.body, hash);
     return answer.body;
   }
@@ -159,7 +180,13 @@ export class FlockTransport {
   async uploadUpdate(roundId: string, bytes: Uint8Array, meta: UpdateMeta): Promise<UpdateReceipt> {
     const path = `/v1/rounds/${encodeURIComponent(roundId)}/updates`;
     const headers = { 'content-type': 'application/octet-stream', [UPDATE_META_HEADER]: encodeUpdateMeta(meta) };
-    const answer = await this.#request({ method: 'PUT', path, headers, body: bytes, timeoutMs: this.#transferTimeoutMs });
+    const answer = await this.#request({
+      method: 'PUT',
+      path,
+      headers,
+      body: bytes,
+      timeoutMs: this.#transferTimeoutMs,
+    });
     return this.#parseJson(answer, UpdateReceiptSchema, `PUT ${path}`);
   }
 
@@ -168,13 +195,22 @@ export class FlockTransport {
     try {
       json = JSON.parse(utf8.decode(answer.body));
     } catch {
-      throw new FlockHttpError(answer.status, 'bad_response', `${what} answered ${answer.status} with a body that is not JSON`);
+      throw new FlockHttpError(
+        answer.status,
+        'bad_response',
+        `${what} answered ${answer.status} with a body that is not JSON`,
+      );
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
-      throw new FlockHttpError(answer.status, 'bad_response', `${what} answered a message that does not match the protocol (${where}); the coordinator may speak another protocol version`, { details: parsed.error.issues });
+      throw new FlockHttpError(
+        answer.status,
+        'bad_response',
+        `${what} answered a message that does not match the protocol (${where}); the coordinator may speak another protocol version`,
+        { details: parsed.error.issues },
+      );
     }
     return parsed.data;
   }
@@ -189,14 +225,29 @@ export class FlockTransport {
       let body: Uint8Array;
       try {
         // One timeout covers the whole exchange, body included: a stalled download is a timeout too.
-        response = await this.#fetch(url, { method: spec.method, headers, body: spec.body as BodyInit | undefined, signal: AbortSignal.timeout(spec.timeoutMs) });
+        response = await this.#fetch(url, {
+          method: spec.method,
+          headers,
+          body: spec.body as BodyInit | undefined,
+          signal: AbortSignal.timeout(spec.timeoutMs),
+        });
         body = new Uint8Array(await response.arrayBuffer());
       } catch (error) {
         const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
         if (last) {
           throw timedOut
-            ? new FlockHttpError(0, 'timeout', `${spec.method} ${url} got no answer within ${spec.timeoutMs} ms (${attempt + 1} attempts); check the network or raise the timeout`, { cause: error })
-            : new FlockHttpError(0, 'network_error', `${spec.method} ${url} failed (${attempt + 1} attempts): ${(error as Error).message}; is the coordinator reachable?`, { cause: error });
+            ? new FlockHttpError(
+                0,
+                'timeout',
+                `${spec.method} ${url} got no answer within ${spec.timeoutMs} ms (${attempt + 1} attempts); check the network or raise the timeout`,
+                { cause: error },
+              )
+            : new FlockHttpError(
+                0,
+                'network_error',
+                `${spec.method} ${url} failed (${attempt + 1} attempts): ${(error as Error).message}; is the coordinator reachable?`,
+                { cause: error },
+              );
         }
         await this.#sleep(backoffDelayMs(attempt, this.#retry, this.#random));
         continue;
@@ -205,7 +256,11 @@ export class FlockTransport {
       const retryAfterSeconds = parseRetryAfterSeconds(response.headers.get('retry-after'));
       const serverWaitOk = retryAfterSeconds === undefined || retryAfterSeconds * 1000 <= this.#retry.maxRetryAfterMs;
       if (!last && isRetryableStatus(response.status) && serverWaitOk) {
-        await this.#sleep(retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffDelayMs(attempt, this.#retry, this.#random));
+        await this.#sleep(
+          retryAfterSeconds !== undefined
+            ? retryAfterSeconds * 1000
+            : backoffDelayMs(attempt, this.#retry, this.#random),
+        );
         continue;
       }
       throw errorFromAnswer(spec.method, url, response.status, utf8.decode(body), retryAfterSeconds);

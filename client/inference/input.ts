@@ -65,7 +65,11 @@ function fromImage(image: ImageDataLike, layout: ExampleLayout): Float32Array {
   const { width: w, height: h } = image;
   const expected = `a ${shapeText(s)} input`;
   if (image.data.length !== w * h * 4) {
-    throw new FlockInputError('shape_mismatch', `${w * h * 4} RGBA bytes for a ${w}x${h} image`, `${image.data.length} bytes`);
+    throw new FlockInputError(
+      'shape_mismatch',
+      `${w * h * 4} RGBA bytes for a ${w}x${h} image`,
+      `${image.data.length} bytes`,
+    );
   }
   let channels: 1 | 3;
   let rows: number;
@@ -74,7 +78,12 @@ function fromImage(image: ImageDataLike, layout: ExampleLayout): Float32Array {
   else if (s.length === 2) [rows, cols, channels] = [s[0], s[1], 1];
   else if (s.length === 1) [rows, cols, channels] = [h, s[0] / h, 1];
   else {
-    throw new FlockInputError('unsupported_input', expected, `an ImageData-like ${w}x${h} image`, 'images fit only [h, w, 1], [h, w, 3], [h, w] or [h*w] inputs; pass a Float32Array');
+    throw new FlockInputError(
+      'unsupported_input',
+      expected,
+      `an ImageData-like ${w}x${h} image`,
+      'images fit only [h, w, 1], [h, w, 3], [h, w] or [h*w] inputs; pass a Float32Array',
+    );
   }
   if (rows !== h || cols !== w) {
     throw new FlockInputError(
@@ -123,7 +132,12 @@ export async function toExampleVector(input: PredictInput, layout: ExampleLayout
   const expected = `${size} values (shape ${shapeText(exampleShape)})`;
   if (input instanceof Float32Array || Array.isArray(input)) {
     if (Array.isArray(input) && input.some((v) => typeof v !== 'number')) {
-      throw new FlockInputError('unsupported_input', `a flat array of ${expected}`, 'an array holding non-numbers', 'flatten nested arrays first');
+      throw new FlockInputError(
+        'unsupported_input',
+        `a flat array of ${expected}`,
+        'an array holding non-numbers',
+        'flatten nested arrays first',
+      );
     }
     if (input.length !== size) {
       throw new FlockInputError('shape_mismatch', expected, `${input.length} values`);
@@ -133,9 +147,14 @@ export async function toExampleVector(input: PredictInput, layout: ExampleLayout
   }
   if (input instanceof tf.Tensor) {
     const shape = input.shape;
-    const matches = (s: readonly number[]) => s.length === exampleShape.length && s.every((d, i) => d === exampleShape[i]);
+    const matches = (s: readonly number[]) =>
+      s.length === exampleShape.length && s.every((d, i) => d === exampleShape[i]);
     if (!(matches(shape) || (shape[0] === 1 && matches(shape.slice(1))))) {
-      throw new FlockInputError('shape_mismatch', `a tensor of shape ${shapeText(exampleShape)} or [1, ${exampleShape.join(', ')}]`, `shape ${shapeText(shape)}`);
+      throw new FlockInputError(
+        'shape_mismatch',
+        `a tensor of shape ${shapeText(exampleShape)} or [1, ${exampleShape.join(', ')}]`,
+        `shape ${shapeText(shape)}`,
+      );
     }
     if (input.dtype !== 'float32' && input.dtype !== 'int32') {
       throw new FlockInputError('dtype_mismatch', 'a float32 or int32 tensor', `a ${input.dtype} tensor`);
@@ -147,6 +166,10 @@ export async function toExampleVector(input: PredictInput, layout: ExampleLayout
   throw new FlockInputError(
     'unsupported_input',
     `a Float32Array, number[], tf.Tensor or ImageData of ${expected}`,
-    input === null ? 'null' : typeof input === 'object' ? `an object (${Object.prototype.toString.call(input)})` : `a ${typeof input}`,
+    input === null
+      ? 'null'
+      : typeof input === 'object'
+        ? `an object (${Object.prototype.toString.call(input)})`
+        : `a ${typeof input}`,
   );
 }

@@ -29,7 +29,11 @@ beforeAll(async () => {
     layers: [
       tf.layers.flatten({ inputShape: [2, 2, 1] }),
       tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
-      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+      }),
     ],
   });
 });
@@ -89,7 +93,11 @@ describe('createPredictor with a real tfjs model', () => {
     const fromTensor = await predictor.predict(t);
     t.dispose();
     const gray = (v: number) => [v, v, v, 255];
-    const image = { data: new Uint8ClampedArray([...gray(51), ...gray(102), ...gray(153), ...gray(204)]), width: 2, height: 2 };
+    const image = {
+      data: new Uint8ClampedArray([...gray(51), ...gray(102), ...gray(153), ...gray(204)]),
+      width: 2,
+      height: 2,
+    };
     const fromImage = await predictor.predict(image);
     expect(fromImage.probabilities).toEqual(fromTensor.probabilities);
     await Promise.all([predictor.predict([1, 2, 3, 4]), predictor.predict([1, 2, 3, 5])]);
@@ -101,10 +109,12 @@ describe('createPredictor with a real tfjs model', () => {
 
 describe('createPredictor batching and caching (run function)', () => {
   /** Identity "model": each output row is the input row, so results are checkable exactly. */
-  const identity = (calls: number[]): RunBatch => async (batch, n) => {
-    calls.push(n);
-    return batch.slice();
-  };
+  const identity =
+    (calls: number[]): RunBatch =>
+    async (batch, n) => {
+      calls.push(n);
+      return batch.slice();
+    };
   const flat = { shape: [null, 3], dtype: 'float32' as const };
 
   it('collects calls within the window and runs lone calls after it', async () => {
@@ -148,7 +158,13 @@ describe('createPredictor batching and caching (run function)', () => {
     const bad: [unknown, RegExp][] = [
       [[1, 2, 3], /expected 4 values \(shape \[2, 2, 1\]\), got 3 values/],
       [[1, 2, 3, Infinity], /finite numbers, got Infinity at index 3/],
-      [[[1, 2], [3, 4]], /flatten nested arrays/],
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        /flatten nested arrays/,
+      ],
       ['pixels', /got a string/],
       [null, /got null/],
       [{ data: new Uint8ClampedArray(9 * 4), width: 3, height: 3 }, /a 2x2 image, got a 3x3 image/],
@@ -161,12 +177,16 @@ describe('createPredictor batching and caching (run function)', () => {
     }
     const wrongShape = tf.zeros([2, 2]);
     const boolTensor = tf.ones([2, 2, 1], 'bool');
-    await expect(predictor.predict(wrongShape)).rejects.toThrow(/tensor of shape \[2, 2, 1\] or \[1, 2, 2, 1\], got shape \[2, 2\]/);
+    await expect(predictor.predict(wrongShape)).rejects.toThrow(
+      /tensor of shape \[2, 2, 1\] or \[1, 2, 2, 1\], got shape \[2, 2\]/,
+    );
     await expect(predictor.predict(boolTensor)).rejects.toMatchObject({ code: 'dtype_mismatch' });
     tf.dispose([wrongShape, boolTensor]);
     const ints = createPredictor({ model: identity([]), inputSpec: { shape: [null, 2], dtype: 'int32' } });
     await expect(ints.predict([1, 2.5])).rejects.toThrow(/integers/);
-    expect(() => createPredictor({ model: identity([]), inputSpec: { shape: [null, null, 3], dtype: 'float32' } })).toThrow(/free inner dimensions/);
+    expect(() =>
+      createPredictor({ model: identity([]), inputSpec: { shape: [null, null, 3], dtype: 'float32' } }),
+    ).toThrow(/free inner dimensions/);
   });
 
   it('rejects every call of a failed batch, and queued calls on dispose', async () => {
@@ -177,7 +197,9 @@ describe('createPredictor batching and caching (run function)', () => {
     const results = await Promise.allSettled([predictor.predict([1, 2, 3]), predictor.predict([4, 5, 6])]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     const wrongWidth = createPredictor({ model: async () => new Float32Array(5), inputSpec: flat, batchWindowMs: 0 });
-    await expect(Promise.all([wrongWidth.predict([1, 2, 3]), wrongWidth.predict([1, 2, 4])])).rejects.toThrow(/5 values for a batch of 2/);
+    await expect(Promise.all([wrongWidth.predict([1, 2, 3]), wrongWidth.predict([1, 2, 4])])).rejects.toThrow(
+      /5 values for a batch of 2/,
+    );
 
     const slow = createPredictor({ model: identity([]), inputSpec: flat, batchWindowMs: 1000 });
     const queued = slow.predict([1, 2, 3]);

@@ -12,7 +12,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { QuantileSketch, type QuantileSummary } from '../../shared/stats/quantile-sketch.ts';
 import type { Histogram } from '../../shared/protocol/telemetry.ts';
-import { exampleLayout, toExampleVector, type ExampleLayout, type PredictInput, type PredictInputSpec } from './input.ts';
+import {
+  exampleLayout,
+  toExampleVector,
+  type ExampleLayout,
+  type PredictInput,
+  type PredictInputSpec,
+} from './input.ts';
 import { inputKey, LruCache } from './result-cache.ts';
 
 /** A batched forward pass: `n` examples laid end to end in, `n` output rows laid end to end out. */
@@ -76,7 +82,8 @@ function runFromModel(model: tf.LayersModel, layout: ExampleLayout): RunBatch {
           ? tf.tensor(Int32Array.from(batch), [n, ...layout.exampleShape], 'int32')
           : tf.tensor(batch, [n, ...layout.exampleShape], 'float32');
       const y = model.predict(x);
-      if (Array.isArray(y)) throw new RangeError(`the model has ${y.length} outputs; createPredictor supports single-output models`);
+      if (Array.isArray(y))
+        throw new RangeError(`the model has ${y.length} outputs; createPredictor supports single-output models`);
       return y;
     });
     try {
@@ -106,7 +113,8 @@ export function createPredictor(options: PredictorOptions): Predictor {
   const layout = exampleLayout(options.inputSpec);
   const maxBatch = options.maxBatch ?? 32;
   const batchWindowMs = options.batchWindowMs ?? 2;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be an integer >= 1, got ${maxBatch}`);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    throw new RangeError(`maxBatch must be an integer >= 1, got ${maxBatch}`);
   if (!(batchWindowMs >= 0)) throw new RangeError(`batchWindowMs must be >= 0, got ${batchWindowMs}`);
   const run: RunBatch = typeof options.model === 'function' ? options.model : runFromModel(options.model, layout);
   const cache = new LruCache<Float32Array>(options.cacheSize ?? 256);
@@ -127,7 +135,10 @@ export function createPredictor(options: PredictorOptions): Predictor {
     count++;
     if (cached) cacheHits++;
     else latency.add(Math.max(0, latencyMs));
-    const bin = Math.min(CONFIDENCE_BINS - 1, Math.max(0, Math.floor((Number.isFinite(confidence) ? confidence : 0) * CONFIDENCE_BINS)));
+    const bin = Math.min(
+      CONFIDENCE_BINS - 1,
+      Math.max(0, Math.floor((Number.isFinite(confidence) ? confidence : 0) * CONFIDENCE_BINS)),
+    );
     confidenceCounts[bin]++;
     return { probabilities, label, confidence, latencyMs, cached };
   };
@@ -142,7 +153,9 @@ export function createPredictor(options: PredictorOptions): Predictor {
       const output = await run(batch, n);
       const width = output.length / n;
       if (!Number.isInteger(width) || width < 1) {
-        throw new RangeError(`the model returned ${output.length} values for a batch of ${n}; expected a whole number of outputs per example`);
+        throw new RangeError(
+          `the model returned ${output.length} values for a batch of ${n}; expected a whole number of outputs per example`,
+        );
       }
       items.forEach((item, i) => {
         const row = n === 1 ? output : output.slice(i * width, (i + 1) * width);
@@ -167,7 +180,9 @@ export function createPredictor(options: PredictorOptions): Predictor {
       if (!microtaskScheduled) {
         microtaskScheduled = true;
         // A macrotask-free "soon": after the calls of this synchronous burst have queued.
-        void Promise.resolve().then(() => Promise.resolve()).then(() => microtaskScheduled && flush());
+        void Promise.resolve()
+          .then(() => Promise.resolve())
+          .then(() => microtaskScheduled && flush());
       }
     } else if (timer === null) {
       timer = setTimeout(flush, batchWindowMs);

@@ -39,7 +39,8 @@ export class LruCache<V> {
   private readonly entries = new Map<string, V>();
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`cache capacity must be an integer >= 0, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 0)
+      throw new RangeError(`cache capacity must be an integer >= 0, got ${capacity}`);
     this.capacity = capacity;
   }
 

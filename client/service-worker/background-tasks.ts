@@ -15,7 +15,10 @@ const tasksKey = (app: string) => `/__flock/background-tasks/${encodeURIComponen
  */
 export async function saveBackgroundTasks(app: string, tasks: string[]): Promise<void> {
   const cache = await caches.open(CONFIG_CACHE);
-  await cache.put(tasksKey(app), new Response(JSON.stringify({ tasks }), { headers: { 'content-type': 'application/json' } }));
+  await cache.put(
+    tasksKey(app),
+    new Response(JSON.stringify({ tasks }), { headers: { 'content-type': 'application/json' } }),
+  );
 }
 
 /** The saved task ids, or none (nothing saved, or an entry this build cannot read). */

@@ -89,8 +89,16 @@ export function startFlockServiceWorker(options: FlockServiceWorkerOptions): voi
     return flock;
   };
 
-  const replyMeta = (id: string): SwReplyMeta => ({ id, answeredBy: 'service-worker', shellVersion: options.shellVersion ?? '' });
-  const errorReply = (id: string, code: SwErrorCode, message: string): SwReply => ({ type: 'error', meta: replyMeta(id), payload: { code, message } });
+  const replyMeta = (id: string): SwReplyMeta => ({
+    id,
+    answeredBy: 'service-worker',
+    shellVersion: options.shellVersion ?? '',
+  });
+  const errorReply = (id: string, code: SwErrorCode, message: string): SwReply => ({
+    type: 'error',
+    meta: replyMeta(id),
+    payload: { code, message },
+  });
 
   const answer = async (request: SwRequest): Promise<SwReply> => {
     const id = request.meta.id;
@@ -98,11 +106,19 @@ export function startFlockServiceWorker(options: FlockServiceWorkerOptions): voi
     try {
       client = await flockClient();
     } catch (error) {
-      return errorReply(id, 'no_model', `the service worker has no model of "${app}" yet: ${error instanceof Error ? error.message : String(error)}`);
+      return errorReply(
+        id,
+        'no_model',
+        `the service worker has no model of "${app}" yet: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     const status = await client.status();
     if (request.type === 'status') {
-      return { type: 'status-result', meta: replyMeta(id), payload: { backend: status.backend, modelVersion: status.modelVersion, connected: true } };
+      return {
+        type: 'status-result',
+        meta: replyMeta(id),
+        payload: { backend: status.backend, modelVersion: status.modelVersion, connected: true },
+      };
     }
     try {
       const started = performance.now();
@@ -111,7 +127,14 @@ export function startFlockServiceWorker(options: FlockServiceWorkerOptions): voi
       return {
         type: 'predict-result',
         meta: replyMeta(id),
-        payload: { label: p.label, confidence: p.confidence, probabilities: Array.from(p.probabilities), backend: status.backend, modelVersion: status.modelVersion, latencyMs },
+        payload: {
+          label: p.label,
+          confidence: p.confidence,
+          probabilities: Array.from(p.probabilities),
+          backend: status.backend,
+          modelVersion: status.modelVersion,
+          latencyMs,
+        },
       };
     } catch (error) {
       return errorReply(id, 'predict_failed', error instanceof Error ? error.message : String(error));
@@ -128,13 +151,32 @@ export function startFlockServiceWorker(options: FlockServiceWorkerOptions): voi
     if (!port) return; // nowhere to answer: not one of our requests
     if (isSwTrainConfigRequest(data)) {
       const { tasks } = data.payload;
-      const reply: SwTrainConfigReply = { type: 'train-config-result', meta: replyMeta(data.meta.id), payload: { tasks } };
-      event.waitUntil(saveBackgroundTasks(app, tasks).then(() => port.postMessage(reply), (error: unknown) => port.postMessage(errorReply(data.meta.id, 'bad_request', `could not keep the task ids: ${String(error)}`))));
+      const reply: SwTrainConfigReply = {
+        type: 'train-config-result',
+        meta: replyMeta(data.meta.id),
+        payload: { tasks },
+      };
+      event.waitUntil(
+        saveBackgroundTasks(app, tasks).then(
+          () => port.postMessage(reply),
+          (error: unknown) =>
+            port.postMessage(errorReply(data.meta.id, 'bad_request', `could not keep the task ids: ${String(error)}`)),
+        ),
+      );
       return;
     }
     if (!isSwRequest(data)) {
-      const id = typeof data === 'object' && data !== null && typeof (data as { meta?: { id?: unknown } }).meta?.id === 'string' ? String((data as { meta: { id: string } }).meta.id) : '';
-      port.postMessage(errorReply(id, 'bad_request', 'expected { type: "predict" | "status", meta: { id, sentAt }, payload } (see shared/sw-protocol)'));
+      const id =
+        typeof data === 'object' && data !== null && typeof (data as { meta?: { id?: unknown } }).meta?.id === 'string'
+          ? String((data as { meta: { id: string } }).meta.id)
+          : '';
+      port.postMessage(
+        errorReply(
+          id,
+          'bad_request',
+          'expected { type: "predict" | "status", meta: { id, sentAt }, payload } (see shared/sw-protocol)',
+        ),
+      );
       return;
     }
     event.waitUntil(answer(data).then((reply) => port.postMessage(reply)));

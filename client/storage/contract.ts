@@ -32,16 +32,32 @@ function deepEqual(a: unknown, b: unknown): boolean {
     return x.every((v, i) => v === y[i]);
   }
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && !Array.isArray(a) && !Array.isArray(b)) {
-    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined).sort();
-    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined).sort();
-    return deepEqual(ka, kb) && ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  if (
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    a !== null &&
+    b !== null &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
+    const ka = Object.keys(a)
+      .filter((k) => (a as Record<string, unknown>)[k] !== undefined)
+      .sort();
+    const kb = Object.keys(b)
+      .filter((k) => (b as Record<string, unknown>)[k] !== undefined)
+      .sort();
+    return (
+      deepEqual(ka, kb) &&
+      ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    );
   }
   return false;
 }
 
 function show(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (ArrayBuffer.isView(x) ? `${x.constructor.name}[${Array.from(x as Uint8Array).join(',')}]` : x));
+  return JSON.stringify(v, (_k, x) =>
+    ArrayBuffer.isView(x) ? `${x.constructor.name}[${Array.from(x as Uint8Array).join(',')}]` : x,
+  );
 }
 
 function equal(actual: unknown, expected: unknown, what: string): void {
@@ -70,7 +86,14 @@ export function contractModel(app: string, version: number, hashes: string[]): S
     createdAt: '2025-01-01T00:00:00.000Z',
     modelTopologyHash: hash('a'),
     inputSpec: { shape: [null, 2], dtype: 'float32' },
-    variants: [{ encoding: 'fp32', totalBytes: 4 * hashes.length, sha256: hash('b'), shards: hashes.map((h) => ({ hash: h, size: 4 })) }],
+    variants: [
+      {
+        encoding: 'fp32',
+        totalBytes: 4 * hashes.length,
+        sha256: hash('b'),
+        shards: hashes.map((h) => ({ hash: h, size: 4 })),
+      },
+    ],
   };
   return {
     app,
@@ -107,9 +130,17 @@ export function runClientStoreContract(makeStore: MakeStore, test: TestRegistrar
     const got = await store.getModel('digits', 2);
     equal(got, contractModel('digits', 2, [hash('1')]), 'getModel');
     equal(await store.getModel('digits', 9), undefined, 'getModel of a missing version');
-    equal((await store.listModels('digits')).map((m) => m.version), [1, 2], 'listModels versions');
+    equal(
+      (await store.listModels('digits')).map((m) => m.version),
+      [1, 2],
+      'listModels versions',
+    );
     got!.weightSpecs[0].shape[0] = 99;
-    equal((await store.getModel('digits', 2))!.weightSpecs[0].shape, [2, 1], 'stored model after mutating a returned copy');
+    equal(
+      (await store.getModel('digits', 2))!.weightSpecs[0].shape,
+      [2, 1],
+      'stored model after mutating a returned copy',
+    );
   });
 
   withStore('putModel refuses records that contradict their manifest', async (store) => {
@@ -131,7 +162,11 @@ export function runClientStoreContract(makeStore: MakeStore, test: TestRegistrar
   });
 
   withStore('activation needs the model and all its shards, and keeps the old active as previous', async (store) => {
-    equal(await store.getPointer('digits'), { app: 'digits', activeVersion: null, previousVersion: null, newestGeneration: 0, trustedPublicKey: null }, 'fresh pointer');
+    equal(
+      await store.getPointer('digits'),
+      { app: 'digits', activeVersion: null, previousVersion: null, newestGeneration: 0, trustedPublicKey: null },
+      'fresh pointer',
+    );
     await rejectsWith(store.activateVersion('digits', 1), 'model_missing', 'activating an unstored model');
     await store.putModel(contractModel('digits', 1, [hash('1'), hash('2')]));
     await store.putShard(hash('1'), new Uint8Array([1]));
@@ -159,24 +194,55 @@ export function runClientStoreContract(makeStore: MakeStore, test: TestRegistrar
     await store.activateVersion('digits', 3);
     const result = await store.pruneVersions('digits');
     equal(result, { deletedVersions: [1], deletedShards: [hash('5'), hash('6')] }, 'prune result');
-    equal((await store.listModels('digits')).map((m) => m.version), [2, 3], 'versions after prune');
-    equal((await store.listModels('other')).map((m) => m.version), [1], "another app's versions after prune");
-    equal(await store.missingShards(['1', '2', '3', '4', '5', '6'].map(hash)), [hash('5'), hash('6')], 'shards after prune');
+    equal(
+      (await store.listModels('digits')).map((m) => m.version),
+      [2, 3],
+      'versions after prune',
+    );
+    equal(
+      (await store.listModels('other')).map((m) => m.version),
+      [1],
+      "another app's versions after prune",
+    );
+    equal(
+      await store.missingShards(['1', '2', '3', '4', '5', '6'].map(hash)),
+      [hash('5'), hash('6')],
+      'shards after prune',
+    );
     await store.activateVersion('digits', 2);
     equal((await store.activateVersion('digits', 3)).activeVersion, 3, 'activation still works after pruning');
   });
 
-  withStore('manifest generations only grow; the first key is trusted and a different one is flagged', async (store) => {
-    equal(await store.noteGeneration('digits', 5), 5, 'first generation');
-    equal(await store.noteGeneration('digits', 3), 5, 'older generation does not lower it');
-    equal(await store.noteGeneration('digits', 8), 8, 'newer generation');
-    equal(await store.trustPublicKey('digits', 'KEY-A'), { status: 'stored', trustedPublicKey: 'KEY-A' }, 'first use');
-    equal(await store.trustPublicKey('digits', 'KEY-A'), { status: 'matched', trustedPublicKey: 'KEY-A' }, 'same key');
-    equal(await store.trustPublicKey('digits', 'KEY-B'), { status: 'mismatch', trustedPublicKey: 'KEY-A' }, 'changed key');
-    equal(await store.trustPublicKey('other', 'KEY-B'), { status: 'stored', trustedPublicKey: 'KEY-B' }, 'another app');
-    const p = await store.getPointer('digits');
-    equal([p.newestGeneration, p.trustedPublicKey], [8, 'KEY-A'], 'pointer keeps generation and key');
-  });
+  withStore(
+    'manifest generations only grow; the first key is trusted and a different one is flagged',
+    async (store) => {
+      equal(await store.noteGeneration('digits', 5), 5, 'first generation');
+      equal(await store.noteGeneration('digits', 3), 5, 'older generation does not lower it');
+      equal(await store.noteGeneration('digits', 8), 8, 'newer generation');
+      equal(
+        await store.trustPublicKey('digits', 'KEY-A'),
+        { status: 'stored', trustedPublicKey: 'KEY-A' },
+        'first use',
+      );
+      equal(
+        await store.trustPublicKey('digits', 'KEY-A'),
+        { status: 'matched', trustedPublicKey: 'KEY-A' },
+        'same key',
+      );
+      equal(
+        await store.trustPublicKey('digits', 'KEY-B'),
+        { status: 'mismatch', trustedPublicKey: 'KEY-A' },
+        'changed key',
+      );
+      equal(
+        await store.trustPublicKey('other', 'KEY-B'),
+        { status: 'stored', trustedPublicKey: 'KEY-B' },
+        'another app',
+      );
+      const p = await store.getPointer('digits');
+      equal([p.newestGeneration, p.trustedPublicKey], [8, 'KEY-A'], 'pointer keeps generation and key');
+    },
+  );
 
   withStore('examples are bounded by count and age, oldest evicted first, per app', async (store, clock) => {
     const x = (v: number) => new Float32Array([v, v]);
@@ -189,50 +255,91 @@ export function runClientStoreContract(makeStore: MakeStore, test: TestRegistrar
     const added = await store.addExample('digits', x(3), 3);
     equal(added.evicted, 1, 'evicted by count');
     const listed = await store.listExamples('digits');
-    equal(listed.map((e) => e.label), [1, 2, 3], 'examples after count eviction (oldest first)');
+    equal(
+      listed.map((e) => e.label),
+      [1, 2, 3],
+      'examples after count eviction (oldest first)',
+    );
     equal(listed[2].input, x(3), 'example input');
     equal(listed[2].id, added.id, 'example id');
     clock.t += 1000 - 20 + 1; // example 1 (added at t0 + 20) is now older than maxExampleAgeMs
     equal(await store.countExamples('digits'), 2, 'count after expiry');
-    equal((await store.listExamples('digits')).map((e) => e.label), [2, 3], 'examples after expiry');
+    equal(
+      (await store.listExamples('digits')).map((e) => e.label),
+      [2, 3],
+      'examples after expiry',
+    );
     await rejectsWith(store.addExample('digits', new Float32Array([Number.NaN]), 1), 'bad_input', 'non-finite example');
     await rejectsWith(store.addExample('digits', x(1), 1.5), 'bad_input', 'fractional label');
     await store.clearExamples('digits');
     equal(await store.countExamples('digits'), 0, 'count after clear');
-    equal((await store.listExamples('other')).map((e) => e.label), [7], "other app's examples untouched by clear");
+    equal(
+      (await store.listExamples('other')).map((e) => e.label),
+      [7],
+      "other app's examples untouched by clear",
+    );
     clock.t += 100;
     equal(await store.countExamples('other'), 0, "other app's example after it expired");
   });
 
-  withStore('the outbox schedules, retries, replaces by id and drops telemetry before updates', async (store, clock) => {
-    const body = new Uint8Array([1, 2, 3]);
-    const entry = (id: string, kind: 'update' | 'telemetry') => ({ id, kind, method: 'POST' as const, url: `/v1/${id}`, headers: { 'content-type': 'x' }, body });
-    const first = await store.enqueueOutbox(entry('u1', 'update'));
-    equal([first.attempts, first.nextAttemptAt, first.createdAt], [0, clock.t, clock.t], 'new entry bookkeeping');
-    clock.t += 1;
-    await store.enqueueOutbox({ ...entry('t1', 'telemetry'), nextAttemptAt: clock.t + 500 });
-    equal((await store.dueOutbox()).map((e) => e.id), ['u1'], 'due entries before t1 is due');
-    await store.rescheduleOutbox('u1', clock.t + 100, 'offline');
-    equal(await store.dueOutbox(), [], 'nothing due after rescheduling');
-    equal((await store.dueOutbox(undefined, Infinity)).map((e) => e.id), ['u1', 't1'], 'everything, scheduled or not, with at = Infinity');
-    clock.t += 600;
-    const due = await store.dueOutbox();
-    equal(due.map((e) => [e.id, e.attempts]), [['u1', 1], ['t1', 0]], 'due entries, soonest first');
-    equal([due[0].lastError, due[0].body, due[0].headers], ['offline', body, { 'content-type': 'x' }], 'stored request');
-    equal((await store.dueOutbox(1)).length, 1, 'due with a limit');
-    await store.enqueueOutbox(entry('u1', 'update'));
-    equal(await store.countOutbox(), { update: 1, telemetry: 1 }, 'same id replaces');
-    clock.t += 1;
-    await store.enqueueOutbox(entry('t2', 'telemetry'));
-    clock.t += 1;
-    await store.enqueueOutbox(entry('u2', 'update'));
-    equal(await store.countOutbox(), { update: 2, telemetry: 1 }, 'oldest telemetry dropped when full');
-    equal((await store.dueOutbox()).map((e) => e.id).sort(), ['t2', 'u1', 'u2'], 'survivors');
-    await store.enqueueOutbox(entry('u3', 'update'));
-    await rejectsWith(store.enqueueOutbox(entry('u4', 'update')), 'outbox_full', 'outbox full of updates');
-    await store.removeOutbox('u1');
-    equal(await store.countOutbox(), { update: 2, telemetry: 0 }, 'after remove');
-  });
+  withStore(
+    'the outbox schedules, retries, replaces by id and drops telemetry before updates',
+    async (store, clock) => {
+      const body = new Uint8Array([1, 2, 3]);
+      const entry = (id: string, kind: 'update' | 'telemetry') => ({
+        id,
+        kind,
+        method: 'POST' as const,
+        url: `/v1/${id}`,
+        headers: { 'content-type': 'x' },
+        body,
+      });
+      const first = await store.enqueueOutbox(entry('u1', 'update'));
+      equal([first.attempts, first.nextAttemptAt, first.createdAt], [0, clock.t, clock.t], 'new entry bookkeeping');
+      clock.t += 1;
+      await store.enqueueOutbox({ ...entry('t1', 'telemetry'), nextAttemptAt: clock.t + 500 });
+      equal(
+        (await store.dueOutbox()).map((e) => e.id),
+        ['u1'],
+        'due entries before t1 is due',
+      );
+      await store.rescheduleOutbox('u1', clock.t + 100, 'offline');
+      equal(await store.dueOutbox(), [], 'nothing due after rescheduling');
+      equal(
+        (await store.dueOutbox(undefined, Infinity)).map((e) => e.id),
+        ['u1', 't1'],
+        'everything, scheduled or not, with at = Infinity',
+      );
+      clock.t += 600;
+      const due = await store.dueOutbox();
+      equal(
+        due.map((e) => [e.id, e.attempts]),
+        [
+          ['u1', 1],
+          ['t1', 0],
+        ],
+        'due entries, soonest first',
+      );
+      equal(
+        [due[0].lastError, due[0].body, due[0].headers],
+        ['offline', body, { 'content-type': 'x' }],
+        'stored request',
+      );
+      equal((await store.dueOutbox(1)).length, 1, 'due with a limit');
+      await store.enqueueOutbox(entry('u1', 'update'));
+      equal(await store.countOutbox(), { update: 1, telemetry: 1 }, 'same id replaces');
+      clock.t += 1;
+      await store.enqueueOutbox(entry('t2', 'telemetry'));
+      clock.t += 1;
+      await store.enqueueOutbox(entry('u2', 'update'));
+      equal(await store.countOutbox(), { update: 2, telemetry: 1 }, 'oldest telemetry dropped when full');
+      equal((await store.dueOutbox()).map((e) => e.id).sort(), ['t2', 'u1', 'u2'], 'survivors');
+      await store.enqueueOutbox(entry('u3', 'update'));
+      await rejectsWith(store.enqueueOutbox(entry('u4', 'update')), 'outbox_full', 'outbox full of updates');
+      await store.removeOutbox('u1');
+      equal(await store.countOutbox(), { update: 2, telemetry: 0 }, 'after remove');
+    },
+  );
 
   withStore('device registrations are kept per app', async (store) => {
     equal(await store.getDevice('digits'), undefined, 'no device yet');

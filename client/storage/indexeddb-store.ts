@@ -41,7 +41,11 @@ export interface FlockDbSchema extends DBSchema {
   shards: { key: string; value: Uint8Array };
   pointers: { key: string; value: AppPointer };
   /** `id` is assigned by autoIncrement on add. */
-  examples: { key: number; value: Omit<StoredExample, 'id'> & { id?: number }; indexes: { 'by-app-created': [string, number] } };
+  examples: {
+    key: number;
+    value: Omit<StoredExample, 'id'> & { id?: number };
+    indexes: { 'by-app-created': [string, number] };
+  };
   outbox: { key: string; value: OutboxEntry; indexes: { 'by-next': number; 'by-kind-created': [string, number] } };
   device: { key: string; value: DeviceRecord };
 }
@@ -94,7 +98,11 @@ const appRange = (app: string, from = -Infinity, to = Infinity, toOpen = false) 
   IDBKeyRange.bound([app, from], [app, to], false, toOpen);
 
 /** Delete expired and over-count examples of `app` inside an open examples transaction. */
-async function evictExamples(tx: IDBPTransaction<FlockDbSchema, readonly ['examples'], 'readwrite'>, app: string, limits: StoreLimits): Promise<number> {
+async function evictExamples(
+  tx: IDBPTransaction<FlockDbSchema, readonly ['examples'], 'readwrite'>,
+  app: string,
+  limits: StoreLimits,
+): Promise<number> {
   const index = tx.store.index('by-app-created');
   let evicted = 0;
   const cutoff = limits.now() - limits.maxExampleAgeMs;
@@ -144,7 +152,8 @@ export async function openIndexedDbStore(name = 'flock', options: ClientStoreOpt
     },
   });
   const open = () => {
-    if (closed) throw new ClientStoreError('closed', 'the IndexedDB store was closed (or another tab upgraded it); reopen it');
+    if (closed)
+      throw new ClientStoreError('closed', 'the IndexedDB store was closed (or another tab upgraded it); reopen it');
   };
 
   return {
@@ -194,7 +203,11 @@ export async function openIndexedDbStore(name = 'flock', options: ClientStoreOpt
         if (model === undefined) throw modelMissing(app, version);
         const hashes = shardHashesOf(model);
         const keys = await Promise.all(hashes.map((h) => tx.objectStore('shards').getKey(h)));
-        assertShardsPresent(app, version, hashes.filter((_, i) => keys[i] === undefined));
+        assertShardsPresent(
+          app,
+          version,
+          hashes.filter((_, i) => keys[i] === undefined),
+        );
         const pointers = tx.objectStore('pointers');
         const next = pointerAfterActivation((await pointers.get(app)) ?? emptyPointer(app), version);
         await pointers.put(next);
@@ -218,7 +231,10 @@ export async function openIndexedDbStore(name = 'flock', options: ClientStoreOpt
           await tx.store.put({ ...p, trustedPublicKey: publicKey });
           return { status: 'stored' as const, trustedPublicKey: publicKey };
         }
-        return { status: p.trustedPublicKey === publicKey ? ('matched' as const) : ('mismatch' as const), trustedPublicKey: p.trustedPublicKey };
+        return {
+          status: p.trustedPublicKey === publicKey ? ('matched' as const) : ('mismatch' as const),
+          trustedPublicKey: p.trustedPublicKey,
+        };
       });
     },
     async pruneVersions(app) {
@@ -267,14 +283,21 @@ export async function openIndexedDbStore(name = 'flock', options: ClientStoreOpt
     async clearExamples(app) {
       open();
       await inTransaction(db, ['examples'], 'readwrite', async (tx) => {
-        for (let c = await tx.store.index('by-app-created').openCursor(appRange(app)); c; c = await c.continue()) await c.delete();
+        for (let c = await tx.store.index('by-app-created').openCursor(appRange(app)); c; c = await c.continue())
+          await c.delete();
       });
     },
 
     async enqueueOutbox(entry) {
       open();
       const now = limits.now();
-      const stored: OutboxEntry = { ...entry, body: tight(entry.body), attempts: 0, nextAttemptAt: entry.nextAttemptAt ?? now, createdAt: now };
+      const stored: OutboxEntry = {
+        ...entry,
+        body: tight(entry.body),
+        attempts: 0,
+        nextAttemptAt: entry.nextAttemptAt ?? now,
+        createdAt: now,
+      };
       await inTransaction(db, ['outbox'], 'readwrite', async (tx) => {
         if ((await tx.store.getKey(entry.id)) === undefined && (await tx.store.count()) >= limits.maxOutboxEntries) {
           const oldestTelemetry = await tx.store.index('by-kind-created').openCursor(appRange('telemetry'));

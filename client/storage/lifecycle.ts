@@ -93,7 +93,10 @@ export function assertShardsPresent(app: string, version: number, missing: reado
 }
 
 export function modelMissing(app: string, version: number): ClientStoreError {
-  return new ClientStoreError('model_missing', `cannot activate ${app}@${version}: no such model is stored; store it with putModel first`);
+  return new ClientStoreError(
+    'model_missing',
+    `cannot activate ${app}@${version}: no such model is stored; store it with putModel first`,
+  );
 }
 
 /**
@@ -107,7 +110,8 @@ export function checkExample(input: Float32Array, label: number): void {
     throw new ClientStoreError('bad_input', `an example label must be a class index (integer >= 0), got ${label}`);
   }
   for (let i = 0; i < input.length; i++) {
-    if (!Number.isFinite(input[i])) throw new ClientStoreError('bad_input', `example input holds ${input[i]} at index ${i}; inputs must be finite`);
+    if (!Number.isFinite(input[i]))
+      throw new ClientStoreError('bad_input', `example input holds ${input[i]} at index ${i}; inputs must be finite`);
   }
 }
 

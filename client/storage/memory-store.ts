@@ -82,7 +82,10 @@ export function createMemoryStore(options: ClientStoreOptions = {}): ClientStore
     },
     async listModels(app) {
       open();
-      return [...models.values()].filter((m) => m.app === app).sort((a, b) => a.version - b.version).map(copy);
+      return [...models.values()]
+        .filter((m) => m.app === app)
+        .sort((a, b) => a.version - b.version)
+        .map(copy);
     },
 
     async putShard(hash, bytes) {
@@ -106,7 +109,11 @@ export function createMemoryStore(options: ClientStoreOptions = {}): ClientStore
       open();
       const model = models.get(modelKey(app, version));
       if (model === undefined) throw modelMissing(app, version);
-      assertShardsPresent(app, version, shardHashesOf(model).filter((h) => !shards.has(h)));
+      assertShardsPresent(
+        app,
+        version,
+        shardHashesOf(model).filter((h) => !shards.has(h)),
+      );
       const next = pointerAfterActivation(pointerOf(app), version);
       pointers.set(app, next);
       return copy(next);
@@ -125,7 +132,10 @@ export function createMemoryStore(options: ClientStoreOptions = {}): ClientStore
         pointers.set(app, { ...p, trustedPublicKey: publicKey });
         return { status: 'stored', trustedPublicKey: publicKey };
       }
-      return { status: p.trustedPublicKey === publicKey ? 'matched' : 'mismatch', trustedPublicKey: p.trustedPublicKey };
+      return {
+        status: p.trustedPublicKey === publicKey ? 'matched' : 'mismatch',
+        trustedPublicKey: p.trustedPublicKey,
+      };
     },
     async pruneVersions(app) {
       open();
@@ -168,7 +178,9 @@ export function createMemoryStore(options: ClientStoreOptions = {}): ClientStore
       open();
       const now = limits.now();
       if (!outbox.has(entry.id) && outbox.size >= limits.maxOutboxEntries) {
-        const oldestTelemetry = [...outbox.values()].filter((e) => e.kind === 'telemetry').sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))[0];
+        const oldestTelemetry = [...outbox.values()]
+          .filter((e) => e.kind === 'telemetry')
+          .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))[0];
         if (oldestTelemetry === undefined) throw outboxFull(limits.maxOutboxEntries);
         outbox.delete(oldestTelemetry.id);
       }

@@ -87,9 +87,17 @@ export const DEFAULT_MAX_EXAMPLES = 5000;
 export const DEFAULT_MAX_EXAMPLE_AGE_MS = 30 * 24 * 3600 * 1000;
 export const DEFAULT_MAX_OUTBOX_ENTRIES = 1000;
 
-export type TrustResult = { status: 'stored' | 'matched'; trustedPublicKey: string } | { status: 'mismatch'; trustedPublicKey: string };
+export type TrustResult =
+  | { status: 'stored' | 'matched'; trustedPublicKey: string }
+  | { status: 'mismatch'; trustedPublicKey: string };
 
-export type ClientStoreErrorCode = 'model_missing' | 'shards_missing' | 'outbox_full' | 'bad_input' | 'quota_exceeded' | 'closed';
+export type ClientStoreErrorCode =
+  | 'model_missing'
+  | 'shards_missing'
+  | 'outbox_full'
+  | 'bad_input'
+  | 'quota_exceeded'
+  | 'closed';
 
 /**
  * A store operation refused: the message says why and what to do.
@@ -158,7 +166,9 @@ export interface ClientStore {
   clearExamples(app: string): Promise<void>;
 
   /** Queue a request; an entry with the same id is replaced (idempotent re-queue). */
-  enqueueOutbox(entry: Omit<OutboxEntry, 'attempts' | 'nextAttemptAt' | 'createdAt'> & { nextAttemptAt?: number }): Promise<OutboxEntry>;
+  enqueueOutbox(
+    entry: Omit<OutboxEntry, 'attempts' | 'nextAttemptAt' | 'createdAt'> & { nextAttemptAt?: number },
+  ): Promise<OutboxEntry>;
   /** Entries due by the store clock, soonest first (ties by id). */
   dueOutbox(limit?: number, at?: number): Promise<OutboxEntry[]>;
   /** Count a failed attempt and schedule the next one. */

@@ -11,7 +11,11 @@ import type { ClientStore, OutboxEntry } from '../storage/index.ts';
  * const batch = recorder.take({ deviceId, app, modelVersion });
  * if (batch) await enqueueTelemetry(store, url, batch);
  */
-export async function enqueueTelemetry(store: ClientStore, baseUrl: string, batch: TelemetryBatch): Promise<OutboxEntry> {
+export async function enqueueTelemetry(
+  store: ClientStore,
+  baseUrl: string,
+  batch: TelemetryBatch,
+): Promise<OutboxEntry> {
   // Validate here: a batch the coordinator would refuse should fail loudly in development, not loop in the outbox.
   const valid = TelemetryBatchSchema.parse(batch);
   return store.enqueueOutbox({

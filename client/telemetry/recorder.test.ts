@@ -15,7 +15,8 @@ describe('telemetry recorder', () => {
     const t = createTelemetryRecorder({ now: () => new Date('2026-11-29T00:00:00Z') });
     t.modelLoaded({ version: 3, generation: 7, encoding: 'int8', backend: 'wasm', fromCache: true });
     const input = new Float32Array(784).fill(0.25);
-    for (let i = 0; i < 50; i++) t.prediction({ label: i % 2, confidence: 0.95, latencyMs: 1 + (i % 5), cached: false }, 'wasm', input);
+    for (let i = 0; i < 50; i++)
+      t.prediction({ label: i % 2, confidence: 0.95, latencyMs: 1 + (i % 5), cached: false }, 'wasm', input);
     t.prediction({ label: 1, confidence: 0.55, latencyMs: 0, cached: true }, 'wasm', input);
     t.feedback(1, 1);
     t.feedback(1, 7);
@@ -32,7 +33,10 @@ describe('telemetry recorder', () => {
     expect((byType.confidence as { histogram: { counts: number[] } }).histogram.counts[5]).toBe(1);
     expect(byType.predictions).toMatchObject({ counts: { '0': 25, '1': 26 } });
     expect(byType.feedback).toMatchObject({ correct: 2, incorrect: 1 });
-    const features = (byType['feature-summary'] as { count: number; features: Array<{ mean: number; variance: number; histogram: { counts: number[] } }> });
+    const features = byType['feature-summary'] as {
+      count: number;
+      features: Array<{ mean: number; variance: number; histogram: { counts: number[] } }>;
+    };
     expect(features.count).toBe(51);
     expect(features.features).toHaveLength(MAX_FEATURES);
     expect(features.features[0].mean).toBeCloseTo(0.25, 6);
@@ -43,7 +47,7 @@ describe('telemetry recorder', () => {
 
   it('sends a bounded, uniform reservoir of raw latencies with each batch', () => {
     let seed = 1;
-    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     const t = createTelemetryRecorder({ random });
     for (let i = 0; i < 10; i++) t.prediction({ label: 0, confidence: 0.9, latencyMs: i + 1, cached: false }, 'wasm');
     t.prediction({ label: 0, confidence: 0.9, latencyMs: 99, cached: true }, 'wasm');
@@ -62,7 +66,9 @@ describe('telemetry recorder', () => {
     expect(samples.filter((v) => v > 5000).length).toBeGreaterThan(16);
     // The reservoir starts over with the batch.
     t.prediction({ label: 0, confidence: 0.9, latencyMs: 3, cached: false }, 'wasm');
-    expect((t.take(target)!.events.find((e) => e.type === 'latency') as { samplesMs: number[] }).samplesMs).toEqual([3]);
+    expect((t.take(target)!.events.find((e) => e.type === 'latency') as { samplesMs: number[] }).samplesMs).toEqual([
+      3,
+    ]);
     // Off when asked.
     const off = createTelemetryRecorder({ latencySamples: 0 });
     off.prediction({ label: 0, confidence: 0.9, latencyMs: 3, cached: false }, 'wasm');
@@ -82,7 +88,9 @@ describe('telemetry recorder', () => {
     clock += 1;
     const beat = t.take(target)!;
     expect(TelemetryBatchSchema.safeParse(beat).success).toBe(true);
-    expect(beat.events).toEqual([{ type: 'heartbeat', at: new Date(clock).toISOString(), generation: 7, backend: 'wasm' }]);
+    expect(beat.events).toEqual([
+      { type: 'heartbeat', at: new Date(clock).toISOString(), generation: 7, backend: 'wasm' },
+    ]);
     // Other telemetry resets the quiet time: no heartbeat rides along with it, nor right after it.
     clock += HEARTBEAT_MS;
     t.feedback(1, 1);
@@ -105,7 +113,11 @@ describe('telemetry recorder', () => {
     t.feedback(1, 2);
     const entry = await enqueueTelemetry(store, 'http://127.0.0.1:8787/', t.take(target)!);
     expect(entry).toMatchObject({ kind: 'telemetry', method: 'POST', url: 'http://127.0.0.1:8787/v1/telemetry' });
-    expect(JSON.parse(new TextDecoder().decode(entry.body)).events[0]).toMatchObject({ type: 'feedback', correct: 0, incorrect: 1 });
+    expect(JSON.parse(new TextDecoder().decode(entry.body)).events[0]).toMatchObject({
+      type: 'feedback',
+      correct: 0,
+      incorrect: 1,
+    });
     expect((await store.countOutbox()).telemetry).toBe(1);
     await expect(enqueueTelemetry(store, 'http://x', { ...target, events: [] })).rejects.toThrow();
   });

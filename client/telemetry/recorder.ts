@@ -69,7 +69,8 @@ export function featuresOf(input: ArrayLike<number>): number[] {
   return out;
 }
 
-const bin = (value: number, min: number, max: number, bins: number) => Math.min(bins - 1, Math.max(0, Math.floor(((value - min) / (max - min)) * bins)));
+const bin = (value: number, min: number, max: number, bins: number) =>
+  Math.min(bins - 1, Math.max(0, Math.floor(((value - min) / (max - min)) * bins)));
 
 /**
  * @example
@@ -81,7 +82,10 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
   const [fMin, fMax] = options.featureRange ?? [0, 1];
   const now = options.now ?? (() => new Date());
   const random = options.random ?? Math.random;
-  const reservoirSize = Math.max(0, Math.min(LATENCY_MAX_SAMPLES, Math.floor(options.latencySamples ?? LATENCY_RESERVOIR_SIZE)));
+  const reservoirSize = Math.max(
+    0,
+    Math.min(LATENCY_MAX_SAMPLES, Math.floor(options.latencySamples ?? LATENCY_RESERVOIR_SIZE)),
+  );
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   let latency = new QuantileSketch();
   let reservoir: number[] = [];
@@ -108,7 +112,11 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
 
   return {
     /** One answered prediction (cache hits count for labels and confidence, not latency). */
-    prediction(p: { label: number; confidence: number; latencyMs: number; cached: boolean }, backend: string, input?: ArrayLike<number>): void {
+    prediction(
+      p: { label: number; confidence: number; latencyMs: number; cached: boolean },
+      backend: string,
+      input?: ArrayLike<number>,
+    ): void {
       predictions++;
       backendSeen = backend;
       if (active) active.backend = backend;
@@ -127,7 +135,8 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       labels[String(p.label)] = (labels[String(p.label)] ?? 0) + 1;
       if (input && input.length > 0) {
         const values = featuresOf(input);
-        if (features.length !== values.length) features = values.map(() => ({ n: 0, mean: 0, m2: 0, bins: new Array<number>(FEATURE_BINS).fill(0) }));
+        if (features.length !== values.length)
+          features = values.map(() => ({ n: 0, mean: 0, m2: 0, bins: new Array<number>(FEATURE_BINS).fill(0) }));
         values.forEach((v, k) => {
           if (!Number.isFinite(v)) return;
           const f = features[k];
@@ -162,7 +171,15 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       const summary = latency.summary();
       if (summary.count > 0 && summary.p50 !== null) {
         events.push({
-          type: 'latency', at, backend: backendSeen, count: summary.count, meanMs: summary.mean ?? 0, p50Ms: summary.p50 ?? 0, p95Ms: summary.p95 ?? 0, p99Ms: summary.p99 ?? 0, maxMs: summary.max ?? 0,
+          type: 'latency',
+          at,
+          backend: backendSeen,
+          count: summary.count,
+          meanMs: summary.mean ?? 0,
+          p50Ms: summary.p50 ?? 0,
+          p95Ms: summary.p95 ?? 0,
+          p99Ms: summary.p99 ?? 0,
+          maxMs: summary.max ?? 0,
           ...(reservoir.length > 0 ? { samplesMs: reservoir } : {}),
         });
       }
@@ -174,8 +191,15 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       const fs = features.filter((f) => f.n > 0);
       if (fs.length > 0) {
         events.push({
-          type: 'feature-summary', at, count: fs[0].n,
-          features: features.map((f, k) => ({ name: `f${k}`, mean: f.mean, variance: f.n > 1 ? f.m2 / (f.n - 1) : 0, histogram: { min: fMin, max: fMax, counts: f.bins } })),
+          type: 'feature-summary',
+          at,
+          count: fs[0].n,
+          features: features.map((f, k) => ({
+            name: `f${k}`,
+            mean: f.mean,
+            variance: f.n > 1 ? f.m2 / (f.n - 1) : 0,
+            histogram: { min: fMin, max: fMax, counts: f.bins },
+          })),
         });
       }
       if (events.length === 0 && active && time.getTime() - lastBatchAt >= heartbeatMs) {
@@ -184,7 +208,13 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       reset();
       if (events.length === 0) return null;
       lastBatchAt = time.getTime();
-      return { deviceId: target.deviceId, app: target.app, modelVersion: target.modelVersion, ...(target.rolloutId ? { rolloutId: target.rolloutId } : {}), events };
+      return {
+        deviceId: target.deviceId,
+        app: target.app,
+        modelVersion: target.modelVersion,
+        ...(target.rolloutId ? { rolloutId: target.rolloutId } : {}),
+        events,
+      };
     },
   };
 }

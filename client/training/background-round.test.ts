@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
-import { createTask, mnistModelFiles, pushModel, registerDevice, type Fetcher } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  createTask,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  type Fetcher,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import { createMemoryStore } from '../storage/index.ts';
 import { runBackgroundRound } from './background-round.ts';
 
@@ -26,7 +32,14 @@ describe('runBackgroundRound against a real coordinator', () => {
     expect((await pushModel(f, admin, 'digits', await mnistModelFiles('mlp-small'), 'production')).status).toBe(201);
     const task = await createTask(f, admin, 'digits', 1, { population: 1, clientsPerRound: 1, minReports: 1 });
     pausedTask = ((await task.json()) as { id: string }).id;
-    expect((await f(`/v1/admin/tasks/${pausedTask}/pause`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    expect(
+      (
+        await f(`/v1/admin/tasks/${pausedTask}/pause`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${admin}` },
+        })
+      ).status,
+    ).toBe(200);
   }, 60_000);
 
   afterAll(async () => {
@@ -45,21 +58,51 @@ describe('runBackgroundRound against a real coordinator', () => {
   it('ends a turn at once when the coordinator says retry, and reports a check-in refusal per task', async () => {
     const store = await deviceStore(3);
     const started = Date.now();
-    const outcomes = await runBackgroundRound({ url: BASE, app: 'digits', tasks: [pausedTask], store, backend: 'cpu', fetch: fetchVia, timeCapMs: 20_000 });
+    const outcomes = await runBackgroundRound({
+      url: BASE,
+      app: 'digits',
+      tasks: [pausedTask],
+      store,
+      backend: 'cpu',
+      fetch: fetchVia,
+      timeCapMs: 20_000,
+    });
     expect(outcomes).toEqual([{ taskId: pausedTask, status: 'not-selected', retryAfterSeconds: expect.any(Number) }]);
     expect(Date.now() - started).toBeLessThan(10_000); // not the cap
-    const unknown = await runBackgroundRound({ url: BASE, app: 'digits', tasks: ['task_nope'], store, backend: 'cpu', fetch: fetchVia, timeCapMs: 20_000 });
+    const unknown = await runBackgroundRound({
+      url: BASE,
+      app: 'digits',
+      tasks: ['task_nope'],
+      store,
+      backend: 'cpu',
+      fetch: fetchVia,
+      timeCapMs: 20_000,
+    });
     expect(unknown).toMatchObject([{ taskId: 'task_nope', status: 'failed' }]);
     expect(await store.countOutbox()).toMatchObject({ update: 0 });
   }, 30_000);
 
   it('checks in with the examples it holds, which the coordinator keeps with its selection', async () => {
     const admin = coordinator.initialAdminKey ?? '';
-    const created = await createTask(f, admin, 'digits', 1, { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, minExamples: 5 });
+    const created = await createTask(f, admin, 'digits', 1, {
+      population: 1,
+      clientsPerRound: 1,
+      minReports: 1,
+      overSelection: 1,
+      minExamples: 5,
+    });
     const taskId = ((await created.json()) as { id: string }).id;
     const store = await deviceStore(12);
     // This store holds no model, so the turn ends after the check-in, without training.
-    const [outcome] = await runBackgroundRound({ url: BASE, app: 'digits', tasks: [taskId], store, backend: 'cpu', fetch: fetchVia, timeCapMs: 20_000 });
+    const [outcome] = await runBackgroundRound({
+      url: BASE,
+      app: 'digits',
+      tasks: [taskId],
+      store,
+      backend: 'cpu',
+      fetch: fetchVia,
+      timeCapMs: 20_000,
+    });
     expect(outcome).toMatchObject({ taskId, roundId: expect.any(String) });
     const participants = await coordinator.deps.store.listParticipants((outcome as { roundId: string }).roundId);
     expect(participants.map((p) => p.declaredExamples)).toEqual([12]);
@@ -67,7 +110,17 @@ describe('runBackgroundRound against a real coordinator', () => {
 
   it('does not check in without examples, and explains a missing device', async () => {
     const store = await deviceStore(0);
-    expect(await runBackgroundRound({ url: BASE, app: 'digits', tasks: [pausedTask], store, fetch: fetchVia })).toEqual([{ taskId: pausedTask, status: 'no-examples' }]);
-    await expect(runBackgroundRound({ url: BASE, app: 'digits', tasks: [pausedTask], store: createMemoryStore(), fetch: fetchVia })).rejects.toThrow(/open the app online once/);
+    expect(await runBackgroundRound({ url: BASE, app: 'digits', tasks: [pausedTask], store, fetch: fetchVia })).toEqual(
+      [{ taskId: pausedTask, status: 'no-examples' }],
+    );
+    await expect(
+      runBackgroundRound({
+        url: BASE,
+        app: 'digits',
+        tasks: [pausedTask],
+        store: createMemoryStore(),
+        fetch: fetchVia,
+      }),
+    ).rejects.toThrow(/open the app online once/);
   });
 });

@@ -47,7 +47,10 @@ export interface BackgroundRoundOptions {
 
 async function deviceOf(store: ClientStore, app: string): Promise<{ deviceId: string; token: string }> {
   const device = await store.getDevice(app);
-  if (!device) throw new Error(`no device of app "${app}" is registered in this store; open the app online once (connect()) before background training`);
+  if (!device)
+    throw new Error(
+      `no device of app "${app}" is registered in this store; open the app online once (connect()) before background training`,
+    );
   return { deviceId: device.deviceId, token: device.token };
 }
 
@@ -90,7 +93,8 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
       if (prop === 'checkIn') {
         return async (...args: Parameters<FlockTransport['checkIn']>) => {
           const answer = await target.checkIn(...args);
-          if (answer.status === 'retry') settle({ taskId: args[0], status: 'not-selected', retryAfterSeconds: answer.retryAfterSeconds });
+          if (answer.status === 'retry')
+            settle({ taskId: args[0], status: 'not-selected', retryAfterSeconds: answer.retryAfterSeconds });
           else roundTask.set(answer.roundId, args[0]);
           return answer;
         };
@@ -100,7 +104,11 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
     },
   });
   events.on('round-finished', ({ taskId, roundId, uploaded }) =>
-    settle(uploaded ? { taskId, status: 'uploaded', roundId } : { taskId, status: 'not-uploaded', roundId, reason: 'the update was refused or training failed' }),
+    settle(
+      uploaded
+        ? { taskId, status: 'uploaded', roundId }
+        : { taskId, status: 'not-uploaded', roundId, reason: 'the update was refused or training failed' },
+    ),
   );
   events.on('error', ({ error }) => {
     // A task whose turn threw before being selected would otherwise wait for the cap.
@@ -145,7 +153,11 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
  * @example
  * e.waitUntil(replayOutbox({ store, app: 'digits' }));
  */
-export async function replayOutbox(options: { store: ClientStore; app: string; fetch?: typeof fetch }): Promise<FlushOutcome[]> {
+export async function replayOutbox(options: {
+  store: ClientStore;
+  app: string;
+  fetch?: typeof fetch;
+}): Promise<FlushOutcome[]> {
   const { token } = await deviceOf(options.store, options.app);
   return flushOutbox({ store: options.store, token, fetch: options.fetch });
 }

@@ -14,14 +14,22 @@ describe('judgeEligibility', () => {
   it('refuses on battery, metered or offline, but not when those APIs are missing', () => {
     const hidden = { ...base, visibility: 'hidden' as const };
     expect(judgeEligibility({ ...hidden, charging: false })).toMatchObject({ eligible: false, reason: 'on battery' });
-    expect(judgeEligibility({ ...hidden, metered: true })).toMatchObject({ eligible: false, reason: 'metered network' });
+    expect(judgeEligibility({ ...hidden, metered: true })).toMatchObject({
+      eligible: false,
+      reason: 'metered network',
+    });
     expect(judgeEligibility({ ...hidden, online: false })).toMatchObject({ eligible: false, reason: 'offline' });
-    expect(judgeEligibility({ visibility: 'hidden', idleMs: 0, charging: undefined, metered: undefined, online: undefined })).toEqual({ eligible: true });
+    expect(
+      judgeEligibility({ visibility: 'hidden', idleMs: 0, charging: undefined, metered: undefined, online: undefined }),
+    ).toEqual({ eligible: true });
   });
 
   it('normalizes boolean and async policies', async () => {
     expect(await askPolicy(() => true)).toEqual({ eligible: true });
     expect(await askPolicy(async () => false)).toMatchObject({ eligible: false });
-    expect(await askPolicy(() => ({ eligible: false, reason: 'app says later' }))).toEqual({ eligible: false, reason: 'app says later' });
+    expect(await askPolicy(() => ({ eligible: false, reason: 'app says later' }))).toEqual({
+      eligible: false,
+      reason: 'app says later',
+    });
   });
 });

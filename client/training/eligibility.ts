@@ -42,7 +42,8 @@ export const DEFAULT_IDLE_AFTER_MS = 60_000;
  */
 export function judgeEligibility(s: DeviceSignals, idleAfterMs = DEFAULT_IDLE_AFTER_MS): EligibilityVerdict {
   if (s.online === false) return { eligible: false, reason: 'offline' };
-  if (s.visibility !== 'hidden' && s.idleMs < idleAfterMs) return { eligible: false, reason: 'page visible and in use' };
+  if (s.visibility !== 'hidden' && s.idleMs < idleAfterMs)
+    return { eligible: false, reason: 'page visible and in use' };
   if (s.charging === false) return { eligible: false, reason: 'on battery' };
   if (s.metered === true) return { eligible: false, reason: 'metered network' };
   return { eligible: true };
@@ -65,7 +66,10 @@ interface NavigatorSignals {
  * const signals = watchDeviceSignals();
  * judgeEligibility(await signals.read());
  */
-export function watchDeviceSignals(now: () => number = () => Date.now()): { read(): Promise<DeviceSignals>; stop(): void } {
+export function watchDeviceSignals(now: () => number = () => Date.now()): {
+  read(): Promise<DeviceSignals>;
+  stop(): void;
+} {
   let lastInput = now();
   const onInput = () => {
     lastInput = now();
@@ -82,9 +86,11 @@ export function watchDeviceSignals(now: () => number = () => Date.now()): { read
         charging = undefined; // blocked by permissions policy: treat as unknown
       }
       const connection = nav.connection;
-      const metered = connection === undefined ? undefined : connection.saveData === true || connection.type === 'cellular';
+      const metered =
+        connection === undefined ? undefined : connection.saveData === true || connection.type === 'cellular';
       const doc = (globalThis as { document?: { visibilityState?: string } }).document;
-      const visibility = doc?.visibilityState === 'hidden' ? 'hidden' : doc?.visibilityState === 'visible' ? 'visible' : undefined;
+      const visibility =
+        doc?.visibilityState === 'hidden' ? 'hidden' : doc?.visibilityState === 'visible' ? 'visible' : undefined;
       return { visibility, idleMs: now() - lastInput, charging, metered, online: nav.onLine };
     },
     stop() {

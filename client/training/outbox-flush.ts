@@ -5,8 +5,20 @@
  * per (round, device) and answers a replay with the first receipt, so sending
  * an entry twice is harmless — that is what makes retrying safe.
  */
-import { UPDATE_META_HEADER, UpdateReceiptSchema, encodeUpdateMeta, isErrorBody, type UpdateMeta, type UpdateReceipt } from '../../shared/protocol/index.ts';
-import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfterSeconds } from '../federated/retry-policy.ts';
+import {
+  UPDATE_META_HEADER,
+  UpdateReceiptSchema,
+  encodeUpdateMeta,
+  isErrorBody,
+  type UpdateMeta,
+  type UpdateReceipt,
+} from '../../shared/protocol/index.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  backoffDelayMs,
+  isRetryableStatus,
+  parseRetryAfterSeconds,
+} from '../federated/retry-policy.ts';
 import type { ClientStore, OutboxEntry } from '../storage/index.ts';
 
 /** The outbox id of a round's update; the same round and device always map to the same entry. */
@@ -21,7 +33,12 @@ export function updateOutboxId(roundId: string, deviceId: string): string {
  * await enqueueUpdate(store, baseUrl, bytes, meta);
  * await flushOutbox({ store, token, fetch });
  */
-export async function enqueueUpdate(store: ClientStore, baseUrl: string, bytes: Uint8Array, meta: UpdateMeta): Promise<OutboxEntry> {
+export async function enqueueUpdate(
+  store: ClientStore,
+  baseUrl: string,
+  bytes: Uint8Array,
+  meta: UpdateMeta,
+): Promise<OutboxEntry> {
   return store.enqueueOutbox({
     id: updateOutboxId(meta.roundId, meta.deviceId),
     kind: 'update',
@@ -60,7 +77,14 @@ async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<Flus
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const now = options.now ?? Date.now;
   const later = (error: string, retryAfterSeconds?: number): FlushOutcome => {
-    const wait = retryAfterSeconds !== undefined ? retryAfterSeconds * 1000 : backoffDelayMs(entry.attempts, { ...DEFAULT_RETRY_POLICY, maxDelayMs: 5 * 60_000 }, options.random ?? Math.random);
+    const wait =
+      retryAfterSeconds !== undefined
+        ? retryAfterSeconds * 1000
+        : backoffDelayMs(
+            entry.attempts,
+            { ...DEFAULT_RETRY_POLICY, maxDelayMs: 5 * 60_000 },
+            options.random ?? Math.random,
+          );
     return { id: entry.id, status: 'rescheduled', error, nextAttemptAt: now() + wait };
   };
   let response: Response;
@@ -110,7 +134,8 @@ export async function flushOutbox(options: FlushOptions): Promise<FlushOutcome[]
   for (const entry of await options.store.dueOutbox(100, options.ignoreBackoff ? Infinity : undefined)) {
     if (!(options.kinds ?? ['update', 'telemetry']).includes(entry.kind)) continue;
     const outcome = await sendOnce(entry, options);
-    if (outcome.status === 'rescheduled') await options.store.rescheduleOutbox(entry.id, outcome.nextAttemptAt, outcome.error);
+    if (outcome.status === 'rescheduled')
+      await options.store.rescheduleOutbox(entry.id, outcome.nextAttemptAt, outcome.error);
     else await options.store.removeOutbox(entry.id);
     outcomes.push(outcome);
   }

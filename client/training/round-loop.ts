@@ -82,13 +82,14 @@ export class TrainingScheduler {
 
   /** The backend the runner trains on, once started. */
   async trainingBackend(): Promise<string | null> {
-    return this.#runner ? (await this.#runner.catch(() => null))?.backend ?? null : null;
+    return this.#runner ? ((await this.#runner.catch(() => null))?.backend ?? null) : null;
   }
 
   /** Local-DP spending per task (empty when no task asks for local noise). */
   privacySpent(): Record<string, LocalPrivacySpent> {
     const out: Record<string, LocalPrivacySpent> = {};
-    for (const [taskId, p] of this.#privacy) out[taskId] = { epsilon: p.accountant.getEpsilon(p.delta), delta: p.delta, rounds: p.rounds };
+    for (const [taskId, p] of this.#privacy)
+      out[taskId] = { epsilon: p.accountant.getEpsilon(p.delta), delta: p.delta, rounds: p.rounds };
     return out;
   }
 
@@ -113,7 +114,13 @@ export class TrainingScheduler {
 
   async #flushNow(ignoreBackoff: boolean): Promise<void> {
     const { token } = await this.#o.device();
-    const outcomes = await flushOutbox({ store: this.#o.store, token, fetch: this.#o.fetch, random: this.#random, ignoreBackoff });
+    const outcomes = await flushOutbox({
+      store: this.#o.store,
+      token,
+      fetch: this.#o.fetch,
+      random: this.#random,
+      ignoreBackoff,
+    });
     for (const outcome of outcomes) this.#settle(outcome);
   }
 
@@ -122,7 +129,10 @@ export class TrainingScheduler {
     if (outcome.status === 'rescheduled' || round === undefined) return;
     this.#pending.delete(outcome.id);
     if (outcome.status === 'dropped') {
-      this.#o.events.emit('error', { error: new Error(`the update for round ${round.roundId} was refused (${outcome.code}): ${outcome.message}`), during: 'round' });
+      this.#o.events.emit('error', {
+        error: new Error(`the update for round ${round.roundId} was refused (${outcome.code}): ${outcome.message}`),
+        during: 'round',
+      });
     }
     this.#o.events.emit('round-finished', { ...round, uploaded: outcome.status === 'uploaded' });
   }
@@ -149,7 +159,10 @@ export class TrainingScheduler {
         failures = 0;
       } catch (error) {
         if (this.#stopped) return;
-        this.#o.events.emit('error', { error: error instanceof Error ? error : new Error(String(error)), during: 'round' });
+        this.#o.events.emit('error', {
+          error: error instanceof Error ? error : new Error(String(error)),
+          during: 'round',
+        });
         // Full jitter on an exponential ceiling, so a fleet hit by one outage does not return as a herd.
         waitMs = Math.max(1000, this.#random() * Math.min(MAX_FAILURE_BACKOFF_MS, 2000 * 2 ** failures++));
       }
@@ -199,7 +212,9 @@ export class TrainingScheduler {
         numExamples: update.numExamples,
         preClipNorm: update.preClipNorm,
         ...(Number.isFinite(update.trainLoss) ? { trainLoss: update.trainLoss } : {}),
-        ...(Number.isFinite(update.trainAccuracy) ? { trainAccuracy: Math.min(1, Math.max(0, update.trainAccuracy)) } : {}),
+        ...(Number.isFinite(update.trainAccuracy)
+          ? { trainAccuracy: Math.min(1, Math.max(0, update.trainAccuracy)) }
+          : {}),
         epochs: update.epochs,
         encoding: update.encoding,
         backend: update.backend,
@@ -219,7 +234,11 @@ export class TrainingScheduler {
     const sigma = answer.plan.localNoiseMultiplier;
     if (sigma === undefined || sigma <= 0) return;
     let entry = this.#privacy.get(answer.taskId);
-    if (!entry) this.#privacy.set(answer.taskId, (entry = { accountant: new RdpAccountant(), delta: answer.plan.privacyBudget?.delta ?? 1e-5, rounds: 0 }));
+    if (!entry)
+      this.#privacy.set(
+        answer.taskId,
+        (entry = { accountant: new RdpAccountant(), delta: answer.plan.privacyBudget?.delta ?? 1e-5, rounds: 0 }),
+      );
     // From the device's own view each round is one unsampled Gaussian release of its clipped update.
     entry.accountant.compose({ kind: 'gaussian', noiseMultiplier: sigma });
     entry.rounds++;
@@ -227,12 +246,17 @@ export class TrainingScheduler {
 
   async #topology(answer: CheckInSelected): Promise<ModelTopology> {
     const o = this.#o;
-    const hash = answer.modelTopologyHash ?? (await o.store.getModel(o.app, answer.globalVersion))?.manifest.modelTopologyHash;
-    if (hash === undefined) throw new Error(`round ${answer.roundId} names no model topology and version ${answer.globalVersion} is not stored; update the coordinator`);
+    const hash =
+      answer.modelTopologyHash ?? (await o.store.getModel(o.app, answer.globalVersion))?.manifest.modelTopologyHash;
+    if (hash === undefined)
+      throw new Error(
+        `round ${answer.roundId} names no model topology and version ${answer.globalVersion} is not stored; update the coordinator`,
+      );
     const cached = this.#topologies.get(hash);
     if (cached) return cached;
     const parsed: unknown = JSON.parse(utf8.decode(await o.transport.getBlob(hash)));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`topology blob ${hash} is not a JSON object`);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error(`topology blob ${hash} is not a JSON object`);
     const { topologyHash: _registryField, ...topology } = parsed as ModelTopology;
     this.#topologies.set(hash, topology);
     return topology;
@@ -240,9 +264,16 @@ export class TrainingScheduler {
 
   async #job(answer: CheckInSelected): Promise<TrainingJob> {
     const o = this.#o;
-    const [topology, weightBytes, pointer] = await Promise.all([this.#topology(answer), o.transport.getBlob(answer.globalWeights.hash), o.store.getPointer(o.app)]);
+    const [topology, weightBytes, pointer] = await Promise.all([
+      this.#topology(answer),
+      o.transport.getBlob(answer.globalWeights.hash),
+      o.store.getPointer(o.app),
+    ]);
     const active = pointer.activeVersion === null ? undefined : await o.store.getModel(o.app, pointer.activeVersion);
-    if (!active) throw new Error(`no active model of "${o.app}" on this device, so the example layout is unknown; connect() first`);
+    if (!active)
+      throw new Error(
+        `no active model of "${o.app}" on this device, so the example layout is unknown; connect() first`,
+      );
     const { exampleShape, size } = exampleLayout(active.inputSpec);
     const tensors = decodeTensors(weightBytes);
     const weightSpecs: WeightSpec[] = tensors.map((t) => ({ name: t.name, shape: t.shape }));
@@ -250,7 +281,10 @@ export class TrainingScheduler {
     const x = new Float32Array(examples.length * size);
     const y = new Int32Array(examples.length);
     examples.forEach((e, i) => {
-      if (e.input.length !== size) throw new Error(`a recorded example has ${e.input.length} values but the model takes ${size}; clear examples recorded for another model`);
+      if (e.input.length !== size)
+        throw new Error(
+          `a recorded example has ${e.input.length} values but the model takes ${size}; clear examples recorded for another model`,
+        );
       x.set(e.input, i * size);
       y[i] = e.label;
     });
@@ -259,7 +293,9 @@ export class TrainingScheduler {
       topology,
       weightSpecs,
       // Own buffers per tensor, so the job can be transferred without copying the blob twice.
-      globalWeights: tensors.map((t) => (t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t.data : t.data.slice())),
+      globalWeights: tensors.map((t) =>
+        t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t.data : t.data.slice(),
+      ),
       examples: { x, y, count: examples.length, inputShape: exampleShape },
       plan: { localEpochs, batchSize, learningRate, clipNorm, localNoiseMultiplier, updateEncoding },
     };

@@ -19,7 +19,7 @@ export type { TrainingJob };
 
 // document.currentScript is only set while the bundle's <script> first runs, so capture it at load.
 const bundleUrl: string | null =
-  typeof document === 'undefined' ? null : ((document.currentScript as HTMLScriptElement | null)?.src || null);
+  typeof document === 'undefined' ? null : (document.currentScript as HTMLScriptElement | null)?.src || null;
 
 /**
  * A classic Worker running the script-tag bundle. A Worker script must be
@@ -68,7 +68,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       onTimeout();
-      reject(new Error(`${what} took longer than ${ms} ms; the training worker was stopped (raise train.timeoutMs for big models)`));
+      reject(
+        new Error(
+          `${what} took longer than ${ms} ms; the training worker was stopped (raise train.timeoutMs for big models)`,
+        ),
+      );
     }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -86,7 +90,10 @@ export async function startTrainingWorker(options: TrainingWorkerOptions): Promi
   let worker: Worker;
   if (options.createWorker) worker = options.createWorker();
   else if (bundleUrl) worker = workerFromBundle(bundleUrl);
-  else throw new Error('cannot start the training worker: load flock.min.js with a <script> tag, or pass train.createWorker (an ESM build makes the worker from flock-ml/worker, e.g. Vite: import W from "flock-ml/worker?worker")');
+  else
+    throw new Error(
+      'cannot start the training worker: load flock.min.js with a <script> tag, or pass train.createWorker (an ESM build makes the worker from flock-ml/worker, e.g. Vite: import W from "flock-ml/worker?worker")',
+    );
   const api = Comlink.wrap<TrainingWorkerApi>(worker);
   const timeoutMs = options.timeoutMs ?? 600_000;
   const stop = () => {
@@ -97,11 +104,22 @@ export async function startTrainingWorker(options: TrainingWorkerOptions): Promi
   const failures: string[] = [];
   for (const backend of fallbacks(options.backend)) {
     try {
-      const ready = await withTimeout(api.init({ backend, assetsUrl }), 60_000, `starting the '${backend}' backend in the training worker`, () => {});
+      const ready = await withTimeout(
+        api.init({ backend, assetsUrl }),
+        60_000,
+        `starting the '${backend}' backend in the training worker`,
+        () => {},
+      );
       return {
         backend: ready.backend,
         flockKernels: ready.flockKernels,
-        train: (taskId, job) => withTimeout(api.train(taskId, Comlink.transfer(job, trainingTransferables(job))), timeoutMs, `training for task ${taskId}`, stop),
+        train: (taskId, job) =>
+          withTimeout(
+            api.train(taskId, Comlink.transfer(job, trainingTransferables(job))),
+            timeoutMs,
+            `training for task ${taskId}`,
+            stop,
+          ),
         close: stop,
       };
     } catch (error) {
@@ -120,5 +138,10 @@ export async function startTrainingWorker(options: TrainingWorkerOptions): Promi
  */
 export async function inProcessTrainingRunner(backend: BackendName, assetsUrl?: string): Promise<TrainingRunner> {
   const ready = await trainingWorkerApi.init({ backend, assetsUrl });
-  return { backend: ready.backend, flockKernels: ready.flockKernels, train: (taskId, job) => trainingWorkerApi.train(taskId, job), close: () => {} };
+  return {
+    backend: ready.backend,
+    flockKernels: ready.flockKernels,
+    train: (taskId, job) => trainingWorkerApi.train(taskId, job),
+    close: () => {},
+  };
 }

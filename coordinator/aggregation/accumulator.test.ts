@@ -40,7 +40,7 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       acc.dispose();
     });
 
-    it('retract lowers one update\'s weight as if it had been added with the lower weight, norm bounding included', () => {
+    it("retract lowers one update's weight as if it had been added with the lower weight, norm bounding included", () => {
       const updates = [randomUpdate(0.01), randomUpdate(3), randomUpdate(0.02)];
       const high = createAccumulator(specs, { normBound: 1 });
       const low = createAccumulator(specs, { normBound: 1 });
@@ -51,7 +51,8 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       expect(high.totalWeight).toBe(70);
       expect(high.boundedCount).toBe(1);
       const [a, b] = [high.mean(), low.mean()];
-      for (let t = 0; t < specs.length; t++) for (let p = 0; p < a[t].length; p++) expect(a[t][p]).toBeCloseTo(b[t][p], 5);
+      for (let t = 0; t < specs.length; t++)
+        for (let p = 0; p < a[t].length; p++) expect(a[t][p]).toBeCloseTo(b[t][p], 5);
       expect(() => high.retract(updates[0], 70)).toThrow(AggregationError);
       expect(() => high.retract(updates[0], -1)).toThrow(AggregationError);
       high.dispose();
@@ -70,7 +71,11 @@ for (const backendName of ['wasm', 'cpu'] as const) {
         return u.map((t) => Array.from(t, (v) => v * f));
       });
       for (let t = 0; t < specs.length; t++) {
-        for (let p = 0; p < sum[t].length; p++) expect(sum[t][p]).toBeCloseTo(scaled.reduce((a, u) => a + u[t][p], 0), 5);
+        for (let p = 0; p < sum[t].length; p++)
+          expect(sum[t][p]).toBeCloseTo(
+            scaled.reduce((a, u) => a + u[t][p], 0),
+            5,
+          );
       }
       expect(acc.boundedCount).toBe(2);
       acc.dispose();
@@ -81,7 +86,12 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       const good = randomUpdate();
       acc.add(good, 2);
       const codeOf = (fn: () => void): string => {
-        try { fn(); } catch (e) { expect(e).toBeInstanceOf(AggregationError); return (e as AggregationError).code; }
+        try {
+          fn();
+        } catch (e) {
+          expect(e).toBeInstanceOf(AggregationError);
+          return (e as AggregationError).code;
+        }
         return 'no error';
       };
       expect(codeOf(() => acc.add([good[0]], 1))).toBe('tensor-count-mismatch');
@@ -122,7 +132,8 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       expect(merged.maxUpdateNorm).toBe(all.maxUpdateNorm);
       const [a, m] = [all.mean(), merged.mean()];
       let worst = 0;
-      for (let t = 0; t < specs.length; t++) for (let p = 0; p < a[t].length; p++) worst = Math.max(worst, Math.abs(a[t][p] - m[t][p]));
+      for (let t = 0; t < specs.length; t++)
+        for (let p = 0; p < a[t].length; p++) worst = Math.max(worst, Math.abs(a[t][p] - m[t][p]));
       // float32 sums in another order: equal to a few ulps, not bit for bit.
       expect(worst).toBeLessThan(1e-6);
       for (const acc of [all, left, right, merged]) acc.dispose();
@@ -136,13 +147,20 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       other.add(randomUpdate(0.1), 1);
       const snap = other.snapshot();
       const codeOf = (fn: () => void): string => {
-        try { fn(); } catch (e) { expect(e).toBeInstanceOf(AggregationError); return (e as AggregationError).code; }
+        try {
+          fn();
+        } catch (e) {
+          expect(e).toBeInstanceOf(AggregationError);
+          return (e as AggregationError).code;
+        }
         return 'no error';
       };
       expect(codeOf(() => acc.merge({ ...snap, normBound: 2 }))).toBe('bad-option');
       expect(codeOf(() => acc.merge({ ...snap, normBound: null }))).toBe('bad-option');
       expect(codeOf(() => acc.merge({ ...snap, sum: [snap.sum[0]] }))).toBe('tensor-count-mismatch');
-      expect(codeOf(() => acc.merge({ ...snap, sum: [snap.sum[0], new Float32Array(3)] }))).toBe('tensor-length-mismatch');
+      expect(codeOf(() => acc.merge({ ...snap, sum: [snap.sum[0], new Float32Array(3)] }))).toBe(
+        'tensor-length-mismatch',
+      );
       expect(codeOf(() => acc.merge({ ...snap, totalWeight: -1 }))).toBe('bad-weight');
       const poisoned = snap.sum.map((t) => Float32Array.from(t));
       poisoned[0][1] = Number.NaN;
@@ -159,7 +177,12 @@ for (const backendName of ['wasm', 'cpu'] as const) {
       // Warm up once so lazily created engine-level tensors are not counted as leaks.
       const warm = createAccumulator(specs);
       warm.add(update, 1);
-      await finalizeRound({ strategy: { name: 'fedadam' }, aggregate: { kind: 'mean', accumulator: warm }, globals, optimizerState: null });
+      await finalizeRound({
+        strategy: { name: 'fedadam' },
+        aggregate: { kind: 'mean', accumulator: warm },
+        globals,
+        optimizerState: null,
+      });
       warm.dispose();
       const before = tf.memory().numTensors;
       let state = null;
@@ -167,7 +190,12 @@ for (const backendName of ['wasm', 'cpu'] as const) {
         const acc = createAccumulator(specs);
         acc.add(update, 3);
         acc.add(update, 1);
-        const result = await finalizeRound({ strategy: { name: 'fedadam' }, aggregate: { kind: 'mean', accumulator: acc }, globals, optimizerState: state });
+        const result = await finalizeRound({
+          strategy: { name: 'fedadam' },
+          aggregate: { kind: 'mean', accumulator: acc },
+          globals,
+          optimizerState: state,
+        });
         acc.dispose();
         globals = result.weights;
         state = result.optimizerState;

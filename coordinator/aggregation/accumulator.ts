@@ -93,7 +93,8 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
   let maxUpdateNorm = 0;
 
   const live = (): tf.Variable[] => {
-    if (!sums) throw new AggregationError('disposed', 'this accumulator was disposed; create a new one for the next round');
+    if (!sums)
+      throw new AggregationError('disposed', 'this accumulator was disposed; create a new one for the next round');
     return sums;
   };
 
@@ -116,7 +117,8 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
       const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
       const norm = Math.sqrt(squared.dataSync()[0]);
       squared.dispose();
-      if (!Number.isFinite(norm)) throw new AggregationError('non-finite-update', 'update contains NaN or Infinity; refuse it', { norm });
+      if (!Number.isFinite(norm))
+        throw new AggregationError('non-finite-update', 'update contains NaN or Infinity; refuse it', { norm });
       const bounded = normBound !== null && norm > normBound;
       const scale = bounded ? weight * (normBound / norm) : weight;
       tf.tidy(() => {
@@ -130,17 +132,29 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
 
   const checkWeight = (weight: number): void => {
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-      throw new AggregationError('bad-weight', `update weight must be a positive finite number (its example count, or 1 under DP), got ${weight}`, { weight });
+      throw new AggregationError(
+        'bad-weight',
+        `update weight must be a positive finite number (its example count, or 1 under DP), got ${weight}`,
+        { weight },
+      );
     }
   };
 
   return {
     specs,
-    get count() { return count; },
-    get totalWeight() { return totalWeight; },
+    get count() {
+      return count;
+    },
+    get totalWeight() {
+      return totalWeight;
+    },
     normBound,
-    get boundedCount() { return boundedCount; },
-    get maxUpdateNorm() { return maxUpdateNorm; },
+    get boundedCount() {
+      return boundedCount;
+    },
+    get maxUpdateNorm() {
+      return maxUpdateNorm;
+    },
 
     add(delta, weight) {
       live();
@@ -156,7 +170,11 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
       live();
       checkWeight(weight);
       if (!(weight < totalWeight)) {
-        throw new AggregationError('bad-weight', `cannot retract weight ${weight} from a total of ${totalWeight}: an update keeps a positive weight`, { weight, totalWeight });
+        throw new AggregationError(
+          'bad-weight',
+          `cannot retract weight ${weight} from a total of ${totalWeight}: an update keeps a positive weight`,
+          { weight, totalWeight },
+        );
       }
       fold(delta, -weight);
       totalWeight -= weight;
@@ -167,7 +185,8 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
     },
 
     mean() {
-      if (count === 0) throw new AggregationError('no-updates', 'no update was added; a round needs at least one report');
+      if (count === 0)
+        throw new AggregationError('no-updates', 'no update was added; a round needs at least one report');
       return read(totalWeight);
     },
 
@@ -179,11 +198,22 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
       const vars = live();
       if (other.normBound !== normBound) {
         // Sums bounded differently are different estimators (and under DP a different sensitivity): refuse.
-        throw new AggregationError('bad-option', `cannot merge a partial sum bounded at ${other.normBound} into one bounded at ${normBound}`, { normBound, other: other.normBound });
+        throw new AggregationError(
+          'bad-option',
+          `cannot merge a partial sum bounded at ${other.normBound} into one bounded at ${normBound}`,
+          { normBound, other: other.normBound },
+        );
       }
       const counters = [other.count, other.totalWeight, other.boundedCount, other.maxUpdateNorm];
-      if (!counters.every((v) => Number.isFinite(v) && v >= 0) || !Number.isInteger(other.count) || other.boundedCount > other.count) {
-        throw new AggregationError('bad-weight', 'a merged snapshot needs finite, non-negative counters', { count: other.count, totalWeight: other.totalWeight });
+      if (
+        !counters.every((v) => Number.isFinite(v) && v >= 0) ||
+        !Number.isInteger(other.count) ||
+        other.boundedCount > other.count
+      ) {
+        throw new AggregationError('bad-weight', 'a merged snapshot needs finite, non-negative counters', {
+          count: other.count,
+          totalWeight: other.totalWeight,
+        });
       }
       assertAligned(other.sum, specs, sizes, 'merged snapshot');
       if (other.count === 0) return;
@@ -192,7 +222,8 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
         const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
         const finite = Number.isFinite(squared.dataSync()[0]);
         squared.dispose();
-        if (!finite) throw new AggregationError('non-finite-update', 'merged snapshot contains NaN or Infinity; refuse it');
+        if (!finite)
+          throw new AggregationError('non-finite-update', 'merged snapshot contains NaN or Infinity; refuse it');
         tf.tidy(() => {
           for (let i = 0; i < vars.length; i++) vars[i].assign(tf.add(vars[i], inputs[i]));
         });

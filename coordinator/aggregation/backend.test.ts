@@ -17,7 +17,10 @@ function installed(pkg: string): boolean {
   }
 }
 const TFJS_NODE = installed('@tensorflow/tfjs-node');
-if (!TFJS_NODE) console.info('[skipped] aggregation on tfjs-node: not installed (optional dependency; its install downloads libtensorflow)');
+if (!TFJS_NODE)
+  console.info(
+    '[skipped] aggregation on tfjs-node: not installed (optional dependency; its install downloads libtensorflow)',
+  );
 
 describe('selectAggregationBackend', () => {
   it('falls through the optional tfjs-node packages to a working backend and records why', async () => {
@@ -60,10 +63,15 @@ describe('selectAggregationBackend', () => {
 
 describe.skipIf(!TFJS_NODE)('aggregation on tfjs-node (installed here)', () => {
   it('gives the same weighted mean as wasm to 1e-6', async () => {
-    const specs = [{ name: 'w', shape: [1000, 100] }, { name: 'b', shape: [100] }];
+    const specs = [
+      { name: 'w', shape: [1000, 100] },
+      { name: 'b', shape: [100] },
+    ];
     let s = 7;
     const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.02;
-    const updates = Array.from({ length: 8 }, () => specs.map((sp) => Float32Array.from({ length: sp.shape.reduce((a, b) => a * b, 1) }, rand)));
+    const updates = Array.from({ length: 8 }, () =>
+      specs.map((sp) => Float32Array.from({ length: sp.shape.reduce((a, b) => a * b, 1) }, rand)),
+    );
     const meanOn = async (name: 'tensorflow' | 'wasm') => {
       await selectAggregationBackend(name);
       const acc = createAccumulator(specs);
@@ -102,6 +110,8 @@ describe('CUDA device detection', () => {
 
   it('never picks tensorflow-gpu on a machine without a visible CUDA device', async () => {
     if ((await cudaDevices()).length > 0) return console.info('[skipped] this machine has a CUDA device');
-    await expect(selectAggregationBackend('tensorflow-gpu')).rejects.toMatchObject({ message: expect.stringContaining('no CUDA device') });
+    await expect(selectAggregationBackend('tensorflow-gpu')).rejects.toMatchObject({
+      message: expect.stringContaining('no CUDA device'),
+    });
   });
 });

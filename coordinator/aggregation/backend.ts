@@ -60,7 +60,8 @@ async function tryBackend(name: AggregationBackendName): Promise<string> {
   if (name === 'tensorflow-gpu') {
     // tfjs-node-gpu loads and quietly runs on the CPU where no GPU is visible: check for one first.
     const gpus = await cudaDevices();
-    if (gpus.length === 0) throw new Error('no CUDA device (no NVIDIA GPU in /proc/driver/nvidia/gpus visible to CUDA_VISIBLE_DEVICES)');
+    if (gpus.length === 0)
+      throw new Error('no CUDA device (no NVIDIA GPU in /proc/driver/nvidia/gpus visible to CUDA_VISIBLE_DEVICES)');
     await importOptional('@tensorflow/tfjs-node-gpu');
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tf.setBackend("tensorflow") returned false');
     return `${gpus.join(', ')} (CUDA)`;
@@ -74,7 +75,8 @@ async function tryBackend(name: AggregationBackendName): Promise<string> {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(wasmFilePaths());
     // setBackend resolves false (it does not throw) when the wasm module fails to load.
-    if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false (wasm binary not loadable)');
+    if (!(await tf.setBackend('wasm')))
+      throw new Error('tf.setBackend("wasm") returned false (wasm binary not loadable)');
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     return `CPU (wasm${simd ? ', SIMD' : ''}, ${wasm.getThreadsCount()} thread${wasm.getThreadsCount() === 1 ? '' : 's'})`;
   }
@@ -90,13 +92,18 @@ async function select(prefer: AggregationBackendPreference): Promise<Aggregation
       const device = await tryBackend(name);
       await tf.ready();
       const skipped = attempts.map((a) => `${a.name}: ${a.error}`).join('; ');
-      const reason = prefer === 'auto' ? (skipped ? `best available (skipped ${skipped})` : 'best available') : 'requested';
+      const reason =
+        prefer === 'auto' ? (skipped ? `best available (skipped ${skipped})` : 'best available') : 'requested';
       return { name, reason, device, attempts: [...attempts, { name, ok: true }], tf };
     } catch (error) {
       attempts.push({ name, ok: false, error: error instanceof Error ? error.message.split('\n')[0] : String(error) });
     }
   }
-  throw new AggregationError('backend-unavailable', `no aggregation backend could start: ${attempts.map((a) => `${a.name}: ${a.error}`).join('; ')}`, { attempts });
+  throw new AggregationError(
+    'backend-unavailable',
+    `no aggregation backend could start: ${attempts.map((a) => `${a.name}: ${a.error}`).join('; ')}`,
+    { attempts },
+  );
 }
 
 /**
@@ -108,7 +115,9 @@ async function select(prefer: AggregationBackendPreference): Promise<Aggregation
  * const backend = await selectAggregationBackend();
  * log.info({ backend: backend.name, reason: backend.reason }, 'aggregation backend');
  */
-export async function selectAggregationBackend(prefer: AggregationBackendPreference = 'auto'): Promise<AggregationBackend> {
+export async function selectAggregationBackend(
+  prefer: AggregationBackendPreference = 'auto',
+): Promise<AggregationBackend> {
   if (pending) {
     const chosen = await pending;
     if (prefer === 'auto' || prefer === chosen.name) return chosen;
@@ -138,7 +147,10 @@ export function currentAggregationBackend(): AggregationBackend | null {
 /** Throws unless a backend was selected; the sync entry points call it. */
 export function requireAggregationBackend(): AggregationBackend {
   if (!current) {
-    throw new AggregationError('backend-not-selected', 'no aggregation backend selected: await selectAggregationBackend() once at startup');
+    throw new AggregationError(
+      'backend-not-selected',
+      'no aggregation backend selected: await selectAggregationBackend() once at startup',
+    );
   }
   return current;
 }

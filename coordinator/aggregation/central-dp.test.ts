@@ -5,12 +5,22 @@ import { ADAPTIVE_CLIP_DEFAULTS, adaptiveClipNoise, nextClipNorm, noisedUnclippe
 import { finalizeRound } from './finalize-round.ts';
 import type { WeightSpec } from './weight-spec.ts';
 
-const specs: WeightSpec[] = [{ name: 'w', shape: [200, 250] }, { name: 'b', shape: [50_000] }];
+const specs: WeightSpec[] = [
+  { name: 'w', shape: [200, 250] },
+  { name: 'b', shape: [50_000] },
+];
 const zeros = (): Float32Array[] => [new Float32Array(50_000), new Float32Array(50_000)];
 
 function moments(tensors: Float32Array[]): { mean: number; std: number; n: number } {
-  let n = 0, s = 0, s2 = 0;
-  for (const t of tensors) for (const v of t) { n++; s += v; s2 += v * v; }
+  let n = 0,
+    s = 0,
+    s2 = 0;
+  for (const t of tensors)
+    for (const v of t) {
+      n++;
+      s += v;
+      s2 += v * v;
+    }
   const mean = s / n;
   return { mean, std: Math.sqrt(s2 / n - mean * mean), n };
 }
@@ -21,7 +31,9 @@ describe('central DP (DP-FedAvg)', () => {
   });
 
   it('adds noise of stddev noiseMultiplier * clipNorm / expectedClients and divides by the expected count', async () => {
-    const clipNorm = 0.5, noiseMultiplier = 1.3, expectedClients = 10;
+    const clipNorm = 0.5,
+      noiseMultiplier = 1.3,
+      expectedClients = 10;
     const acc = createAccumulator(specs, { normBound: clipNorm });
     const c = 1e-4; // constant update of norm 1e-4 * sqrt(1e5) ≈ 0.03 < clipNorm: not rescaled
     for (let k = 0; k < 3; k++) acc.add([new Float32Array(50_000).fill(c), new Float32Array(50_000).fill(c)], 1);
@@ -48,12 +60,36 @@ describe('central DP (DP-FedAvg)', () => {
     const update = [new Float32Array(50_000), new Float32Array(50_000)];
     const weighted = createAccumulator(specs, { normBound: 1 });
     weighted.add(update, 7);
-    await expect(finalizeRound({ strategy: { name: 'fedavg' }, aggregate: { kind: 'mean', accumulator: weighted }, globals: zeros(), optimizerState: null, dp })).rejects.toMatchObject({ code: 'dp-weighted-updates' });
+    await expect(
+      finalizeRound({
+        strategy: { name: 'fedavg' },
+        aggregate: { kind: 'mean', accumulator: weighted },
+        globals: zeros(),
+        optimizerState: null,
+        dp,
+      }),
+    ).rejects.toMatchObject({ code: 'dp-weighted-updates' });
     const unbounded = createAccumulator(specs);
     unbounded.add(update, 1);
-    await expect(finalizeRound({ strategy: { name: 'fedavg' }, aggregate: { kind: 'mean', accumulator: unbounded }, globals: zeros(), optimizerState: null, dp })).rejects.toMatchObject({ code: 'dp-unbounded-accumulator' });
+    await expect(
+      finalizeRound({
+        strategy: { name: 'fedavg' },
+        aggregate: { kind: 'mean', accumulator: unbounded },
+        globals: zeros(),
+        optimizerState: null,
+        dp,
+      }),
+    ).rejects.toMatchObject({ code: 'dp-unbounded-accumulator' });
     const source = { count: 1, read: async () => update };
-    await expect(finalizeRound({ strategy: { name: 'median' }, aggregate: { kind: 'updates', specs, source }, globals: zeros(), optimizerState: null, dp })).rejects.toMatchObject({
+    await expect(
+      finalizeRound({
+        strategy: { name: 'median' },
+        aggregate: { kind: 'updates', specs, source },
+        globals: zeros(),
+        optimizerState: null,
+        dp,
+      }),
+    ).rejects.toMatchObject({
       code: 'dp-requires-mean',
       message: expect.stringMatching(/strategy "median" cannot take central DP: its sensitivity is not clipNorm/),
     });
@@ -64,25 +100,40 @@ describe('central DP (DP-FedAvg)', () => {
 
 describe('adaptive clipping (Andrew et al. 2021, TFF defaults)', () => {
   it('splits the noise as TFF does and refuses a too-small count stddev', () => {
-    const { valueNoiseMultiplier, clippedCountStddev } = adaptiveClipNoise({ noiseMultiplier: 1, expectedClients: 100 });
+    const { valueNoiseMultiplier, clippedCountStddev } = adaptiveClipNoise({
+      noiseMultiplier: 1,
+      expectedClients: 100,
+    });
     expect(clippedCountStddev).toBe(5);
     // 1 / z_value^2 + 1 / (2 sigma_b)^2 must equal 1 / z^2.
     expect(valueNoiseMultiplier ** -2 + (2 * clippedCountStddev) ** -2).toBeCloseTo(1, 12);
-    expect(() => adaptiveClipNoise({ noiseMultiplier: 1, expectedClients: 10 })).toThrow(expect.objectContaining({ code: 'bad-option' }));
-    expect(ADAPTIVE_CLIP_DEFAULTS).toMatchObject({ initialClipNorm: 0.1, targetUnclippedQuantile: 0.5, learningRate: 0.2 });
+    expect(() => adaptiveClipNoise({ noiseMultiplier: 1, expectedClients: 10 })).toThrow(
+      expect.objectContaining({ code: 'bad-option' }),
+    );
+    expect(ADAPTIVE_CLIP_DEFAULTS).toMatchObject({
+      initialClipNorm: 0.1,
+      targetUnclippedQuantile: 0.5,
+      learningRate: 0.2,
+    });
   });
 
   it('moves the clip norm toward the target quantile of client update norms', () => {
     const expectedClients = 100;
     const { clippedCountStddev } = adaptiveClipNoise({ noiseMultiplier: 1, expectedClients });
     // Client norms: log-normal with median 1 (so the 0.5 quantile is 1).
-    const sampleNorm = (): number => Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));
+    const sampleNorm = (): number =>
+      Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random()));
     let clipNorm: number = ADAPTIVE_CLIP_DEFAULTS.initialClipNorm;
     const history: number[] = [];
     for (let round = 0; round < 80; round++) {
       const norms = Array.from({ length: expectedClients }, sampleNorm);
       const unclippedCount = norms.filter((n) => n <= clipNorm).length;
-      const unclippedFraction = noisedUnclippedFraction({ unclippedCount, reportedCount: norms.length, expectedClients, clippedCountStddev });
+      const unclippedFraction = noisedUnclippedFraction({
+        unclippedCount,
+        reportedCount: norms.length,
+        expectedClients,
+        clippedCountStddev,
+      });
       clipNorm = nextClipNorm({ clipNorm, unclippedFraction });
       history.push(clipNorm);
     }
@@ -96,7 +147,7 @@ describe('adaptive clipping (Andrew et al. 2021, TFF defaults)', () => {
     expect(nextClipNorm({ clipNorm: 2, unclippedFraction: 1 })).toBeCloseTo(2 * Math.exp(-0.1), 12);
   });
 
-  it('finalizeRound returns the next clip norm from the clients\' bits', async () => {
+  it("finalizeRound returns the next clip norm from the clients' bits", async () => {
     await selectAggregationBackend();
     const small: WeightSpec[] = [{ name: 'w', shape: [4] }];
     const acc = createAccumulator(small, { normBound: 0.1 });

@@ -36,12 +36,14 @@ export const ADAPTIVE_CLIP_DEFAULTS = {
 } as const;
 
 function positive(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) throw new AggregationError('bad-option', `${name} must be a positive finite number, got ${value}`);
+  if (!(Number.isFinite(value) && value > 0))
+    throw new AggregationError('bad-option', `${name} must be a positive finite number, got ${value}`);
   return value;
 }
 
 function nonNegative(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value >= 0)) throw new AggregationError('bad-option', `${name} must be a non-negative finite number, got ${value}`);
+  if (!(Number.isFinite(value) && value >= 0))
+    throw new AggregationError('bad-option', `${name} must be a non-negative finite number, got ${value}`);
   return value;
 }
 
@@ -52,13 +54,23 @@ function nonNegative(name: string, value: number): number {
  * @example
  * adaptiveClipNoise({ noiseMultiplier: 1, expectedClients: 100 }) // { valueNoiseMultiplier: ~1.0056, clippedCountStddev: 5 }
  */
-export function adaptiveClipNoise(input: { noiseMultiplier: number; expectedClients: number; clippedCountStddev?: number }): { valueNoiseMultiplier: number; clippedCountStddev: number } {
+export function adaptiveClipNoise(input: {
+  noiseMultiplier: number;
+  expectedClients: number;
+  clippedCountStddev?: number;
+}): { valueNoiseMultiplier: number; clippedCountStddev: number } {
   const z = nonNegative('noiseMultiplier', input.noiseMultiplier);
   const expected = positive('expectedClients', input.expectedClients);
   if (z === 0) return { valueNoiseMultiplier: 0, clippedCountStddev: input.clippedCountStddev ?? 0 };
-  const sigmaB = nonNegative('clippedCountStddev', input.clippedCountStddev ?? ADAPTIVE_CLIP_DEFAULTS.clippedCountStddevPerClient * expected);
+  const sigmaB = nonNegative(
+    'clippedCountStddev',
+    input.clippedCountStddev ?? ADAPTIVE_CLIP_DEFAULTS.clippedCountStddevPerClient * expected,
+  );
   if (z >= 2 * sigmaB) {
-    throw new AggregationError('bad-option', `clippedCountStddev ${sigmaB} is too low for noiseMultiplier ${z} (needs > z/2): raise it or expect more clients per round`);
+    throw new AggregationError(
+      'bad-option',
+      `clippedCountStddev ${sigmaB} is too low for noiseMultiplier ${z} (needs > z/2): raise it or expect more clients per round`,
+    );
   }
   return { valueNoiseMultiplier: (z ** -2 - (2 * sigmaB) ** -2) ** -0.5, clippedCountStddev: sigmaB };
 }
@@ -70,10 +82,25 @@ export function adaptiveClipNoise(input: { noiseMultiplier: number; expectedClie
  * @example
  * noisedUnclippedFraction({ unclippedCount: 60, reportedCount: 100, expectedClients: 100, clippedCountStddev: 5 }) // ≈ 0.6
  */
-export function noisedUnclippedFraction(input: { unclippedCount: number; reportedCount: number; expectedClients: number; clippedCountStddev: number }): number {
+export function noisedUnclippedFraction(input: {
+  unclippedCount: number;
+  reportedCount: number;
+  expectedClients: number;
+  clippedCountStddev: number;
+}): number {
   const { unclippedCount, reportedCount } = input;
-  if (!(Number.isInteger(unclippedCount) && Number.isInteger(reportedCount) && unclippedCount >= 0 && unclippedCount <= reportedCount)) {
-    throw new AggregationError('bad-option', `unclippedCount must be an integer in [0, reportedCount], got ${unclippedCount} of ${reportedCount}`);
+  if (
+    !(
+      Number.isInteger(unclippedCount) &&
+      Number.isInteger(reportedCount) &&
+      unclippedCount >= 0 &&
+      unclippedCount <= reportedCount
+    )
+  ) {
+    throw new AggregationError(
+      'bad-option',
+      `unclippedCount must be an integer in [0, reportedCount], got ${unclippedCount} of ${reportedCount}`,
+    );
   }
   const expected = positive('expectedClients', input.expectedClients);
   const sigmaB = nonNegative('clippedCountStddev', input.clippedCountStddev);
@@ -89,12 +116,19 @@ export function noisedUnclippedFraction(input: { unclippedCount: number; reporte
  * @example
  * nextClipNorm({ clipNorm: 0.1, unclippedFraction: 1 }) // 0.1 * exp(-0.1) ≈ 0.0905
  */
-export function nextClipNorm(input: { clipNorm: number; unclippedFraction: number; targetQuantile?: number; learningRate?: number }): number {
+export function nextClipNorm(input: {
+  clipNorm: number;
+  unclippedFraction: number;
+  targetQuantile?: number;
+  learningRate?: number;
+}): number {
   const clipNorm = positive('clipNorm', input.clipNorm);
   const fraction = input.unclippedFraction;
-  if (!(fraction >= 0 && fraction <= 1)) throw new AggregationError('bad-option', `unclippedFraction must be in [0, 1], got ${fraction}`);
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new AggregationError('bad-option', `unclippedFraction must be in [0, 1], got ${fraction}`);
   const target = input.targetQuantile ?? ADAPTIVE_CLIP_DEFAULTS.targetUnclippedQuantile;
-  if (!(target >= 0 && target <= 1)) throw new AggregationError('bad-option', `targetQuantile must be in [0, 1], got ${target}`);
+  if (!(target >= 0 && target <= 1))
+    throw new AggregationError('bad-option', `targetQuantile must be in [0, 1], got ${target}`);
   const rate = nonNegative('learningRate', input.learningRate ?? ADAPTIVE_CLIP_DEFAULTS.learningRate);
   return clipNorm * Math.exp(-rate * (fraction - target));
 }
@@ -106,7 +140,10 @@ export function nextClipNorm(input: { clipNorm: number; unclippedFraction: numbe
  * @example
  * const meanDelta = privatizeSum(acc.sum(), { noiseStddev: 1.0 * clipNorm, expectedClients: 100 });
  */
-export function privatizeSum(sum: readonly Float32Array[], input: { noiseStddev: number; expectedClients: number }): Float32Array[] {
+export function privatizeSum(
+  sum: readonly Float32Array[],
+  input: { noiseStddev: number; expectedClients: number },
+): Float32Array[] {
   const noiseStddev = nonNegative('noiseStddev', input.noiseStddev);
   const expected = positive('expectedClients', input.expectedClients);
   return sum.map((tensor) => {

@@ -20,7 +20,10 @@ export function gpuModelOf(information: string): string | null {
 /** Devices CUDA may use given CUDA_VISIBLE_DEVICES (unset: all; '' or '-1': none; a list: that many, at most). */
 export function visibleDevices(models: readonly string[], cudaVisibleDevices: string | undefined): string[] {
   if (cudaVisibleDevices === undefined) return [...models];
-  const wanted = cudaVisibleDevices.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const wanted = cudaVisibleDevices
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (wanted.length === 0 || wanted[0] === '-1') return [];
   return models.slice(0, wanted.length);
 }

@@ -72,17 +72,29 @@ export interface FinalizeRoundResult {
 function checkDp(dp: RoundDpConfig, strategy: ServerStrategy, aggregate: RoundAggregate): Accumulator {
   const support = strategy.descriptor.centralDp;
   if (!support.supported) {
-    throw new AggregationError('dp-requires-mean', `strategy "${strategy.descriptor.name}" cannot take central DP: ${support.why}`);
+    throw new AggregationError(
+      'dp-requires-mean',
+      `strategy "${strategy.descriptor.name}" cannot take central DP: ${support.why}`,
+    );
   }
   if (aggregate.kind !== 'mean') {
-    throw new AggregationError('dp-requires-mean', 'central DP needs the streaming mean; a round that kept every update has a different sensitivity');
+    throw new AggregationError(
+      'dp-requires-mean',
+      'central DP needs the streaming mean; a round that kept every update has a different sensitivity',
+    );
   }
   const acc = aggregate.accumulator;
   if (acc.totalWeight !== acc.count) {
-    throw new AggregationError('dp-weighted-updates', 'under central DP every update must be added with weight 1 (example weights break the sensitivity bound)');
+    throw new AggregationError(
+      'dp-weighted-updates',
+      'under central DP every update must be added with weight 1 (example weights break the sensitivity bound)',
+    );
   }
   if (acc.normBound === null || acc.normBound > dp.clipNorm * (1 + 1e-9)) {
-    throw new AggregationError('dp-unbounded-accumulator', `under central DP create the accumulator with normBound <= clipNorm (${dp.clipNorm}), got ${acc.normBound}`);
+    throw new AggregationError(
+      'dp-unbounded-accumulator',
+      `under central DP create the accumulator with normBound <= clipNorm (${dp.clipNorm}), got ${acc.normBound}`,
+    );
   }
   return acc;
 }
@@ -104,7 +116,10 @@ export async function finalizeRound(input: FinalizeRoundInput): Promise<Finalize
   const { aggregate, dp } = input;
   const strategy = serverStrategy(input.strategy);
   if ((strategy.aggregate === 'weighted-mean') !== (aggregate.kind === 'mean')) {
-    throw new AggregationError('bad-option', `strategy "${strategy.descriptor.name}" aggregates as a ${strategy.aggregate}, but the round collected ${aggregate.kind === 'mean' ? 'a streaming sum' : 'every update'}`);
+    throw new AggregationError(
+      'bad-option',
+      `strategy "${strategy.descriptor.name}" aggregates as a ${strategy.aggregate}, but the round collected ${aggregate.kind === 'mean' ? 'a streaming sum' : 'every update'}`,
+    );
   }
   let meanDelta: Float32Array[];
   let noiseStddev: number | null = null;
@@ -114,7 +129,8 @@ export async function finalizeRound(input: FinalizeRoundInput): Promise<Finalize
   if (dp) {
     const acc = checkDp(dp, strategy, aggregate);
     clients = acc.count;
-    if (clients === 0) throw new AggregationError('no-updates', 'no update was added; the round fails without touching the model');
+    if (clients === 0)
+      throw new AggregationError('no-updates', 'no update was added; the round fails without touching the model');
     if (dp.adaptive) {
       const { valueNoiseMultiplier, clippedCountStddev } = adaptiveClipNoise({
         noiseMultiplier: dp.noiseMultiplier,
@@ -128,7 +144,12 @@ export async function finalizeRound(input: FinalizeRoundInput): Promise<Finalize
         expectedClients: dp.expectedClients,
         clippedCountStddev,
       });
-      next = nextClipNorm({ clipNorm: dp.clipNorm, unclippedFraction, targetQuantile: dp.adaptive.targetUnclippedQuantile, learningRate: dp.adaptive.learningRate });
+      next = nextClipNorm({
+        clipNorm: dp.clipNorm,
+        unclippedFraction,
+        targetQuantile: dp.adaptive.targetUnclippedQuantile,
+        learningRate: dp.adaptive.learningRate,
+      });
     } else {
       noiseStddev = dp.noiseMultiplier * dp.clipNorm;
     }
@@ -140,7 +161,10 @@ export async function finalizeRound(input: FinalizeRoundInput): Promise<Finalize
     clients = aggregate.source.count;
     meanDelta = await strategy.delta(aggregate.specs, aggregate.source, aggregate.options);
   } else {
-    throw new AggregationError('bad-option', `strategy "${strategy.descriptor.name}" needs a streaming sum, but the round kept every update`);
+    throw new AggregationError(
+      'bad-option',
+      `strategy "${strategy.descriptor.name}" needs a streaming sum, but the round kept every update`,
+    );
   }
 
   const { weights, state } = strategy.step({ globals: input.globals, delta: meanDelta, state: input.optimizerState });

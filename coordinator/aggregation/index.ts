@@ -27,5 +27,18 @@ export {
   type ServerStrategy,
 } from './strategies/index.ts';
 export { coordinateMedian, trimmedMean, type RobustOptions, type UpdateSource } from './robust.ts';
-export { ADAPTIVE_CLIP_DEFAULTS, adaptiveClipNoise, nextClipNorm, noisedUnclippedFraction, privatizeSum } from './central-dp.ts';
-export { finalizeRound, type FinalizeRoundInput, type FinalizeRoundResult, type RoundAggregate, type RoundDpConfig, type RoundStats } from './finalize-round.ts';
+export {
+  ADAPTIVE_CLIP_DEFAULTS,
+  adaptiveClipNoise,
+  nextClipNorm,
+  noisedUnclippedFraction,
+  privatizeSum,
+} from './central-dp.ts';
+export {
+  finalizeRound,
+  type FinalizeRoundInput,
+  type FinalizeRoundResult,
+  type RoundAggregate,
+  type RoundDpConfig,
+  type RoundStats,
+} from './finalize-round.ts';

@@ -11,9 +11,21 @@ const specs: WeightSpec[] = [
 const sizes = [39, 7, 8];
 
 function makeSource(n: number): { source: UpdateSource; updates: Float32Array[][]; reads: () => number } {
-  const updates = Array.from({ length: n }, () => sizes.map((s) => Float32Array.from({ length: s }, () => (Math.random() - 0.5) * 10)));
+  const updates = Array.from({ length: n }, () =>
+    sizes.map((s) => Float32Array.from({ length: s }, () => (Math.random() - 0.5) * 10)),
+  );
   let reads = 0;
-  return { updates, reads: () => reads, source: { count: n, read: async (i) => { reads++; return updates[i]; } } };
+  return {
+    updates,
+    reads: () => reads,
+    source: {
+      count: n,
+      read: async (i) => {
+        reads++;
+        return updates[i];
+      },
+    },
+  };
 }
 
 /** Sort-based reference: per coordinate, sort ascending, drop `trim` at each end, average. */
@@ -40,7 +52,8 @@ describe('robust aggregators', () => {
       // 5 coordinates per chunk: chunks straddle tensor boundaries.
       const median = await coordinateMedian(specs, source, { maxChunkBytes: 4 * n * 5 });
       expect(reads()).toBe(n * Math.ceil(54 / 5));
-      for (let t = 0; t < sizes.length; t++) for (let p = 0; p < sizes[t]; p++) expect(median[t][p]).toBeCloseTo(referenceMedian(updates, t, p), 5);
+      for (let t = 0; t < sizes.length; t++)
+        for (let p = 0; p < sizes[t]; p++) expect(median[t][p]).toBeCloseTo(referenceMedian(updates, t, p), 5);
     });
   }
 
@@ -49,14 +62,17 @@ describe('robust aggregators', () => {
     updates[3][0].fill(1e6); // a byzantine client
     const result = await trimmedMean(specs, source, 0.1);
     expect(reads()).toBe(20);
-    for (let t = 0; t < sizes.length; t++) for (let p = 0; p < sizes[t]; p++) expect(result[t][p]).toBeCloseTo(referenceTrimmed(updates, t, p, 2), 4);
+    for (let t = 0; t < sizes.length; t++)
+      for (let p = 0; p < sizes[t]; p++) expect(result[t][p]).toBeCloseTo(referenceTrimmed(updates, t, p, 2), 4);
     expect(Math.max(...result[0])).toBeLessThan(10);
   });
 
   it('refuses bad options and bad updates', async () => {
     const { source, updates } = makeSource(4);
     await expect(trimmedMean(specs, source, 0.5)).rejects.toMatchObject({ code: 'bad-option' });
-    await expect(coordinateMedian(specs, { count: 0, read: source.read })).rejects.toMatchObject({ code: 'no-updates' });
+    await expect(coordinateMedian(specs, { count: 0, read: source.read })).rejects.toMatchObject({
+      code: 'no-updates',
+    });
     updates[2][1][3] = Number.POSITIVE_INFINITY;
     await expect(coordinateMedian(specs, source)).rejects.toMatchObject({ code: 'non-finite-update' });
     updates[2][1] = new Float32Array(6);

@@ -42,7 +42,10 @@ function keptMeans(matrix: Float32Array, len: number, n: number, trimEach: numbe
       for (let i = base + 1; i < base + n; i++) {
         const v = matrix[i];
         let j = i - 1;
-        while (j >= base && matrix[j] > v) { matrix[j + 1] = matrix[j]; j--; }
+        while (j >= base && matrix[j] > v) {
+          matrix[j + 1] = matrix[j];
+          j--;
+        }
         matrix[j + 1] = v;
       }
     } else {
@@ -59,10 +62,16 @@ function keptMeans(matrix: Float32Array, len: number, n: number, trimEach: numbe
  * Mean of the values left after dropping the `trimEach` smallest and largest,
  * per coordinate, in chunks. The median is `trimEach = floor((n - 1) / 2)`.
  */
-async function trimmedByCount(specs: readonly WeightSpec[], source: UpdateSource, trimEach: number, options: RobustOptions): Promise<Float32Array[]> {
+async function trimmedByCount(
+  specs: readonly WeightSpec[],
+  source: UpdateSource,
+  trimEach: number,
+  options: RobustOptions,
+): Promise<Float32Array[]> {
   const sizes = tensorSizes(specs);
   const n = source.count;
-  if (!Number.isInteger(n) || n < 1) throw new AggregationError('no-updates', `the update source holds ${n} updates; a round needs at least one`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new AggregationError('no-updates', `the update source holds ${n} updates; a round needs at least one`);
   const total = sizes.reduce((a, b) => a + b, 0);
   const budget = options.maxChunkBytes ?? DEFAULT_CHUNK_BYTES;
   const chunk = Math.max(1, Math.min(total, Math.floor(budget / (4 * n))));
@@ -82,7 +91,12 @@ async function trimmedByCount(specs: readonly WeightSpec[], source: UpdateSource
         const values = update[t];
         for (let p = from; p < to; p++) {
           const v = values[p - offsets[t]];
-          if (!Number.isFinite(v)) throw new AggregationError('non-finite-update', `update ${c} contains NaN or Infinity in tensor ${specs[t].name}`, { index: c, tensor: specs[t].name });
+          if (!Number.isFinite(v))
+            throw new AggregationError(
+              'non-finite-update',
+              `update ${c} contains NaN or Infinity in tensor ${specs[t].name}`,
+              { index: c, tensor: specs[t].name },
+            );
           matrix[(p - start) * n + c] = v;
         }
       }
@@ -103,7 +117,11 @@ async function trimmedByCount(specs: readonly WeightSpec[], source: UpdateSource
  * @example
  * const delta = await coordinateMedian(specs, { count: ids.length, read: (i) => store.readUpdate(ids[i]) });
  */
-export function coordinateMedian(specs: readonly WeightSpec[], source: UpdateSource, options: RobustOptions = {}): Promise<Float32Array[]> {
+export function coordinateMedian(
+  specs: readonly WeightSpec[],
+  source: UpdateSource,
+  options: RobustOptions = {},
+): Promise<Float32Array[]> {
   return trimmedByCount(specs, source, Math.floor((Math.max(1, source.count) - 1) / 2), options);
 }
 
@@ -113,7 +131,12 @@ export function coordinateMedian(specs: readonly WeightSpec[], source: UpdateSou
  * @example
  * const delta = await trimmedMean(specs, source, 0.1); // drop the top and bottom 10%
  */
-export function trimmedMean(specs: readonly WeightSpec[], source: UpdateSource, trimFraction: number, options: RobustOptions = {}): Promise<Float32Array[]> {
+export function trimmedMean(
+  specs: readonly WeightSpec[],
+  source: UpdateSource,
+  trimFraction: number,
+  options: RobustOptions = {},
+): Promise<Float32Array[]> {
   if (!(Number.isFinite(trimFraction) && trimFraction >= 0 && trimFraction < 0.5)) {
     return Promise.reject(new AggregationError('bad-option', `trimFraction must be in [0, 0.5), got ${trimFraction}`));
   }

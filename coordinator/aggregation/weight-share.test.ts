@@ -35,7 +35,7 @@ describe('weightCeiling', () => {
 
   it('finds the largest ceiling that holds for any weights (checked against the definition)', () => {
     let seed = 7;
-    const next = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     for (let trial = 0; trial < 300; trial++) {
       const n = 1 + Math.floor(next() * 12);
       const weights = Array.from({ length: n }, () => 1 + Math.floor(next() ** 4 * 10_000));

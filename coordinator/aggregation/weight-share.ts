@@ -17,8 +17,12 @@ import { AggregationError } from './errors.ts';
  * @example maxWeightShare(2, 5) // 0.4
  */
 export function maxWeightShare(factor: number, reports: number): number {
-  if (!(Number.isFinite(factor) && factor >= 1)) throw new AggregationError('bad-option', `maxDeviceWeightFactor must be a finite number >= 1, got ${factor}`, { factor });
-  if (!(Number.isInteger(reports) && reports >= 1)) throw new AggregationError('bad-option', `reports must be a positive integer, got ${reports}`, { reports });
+  if (!(Number.isFinite(factor) && factor >= 1))
+    throw new AggregationError('bad-option', `maxDeviceWeightFactor must be a finite number >= 1, got ${factor}`, {
+      factor,
+    });
+  if (!(Number.isInteger(reports) && reports >= 1))
+    throw new AggregationError('bad-option', `reports must be a positive integer, got ${reports}`, { reports });
   return Math.min(1, factor / reports);
 }
 
@@ -33,9 +37,17 @@ export function maxWeightShare(factor: number, reports: number): number {
 export function weightCeiling(weights: readonly number[], maxShare: number): number | null {
   const n = weights.length;
   if (n === 0 || maxShare >= 1) return null;
-  if (!(maxShare * n >= 1 - 1e-12)) throw new AggregationError('bad-option', `a share bound of ${maxShare} cannot hold for ${n} updates (equal shares are 1/${n})`, { maxShare, n });
+  if (!(maxShare * n >= 1 - 1e-12))
+    throw new AggregationError(
+      'bad-option',
+      `a share bound of ${maxShare} cannot hold for ${n} updates (equal shares are 1/${n})`,
+      { maxShare, n },
+    );
   for (const w of weights) {
-    if (!(Number.isFinite(w) && w > 0)) throw new AggregationError('bad-weight', `update weights must be positive finite numbers, got ${w}`, { weight: w });
+    if (!(Number.isFinite(w) && w > 0))
+      throw new AggregationError('bad-weight', `update weights must be positive finite numbers, got ${w}`, {
+        weight: w,
+      });
   }
   const sorted = [...weights].sort((a, b) => a - b);
   const total = sorted.reduce((a, b) => a + b, 0);

@@ -21,7 +21,10 @@ export function tensorSizes(specs: readonly WeightSpec[]): number[] {
   if (specs.length === 0) throw new AggregationError('bad-spec', 'the model has no tensors; pass its WeightSpec[]');
   return specs.map((spec) => {
     const ok = spec.shape.every((d) => Number.isInteger(d) && d >= 0);
-    if (!ok) throw new AggregationError('bad-spec', `tensor ${spec.name} has an invalid shape [${spec.shape.join(', ')}]`, { name: spec.name });
+    if (!ok)
+      throw new AggregationError('bad-spec', `tensor ${spec.name} has an invalid shape [${spec.shape.join(', ')}]`, {
+        name: spec.name,
+      });
     return spec.shape.reduce((a, b) => a * b, 1);
   });
 }
@@ -30,12 +33,21 @@ export function tensorSizes(specs: readonly WeightSpec[]): number[] {
  * Throws an `AggregationError` unless `tensors` has one array per spec, each
  * of the spec's length. `what` names the input in the message ("update", "globals").
  */
-export function assertAligned(tensors: readonly Float32Array[], specs: readonly WeightSpec[], sizes: readonly number[], what: string): void {
+export function assertAligned(
+  tensors: readonly Float32Array[],
+  specs: readonly WeightSpec[],
+  sizes: readonly number[],
+  what: string,
+): void {
   if (!Array.isArray(tensors) || tensors.length !== specs.length) {
-    throw new AggregationError('tensor-count-mismatch', `${what} has ${Array.isArray(tensors) ? tensors.length : 'no'} tensors; the model has ${specs.length}`, {
-      expected: specs.length,
-      actual: Array.isArray(tensors) ? tensors.length : null,
-    });
+    throw new AggregationError(
+      'tensor-count-mismatch',
+      `${what} has ${Array.isArray(tensors) ? tensors.length : 'no'} tensors; the model has ${specs.length}`,
+      {
+        expected: specs.length,
+        actual: Array.isArray(tensors) ? tensors.length : null,
+      },
+    );
   }
   for (let i = 0; i < specs.length; i++) {
     const t = tensors[i];

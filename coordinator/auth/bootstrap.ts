@@ -4,7 +4,12 @@
  * its own 0600 file (signing-key-file.ts); the store keeps only its public
  * half, so that processes sharing one store can tell they sign alike.
  */
-import { exportKeyPair, generateSigningKeyPair, importKeyPair, type StoredSigningKey } from '../../shared/manifest/index.ts';
+import {
+  exportKeyPair,
+  generateSigningKeyPair,
+  importKeyPair,
+  type StoredSigningKey,
+} from '../../shared/manifest/index.ts';
 import type { Store } from '../store/index.ts';
 import { hashSecret, newSecret } from './secrets.ts';
 import { readSigningKeyFile, SigningKeyFileError, writeSigningKeyFileIfAbsent } from './signing-key-file.ts';
@@ -24,7 +29,11 @@ export interface SigningKey {
 type PublicHalf = { keyId: string; publicKey: string };
 
 function isStoredKey(v: unknown): v is StoredSigningKey {
-  return !!v && typeof (v as StoredSigningKey).privateKey === 'string' && typeof (v as StoredSigningKey).publicKey === 'string';
+  return (
+    !!v &&
+    typeof (v as StoredSigningKey).privateKey === 'string' &&
+    typeof (v as StoredSigningKey).publicKey === 'string'
+  );
 }
 
 /**
@@ -45,18 +54,30 @@ export async function ensureSigningKey(store: Store, keyFile: string): Promise<S
     else {
       const known = (await store.getSetting(PUBLIC_KEY_SETTING)) as PublicHalf | null;
       if (known) {
-        throw new SigningKeyFileError('missing', `this store's manifests are signed with key ${known.keyId}, but ${keyFile} does not exist: copy the key file from the first coordinator there (or point --signing-key-file at it)`);
+        throw new SigningKeyFileError(
+          'missing',
+          `this store's manifests are signed with key ${known.keyId}, but ${keyFile} does not exist: copy the key file from the first coordinator there (or point --signing-key-file at it)`,
+        );
       }
       stored = await writeSigningKeyFileIfAbsent(keyFile, await exportKeyPair(await generateSigningKeyPair()));
     }
   }
   const pair = await importKeyPair(stored);
-  const half = (await store.setSettingIfAbsent(PUBLIC_KEY_SETTING, { keyId: pair.keyId, publicKey: stored.publicKey })) as PublicHalf;
+  const half = (await store.setSettingIfAbsent(PUBLIC_KEY_SETTING, {
+    keyId: pair.keyId,
+    publicKey: stored.publicKey,
+  })) as PublicHalf;
   if (half.keyId !== pair.keyId) {
-    throw new SigningKeyFileError('wrong_key', `${keyFile} holds signing key ${pair.keyId}, but this store's other coordinators sign with ${half.keyId}: give every process the same key file`);
+    throw new SigningKeyFileError(
+      'wrong_key',
+      `${keyFile} holds signing key ${pair.keyId}, but this store's other coordinators sign with ${half.keyId}: give every process the same key file`,
+    );
   }
   if (isStoredKey(legacy) && legacy.keyId !== pair.keyId) {
-    throw new SigningKeyFileError('wrong_key', `${keyFile} holds signing key ${pair.keyId}, but this store still holds key ${legacy.keyId} from an older version: remove the file to move the stored key into it`);
+    throw new SigningKeyFileError(
+      'wrong_key',
+      `${keyFile} holds signing key ${pair.keyId}, but this store still holds key ${legacy.keyId} from an older version: remove the file to move the stored key into it`,
+    );
   }
   if (isStoredKey(legacy)) await store.setSetting(LEGACY_SIGNING_KEY_SETTING, { movedTo: 'file', keyId: pair.keyId });
   return { ...pair, publicKeyBase64: stored.publicKey };
@@ -79,6 +100,11 @@ export async function ensureAdminKey(store: Store): Promise<string | null> {
     // Another process created it first; it printed the key.
     return null;
   }
-  await store.appendAudit({ actor: 'system', action: 'admin-key.create', target: keyId, details: { label: 'created on first start' } });
+  await store.appendAudit({
+    actor: 'system',
+    action: 'admin-key.create',
+    target: keyId,
+    details: { label: 'created on first start' },
+  });
   return key;
 }

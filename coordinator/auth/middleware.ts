@@ -11,7 +11,8 @@ import { parseSecret, secretMatches } from './secrets.ts';
 
 function bearer(header: string | undefined): string {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
-  if (!match) throw new ApiError('unauthorized', 'missing credentials: send "Authorization: Bearer <token or admin key>"');
+  if (!match)
+    throw new ApiError('unauthorized', 'missing credentials: send "Authorization: Bearer <token or admin key>"');
   return match[1];
 }
 
@@ -38,7 +39,8 @@ export const requireAdmin = (options: AuthOptions): MiddlewareHandler<Env> =>
   async function requireAdmin(c, next) {
     const principal = await resolve(options.store, bearer(c.req.header('authorization')), options.envAdminKeyHash);
     if (!principal) throw new ApiError('unauthorized', 'unknown or revoked credentials');
-    if (principal.kind !== 'admin') throw new ApiError('forbidden', 'this route needs an admin key; device tokens cannot call admin routes');
+    if (principal.kind !== 'admin')
+      throw new ApiError('forbidden', 'this route needs an admin key; device tokens cannot call admin routes');
     c.set('principal', principal);
     await next();
   };
@@ -48,7 +50,8 @@ export const requireDevice = (options: AuthOptions & { allowAdmin?: boolean }): 
   async function requireDevice(c, next) {
     const principal = await resolve(options.store, bearer(c.req.header('authorization')), options.envAdminKeyHash);
     if (!principal) throw new ApiError('unauthorized', 'unknown device token; register again with POST /v1/devices');
-    if (principal.kind === 'admin' && !options.allowAdmin) throw new ApiError('forbidden', 'this route is for devices; use a device token');
+    if (principal.kind === 'admin' && !options.allowAdmin)
+      throw new ApiError('forbidden', 'this route is for devices; use a device token');
     c.set('principal', principal);
     await next();
   };

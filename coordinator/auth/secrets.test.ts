@@ -11,7 +11,14 @@ describe('secrets', () => {
   });
 
   it('rejects strings that are not secrets of ours', () => {
-    for (const bad of ['', 'Bearer x', 'flk_dev_', 'flk_dev_abc.short', 'flk_root_abcd.' + 'a'.repeat(43), 'flk_dev_a/b/c.' + 'a'.repeat(43)]) {
+    for (const bad of [
+      '',
+      'Bearer x',
+      'flk_dev_',
+      'flk_dev_abc.short',
+      'flk_root_abcd.' + 'a'.repeat(43),
+      'flk_dev_a/b/c.' + 'a'.repeat(43),
+    ]) {
       expect(parseSecret(bad)).toBeNull();
     }
   });

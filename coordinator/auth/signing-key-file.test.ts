@@ -63,7 +63,10 @@ describe('data at rest', () => {
     try {
       const first = await ensureSigningKey(store, join(dataDir, SIGNING_KEY_FILE));
       const elsewhere = join(await tempDir(), SIGNING_KEY_FILE);
-      await expect(ensureSigningKey(store, elsewhere)).rejects.toMatchObject({ code: 'missing', message: expect.stringContaining(first.keyId) });
+      await expect(ensureSigningKey(store, elsewhere)).rejects.toMatchObject({
+        code: 'missing',
+        message: expect.stringContaining(first.keyId),
+      });
       await writeFile(elsewhere, JSON.stringify(await exportKeyPair(await generateSigningKeyPair())), { mode: 0o600 });
       await expect(ensureSigningKey(store, elsewhere)).rejects.toMatchObject({ code: 'wrong_key' });
       await writeFile(elsewhere, '{"not":"a key"}');
@@ -77,7 +80,9 @@ describe('data at rest', () => {
     const dataDir = await tempDir();
     const store = await openSqliteStore({ dataDir });
     try {
-      const keys = await Promise.all(Array.from({ length: 6 }, () => ensureSigningKey(store, join(dataDir, SIGNING_KEY_FILE))));
+      const keys = await Promise.all(
+        Array.from({ length: 6 }, () => ensureSigningKey(store, join(dataDir, SIGNING_KEY_FILE))),
+      );
       expect(new Set(keys.map((k) => k.keyId)).size).toBe(1);
       expect((await readdir(dataDir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     } finally {

@@ -31,11 +31,24 @@ function parseKeyFile(text: string, path: string): StoredSigningKey {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new SigningKeyFileError('malformed', `${path} is not JSON; restore it from a backup or remove it to make a new key (devices will then refuse manifests until they trust the new key)`, { cause: e });
+    throw new SigningKeyFileError(
+      'malformed',
+      `${path} is not JSON; restore it from a backup or remove it to make a new key (devices will then refuse manifests until they trust the new key)`,
+      { cause: e },
+    );
   }
   const k = value as Partial<StoredSigningKey> | null;
-  if (!k || k.algorithm !== 'Ed25519' || typeof k.keyId !== 'string' || typeof k.publicKey !== 'string' || typeof k.privateKey !== 'string') {
-    throw new SigningKeyFileError('malformed', `${path} is not a Flock signing key (want {algorithm: "Ed25519", keyId, publicKey, privateKey})`);
+  if (
+    !k ||
+    k.algorithm !== 'Ed25519' ||
+    typeof k.keyId !== 'string' ||
+    typeof k.publicKey !== 'string' ||
+    typeof k.privateKey !== 'string'
+  ) {
+    throw new SigningKeyFileError(
+      'malformed',
+      `${path} is not a Flock signing key (want {algorithm: "Ed25519", keyId, publicKey, privateKey})`,
+    );
   }
   return k as StoredSigningKey;
 }
@@ -47,7 +60,9 @@ export async function readSigningKeyFile(path: string): Promise<StoredSigningKey
     text = await readFile(path, 'utf8');
   } catch (e) {
     if (isNotFound(e)) return null;
-    throw new SigningKeyFileError('unreadable', `could not read the signing key ${path}: ${(e as Error).message}`, { cause: e });
+    throw new SigningKeyFileError('unreadable', `could not read the signing key ${path}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const key = parseKeyFile(text, path);
   if (((await stat(path)).mode & 0o077) !== 0) await chmod(path, 0o600);

@@ -14,7 +14,13 @@ let closed: Coordinator;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flock-cors-'));
   const log = pino({ level: 'silent' });
-  open = await createCoordinator({ dataDir: join(dir, 'open'), log, sweep: false, aggregationBackend: 'cpu', corsOrigins: [APP_ORIGIN] });
+  open = await createCoordinator({
+    dataDir: join(dir, 'open'),
+    log,
+    sweep: false,
+    aggregationBackend: 'cpu',
+    corsOrigins: [APP_ORIGIN],
+  });
   closed = await createCoordinator({ dataDir: join(dir, 'closed'), log, sweep: false, aggregationBackend: 'cpu' });
 });
 afterAll(async () => {
@@ -23,8 +29,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function preflight(c: Coordinator, path: string, origin: string, method = 'POST', headers = 'authorization,content-type') {
-  return c.app.request(path, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': method, 'Access-Control-Request-Headers': headers } });
+function preflight(
+  c: Coordinator,
+  path: string,
+  origin: string,
+  method = 'POST',
+  headers = 'authorization,content-type',
+) {
+  return c.app.request(path, {
+    method: 'OPTIONS',
+    headers: { Origin: origin, 'Access-Control-Request-Method': method, 'Access-Control-Request-Headers': headers },
+  });
 }
 
 describe('CORS for embedding the SDK in another origin', () => {
@@ -33,7 +48,8 @@ describe('CORS for embedding the SDK in another origin', () => {
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
     const allowed = (res.headers.get('access-control-allow-headers') ?? '').toLowerCase();
-    for (const h of ['authorization', 'flock-update-meta', 'if-none-match', 'last-event-id']) expect(allowed).toContain(h);
+    for (const h of ['authorization', 'flock-update-meta', 'if-none-match', 'last-event-id'])
+      expect(allowed).toContain(h);
     expect(res.headers.get('access-control-allow-methods')).toContain('PUT');
   });
 
@@ -44,7 +60,9 @@ describe('CORS for embedding the SDK in another origin', () => {
   });
 
   it('gives no CORS header to an unlisted origin, nor to admin routes, nor by default', async () => {
-    expect((await preflight(open, '/v1/devices', 'http://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+    expect(
+      (await preflight(open, '/v1/devices', 'http://evil.example')).headers.get('access-control-allow-origin'),
+    ).toBeNull();
     const admin = await preflight(open, '/v1/admin/tasks', APP_ORIGIN, 'GET');
     expect(admin.headers.get('access-control-allow-origin')).toBeNull();
     const adminGet = await open.app.request('/v1/admin/tasks', { headers: { Origin: APP_ORIGIN } });
@@ -54,7 +72,10 @@ describe('CORS for embedding the SDK in another origin', () => {
   });
 
   it('reads origins from flags and the environment, and refuses what is not an origin', () => {
-    expect(parseCorsOrigins(['https://a.example, http://b.example:8080/', 'https://a.example'])).toEqual(['https://a.example', 'http://b.example:8080']);
+    expect(parseCorsOrigins(['https://a.example, http://b.example:8080/', 'https://a.example'])).toEqual([
+      'https://a.example',
+      'http://b.example:8080',
+    ]);
     expect(() => parseCorsOrigins(['https://a.example/app'])).toThrow(/no path, e\.g\. https:\/\/a\.example/);
     expect(() => parseCorsOrigins(['a.example'])).toThrow(/not an origin/);
     expect(() => parseCorsOrigins(['ftp://a.example'])).toThrow(/not an origin/);

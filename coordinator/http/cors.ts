@@ -13,7 +13,13 @@ import { cors } from 'hono/cors';
 import type { Env } from './env.ts';
 
 /** Request headers the browser SDK sends to device routes. */
-export const SDK_REQUEST_HEADERS = ['Authorization', 'Content-Type', 'flock-update-meta', 'If-None-Match', 'Last-Event-ID'] as const;
+export const SDK_REQUEST_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'flock-update-meta',
+  'If-None-Match',
+  'Last-Event-ID',
+] as const;
 /** Response headers the SDK reads. */
 export const SDK_EXPOSED_HEADERS = ['ETag', 'Retry-After'] as const;
 
@@ -23,14 +29,23 @@ export const SDK_EXPOSED_HEADERS = ['ETag', 'Retry-After'] as const;
  */
 export function parseCorsOrigins(values: readonly string[]): string[] {
   const out: string[] = [];
-  for (const raw of values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)) {
+  for (const raw of values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean)) {
     let url: URL;
     try {
       url = new URL(raw);
     } catch {
       throw new Error(`"${raw}" is not an origin; write it as scheme://host[:port], e.g. https://app.example.com`);
     }
-    if (!/^https?:$/.test(url.protocol) || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || raw.replace(/\/$/, '') !== url.origin) {
+    if (
+      !/^https?:$/.test(url.protocol) ||
+      (url.pathname !== '/' && url.pathname !== '') ||
+      url.search ||
+      url.hash ||
+      raw.replace(/\/$/, '') !== url.origin
+    ) {
       throw new Error(`"${raw}" is not an origin; write it as scheme://host[:port] with no path, e.g. ${url.origin}`);
     }
     if (!out.includes(url.origin)) out.push(url.origin);
@@ -39,7 +54,16 @@ export function parseCorsOrigins(values: readonly string[]): string[] {
 }
 
 /** The routes a device (page, worker, service worker) calls; admin routes are not among them. */
-export const DEVICE_ROUTE_PATTERNS = ['/v1/devices', '/v1/devices/*', '/v1/apps/*', '/v1/tasks/*', '/v1/rounds/*', '/v1/telemetry', '/v1/blobs/*', '/v1/keys/*'] as const;
+export const DEVICE_ROUTE_PATTERNS = [
+  '/v1/devices',
+  '/v1/devices/*',
+  '/v1/apps/*',
+  '/v1/tasks/*',
+  '/v1/rounds/*',
+  '/v1/telemetry',
+  '/v1/blobs/*',
+  '/v1/keys/*',
+] as const;
 
 /** CORS for device routes, open to exactly `origins`; a no-op when the list is empty. */
 export function deviceCors(origins: readonly string[]): MiddlewareHandler<Env> {

@@ -12,7 +12,12 @@ let coordinator: Coordinator;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flock-hardening-'));
-  coordinator = await createCoordinator({ dataDir: join(dir, 'data'), log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  coordinator = await createCoordinator({
+    dataDir: join(dir, 'data'),
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
 });
 afterAll(async () => {
   await coordinator?.close();
@@ -34,7 +39,9 @@ describe('malformed requests', () => {
   it('maps a URIError thrown while decoding a path or param to a typed 400', async () => {
     const app = new Hono();
     app.onError(errorHandler(pino({ level: 'silent' })));
-    app.get('/boom', () => { throw new URIError('URI malformed'); });
+    app.get('/boom', () => {
+      throw new URIError('URI malformed');
+    });
     const res = await app.request('/boom');
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_request');

@@ -22,16 +22,31 @@ export function validationHook(result: { success: boolean; error?: unknown }, c:
 export function errorHandler(log: Logger): ErrorHandler {
   return function errorHandler(error, c) {
     if (error instanceof ApiError) return c.json(errorBody(error.code, error.message, error.details), error.status);
-    if (error instanceof CodecError) return c.json(errorBody('unprocessable', `undecodable tensor payload: ${error.message}`, { codec: error.code }), 422);
+    if (error instanceof CodecError)
+      return c.json(
+        errorBody('unprocessable', `undecodable tensor payload: ${error.message}`, { codec: error.code }),
+        422,
+      );
     if (isStoreError(error, 'not_found')) return c.json(errorBody('not_found', error.message), 404);
     if (isStoreError(error, 'conflict')) return c.json(errorBody('conflict', error.message), 409);
     if (isStoreError(error, 'too_large')) return c.json(errorBody('payload_too_large', error.message), 413);
     // A malformed percent-encoding (`GET /%`) is the client's fault, not ours.
-    if (error instanceof URIError) return c.json(errorBody('bad_request', `malformed URL encoding: ${error.message}`), 400);
+    if (error instanceof URIError)
+      return c.json(errorBody('bad_request', `malformed URL encoding: ${error.message}`), 400);
     if (error instanceof HTTPException) {
       const status = error.status;
-      const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'bad_request';
-      return c.json(errorBody(code, error.message || 'bad request'), status === 413 || status === 401 || status === 404 ? status : 400);
+      const code =
+        status === 413
+          ? 'payload_too_large'
+          : status === 401
+            ? 'unauthorized'
+            : status === 404
+              ? 'not_found'
+              : 'bad_request';
+      return c.json(
+        errorBody(code, error.message || 'bad request'),
+        status === 413 || status === 401 || status === 404 ? status : 400,
+      );
     }
     log.error({ err: error, path: c.req.path }, 'unhandled error');
     return c.json(errorBody('internal', 'internal error; the coordinator logged the details'), 500);
@@ -64,7 +79,10 @@ export function rejectMalformedPaths(): MiddlewareHandler {
     try {
       decodeURIComponent(raw);
     } catch {
-      return c.json(errorBody('bad_request', `malformed percent-encoding in the path ${JSON.stringify(raw.slice(0, 200))}`), 400);
+      return c.json(
+        errorBody('bad_request', `malformed percent-encoding in the path ${JSON.stringify(raw.slice(0, 200))}`),
+        400,
+      );
     }
     await next();
   };

@@ -16,11 +16,19 @@ import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import { testAdminKey } from '../routes/fleet.fixture.ts';
 import { openPostgresStore } from '../store/index.ts';
 import { limitRate } from './limits.ts';
-import { memoryRateLimitStore, openPostgresRateLimitStore, type RateLimitDecision, type RateLimitStore } from './rate-limit-store.ts';
+import {
+  memoryRateLimitStore,
+  openPostgresRateLimitStore,
+  type RateLimitDecision,
+  type RateLimitStore,
+} from './rate-limit-store.ts';
 
 function appWith(store?: RateLimitStore) {
   const app = new Hono();
-  app.use('/x', limitRate({ limit: 2, windowMs: 30_000 }, (c) => c.req.header('x-key') ?? 'anon', store));
+  app.use(
+    '/x',
+    limitRate({ limit: 2, windowMs: 30_000 }, (c) => c.req.header('x-key') ?? 'anon', store),
+  );
   app.get('/x', (c) => c.text('ok'));
   return app;
 }
@@ -39,7 +47,11 @@ describe('limitRate', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('30');
     expect(await refused.json()).toEqual({
-      error: { code: 'rate_limited', message: 'too many requests; retry after 30 s', details: { retryAfterSeconds: 30 } },
+      error: {
+        code: 'rate_limited',
+        message: 'too many requests; retry after 30 s',
+        details: { retryAfterSeconds: 30 },
+      },
     });
     expect((await hit(app, 'b')).status).toBe(200);
   });
@@ -87,7 +99,12 @@ describe.skipIf(skip)('registration limits across two coordinators on one Postgr
       const rateLimitStore = shared ? await openPostgresRateLimitStore({ connectionString: db!.url }) : undefined;
       if (rateLimitStore) cleanups.push(() => rateLimitStore.close());
       const flock = await createCoordinator({
-        dataDir: dataDir!, store, adminKey, sweep: false, log: pino({ level: 'silent' }), rateLimitStore,
+        dataDir: dataDir!,
+        store,
+        adminKey,
+        sweep: false,
+        log: pino({ level: 'silent' }),
+        rateLimitStore,
         rateLimits: { registerPerIp: { limit: 10, windowMs: 60_000 }, perDevice: { limit: 100, windowMs: 60_000 } },
       });
       cleanups.push(() => flock.close());
@@ -96,9 +113,12 @@ describe.skipIf(skip)('registration limits across two coordinators on one Postgr
     // One after the other: both migrate the same database, which the store serializes anyway.
     return [await open(), await open()];
   }
-  const registerOn = (flock: Coordinator) => flock.app.request('/v1/devices', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'digits' }),
-  });
+  const registerOn = (flock: Coordinator) =>
+    flock.app.request('/v1/devices', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ app: 'digits' }),
+    });
 
   it('lets exactly the limit through in total, refusing the rest with Retry-After', async () => {
     const [a, b] = await twoCoordinators(true);

@@ -19,7 +19,12 @@ export function limitBody(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
     onError: (c) =>
-      c.json(errorBody('payload_too_large', `request body is larger than this route accepts (${maxBytes} bytes)`, { maxBytes }), 413),
+      c.json(
+        errorBody('payload_too_large', `request body is larger than this route accepts (${maxBytes} bytes)`, {
+          maxBytes,
+        }),
+        413,
+      ),
   });
 }
 
@@ -43,7 +48,11 @@ export type { RateLimit } from './rate-limit-store.ts';
  * left in the key's window.
  * @example app.use('/v1/devices', limitRate({ limit: 30, windowMs: 60_000 }, (c) => 'ip:' + clientIp(c), deps.rateLimits))
  */
-export function limitRate(rate: RateLimit, key: (c: Context) => string, store: RateLimitStore = memoryRateLimitStore()): MiddlewareHandler {
+export function limitRate(
+  rate: RateLimit,
+  key: (c: Context) => string,
+  store: RateLimitStore = memoryRateLimitStore(),
+): MiddlewareHandler {
   assertRateLimit(rate);
   const policy = `${rate.limit};w=${Math.ceil(rate.windowMs / 1000)}`;
   return async function limitRate(c, next) {
@@ -55,6 +64,9 @@ export function limitRate(rate: RateLimit, key: (c: Context) => string, store: R
     // Never 0: a client told to retry at once would only be refused again.
     const retryAfterSeconds = Math.max(1, resetSeconds);
     c.header('Retry-After', String(retryAfterSeconds));
-    return c.json(errorBody('rate_limited', `too many requests; retry after ${retryAfterSeconds} s`, { retryAfterSeconds }), 429);
+    return c.json(
+      errorBody('rate_limited', `too many requests; retry after ${retryAfterSeconds} s`, { retryAfterSeconds }),
+      429,
+    );
   };
 }

@@ -10,10 +10,22 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../../test/pg/test-database.ts';
-import { memoryRateLimitStore, openPostgresRateLimitStore, type RateLimit, type RateLimitDecision, type RateLimitLog, type RateLimitStore } from './rate-limit-store.ts';
+import {
+  memoryRateLimitStore,
+  openPostgresRateLimitStore,
+  type RateLimit,
+  type RateLimitDecision,
+  type RateLimitLog,
+  type RateLimitStore,
+} from './rate-limit-store.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const consumeN = async (store: RateLimitStore, key: string, rate: RateLimit, n: number): Promise<RateLimitDecision[]> => {
+const consumeN = async (
+  store: RateLimitStore,
+  key: string,
+  rate: RateLimit,
+  n: number,
+): Promise<RateLimitDecision[]> => {
   const out: RateLimitDecision[] = [];
   for (let i = 0; i < n; i++) out.push(await store.consume(key, rate));
   return out;
@@ -69,7 +81,11 @@ describe('openPostgresRateLimitStore, database unreachable', () => {
   it('still answers, limits per process from memory, and warns once', async () => {
     const { lines, log } = recordingLog();
     // Port 1 on loopback: nothing listens, so every connection is refused.
-    const store = await openPostgresRateLimitStore({ connectionString: 'postgres://flock@127.0.0.1:1/flock', log, retryMs: 60_000 });
+    const store = await openPostgresRateLimitStore({
+      connectionString: 'postgres://flock@127.0.0.1:1/flock',
+      log,
+      retryMs: 60_000,
+    });
     try {
       const ds = await consumeN(store, 'ip:z', { limit: 3, windowMs: 60_000 }, 5);
       expect(ds.map((d) => d.allowed)).toEqual([true, true, true, false, false]);
@@ -113,7 +129,9 @@ describe.skipIf(skip)('openPostgresRateLimitStore', () => {
     // Had any creation failed, that store would count in memory: 2 + 2 + 2 + 2 would all be allowed.
     const ds = await Promise.all(opened.map((s) => consumeN(s, 'k', { limit: 5, windowMs: 60_000 }, 2)));
     expect(allowedCount(ds.flat())).toBe(5);
-    const tables = await query<{ n: string }>("select count(*) as n from pg_class where relname = 'flock_rate_limits' and relkind = 'r'");
+    const tables = await query<{ n: string }>(
+      "select count(*) as n from pg_class where relname = 'flock_rate_limits' and relkind = 'r'",
+    );
     expect(Number(tables[0].n)).toBe(1);
   });
 
@@ -124,7 +142,12 @@ describe.skipIf(skip)('openPostgresRateLimitStore', () => {
     const ds = await Promise.all([...Array(6)].flatMap(() => [a.consume('ip:1', rate), b.consume('ip:1', rate)]));
     expect(allowedCount(ds)).toBe(10);
     // Each allowed request saw a distinct count: none was lost or doubled.
-    expect(ds.filter((d) => d.allowed).map((d) => d.remaining).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(
+      ds
+        .filter((d) => d.allowed)
+        .map((d) => d.remaining)
+        .sort((x, y) => x - y),
+    ).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const refused = ds.filter((d) => !d.allowed);
     expect(refused.every((d) => d.resetMs > 50_000 && d.resetMs <= 60_000)).toBe(true);
     // Another key, and the same key under another rate, are untouched.
@@ -145,7 +168,10 @@ describe.skipIf(skip)('openPostgresRateLimitStore', () => {
     db = await createTestDatabase('rl_long');
     const store = await open({ retryMs: 60_000 });
     const long = 'dev:' + 'x'.repeat(400);
-    expect((await consumeN(store, long, { limit: 1, windowMs: 60_000 }, 2)).map((d) => d.allowed)).toEqual([true, false]);
+    expect((await consumeN(store, long, { limit: 1, windowMs: 60_000 }, 2)).map((d) => d.allowed)).toEqual([
+      true,
+      false,
+    ]);
     const rows = await query<{ key: string }>('select key from flock_rate_limits');
     expect(rows).toHaveLength(1);
     expect(rows[0].key).toMatch(/sha256:[0-9a-f]{64}$/);

@@ -46,8 +46,10 @@ export interface RateLimitStore {
  * @example assertRateLimit({ limit: 30, windowMs: 60_000 })
  */
 export function assertRateLimit(rate: RateLimit): void {
-  if (!Number.isInteger(rate.limit) || rate.limit < 1) throw new RangeError(`a rate limit needs a positive integer limit, got ${rate.limit}`);
-  if (!Number.isFinite(rate.windowMs) || rate.windowMs <= 0) throw new RangeError(`a rate limit needs a positive windowMs, got ${rate.windowMs}`);
+  if (!Number.isInteger(rate.limit) || rate.limit < 1)
+    throw new RangeError(`a rate limit needs a positive integer limit, got ${rate.limit}`);
+  if (!Number.isFinite(rate.windowMs) || rate.windowMs <= 0)
+    throw new RangeError(`a rate limit needs a positive windowMs, got ${rate.windowMs}`);
 }
 
 /** Namespaces counters by rate (see the module comment). */
@@ -139,7 +141,9 @@ async function ensureTable(pool: pg.Pool, table: string): Promise<void> {
     await client.query('begin');
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [TABLE_LOCK + table]);
     // The columns rate-limiter-flexible's RateLimiterPostgres reads and writes, plus an index for the sweep.
-    await client.query(`create table if not exists "${table}" (key varchar(255) primary key, points integer not null default 0, expire bigint)`);
+    await client.query(
+      `create table if not exists "${table}" (key varchar(255) primary key, points integer not null default 0, expire bigint)`,
+    );
     await client.query(`create index if not exists "${table}_expire" on "${table}" (expire)`);
     await client.query('commit');
   } catch (e) {
@@ -164,23 +168,30 @@ async function ensureTable(pool: pg.Pool, table: string): Promise<void> {
  * const limits = await openPostgresRateLimitStore({ connectionString: process.env.FLOCK_DATABASE_URL!, log });
  * const flock = await createCoordinator({ dataDir, store, rateLimitStore: limits });
  */
-export async function openPostgresRateLimitStore(options: PostgresRateLimitStoreOptions): Promise<PostgresRateLimitStore> {
+export async function openPostgresRateLimitStore(
+  options: PostgresRateLimitStoreOptions,
+): Promise<PostgresRateLimitStore> {
   const table = options.tableName ?? 'flock_rate_limits';
-  if (!/^[a-z_][a-z0-9_]{0,50}$/.test(table)) throw new RangeError(`tableName must be lowercase letters, digits and underscores, got "${table}"`);
-  if (!options.pool && !options.connectionString) throw new RangeError('openPostgresRateLimitStore needs a pool or a connectionString');
+  if (!/^[a-z_][a-z0-9_]{0,50}$/.test(table))
+    throw new RangeError(`tableName must be lowercase letters, digits and underscores, got "${table}"`);
+  if (!options.pool && !options.connectionString)
+    throw new RangeError('openPostgresRateLimitStore needs a pool or a connectionString');
   const poolSize = options.poolSize ?? 2;
-  if (!Number.isInteger(poolSize) || poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${poolSize}`);
+  if (!Number.isInteger(poolSize) || poolSize < 1)
+    throw new RangeError(`poolSize must be a positive integer, got ${poolSize}`);
   const retryMs = options.retryMs ?? 5_000;
   const log = options.log;
   const ownPool = !options.pool;
-  const pool = options.pool ?? new pg.Pool({
-    connectionString: options.connectionString,
-    max: poolSize,
-    application_name: 'flock-rate-limits',
-    // Fail fast so an unreachable database costs a request little before the in-memory fallback answers.
-    connectionTimeoutMillis: 2_000,
-    query_timeout: 2_000,
-  });
+  const pool =
+    options.pool ??
+    new pg.Pool({
+      connectionString: options.connectionString,
+      max: poolSize,
+      application_name: 'flock-rate-limits',
+      // Fail fast so an unreachable database costs a request little before the in-memory fallback answers.
+      connectionTimeoutMillis: 2_000,
+      query_timeout: 2_000,
+    });
   // An idle client can lose its server; the next query reconnects, so do not crash the process.
   if (ownPool) pool.on('error', () => undefined);
 
@@ -192,10 +203,15 @@ export async function openPostgresRateLimitStore(options: PostgresRateLimitStore
     if (!limiter) {
       assertRateLimit(rate);
       limiter = new RateLimiterPostgres({
-        storeClient: pool, storeType: 'pool', tableName: table, tableCreated: true,
+        storeClient: pool,
+        storeType: 'pool',
+        tableName: table,
+        tableCreated: true,
         // Our own sweep runs instead: the library's timer is never cleared, so it would outlive close().
         clearExpiredByTimeout: false,
-        points: rate.limit, duration: rate.windowMs / 1000, keyPrefix: id,
+        points: rate.limit,
+        duration: rate.windowMs / 1000,
+        keyPrefix: id,
         inMemoryBlockOnConsumed: rate.limit + 1,
       });
       shared.set(id, limiter);
@@ -210,7 +226,10 @@ export async function openPostgresRateLimitStore(options: PostgresRateLimitStore
     useDatabaseAt = Date.now() + retryMs;
     if (degraded) return;
     degraded = true;
-    log?.warn({ err: (e as Error).message, table, retryMs }, 'rate limits: PostgreSQL failed; counting in this process only (limits are per process) until it answers again');
+    log?.warn(
+      { err: (e as Error).message, table, retryMs },
+      'rate limits: PostgreSQL failed; counting in this process only (limits are per process) until it answers again',
+    );
   };
   const recovered = () => {
     if (!degraded) return;

@@ -10,7 +10,12 @@ let dir: string;
 let flock: Coordinator;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flock-headers-'));
-  flock = await createCoordinator({ dataDir: join(dir, 'data'), log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  flock = await createCoordinator({
+    dataDir: join(dir, 'data'),
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
 });
 afterAll(async () => {
   await flock?.close();
@@ -46,7 +51,7 @@ describe('security headers', () => {
     expectHardened(await site.app.request('/healthz'));
   });
 
-  it("give pages and scripts a policy with no inline script and no eval, and JSON only frame-ancestors", async () => {
+  it('give pages and scripts a policy with no inline script and no eval, and JSON only frame-ancestors', async () => {
     const dist = join(dir, 'dist-csp');
     mkdirSync(join(dist, 'demo', 'dashboard'), { recursive: true });
     writeFileSync(join(dist, 'demo', 'index.html'), '<!doctype html><title>demo</title>');
@@ -55,7 +60,11 @@ describe('security headers', () => {
     const site = staticSite(flock.app, { distDir: dist });
     for (const path of ['/', '/dashboard', '/sw.js']) {
       const policy = (await site.app.request(path)).headers.get('content-security-policy') ?? '';
-      const scripts = policy.split(';').map((d) => d.trim()).find((d) => d.startsWith('script-src')) ?? '';
+      const scripts =
+        policy
+          .split(';')
+          .map((d) => d.trim())
+          .find((d) => d.startsWith('script-src')) ?? '';
       expect(scripts, path).toBe("script-src 'self' blob: 'wasm-unsafe-eval'");
       expect(policy, path).toContain("object-src 'none'");
       expect(policy, path).toContain("frame-ancestors 'none'");

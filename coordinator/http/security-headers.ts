@@ -39,7 +39,10 @@ export function securityHeaders(): MiddlewareHandler {
     headers.set('Referrer-Policy', 'no-referrer');
     headers.set('X-Frame-Options', 'DENY');
     if (!headers.has('Content-Security-Policy')) {
-      headers.set('Content-Security-Policy', DOCUMENT_TYPES.test(headers.get('content-type') ?? '') ? PAGE_CSP : FRAME_ANCESTORS_CSP);
+      headers.set(
+        'Content-Security-Policy',
+        DOCUMENT_TYPES.test(headers.get('content-type') ?? '') ? PAGE_CSP : FRAME_ANCESTORS_CSP,
+      );
     }
   };
 }

@@ -40,10 +40,24 @@ export class UploadGate {
   enter(deviceId: string, maxBytes: number): () => void {
     const mine = this.perDevice.get(deviceId) ?? 0;
     if (mine >= this.limits.perDevice) {
-      throw new UploadRefused(429, errorBody('rate_limited', `this device already has ${mine} uploads in flight (at most ${this.limits.perDevice}); wait for them to finish`), 1);
+      throw new UploadRefused(
+        429,
+        errorBody(
+          'rate_limited',
+          `this device already has ${mine} uploads in flight (at most ${this.limits.perDevice}); wait for them to finish`,
+        ),
+        1,
+      );
     }
     if (this.reserved + maxBytes > this.limits.totalBytes && this.reserved > 0) {
-      throw new UploadRefused(429, errorBody('rate_limited', 'the coordinator is receiving as many update bytes as it holds at once; retry shortly'), 2);
+      throw new UploadRefused(
+        429,
+        errorBody(
+          'rate_limited',
+          'the coordinator is receiving as many update bytes as it holds at once; retry shortly',
+        ),
+        2,
+      );
     }
     this.perDevice.set(deviceId, mine + 1);
     this.reserved += maxBytes;
@@ -72,7 +86,12 @@ export class UploadGate {
  * running count passes it (the rest is never pulled).
  */
 export async function readBodyCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const tooLarge = (n: number | string) => new ApiError('payload_too_large', `update of ${n} bytes is larger than any valid update for this model (${maxBytes} bytes)`, { maxBytes });
+  const tooLarge = (n: number | string) =>
+    new ApiError(
+      'payload_too_large',
+      `update of ${n} bytes is larger than any valid update for this model (${maxBytes} bytes)`,
+      { maxBytes },
+    );
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(declared);
   if (!request.body) return new Uint8Array(0);

@@ -39,7 +39,9 @@ export function writeHoldout(holdout: Omit<Holdout, 'count'>): Uint8Array {
   const count = y.length;
   const exampleSize = inputShape.reduce((n, d) => n * d, 1);
   if (inputShape.length === 0 || exampleSize < 1 || x.length !== count * exampleSize) {
-    throw new HoldoutError(`x has ${x.length} values but ${count} examples of shape [${inputShape.join(', ')}] need ${count * exampleSize}`);
+    throw new HoldoutError(
+      `x has ${x.length} values but ${count} examples of shape [${inputShape.join(', ')}] need ${count * exampleSize}`,
+    );
   }
   return encodeTensors(
     [
@@ -62,15 +64,22 @@ export function readHoldout(bytes: Uint8Array): Holdout {
   try {
     tensors = decodeTensors(bytes);
   } catch (err) {
-    throw new HoldoutError(`the holdout file does not decode (${(err as Error).message}); write it with writeHoldout()`, { cause: err });
+    throw new HoldoutError(
+      `the holdout file does not decode (${(err as Error).message}); write it with writeHoldout()`,
+      { cause: err },
+    );
   }
   const x = tensors.find((t) => t.name === 'x');
   const y = tensors.find((t) => t.name === 'y');
   if (tensors.length !== 2 || !x || !y) {
-    throw new HoldoutError(`a holdout holds exactly the tensors "x" and "y", found ${tensors.map((t) => `"${t.name}"`).join(', ') || 'none'}`);
+    throw new HoldoutError(
+      `a holdout holds exactly the tensors "x" and "y", found ${tensors.map((t) => `"${t.name}"`).join(', ') || 'none'}`,
+    );
   }
   if (y.shape.length !== 1 || x.shape.length < 2 || x.shape[0] !== y.shape[0]) {
-    throw new HoldoutError(`holdout x is [${x.shape.join(', ')}] and y is [${y.shape.join(', ')}]; y must be [n] and x [n, ...inputShape]`);
+    throw new HoldoutError(
+      `holdout x is [${x.shape.join(', ')}] and y is [${y.shape.join(', ')}]; y must be [n] and x [n, ...inputShape]`,
+    );
   }
   const count = y.shape[0];
   if (count === 0) throw new HoldoutError('the holdout has no examples');
@@ -95,8 +104,12 @@ export function readHoldout(bytes: Uint8Array): Holdout {
  */
 export function assertHoldoutFits(holdout: Holdout, inputShape: readonly (number | null)[], model: string): void {
   const expected = inputShape.slice(1);
-  const fits = expected.length === holdout.inputShape.length && expected.every((d, i) => d === null || d === holdout.inputShape[i]);
+  const fits =
+    expected.length === holdout.inputShape.length &&
+    expected.every((d, i) => d === null || d === holdout.inputShape[i]);
   if (!fits) {
-    throw new HoldoutError(`holdout examples are [${holdout.inputShape.join(', ')}] but ${model} takes [${expected.map((d) => d ?? 'any').join(', ')}]; use a holdout made for it`);
+    throw new HoldoutError(
+      `holdout examples are [${holdout.inputShape.join(', ')}] but ${model} takes [${expected.map((d) => d ?? 'any').join(', ')}]; use a holdout made for it`,
+    );
   }
 }

@@ -34,10 +34,16 @@ export async function readModelDirectory(dir: string, limits: Partial<ModelPacka
   const jsonPath = join(dir, 'model.json');
   const jsonSize = await fileSize(jsonPath);
   if (jsonSize === undefined) {
-    throw new ModelPackageError('missing_model_json', `no model.json in ${dir}; point at the folder written by tf.LayersModel.save()`);
+    throw new ModelPackageError(
+      'missing_model_json',
+      `no model.json in ${dir}; point at the folder written by tf.LayersModel.save()`,
+    );
   }
   const tooLarge = (total: number) =>
-    new ModelPackageError('too_large', `the model in ${dir} totals at least ${total} bytes, over the limit of ${maxTotalBytes}; shrink or quantize the model, or raise the limit`);
+    new ModelPackageError(
+      'too_large',
+      `the model in ${dir} totals at least ${total} bytes, over the limit of ${maxTotalBytes}; shrink or quantize the model, or raise the limit`,
+    );
   if (jsonSize > maxTotalBytes) throw tooLarge(jsonSize);
   const jsonBytes = new Uint8Array(await readFile(jsonPath));
   const json = parseModelJson(jsonBytes);
@@ -74,7 +80,8 @@ export async function modelToFiles(model: tf.LayersModel): Promise<Map<string, U
   const files = new Map<string, Uint8Array>();
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const weightData =
+        artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const modelJson = {
         format: 'layers-model',
         generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,

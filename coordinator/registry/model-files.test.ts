@@ -66,7 +66,11 @@ describe('readModelDirectory', () => {
     const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
     const bin = await readFile(join(dir, 'weights.bin'));
     const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(bin).buffer }),
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: new Uint8Array(bin).buffer,
+      }),
     );
     expect(model.countParams()).toBe(50_890);
     model.dispose();
@@ -90,9 +94,15 @@ describe('readModelDirectory', () => {
     const dir = await modelDir();
     await writeFile(join(dir, 'model.json'), '{"modelTopology": ');
     await rejectsWith(readModelDirectory(dir), 'bad_model_json');
-    await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: {}, weightsManifest: [] }));
+    await writeFile(
+      join(dir, 'model.json'),
+      JSON.stringify({ format: 'graph-model', modelTopology: {}, weightsManifest: [] }),
+    );
     expect((await rejectsWith(readModelDirectory(dir), 'bad_model_json')).message).toMatch(/Layers model/);
-    await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['../../etc/passwd'], weights: [] }] }));
+    await writeFile(
+      join(dir, 'model.json'),
+      JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['../../etc/passwd'], weights: [] }] }),
+    );
     await rejectsWith(readModelDirectory(dir), 'bad_model_json');
     await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: { class_name: 'Sequential' } }));
     expect((await rejectsWith(readModelDirectory(dir), 'bad_model_json')).message).toMatch(/weightsManifest/);
@@ -183,13 +193,30 @@ describe('a topology that asks for more weights than its files declare', () => {
       format: 'layers-model',
       modelTopology: {
         class_name: 'Sequential',
-        config: { name: 'huge', layers: [{ class_name: 'Dense', config: { name: 'd', units: 20000, use_bias: false, batch_input_shape: [null, 20000], kernel_initializer: { class_name: 'GlorotUniform', config: {} } } }] },
+        config: {
+          name: 'huge',
+          layers: [
+            {
+              class_name: 'Dense',
+              config: {
+                name: 'd',
+                units: 20000,
+                use_bias: false,
+                batch_input_shape: [null, 20000],
+                kernel_initializer: { class_name: 'GlorotUniform', config: {} },
+              },
+            },
+          ],
+        },
         keras_version: 'tfjs-layers 4.22.0',
         backend: 'tensor_flow.js',
       },
       weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'd/kernel', shape: [1, 1], dtype: 'float32' }] }],
     };
-    return new Map([['model.json', new TextEncoder().encode(JSON.stringify(json))], ['w.bin', new Uint8Array(4)]]);
+    return new Map([
+      ['model.json', new TextEncoder().encode(JSON.stringify(json))],
+      ['w.bin', new Uint8Array(4)],
+    ]);
   }
 
   it('is refused before tfjs allocates its initial values (1.6 GB here), naming the layer', async () => {
@@ -198,7 +225,9 @@ describe('a topology that asks for more weights than its files declare', () => {
     const after = process.memoryUsage();
     expect(err.message).toMatch(/layer "d" asks for weight kernel of shape \[20000, 20000\].*declares 1/);
     const grownMb = (after.arrayBuffers - before.arrayBuffers + after.heapUsed - before.heapUsed) / 2 ** 20;
-    console.log(`huge Dense topology refused; memory grew ${grownMb.toFixed(1)} MB (unchecked, tfjs would allocate ${((20000 * 20000 * 4) / 2 ** 30).toFixed(2)} GiB)`);
+    console.log(
+      `huge Dense topology refused; memory grew ${grownMb.toFixed(1)} MB (unchecked, tfjs would allocate ${((20000 * 20000 * 4) / 2 ** 30).toFixed(2)} GiB)`,
+    );
     expect(grownMb).toBeLessThan(100);
   });
 

@@ -37,7 +37,12 @@ export interface PushModelResult {
 }
 
 /** Writes each variant's file and its shards as blobs; returns the variant records. */
-export async function storeVariantBlobs(store: Store, weightSpecs: readonly WeightSpec[], weights: Float32Array[], encodings?: readonly VariantEncoding[]): Promise<ModelVariant[]> {
+export async function storeVariantBlobs(
+  store: Store,
+  weightSpecs: readonly WeightSpec[],
+  weights: Float32Array[],
+  encodings?: readonly VariantEncoding[],
+): Promise<ModelVariant[]> {
   const variants = deriveVariants({ weightSpecs: [...weightSpecs], weights }, encodings);
   const out: ModelVariant[] = [];
   for (const variant of variants) {
@@ -67,7 +72,9 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
   const refusedVariants: VariantEncoding[] = [];
   if (input.holdout) {
     const holdout = readHoldout(input.holdout);
-    accuracy = await checkVariantAccuracy(pkg, deriveVariants(pkg), holdout, { maxAccuracyDrop: input.maxAccuracyDrop });
+    accuracy = await checkVariantAccuracy(pkg, deriveVariants(pkg), holdout, {
+      maxAccuracyDrop: input.maxAccuracyDrop,
+    });
     for (const v of accuracy.perVariant) if (!v.accepted && v.encoding !== 'fp32') refusedVariants.push(v.encoding);
     encodings = encodings.filter((e) => !refusedVariants.includes(e));
   }
@@ -100,9 +107,16 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
     target: `${input.app}@${version.version}`,
     details: { params: pkg.totalParams, variants: variants.map((v) => v.encoding), refusedVariants },
   });
-  const final = input.stage && input.stage !== 'candidate'
-    ? await changeStage(store, signing, { app: input.app, version: version.version, stage: input.stage, actor: input.actor, reason: 'set at push' })
-    : version;
+  const final =
+    input.stage && input.stage !== 'candidate'
+      ? await changeStage(store, signing, {
+          app: input.app,
+          version: version.version,
+          stage: input.stage,
+          actor: input.actor,
+          reason: 'set at push',
+        })
+      : version;
   return { version: final, accuracy, refusedVariants };
 }
 
@@ -118,7 +132,12 @@ export function manifestFor(version: ModelVersion, generation: number): Manifest
     modelTopologyHash: String(topology.topologyHash),
     inputSpec: version.inputSpec as Manifest['inputSpec'],
     ...(version.labels ? { labels: version.labels } : {}),
-    variants: version.variants.map((v) => ({ encoding: v.encoding as VariantEncoding, totalBytes: v.totalBytes, sha256: v.sha256, shards: v.shards })),
+    variants: version.variants.map((v) => ({
+      encoding: v.encoding as VariantEncoding,
+      totalBytes: v.totalBytes,
+      sha256: v.sha256,
+      shards: v.shards,
+    })),
   };
 }
 
@@ -127,7 +146,12 @@ export async function publishManifest(store: StoreOps, signing: SigningKey, vers
   return store.publishManifest({
     app: version.app,
     version: version.version,
-    sign: async (generation) => (await signManifest(manifestFor(version, generation), signing.privateKey, signing.keyId)) as unknown as JsonObject,
+    sign: async (generation) =>
+      (await signManifest(
+        manifestFor(version, generation),
+        signing.privateKey,
+        signing.keyId,
+      )) as unknown as JsonObject,
   });
 }
 
@@ -147,7 +171,11 @@ export async function changeStage(
   if (target.stage === input.stage) return target;
   if (input.stage === 'production') {
     for (const prod of await store.listModelVersions(input.app, { stage: 'production' })) {
-      await store.setStage(input.app, prod.version, { to: 'archived', actor: input.actor, reason: `replaced by version ${input.version}` });
+      await store.setStage(input.app, prod.version, {
+        to: 'archived',
+        actor: input.actor,
+        reason: `replaced by version ${input.version}`,
+      });
     }
   }
   await store.setStage(input.app, input.version, { to: input.stage, actor: input.actor, reason: input.reason ?? null });

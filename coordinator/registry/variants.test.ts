@@ -27,7 +27,10 @@ describe('deriveVariants / weightsFromVariant', () => {
   });
 
   it('makes fp16 about half and int8 about a quarter of fp32 for a real-sized layer', () => {
-    const big = { weightSpecs: [{ name: 'k', shape: [256, 64] }], weights: [Float32Array.from({ length: 256 * 64 }, (_, i) => Math.cos(i))] };
+    const big = {
+      weightSpecs: [{ name: 'k', shape: [256, 64] }],
+      weights: [Float32Array.from({ length: 256 * 64 }, (_, i) => Math.cos(i))],
+    };
     const [fp32, fp16, int8] = deriveVariants(big).map((v) => v.bytes.byteLength);
     expect(fp16 / fp32).toBeGreaterThan(0.45);
     expect(fp16 / fp32).toBeLessThan(0.55);
@@ -45,7 +48,13 @@ describe('deriveVariants / weightsFromVariant', () => {
     const corrupted = fp32.bytes.slice();
     corrupted[corrupted.length - 10] ^= 0xff;
     expect(() => weightsFromVariant(corrupted, weightSpecs)).toThrow(/does not decode/);
-    const reordered = encodeTensors([{ ...weightSpecs[1], data: bias }, { ...weightSpecs[0], data: kernel }], { encoding: 'fp32' });
+    const reordered = encodeTensors(
+      [
+        { ...weightSpecs[1], data: bias },
+        { ...weightSpecs[0], data: kernel },
+      ],
+      { encoding: 'fp32' },
+    );
     try {
       weightsFromVariant(reordered, weightSpecs);
       expect.unreachable();

@@ -30,7 +30,10 @@ export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
  * @example
  * const variants = deriveVariants(pkg); // [{ encoding: 'fp32', bytes }, { encoding: 'fp16', … }, { encoding: 'int8', … }]
  */
-export function deriveVariants(pkg: Pick<ModelPackage, 'weightSpecs' | 'weights'>, encodings: readonly VariantEncoding[] = VARIANT_ENCODINGS): ModelVariant[] {
+export function deriveVariants(
+  pkg: Pick<ModelPackage, 'weightSpecs' | 'weights'>,
+  encodings: readonly VariantEncoding[] = VARIANT_ENCODINGS,
+): ModelVariant[] {
   const tensors = pkg.weightSpecs.map((spec, i) => ({ name: spec.name, shape: spec.shape, data: pkg.weights[i] }));
   return encodings.map((encoding) => ({ encoding, bytes: encodeTensors(tensors, { encoding }) }));
 }
@@ -43,7 +46,8 @@ export function deriveVariants(pkg: Pick<ModelPackage, 'weightSpecs' | 'weights'
  * const shards = shardBytes(variant.bytes); // 10 MiB -> [4 MiB, 4 MiB, 2 MiB]
  */
 export function shardBytes(bytes: Uint8Array, shardSize = DEFAULT_SHARD_BYTES): Uint8Array[] {
-  if (!Number.isInteger(shardSize) || shardSize < 1) throw new RangeError(`shardSize must be a positive integer, got ${shardSize}`);
+  if (!Number.isInteger(shardSize) || shardSize < 1)
+    throw new RangeError(`shardSize must be a positive integer, got ${shardSize}`);
   if (bytes.byteLength === 0) return [bytes];
   const shards: Uint8Array[] = [];
   for (let at = 0; at < bytes.byteLength; at += shardSize) shards.push(bytes.subarray(at, at + shardSize));
@@ -65,15 +69,25 @@ export function weightsFromVariant(bytes: Uint8Array, weightSpecs: readonly Weig
     tensors = decodeTensors(bytes);
   } catch (err) {
     const reason = err instanceof CodecError ? `${err.code}: ${err.message}` : (err as Error).message;
-    throw new ModelPackageError('bad_variant', `the variant does not decode (${reason}); derive it again from the stored model`, { cause: err });
+    throw new ModelPackageError(
+      'bad_variant',
+      `the variant does not decode (${reason}); derive it again from the stored model`,
+      { cause: err },
+    );
   }
   if (tensors.length !== weightSpecs.length) {
-    throw new ModelPackageError('bad_variant', `the variant holds ${tensors.length} tensors but the model has ${weightSpecs.length} weights`);
+    throw new ModelPackageError(
+      'bad_variant',
+      `the variant holds ${tensors.length} tensors but the model has ${weightSpecs.length} weights`,
+    );
   }
   return tensors.map((t, i) => {
     const spec = weightSpecs[i];
     if (t.name !== spec.name || t.shape.length !== spec.shape.length || t.shape.some((d, j) => d !== spec.shape[j])) {
-      throw new ModelPackageError('bad_variant', `variant tensor ${i} is ${t.name} [${t.shape.join(', ')}] but the model expects ${spec.name} [${spec.shape.join(', ')}]`);
+      throw new ModelPackageError(
+        'bad_variant',
+        `variant tensor ${i} is ${t.name} [${t.shape.join(', ')}] but the model expects ${spec.name} [${spec.shape.join(', ')}]`,
+      );
     }
     return t.data;
   });

@@ -22,13 +22,24 @@ export interface ArmRewardView extends ArmReward {
  * const rewards = await readBanditRewards(store, 'digits', [3, 4], bandit.startedAt);
  * rewards[0] // { version: 3, successes: 38912, failures: 4168, outcomes: 43080, devices: 240 }
  */
-export async function readBanditRewards(store: Pick<StoreOps, 'listTelemetry'>, app: string, versions: readonly number[], since: string): Promise<ArmRewardView[]> {
+export async function readBanditRewards(
+  store: Pick<StoreOps, 'listTelemetry'>,
+  app: string,
+  versions: readonly number[],
+  since: string,
+): Promise<ArmRewardView[]> {
   const tally = new FeedbackTally();
   for (const version of versions) {
     let afterId: number | undefined;
     for (;;) {
       const page = await store.listTelemetry({ app, version, kind: 'feedback', since, afterId, limit: MAX_LIMIT });
-      for (const r of page) tally.add({ deviceId: r.deviceId, version: r.version, kind: r.kind, payload: r.payload as { correct?: unknown; incorrect?: unknown } });
+      for (const r of page)
+        tally.add({
+          deviceId: r.deviceId,
+          version: r.version,
+          kind: r.kind,
+          payload: r.payload as { correct?: unknown; incorrect?: unknown },
+        });
       if (page.length < MAX_LIMIT) break;
       afterId = page[page.length - 1].id;
     }

@@ -16,7 +16,13 @@ import { publishManifest } from '../registry/publish.ts';
 import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
 import { newBandit, reallocate, versionOf, type BanditState, type Rng } from './bandit.ts';
 import { readBanditRewards } from './bandit-rewards.ts';
-import { BANDIT_INDEX_KEY as INDEX_KEY, banditKey as keyOf, cryptoRng, readBandit, type ServedBandit } from './bandit-state.ts';
+import {
+  BANDIT_INDEX_KEY as INDEX_KEY,
+  banditKey as keyOf,
+  cryptoRng,
+  readBandit,
+  type ServedBandit,
+} from './bandit-state.ts';
 import type { ManifestEvents } from './manifest-events.ts';
 import { publishCohortManifest, liveRollout } from './rollout-manifests.ts';
 
@@ -52,7 +58,8 @@ export class BanditService {
     for (const v of versions) {
       const found = await this.o.store.getModelVersion(app, v);
       if (!found) throw new ApiError('not_found', `model ${app} has no version ${v}`);
-      if (found.stage === 'archived') throw new ApiError('conflict', `version ${v} is archived; a bandit serves live versions only`);
+      if (found.stage === 'archived')
+        throw new ApiError('conflict', `version ${v} is archived; a bandit serves live versions only`);
       out.push(found);
     }
     return out;
@@ -62,7 +69,9 @@ export class BanditService {
     const versions = await this.versions(app, state.versions);
     const generations: number[] = [];
     for (let arm = 0; arm < versions.length; arm++) {
-      generations.push((await publishCohortManifest(this.o.store, this.o.signing, versions[arm], state.id, `arm-${arm}`)).generation);
+      generations.push(
+        (await publishCohortManifest(this.o.store, this.o.signing, versions[arm], state.id, `arm-${arm}`)).generation,
+      );
     }
     this.o.events.publish({ app, generation: Math.max(...generations), reason: 'bandit' });
     return generations;
@@ -78,11 +87,16 @@ export class BanditService {
    * Starts splitting the app's traffic evenly between `versions`.
    * @example await bandits.startBandit({ app: 'digits', versions: [3, 4] }, 'admin:key_1')
    */
-  startBandit(input: { app: string; versions: number[]; reallocateSeconds?: number }, actor: string): Promise<ServedBandit> {
+  startBandit(
+    input: { app: string; versions: number[]; reallocateSeconds?: number },
+    actor: string,
+  ): Promise<ServedBandit> {
     return this.serial(async () => {
       const { app } = input;
-      if ((await readBandit(this.o.store, app))?.status === 'running') throw new ApiError('conflict', `app ${app} already runs a bandit; stop it first`);
-      if (await liveRollout(this.o.store, app)) throw new ApiError('conflict', `app ${app} has a live rollout; finish or abort it before starting a bandit`);
+      if ((await readBandit(this.o.store, app))?.status === 'running')
+        throw new ApiError('conflict', `app ${app} already runs a bandit; stop it first`);
+      if (await liveRollout(this.o.store, app))
+        throw new ApiError('conflict', `app ${app} has a live rollout; finish or abort it before starting a bandit`);
       let state: BanditState;
       try {
         state = newBandit(`bd_${app}_${Date.now().toString(36)}`, input.versions, this.now().toISOString());
@@ -90,9 +104,22 @@ export class BanditService {
         throw new ApiError('validation_failed', error instanceof Error ? error.message : String(error));
       }
       const generations = await this.publishArms(app, state);
-      const bandit: ServedBandit = { app, status: 'running', state, generations, startedAt: state.reallocatedAt, reallocateSeconds: input.reallocateSeconds ?? 300, rewards: [] };
+      const bandit: ServedBandit = {
+        app,
+        status: 'running',
+        state,
+        generations,
+        startedAt: state.reallocatedAt,
+        reallocateSeconds: input.reallocateSeconds ?? 300,
+        rewards: [],
+      };
       await this.save(bandit);
-      await this.o.store.appendAudit({ actor, action: 'bandit.start', target: app, details: { banditId: state.id, versions: state.versions, generations } });
+      await this.o.store.appendAudit({
+        actor,
+        action: 'bandit.start',
+        target: app,
+        details: { banditId: state.id, versions: state.versions, generations },
+      });
       return bandit;
     });
   }
@@ -108,7 +135,12 @@ export class BanditService {
       const next: ServedBandit = { ...bandit, rewards, state };
       if (state !== bandit.state) {
         next.generations = await this.publishArms(app, state);
-        await this.o.store.appendAudit({ actor, action: 'bandit.reallocate', target: app, details: { banditId: state.id, shares: state.shares, rewards: rewards as unknown as JsonObject[] } });
+        await this.o.store.appendAudit({
+          actor,
+          action: 'bandit.reallocate',
+          target: app,
+          details: { banditId: state.id, shares: state.shares, rewards: rewards as unknown as JsonObject[] },
+        });
       }
       await this.save(next);
       return next;
@@ -121,14 +153,23 @@ export class BanditService {
       const bandit = await readBandit(this.o.store, app);
       if (!bandit || bandit.status !== 'running') throw new ApiError('not_found', `app ${app} runs no bandit`);
       // A stopped bandit keeps the rewards it ended with: later feedback is about production, not the experiment.
-      const stopped: ServedBandit = { ...bandit, status: 'stopped', rewards: await readBanditRewards(this.o.store, app, bandit.state.versions, bandit.startedAt) };
+      const stopped: ServedBandit = {
+        ...bandit,
+        status: 'stopped',
+        rewards: await readBanditRewards(this.o.store, app, bandit.state.versions, bandit.startedAt),
+      };
       await this.save(stopped);
       const production = (await this.o.store.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
       if (production) {
         const record = await publishManifest(this.o.store, this.o.signing, production);
         this.o.events.publish({ app, generation: record.generation, reason: 'bandit stopped' });
       }
-      await this.o.store.appendAudit({ actor, action: 'bandit.stop', target: app, details: { banditId: bandit.state.id, shares: bandit.state.shares } });
+      await this.o.store.appendAudit({
+        actor,
+        action: 'bandit.stop',
+        target: app,
+        details: { banditId: bandit.state.id, shares: bandit.state.shares },
+      });
       return stopped;
     });
   }
@@ -141,7 +182,11 @@ export class BanditService {
    */
   async view(app: string): Promise<ServedBandit> {
     const bandit = await readBandit(this.o.store, app);
-    if (!bandit) throw new ApiError('not_found', `app ${app} has no bandit; start one with "flock bandit start --app ${app} --versions 3,4"`);
+    if (!bandit)
+      throw new ApiError(
+        'not_found',
+        `app ${app} has no bandit; start one with "flock bandit start --app ${app} --versions 3,4"`,
+      );
     if (bandit.status !== 'running') return bandit;
     return { ...bandit, rewards: await readBanditRewards(this.o.store, app, bandit.state.versions, bandit.startedAt) };
   }
@@ -149,7 +194,10 @@ export class BanditService {
   /** Checks for due reallocations every `intervalMs`. */
   start(intervalMs = 5_000): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick().catch((err) => this.o.log.error({ err }, 'bandit tick failed')), intervalMs);
+    this.timer = setInterval(
+      () => void this.tick().catch((err) => this.o.log.error({ err }, 'bandit tick failed')),
+      intervalMs,
+    );
     this.timer.unref?.();
   }
 

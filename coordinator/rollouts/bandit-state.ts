@@ -34,10 +34,13 @@ export async function readBandit(store: StoreOps, app: string): Promise<ServedBa
 }
 
 /** The manifest generation a device gets under a running bandit, or null. */
-export async function banditGenerationFor(store: StoreOps, app: string, deviceId: string): Promise<{ generation: number; banditId: string; arm: number } | null> {
+export async function banditGenerationFor(
+  store: StoreOps,
+  app: string,
+  deviceId: string,
+): Promise<{ generation: number; banditId: string; arm: number } | null> {
   const bandit = await readBandit(store, app);
   if (!bandit || bandit.status !== 'running') return null;
   const arm = armOf(bandit.state.id, deviceId, bandit.state.shares);
   return { generation: bandit.generations[arm], banditId: bandit.state.id, arm };
 }
-

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
-  armOf, DEFAULT_REALLOCATION_GUARD, flipBound, guardedShares, newBandit, reallocate, rewardsFromFeedback,
-  sampleBeta, sampleGamma, seededRng, thompsonShares, totalVariation, versionOf, type ArmReward, type BanditState,
+  armOf,
+  DEFAULT_REALLOCATION_GUARD,
+  flipBound,
+  guardedShares,
+  newBandit,
+  reallocate,
+  rewardsFromFeedback,
+  sampleBeta,
+  sampleGamma,
+  seededRng,
+  thompsonShares,
+  totalVariation,
+  versionOf,
+  type ArmReward,
+  type BanditState,
 } from './bandit.ts';
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -29,20 +42,36 @@ describe('Gamma and Beta sampling', () => {
   it('is reproducible from the seed', () => {
     const a = seededRng(9);
     const b = seededRng(9);
-    expect(Array.from({ length: 5 }, () => sampleBeta(2, 5, a))).toEqual(Array.from({ length: 5 }, () => sampleBeta(2, 5, b)));
+    expect(Array.from({ length: 5 }, () => sampleBeta(2, 5, a))).toEqual(
+      Array.from({ length: 5 }, () => sampleBeta(2, 5, b)),
+    );
   });
 });
 
 describe('thompsonShares', () => {
   it('gives the clearly better arm nearly all traffic and respects the floor', () => {
-    const shares = thompsonShares([{ version: 1, successes: 60, failures: 40 }, { version: 2, successes: 85, failures: 15 }], seededRng(3), { floor: 0.02 });
+    const shares = thompsonShares(
+      [
+        { version: 1, successes: 60, failures: 40 },
+        { version: 2, successes: 85, failures: 15 },
+      ],
+      seededRng(3),
+      { floor: 0.02 },
+    );
     expect(shares[1]).toBeGreaterThan(0.95);
     expect(shares[0]).toBeGreaterThanOrEqual(0.02);
     expect(shares[0] + shares[1]).toBeCloseTo(1, 10);
   });
 
   it('splits evenly between arms with no evidence', () => {
-    const shares = thompsonShares([{ version: 1, successes: 0, failures: 0 }, { version: 2, successes: 0, failures: 0 }], seededRng(4), { draws: 4000 });
+    const shares = thompsonShares(
+      [
+        { version: 1, successes: 0, failures: 0 },
+        { version: 2, successes: 0, failures: 0 },
+      ],
+      seededRng(4),
+      { draws: 4000 },
+    );
     expect(Math.abs(shares[0] - 0.5)).toBeLessThan(0.05);
   });
 });
@@ -65,13 +94,17 @@ function simulate(trueRates: Record<number, number>, periods: number, seed: numb
   for (let p = 0; p < periods; p++) {
     const assignment = devices.map((d) => versionOf(state, d));
     history.push({ state, assignment });
-    for (let i = 0; i < 300; i++) { // a sample of devices report each period
+    for (let i = 0; i < 300; i++) {
+      // a sample of devices report each period
       const version = assignment[Math.floor(rng() * devices.length)];
       const r = totals.get(version) ?? { version, successes: 0, failures: 0 };
-      if (rng() < trueRates[version]) r.successes += 1; else r.failures += 1;
+      if (rng() < trueRates[version]) r.successes += 1;
+      else r.failures += 1;
       totals.set(version, r);
     }
-    state = reallocate(state, [...totals.values()], rng, `2026-01-01T${String(p + 1).padStart(2, '0')}:00:00.000Z`, { draws: 500 });
+    state = reallocate(state, [...totals.values()], rng, `2026-01-01T${String(p + 1).padStart(2, '0')}:00:00.000Z`, {
+      draws: 500,
+    });
   }
   return { state, history };
 }
@@ -103,7 +136,9 @@ describe('bandit simulation', () => {
         continue;
       }
       reallocations += 1;
-      expect(flipBound(before.state.shares, after.state.shares)).toBeLessThanOrEqual(DEFAULT_REALLOCATION_GUARD.maxStep + 1e-9);
+      expect(flipBound(before.state.shares, after.state.shares)).toBeLessThanOrEqual(
+        DEFAULT_REALLOCATION_GUARD.maxStep + 1e-9,
+      );
       // Hash buckets are a sample, so allow a little sampling slack over the bound.
       expect(flipped).toBeLessThanOrEqual(DEFAULT_REALLOCATION_GUARD.maxStep + 0.03);
       // Flips happen only in the direction of the share change: a device moves to the gaining arm.
@@ -124,19 +159,24 @@ describe('bandit simulation', () => {
 
 describe('rewardsFromFeedback', () => {
   it('sums feedback per version and ignores other rows', () => {
-    expect(rewardsFromFeedback([
-      { version: 1, kind: 'feedback', payload: { correct: 3, incorrect: 1 } },
-      { version: 1, kind: 'feedback', payload: { correct: 2, incorrect: 0 } },
-      { version: 2, kind: 'latency', payload: {} },
-      { version: null, kind: 'feedback', payload: { correct: 9, incorrect: 9 } },
-    ])).toEqual([{ version: 1, successes: 5, failures: 1 }]);
+    expect(
+      rewardsFromFeedback([
+        { version: 1, kind: 'feedback', payload: { correct: 3, incorrect: 1 } },
+        { version: 1, kind: 'feedback', payload: { correct: 2, incorrect: 0 } },
+        { version: 2, kind: 'latency', payload: {} },
+        { version: null, kind: 'feedback', payload: { correct: 9, incorrect: 9 } },
+      ]),
+    ).toEqual([{ version: 1, successes: 5, failures: 1 }]);
   });
 
   it('caps each device at a bounded number of outcomes per version, keeping its rate', () => {
-    const rewards = rewardsFromFeedback([
-      { deviceId: 'liar', version: 2, kind: 'feedback', payload: { correct: 1_000_000, incorrect: 0 } },
-      { deviceId: 'honest', version: 2, kind: 'feedback', payload: { correct: 50, incorrect: 50 } },
-    ], 100);
+    const rewards = rewardsFromFeedback(
+      [
+        { deviceId: 'liar', version: 2, kind: 'feedback', payload: { correct: 1_000_000, incorrect: 0 } },
+        { deviceId: 'honest', version: 2, kind: 'feedback', payload: { correct: 50, incorrect: 50 } },
+      ],
+      100,
+    );
     expect(rewards).toEqual([{ version: 2, successes: 150, failures: 50 }]);
   });
 });

@@ -67,14 +67,18 @@ export function thompsonShares(arms: readonly ArmReward[], rng: Rng, options: Th
   const a0 = options.priorAlpha ?? 1;
   const b0 = options.priorBeta ?? 1;
   const floor = options.floor ?? 0.01;
-  if (!(floor >= 0 && floor * arms.length <= 1)) throw new RangeError(`floor ${floor} is impossible for ${arms.length} arms; use at most 1/${arms.length}`);
+  if (!(floor >= 0 && floor * arms.length <= 1))
+    throw new RangeError(`floor ${floor} is impossible for ${arms.length} arms; use at most 1/${arms.length}`);
   const wins = new Array<number>(arms.length).fill(0);
   for (let i = 0; i < draws; i++) {
     let best = 0;
     let bestValue = -1;
     arms.forEach((arm, k) => {
       const value = sampleBeta(a0 + arm.successes, b0 + arm.failures, rng);
-      if (value > bestValue) { bestValue = value; best = k; }
+      if (value > bestValue) {
+        bestValue = value;
+        best = k;
+      }
     });
     wins[best] += 1;
   }
@@ -83,7 +87,9 @@ export function thompsonShares(arms: readonly ArmReward[], rng: Rng, options: Th
   const low = raw.map((s) => s < floor);
   const lifted = low.filter(Boolean).length * floor;
   const rest = raw.reduce((sum, s, k) => (low[k] ? sum : sum + s), 0);
-  return raw.map((s, k) => (low[k] ? floor : rest > 0 ? (s / rest) * (1 - lifted) : (1 - lifted) / (arms.length - low.filter(Boolean).length)));
+  return raw.map((s, k) =>
+    low[k] ? floor : rest > 0 ? (s / rest) * (1 - lifted) : (1 - lifted) / (arms.length - low.filter(Boolean).length),
+  );
 }
 
 export interface ReallocationGuard {
@@ -107,8 +113,13 @@ export function totalVariation(a: readonly number[], b: readonly number[]): numb
  * guardedShares([0.5, 0.5], [0.52, 0.48], DEFAULT_REALLOCATION_GUARD) // [0.5, 0.5]: below minChange
  * guardedShares([0.5, 0.5], [0.9, 0.1], DEFAULT_REALLOCATION_GUARD)   // [0.7, 0.3]: capped at maxStep
  */
-export function guardedShares(current: readonly number[], proposed: readonly number[], guard: ReallocationGuard = DEFAULT_REALLOCATION_GUARD): number[] {
-  if (current.length !== proposed.length) throw new RangeError(`allocations differ in arms: ${current.length} vs ${proposed.length}`);
+export function guardedShares(
+  current: readonly number[],
+  proposed: readonly number[],
+  guard: ReallocationGuard = DEFAULT_REALLOCATION_GUARD,
+): number[] {
+  if (current.length !== proposed.length)
+    throw new RangeError(`allocations differ in arms: ${current.length} vs ${proposed.length}`);
   const largestMove = Math.max(...current.map((x, k) => Math.abs(proposed[k] - x)));
   if (largestMove < guard.minChange) return [...current];
   const tv = totalVariation(current, proposed);
@@ -170,8 +181,15 @@ export interface BanditState {
  * const s = newBandit('bd_1', [3, 4], new Date().toISOString()); // shares [0.5, 0.5]
  */
 export function newBandit(id: string, versions: readonly number[], at: string): BanditState {
-  if (versions.length < 2 || new Set(versions).size !== versions.length) throw new RangeError(`a bandit needs at least two distinct versions, got ${JSON.stringify(versions)}`);
-  return { id, versions: [...versions], shares: versions.map(() => 1 / versions.length), reallocations: 0, reallocatedAt: at };
+  if (versions.length < 2 || new Set(versions).size !== versions.length)
+    throw new RangeError(`a bandit needs at least two distinct versions, got ${JSON.stringify(versions)}`);
+  return {
+    id,
+    versions: [...versions],
+    shares: versions.map(() => 1 / versions.length),
+    reallocations: 0,
+    reallocatedAt: at,
+  };
 }
 
 /**
@@ -181,8 +199,16 @@ export function newBandit(id: string, versions: readonly number[], at: string): 
  * @example
  * state = reallocate(state, rewardsFromFeedback(events), rng, new Date().toISOString());
  */
-export function reallocate(state: BanditState, rewards: readonly ArmReward[], rng: Rng, at: string, options: ThompsonOptions & { guard?: ReallocationGuard } = {}): BanditState {
-  const arms = state.versions.map((version) => rewards.find((r) => r.version === version) ?? { version, successes: 0, failures: 0 });
+export function reallocate(
+  state: BanditState,
+  rewards: readonly ArmReward[],
+  rng: Rng,
+  at: string,
+  options: ThompsonOptions & { guard?: ReallocationGuard } = {},
+): BanditState {
+  const arms = state.versions.map(
+    (version) => rewards.find((r) => r.version === version) ?? { version, successes: 0, failures: 0 },
+  );
   const shares = guardedShares(state.shares, thompsonShares(arms, rng, options), options.guard);
   const changed = shares.some((s, k) => s !== state.shares[k]);
   return changed ? { ...state, shares, reallocations: state.reallocations + 1, reallocatedAt: at } : state;

@@ -23,7 +23,13 @@
 import { populationStabilityIndex, rebin, SRM_P_THRESHOLD, type BinnedCounts } from '../../shared/stats/index.ts';
 import { nameRecord, type CohortSummary } from './cohort-summary.ts';
 import { DEFAULT_MIN_DEVICES, type MetricName, type MetricRule, type MetricRules } from './metric-rules.ts';
-import { msprtQuantiles, msprtTwoProportions, sequentialSampleRatio, SRM_PRIOR_CONCENTRATION, type QuantileHarm } from './sequential-test.ts';
+import {
+  msprtQuantiles,
+  msprtTwoProportions,
+  sequentialSampleRatio,
+  SRM_PRIOR_CONCENTRATION,
+  type QuantileHarm,
+} from './sequential-test.ts';
 
 export type MetricOutcome = 'pass' | 'marginal' | 'fail' | 'insufficient';
 export type Verdict = MetricOutcome | 'srm';
@@ -105,7 +111,8 @@ function judge(rule: MetricRule, harm: number, pWorse: number, alpha: number): M
 
 const fmt = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(3) : v.toExponential(2));
 const fmtMs = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
-const tail = (p: number, rule: MetricRule, alpha: number) => `always-valid p ${fmt(p)} (mSPRT, tau ${rule.threshold}, stage alpha ${fmt(alpha)})`;
+const tail = (p: number, rule: MetricRule, alpha: number) =>
+  `always-valid p ${fmt(p)} (mSPRT, tau ${rule.threshold}, stage alpha ${fmt(alpha)})`;
 const RANK: Record<MetricOutcome, number> = { insufficient: 0, pass: 1, marginal: 2, fail: 3 };
 
 /**
@@ -120,12 +127,30 @@ const RANK: Record<MetricOutcome, number> = { insufficient: 0, pass: 1, marginal
  */
 export const MIN_EXPECTED_EVENTS = 30;
 
-function proportionMetric(metric: MetricName, rule: MetricRule, alpha: number, s1: number, n1: number, s2: number, n2: number): MetricEvidence {
+function proportionMetric(
+  metric: MetricName,
+  rule: MetricRule,
+  alpha: number,
+  s1: number,
+  n1: number,
+  s2: number,
+  n2: number,
+): MetricEvidence {
   const samples = { canary: n1, control: n2 };
   if (n1 < rule.minSamples || n2 < rule.minSamples) {
     return {
-      metric, outcome: 'insufficient', test: 'msprt-two-proportions', canary: n1 > 0 ? s1 / n1 : null, control: n2 > 0 ? s2 / n2 : null, harm: null, pValue: null,
-      samples, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha, detail: `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`,
+      metric,
+      outcome: 'insufficient',
+      test: 'msprt-two-proportions',
+      canary: n1 > 0 ? s1 / n1 : null,
+      control: n2 > 0 ? s2 / n2 : null,
+      harm: null,
+      pValue: null,
+      samples,
+      threshold: rule.threshold,
+      tau: rule.threshold,
+      stageAlpha: alpha,
+      detail: `needs ${rule.minSamples} per cohort, has ${n1} canary / ${n2} control`,
     };
   }
   // One literal, no spreads: this runs at every look, and object spread was most of its cost.
@@ -133,42 +158,109 @@ function proportionMetric(metric: MetricName, rule: MetricRule, alpha: number, s
   const rarer = Math.min(r.p1 * n1 + r.p2 * n2, (1 - r.p1) * n1 + (1 - r.p2) * n2) / (n1 + n2);
   const trusted = n1 * rarer >= MIN_EXPECTED_EVENTS && n2 * rarer >= MIN_EXPECTED_EVENTS;
   const outcome = trusted ? judge(rule, r.harm, r.pValue, alpha) : r.harm >= rule.threshold ? 'marginal' : 'pass';
-  const caveat = trusted ? '' : `; significance not claimed below ${MIN_EXPECTED_EVENTS} expected events per cohort (${fmt(n1 * rarer)} canary / ${fmt(n2 * rarer)} control)`;
+  const caveat = trusted
+    ? ''
+    : `; significance not claimed below ${MIN_EXPECTED_EVENTS} expected events per cohort (${fmt(n1 * rarer)} canary / ${fmt(n2 * rarer)} control)`;
   return {
-    metric, outcome, test: 'msprt-two-proportions', canary: r.p1, control: r.p2, harm: r.harm, pValue: r.pValue,
-    samples, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha,
+    metric,
+    outcome,
+    test: 'msprt-two-proportions',
+    canary: r.p1,
+    control: r.p2,
+    harm: r.harm,
+    pValue: r.pValue,
+    samples,
+    threshold: rule.threshold,
+    tau: rule.threshold,
+    stageAlpha: alpha,
     detail: `canary ${fmt(r.p1)} vs control ${fmt(r.p2)}, ${tail(r.pValue, rule, alpha)}${caveat}`,
   };
 }
 
 function quantileEvidence(r: QuantileHarm, outcome: MetricOutcome): QuantileEvidence {
-  return { quantile: r.quantile, canary: r.canaryValue, control: r.controlValue, canaryShareAbove: r.canaryShareAbove, controlShareAbove: r.controlShareAbove, harm: r.harm, pValue: r.pValue, outcome };
+  return {
+    quantile: r.quantile,
+    canary: r.canaryValue,
+    control: r.controlValue,
+    canaryShareAbove: r.canaryShareAbove,
+    controlShareAbove: r.controlShareAbove,
+    harm: r.harm,
+    pValue: r.pValue,
+    outcome,
+  };
 }
 
 /** Quantile tests (sequential-test.ts) at each of `quantiles`, each at alpha / their count; the worst decides. */
-function quantileMetric(metric: MetricName, rule: MetricRule, alpha: number, x: readonly number[], y: readonly number[], quantiles: readonly number[], unit: (v: number) => string): MetricEvidence {
-  const base = { metric, test: 'msprt-quantile' as const, samples: { canary: x.length, control: y.length }, threshold: rule.threshold, tau: rule.threshold, stageAlpha: alpha };
+function quantileMetric(
+  metric: MetricName,
+  rule: MetricRule,
+  alpha: number,
+  x: readonly number[],
+  y: readonly number[],
+  quantiles: readonly number[],
+  unit: (v: number) => string,
+): MetricEvidence {
+  const base = {
+    metric,
+    test: 'msprt-quantile' as const,
+    samples: { canary: x.length, control: y.length },
+    threshold: rule.threshold,
+    tau: rule.threshold,
+    stageAlpha: alpha,
+  };
   const fewest = Math.min(x.length, y.length);
   // A quantile is judged once each cohort expects MIN_EXPECTED_EVENTS samples beyond it (p95: 600 samples), as for rates.
   const judged = (q: number) => fewest * Math.min(q, 1 - q) >= MIN_EXPECTED_EVENTS;
   if (fewest < rule.minSamples || !quantiles.some(judged)) {
-    const need = Math.max(rule.minSamples, Math.ceil(MIN_EXPECTED_EVENTS / Math.max(...quantiles.map((q) => Math.min(q, 1 - q)))));
-    return { ...base, outcome: 'insufficient', canary: null, control: null, harm: null, pValue: null, detail: `needs ${need} samples per cohort, has ${x.length} canary / ${y.length} control` };
+    const need = Math.max(
+      rule.minSamples,
+      Math.ceil(MIN_EXPECTED_EVENTS / Math.max(...quantiles.map((q) => Math.min(q, 1 - q)))),
+    );
+    return {
+      ...base,
+      outcome: 'insufficient',
+      canary: null,
+      control: null,
+      harm: null,
+      pValue: null,
+      detail: `needs ${need} samples per cohort, has ${x.length} canary / ${y.length} control`,
+    };
   }
   // Alpha is split over every quantile named, judged yet or not, so the split never depends on the data.
   const each = alpha / quantiles.length;
-  const evidence = msprtQuantiles(x, y, quantiles, rule.direction, rule.threshold).map((r) => quantileEvidence(r, judged(r.quantile) ? judge(rule, r.harm, r.pValue, each) : 'insufficient'));
+  const evidence = msprtQuantiles(x, y, quantiles, rule.direction, rule.threshold).map((r) =>
+    quantileEvidence(r, judged(r.quantile) ? judge(rule, r.harm, r.pValue, each) : 'insufficient'),
+  );
   let worst = evidence.findIndex((e) => e.outcome !== 'insufficient');
   for (let i = 0; i < evidence.length; i++) {
     const [a, b] = [evidence[i], evidence[worst]];
-    if (a.outcome !== 'insufficient' && (RANK[a.outcome] > RANK[b.outcome] || (RANK[a.outcome] === RANK[b.outcome] && a.pValue < b.pValue))) worst = i;
+    if (
+      a.outcome !== 'insufficient' &&
+      (RANK[a.outcome] > RANK[b.outcome] || (RANK[a.outcome] === RANK[b.outcome] && a.pValue < b.pValue))
+    )
+      worst = i;
   }
   const w = evidence[worst];
-  const pValue = Math.min(1, Math.min(...evidence.filter((e) => e.outcome !== 'insufficient').map((e) => e.pValue)) * quantiles.length);
+  const pValue = Math.min(
+    1,
+    Math.min(...evidence.filter((e) => e.outcome !== 'insufficient').map((e) => e.pValue)) * quantiles.length,
+  );
   const name = (q: number) => `p${Math.round(q * 100)}`;
-  const parts = evidence.map((e) => `${name(e.quantile)} canary ${unit(e.canary)} vs control ${unit(e.control)} (${e.outcome === 'insufficient' ? 'too few samples to judge' : `${(100 * e.canaryShareAbove).toFixed(1)}% vs ${(100 * e.controlShareAbove).toFixed(1)}% above pooled ${name(e.quantile)}, p ${fmt(e.pValue)}`})`);
+  const parts = evidence.map(
+    (e) =>
+      `${name(e.quantile)} canary ${unit(e.canary)} vs control ${unit(e.control)} (${e.outcome === 'insufficient' ? 'too few samples to judge' : `${(100 * e.canaryShareAbove).toFixed(1)}% vs ${(100 * e.controlShareAbove).toFixed(1)}% above pooled ${name(e.quantile)}, p ${fmt(e.pValue)}`})`,
+  );
   const detail = `${parts.join('; ')}; worst ${name(w.quantile)}, ${tail(w.pValue, rule, each)}`;
-  return { ...base, outcome: w.outcome, canary: evidence[0].canary, control: evidence[0].control, harm: w.harm, pValue, quantiles: evidence, detail };
+  return {
+    ...base,
+    outcome: w.outcome,
+    canary: evidence[0].canary,
+    control: evidence[0].control,
+    harm: w.harm,
+    pValue,
+    quantiles: evidence,
+    detail,
+  };
 }
 
 /** Latency quantiles compared: the typical inference and the slow tail. */
@@ -188,7 +280,10 @@ export function histogramValues(h: BinnedCounts | null, maxValues = 20_000): num
 }
 
 /** PSI per feature of `actual` against `reference`, on the reference's grid. */
-export function featurePsi(reference: Record<string, BinnedCounts>, actual: Record<string, BinnedCounts>): Record<string, number> {
+export function featurePsi(
+  reference: Record<string, BinnedCounts>,
+  actual: Record<string, BinnedCounts>,
+): Record<string, number> {
   // Feature names come from devices: own-property reads only, into a null-prototype record.
   const out = nameRecord<number>();
   for (const [name, ref] of Object.entries(reference)) {
@@ -208,28 +303,58 @@ const countOf = (features: Record<string, BinnedCounts>) =>
 function driftMetric(rule: MetricRule, canary: CohortSummary, control: CohortSummary): MetricEvidence {
   const n1 = Object.keys(canary.features).length ? countOf(canary.features) : 0;
   const n2 = Object.keys(control.features).length ? countOf(control.features) : 0;
-  const base = { metric: 'drift' as const, test: 'psi' as const, samples: { canary: n1, control: n2 }, threshold: rule.threshold, pValue: null, control: null };
+  const base = {
+    metric: 'drift' as const,
+    test: 'psi' as const,
+    samples: { canary: n1, control: n2 },
+    threshold: rule.threshold,
+    pValue: null,
+    control: null,
+  };
   if (n1 < rule.minSamples || n2 < rule.minSamples) {
-    return { ...base, outcome: 'insufficient', canary: null, harm: null, detail: `needs ${rule.minSamples} feature observations per cohort, has ${n1} canary / ${n2} control` };
+    return {
+      ...base,
+      outcome: 'insufficient',
+      canary: null,
+      harm: null,
+      detail: `needs ${rule.minSamples} feature observations per cohort, has ${n1} canary / ${n2} control`,
+    };
   }
   const psi = featurePsi(control.features, canary.features);
   const worst = Object.entries(psi).sort((a, b) => b[1] - a[1])[0];
-  if (!worst) return { ...base, outcome: 'insufficient', canary: null, harm: null, detail: 'no feature histograms in common' };
-  const drifted = Object.entries(psi).filter(([, v]) => v > rule.threshold).map(([k]) => k);
+  if (!worst)
+    return { ...base, outcome: 'insufficient', canary: null, harm: null, detail: 'no feature histograms in common' };
+  const drifted = Object.entries(psi)
+    .filter(([, v]) => v > rule.threshold)
+    .map(([k]) => k);
   return {
-    ...base, outcome: drifted.length ? 'marginal' : 'pass', canary: worst[1], harm: worst[1],
-    detail: drifted.length ? `PSI > ${rule.threshold} on ${drifted.join(', ')} (max ${fmt(worst[1])} on ${worst[0]})` : `max PSI ${fmt(worst[1])} on ${worst[0]}`,
+    ...base,
+    outcome: drifted.length ? 'marginal' : 'pass',
+    canary: worst[1],
+    harm: worst[1],
+    detail: drifted.length
+      ? `PSI > ${rule.threshold} on ${drifted.join(', ')} (max ${fmt(worst[1])} on ${worst[0]})`
+      : `max PSI ${fmt(worst[1])} on ${worst[0]}`,
   };
 }
 
 /** A metric resting on fewer distinct devices than its rule asks is insufficient, whatever its counts say. */
-function requireDevices(m: MetricEvidence, rule: MetricRule, canary: CohortSummary, control: CohortSummary): MetricEvidence {
+function requireDevices(
+  m: MetricEvidence,
+  rule: MetricRule,
+  canary: CohortSummary,
+  control: CohortSummary,
+): MetricEvidence {
   if (m.outcome === 'insufficient' || !canary.devices || !control.devices) return m;
   const need = rule.minDevices ?? DEFAULT_MIN_DEVICES;
   const d1 = canary.devices[m.metric] ?? 0;
   const d2 = control.devices[m.metric] ?? 0;
   if (d1 >= need && d2 >= need) return m;
-  return { ...m, outcome: 'insufficient', detail: `needs ${need} distinct devices per cohort, has ${d1} canary / ${d2} control (${m.detail})` };
+  return {
+    ...m,
+    outcome: 'insufficient',
+    detail: `needs ${need} distinct devices per cohort, has ${d1} canary / ${d2} control (${m.detail})`,
+  };
 }
 
 /**
@@ -244,28 +369,83 @@ export function analyzeCanary(input: CanaryAnalysisInput): CanaryVerdict {
   let srm: SrmEvidence | null = null;
   const minExposed = input.minExposedForSrm ?? 5;
   const total = canary.exposedDevices + control.exposedDevices;
-  if (input.expectedCanaryShare < 1 && total > 0 && total * Math.min(input.expectedCanaryShare, 1 - input.expectedCanaryShare) >= minExposed) {
+  if (
+    input.expectedCanaryShare < 1 &&
+    total > 0 &&
+    total * Math.min(input.expectedCanaryShare, 1 - input.expectedCanaryShare) >= minExposed
+  ) {
     const pValue = sequentialSampleRatio(canary.exposedDevices, control.exposedDevices, input.expectedCanaryShare);
     srm = {
-      canaryExposed: canary.exposedDevices, controlExposed: control.exposedDevices, expectedCanaryShare: input.expectedCanaryShare,
-      observedCanaryShare: canary.exposedDevices / total, pValue, test: 'sequential-beta-binomial', mismatch: pValue < SRM_P_THRESHOLD,
+      canaryExposed: canary.exposedDevices,
+      controlExposed: control.exposedDevices,
+      expectedCanaryShare: input.expectedCanaryShare,
+      observedCanaryShare: canary.exposedDevices / total,
+      pValue,
+      test: 'sequential-beta-binomial',
+      mismatch: pValue < SRM_P_THRESHOLD,
     };
   }
   const metrics: MetricEvidence[] = [];
   const on = (m: MetricName) => rules[m].enabled;
-  if (on('accuracy')) metrics.push(proportionMetric('accuracy', rules.accuracy, stageAlpha('accuracy'), canary.correct, canary.correct + canary.incorrect, control.correct, control.correct + control.incorrect));
+  if (on('accuracy'))
+    metrics.push(
+      proportionMetric(
+        'accuracy',
+        rules.accuracy,
+        stageAlpha('accuracy'),
+        canary.correct,
+        canary.correct + canary.incorrect,
+        control.correct,
+        control.correct + control.incorrect,
+      ),
+    );
   if (on('errorRate')) {
-    metrics.push(proportionMetric('errorRate', rules.errorRate, stageAlpha('errorRate'), canary.predictionErrors, canary.predictions + canary.predictionErrors, control.predictionErrors, control.predictions + control.predictionErrors));
+    metrics.push(
+      proportionMetric(
+        'errorRate',
+        rules.errorRate,
+        stageAlpha('errorRate'),
+        canary.predictionErrors,
+        canary.predictions + canary.predictionErrors,
+        control.predictionErrors,
+        control.predictions + control.predictionErrors,
+      ),
+    );
   }
-  if (on('latency')) metrics.push(quantileMetric('latency', rules.latency, stageAlpha('latency'), canary.latencySamplesMs, control.latencySamplesMs, LATENCY_QUANTILES, (v) => `${fmtMs(v)} ms`));
-  if (on('confidence')) metrics.push(quantileMetric('confidence', rules.confidence, stageAlpha('confidence'), histogramValues(canary.confidence), histogramValues(control.confidence), [0.5], fmt));
+  if (on('latency'))
+    metrics.push(
+      quantileMetric(
+        'latency',
+        rules.latency,
+        stageAlpha('latency'),
+        canary.latencySamplesMs,
+        control.latencySamplesMs,
+        LATENCY_QUANTILES,
+        (v) => `${fmtMs(v)} ms`,
+      ),
+    );
+  if (on('confidence'))
+    metrics.push(
+      quantileMetric(
+        'confidence',
+        rules.confidence,
+        stageAlpha('confidence'),
+        histogramValues(canary.confidence),
+        histogramValues(control.confidence),
+        [0.5],
+        fmt,
+      ),
+    );
   if (on('drift')) metrics.push(driftMetric(rules.drift, canary, control));
 
-  for (let i = 0; i < metrics.length; i++) metrics[i] = requireDevices(metrics[i], rules[metrics[i].metric], canary, control);
+  for (let i = 0; i < metrics.length; i++)
+    metrics[i] = requireDevices(metrics[i], rules[metrics[i].metric], canary, control);
 
   const reasons: string[] = [];
   if (srm?.mismatch) {
-    reasons.push(`sample-ratio mismatch: ${srm.canaryExposed} canary / ${srm.controlExposed} control exposed, expected canary share ${fmt(srm.expectedCanaryShare)} (always-valid p ${fmt(srm.pValue)} < ${SRM_P_THRESHOLD}, sequential Beta-binomial test, k ${SRM_PRIOR_CONCENTRATION})`);
+    reasons.push(
+      `sample-ratio mismatch: ${srm.canaryExposed} canary / ${srm.controlExposed} control exposed, expected canary share ${fmt(srm.expectedCanaryShare)} (always-valid p ${fmt(srm.pValue)} < ${SRM_P_THRESHOLD}, sequential Beta-binomial test, k ${SRM_PRIOR_CONCENTRATION})`,
+    );
     return { verdict: 'srm', srm, metrics, reasons };
   }
   const failed = metrics.filter((m) => m.outcome === 'fail');
@@ -273,7 +453,13 @@ export function analyzeCanary(input: CanaryAnalysisInput): CanaryVerdict {
   const missing = metrics.filter((m) => m.outcome === 'insufficient' && rules[m.metric].required);
   for (const m of [...failed, ...marginal, ...missing]) reasons.push(`${m.metric} ${m.outcome}: ${m.detail}`);
   const judged = metrics.filter((m) => m.outcome !== 'insufficient');
-  const verdict: Verdict = failed.length ? 'fail' : missing.length || judged.length === 0 ? 'insufficient' : marginal.length ? 'marginal' : 'pass';
+  const verdict: Verdict = failed.length
+    ? 'fail'
+    : missing.length || judged.length === 0
+      ? 'insufficient'
+      : marginal.length
+        ? 'marginal'
+        : 'pass';
   if (verdict === 'insufficient' && missing.length === 0) reasons.push('no metric has enough samples yet');
   return { verdict, srm, metrics, reasons };
 }

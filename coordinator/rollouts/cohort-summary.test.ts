@@ -3,7 +3,12 @@ import type { TelemetryEvent } from '../store/index.ts';
 import { DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE, summarizeCohort } from './cohort-summary.ts';
 
 const latencyRow = (id: number, deviceId: string, samplesMs: number[]): TelemetryEvent => ({
-  id, deviceId, app: 'digits', version: 2, kind: 'latency', at: '2026-12-03T12:00:00.000Z',
+  id,
+  deviceId,
+  app: 'digits',
+  version: 2,
+  kind: 'latency',
+  at: '2026-12-03T12:00:00.000Z',
   payload: { type: 'latency', samplesMs } as unknown as TelemetryEvent['payload'],
 });
 
@@ -22,7 +27,11 @@ describe('latency samples per device', () => {
   });
 
   it('cap what one device contributes however much it sends, and skip values that are not latencies', () => {
-    const rows = [latencyRow(1, 'dev_liar', Array(256).fill(1e4)), latencyRow(2, 'dev_liar', Array(256).fill(1e4)), latencyRow(3, 'dev_b', [1, -1, Number.NaN, 2])];
+    const rows = [
+      latencyRow(1, 'dev_liar', Array(256).fill(1e4)),
+      latencyRow(2, 'dev_liar', Array(256).fill(1e4)),
+      latencyRow(3, 'dev_b', [1, -1, Number.NaN, 2]),
+    ];
     const s = summarizeCohort(rows, undefined, { trimFraction: 0 });
     expect(s.latencySamplesMs.filter((v) => v === 1e4)).toHaveLength(DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE);
     expect(s.latencySamplesMs.filter((v) => v < 1e4).sort()).toEqual([1, 2]);

@@ -71,11 +71,13 @@ export function deviceWeightCaps(events: readonly TelemetryEvent[]): { accuracy:
       d.c += num(p.correct);
       d.i += num(p.incorrect);
     } else if (e.kind === 'predictions') {
-      if (p.counts && typeof p.counts === 'object' && !Array.isArray(p.counts)) for (const c of Object.values(p.counts)) d.p += num(c);
+      if (p.counts && typeof p.counts === 'object' && !Array.isArray(p.counts))
+        for (const c of Object.values(p.counts)) d.p += num(c);
     } else if (p.where === 'predict') d.e += Math.max(1, num(p.count));
   }
   const all = [...t.values()];
-  const medianOf = (v: number[]) => (v.length ? v.sort((a, b) => a - b)[Math.floor(v.length / 2)] : Number.POSITIVE_INFINITY);
+  const medianOf = (v: number[]) =>
+    v.length ? v.sort((a, b) => a - b)[Math.floor(v.length / 2)] : Number.POSITIVE_INFINITY;
   return {
     accuracy: medianOf(all.map((d) => d.c + d.i).filter((n) => n > 0)),
     errorRate: medianOf(all.map((d) => d.p + d.e).filter((n) => n > 0)),
@@ -86,7 +88,14 @@ export function deviceWeightCaps(events: readonly TelemetryEvent[]): { accuracy:
 export const nameRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
 export const emptySummary = (): CohortSummary => ({
-  exposedDevices: 0, correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latencySamplesMs: [], confidence: null, features: nameRecord(),
+  exposedDevices: 0,
+  correct: 0,
+  incorrect: 0,
+  predictions: 0,
+  predictionErrors: 0,
+  latencySamplesMs: [],
+  confidence: null,
+  features: nameRecord(),
 });
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
@@ -94,7 +103,14 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 function histogramOf(v: unknown): BinnedCounts | null {
   if (!v || typeof v !== 'object') return null;
   const h = v as { min?: unknown; max?: unknown; counts?: unknown };
-  if (typeof h.min !== 'number' || typeof h.max !== 'number' || !(h.max > h.min) || !Array.isArray(h.counts) || h.counts.length === 0) return null;
+  if (
+    typeof h.min !== 'number' ||
+    typeof h.max !== 'number' ||
+    !(h.max > h.min) ||
+    !Array.isArray(h.counts) ||
+    h.counts.length === 0
+  )
+    return null;
   return { min: h.min, max: h.max, counts: h.counts.map(num) };
 }
 
@@ -125,7 +141,15 @@ function seedOf(deviceId: string): number {
 }
 
 const newTally = (deviceId: string): DeviceTally => ({
-  correct: 0, incorrect: 0, predictions: 0, predictionErrors: 0, latency: [], latencySeen: 0, latencyRng: seedOf(deviceId), confidence: [], features: new Map(),
+  correct: 0,
+  incorrect: 0,
+  predictions: 0,
+  predictionErrors: 0,
+  latency: [],
+  latencySeen: 0,
+  latencyRng: seedOf(deviceId),
+  confidence: [],
+  features: new Map(),
 });
 
 /** Algorithm R over a device's latency samples: each of the n seen is kept with probability cap / n. */
@@ -145,7 +169,11 @@ function keepLatency(t: DeviceTally, ms: number, cap: number): void {
  * rate kept), the `trim` share of devices with the highest and the lowest
  * rates dropped, the rest pooled.
  */
-export function pooledRobustRate(perDevice: readonly { s: number; n: number }[], cap: number, trim: number): { s: number; n: number; devices: number } {
+export function pooledRobustRate(
+  perDevice: readonly { s: number; n: number }[],
+  cap: number,
+  trim: number,
+): { s: number; n: number; devices: number } {
   const rated = perDevice.filter((d) => d.n > 0).map((d) => ({ rate: Math.min(1, d.s / d.n), n: Math.min(d.n, cap) }));
   rated.sort((a, b) => a.rate - b.rate);
   const k = Math.floor(rated.length * trim);
@@ -186,7 +214,11 @@ function trimmed<T>(entries: { key: number; value: T }[], trim: number): { kept:
  * @example
  * summarizeCohort(await store.listTelemetry({ app, version: 2, since })).exposedDevices
  */
-export function summarizeCohort(events: readonly TelemetryEvent[], exposedDeviceIds?: ReadonlySet<string>, options: SummaryOptions = {}): CohortSummary {
+export function summarizeCohort(
+  events: readonly TelemetryEvent[],
+  exposedDeviceIds?: ReadonlySet<string>,
+  options: SummaryOptions = {},
+): CohortSummary {
   const cap = options.maxUnitsPerDevice ?? DEFAULT_MAX_UNITS_PER_DEVICE;
   const latencyCap = options.maxLatencySamplesPerDevice ?? DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE;
   const trim = options.trimFraction ?? DEFAULT_TRIM_FRACTION;
@@ -220,7 +252,8 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
       case 'latency':
         if (Array.isArray(p.samplesMs)) {
           const t = tallyOf(e.deviceId);
-          for (const v of p.samplesMs) if (typeof v === 'number' && Number.isFinite(v) && v >= 0) keepLatency(t, v, latencyCap);
+          for (const v of p.samplesMs)
+            if (typeof v === 'number' && Number.isFinite(v) && v >= 0) keepLatency(t, v, latencyCap);
         }
         break;
       case 'confidence': {
@@ -243,18 +276,32 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
   s.exposedDevices = exposedDeviceIds ? exposedDeviceIds.size : exposed.size;
 
   const all = [...tallies.values()];
-  const accuracy = pooledRobustRate(all.map((t) => ({ s: t.correct, n: t.correct + t.incorrect })), Math.min(cap, options.weightCaps?.accuracy ?? cap), trim);
+  const accuracy = pooledRobustRate(
+    all.map((t) => ({ s: t.correct, n: t.correct + t.incorrect })),
+    Math.min(cap, options.weightCaps?.accuracy ?? cap),
+    trim,
+  );
   s.correct = accuracy.s;
   s.incorrect = Math.max(0, accuracy.n - accuracy.s);
-  const errors = pooledRobustRate(all.map((t) => ({ s: t.predictionErrors, n: t.predictions + t.predictionErrors })), Math.min(cap, options.weightCaps?.errorRate ?? cap), trim);
+  const errors = pooledRobustRate(
+    all.map((t) => ({ s: t.predictionErrors, n: t.predictions + t.predictionErrors })),
+    Math.min(cap, options.weightCaps?.errorRate ?? cap),
+    trim,
+  );
   s.predictionErrors = errors.s;
   s.predictions = Math.max(0, errors.n - errors.s);
 
   // Rank metrics: the devices with the most extreme median latency / mean confidence are trimmed too.
-  const latencyKept = trimmed(all.filter((t) => t.latency.length).map((t) => ({ key: median(t.latency), value: t.latency })), trim);
+  const latencyKept = trimmed(
+    all.filter((t) => t.latency.length).map((t) => ({ key: median(t.latency), value: t.latency })),
+    trim,
+  );
   for (const samples of latencyKept.kept) s.latencySamplesMs.push(...samples);
   const ownConfidence = all.map((t) => mergeHistograms(t.confidence)).filter((h): h is BinnedCounts => h !== null);
-  const confidenceKept = trimmed(ownConfidence.map((h) => ({ key: histogramMean(h), value: capHistogram(h, cap) })), trim);
+  const confidenceKept = trimmed(
+    ownConfidence.map((h) => ({ key: histogramMean(h), value: capHistogram(h, cap) })),
+    trim,
+  );
   const confidence = confidenceKept.kept;
   const latencyDevices = latencyKept.devices;
   const confidenceDevices = confidenceKept.devices;
@@ -270,13 +317,22 @@ export function summarizeCohort(events: readonly TelemetryEvent[], exposedDevice
   }
   if (s.latencySamplesMs.length > MAX_LATENCY_SAMPLES) {
     const step = s.latencySamplesMs.length / MAX_LATENCY_SAMPLES;
-    s.latencySamplesMs = Array.from({ length: MAX_LATENCY_SAMPLES }, (_, i) => s.latencySamplesMs[Math.floor(i * step)]);
+    s.latencySamplesMs = Array.from(
+      { length: MAX_LATENCY_SAMPLES },
+      (_, i) => s.latencySamplesMs[Math.floor(i * step)],
+    );
   }
   s.confidence = mergeHistograms(confidence);
   for (const [name, hs] of features) {
     const merged = mergeHistograms(hs);
     if (merged) s.features[name] = merged;
   }
-  s.devices = { accuracy: accuracy.devices, errorRate: errors.devices, latency: latencyDevices, confidence: confidenceDevices, drift: featureDevices.size };
+  s.devices = {
+    accuracy: accuracy.devices,
+    errorRate: errors.devices,
+    latency: latencyDevices,
+    confidence: confidenceDevices,
+    drift: featureDevices.size,
+  };
   return s;
 }

@@ -29,18 +29,32 @@ async function report(version: number, devices: number, counts: { shifted: numbe
       { name: 'steady', mean: 0.5, variance: 0.01, histogram: { min: 0, max: 1, counts: counts.steady } },
     ];
     const events = [{ type: 'feature-summary', at: new Date().toISOString(), count: 44, features }];
-    const res = await f('/v1/telemetry', { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: version, events }) });
+    const res = await f('/v1/telemetry', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: version, events }),
+    });
     expect(res.status).toBe(202);
   }
 }
-const drift = async (): Promise<DriftReport> => (await (await f('/v1/admin/models/digits/drift', { headers: { authorization: `Bearer ${adminKey}` } })).json()) as DriftReport;
+const drift = async (): Promise<DriftReport> =>
+  (await (
+    await f('/v1/admin/models/digits/drift', { headers: { authorization: `Bearer ${adminKey}` } })
+  ).json()) as DriftReport;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-drift-'));
-  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false, rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } } });
+  flock = await createCoordinator({
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
+  });
   f = async (path, init) => flock.app.request(path, init);
   const files = await mnistModelFiles('mlp-small');
-  for (const stage of ['production', undefined]) expect((await pushModel(f, adminKey, 'digits', files, stage)).status).toBe(201);
+  for (const stage of ['production', undefined])
+    expect((await pushModel(f, adminKey, 'digits', files, stage)).status).toBe(201);
 });
 afterAll(async () => {
   await flock.close();
@@ -56,14 +70,20 @@ describe('drift sample sizes', () => {
     const v2 = r.versions.find((v) => v.version === 2);
     expect(v2?.drifted).toEqual(['shifted']);
     expect(v2?.status).toBe('insufficient');
-    expect(v2?.samples).toEqual({ reference: { observations: 42, devices: 1 }, version: { observations: 42, devices: 1 } });
+    expect(v2?.samples).toEqual({
+      reference: { observations: 42, devices: 1 },
+      version: { observations: 42, devices: 1 },
+    });
   });
 
   it('judges drift once both sides have enough devices and observations', async () => {
     await report(1, 5, { shifted: LOW, steady: LOW });
     await report(2, 5, { shifted: HIGH, steady: LOW });
     const v2 = (await drift()).versions.find((v) => v.version === 2);
-    expect(v2?.samples).toEqual({ reference: { observations: 252, devices: 6 }, version: { observations: 252, devices: 6 } });
+    expect(v2?.samples).toEqual({
+      reference: { observations: 252, devices: 6 },
+      version: { observations: 252, devices: 6 },
+    });
     expect(v2?.status).toBe('drift');
     expect(v2?.psi.steady).toBeLessThan(0.01);
   });

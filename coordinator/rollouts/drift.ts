@@ -65,16 +65,31 @@ function observations(side: FeatureSide, names: string[]): number {
  * const report = await driftReport(store, 'digits', [2, 3]);
  * report.versions[0].status; // 'insufficient' until 100 observations from 5 devices on each side
  */
-export async function driftReport(store: Store, app: string, versions?: number[], since?: string, now: Date = new Date()): Promise<DriftReport> {
+export async function driftReport(
+  store: Store,
+  app: string,
+  versions?: number[],
+  since?: string,
+  now: Date = new Date(),
+): Promise<DriftReport> {
   // A window, never all time: old telemetry says nothing about today's inputs, and reading it all does not scale.
   since ??= new Date(now.getTime() - DEFAULT_TELEMETRY_WINDOW_MS).toISOString();
   const minSamples = DEFAULT_METRIC_RULES.drift.minSamples ?? 100;
   const minDevices = DEFAULT_METRIC_RULES.drift.minDevices ?? DEFAULT_MIN_DEVICES;
   const production = (await store.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
-  const report: DriftReport = { app, referenceVersion: production?.version ?? null, threshold: PSI_DRIFT_THRESHOLD, minSamples, minDevices, versions: [] };
+  const report: DriftReport = {
+    app,
+    referenceVersion: production?.version ?? null,
+    threshold: PSI_DRIFT_THRESHOLD,
+    minSamples,
+    minDevices,
+    versions: [],
+  };
   if (!production) return report;
   const reference = await readSide(store, app, production.version, since);
-  const targets = versions ?? (await store.listModelVersions(app, { limit: 100 })).filter((v) => v.stage !== 'archived').map((v) => v.version);
+  const targets =
+    versions ??
+    (await store.listModelVersions(app, { limit: 100 })).filter((v) => v.stage !== 'archived').map((v) => v.version);
   for (const version of targets) {
     if (version === production.version) continue;
     const actual = await readSide(store, app, version, since);
@@ -86,8 +101,16 @@ export async function driftReport(store: Store, app: string, versions?: number[]
       reference: { observations: observations(reference, names), devices: reference.devices },
       version: { observations: observations(actual, names), devices: actual.devices },
     };
-    const enough = [samples.reference, samples.version].every((s) => s.observations >= minSamples && s.devices >= minDevices);
-    report.versions.push({ version, psi, drifted, samples, status: !enough ? 'insufficient' : drifted.length > 0 ? 'drift' : 'pass' });
+    const enough = [samples.reference, samples.version].every(
+      (s) => s.observations >= minSamples && s.devices >= minDevices,
+    );
+    report.versions.push({
+      version,
+      psi,
+      drifted,
+      samples,
+      status: !enough ? 'insufficient' : drifted.length > 0 ? 'drift' : 'pass',
+    });
   }
   return report;
 }

@@ -16,29 +16,54 @@ import { resolveMetricRules } from './metric-rules.ts';
 import { splitCohorts } from './rollout-telemetry.ts';
 
 const rollout = { id: 'ro_hostile', candidateVersion: 2, controlVersion: 1, stages: [50, 75, 100], stageIndex: 0 };
-const state = { status: 'running' as const, stages: rollout.stages, stageIndex: 0, stageStartedAt: '2026-01-01T00:00:00.000Z', minStageSeconds: 0, minSamples: 3 };
+const state = {
+  status: 'running' as const,
+  stages: rollout.stages,
+  stageIndex: 0,
+  stageStartedAt: '2026-01-01T00:00:00.000Z',
+  minStageSeconds: 0,
+  minSamples: 3,
+};
 const rules = resolveMetricRules();
 const at = '2026-01-01T00:01:00.000Z';
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-interface Quality { accuracy: number; errorRate: number; latencyMs: number }
+interface Quality {
+  accuracy: number;
+  errorRate: number;
+  latencyMs: number;
+}
 const GOOD: Quality = { accuracy: 0.9, errorRate: 0.02, latencyMs: 10 };
 const WORSE: Quality = { accuracy: 0.75, errorRate: 0.08, latencyMs: 14 };
 
 class Rows {
   readonly rows: TelemetryEvent[] = [];
   add(deviceId: string, version: number, kind: string, payload: Record<string, unknown>) {
-    this.rows.push({ id: this.rows.length + 1, deviceId, app: 'digits', version, kind, payload: { type: kind, at, ...payload } as TelemetryEvent['payload'], at });
+    this.rows.push({
+      id: this.rows.length + 1,
+      deviceId,
+      app: 'digits',
+      version,
+      kind,
+      payload: { type: kind, at, ...payload } as TelemetryEvent['payload'],
+      at,
+    });
   }
 }
 
 /** One honest device's stage: 100 predictions, 100 labelled outcomes, 32 latency samples, a confidence histogram. */
 function honest(rows: Rows, deviceId: string, version: number, q: Quality, rand: () => number) {
-  rows.add(deviceId, version, 'model-loaded', { version, generation: version + 1, encoding: 'int8', backend: 'wasm', fromCache: false });
+  rows.add(deviceId, version, 'model-loaded', {
+    version,
+    generation: version + 1,
+    encoding: 'int8',
+    backend: 'wasm',
+    fromCache: false,
+  });
   let errors = 0;
   let correct = 0;
   for (let i = 0; i < 100; i++) {
@@ -48,7 +73,16 @@ function honest(rows: Rows, deviceId: string, version: number, q: Quality, rand:
   rows.add(deviceId, version, 'predictions', { counts: { '0': 100 - errors } });
   if (errors) rows.add(deviceId, version, 'error', { where: 'predict', code: 'nan_output', count: errors });
   rows.add(deviceId, version, 'feedback', { correct, incorrect: 100 - correct });
-  rows.add(deviceId, version, 'latency', { backend: 'wasm', count: 32, meanMs: q.latencyMs, p50Ms: q.latencyMs, p95Ms: q.latencyMs, p99Ms: q.latencyMs, maxMs: q.latencyMs, samplesMs: Array.from({ length: 32 }, () => q.latencyMs * (0.5 + rand())) });
+  rows.add(deviceId, version, 'latency', {
+    backend: 'wasm',
+    count: 32,
+    meanMs: q.latencyMs,
+    p50Ms: q.latencyMs,
+    p95Ms: q.latencyMs,
+    p99Ms: q.latencyMs,
+    maxMs: q.latencyMs,
+    samplesMs: Array.from({ length: 32 }, () => q.latencyMs * (0.5 + rand())),
+  });
   rows.add(deviceId, version, 'confidence', { histogram: { min: 0, max: 1, counts: [2, 3, 10, 35, 50] } });
 }
 
@@ -67,7 +101,8 @@ function honestFleet(candidate: Quality, seed = 7): Rows {
 /** `n` device ids in `cohort` (a Sybil keeps registering until it lands where it wants). */
 function liarIds(cohort: 'canary' | 'control', n: number, tag: string): string[] {
   const out: string[] = [];
-  for (let i = 0; out.length < n; i++) if (cohortOf(rollout.id, `dev_${tag}${i}`, 50) === cohort) out.push(`dev_${tag}${i}`);
+  for (let i = 0; out.length < n; i++)
+    if (cohortOf(rollout.id, `dev_${tag}${i}`, 50) === cohort) out.push(`dev_${tag}${i}`);
   return out;
 }
 
@@ -76,12 +111,30 @@ function verdicts(rows: Rows) {
   const verdict = analyzeCanary({ ...defended, expectedCanaryShare: 0.5, rules });
   const action = decideNext(state, verdict, defended.canary.exposedDevices, new Date(at));
   // The trusting analysis this replaces: rows attributed by claimed version, counts as sent.
-  const trusting = { maxUnitsPerDevice: Number.POSITIVE_INFINITY, maxLatencySamplesPerDevice: Number.POSITIVE_INFINITY, trimFraction: 0 };
+  const trusting = {
+    maxUnitsPerDevice: Number.POSITIVE_INFINITY,
+    maxLatencySamplesPerDevice: Number.POSITIVE_INFINITY,
+    trimFraction: 0,
+  };
   const naive = analyzeCanary({
-    canary: summarizeCohort(rows.rows.filter((r) => r.version === 2), undefined, trusting),
-    control: summarizeCohort(rows.rows.filter((r) => r.version === 1), undefined, trusting),
+    canary: summarizeCohort(
+      rows.rows.filter((r) => r.version === 2),
+      undefined,
+      trusting,
+    ),
+    control: summarizeCohort(
+      rows.rows.filter((r) => r.version === 1),
+      undefined,
+      trusting,
+    ),
     expectedCanaryShare: 0.5,
-    rules: resolveMetricRules({ accuracy: { minDevices: 1 }, errorRate: { minDevices: 1 }, latency: { minDevices: 1 }, confidence: { minDevices: 1 }, drift: { minDevices: 1 } }),
+    rules: resolveMetricRules({
+      accuracy: { minDevices: 1 },
+      errorRate: { minDevices: 1 },
+      latency: { minDevices: 1 },
+      confidence: { minDevices: 1 },
+      drift: { minDevices: 1 },
+    }),
   });
   return { verdict, action, naive, outcome: (m: string) => verdict.metrics.find((e) => e.metric === m)?.outcome };
 }
@@ -103,10 +156,25 @@ describe('canary analysis with lying devices', () => {
     const rows = honestFleet(GOOD, seed);
     // Canary liars: huge error counts, every outcome wrong, very slow, never confident.
     for (const id of liarIds('canary', 3, 'lc')) {
-      rows.add(id, 2, 'model-loaded', { version: 2, generation: 3, encoding: 'int8', backend: 'wasm', fromCache: false });
+      rows.add(id, 2, 'model-loaded', {
+        version: 2,
+        generation: 3,
+        encoding: 'int8',
+        backend: 'wasm',
+        fromCache: false,
+      });
       rows.add(id, 2, 'error', { where: 'predict', code: 'x', count: 1000 });
       rows.add(id, 2, 'feedback', { correct: 0, incorrect: 100_000 });
-      rows.add(id, 2, 'latency', { backend: 'wasm', count: 256, meanMs: 1e4, p50Ms: 1e4, p95Ms: 1e4, p99Ms: 1e4, maxMs: 1e4, samplesMs: Array(256).fill(1e4) });
+      rows.add(id, 2, 'latency', {
+        backend: 'wasm',
+        count: 256,
+        meanMs: 1e4,
+        p50Ms: 1e4,
+        p95Ms: 1e4,
+        p99Ms: 1e4,
+        maxMs: 1e4,
+        samplesMs: Array(256).fill(1e4),
+      });
       rows.add(id, 2, 'confidence', { histogram: { min: 0, max: 1, counts: [1_000_000, 0, 0, 0, 0] } });
     }
     // Control liars claim the candidate (the original attack) or praise production.
@@ -125,10 +193,26 @@ describe('canary analysis with lying devices', () => {
   it.each([7, 11, 23])('5 liars cannot hide a candidate that honest devices show is worse (fleet %i)', (seed) => {
     const rows = honestFleet(WORSE, seed);
     for (const id of liarIds('canary', 3, 'lc')) {
-      rows.add(id, 2, 'model-loaded', { version: 2, generation: 3, encoding: 'int8', backend: 'wasm', fromCache: false });
+      rows.add(id, 2, 'model-loaded', {
+        version: 2,
+        generation: 3,
+        encoding: 'int8',
+        backend: 'wasm',
+        fromCache: false,
+      });
       rows.add(id, 2, 'feedback', { correct: 100_000, incorrect: 0 });
       rows.add(id, 2, 'predictions', { counts: { '0': 1_000_000 } });
-      for (let k = 0; k < 20; k++) rows.add(id, 2, 'latency', { backend: 'wasm', count: 256, meanMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, samplesMs: Array(256).fill(0) });
+      for (let k = 0; k < 20; k++)
+        rows.add(id, 2, 'latency', {
+          backend: 'wasm',
+          count: 256,
+          meanMs: 0,
+          p50Ms: 0,
+          p95Ms: 0,
+          p99Ms: 0,
+          maxMs: 0,
+          samplesMs: Array(256).fill(0),
+        });
     }
     for (const id of liarIds('control', 2, 'lk')) {
       rows.add(id, 1, 'feedback', { correct: 0, incorrect: 100_000 });

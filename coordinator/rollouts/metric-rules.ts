@@ -45,17 +45,61 @@ export type MetricRules = Record<MetricName, MetricRule>;
 export const DEFAULT_MIN_DEVICES = 5;
 
 export const DEFAULT_METRIC_RULES: MetricRules = {
-  accuracy: { direction: 'higher-is-better', threshold: 0.02, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: true, enabled: true },
-  errorRate: { direction: 'lower-is-better', threshold: 0.01, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
-  latency: { direction: 'lower-is-better', threshold: 0.05, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
-  confidence: { direction: 'higher-is-better', threshold: 0.1, minSamples: 30, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
-  drift: { direction: 'lower-is-better', threshold: 0.2, minSamples: 100, minDevices: DEFAULT_MIN_DEVICES, alpha: 0.01, required: false, enabled: true },
+  accuracy: {
+    direction: 'higher-is-better',
+    threshold: 0.02,
+    minSamples: 100,
+    minDevices: DEFAULT_MIN_DEVICES,
+    alpha: 0.01,
+    required: true,
+    enabled: true,
+  },
+  errorRate: {
+    direction: 'lower-is-better',
+    threshold: 0.01,
+    minSamples: 100,
+    minDevices: DEFAULT_MIN_DEVICES,
+    alpha: 0.01,
+    required: false,
+    enabled: true,
+  },
+  latency: {
+    direction: 'lower-is-better',
+    threshold: 0.05,
+    minSamples: 30,
+    minDevices: DEFAULT_MIN_DEVICES,
+    alpha: 0.01,
+    required: false,
+    enabled: true,
+  },
+  confidence: {
+    direction: 'higher-is-better',
+    threshold: 0.1,
+    minSamples: 30,
+    minDevices: DEFAULT_MIN_DEVICES,
+    alpha: 0.01,
+    required: false,
+    enabled: true,
+  },
+  drift: {
+    direction: 'lower-is-better',
+    threshold: 0.2,
+    minSamples: 100,
+    minDevices: DEFAULT_MIN_DEVICES,
+    alpha: 0.01,
+    required: false,
+    enabled: true,
+  },
 };
 
 /** Partial overrides as the admin API takes them. */
 const PartialRule = MetricRuleSchema.partial().optional();
 export const MetricRulesInputSchema = z.strictObject({
-  accuracy: PartialRule, errorRate: PartialRule, latency: PartialRule, confidence: PartialRule, drift: PartialRule,
+  accuracy: PartialRule,
+  errorRate: PartialRule,
+  latency: PartialRule,
+  confidence: PartialRule,
+  drift: PartialRule,
 });
 export type MetricRulesInput = Partial<Record<MetricName, Partial<MetricRule>>>;
 
@@ -65,6 +109,7 @@ export type MetricRulesInput = Partial<Record<MetricName, Partial<MetricRule>>>;
  */
 export function resolveMetricRules(input: MetricRulesInput = {}): MetricRules {
   const out = {} as MetricRules;
-  for (const name of METRIC_NAMES) out[name] = MetricRuleSchema.parse({ ...DEFAULT_METRIC_RULES[name], ...input[name] });
+  for (const name of METRIC_NAMES)
+    out[name] = MetricRuleSchema.parse({ ...DEFAULT_METRIC_RULES[name], ...input[name] });
   return out;
 }

@@ -15,14 +15,23 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../../test/pg/test-database.ts';
 import type { ManifestChange } from './manifest-events.ts';
-import { MAX_NOTIFY_REASON_CHARS, openPostgresManifestEvents, type PostgresManifestEvents, type PostgresManifestEventsOptions } from './postgres-manifest-events.ts';
+import {
+  MAX_NOTIFY_REASON_CHARS,
+  openPostgresManifestEvents,
+  type PostgresManifestEvents,
+  type PostgresManifestEventsOptions,
+} from './postgres-manifest-events.ts';
 
 const skip = skipWithoutPostgres('postgres manifest events');
 let db: TestDatabase | undefined;
 const opened: PostgresManifestEvents[] = [];
 
 async function open(name: string, extra: Partial<PostgresManifestEventsOptions> = {}): Promise<PostgresManifestEvents> {
-  const events = await openPostgresManifestEvents({ connectionString: db!.url, applicationName: `${name}-${db!.name}`, ...extra });
+  const events = await openPostgresManifestEvents({
+    connectionString: db!.url,
+    applicationName: `${name}-${db!.name}`,
+    ...extra,
+  });
   opened.push(events);
   return events;
 }
@@ -104,12 +113,25 @@ describe.skipIf(skip)('openPostgresManifestEvents', () => {
     const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(s) });
     const b = await open('b3', { log });
     const heard = collect(b, 'digits');
-    const junk = ['not json', '', 'null', '[]', '{"app":1}', '{"origin":"x","app":"digits","generation":"3","reason":"r"}', '{"origin":"x","app":"digits","generation":1.5,"reason":"r"}'];
+    const junk = [
+      'not json',
+      '',
+      'null',
+      '[]',
+      '{"app":1}',
+      '{"origin":"x","app":"digits","generation":"3","reason":"r"}',
+      '{"origin":"x","app":"digits","generation":1.5,"reason":"r"}',
+    ];
     for (const payload of junk) await sql('select pg_notify($1, $2)', ['flock_manifest', payload]);
-    await sql('select pg_notify($1, $2)', ['flock_manifest', JSON.stringify({ origin: 'someone-else', app: 'digits', generation: 4, reason: 'sentinel' })]);
+    await sql('select pg_notify($1, $2)', [
+      'flock_manifest',
+      JSON.stringify({ origin: 'someone-else', app: 'digits', generation: 4, reason: 'sentinel' }),
+    ]);
     await waitFor('the sentinel after the junk', () => heard.length > 0);
     expect(heard).toEqual([{ app: 'digits', generation: 4, reason: 'sentinel' }]);
-    const ignored = lines.map((l) => JSON.parse(l) as { msg: string }).filter((l) => l.msg.includes('ignored a notification'));
+    const ignored = lines
+      .map((l) => JSON.parse(l) as { msg: string })
+      .filter((l) => l.msg.includes('ignored a notification'));
     expect(ignored).toHaveLength(junk.length);
   });
 
@@ -122,14 +144,25 @@ describe.skipIf(skip)('openPostgresManifestEvents', () => {
     a.publish({ app: 'digits', generation: 1, reason: 'before' });
     await waitFor('the first change', () => digitsOnB.length === 1);
 
-    const killed = await sql<{ ok: boolean }>('select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1', [b.listenerName]);
+    const killed = await sql<{ ok: boolean }>(
+      'select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1',
+      [b.listenerName],
+    );
     expect(killed).toEqual([{ ok: true }]);
     await sleep(200);
     // B is disconnected now: its NOTIFY cannot go out yet but must not be lost.
     b.publish({ app: 'digits', generation: 2, reason: 'while down' });
-    await waitFor('B to resync after reconnecting', () => digitsOnB.some((c) => c.reason === 'resync') && facesOnB.some((c) => c.reason === 'resync'), 5_000);
+    await waitFor(
+      'B to resync after reconnecting',
+      () => digitsOnB.some((c) => c.reason === 'resync') && facesOnB.some((c) => c.reason === 'resync'),
+      5_000,
+    );
     expect(digitsOnB.find((c) => c.reason === 'resync')!.generation).toBe(2);
-    await waitFor('A to get the change B made while disconnected', () => onA.some((c) => c.reason === 'while down'), 3_000);
+    await waitFor(
+      'A to get the change B made while disconnected',
+      () => onA.some((c) => c.reason === 'while down'),
+      3_000,
+    );
 
     a.publish({ app: 'digits', generation: 3, reason: 'after' });
     await waitFor('B to hear A again', () => digitsOnB.some((c) => c.reason === 'after'));
@@ -138,8 +171,12 @@ describe.skipIf(skip)('openPostgresManifestEvents', () => {
   });
 
   it('rejects with a clear message when PostgreSQL is unreachable, and refuses a bad channel', async () => {
-    await expect(openPostgresManifestEvents({ connectionString: 'postgres://nobody:secret@127.0.0.1:1/none' })).rejects.toThrow(/Could not LISTEN .*nobody:\*\*\*@127\.0\.0\.1:1/);
-    await expect(openPostgresManifestEvents({ connectionString: db!.url, channel: 'Bad"Channel' })).rejects.toThrow(/lowercase identifier/);
+    await expect(
+      openPostgresManifestEvents({ connectionString: 'postgres://nobody:secret@127.0.0.1:1/none' }),
+    ).rejects.toThrow(/Could not LISTEN .*nobody:\*\*\*@127\.0\.0\.1:1/);
+    await expect(openPostgresManifestEvents({ connectionString: db!.url, channel: 'Bad"Channel' })).rejects.toThrow(
+      /lowercase identifier/,
+    );
   });
 
   it('close() stops listening and ends the connection', async () => {
@@ -159,7 +196,9 @@ describe.skipIf(skip)('openPostgresManifestEvents', () => {
     const dir = await mkdtemp(join(tmpdir(), 'flock-events-'));
     const moduleUrl = new URL('./postgres-manifest-events.ts', import.meta.url).href;
     const script = join(dir, 'child.mts');
-    await writeFile(script, `
+    await writeFile(
+      script,
+      `
       import { openPostgresManifestEvents } from ${JSON.stringify(moduleUrl)};
       const url = process.env.CHILD_DATABASE_URL!;
       const a = await openPostgresManifestEvents({ connectionString: url, applicationName: 'child-a' });
@@ -170,7 +209,8 @@ describe.skipIf(skip)('openPostgresManifestEvents', () => {
       await a.close();
       await b.close();
       console.log('closed');
-    `);
+    `,
+    );
     try {
       const child = spawn(process.execPath, ['--import', 'tsx', script], {
         cwd: fileURLToPath(new URL('../../', import.meta.url)),

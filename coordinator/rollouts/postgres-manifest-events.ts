@@ -71,7 +71,8 @@ function parsePayload(text: string | undefined): NotifyPayload | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const v = value as Record<string, unknown>;
-  if (typeof v.origin !== 'string' || typeof v.app !== 'string' || v.app === '' || typeof v.reason !== 'string') return null;
+  if (typeof v.origin !== 'string' || typeof v.app !== 'string' || v.app === '' || typeof v.reason !== 'string')
+    return null;
   if (typeof v.generation !== 'number' || !Number.isInteger(v.generation)) return null;
   return { origin: v.origin, app: v.app, generation: v.generation, reason: v.reason };
 }
@@ -89,10 +90,14 @@ function parsePayload(text: string | undefined): NotifyPayload | null {
  * await flock.close(); await events.close();
  * ```
  */
-export async function openPostgresManifestEvents(options: PostgresManifestEventsOptions): Promise<PostgresManifestEvents> {
+export async function openPostgresManifestEvents(
+  options: PostgresManifestEventsOptions,
+): Promise<PostgresManifestEvents> {
   const channel = options.channel ?? DEFAULT_MANIFEST_CHANNEL;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) {
-    throw new Error(`channel must be a lowercase identifier of at most 63 characters ([a-z_][a-z0-9_]*), got "${channel}"`);
+    throw new Error(
+      `channel must be a lowercase identifier of at most 63 characters ([a-z_][a-z0-9_]*), got "${channel}"`,
+    );
   }
   const log = options.log;
   const where = redactConnectionString(options.connectionString);
@@ -129,7 +134,10 @@ export async function openPostgresManifestEvents(options: PostgresManifestEvents
     if (msg.channel !== channel) return;
     const payload = parsePayload(msg.payload);
     if (!payload) {
-      log?.debug({ channel, payload: msg.payload?.slice(0, 200) }, 'ignored a notification that is not a manifest change');
+      log?.debug(
+        { channel, payload: msg.payload?.slice(0, 200) },
+        'ignored a notification that is not a manifest change',
+      );
       return;
     }
     // PostgreSQL delivers our own NOTIFYs back to us; publish already delivered them locally.
@@ -139,14 +147,22 @@ export async function openPostgresManifestEvents(options: PostgresManifestEvents
   };
 
   const payloadOf = (change: ManifestChange): string | null => {
-    const text = JSON.stringify({ origin, app: change.app, generation: change.generation, reason: change.reason.slice(0, MAX_NOTIFY_REASON_CHARS) });
+    const text = JSON.stringify({
+      origin,
+      app: change.app,
+      generation: change.generation,
+      reason: change.reason.slice(0, MAX_NOTIFY_REASON_CHARS),
+    });
     return Buffer.byteLength(text) <= MAX_NOTIFY_PAYLOAD_BYTES ? text : null;
   };
 
   const notify = (change: ManifestChange) => {
     const payload = payloadOf(change);
     if (payload === null) {
-      log?.warn({ app: change.app.slice(0, 100) }, 'manifest change too large to NOTIFY; other processes catch it at their SSE heartbeat');
+      log?.warn(
+        { app: change.app.slice(0, 100) },
+        'manifest change too large to NOTIFY; other processes catch it at their SSE heartbeat',
+      );
       return;
     }
     const c = client;
@@ -157,7 +173,10 @@ export async function openPostgresManifestEvents(options: PostgresManifestEvents
     c.query('select pg_notify($1, $2)', [channel, payload]).catch((error: unknown) => {
       if (closed) return;
       unsent.set(change.app, change);
-      log?.warn({ err: error, app: change.app }, 'manifest NOTIFY failed; it is re-sent after the listener reconnects (other processes catch up at their SSE heartbeat meanwhile)');
+      log?.warn(
+        { err: error, app: change.app },
+        'manifest NOTIFY failed; it is re-sent after the listener reconnects (other processes catch up at their SSE heartbeat meanwhile)',
+      );
     });
   };
 
@@ -169,11 +188,13 @@ export async function openPostgresManifestEvents(options: PostgresManifestEvents
     attempt++;
     retryTimer = setTimeout(() => {
       retryTimer = null;
-      connecting = connect(true).catch((error: unknown) => {
-        log?.error({ err: error }, 'manifest listener reconnect failed unexpectedly');
-      }).finally(() => {
-        connecting = null;
-      });
+      connecting = connect(true)
+        .catch((error: unknown) => {
+          log?.error({ err: error }, 'manifest listener reconnect failed unexpectedly');
+        })
+        .finally(() => {
+          connecting = null;
+        });
     }, delay);
   };
 
@@ -230,7 +251,10 @@ export async function openPostgresManifestEvents(options: PostgresManifestEvents
   try {
     await connect(false);
   } catch (error) {
-    throw new Error(`Could not LISTEN for manifest changes at ${where}: ${(error as Error).message}. Check that the server is up and the URL is right.`, { cause: error });
+    throw new Error(
+      `Could not LISTEN for manifest changes at ${where}: ${(error as Error).message}. Check that the server is up and the URL is right.`,
+      { cause: error },
+    );
   }
 
   return {

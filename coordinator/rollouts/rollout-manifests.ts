@@ -7,7 +7,15 @@
 import { signManifest } from '../../shared/manifest/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { manifestFor } from '../registry/publish.ts';
-import { LIVE_ROLLOUT_STATUSES, type JsonObject, type ManifestRecord, type ModelVersion, type Rollout, type Store, type StoreOps } from '../store/index.ts';
+import {
+  LIVE_ROLLOUT_STATUSES,
+  type JsonObject,
+  type ManifestRecord,
+  type ModelVersion,
+  type Rollout,
+  type Store,
+  type StoreOps,
+} from '../store/index.ts';
 import { cohortOf, type Cohort } from './cohort.ts';
 import { banditGenerationFor } from './bandit-state.ts';
 
@@ -19,12 +27,26 @@ export type CohortLabel = Cohort | `arm-${number}`;
  * `shadow: true` marks a rollout that runs a shadow version, so devices know
  * to ask `GET /v1/apps/:app/shadow` (and others never do).
  */
-export function publishCohortManifest(store: StoreOps, signing: SigningKey, version: ModelVersion, rolloutId: string, cohort: CohortLabel, options: { shadow?: boolean } = {}): Promise<ManifestRecord> {
+export function publishCohortManifest(
+  store: StoreOps,
+  signing: SigningKey,
+  version: ModelVersion,
+  rolloutId: string,
+  cohort: CohortLabel,
+  options: { shadow?: boolean } = {},
+): Promise<ManifestRecord> {
   return store.publishManifest({
     app: version.app,
     version: version.version,
     sign: async (generation) =>
-      (await signManifest({ ...manifestFor(version, generation), rollout: { id: rolloutId, cohort, ...(options.shadow ? { shadow: true } : {}) } }, signing.privateKey, signing.keyId)) as unknown as JsonObject,
+      (await signManifest(
+        {
+          ...manifestFor(version, generation),
+          rollout: { id: rolloutId, cohort, ...(options.shadow ? { shadow: true } : {}) },
+        },
+        signing.privateKey,
+        signing.keyId,
+      )) as unknown as JsonObject,
   });
 }
 
@@ -48,12 +70,20 @@ export async function liveRollout(store: StoreOps, app: string): Promise<Rollout
  * @example
  * const m = await manifestForDevice(store, 'digits', 'dev_1'); // m?.cohort === 'canary' for ~5% at stage 1
  */
-export function manifestForDevice(store: Pick<Store, 'snapshot'>, app: string, deviceId: string): Promise<DeviceManifest | null> {
+export function manifestForDevice(
+  store: Pick<Store, 'snapshot'>,
+  app: string,
+  deviceId: string,
+): Promise<DeviceManifest | null> {
   return store.snapshot((view) => resolveDeviceManifest(view, app, deviceId));
 }
 
 /** `manifestForDevice` on reads the caller keeps consistent (a snapshot or a transaction). */
-export async function resolveDeviceManifest(store: StoreOps, app: string, deviceId: string): Promise<DeviceManifest | null> {
+export async function resolveDeviceManifest(
+  store: StoreOps,
+  app: string,
+  deviceId: string,
+): Promise<DeviceManifest | null> {
   const bandit = await banditGenerationFor(store, app, deviceId);
   if (bandit) {
     const record = await store.getManifest(app, bandit.generation);
@@ -62,7 +92,10 @@ export async function resolveDeviceManifest(store: StoreOps, app: string, device
   const rollout = await liveRollout(store, app);
   if (rollout && rollout.canaryGeneration !== null && rollout.controlGeneration !== null) {
     const cohort = cohortOf(rollout.id, deviceId, rollout.stages[rollout.stageIndex]);
-    const record = await store.getManifest(app, cohort === 'canary' ? rollout.canaryGeneration : rollout.controlGeneration);
+    const record = await store.getManifest(
+      app,
+      cohort === 'canary' ? rollout.canaryGeneration : rollout.controlGeneration,
+    );
     if (record) return { record, rolloutId: rollout.id, cohort };
   }
   const record = await store.latestManifest(app);

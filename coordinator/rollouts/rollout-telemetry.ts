@@ -39,7 +39,13 @@ export const MAX_EVENTS_PER_VERSION = 200_000;
 export const DEFAULT_TELEMETRY_WINDOW_MS = 7 * 86_400_000;
 
 /** Every telemetry row of (app, version) since `since`, oldest first. */
-export async function readTelemetry(store: Store, app: string, version: number, since?: string, kind?: string): Promise<TelemetryEvent[]> {
+export async function readTelemetry(
+  store: Store,
+  app: string,
+  version: number,
+  since?: string,
+  kind?: string,
+): Promise<TelemetryEvent[]> {
   const out: TelemetryEvent[] = [];
   let afterId: number | undefined;
   for (;;) {
@@ -65,7 +71,11 @@ export type CohortRollout = Pick<Rollout, 'id' | 'candidateVersion' | 'controlVe
  * @example
  * const { canary, control } = splitCohorts(rollout, [...candidateRows, ...controlRows]);
  */
-export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryEvent[], options?: SummaryOptions): CohortPair {
+export function splitCohorts(
+  rollout: CohortRollout,
+  events: readonly TelemetryEvent[],
+  options?: SummaryOptions,
+): CohortPair {
   const percent = rollout.stages[rollout.stageIndex];
   const cohorts = new Map<string, string>();
   const canaryRows: TelemetryEvent[] = [];
@@ -106,7 +116,10 @@ export function splitCohorts(rollout: CohortRollout, events: readonly TelemetryE
  * @example
  * const { canary, control } = await readCohorts(store, rollout);
  */
-export async function readCohorts(store: Store, rollout: CohortRollout & Pick<Rollout, 'app' | 'stageStartedAt'>): Promise<CohortPair> {
+export async function readCohorts(
+  store: Store,
+  rollout: CohortRollout & Pick<Rollout, 'app' | 'stageStartedAt'>,
+): Promise<CohortPair> {
   const [canaryEvents, controlEvents] = await Promise.all([
     readTelemetry(store, rollout.app, rollout.candidateVersion, rollout.stageStartedAt),
     readTelemetry(store, rollout.app, rollout.controlVersion, rollout.stageStartedAt),
@@ -115,6 +128,11 @@ export async function readCohorts(store: Store, rollout: CohortRollout & Pick<Ro
 }
 
 /** Per-feature histograms (null-prototype record) of one version's 'feature-summary' telemetry since `since`. */
-export async function readFeatures(store: Store, app: string, version: number, since?: string): Promise<Record<string, BinnedCounts>> {
+export async function readFeatures(
+  store: Store,
+  app: string,
+  version: number,
+  since?: string,
+): Promise<Record<string, BinnedCounts>> {
   return summarizeCohort(await readTelemetry(store, app, version, since, 'feature-summary')).features;
 }

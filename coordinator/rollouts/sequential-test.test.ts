@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { lnGamma, normalCdf, seededRandom } from '../../shared/stats/index.ts';
 import { sampleNormal } from '../../shared/stats/seeded-random.ts';
-import { logNormalCdf, msprtHarm, msprtQuantile, msprtQuantiles, msprtTwoProportions, sampleRatioLogBayesFactor, sequentialSampleRatio } from './sequential-test.ts';
+import {
+  logNormalCdf,
+  msprtHarm,
+  msprtQuantile,
+  msprtQuantiles,
+  msprtTwoProportions,
+  sampleRatioLogBayesFactor,
+  sequentialSampleRatio,
+} from './sequential-test.ts';
 
 /** The mixture integral of the module doc by brute-force quadrature: the closed form must agree. */
 function mixtureByQuadrature(harm: number, variance: number, tau: number): number {
@@ -19,7 +27,12 @@ function mixtureByQuadrature(harm: number, variance: number, tau: number): numbe
 }
 
 describe('mSPRT on a harm estimate', () => {
-  it.each([[0.03, 1e-4], [0.01, 1e-4], [-0.02, 4e-4], [0.05, 2.5e-5]])('matches the half-normal mixture integral (harm %d, variance %d)', (harm, variance) => {
+  it.each([
+    [0.03, 1e-4],
+    [0.01, 1e-4],
+    [-0.02, 4e-4],
+    [0.05, 2.5e-5],
+  ])('matches the half-normal mixture integral (harm %d, variance %d)', (harm, variance) => {
     const lambda = Math.exp(msprtHarm(harm, variance, 0.02).logLikelihoodRatio);
     expect(lambda / mixtureByQuadrature(harm, variance, 0.02)).toBeCloseTo(1, 4);
   });
@@ -65,7 +78,8 @@ describe('mSPRT on a harm estimate', () => {
 });
 
 describe('quantile test', () => {
-  const lognormal = (random: () => number, n: number, mu: number, sigma: number) => Array.from({ length: n }, () => Math.exp(mu + sigma * sampleNormal(random)));
+  const lognormal = (random: () => number, n: number, mu: number, sigma: number) =>
+    Array.from({ length: n }, () => Math.exp(mu + sigma * sampleNormal(random)));
 
   it('sees a heavier p95 tail with the same median, and nothing between equal distributions', () => {
     const random = seededRandom(5);
@@ -112,7 +126,9 @@ describe('sequential sample-ratio test', () => {
       let mean = 0;
       for (let k = 0; k <= n; k++) {
         const logChoose = lnGamma(n + 1) - lnGamma(k + 1) - lnGamma(n - k + 1);
-        mean += Math.exp(logChoose + k * Math.log(p) + (n - k) * Math.log(1 - p) + sampleRatioLogBayesFactor(k, n - k, p));
+        mean += Math.exp(
+          logChoose + k * Math.log(p) + (n - k) * Math.log(1 - p) + sampleRatioLogBayesFactor(k, n - k, p),
+        );
       }
       expect(mean).toBeCloseTo(1, 6);
     }

@@ -48,7 +48,17 @@ const LN2 = Math.log(2);
  */
 function logErfc(x: number): number {
   const t = 1 / (1 + 0.5 * x);
-  const poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const poly =
+    -1.26551223 +
+    t *
+      (1.00002368 +
+        t *
+          (0.37409196 +
+            t *
+              (0.09678418 +
+                t *
+                  (-0.18628806 +
+                    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   return Math.log(t) - x * x + poly;
 }
 
@@ -67,8 +77,11 @@ export function msprtHarm(harm: number, variance: number, tau: number): Sequenti
   if (!(tau > 0)) throw new RangeError(`mSPRT mixing scale tau must be positive, got ${tau}`);
   if (!(variance > 0) || !Number.isFinite(harm)) return { pValue: 1, logLikelihoodRatio: 0, tau };
   const t2 = tau * tau;
-  const log = LN2 + 0.5 * Math.log(variance / (variance + t2)) + (t2 * harm * harm) / (2 * variance * (variance + t2))
-    + logNormalCdf((tau * harm) / Math.sqrt(variance * (variance + t2)));
+  const log =
+    LN2 +
+    0.5 * Math.log(variance / (variance + t2)) +
+    (t2 * harm * harm) / (2 * variance * (variance + t2)) +
+    logNormalCdf((tau * harm) / Math.sqrt(variance * (variance + t2)));
   return { pValue: Math.min(1, Math.exp(-log)), logLikelihoodRatio: log, tau };
 }
 
@@ -85,7 +98,14 @@ export interface ProportionHarm extends SequentialResult {
  * @example
  * msprtTwoProportions(861, 1000, 9020, 10000, 'higher-is-better', 0.02).pValue // 0.0014
  */
-export function msprtTwoProportions(s1: number, n1: number, s2: number, n2: number, direction: 'higher-is-better' | 'lower-is-better', tau: number): ProportionHarm {
+export function msprtTwoProportions(
+  s1: number,
+  n1: number,
+  s2: number,
+  n2: number,
+  direction: 'higher-is-better' | 'lower-is-better',
+  tau: number,
+): ProportionHarm {
   const p1 = s1 / n1;
   const p2 = s2 / n2;
   const pooled = (s1 + s2) / (n1 + n2);
@@ -109,7 +129,8 @@ export interface QuantileHarm extends SequentialResult {
   harm: number;
 }
 
-const quantileOfSorted = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const quantileOfSorted = (sorted: Float64Array, q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
 function sortedCopy(v: readonly number[]): Float64Array {
   const out = Float64Array.from(v);
@@ -126,7 +147,13 @@ function sortedCopy(v: readonly number[]): Float64Array {
  * @example
  * msprtQuantile(canaryMs, controlMs, 0.95, 'lower-is-better', 0.05).harm // > 0 when the canary's tail is heavier
  */
-export function msprtQuantile(canary: readonly number[], control: readonly number[], q: number, direction: 'higher-is-better' | 'lower-is-better', tau: number): QuantileHarm {
+export function msprtQuantile(
+  canary: readonly number[],
+  control: readonly number[],
+  q: number,
+  direction: 'higher-is-better' | 'lower-is-better',
+  tau: number,
+): QuantileHarm {
   return msprtQuantiles(canary, control, [q], direction, tau)[0];
 }
 
@@ -159,7 +186,13 @@ function bound(v: Float64Array, m: number, strict: boolean): number {
  * @example
  * msprtQuantiles(canaryMs, controlMs, [0.5, 0.95], 'lower-is-better', 0.05).map((r) => r.pValue)
  */
-export function msprtQuantiles(canary: readonly number[], control: readonly number[], quantiles: readonly number[], direction: 'higher-is-better' | 'lower-is-better', tau: number): QuantileHarm[] {
+export function msprtQuantiles(
+  canary: readonly number[],
+  control: readonly number[],
+  quantiles: readonly number[],
+  direction: 'higher-is-better' | 'lower-is-better',
+  tau: number,
+): QuantileHarm[] {
   const x = sortedCopy(canary);
   const y = sortedCopy(control);
   const n = x.length + y.length;
@@ -180,8 +213,16 @@ export function msprtQuantiles(canary: readonly number[], control: readonly numb
     const harm = direction === 'lower-is-better' ? above1 - above2 : above2 - above1;
     const r = msprtHarm(harm, variance, tau);
     return {
-      pValue: r.pValue, logLikelihoodRatio: r.logLikelihoodRatio, tau, quantile: q, pooledValue: m, canaryValue: quantileOfSorted(x, q), controlValue: quantileOfSorted(y, q),
-      canaryShareAbove: above1, controlShareAbove: above2, harm,
+      pValue: r.pValue,
+      logLikelihoodRatio: r.logLikelihoodRatio,
+      tau,
+      quantile: q,
+      pooledValue: m,
+      canaryValue: quantileOfSorted(x, q),
+      controlValue: quantileOfSorted(y, q),
+      canaryShareAbove: above1,
+      controlShareAbove: above2,
+      harm,
     };
   });
 }
@@ -196,7 +237,12 @@ export const SRM_PRIOR_CONCENTRATION = 1000;
  * @example
  * sampleRatioLogBayesFactor(50, 950, 0.05) // < 0: exactly the assigned share
  */
-export function sampleRatioLogBayesFactor(canary: number, control: number, expectedCanaryShare: number, concentration = SRM_PRIOR_CONCENTRATION): number {
+export function sampleRatioLogBayesFactor(
+  canary: number,
+  control: number,
+  expectedCanaryShare: number,
+  concentration = SRM_PRIOR_CONCENTRATION,
+): number {
   const p = expectedCanaryShare;
   const a = concentration * p;
   const b = concentration * (1 - p);
@@ -209,6 +255,11 @@ export function sampleRatioLogBayesFactor(canary: number, control: number, expec
  * @example
  * sequentialSampleRatio(120, 880, 0.05) // about 1e-9: 12% of devices on a 5% canary
  */
-export function sequentialSampleRatio(canary: number, control: number, expectedCanaryShare: number, concentration = SRM_PRIOR_CONCENTRATION): number {
+export function sequentialSampleRatio(
+  canary: number,
+  control: number,
+  expectedCanaryShare: number,
+  concentration = SRM_PRIOR_CONCENTRATION,
+): number {
   return Math.min(1, Math.exp(-sampleRatioLogBayesFactor(canary, control, expectedCanaryShare, concentration)));
 }

@@ -21,7 +21,16 @@ import { newId } from '../auth/secrets.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { changeStage, publishManifest } from '../registry/publish.ts';
-import { isStoreError, LIVE_ROLLOUT_STATUSES, type JsonObject, type ModelVersion, type Rollout, type RolloutStatus, type Store, type StoreOps } from '../store/index.ts';
+import {
+  isStoreError,
+  LIVE_ROLLOUT_STATUSES,
+  type JsonObject,
+  type ModelVersion,
+  type Rollout,
+  type RolloutStatus,
+  type Store,
+  type StoreOps,
+} from '../store/index.ts';
 import { analyzeCanary, type CanaryVerdict } from './canary-analysis.ts';
 import { analysedStageCount, decideNext, type RolloutAction } from './decide.ts';
 import type { ManifestEvents } from './manifest-events.ts';
@@ -113,7 +122,10 @@ export class RolloutService {
     this.timer.unref();
     if (this.telemetryRetentionMs > 0) {
       this.retentionTimer = setInterval(() => {
-        if (!this.sweeping) this.sweeping = this.sweepTelemetry().catch((error: unknown) => this.log.error({ err: error }, 'telemetry retention sweep failed')).finally(() => (this.sweeping = null));
+        if (!this.sweeping)
+          this.sweeping = this.sweepTelemetry()
+            .catch((error: unknown) => this.log.error({ err: error }, 'telemetry retention sweep failed'))
+            .finally(() => (this.sweeping = null));
       }, this.telemetrySweepMs);
       this.retentionTimer.unref();
     }
@@ -126,7 +138,9 @@ export class RolloutService {
    */
   async sweepTelemetry(): Promise<number> {
     if (!(this.telemetryRetentionMs > 0)) return 0;
-    const deleted = await this.store.deleteTelemetryBefore(new Date(this.now().getTime() - this.telemetryRetentionMs).toISOString());
+    const deleted = await this.store.deleteTelemetryBefore(
+      new Date(this.now().getTime() - this.telemetryRetentionMs).toISOString(),
+    );
     if (deleted > 0) this.log.info({ deleted, retentionMs: this.telemetryRetentionMs }, 'old telemetry deleted');
     return deleted;
   }
@@ -144,14 +158,20 @@ export class RolloutService {
   /** Evaluates every running rollout once; errors are logged, not thrown (one bad rollout must not stop the rest). */
   async evaluateAll(): Promise<void> {
     for (const r of await this.store.listRollouts({ status: ['running'], limit: 1000 })) {
-      await this.evaluate(r.id).catch((error: unknown) => this.log.error({ err: error, rolloutId: r.id }, 'rollout evaluation failed'));
+      await this.evaluate(r.id).catch((error: unknown) =>
+        this.log.error({ err: error, rolloutId: r.id }, 'rollout evaluation failed'),
+      );
     }
   }
 
   private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const next = (this.chains.get(id) ?? Promise.resolve()).catch(() => undefined).then(fn);
     this.chains.set(id, next);
-    void next.finally(() => { if (this.chains.get(id) === next) this.chains.delete(id); }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.chains.get(id) === next) this.chains.delete(id);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -190,28 +210,51 @@ export class RolloutService {
   async startRollout(input: StartRollout, actor: string): Promise<Rollout> {
     const stages = input.stages ?? DEFAULT_STAGES;
     if (stages.length === 0 || stages.some((p, i) => !(p > 0 && p <= 100) || (i > 0 && p <= stages[i - 1]))) {
-      throw new ApiError('bad_request', `stages must be increasing percentages in (0, 100], e.g. [5, 25, 50, 100]; got ${JSON.stringify(stages)}`);
+      throw new ApiError(
+        'bad_request',
+        `stages must be increasing percentages in (0, 100], e.g. [5, 25, 50, 100]; got ${JSON.stringify(stages)}`,
+      );
     }
     const rules: MetricRules = resolveMetricRules(input.metrics);
     const id = newId('ro');
     return this.transition(async (tx, after) => {
       const candidate = await this.version(input.app, input.candidateVersion, tx);
       const production = await this.production(tx, input.app);
-      if (production.version === candidate.version) throw new ApiError('conflict', `version ${candidate.version} is already in production`);
-      if (candidate.stage === 'archived') throw new ApiError('conflict', `version ${candidate.version} is archived; push or restore it as a candidate first`);
+      if (production.version === candidate.version)
+        throw new ApiError('conflict', `version ${candidate.version} is already in production`);
+      if (candidate.stage === 'archived')
+        throw new ApiError(
+          'conflict',
+          `version ${candidate.version} is archived; push or restore it as a candidate first`,
+        );
       if (input.shadow) {
         const shadow = await this.version(input.app, input.shadow.version, tx);
-        if (shadow.stage === 'archived') throw new ApiError('conflict', `shadow version ${shadow.version} is archived; pick a live version`);
-        if (shadow.version === production.version) throw new ApiError('bad_request', `shadow version ${shadow.version} is production itself; a shadow must differ from what it is compared with`);
+        if (shadow.stage === 'archived')
+          throw new ApiError('conflict', `shadow version ${shadow.version} is archived; pick a live version`);
+        if (shadow.version === production.version)
+          throw new ApiError(
+            'bad_request',
+            `shadow version ${shadow.version} is production itself; a shadow must differ from what it is compared with`,
+          );
       }
       // The control manifest first: allocating its generation locks the app's
       // generation counter until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE
       // locks everything), so a concurrent start or promotion for this app
       // waits here, and the checks below see what it committed.
-      const control = await publishCohortManifest(tx, this.signing, production, id, 'control', { shadow: input.shadow !== undefined });
+      const control = await publishCohortManifest(tx, this.signing, production, id, 'control', {
+        shadow: input.shadow !== undefined,
+      });
       const live = await liveRollout(tx, input.app);
-      if (live) throw new ApiError('conflict', `app ${input.app} already has rollout ${live.id} (${live.status}); abort or finish it first`);
-      if ((await this.production(tx, input.app)).version !== production.version) throw new ApiError('conflict', `the production version of ${input.app} changed while the rollout started; start it again`);
+      if (live)
+        throw new ApiError(
+          'conflict',
+          `app ${input.app} already has rollout ${live.id} (${live.status}); abort or finish it first`,
+        );
+      if ((await this.production(tx, input.app)).version !== production.version)
+        throw new ApiError(
+          'conflict',
+          `the production version of ${input.app} changed while the rollout started; start it again`,
+        );
       await tx.createRollout({
         id,
         app: input.app,
@@ -223,10 +266,33 @@ export class RolloutService {
         metrics: rules as unknown as JsonObject,
         shadow: input.shadow ? (input.shadow as unknown as JsonObject) : null,
       });
-      const canaryVersion = await changeStage(tx, this.signing, { app: input.app, version: candidate.version, stage: 'canary', actor, reason: `rollout ${id}` });
-      const canary = await publishCohortManifest(tx, this.signing, canaryVersion, id, 'canary', { shadow: input.shadow !== undefined });
-      const rollout = await tx.updateRollout(id, { controlGeneration: control.generation, canaryGeneration: canary.generation });
-      await tx.appendAudit({ actor, action: 'rollout.start', target: id, details: { app: input.app, candidateVersion: candidate.version, controlVersion: production.version, stages, canaryGeneration: canary.generation, controlGeneration: control.generation } });
+      const canaryVersion = await changeStage(tx, this.signing, {
+        app: input.app,
+        version: candidate.version,
+        stage: 'canary',
+        actor,
+        reason: `rollout ${id}`,
+      });
+      const canary = await publishCohortManifest(tx, this.signing, canaryVersion, id, 'canary', {
+        shadow: input.shadow !== undefined,
+      });
+      const rollout = await tx.updateRollout(id, {
+        controlGeneration: control.generation,
+        canaryGeneration: canary.generation,
+      });
+      await tx.appendAudit({
+        actor,
+        action: 'rollout.start',
+        target: id,
+        details: {
+          app: input.app,
+          candidateVersion: candidate.version,
+          controlVersion: production.version,
+          stages,
+          canaryGeneration: canary.generation,
+          controlGeneration: control.generation,
+        },
+      });
       this.announce(after, input.app, canary.generation, 'rollout.start');
       return rollout;
     });
@@ -234,7 +300,11 @@ export class RolloutService {
 
   private async production(ops: StoreOps, app: string): Promise<ModelVersion> {
     const production = (await ops.listModelVersions(app, { stage: 'production', limit: 1 }))[0];
-    if (!production) throw new ApiError('conflict', `app ${app} has no production version to compare against; promote one with "flock model stage"`);
+    if (!production)
+      throw new ApiError(
+        'conflict',
+        `app ${app} has no production version to compare against; promote one with "flock model stage"`,
+      );
     return production;
   }
 
@@ -252,14 +322,30 @@ export class RolloutService {
       const percent = rollout.stages[rollout.stageIndex];
       const { canary, control } = await readCohorts(this.store, rollout);
       const rules = resolveMetricRules(rollout.metrics as MetricRulesInput);
-      const verdict = analyzeCanary({ canary, control, expectedCanaryShare: percent / 100, rules, analysedStages: analysedStageCount(rollout.stages) });
+      const verdict = analyzeCanary({
+        canary,
+        control,
+        expectedCanaryShare: percent / 100,
+        rules,
+        analysedStages: analysedStageCount(rollout.stages),
+      });
       const now = this.now();
       const action = decideNext(rollout, verdict, canary.exposedDevices, now);
-      const record = { at: now.toISOString(), stageIndex: rollout.stageIndex, percent, ...verdict, action } as unknown as JsonObject;
+      const record = {
+        at: now.toISOString(),
+        stageIndex: rollout.stageIndex,
+        percent,
+        ...verdict,
+        action,
+      } as unknown as JsonObject;
       try {
         const updated = await this.transition(async (tx, after) => {
           // The verdict, and what it decides, land only on the state they were drawn from.
-          const noted = await tx.updateRollout(id, { lastVerdict: record }, { ifStatus: [rollout.status], ifStageIndex: rollout.stageIndex });
+          const noted = await tx.updateRollout(
+            id,
+            { lastVerdict: record },
+            { ifStatus: [rollout.status], ifStageIndex: rollout.stageIndex },
+          );
           return rollout.status === 'running' ? this.apply(tx, after, noted, action, 'system') : noted;
         });
         return { rollout: updated, verdict, action };
@@ -267,7 +353,14 @@ export class RolloutService {
         if (!isStoreError(error, 'conflict')) throw error;
         // Another process (or an operator) moved the rollout while this one analysed it.
         const moved = await this.mustGet(id);
-        return { rollout: moved, verdict, action: { kind: 'wait', reason: `rollout changed while it was evaluated (now ${moved.status} at stage ${moved.stageIndex + 1}); the next evaluation judges that` } };
+        return {
+          rollout: moved,
+          verdict,
+          action: {
+            kind: 'wait',
+            reason: `rollout changed while it was evaluated (now ${moved.status} at stage ${moved.stageIndex + 1}); the next evaluation judges that`,
+          },
+        };
       }
     });
   }
@@ -279,16 +372,37 @@ export class RolloutService {
    * decision fails there, before it publishes anything, and the whole
    * transaction rolls back.
    */
-  private async apply(tx: StoreOps, after: AfterCommit, rollout: Rollout, action: RolloutAction, actor: string): Promise<Rollout> {
+  private async apply(
+    tx: StoreOps,
+    after: AfterCommit,
+    rollout: Rollout,
+    action: RolloutAction,
+    actor: string,
+  ): Promise<Rollout> {
     switch (action.kind) {
       case 'wait':
         return rollout;
       case 'advance': {
-        await tx.updateRollout(rollout.id, { stageIndex: action.toStageIndex, stageStartedAt: this.now().toISOString() }, { ifStatus: ['running'], ifStageIndex: rollout.stageIndex });
+        await tx.updateRollout(
+          rollout.id,
+          { stageIndex: action.toStageIndex, stageStartedAt: this.now().toISOString() },
+          { ifStatus: ['running'], ifStageIndex: rollout.stageIndex },
+        );
         const candidate = await this.version(rollout.app, rollout.candidateVersion, tx);
-        const canary = await publishCohortManifest(tx, this.signing, candidate, rollout.id, 'canary', { shadow: shadowOf(rollout) !== null });
+        const canary = await publishCohortManifest(tx, this.signing, candidate, rollout.id, 'canary', {
+          shadow: shadowOf(rollout) !== null,
+        });
         const updated = await tx.updateRollout(rollout.id, { canaryGeneration: canary.generation });
-        await tx.appendAudit({ actor, action: 'rollout.advance', target: rollout.id, details: { fromPercent: rollout.stages[rollout.stageIndex], toPercent: rollout.stages[action.toStageIndex], canaryGeneration: canary.generation } });
+        await tx.appendAudit({
+          actor,
+          action: 'rollout.advance',
+          target: rollout.id,
+          details: {
+            fromPercent: rollout.stages[rollout.stageIndex],
+            toPercent: rollout.stages[action.toStageIndex],
+            canaryGeneration: canary.generation,
+          },
+        });
         this.announce(after, rollout.app, canary.generation, 'rollout.advance');
         return updated;
       }
@@ -297,7 +411,11 @@ export class RolloutService {
       case 'rollback':
         return this.endWithControl(tx, after, rollout, actor, 'rolled_back', action.reason);
       case 'halt': {
-        const updated = await tx.updateRollout(rollout.id, { status: 'halted', reason: action.reason }, { ifStatus: ['running'], ifStageIndex: rollout.stageIndex });
+        const updated = await tx.updateRollout(
+          rollout.id,
+          { status: 'halted', reason: action.reason },
+          { ifStatus: ['running'], ifStageIndex: rollout.stageIndex },
+        );
         await tx.appendAudit({ actor, action: 'rollout.halt', target: rollout.id, details: { reason: action.reason } });
         after(() => this.log.warn({ rolloutId: rollout.id, reason: action.reason }, 'rollout halted'));
         return updated;
@@ -306,11 +424,33 @@ export class RolloutService {
   }
 
   /** Status, production stage and the new production manifest in one commit: nobody is served the last canary manifest as "latest". */
-  private async promoteNow(tx: StoreOps, after: AfterCommit, rollout: Rollout, actor: string, reason: string, from: RolloutStatus[]): Promise<Rollout> {
-    const updated = await tx.updateRollout(rollout.id, { status: 'completed', reason, endedAt: this.now().toISOString() }, { ifStatus: from });
-    await changeStage(tx, this.signing, { app: rollout.app, version: rollout.candidateVersion, stage: 'production', actor, reason: `rollout ${rollout.id}: ${reason}` });
+  private async promoteNow(
+    tx: StoreOps,
+    after: AfterCommit,
+    rollout: Rollout,
+    actor: string,
+    reason: string,
+    from: RolloutStatus[],
+  ): Promise<Rollout> {
+    const updated = await tx.updateRollout(
+      rollout.id,
+      { status: 'completed', reason, endedAt: this.now().toISOString() },
+      { ifStatus: from },
+    );
+    await changeStage(tx, this.signing, {
+      app: rollout.app,
+      version: rollout.candidateVersion,
+      stage: 'production',
+      actor,
+      reason: `rollout ${rollout.id}: ${reason}`,
+    });
     const latest = await tx.latestManifest(rollout.app);
-    await tx.appendAudit({ actor, action: 'rollout.promote', target: rollout.id, details: { version: rollout.candidateVersion, generation: latest?.generation ?? null, reason } });
+    await tx.appendAudit({
+      actor,
+      action: 'rollout.promote',
+      target: rollout.id,
+      details: { version: rollout.candidateVersion, generation: latest?.generation ?? null, reason },
+    });
     if (latest) this.announce(after, rollout.app, latest.generation, 'rollout.promote');
     return updated;
   }
@@ -320,12 +460,34 @@ export class RolloutService {
    * generation than any canary one, committed with the status (else control
    * devices would be served the canary manifest as the app's latest meanwhile).
    */
-  private async endWithControl(tx: StoreOps, after: AfterCommit, rollout: Rollout, actor: string, status: 'rolled_back' | 'aborted', reason: string): Promise<Rollout> {
-    const updated = await tx.updateRollout(rollout.id, { status, reason, endedAt: this.now().toISOString() }, { ifStatus: [...LIVE_ROLLOUT_STATUSES] });
+  private async endWithControl(
+    tx: StoreOps,
+    after: AfterCommit,
+    rollout: Rollout,
+    actor: string,
+    status: 'rolled_back' | 'aborted',
+    reason: string,
+  ): Promise<Rollout> {
+    const updated = await tx.updateRollout(
+      rollout.id,
+      { status, reason, endedAt: this.now().toISOString() },
+      { ifStatus: [...LIVE_ROLLOUT_STATUSES] },
+    );
     const control = await this.version(rollout.app, rollout.controlVersion, tx);
     const record = await publishManifest(tx, this.signing, control);
-    await changeStage(tx, this.signing, { app: rollout.app, version: rollout.candidateVersion, stage: status === 'rolled_back' ? 'archived' : 'candidate', actor, reason: `rollout ${rollout.id} ${status}: ${reason}` });
-    await tx.appendAudit({ actor, action: status === 'rolled_back' ? 'rollout.rollback' : 'rollout.abort', target: rollout.id, details: { toVersion: control.version, generation: record.generation, reason } });
+    await changeStage(tx, this.signing, {
+      app: rollout.app,
+      version: rollout.candidateVersion,
+      stage: status === 'rolled_back' ? 'archived' : 'candidate',
+      actor,
+      reason: `rollout ${rollout.id} ${status}: ${reason}`,
+    });
+    await tx.appendAudit({
+      actor,
+      action: status === 'rolled_back' ? 'rollout.rollback' : 'rollout.abort',
+      target: rollout.id,
+      details: { toVersion: control.version, generation: record.generation, reason },
+    });
     after(() => this.log.warn({ rolloutId: rollout.id, status, reason }, 'rollout ended on the control version'));
     this.announce(after, rollout.app, record.generation, `rollout.${status}`);
     return updated;
@@ -336,7 +498,8 @@ export class RolloutService {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (r.status === 'paused') return r;
-      if (r.status !== 'running') throw new ApiError('conflict', `rollout ${id} is ${r.status}; only a running rollout can be paused`);
+      if (r.status !== 'running')
+        throw new ApiError('conflict', `rollout ${id} is ${r.status}; only a running rollout can be paused`);
       const updated = await this.store.updateRollout(id, { status: 'paused' }, { ifStatus: ['running'] });
       await this.store.appendAudit({ actor, action: 'rollout.pause', target: id, details: reason ? { reason } : {} });
       return updated;
@@ -348,9 +511,19 @@ export class RolloutService {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
       if (r.status === 'running') return r;
-      if (r.status !== 'paused' && r.status !== 'halted') throw new ApiError('conflict', `rollout ${id} is ${r.status}; only a paused or halted rollout can resume`);
-      const updated = await this.store.updateRollout(id, { status: 'running', stageStartedAt: this.now().toISOString(), reason: null }, { ifStatus: ['paused', 'halted'] });
-      await this.store.appendAudit({ actor, action: 'rollout.resume', target: id, details: { from: r.status, ...(reason ? { reason } : {}) } });
+      if (r.status !== 'paused' && r.status !== 'halted')
+        throw new ApiError('conflict', `rollout ${id} is ${r.status}; only a paused or halted rollout can resume`);
+      const updated = await this.store.updateRollout(
+        id,
+        { status: 'running', stageStartedAt: this.now().toISOString(), reason: null },
+        { ifStatus: ['paused', 'halted'] },
+      );
+      await this.store.appendAudit({
+        actor,
+        action: 'rollout.resume',
+        target: id,
+        details: { from: r.status, ...(reason ? { reason } : {}) },
+      });
       return updated;
     });
   }
@@ -359,8 +532,13 @@ export class RolloutService {
   promote(id: string, actor: string, reason?: string): Promise<Rollout> {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
-      if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status)) throw new ApiError('conflict', `rollout ${id} is ${r.status}; it can no longer be promoted`);
-      return this.transition((tx, after) => this.promoteNow(tx, after, r, actor, reason ? `promoted by operator: ${reason}` : 'promoted by operator', [...LIVE_ROLLOUT_STATUSES]));
+      if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status))
+        throw new ApiError('conflict', `rollout ${id} is ${r.status}; it can no longer be promoted`);
+      return this.transition((tx, after) =>
+        this.promoteNow(tx, after, r, actor, reason ? `promoted by operator: ${reason}` : 'promoted by operator', [
+          ...LIVE_ROLLOUT_STATUSES,
+        ]),
+      );
     });
   }
 
@@ -368,8 +546,18 @@ export class RolloutService {
   abort(id: string, actor: string, reason?: string): Promise<Rollout> {
     return this.serial(id, async () => {
       const r = await this.mustGet(id);
-      if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status)) throw new ApiError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
-      return this.transition((tx, after) => this.endWithControl(tx, after, r, actor, 'aborted', reason ? `aborted by operator: ${reason}` : 'aborted by operator'));
+      if (!(LIVE_ROLLOUT_STATUSES as readonly string[]).includes(r.status))
+        throw new ApiError('conflict', `rollout ${id} is ${r.status}; it has already ended`);
+      return this.transition((tx, after) =>
+        this.endWithControl(
+          tx,
+          after,
+          r,
+          actor,
+          'aborted',
+          reason ? `aborted by operator: ${reason}` : 'aborted by operator',
+        ),
+      );
     });
   }
 
@@ -393,7 +581,9 @@ export class RolloutService {
     const config = shadowOf(rollout);
     if (!config) return null;
     const versions = [...new Set([rollout.controlVersion, rollout.candidateVersion])];
-    const rows = (await Promise.all(versions.map((v) => readTelemetry(this.store, rollout.app, v, rollout.createdAt, 'shadow')))).flat();
+    const rows = (
+      await Promise.all(versions.map((v) => readTelemetry(this.store, rollout.app, v, rollout.createdAt, 'shadow')))
+    ).flat();
     return shadowReport(rows, config);
   }
 
@@ -404,11 +594,18 @@ export class RolloutService {
    * @example
    * const p = await rollouts.banditPreview('digits', [1, 2]); // p.shares e.g. [0.02, 0.98]
    */
-  async banditPreview(app: string, versions: number[], since?: string, rng: Rng = seededRng(Date.now())): Promise<{ versions: number[]; rewards: ArmReward[]; shares: number[] }> {
+  async banditPreview(
+    app: string,
+    versions: number[],
+    since?: string,
+    rng: Rng = seededRng(Date.now()),
+  ): Promise<{ versions: number[]; rewards: ArmReward[]; shares: number[] }> {
     for (const v of versions) await this.version(app, v);
     const rows = (await Promise.all(versions.map((v) => readTelemetry(this.store, app, v, since, 'feedback')))).flat();
     const found = rewardsFromFeedback(rows);
-    const rewards = versions.map((version) => found.find((r) => r.version === version) ?? { version, successes: 0, failures: 0 });
+    const rewards = versions.map(
+      (version) => found.find((r) => r.version === version) ?? { version, successes: 0, failures: 0 },
+    );
     return { versions, rewards, shares: thompsonShares(rewards, rng) };
   }
 }

@@ -20,7 +20,8 @@ import type { JsonObject, ModelVersion, Rollout, StoreOps } from '../store/index
 /** Settings key of the newest shadow generation issued for an app. */
 export const shadowGenerationKey = (app: string) => `shadow-generation:${app}`;
 /** Settings key of the shadow manifest issued for a rollout's shadow version. */
-export const shadowManifestKey = (app: string, rolloutId: string, version: number) => `shadow-manifest:${app}:${rolloutId}:${version}`;
+export const shadowManifestKey = (app: string, rolloutId: string, version: number) =>
+  `shadow-manifest:${app}:${rolloutId}:${version}`;
 
 /**
  * The shadow manifest of `version` for `rollout`, issued on first use.
@@ -28,12 +29,21 @@ export const shadowManifestKey = (app: string, rolloutId: string, version: numbe
  * const signed = await shadowManifestFor(store, signing, rollout, v3);
  * signed.manifest.purpose // 'shadow'; signed.manifest.rollout // { id: rollout.id, cohort: 'shadow' }
  */
-export async function shadowManifestFor(store: StoreOps, signing: SigningKey, rollout: Pick<Rollout, 'id' | 'app'>, version: ModelVersion): Promise<SignedManifest> {
+export async function shadowManifestFor(
+  store: StoreOps,
+  signing: SigningKey,
+  rollout: Pick<Rollout, 'id' | 'app'>,
+  version: ModelVersion,
+): Promise<SignedManifest> {
   const key = shadowManifestKey(rollout.app, rollout.id, version.version);
   const issued = await store.getSetting(key);
   if (issued) return issued as unknown as SignedManifest;
   const last = Number((await store.getSetting(shadowGenerationKey(rollout.app))) ?? 0);
-  const signed = await signManifest({ ...manifestFor(version, last + 1), purpose: 'shadow', rollout: { id: rollout.id, cohort: 'shadow' } }, signing.privateKey, signing.keyId);
+  const signed = await signManifest(
+    { ...manifestFor(version, last + 1), purpose: 'shadow', rollout: { id: rollout.id, cohort: 'shadow' } },
+    signing.privateKey,
+    signing.keyId,
+  );
   const kept = (await store.setSettingIfAbsent(key, signed as unknown as JsonObject)) as unknown as SignedManifest;
   await store.setSetting(shadowGenerationKey(rollout.app), Math.max(last + 1, kept.manifest.generation));
   return kept;

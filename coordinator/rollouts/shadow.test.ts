@@ -1,16 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { shadowOf, shadowReport, wilsonInterval, type ShadowRow } from './shadow.ts';
 
-const row = (deviceId: string, version: number, payload: Record<string, unknown>): ShadowRow => ({ deviceId, version, kind: 'shadow', payload });
+const row = (deviceId: string, version: number, payload: Record<string, unknown>): ShadowRow => ({
+  deviceId,
+  version,
+  kind: 'shadow',
+  payload,
+});
 
 describe('shadowReport', () => {
   it('weights agreement and latency by comparisons and ignores other shadow versions and kinds', () => {
-    const report = shadowReport([
-      row('d1', 1, { shadowVersion: 3, count: 10, agreed: 9, productionMeanMs: 10, shadowMeanMs: 14 }),
-      row('d2', 2, { shadowVersion: 3, count: 30, agreed: 30, productionMeanMs: 20, shadowMeanMs: 18 }),
-      row('d3', 1, { shadowVersion: 4, count: 100, agreed: 0, productionMeanMs: 1, shadowMeanMs: 1 }),
-      { deviceId: 'd4', version: 1, kind: 'latency', payload: { shadowVersion: 3, count: 50 } },
-    ], { version: 3, sampleRate: 0.2 });
+    const report = shadowReport(
+      [
+        row('d1', 1, { shadowVersion: 3, count: 10, agreed: 9, productionMeanMs: 10, shadowMeanMs: 14 }),
+        row('d2', 2, { shadowVersion: 3, count: 30, agreed: 30, productionMeanMs: 20, shadowMeanMs: 18 }),
+        row('d3', 1, { shadowVersion: 4, count: 100, agreed: 0, productionMeanMs: 1, shadowMeanMs: 1 }),
+        { deviceId: 'd4', version: 1, kind: 'latency', payload: { shadowVersion: 3, count: 50 } },
+      ],
+      { version: 3, sampleRate: 0.2 },
+    );
     expect(report.comparisons).toBe(40);
     expect(report.devices).toBe(2);
     expect(report.agreementRate).toBeCloseTo(39 / 40, 10);
@@ -48,7 +56,12 @@ describe('shadowOf', () => {
   });
 
   it('weighs each device at most MAX_SHADOW_COMPARISONS_PER_DEVICE comparisons', () => {
-    const row = (deviceId: string, count: number, agreed: number): ShadowRow => ({ deviceId, version: 1, kind: 'shadow', payload: { shadowVersion: 3, count, agreed, productionMeanMs: 5, shadowMeanMs: 5 } });
+    const row = (deviceId: string, count: number, agreed: number): ShadowRow => ({
+      deviceId,
+      version: 1,
+      kind: 'shadow',
+      payload: { shadowVersion: 3, count, agreed, productionMeanMs: 5, shadowMeanMs: 5 },
+    });
     const honest = Array.from({ length: 10 }, (_, i) => row(`d${i}`, 1000, 990));
     const report = shadowReport([...honest, row('liar', 1_000_000_000, 0)], { version: 3, sampleRate: 0.1 });
     expect(report.devices).toBe(11);

@@ -80,7 +80,10 @@ export function shadowReport(rows: readonly ShadowRow[], config: ShadowConfig): 
   let agreed = 0;
   let productionMs = 0;
   let shadowMs = 0;
-  const perDevice = new Map<string, { n: number; agreed: number; productionMs: number; shadowMs: number; byVersion: Map<string, number> }>();
+  const perDevice = new Map<
+    string,
+    { n: number; agreed: number; productionMs: number; shadowMs: number; byVersion: Map<string, number> }
+  >();
   for (const row of rows) {
     if (row.kind !== 'shadow' || row.payload.shadowVersion !== config.version) continue;
     const n = num(row.payload.count);

@@ -29,7 +29,8 @@ export class TelemetryQuota {
     readonly limits: TelemetryQuotaLimits,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(limits.bytes > 0 && limits.rows > 0 && limits.windowMs > 0)) throw new RangeError(`telemetry quota needs positive bytes, rows and windowMs, got ${JSON.stringify(limits)}`);
+    if (!(limits.bytes > 0 && limits.rows > 0 && limits.windowMs > 0))
+      throw new RangeError(`telemetry quota needs positive bytes, rows and windowMs, got ${JSON.stringify(limits)}`);
   }
 
   /**
@@ -40,12 +41,23 @@ export class TelemetryQuota {
    */
   consume(deviceId: string, bytes: number, rows: number): QuotaDecision {
     const now = this.now();
-    if (this.windows.size >= SWEEP_AT) for (const [id, w] of this.windows) if (now - w.startedAt >= this.limits.windowMs) this.windows.delete(id);
+    if (this.windows.size >= SWEEP_AT)
+      for (const [id, w] of this.windows) if (now - w.startedAt >= this.limits.windowMs) this.windows.delete(id);
     let w = this.windows.get(deviceId);
-    if (!w || now - w.startedAt >= this.limits.windowMs) this.windows.set(deviceId, (w = { startedAt: now, bytes: 0, rows: 0 }));
-    const over = w.bytes + bytes > this.limits.bytes ? `${this.limits.bytes} bytes` : w.rows + rows > this.limits.rows ? `${this.limits.rows} events` : null;
+    if (!w || now - w.startedAt >= this.limits.windowMs)
+      this.windows.set(deviceId, (w = { startedAt: now, bytes: 0, rows: 0 }));
+    const over =
+      w.bytes + bytes > this.limits.bytes
+        ? `${this.limits.bytes} bytes`
+        : w.rows + rows > this.limits.rows
+          ? `${this.limits.rows} events`
+          : null;
     if (over) {
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((w.startedAt + this.limits.windowMs - now) / 1000)), reason: over };
+      return {
+        allowed: false,
+        retryAfterSeconds: Math.max(1, Math.ceil((w.startedAt + this.limits.windowMs - now) / 1000)),
+        reason: over,
+      };
     }
     w.bytes += bytes;
     w.rows += rows;

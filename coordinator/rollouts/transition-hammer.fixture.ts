@@ -30,12 +30,12 @@ export interface ServedManifest {
 export type ServingState =
   | { kind: 'everyone'; generation: number; version: number }
   | {
-    kind: 'cohorts';
-    rolloutId: string;
-    percent: number;
-    control: { generation: number; version: number };
-    canary: { generation: number; version: number };
-  };
+      kind: 'cohorts';
+      rolloutId: string;
+      percent: number;
+      control: { generation: number; version: number };
+      canary: { generation: number; version: number };
+    };
 
 type CohortState = Extract<ServingState, { kind: 'cohorts' }>;
 type EveryoneState = Extract<ServingState, { kind: 'everyone' }>;
@@ -71,7 +71,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function servedOf(signed: SignedManifest): ServedManifest {
   const m = signed.manifest;
-  return { generation: m.generation, version: m.version, rolloutId: m.rollout?.id ?? null, cohort: m.rollout?.cohort ?? null };
+  return {
+    generation: m.generation,
+    version: m.version,
+    rolloutId: m.rollout?.id ?? null,
+    cohort: m.rollout?.cohort ?? null,
+  };
 }
 
 /**
@@ -92,7 +97,9 @@ export function pollManifests(o: PollOptions): PollingFleet {
     let turn = i;
     while (!stopped) {
       const base = o.bases[turn++ % o.bases.length];
-      const res = await fetch(`${base}/v1/apps/${o.app}/manifest`, { headers: { authorization: `Bearer ${device.token}` } }).catch((e: unknown) => e as Error);
+      const res = await fetch(`${base}/v1/apps/${o.app}/manifest`, {
+        headers: { authorization: `Bearer ${device.token}` },
+      }).catch((e: unknown) => e as Error);
       if (res instanceof Error) {
         failures.push(`${device.deviceId} via ${base}: ${res.message}`);
       } else if (res.status !== 200) {
@@ -104,7 +111,9 @@ export function pollManifests(o: PollOptions): PollingFleet {
         const due = round;
         if (o.report && (!seen.has(m.generation) || (reportedRound.get(device.deviceId) ?? 0) < due)) {
           seen.add(m.generation);
-          await o.report(device, m, base).catch((e: unknown) => failures.push(`${device.deviceId} report via ${base}: ${(e as Error).message}`));
+          await o
+            .report(device, m, base)
+            .catch((e: unknown) => failures.push(`${device.deviceId} report via ${base}: ${(e as Error).message}`));
           reportedRound.set(device.deviceId, due);
         }
       }
@@ -117,7 +126,11 @@ export function pollManifests(o: PollOptions): PollingFleet {
     polls: () => polls,
     reportAll(timeoutMs) {
       const due = ++round;
-      return waitFor(`every device to report (round ${due})`, () => stopped || o.devices.every((d) => (reportedRound.get(d.deviceId) ?? 0) >= due), timeoutMs);
+      return waitFor(
+        `every device to report (round ${due})`,
+        () => stopped || o.devices.every((d) => (reportedRound.get(d.deviceId) ?? 0) >= due),
+        timeoutMs,
+      );
     },
     async stop() {
       stopped = true;
@@ -130,16 +143,32 @@ export function pollManifests(o: PollOptions): PollingFleet {
  * Posts what a client reports after loading `served`: model-loaded and
  * labelled feedback at `accuracy` (out of 100 outcomes). Throws unless 202.
  */
-export async function reportTelemetry(base: string, app: string, device: PollingDevice, served: ServedManifest, accuracy: number): Promise<void> {
+export async function reportTelemetry(
+  base: string,
+  app: string,
+  device: PollingDevice,
+  served: ServedManifest,
+  accuracy: number,
+): Promise<void> {
   const at = new Date().toISOString();
   const correct = Math.round(100 * accuracy);
   const res = await fetch(`${base}/v1/telemetry`, {
     method: 'POST',
     headers: { authorization: `Bearer ${device.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({
-      deviceId: device.deviceId, app, modelVersion: served.version,
+      deviceId: device.deviceId,
+      app,
+      modelVersion: served.version,
       events: [
-        { at, type: 'model-loaded', version: served.version, generation: served.generation, encoding: 'int8', backend: 'wasm', fromCache: false },
+        {
+          at,
+          type: 'model-loaded',
+          version: served.version,
+          generation: served.generation,
+          encoding: 'int8',
+          backend: 'wasm',
+          fromCache: false,
+        },
         { at, type: 'feedback', correct, incorrect: 100 - correct },
       ],
     }),
@@ -149,7 +178,8 @@ export async function reportTelemetry(base: string, app: string, device: Polling
 
 /** What `deviceId` should be served in `state`. */
 export function expectedFor(state: ServingState, deviceId: string): ServedManifest {
-  if (state.kind === 'everyone') return { generation: state.generation, version: state.version, rolloutId: null, cohort: null };
+  if (state.kind === 'everyone')
+    return { generation: state.generation, version: state.version, rolloutId: null, cohort: null };
   const cohort = cohortOf(state.rolloutId, deviceId, state.percent);
   return { ...state[cohort], rolloutId: state.rolloutId, cohort };
 }
@@ -176,18 +206,36 @@ export function statesOfRollout(before: EveryoneState, rolloutId: string, audit:
         kind: 'cohorts',
         rolloutId,
         percent: stages[0],
-        control: { generation: num(d.controlGeneration, 'controlGeneration'), version: num(d.controlVersion, 'controlVersion') },
-        canary: { generation: num(d.canaryGeneration, 'canaryGeneration'), version: num(d.candidateVersion, 'candidateVersion') },
+        control: {
+          generation: num(d.controlGeneration, 'controlGeneration'),
+          version: num(d.controlVersion, 'controlVersion'),
+        },
+        canary: {
+          generation: num(d.canaryGeneration, 'canaryGeneration'),
+          version: num(d.candidateVersion, 'candidateVersion'),
+        },
       };
       states.push(current);
     } else if (e.action === 'rollout.advance' && current) {
       const from: CohortState = current;
-      current = { ...from, percent: num(d.toPercent, 'toPercent'), canary: { version: from.canary.version, generation: num(d.canaryGeneration, 'canaryGeneration') } };
+      current = {
+        ...from,
+        percent: num(d.toPercent, 'toPercent'),
+        canary: { version: from.canary.version, generation: num(d.canaryGeneration, 'canaryGeneration') },
+      };
       states.push(current);
     } else if (e.action === 'rollout.promote') {
-      states.push({ kind: 'everyone', generation: num(d.generation, 'generation'), version: num(d.version, 'version') });
+      states.push({
+        kind: 'everyone',
+        generation: num(d.generation, 'generation'),
+        version: num(d.version, 'version'),
+      });
     } else if (e.action === 'rollout.rollback' || e.action === 'rollout.abort') {
-      states.push({ kind: 'everyone', generation: num(d.generation, 'generation'), version: num(d.toVersion, 'toVersion') });
+      states.push({
+        kind: 'everyone',
+        generation: num(d.generation, 'generation'),
+        version: num(d.toVersion, 'toVersion'),
+      });
     }
   }
   return states;
@@ -201,7 +249,8 @@ export interface Contradiction {
   why: string;
 }
 
-const same = (a: ServedManifest, b: ServedManifest) => a.generation === b.generation && a.version === b.version && a.rolloutId === b.rolloutId && a.cohort === b.cohort;
+const same = (a: ServedManifest, b: ServedManifest) =>
+  a.generation === b.generation && a.version === b.version && a.rolloutId === b.rolloutId && a.cohort === b.cohort;
 
 /**
  * Every answer that no state in `states` (in order) explains for its device,
@@ -214,7 +263,8 @@ export function contradictions(served: Map<string, ServedManifest[]>, states: Se
     let at = 0;
     let generation = -Infinity;
     answers.forEach((m, index) => {
-      if (m.generation < generation) out.push({ deviceId, index, served: m, why: `generation went down from ${generation}` });
+      if (m.generation < generation)
+        out.push({ deviceId, index, served: m, why: `generation went down from ${generation}` });
       generation = Math.max(generation, m.generation);
       const j = expected.findIndex((e, k) => k >= at && same(e, m));
       if (j >= 0) {
@@ -223,8 +273,13 @@ export function contradictions(served: Map<string, ServedManifest[]>, states: Se
       }
       const earlier = expected.findIndex((e) => same(e, m));
       out.push({
-        deviceId, index, served: m,
-        why: earlier >= 0 ? `state ${earlier} again after state ${at}` : `no state gives this device that manifest (its cohort would get ${JSON.stringify(expected)})`,
+        deviceId,
+        index,
+        served: m,
+        why:
+          earlier >= 0
+            ? `state ${earlier} again after state ${at}`
+            : `no state gives this device that manifest (its cohort would get ${JSON.stringify(expected)})`,
       });
     });
   }

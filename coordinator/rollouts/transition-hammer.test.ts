@@ -18,11 +18,25 @@ import { serve, type ServerType } from '@hono/node-server';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { httpFetcher, mnistModelFiles, pushModel, registerDevice, testAdminKey, type FleetDevice } from '../routes/fleet.fixture.ts';
+import {
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type FleetDevice,
+} from '../routes/fleet.fixture.ts';
 import type { Rollout } from '../store/index.ts';
 import {
-  contradictedDevices, contradictions, expectedFor, pollManifests, reportTelemetry, statesOfRollout, waitFor,
-  type PollingFleet, type ServingState,
+  contradictedDevices,
+  contradictions,
+  expectedFor,
+  pollManifests,
+  reportTelemetry,
+  statesOfRollout,
+  waitFor,
+  type PollingFleet,
+  type ServingState,
 } from './transition-hammer.fixture.ts';
 
 const DEVICES = 80;
@@ -39,8 +53,14 @@ const accuracy = new Map<number, number>();
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-hammer-'));
   flock = await createCoordinator({
-    dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false,
-    rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 1_000_000, windowMs: 60_000 } },
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    rateLimits: {
+      registerPerIp: { limit: 10_000, windowMs: 60_000 },
+      perDevice: { limit: 1_000_000, windowMs: 60_000 },
+    },
     telemetryQuota: { bytes: 64 * 1024 * 1024, rows: 1_000_000, windowMs: 60_000 },
   });
   // This test evaluates when it wants to; the 5 s timer would race it to the same decisions.
@@ -65,7 +85,10 @@ afterAll(async () => {
 
 function startFleet(): PollingFleet {
   return pollManifests({
-    bases: [base], app: 'digits', devices, pauseMs: 3,
+    bases: [base],
+    app: 'digits',
+    devices,
+    pauseMs: 3,
     report: (d, served) => reportTelemetry(base, 'digits', d, served, accuracy.get(served.version) ?? 0.9),
   });
 }
@@ -81,18 +104,30 @@ async function statesOf(before: ServingState & { kind: 'everyone' }, id: string)
 
 /** Until every device was served what `state` gives it. */
 function settled(fleet: PollingFleet, state: ServingState): Promise<void> {
-  return waitFor(`all ${DEVICES} devices to be served ${JSON.stringify(state)}`, () =>
-    devices.every((d) => {
-      const last = fleet.served.get(d.deviceId)!.at(-1);
-      const want = expectedFor(state, d.deviceId);
-      return last?.generation === want.generation && last.cohort === want.cohort;
-    }), 60_000);
+  return waitFor(
+    `all ${DEVICES} devices to be served ${JSON.stringify(state)}`,
+    () =>
+      devices.every((d) => {
+        const last = fleet.served.get(d.deviceId)!.at(-1);
+        const want = expectedFor(state, d.deviceId);
+        return last?.generation === want.generation && last.cohort === want.cohort;
+      }),
+    60_000,
+  );
 }
 
 async function startRollout(candidateVersion: number, minStageSeconds = 0): Promise<Rollout> {
   const res = await fetch(`${base}/v1/admin/rollouts`, {
-    method: 'POST', headers: admin,
-    body: JSON.stringify({ app: 'digits', candidateVersion, stages: [20, 50, 100], minStageSeconds, minSamples: 3, metrics: { accuracy: { minSamples: 50, minDevices: 3, threshold: 0.1 } } }),
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({
+      app: 'digits',
+      candidateVersion,
+      stages: [20, 50, 100],
+      minStageSeconds,
+      minSamples: 3,
+      metrics: { accuracy: { minSamples: 50, minDevices: 3, threshold: 0.1 } },
+    }),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as Rollout;
@@ -115,7 +150,11 @@ async function evaluate(fleet: PollingFleet, id: string): Promise<string> {
 }
 
 /** The last state, once all devices are on it; then the fleet polls a little longer. */
-async function settle(fleet: PollingFleet, before: ServingState & { kind: 'everyone' }, id: string): Promise<ServingState> {
+async function settle(
+  fleet: PollingFleet,
+  before: ServingState & { kind: 'everyone' },
+  id: string,
+): Promise<ServingState> {
   const state = (await statesOf(before, id)).at(-1)!;
   await settled(fleet, state);
   return state;
@@ -124,7 +163,9 @@ async function settle(fleet: PollingFleet, before: ServingState & { kind: 'every
 function verdictOf(fleet: PollingFleet, states: ServingState[]) {
   const found = contradictions(fleet.served, states);
   const bad = contradictedDevices(found);
-  console.info(`${bad.length} of ${DEVICES} devices saw a contradicting manifest (${found.length} of ${fleet.polls()} answers); first: ${JSON.stringify(found.slice(0, 3))}`);
+  console.info(
+    `${bad.length} of ${DEVICES} devices saw a contradicting manifest (${found.length} of ${fleet.polls()} answers); first: ${JSON.stringify(found.slice(0, 3))}`,
+  );
   return { found, bad };
 }
 
@@ -173,12 +214,22 @@ describe('rollout transitions under 80 polling devices (SQLite on loopback)', ()
 
       const r4 = await startRollout(4, 3600);
       await settle(fleet, rolledBack as ServingState & { kind: 'everyone' }, r4.id);
-      const aborted = await fetch(`${base}/v1/admin/rollouts/${r4.id}/abort`, { method: 'POST', headers: admin, body: '{}' });
+      const aborted = await fetch(`${base}/v1/admin/rollouts/${r4.id}/abort`, {
+        method: 'POST',
+        headers: admin,
+        body: '{}',
+      });
       expect(aborted.status).toBe(200);
       await settle(fleet, rolledBack as ServingState & { kind: 'everyone' }, r4.id);
-      states = [...(await statesOf(first, r3.id)), ...(await statesOf(rolledBack as ServingState & { kind: 'everyone' }, r4.id))];
-      expect(states.map((s) => (s.kind === 'cohorts' ? `${s.rolloutId === r3.id ? 'r3' : 'r4'}@${s.percent}` : `v${s.version}`)))
-        .toEqual(['v2', 'r3@20', 'r3@50', 'v2', 'v2', 'r4@20', 'v2']);
+      states = [
+        ...(await statesOf(first, r3.id)),
+        ...(await statesOf(rolledBack as ServingState & { kind: 'everyone' }, r4.id)),
+      ];
+      expect(
+        states.map((s) =>
+          s.kind === 'cohorts' ? `${s.rolloutId === r3.id ? 'r3' : 'r4'}@${s.percent}` : `v${s.version}`,
+        ),
+      ).toEqual(['v2', 'r3@20', 'r3@50', 'v2', 'v2', 'r4@20', 'v2']);
     } finally {
       await fleet.stop();
     }

@@ -10,7 +10,13 @@
  * (`admittedExamples`) rather than refused: an honest device may record
  * examples between its check-in and its training.
  */
-import { TaskPlanSchema, parseUpdateMetaHeader, type TaskPlan, type UpdateMeta, type UpdateReceipt } from '../../shared/protocol/index.ts';
+import {
+  TaskPlanSchema,
+  parseUpdateMetaHeader,
+  type TaskPlan,
+  type UpdateMeta,
+  type UpdateReceipt,
+} from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { JsonObject, ModelVersion, Round, Store, Task } from '../store/index.ts';
@@ -18,12 +24,32 @@ import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-upda
 
 export type Admission =
   | { status: 'replay'; receipt: UpdateReceipt }
-  | { status: 'admitted'; meta: UpdateMeta; admittedExamples: number; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; deltas: Float32Array[] };
+  | {
+      status: 'admitted';
+      meta: UpdateMeta;
+      admittedExamples: number;
+      round: Round;
+      task: Task;
+      plan: TaskPlan;
+      specs: WeightSpec[];
+      clipNorm: number;
+      deltas: Float32Array[];
+    };
 
 /** What is known before the body is read: a replay, or a device allowed to send at most `maxBytes`. */
 export type HeaderAdmission =
   | { status: 'replay'; receipt: UpdateReceipt }
-  | { status: 'admitted'; meta: UpdateMeta; admittedExamples: number; round: Round; task: Task; plan: TaskPlan; specs: WeightSpec[]; clipNorm: number; maxBytes: number };
+  | {
+      status: 'admitted';
+      meta: UpdateMeta;
+      admittedExamples: number;
+      round: Round;
+      task: Task;
+      plan: TaskPlan;
+      specs: WeightSpec[];
+      clipNorm: number;
+      maxBytes: number;
+    };
 
 export function parsePlan(task: Task): TaskPlan {
   return TaskPlanSchema.parse(task.plan);
@@ -43,13 +69,21 @@ export async function requireModelVersion(store: Store, app: string, version: nu
  *
  * @example admittedExamples(2 ** 53 - 1, 100, plan) // 100
  */
-export function admittedExamples(claimed: number, declared: number | null, plan: Pick<TaskPlan, 'maxExamplesPerDevice'>): number {
+export function admittedExamples(
+  claimed: number,
+  declared: number | null,
+  plan: Pick<TaskPlan, 'maxExamplesPerDevice'>,
+): number {
   return Math.min(claimed, declared ?? Number.POSITIVE_INFINITY, plan.maxExamplesPerDevice);
 }
 
 /** The largest update norm accepted for this plan and model (clip norm, widened by local DP noise). */
 export function planNormBound(plan: TaskPlan, clipNorm: number, specs: readonly WeightSpec[]): number {
-  return updateNormBound(clipNorm, plan.localNoiseMultiplier, specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0));
+  return updateNormBound(
+    clipNorm,
+    plan.localNoiseMultiplier,
+    specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0),
+  );
 }
 
 /**
@@ -69,9 +103,13 @@ export async function admitHeader(
   metaHeader: string | undefined,
 ): Promise<HeaderAdmission> {
   const parsed = parseUpdateMetaHeader(metaHeader);
-  if (!parsed.ok) throw new ApiError('validation_failed', `bad flock-update-meta header: ${parsed.error.error.message}`, { issues: parsed.error.error.details as JsonObject });
+  if (!parsed.ok)
+    throw new ApiError('validation_failed', `bad flock-update-meta header: ${parsed.error.error.message}`, {
+      issues: parsed.error.error.details as JsonObject,
+    });
   const meta = parsed.value;
-  if (meta.roundId !== roundId) throw new ApiError('bad_request', `flock-update-meta names round ${meta.roundId} but the URL names ${roundId}`);
+  if (meta.roundId !== roundId)
+    throw new ApiError('bad_request', `flock-update-meta names round ${meta.roundId} but the URL names ${roundId}`);
   if (meta.deviceId !== device.deviceId) throw new ApiError('forbidden', 'a device can only upload its own update');
 
   const round = await store.getRound(roundId);
@@ -79,9 +117,15 @@ export async function admitHeader(
   const task = (await store.getTask(round.taskId))!;
   if (task.app !== device.app) throw new ApiError('round_not_found', `no round ${roundId}`);
   const first = await store.getUpdate(roundId, device.deviceId);
-  if (first) return { status: 'replay', receipt: { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: first.receivedAt } };
-  if (round.status !== 'open') throw new ApiError('round_closed', `round ${round.number} is ${round.status}; check in for the next round`);
-  if (Date.parse(round.deadlineAt) < nowMs) throw new ApiError('late_upload', `round ${round.number} closed for uploads at ${round.deadlineAt}`);
+  if (first)
+    return {
+      status: 'replay',
+      receipt: { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: first.receivedAt },
+    };
+  if (round.status !== 'open')
+    throw new ApiError('round_closed', `round ${round.number} is ${round.status}; check in for the next round`);
+  if (Date.parse(round.deadlineAt) < nowMs)
+    throw new ApiError('late_upload', `round ${round.number} closed for uploads at ${round.deadlineAt}`);
   const participant = await store.getParticipant(roundId, device.deviceId);
   if (!participant) throw new ApiError('not_selected', 'this device was not selected for this round; check in first');
 
@@ -89,7 +133,17 @@ export async function admitHeader(
   const specs = (await requireModelVersion(store, task.app, round.globalVersion)).weightSpecs as WeightSpec[];
   const clipNorm = task.clipNorm ?? plan.clipNorm;
   const examples = admittedExamples(meta.numExamples, participant.declaredExamples, plan);
-  return { status: 'admitted', meta, admittedExamples: examples, round, task, plan, specs, clipNorm, maxBytes: maxUpdateBytes(specs) };
+  return {
+    status: 'admitted',
+    meta,
+    admittedExamples: examples,
+    round,
+    task,
+    plan,
+    specs,
+    clipNorm,
+    maxBytes: maxUpdateBytes(specs),
+  };
 }
 
 /**
@@ -108,7 +162,14 @@ export async function admitUpload(
   const head = await admitHeader(store, nowMs, device, roundId, metaHeader);
   if (head.status === 'replay') return head;
   const { meta, admittedExamples: examples, round, task, plan, specs, clipNorm, maxBytes } = head;
-  if (bytes.byteLength > maxBytes) throw new ApiError('payload_too_large', `update of ${bytes.byteLength} bytes is larger than any valid update for this model`);
-  const { deltas } = validateUpdate(bytes, specs, { clipNorm: planNormBound(plan, clipNorm, specs), encoding: plan.updateEncoding });
+  if (bytes.byteLength > maxBytes)
+    throw new ApiError(
+      'payload_too_large',
+      `update of ${bytes.byteLength} bytes is larger than any valid update for this model`,
+    );
+  const { deltas } = validateUpdate(bytes, specs, {
+    clipNorm: planNormBound(plan, clipNorm, specs),
+    encoding: plan.updateEncoding,
+  });
   return { status: 'admitted', meta, admittedExamples: examples, round, task, plan, specs, clipNorm, deltas };
 }

@@ -32,13 +32,18 @@ export async function writePartial(o: {
   let snapshot = acc && o.devices.size > 0 ? acc.snapshot() : null;
   let devices = snapshot ? [...o.devices] : [];
   if (snapshot && snapshot.count !== devices.length) {
-    o.log.error({ round: o.roundId, count: snapshot.count, devices: devices.length }, 'partial sum and its device set disagree; flushing an empty partial instead');
+    o.log.error(
+      { round: o.roundId, count: snapshot.count, devices: devices.length },
+      'partial sum and its device set disagree; flushing an empty partial instead',
+    );
     snapshot = null;
     devices = [];
   }
   const specs = acc?.specs ?? [];
   acc?.dispose();
-  const sumHash = snapshot ? (await o.store.blobs.put(encodePartialSum(specs, snapshot.sum, o.roundId, o.processId))).hash : null;
+  const sumHash = snapshot
+    ? (await o.store.blobs.put(encodePartialSum(specs, snapshot.sum, o.roundId, o.processId))).hash
+    : null;
   await o.store.putRoundPartial({
     roundId: o.roundId,
     processId: o.processId,
@@ -54,7 +59,10 @@ export async function writePartial(o: {
 }
 
 /** Partial sum blobs are unique to their (round, process) (see encodePartialSum), so deleting them cannot hit a shared blob. */
-export async function deletePartialBlobs(store: Store, partials: ReadonlyArray<{ sumHash: string | null }>): Promise<void> {
+export async function deletePartialBlobs(
+  store: Store,
+  partials: ReadonlyArray<{ sumHash: string | null }>,
+): Promise<void> {
   for (const p of partials) if (p.sumHash) await store.blobs.delete(p.sumHash).catch(() => false);
 }
 
@@ -138,17 +146,30 @@ export async function mergePartials(o: {
   let merged = 0;
   let ignoredCount = ignored.length;
   for (const { partial, reason } of ignored) {
-    o.log.error({ round: o.roundId, process: partial.processId, devices: partial.deviceIds.length, reason }, 'IGNORING a flushed partial sum; its updates are read from storage');
+    o.log.error(
+      { round: o.roundId, process: partial.processId, devices: partial.deviceIds.length, reason },
+      'IGNORING a flushed partial sum; its updates are read from storage',
+    );
   }
   for (const partial of merge) {
     try {
       const bytes = await o.blobs.get(partial.sumHash!);
       if (!bytes) throw new Error(`its sum blob ${partial.sumHash} is missing`);
       const sum = decodePartialSum(bytes, o.specs, o.roundId, partial.processId);
-      o.accumulator.merge({ sum, count: partial.count, totalWeight: partial.totalWeight, boundedCount: partial.boundedCount, maxUpdateNorm: partial.maxUpdateNorm, normBound: partial.normBound });
+      o.accumulator.merge({
+        sum,
+        count: partial.count,
+        totalWeight: partial.totalWeight,
+        boundedCount: partial.boundedCount,
+        maxUpdateNorm: partial.maxUpdateNorm,
+        normBound: partial.normBound,
+      });
     } catch (err) {
       ignoredCount++;
-      o.log.error({ err, round: o.roundId, process: partial.processId }, 'IGNORING a flushed partial sum that cannot be read or merged; its updates are read from storage');
+      o.log.error(
+        { err, round: o.roundId, process: partial.processId },
+        'IGNORING a flushed partial sum that cannot be read or merged; its updates are read from storage',
+      );
       continue;
     }
     for (const d of partial.deviceIds) o.folded.add(d);

@@ -34,7 +34,10 @@ export async function boundDeviceShares(o: {
   // The strategy's descriptor says whether its weights are bounded: mean strategies, without central DP.
   if (!boundsDeviceWeights(o.plan) || o.updates.length === 0) return { lowered: 0, ceiling: null };
   const share = maxWeightShare(o.plan.maxDeviceWeightFactor, o.updates.length);
-  const ceiling = weightCeiling(o.updates.map((u) => u.numExamples), share);
+  const ceiling = weightCeiling(
+    o.updates.map((u) => u.numExamples),
+    share,
+  );
   if (ceiling === null) return { lowered: 0, ceiling: null };
   let lowered = 0;
   for (const u of o.updates) {

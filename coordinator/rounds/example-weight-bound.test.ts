@@ -19,7 +19,17 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import type { CheckInSelected } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, httpFetcher, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
   type Fetcher,
 } from '../routes/fleet.fixture.ts';
 
@@ -36,7 +46,12 @@ const adminKey = testAdminKey();
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-example-weight-'));
-  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }), sweep: false });
+  flock = await createCoordinator({
+    dataDir,
+    adminKey,
+    log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }),
+    sweep: false,
+  });
   server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((ready, fail) => {
     server.once('listening', ready);
@@ -57,16 +72,28 @@ const stepBody = (step: number) => encodeUpdate(deltaTensors(specs, (t, i) => (t
 
 const firstWeight = async (version: number) => {
   const v = (await flock.deps.store.getModelVersion('digits', version))!;
-  return decodeTensors((await flock.deps.store.blobs.get(v.variants.find((x) => x.encoding === 'fp32')!.sha256))!)[0].data[0];
+  return decodeTensors((await flock.deps.store.blobs.get(v.variants.find((x) => x.encoding === 'fp32')!.sha256))!)[0]
+    .data[0];
 };
 
-interface Sender { step: number; declared: number; claimed: number }
+interface Sender {
+  step: number;
+  declared: number;
+  claimed: number;
+}
 
 let lastMetrics: Record<string, unknown> = {};
 
 /** One round of a fresh fedavg task: each sender checks in with `declared`, uploads `step` claiming `claimed`; returns the applied step. */
 async function appliedStep(senders: Sender[], plan: Record<string, unknown> = {}): Promise<number> {
-  const created = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: senders.length, minReports: senders.length, overSelection: 1, clipNorm: 1, ...plan });
+  const created = await createTask(f, adminKey, 'digits', 1, {
+    population: 100,
+    clientsPerRound: senders.length,
+    minReports: senders.length,
+    overSelection: 1,
+    clipNorm: 1,
+    ...plan,
+  });
   expect(created.status).toBe(201);
   const taskId = ((await created.json()) as { id: string }).id;
   let roundId = '';
@@ -75,7 +102,13 @@ async function appliedStep(senders: Sender[], plan: Record<string, unknown> = {}
     const answer = await checkIn(f, device, taskId, s.declared);
     expect(answer.body.status).toBe('selected');
     roundId = (answer.body as CheckInSelected).roundId;
-    const res = await putUpdate(f, device.token, roundId, stepBody(s.step), JSON.stringify(updateMeta(roundId, device.deviceId, { numExamples: s.claimed })));
+    const res = await putUpdate(
+      f,
+      device.token,
+      roundId,
+      stepBody(s.step),
+      JSON.stringify(updateMeta(roundId, device.deviceId, { numExamples: s.claimed })),
+    );
     expect(res.status).toBe(200);
   }
   const closed = await flock.deps.rounds.closeRound(roundId, 'quorum');
@@ -97,14 +130,18 @@ describe('one device cannot set the FedAvg step by claiming examples', () => {
 
   it('a liar that declared 100 at check-in and claims 2^53-1 at upload weighs as 100', async () => {
     const step = await appliedStep([...honest, { step: LIAR_STEP, declared: 100, claimed: HUGE }]);
-    console.log(`applied step, liar declared 100, claimed 2^53-1: ${step.toFixed(4)} (honest mean ${honestMean.toFixed(4)})`);
+    console.log(
+      `applied step, liar declared 100, claimed 2^53-1: ${step.toFixed(4)} (honest mean ${honestMean.toFixed(4)})`,
+    );
     // Five equal weights: (4 * -0.1 + 0.1) / 5.
     expect(step).toBeCloseTo((4 * HONEST_STEP + LIAR_STEP) / 5, 5);
   });
 
   it('a liar that declares and claims 2^53-1 gets at most maxDeviceWeightFactor / n of the weight', async () => {
     const step = await appliedStep([...honest, { step: LIAR_STEP, declared: HUGE, claimed: HUGE }]);
-    console.log(`applied step, liar declared and claimed 2^53-1: ${step.toFixed(4)} (honest mean ${honestMean.toFixed(4)})`);
+    console.log(
+      `applied step, liar declared and claimed 2^53-1: ${step.toFixed(4)} (honest mean ${honestMean.toFixed(4)})`,
+    );
     // The default factor 2 over 5 reports: the liar's share is at most 0.4, so the step moves at most 0.4 * 0.2 from the honest mean.
     const maxShare = 2 / 5;
     expect(step).toBeLessThan(0);
@@ -116,7 +153,9 @@ describe('one device cannot set the FedAvg step by claiming examples', () => {
   });
 
   it("the plan's examples cap binds an honest count above it", async () => {
-    const step = await appliedStep([...honest, { step: LIAR_STEP, declared: HUGE, claimed: HUGE }], { maxExamplesPerDevice: 100 });
+    const step = await appliedStep([...honest, { step: LIAR_STEP, declared: HUGE, claimed: HUGE }], {
+      maxExamplesPerDevice: 100,
+    });
     console.log(`applied step, maxExamplesPerDevice 100: ${step.toFixed(4)}`);
     expect(step).toBeCloseTo((4 * HONEST_STEP + LIAR_STEP) / 5, 5);
   });

@@ -11,7 +11,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightSpec } from '../../shared/model/index.ts';
 import type { CheckInSelected } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { checkIn, createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta, type Fetcher } from '../routes/fleet.fixture.ts';
+import {
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
+  type Fetcher,
+} from '../routes/fleet.fixture.ts';
 
 let dataDir: string;
 let flock: Coordinator;
@@ -33,7 +45,14 @@ afterAll(async () => {
 
 describe('a round whose aggregation fails', () => {
   it('ends failed with the reason, once, and the task starts the next round', async () => {
-    const res = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 2, minReports: 2, overSelection: 1, roundDeadlineSeconds: 600, clipNorm: 1 });
+    const res = await createTask(f, adminKey, 'digits', 1, {
+      population: 100,
+      clientsPerRound: 2,
+      minReports: 2,
+      overSelection: 1,
+      roundDeadlineSeconds: 600,
+      clipNorm: 1,
+    });
     expect(res.status).toBe(201);
     const taskId = ((await res.json()) as { id: string }).id;
     const devices = [await registerDevice(f, 'digits'), await registerDevice(f, 'digits')];
@@ -45,7 +64,9 @@ describe('a round whose aggregation fails', () => {
     await rm(join(dataDir, 'blobs', hash.slice(0, 2), hash.slice(2)));
     for (const [k, d] of devices.entries()) {
       const bytes = encodeUpdate(deltaTensors(specs, (t, i) => 1e-4 * (((i + t + k) % 5) - 2)));
-      expect((await putUpdate(f, d.token, roundId, bytes, JSON.stringify(updateMeta(roundId, d.deviceId)))).status).toBe(200);
+      expect(
+        (await putUpdate(f, d.token, roundId, bytes, JSON.stringify(updateMeta(roundId, d.deviceId)))).status,
+      ).toBe(200);
     }
     const closed = await flock.deps.rounds.closeRound(roundId, 'manual');
     expect(closed).toMatchObject({ status: 'failed' });

@@ -31,7 +31,7 @@ describe('retryAfterSeconds', () => {
 
   it('does not send a herd back at one instant', () => {
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const waits = Array.from({ length: 200 }, () => retryAfterSeconds({ base: 60, random }));
     for (const w of waits) {
       expect(w).toBeGreaterThanOrEqual(30);

@@ -14,7 +14,19 @@ export function selectionLimit(goal: number, overSelection: number): number {
  * spread drawn from `random` (a [0,1) source; jitter needs no crypto).
  * @example retryAfterSeconds({ base: 30, jitter: 0.5, random: Math.random }) // 15..45
  */
-export function retryAfterSeconds({ base, jitter = 0.5, random, min = 1, max = 3600 }: { base: number; jitter?: number; random: () => number; min?: number; max?: number }): number {
+export function retryAfterSeconds({
+  base,
+  jitter = 0.5,
+  random,
+  min = 1,
+  max = 3600,
+}: {
+  base: number;
+  jitter?: number;
+  random: () => number;
+  min?: number;
+  max?: number;
+}): number {
   const spread = base * jitter * (2 * random() - 1);
   return Math.round(Math.min(max, Math.max(min, base + spread)));
 }

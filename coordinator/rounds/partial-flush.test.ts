@@ -19,7 +19,17 @@ import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../.
 import { ensureSigningKey } from '../auth/bootstrap.ts';
 import { createCoordinator } from '../coordinator.ts';
 import { createMetrics } from '../observability/metrics.ts';
-import { createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, registerDevice, testAdminKey, updateMeta, type FleetDevice } from '../routes/fleet.fixture.ts';
+import {
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
+  type FleetDevice,
+} from '../routes/fleet.fixture.ts';
 import { openPostgresStore, openSqliteStore, type Store } from '../store/index.ts';
 import { choosePartials, decodePartialSum, encodePartialSum } from './partial-flush.ts';
 import { openPostgresRoundSignals } from './postgres-round-signals.ts';
@@ -48,10 +58,20 @@ async function seedFleet(store: Store, tasks: number): Promise<Fleet> {
   const flock = await createCoordinator({ dataDir, store, adminKey, log, sweep: false, signingKeyFile: keyFile });
   try {
     const f = async (path: string, init?: RequestInit) => flock.app.request(path, init);
-    expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 3), 'production')).status).toBe(201);
+    expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 3), 'production')).status).toBe(
+      201,
+    );
     const taskIds: string[] = [];
     for (let i = 0; i < tasks; i++) {
-      const res = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 8, minReports: 1, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1, maxDeviceWeightFactor: 3 });
+      const res = await createTask(f, adminKey, 'digits', 1, {
+        population: 100,
+        clientsPerRound: 8,
+        minReports: 1,
+        overSelection: 1,
+        roundDeadlineSeconds: 3600,
+        clipNorm: 1,
+        maxDeviceWeightFactor: 3,
+      });
       expect(res.status).toBe(201);
       taskIds.push(((await res.json()) as { id: string }).id);
     }
@@ -65,23 +85,42 @@ async function seedFleet(store: Store, tasks: number): Promise<Fleet> {
   }
 }
 
-async function service(store: Store, processId: string, signals: RoundSignals, flushWaitMs = 3000): Promise<RoundService> {
+async function service(
+  store: Store,
+  processId: string,
+  signals: RoundSignals,
+  flushWaitMs = 3000,
+): Promise<RoundService> {
   const rounds = new RoundService({
-    store, log, metrics: createMetrics({ defaultMetrics: false }), signing: await ensureSigningKey(store, keyFile),
-    sweepIntervalMs: 60_000, processId, signals, flushWaitMs,
+    store,
+    log,
+    metrics: createMetrics({ defaultMetrics: false }),
+    signing: await ensureSigningKey(store, keyFile),
+    sweepIntervalMs: 60_000,
+    processId,
+    signals,
+    flushWaitMs,
   });
   await rounds.start(); // heartbeats: this process is live
   return rounds;
 }
 
-const deltas = (specs: WeightSpec[]) => EXAMPLES.map((_, k) => deltaTensors(specs, (t, i) => 5e-4 * (((i * 7 + t * 5 + k * 3) % 11) - 5)));
+const deltas = (specs: WeightSpec[]) =>
+  EXAMPLES.map((_, k) => deltaTensors(specs, (t, i) => 5e-4 * (((i * 7 + t * 5 + k * 3) % 11) - 5)));
 
 /**
  * Checks in all six devices, uploads 0-2 through `a` and 3-5 through `b`,
  * closes from `a`; returns the round's metrics and the largest error of the
  * new version against globals + exact FedAvg mean.
  */
-async function roundAcross(fleet: Fleet, store: Store, taskId: string, a: RoundService, b: RoundService, beforeClose: () => Promise<void> = async () => undefined) {
+async function roundAcross(
+  fleet: Fleet,
+  store: Store,
+  taskId: string,
+  a: RoundService,
+  b: RoundService,
+  beforeClose: () => Promise<void> = async () => undefined,
+) {
   const ds = deltas(fleet.specs);
   let roundId = '';
   for (const d of fleet.devices) {
@@ -91,8 +130,12 @@ async function roundAcross(fleet: Fleet, store: Store, taskId: string, a: RoundS
   }
   for (let k = 0; k < EXAMPLES.length; k++) {
     const d = fleet.devices[k];
-    const receipt = await (k < 3 ? a : b).upload({ deviceId: d.deviceId, app: 'digits' }, roundId,
-      JSON.stringify(updateMeta(roundId, d.deviceId, { numExamples: EXAMPLES[k] })), encodeUpdate(ds[k]));
+    const receipt = await (k < 3 ? a : b).upload(
+      { deviceId: d.deviceId, app: 'digits' },
+      roundId,
+      JSON.stringify(updateMeta(roundId, d.deviceId, { numExamples: EXAMPLES[k] })),
+      encodeUpdate(ds[k]),
+    );
     expect(receipt).toMatchObject({ accepted: true, duplicate: false });
   }
   await beforeClose();
@@ -117,10 +160,22 @@ async function roundAcross(fleet: Fleet, store: Store, taskId: string, a: RoundS
 }
 
 describe('partial sum blobs and the choice of partials', () => {
-  const specs: WeightSpec[] = [{ name: 'w', shape: [2, 2] }, { name: 'b', shape: [2] }];
+  const specs: WeightSpec[] = [
+    { name: 'w', shape: [2, 2] },
+    { name: 'b', shape: [2] },
+  ];
   const partial = (processId: string, deviceIds: string[], extra = {}) => ({
-    roundId: 'r1', processId, deviceIds, count: deviceIds.length, totalWeight: deviceIds.length, boundedCount: 0, maxUpdateNorm: 1,
-    normBound: 1, sumHash: 'a'.repeat(64), createdAt: '2030-01-01T00:00:00.000Z', ...extra,
+    roundId: 'r1',
+    processId,
+    deviceIds,
+    count: deviceIds.length,
+    totalWeight: deviceIds.length,
+    boundedCount: 0,
+    maxUpdateNorm: 1,
+    normBound: 1,
+    sumHash: 'a'.repeat(64),
+    createdAt: '2030-01-01T00:00:00.000Z',
+    ...extra,
   });
 
   it('round-trips a sum, and a blob of another round or process is refused', () => {
@@ -128,22 +183,37 @@ describe('partial sum blobs and the choice of partials', () => {
     const bytes = encodePartialSum(specs, sum, 'r1', 'p1');
     expect(decodePartialSum(bytes, specs, 'r1', 'p1')).toEqual(sum);
     expect(() => decodePartialSum(bytes, specs, 'r1', 'p2')).toThrow(/not the partial sum/);
-    expect(() => decodePartialSum(encodeUpdate([{ name: 'w', shape: [2, 2], data: sum[0] }, { name: 'b', shape: [2], data: sum[1] }]), specs, 'r1', 'p1')).toThrow();
+    expect(() =>
+      decodePartialSum(
+        encodeUpdate([
+          { name: 'w', shape: [2, 2], data: sum[0] },
+          { name: 'b', shape: [2], data: sum[1] },
+        ]),
+        specs,
+        'r1',
+        'p1',
+      ),
+    ).toThrow();
     // The marker makes two partials with equal sums different blobs (so deleting one never hits another).
     expect(encodePartialSum(specs, sum, 'r1', 'p2')).not.toEqual(bytes);
   });
 
   it('merges disjoint partials of stored devices and ignores overlapping, unknown or differently bounded ones whole', () => {
     const stored = new Set(['d0', 'd1', 'd2', 'd3', 'd4', 'd5']);
-    const { merge, ignored } = choosePartials([
-      partial('p1', ['d1', 'd2']),
-      partial('p2', []),
-      partial('p3', ['d2', 'd3']), // d2 twice
-      partial('p4', ['d4', 'dX']), // dX never stored
-      partial('p5', ['d5'], { normBound: 2 }),
-      partial('p6', ['d3']),
-      partial('p7', ['d0']), // the closer's own
-    ], stored, new Set(['d0']), 1);
+    const { merge, ignored } = choosePartials(
+      [
+        partial('p1', ['d1', 'd2']),
+        partial('p2', []),
+        partial('p3', ['d2', 'd3']), // d2 twice
+        partial('p4', ['d4', 'dX']), // dX never stored
+        partial('p5', ['d5'], { normBound: 2 }),
+        partial('p6', ['d3']),
+        partial('p7', ['d0']), // the closer's own
+      ],
+      stored,
+      new Set(['d0']),
+      1,
+    );
     expect(merge.map((p) => p.processId)).toEqual(['p1', 'p6']);
     expect(ignored.map((i) => i.partial.processId)).toEqual(['p3', 'p4', 'p5', 'p7']);
     expect(ignored[0].reason).toMatch(/d2 is already covered/);
@@ -165,86 +235,103 @@ describe('two services on one SQLite store (in-process signals)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('merges the other service\'s flushed partial: nothing from storage, the exact mean', async () => {
+  it("merges the other service's flushed partial: nothing from storage, the exact mean", async () => {
     const signals = inProcessRoundSignals();
     const a = await service(store, 'sqlite-a', signals);
     const b = await service(store, 'sqlite-b', signals);
     const { worst, metrics } = await roundAcross(fleet, store, fleet.taskIds[0], a, b);
     expect(worst).toBeLessThan(1e-5);
-    expect(metrics).toMatchObject({ fromOwnFold: 3, fromPartials: 3, fromStorage: 0, partialsMerged: 1, partialsIgnored: 0 });
+    expect(metrics).toMatchObject({
+      fromOwnFold: 3,
+      fromPartials: 3,
+      fromStorage: 0,
+      partialsMerged: 1,
+      partialsIgnored: 0,
+    });
     await a.stop();
     await b.stop();
     expect(await store.listLiveProcesses('2000-01-01T00:00:00Z')).toEqual([]);
   }, 60_000);
 });
 
-describe.skipIf(skipWithoutPostgres('partial flush across processes'))('two processes on one PostgreSQL (LISTEN/NOTIFY)', () => {
-  let db: TestDatabase;
-  let fleet: Fleet;
-  const opened: Array<{ close(): Promise<void> }> = [];
-  const stop: RoundService[] = [];
-  const open = async (processId: string, flushWaitMs?: number) => {
-    const store = await openPostgresStore({ connectionString: db.url, poolSize: 3 });
-    const signals = await openPostgresRoundSignals({ connectionString: db.url });
-    opened.push(signals, store);
-    const rounds = await service(store, processId, signals, flushWaitMs);
-    stop.push(rounds);
-    return { store, signals, rounds };
-  };
+describe.skipIf(skipWithoutPostgres('partial flush across processes'))(
+  'two processes on one PostgreSQL (LISTEN/NOTIFY)',
+  () => {
+    let db: TestDatabase;
+    let fleet: Fleet;
+    const opened: Array<{ close(): Promise<void> }> = [];
+    const stop: RoundService[] = [];
+    const open = async (processId: string, flushWaitMs?: number) => {
+      const store = await openPostgresStore({ connectionString: db.url, poolSize: 3 });
+      const signals = await openPostgresRoundSignals({ connectionString: db.url });
+      opened.push(signals, store);
+      const rounds = await service(store, processId, signals, flushWaitMs);
+      stop.push(rounds);
+      return { store, signals, rounds };
+    };
 
-  beforeAll(async () => {
-    db = await createTestDatabase('partials');
-    const setup = await openPostgresStore({ connectionString: db.url, poolSize: 2 });
-    try {
-      fleet = await seedFleet(setup, 3);
-    } finally {
-      await setup.close();
-    }
-  }, 120_000);
-  afterAll(async () => {
-    for (const r of stop) await r.stop();
-    for (const o of opened.reverse()) await o.close();
-    await db?.drop();
-  });
-
-  it('sums the closer\'s fold and the other process\'s flushed partial: the exact mean, nothing from storage', async () => {
-    const a = await open('pg-a');
-    const b = await open('pg-b');
-    const { worst, metrics } = await roundAcross(fleet, a.store, fleet.taskIds[0], a.rounds, b.rounds);
-    expect(worst).toBeLessThan(1e-5);
-    expect(metrics).toMatchObject({ fromOwnFold: 3, fromPartials: 3, fromStorage: 0, partialsMerged: 1, partialsIgnored: 0 });
-    // Well under the 3 s limit: the partial arrived by NOTIFY.
-    expect(metrics.flushWaitMs as number).toBeLessThan(2500);
-    await b.rounds.stop();
-    await a.rounds.stop();
-  }, 60_000);
-
-  it('reads a dead process\'s updates from storage (stale heartbeat, never flushed): the same mean', async () => {
-    const a = await open('pg-a2');
-    const b = await open('pg-b2');
-    const { worst, metrics } = await roundAcross(fleet, a.store, fleet.taskIds[1], a.rounds, b.rounds, async () => {
-      // "kill -9" of b: its listener is gone and its heartbeat stops (made stale here).
-      await b.signals.close();
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      await client.query(`update coordinator_processes set heartbeat_at = '2000-01-01T00:00:00.000Z' where id = 'pg-b2'`);
-      await client.end();
+    beforeAll(async () => {
+      db = await createTestDatabase('partials');
+      const setup = await openPostgresStore({ connectionString: db.url, poolSize: 2 });
+      try {
+        fleet = await seedFleet(setup, 3);
+      } finally {
+        await setup.close();
+      }
+    }, 120_000);
+    afterAll(async () => {
+      for (const r of stop) await r.stop();
+      for (const o of opened.reverse()) await o.close();
+      await db?.drop();
     });
-    expect(worst).toBeLessThan(1e-5);
-    expect(metrics).toMatchObject({ fromOwnFold: 3, fromPartials: 0, fromStorage: 3, partialsMerged: 0 });
-    expect(metrics.flushWaitMs as number).toBeLessThan(1000); // nobody live to wait for
-    await a.rounds.stop();
-  }, 60_000);
 
-  it('falls back to storage when a live process does not answer within flushWaitMs: the same mean', async () => {
-    const a = await open('pg-a3', 400);
-    const b = await open('pg-b3');
-    const { worst, metrics } = await roundAcross(fleet, a.store, fleet.taskIds[2], a.rounds, b.rounds, async () => {
-      await b.signals.close(); // alive (fresh heartbeat) but deaf
-    });
-    expect(worst).toBeLessThan(1e-5);
-    expect(metrics).toMatchObject({ fromOwnFold: 3, fromPartials: 0, fromStorage: 3, partialsMerged: 0 });
-    expect(metrics.flushWaitMs as number).toBeGreaterThanOrEqual(350);
-    await a.rounds.stop();
-  }, 60_000);
-});
+    it("sums the closer's fold and the other process's flushed partial: the exact mean, nothing from storage", async () => {
+      const a = await open('pg-a');
+      const b = await open('pg-b');
+      const { worst, metrics } = await roundAcross(fleet, a.store, fleet.taskIds[0], a.rounds, b.rounds);
+      expect(worst).toBeLessThan(1e-5);
+      expect(metrics).toMatchObject({
+        fromOwnFold: 3,
+        fromPartials: 3,
+        fromStorage: 0,
+        partialsMerged: 1,
+        partialsIgnored: 0,
+      });
+      // Well under the 3 s limit: the partial arrived by NOTIFY.
+      expect(metrics.flushWaitMs as number).toBeLessThan(2500);
+      await b.rounds.stop();
+      await a.rounds.stop();
+    }, 60_000);
+
+    it("reads a dead process's updates from storage (stale heartbeat, never flushed): the same mean", async () => {
+      const a = await open('pg-a2');
+      const b = await open('pg-b2');
+      const { worst, metrics } = await roundAcross(fleet, a.store, fleet.taskIds[1], a.rounds, b.rounds, async () => {
+        // "kill -9" of b: its listener is gone and its heartbeat stops (made stale here).
+        await b.signals.close();
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        await client.query(
+          `update coordinator_processes set heartbeat_at = '2000-01-01T00:00:00.000Z' where id = 'pg-b2'`,
+        );
+        await client.end();
+      });
+      expect(worst).toBeLessThan(1e-5);
+      expect(metrics).toMatchObject({ fromOwnFold: 3, fromPartials: 0, fromStorage: 3, partialsMerged: 0 });
+      expect(metrics.flushWaitMs as number).toBeLessThan(1000); // nobody live to wait for
+      await a.rounds.stop();
+    }, 60_000);
+
+    it('falls back to storage when a live process does not answer within flushWaitMs: the same mean', async () => {
+      const a = await open('pg-a3', 400);
+      const b = await open('pg-b3');
+      const { worst, metrics } = await roundAcross(fleet, a.store, fleet.taskIds[2], a.rounds, b.rounds, async () => {
+        await b.signals.close(); // alive (fresh heartbeat) but deaf
+      });
+      expect(worst).toBeLessThan(1e-5);
+      expect(metrics).toMatchObject({ fromOwnFold: 3, fromPartials: 0, fromStorage: 3, partialsMerged: 0 });
+      expect(metrics.flushWaitMs as number).toBeGreaterThanOrEqual(350);
+      await a.rounds.stop();
+    }, 60_000);
+  },
+);

@@ -23,9 +23,16 @@ const MARKER_PREFIX = 'flock:partial-sum:';
  * @example
  * const bytes = encodePartialSum(specs, acc.snapshot().sum, roundId, processId);
  */
-export function encodePartialSum(specs: readonly WeightSpec[], sum: readonly Float32Array[], roundId: string, processId: string): Uint8Array {
+export function encodePartialSum(
+  specs: readonly WeightSpec[],
+  sum: readonly Float32Array[],
+  roundId: string,
+  processId: string,
+): Uint8Array {
   const marker = { name: `${MARKER_PREFIX}${roundId}:${processId}`, shape: [1], data: new Float32Array(1) };
-  return encodeTensors([marker, ...specs.map((s, i) => ({ name: s.name, shape: [...s.shape], data: sum[i] }))], { encoding: 'fp32' });
+  return encodeTensors([marker, ...specs.map((s, i) => ({ name: s.name, shape: [...s.shape], data: sum[i] }))], {
+    encoding: 'fp32',
+  });
 }
 
 /**
@@ -34,9 +41,15 @@ export function encodePartialSum(specs: readonly WeightSpec[], sum: readonly Flo
  * @example
  * const sum = decodePartialSum(bytes, specs, partial.roundId, partial.processId);
  */
-export function decodePartialSum(bytes: Uint8Array, specs: readonly WeightSpec[], roundId: string, processId: string): Float32Array[] {
+export function decodePartialSum(
+  bytes: Uint8Array,
+  specs: readonly WeightSpec[],
+  roundId: string,
+  processId: string,
+): Float32Array[] {
   const tensors = decodeTensors(bytes);
-  if (tensors[0]?.name !== `${MARKER_PREFIX}${roundId}:${processId}`) throw new Error(`blob is not the partial sum of ${processId} for round ${roundId}`);
+  if (tensors[0]?.name !== `${MARKER_PREFIX}${roundId}:${processId}`)
+    throw new Error(`blob is not the partial sum of ${processId} for round ${roundId}`);
   const byName = new Map(tensors.slice(1).map((t) => [t.name, t.data]));
   return specs.map((s) => {
     const data = byName.get(s.name);
@@ -60,7 +73,12 @@ export interface PartialChoice {
  * @example
  * const { merge, ignored } = choosePartials(partials, new Set(updates.map((u) => u.deviceId)), fold.folded, normBound);
  */
-export function choosePartials(partials: readonly RoundPartial[], stored: ReadonlySet<string>, own: ReadonlySet<string>, normBound: number | null): PartialChoice {
+export function choosePartials(
+  partials: readonly RoundPartial[],
+  stored: ReadonlySet<string>,
+  own: ReadonlySet<string>,
+  normBound: number | null,
+): PartialChoice {
   const covered = new Set(own);
   const merge: RoundPartial[] = [];
   const ignored: PartialChoice['ignored'] = [];
@@ -68,10 +86,17 @@ export function choosePartials(partials: readonly RoundPartial[], stored: Readon
     if (partial.deviceIds.length === 0) continue;
     const unknown = partial.deviceIds.find((d) => !stored.has(d));
     const twice = partial.deviceIds.find((d) => covered.has(d));
-    if (unknown !== undefined) ignored.push({ partial, reason: `device ${unknown} has no stored update in this round` });
-    else if (twice !== undefined) ignored.push({ partial, reason: `device ${twice} is already covered by another partial or the closer's own sum` });
-    else if (partial.normBound !== normBound) ignored.push({ partial, reason: `bounded at ${partial.normBound}, the round at ${normBound}` });
-    else if (partial.count !== partial.deviceIds.length || partial.sumHash === null) ignored.push({ partial, reason: 'its counters do not match its devices' });
+    if (unknown !== undefined)
+      ignored.push({ partial, reason: `device ${unknown} has no stored update in this round` });
+    else if (twice !== undefined)
+      ignored.push({
+        partial,
+        reason: `device ${twice} is already covered by another partial or the closer's own sum`,
+      });
+    else if (partial.normBound !== normBound)
+      ignored.push({ partial, reason: `bounded at ${partial.normBound}, the round at ${normBound}` });
+    else if (partial.count !== partial.deviceIds.length || partial.sumHash === null)
+      ignored.push({ partial, reason: 'its counters do not match its devices' });
     else {
       merge.push(partial);
       for (const d of partial.deviceIds) covered.add(d);

@@ -30,7 +30,8 @@ export interface PostgresRoundSignalsOptions {
  */
 export async function openPostgresRoundSignals(options: PostgresRoundSignalsOptions): Promise<RoundSignals> {
   const channel = options.channel ?? ROUND_SIGNAL_CHANNEL;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`round signal channel must be a lowercase SQL identifier, got ${JSON.stringify(channel)}`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel))
+    throw new Error(`round signal channel must be a lowercase SQL identifier, got ${JSON.stringify(channel)}`);
   const handlers = new Set<(signal: RoundSignal) => void>();
   let client: pg.Client | null = null;
   let closed = false;
@@ -41,7 +42,11 @@ export async function openPostgresRoundSignals(options: PostgresRoundSignalsOpti
     c.on('notification', (n) => {
       if (n.channel !== channel || !n.payload) return;
       let signal: RoundSignal | null = null;
-      try { signal = parseRoundSignal(JSON.parse(n.payload)); } catch { signal = null; }
+      try {
+        signal = parseRoundSignal(JSON.parse(n.payload));
+      } catch {
+        signal = null;
+      }
       if (signal) for (const h of [...handlers]) h(signal);
     });
     c.on('error', (error) => {

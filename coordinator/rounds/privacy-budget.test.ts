@@ -3,31 +3,56 @@ import { describe, expect, it } from 'vitest';
 import { computeEpsilon } from '../../shared/dp/index.ts';
 import { TaskPlanSchema, type TaskPlanInput } from '../../shared/protocol/index.ts';
 import type { AccountantState } from '../store/index.ts';
-import { DEFAULT_REPORT_DELTA, accountedSamplingRate, accountantOf, chargeRound, nextRoundPrivacy, roundEvent } from './privacy-budget.ts';
+import {
+  DEFAULT_REPORT_DELTA,
+  accountedSamplingRate,
+  accountantOf,
+  chargeRound,
+  nextRoundPrivacy,
+  roundEvent,
+} from './privacy-budget.ts';
 
 /** Poisson-sampled at 5%: the rate these ledger tests charge at (first-come rounds are charged at q = 1). */
-const planOf = (input: Partial<TaskPlanInput>) => ({ ...TaskPlanSchema.parse({ population: 1000, clientsPerRound: 50, ...input }), sampling: { kind: 'poisson' as const, rate: 0.05 } });
+const planOf = (input: Partial<TaskPlanInput>) => ({
+  ...TaskPlanSchema.parse({ population: 1000, clientsPerRound: 50, ...input }),
+  sampling: { kind: 'poisson' as const, rate: 0.05 },
+});
 /** Stored state goes through JSON (Infinity becomes null); mimic that. */
 const stored = (s: AccountantState): AccountantState => JSON.parse(JSON.stringify(s)) as AccountantState;
 
 describe('privacy budget', () => {
   it('charges first-come rounds at q = 1 whatever the plan population says', () => {
-    const firstCome = TaskPlanSchema.parse({ population: 100_000, clientsPerRound: 3, noiseMultiplier: 0.7, privacyBudget: { epsilon: 1, delta: 1e-5 } });
+    const firstCome = TaskPlanSchema.parse({
+      population: 100_000,
+      clientsPerRound: 3,
+      noiseMultiplier: 0.7,
+      privacyBudget: { epsilon: 1, delta: 1e-5 },
+    });
     expect(accountedSamplingRate(firstCome)).toBe(1);
     expect(roundEvent(firstCome)).toEqual({ kind: 'poisson-sampled-gaussian', samplingRate: 1, noiseMultiplier: 0.7 });
     // The attack of issue 13 item 3: one round alone costs ~7.16, so a budget of 1 never opens it.
     const first = nextRoundPrivacy(firstCome, null);
-    expect(first.epsilonAfter).toBeCloseTo(computeEpsilon({ samplingRate: 1, noiseMultiplier: 0.7, steps: 1, delta: 1e-5 }).epsilon, 10);
+    expect(first.epsilonAfter).toBeCloseTo(
+      computeEpsilon({ samplingRate: 1, noiseMultiplier: 0.7, steps: 1, delta: 1e-5 }).epsilon,
+      10,
+    );
     expect(first.epsilonAfter).toBeGreaterThan(7.1);
     expect(first.allowed).toBe(false);
     let state: AccountantState | null = null;
     for (let t = 0; t < 15; t++) state = stored(chargeRound(firstCome, state).state);
-    expect(accountantOf(state).getEpsilon(1e-5)).toBeCloseTo(computeEpsilon({ samplingRate: 1, noiseMultiplier: 0.7, steps: 15, delta: 1e-5 }).epsilon, 8);
+    expect(accountantOf(state).getEpsilon(1e-5)).toBeCloseTo(
+      computeEpsilon({ samplingRate: 1, noiseMultiplier: 0.7, steps: 15, delta: 1e-5 }).epsilon,
+      8,
+    );
     expect(accountantOf(state).getEpsilon(1e-5)).toBeGreaterThan(40);
   });
 
   it('charges Poisson-sampled rounds at their recorded rate', () => {
-    expect(roundEvent(planOf({ noiseMultiplier: 1.1 }))).toEqual({ kind: 'poisson-sampled-gaussian', samplingRate: 0.05, noiseMultiplier: 1.1 });
+    expect(roundEvent(planOf({ noiseMultiplier: 1.1 }))).toEqual({
+      kind: 'poisson-sampled-gaussian',
+      samplingRate: 0.05,
+      noiseMultiplier: 1.1,
+    });
   });
 
   it('without central noise there is nothing to account and every round is allowed', () => {
@@ -52,13 +77,19 @@ describe('privacy budget', () => {
 
   it('reports at the default delta when the plan has no budget', () => {
     const plan = planOf({ noiseMultiplier: 0.8 });
-    const expected = computeEpsilon({ samplingRate: 0.05, noiseMultiplier: 0.8, steps: 1, delta: DEFAULT_REPORT_DELTA }).epsilon;
+    const expected = computeEpsilon({
+      samplingRate: 0.05,
+      noiseMultiplier: 0.8,
+      steps: 1,
+      delta: DEFAULT_REPORT_DELTA,
+    }).epsilon;
     expect(chargeRound(plan, null).epsilon).toBeCloseTo(expected, 10);
     expect(nextRoundPrivacy(plan, null).allowed).toBe(true);
   });
 
   it('refuses the round that would cross the budget, and only that one', () => {
-    const eps = (steps: number) => computeEpsilon({ samplingRate: 0.05, noiseMultiplier: 1.0, steps, delta: 1e-5 }).epsilon;
+    const eps = (steps: number) =>
+      computeEpsilon({ samplingRate: 0.05, noiseMultiplier: 1.0, steps, delta: 1e-5 }).epsilon;
     // A budget strictly between epsilon(2) and epsilon(3): two rounds fit, the third does not.
     const plan = planOf({ noiseMultiplier: 1.0, privacyBudget: { epsilon: (eps(2) + eps(3)) / 2, delta: 1e-5 } });
     let state: AccountantState | null = null;

@@ -31,7 +31,11 @@ export function accountedSamplingRate(plan: TaskPlan): number {
 }
 
 export function roundEvent(plan: TaskPlan): DpEvent {
-  return { kind: 'poisson-sampled-gaussian', samplingRate: accountedSamplingRate(plan), noiseMultiplier: plan.noiseMultiplier };
+  return {
+    kind: 'poisson-sampled-gaussian',
+    samplingRate: accountedSamplingRate(plan),
+    noiseMultiplier: plan.noiseMultiplier,
+  };
 }
 
 export function accountantOf(state: AccountantState | null | undefined): RdpAccountant {
@@ -39,7 +43,10 @@ export function accountantOf(state: AccountantState | null | undefined): RdpAcco
 }
 
 /** Epsilon after charging one more round, and whether that fits the budget. */
-export function nextRoundPrivacy(plan: TaskPlan, state: AccountantState | null | undefined): { epsilonAfter: number | null; allowed: boolean } {
+export function nextRoundPrivacy(
+  plan: TaskPlan,
+  state: AccountantState | null | undefined,
+): { epsilonAfter: number | null; allowed: boolean } {
   if (plan.noiseMultiplier <= 0) return { epsilonAfter: null, allowed: true };
   const accountant = accountantOf(state).compose(roundEvent(plan));
   const delta = plan.privacyBudget?.delta ?? DEFAULT_REPORT_DELTA;
@@ -48,7 +55,10 @@ export function nextRoundPrivacy(plan: TaskPlan, state: AccountantState | null |
 }
 
 /** Charges one round; returns the new state and the epsilon spent so far. */
-export function chargeRound(plan: TaskPlan, state: AccountantState | null | undefined): { state: AccountantState; epsilon: number } {
+export function chargeRound(
+  plan: TaskPlan,
+  state: AccountantState | null | undefined,
+): { state: AccountantState; epsilon: number } {
   const accountant = accountantOf(state).compose(roundEvent(plan));
   const epsilon = accountant.getEpsilon(plan.privacyBudget?.delta ?? DEFAULT_REPORT_DELTA);
   return { state: accountant.toJSON(), epsilon };

@@ -50,23 +50,42 @@ export interface PublishRoundInput {
  * if (!closed) return store.getRound(round.id); // another process finished it first
  */
 export async function publishRoundResult(input: PublishRoundInput): Promise<Round | null> {
-  const { store, metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources, shareBound } = input;
+  const {
+    store,
+    metrics,
+    round,
+    task,
+    plan,
+    version,
+    specs,
+    clipNorm,
+    updates,
+    aggregate,
+    reason,
+    sources,
+    shareBound,
+  } = input;
   const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
   const globalBytes = await store.blobs.get(fp32.sha256);
   if (!globalBytes) throw new ApiError('internal', `global weights blob ${fp32.sha256} is missing`);
   const globals = weightsFromVariant(globalBytes, specs);
   const optimizerBytes = task.optimizerStateHash ? await store.blobs.get(task.optimizerStateHash) : null;
   const unclippedCount = updates.filter((u) => (u.preClipNorm ?? Infinity) <= clipNorm).length;
-  const dp = plan.noiseMultiplier > 0
-    ? {
-        clipNorm,
-        noiseMultiplier: plan.noiseMultiplier,
-        expectedClients: plan.clientsPerRound,
-        adaptive: plan.adaptiveClipping
-          ? { unclippedCount, targetUnclippedQuantile: plan.adaptiveClipping.targetQuantile, learningRate: plan.adaptiveClipping.learningRate }
-          : undefined,
-      }
-    : undefined;
+  const dp =
+    plan.noiseMultiplier > 0
+      ? {
+          clipNorm,
+          noiseMultiplier: plan.noiseMultiplier,
+          expectedClients: plan.clientsPerRound,
+          adaptive: plan.adaptiveClipping
+            ? {
+                unclippedCount,
+                targetUnclippedQuantile: plan.adaptiveClipping.targetQuantile,
+                learningRate: plan.adaptiveClipping.learningRate,
+              }
+            : undefined,
+        }
+      : undefined;
   const result = await finalizeRound({
     strategy: plan.strategy,
     aggregate,
@@ -74,7 +93,10 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
     optimizerState: optimizerBytes ? decodeOptimizerState(optimizerBytes) : null,
     dp,
   });
-  metrics.aggregationSeconds.observe({ strategy: plan.strategy.name, backend: result.stats.backend }, result.stats.ms / 1000);
+  metrics.aggregationSeconds.observe(
+    { strategy: plan.strategy.name, backend: result.stats.backend },
+    result.stats.ms / 1000,
+  );
 
   const variants = await storeVariantBlobs(store, specs, result.weights);
   const optimizerState = await store.blobs.put(encodeOptimizerState(result.optimizerState));
@@ -104,38 +126,55 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
   };
   // Before the transaction: evaluation runs tfjs, and its figures belong to the round and the version alike.
   Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, result.weights));
-  return store.transaction<Round | null>(async (tx) => {
-    const created = await tx.createModelVersion({
-      app: task.app,
-      parentVersion: round.globalVersion,
-      source: 'round',
-      roundId: round.id,
-      clients: updates.length,
-      clipNorm,
-      noiseMultiplier: plan.noiseMultiplier,
-      epsilon: privacy?.epsilon ?? null,
-      metrics: roundMetrics,
-      topology: version.topology,
-      weightSpecs: specs,
-      inputSpec: version.inputSpec,
-      labels: version.labels,
-      variants,
-      stage: 'candidate',
-      actor: 'system',
+  return store
+    .transaction<Round | null>(async (tx) => {
+      const created = await tx.createModelVersion({
+        app: task.app,
+        parentVersion: round.globalVersion,
+        source: 'round',
+        roundId: round.id,
+        clients: updates.length,
+        clipNorm,
+        noiseMultiplier: plan.noiseMultiplier,
+        epsilon: privacy?.epsilon ?? null,
+        metrics: roundMetrics,
+        topology: version.topology,
+        weightSpecs: specs,
+        inputSpec: version.inputSpec,
+        labels: version.labels,
+        variants,
+        stage: 'candidate',
+        actor: 'system',
+      });
+      const finished = await tx.finishRound(round.id, {
+        from: ['closing'],
+        to: 'closed',
+        resultVersion: created.version,
+        metrics: roundMetrics,
+      });
+      // Another process recovering this 'closing' round finished it first: roll back our version.
+      if (!finished) throw new LostCloseRace();
+      await tx.updateTask(task.id, {
+        currentVersion: created.version,
+        optimizerStateHash: optimizerState.hash,
+        ...(privacy ? { accountant: privacy.state, epsilonSpent: privacy.epsilon } : {}),
+        ...(result.nextClipNorm !== null ? { clipNorm: result.nextClipNorm } : {}),
+      });
+      await tx.appendAudit({
+        actor: 'system',
+        action: 'round.closed',
+        target: round.id,
+        details: {
+          task: task.id,
+          version: created.version,
+          reports: updates.length,
+          epsilon: privacy?.epsilon ?? null,
+        },
+      });
+      return finished;
+    })
+    .catch((error: unknown) => {
+      if (error instanceof LostCloseRace) return null;
+      throw error;
     });
-    const finished = await tx.finishRound(round.id, { from: ['closing'], to: 'closed', resultVersion: created.version, metrics: roundMetrics });
-    // Another process recovering this 'closing' round finished it first: roll back our version.
-    if (!finished) throw new LostCloseRace();
-    await tx.updateTask(task.id, {
-      currentVersion: created.version,
-      optimizerStateHash: optimizerState.hash,
-      ...(privacy ? { accountant: privacy.state, epsilonSpent: privacy.epsilon } : {}),
-      ...(result.nextClipNorm !== null ? { clipNorm: result.nextClipNorm } : {}),
-    });
-    await tx.appendAudit({ actor: 'system', action: 'round.closed', target: round.id, details: { task: task.id, version: created.version, reports: updates.length, epsilon: privacy?.epsilon ?? null } });
-    return finished;
-  }).catch((error: unknown) => {
-    if (error instanceof LostCloseRace) return null;
-    throw error;
-  });
 }

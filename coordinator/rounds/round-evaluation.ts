@@ -16,7 +16,11 @@ export const HOLDOUT_BLOB_METRIC = 'holdoutSha256';
 
 /** A holdout blob's examples must fit the version's input. */
 const checkFits = (holdout: Holdout, version: ModelVersion) =>
-  assertHoldoutFits(holdout, (version.inputSpec as { shape?: (number | null)[] }).shape ?? [], `${version.app}@${version.version}`);
+  assertHoldoutFits(
+    holdout,
+    (version.inputSpec as { shape?: (number | null)[] }).shape ?? [],
+    `${version.app}@${version.version}`,
+  );
 
 /**
  * The plan with its evaluation holdout resolved to a sha256 and checked
@@ -31,7 +35,10 @@ export async function resolveEvaluation(store: Store, plan: TaskPlan, base: Mode
   const named = plan.evaluation.holdout;
   const sha256 = named === 'model' ? base.metrics[HOLDOUT_BLOB_METRIC] : named;
   if (typeof sha256 !== 'string') {
-    throw new ApiError('unprocessable', `evaluation.holdout "model": ${base.app}@${base.version} was pushed without a holdout; push it with "flock model push --holdout FILE" or name a holdout's sha256`);
+    throw new ApiError(
+      'unprocessable',
+      `evaluation.holdout "model": ${base.app}@${base.version} was pushed without a holdout; push it with "flock model push --holdout FILE" or name a holdout's sha256`,
+    );
   }
   const bytes = await store.blobs.get(sha256);
   if (!bytes) throw new ApiError('unprocessable', `evaluation.holdout: no stored holdout ${sha256}`);
@@ -52,7 +59,13 @@ export async function resolveEvaluation(store: Store, plan: TaskPlan, base: Mode
  * Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, result.weights));
  * // { holdoutAccuracy: 0.91, holdoutLoss: 0.31, holdoutCount: 1000 }
  */
-export async function evaluateRound(store: Store, plan: TaskPlan, version: ModelVersion, specs: WeightSpec[], weights: Float32Array[]): Promise<JsonObject> {
+export async function evaluateRound(
+  store: Store,
+  plan: TaskPlan,
+  version: ModelVersion,
+  specs: WeightSpec[],
+  weights: Float32Array[],
+): Promise<JsonObject> {
   const sha256 = plan.evaluation?.holdout;
   if (!sha256) return {};
   try {

@@ -31,7 +31,8 @@ export function parseRoundSignal(value: unknown): RoundSignal | null {
   const v = value as Record<string, unknown>;
   if (typeof v.roundId !== 'string' || v.roundId.length === 0) return null;
   if (v.type === 'flush' && typeof v.from === 'string') return { type: 'flush', roundId: v.roundId, from: v.from };
-  if (v.type === 'flushed' && typeof v.processId === 'string') return { type: 'flushed', roundId: v.roundId, processId: v.processId };
+  if (v.type === 'flushed' && typeof v.processId === 'string')
+    return { type: 'flushed', roundId: v.roundId, processId: v.processId };
   return null;
 }
 

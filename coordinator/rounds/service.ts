@@ -20,14 +20,33 @@ import { ZodError } from 'zod';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import type { CheckInResponse, TaskPlan, UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import { AggregationError, createAccumulator, serverStrategy, type Accumulator, type RoundAggregate } from '../aggregation/index.ts';
+import {
+  AggregationError,
+  createAccumulator,
+  serverStrategy,
+  type Accumulator,
+  type RoundAggregate,
+} from '../aggregation/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { isStoreError, type JsonObject, type Round, type Store, type Task } from '../store/index.ts';
-import { admitHeader, admitUpload, type HeaderAdmission, parsePlan, planNormBound, requireModelVersion } from './admit-upload.ts';
-import { collectPartials, deletePartialBlobs, mergePartials, writePartial, type PartialMergeCounts } from './closing-partials.ts';
+import {
+  admitHeader,
+  admitUpload,
+  type HeaderAdmission,
+  parsePlan,
+  planNormBound,
+  requireModelVersion,
+} from './admit-upload.ts';
+import {
+  collectPartials,
+  deletePartialBlobs,
+  mergePartials,
+  writePartial,
+  type PartialMergeCounts,
+} from './closing-partials.ts';
 import { boundDeviceShares, type DeviceShareBound } from './device-share.ts';
 import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
 import { nextRoundPrivacy } from './privacy-budget.ts';
@@ -66,7 +85,15 @@ export interface RoundServiceOptions {
 export const RECOVERY_GRACE_MS = 120_000;
 
 /** Aggregation errors that come from the plan or the model, not from this round's updates: the next round would hit them too. */
-const REPEATING_AGGREGATION_ERRORS = new Set(['bad-option', 'bad-spec', 'optimizer-state-mismatch', 'dp-requires-mean', 'dp-weighted-updates', 'dp-unbounded-accumulator', 'tensor-count-mismatch']);
+const REPEATING_AGGREGATION_ERRORS = new Set([
+  'bad-option',
+  'bad-spec',
+  'optimizer-state-mismatch',
+  'dp-requires-mean',
+  'dp-weighted-updates',
+  'dp-unbounded-accumulator',
+  'tensor-count-mismatch',
+]);
 
 function repeatsEveryRound(error: unknown): boolean {
   if (error instanceof ZodError) return true; // the stored plan no longer parses
@@ -107,7 +134,12 @@ export class RoundService {
     }
     // Our own request, or a round this process is closing itself (it folds its own sum in directly).
     if (signal.from === this.processId || this.closing.has(signal.roundId)) return;
-    this.flush(signal.roundId).catch((err) => this.o.log.error({ err, round: signal.roundId }, 'flushing a partial sum failed; the closer reads those updates from storage'));
+    this.flush(signal.roundId).catch((err) =>
+      this.o.log.error(
+        { err, round: signal.roundId },
+        'flushing a partial sum failed; the closer reads those updates from storage',
+      ),
+    );
   }
 
   /**
@@ -124,7 +156,14 @@ export class RoundService {
     // recorded just before the round turned 'closing' whose fold() runs after
     // this point is skipped by fold() (the round is in `flushed`) and is in no
     // partial, so the closer reads it from storage: late, never lost or doubled.
-    await writePartial({ store: this.o.store, log: this.o.log, roundId, processId: this.processId, accumulator: fold?.accumulator ?? null, devices: fold?.folded ?? new Set() });
+    await writePartial({
+      store: this.o.store,
+      log: this.o.log,
+      roundId,
+      processId: this.processId,
+      accumulator: fold?.accumulator ?? null,
+      devices: fold?.folded ?? new Set(),
+    });
     await this.o.signals.publish({ type: 'flushed', roundId, processId: this.processId }).catch(() => undefined);
   }
 
@@ -136,7 +175,10 @@ export class RoundService {
   /** Starts the deadline sweeper and resumes rounds a crash left half-closed. */
   async start(): Promise<void> {
     await this.sweep();
-    this.timer = setInterval(() => void this.sweep().catch((err) => this.o.log.error({ err }, 'round sweep failed')), this.o.sweepIntervalMs);
+    this.timer = setInterval(
+      () => void this.sweep().catch((err) => this.o.log.error({ err }, 'round sweep failed')),
+      this.o.sweepIntervalMs,
+    );
     this.timer.unref?.();
   }
 
@@ -148,7 +190,10 @@ export class RoundService {
     this.unsubscribe = null;
     await Promise.allSettled([...this.closing.values()]);
     // Closers stop waiting for this process at once (else until its heartbeat goes stale).
-    if (this.o.signals) await this.o.store.removeProcess(this.processId).catch((err) => this.o.log.warn({ err }, 'could not remove the process heartbeat'));
+    if (this.o.signals)
+      await this.o.store
+        .removeProcess(this.processId)
+        .catch((err) => this.o.log.warn({ err }, 'could not remove the process heartbeat'));
     for (const fold of this.folds.values()) fold.accumulator?.dispose();
     this.folds.clear();
   }
@@ -165,9 +210,14 @@ export class RoundService {
     const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
     for (const round of stuck) {
       if (this.closing.has(round.id) || !this.isAbandoned(round)) continue;
-      await this.closeRound(round.id, 'recovery').catch((err) => this.o.log.error({ err, round: round.id }, 'round recovery failed'));
+      await this.closeRound(round.id, 'recovery').catch((err) =>
+        this.o.log.error({ err, round: round.id }, 'round recovery failed'),
+      );
     }
-    for (const round of expired) await this.closeRound(round.id, 'deadline').catch((err) => this.o.log.error({ err, round: round.id }, 'round close failed'));
+    for (const round of expired)
+      await this.closeRound(round.id, 'deadline').catch((err) =>
+        this.o.log.error({ err, round: round.id }, 'round close failed'),
+      );
     // Partial sums of rounds another process closed are no longer needed.
     for (const [id, fold] of this.folds) {
       if (this.closing.has(id)) continue;
@@ -195,7 +245,10 @@ export class RoundService {
     return Date.parse(round.deadlineAt) + RECOVERY_GRACE_MS < this.now();
   }
 
-  private retry(reason: 'round_full' | 'no_open_round' | 'not_eligible' | 'budget_exhausted' | 'task_paused', base: number): CheckInResponse {
+  private retry(
+    reason: 'round_full' | 'no_open_round' | 'not_eligible' | 'budget_exhausted' | 'task_paused',
+    base: number,
+  ): CheckInResponse {
     return { status: 'retry', reason, retryAfterSeconds: retryAfterSeconds({ base, random: this.random }) };
   }
 
@@ -209,8 +262,19 @@ export class RoundService {
       const fresh = (await this.o.store.getTask(task.id))!;
       const privacy = nextRoundPrivacy(plan, fresh.accountant);
       if (!privacy.allowed) {
-        await this.o.store.updateTask(task.id, { status: 'budget_exhausted' }, { ifStatus: ['active'] }).catch(() => undefined);
-        await this.o.store.appendAudit({ actor: 'system', action: 'task.budget_exhausted', target: task.id, details: { epsilonSpent: fresh.epsilonSpent, epsilonNext: privacy.epsilonAfter, budget: plan.privacyBudget ?? null } });
+        await this.o.store
+          .updateTask(task.id, { status: 'budget_exhausted' }, { ifStatus: ['active'] })
+          .catch(() => undefined);
+        await this.o.store.appendAudit({
+          actor: 'system',
+          action: 'task.budget_exhausted',
+          target: task.id,
+          details: {
+            epsilonSpent: fresh.epsilonSpent,
+            epsilonNext: privacy.epsilonAfter,
+            budget: plan.privacyBudget ?? null,
+          },
+        });
         this.o.log.warn({ task: task.id, epsilonNext: privacy.epsilonAfter }, 'privacy budget exhausted; no new round');
         return 'budget_exhausted' as const;
       }
@@ -218,25 +282,33 @@ export class RoundService {
       // next round of a task at once collide on the primary key: one creates it,
       // the other reads it back (the per-process lock above cannot see the other).
       const id = `rnd_${task.id}.${(latest?.number ?? 0) + 1}`;
-      const round = await this.o.store.createRound({
-        id,
-        taskId: task.id,
-        globalVersion: fresh.currentVersion,
-        goal: plan.clientsPerRound,
-        selectionLimit: selectionLimit(plan.clientsPerRound, plan.overSelection),
-        deadlineAt: new Date(this.now() + plan.roundDeadlineSeconds * 1000).toISOString(),
-      }).catch(async (error: unknown) => {
-        if (!isStoreError(error, 'conflict')) throw error;
-        const other = await this.o.store.getRound(id);
-        if (!other) throw error;
-        return other;
-      });
+      const round = await this.o.store
+        .createRound({
+          id,
+          taskId: task.id,
+          globalVersion: fresh.currentVersion,
+          goal: plan.clientsPerRound,
+          selectionLimit: selectionLimit(plan.clientsPerRound, plan.overSelection),
+          deadlineAt: new Date(this.now() + plan.roundDeadlineSeconds * 1000).toISOString(),
+        })
+        .catch(async (error: unknown) => {
+          if (!isStoreError(error, 'conflict')) throw error;
+          const other = await this.o.store.getRound(id);
+          if (!other) throw error;
+          return other;
+        });
       if (round.status !== 'open') return 'closing' as const;
       this.o.metrics.openRounds.inc();
-      this.o.log.info({ task: task.id, round: round.id, number: round.number, version: round.globalVersion }, 'round opened');
+      this.o.log.info(
+        { task: task.id, round: round.id, number: round.number, version: round.globalVersion },
+        'round opened',
+      );
       return round;
     });
-    this.openingLocks.set(task.id, attempt.catch(() => undefined));
+    this.openingLocks.set(
+      task.id,
+      attempt.catch(() => undefined),
+    );
     return attempt;
   }
 
@@ -244,7 +316,11 @@ export class RoundService {
    * A device asks to join the task's current round.
    * @example const answer = await rounds.checkIn({ deviceId, app }, 'task_1', { numExamples: 120 });
    */
-  async checkIn(device: { deviceId: string; app: string }, taskId: string, request: { numExamples: number }): Promise<CheckInResponse> {
+  async checkIn(
+    device: { deviceId: string; app: string },
+    taskId: string,
+    request: { numExamples: number },
+  ): Promise<CheckInResponse> {
     const task = await this.o.store.getTask(taskId);
     if (!task || task.app !== device.app) throw new ApiError('not_found', `no task ${taskId} for app ${device.app}`);
     if (task.status === 'paused') return this.retry('task_paused', 300);
@@ -257,7 +333,11 @@ export class RoundService {
     if (round === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
     if (round === 'closing') return this.retry('no_open_round', 10);
     // Kept with the selection: this device's update is never weighted above it (admit-upload.ts).
-    const claim = await this.o.store.claimSlot(round.id, device.deviceId, Math.min(request.numExamples, plan.maxExamplesPerDevice));
+    const claim = await this.o.store.claimSlot(
+      round.id,
+      device.deviceId,
+      Math.min(request.numExamples, plan.maxExamplesPerDevice),
+    );
     if (claim === 'full') return this.retry('round_full', waitForNextRound(this.now(), Date.parse(round.deadlineAt)));
     if (claim === 'closed') return this.retry('no_open_round', 10);
 
@@ -286,16 +366,26 @@ export class RoundService {
    * The checks an upload passes before its body is read (admit-upload.ts
    * `admitHeader`), counted in the rejection metrics like any refusal.
    */
-  async admitHeader(device: { deviceId: string; app: string }, roundId: string, metaHeader: string | undefined): Promise<HeaderAdmission> {
+  async admitHeader(
+    device: { deviceId: string; app: string },
+    roundId: string,
+    metaHeader: string | undefined,
+  ): Promise<HeaderAdmission> {
     try {
       return await admitHeader(this.o.store, this.now(), device, roundId, metaHeader);
     } catch (error) {
-      if (error instanceof ApiError && error.code !== 'internal') this.o.metrics.updatesRejected.inc({ reason: error.code });
+      if (error instanceof ApiError && error.code !== 'internal')
+        this.o.metrics.updatesRejected.inc({ reason: error.code });
       throw error;
     }
   }
 
-  async upload(device: { deviceId: string; app: string }, roundId: string, metaHeader: string | undefined, bytes: Uint8Array): Promise<UpdateReceipt> {
+  async upload(
+    device: { deviceId: string; app: string },
+    roundId: string,
+    metaHeader: string | undefined,
+    bytes: Uint8Array,
+  ): Promise<UpdateReceipt> {
     const reject = (error: ApiError): never => {
       this.o.metrics.updatesRejected.inc({ reason: error.code });
       throw error;
@@ -321,16 +411,33 @@ export class RoundService {
       preClipNorm: m.preClipNorm,
       meta: m as unknown as JsonObject,
     });
-    if (result.outcome === 'round-closed') return reject(new ApiError('round_closed', `round ${round.number} closed while the update arrived`));
-    if (result.outcome === 'not-selected') return reject(new ApiError('not_selected', 'this device was not selected for this round'));
-    if (result.outcome === 'duplicate') return { roundId, deviceId: device.deviceId, accepted: true, duplicate: true, receivedAt: result.receipt.receivedAt };
+    if (result.outcome === 'round-closed')
+      return reject(new ApiError('round_closed', `round ${round.number} closed while the update arrived`));
+    if (result.outcome === 'not-selected')
+      return reject(new ApiError('not_selected', 'this device was not selected for this round'));
+    if (result.outcome === 'duplicate')
+      return {
+        roundId,
+        deviceId: device.deviceId,
+        accepted: true,
+        duplicate: true,
+        receivedAt: result.receipt.receivedAt,
+      };
 
     this.o.metrics.updatesAccepted.inc({ task: task.id });
     this.fold(round, plan, specs, device.deviceId, deltas, examples, clipNorm);
     if (result.reportedCount >= round.goal) {
-      void this.closeRound(roundId, 'quorum').catch((err) => this.o.log.error({ err, round: roundId }, 'round close failed'));
+      void this.closeRound(roundId, 'quorum').catch((err) =>
+        this.o.log.error({ err, round: roundId }, 'round close failed'),
+      );
     }
-    return { roundId, deviceId: device.deviceId, accepted: true, duplicate: false, receivedAt: result.receipt.receivedAt };
+    return {
+      roundId,
+      deviceId: device.deviceId,
+      accepted: true,
+      duplicate: false,
+      receivedAt: result.receipt.receivedAt,
+    };
   }
 
   private foldOf(round: Round, plan: TaskPlan, specs: WeightSpec[], clipNorm: number): RoundFold {
@@ -340,14 +447,25 @@ export class RoundService {
       // Central DP needs every summand bounded by exactly clipNorm (its sensitivity).
       const bound = plan.noiseMultiplier > 0 ? clipNorm : planNormBound(plan, clipNorm, specs);
       // A robust strategy keeps every update in the store and reads them all at close: nothing to fold.
-      const accumulator = strategy.aggregate === 'weighted-mean' ? createAccumulator(specs, { normBound: strategy.updateNormBound(bound) }) : null;
+      const accumulator =
+        strategy.aggregate === 'weighted-mean'
+          ? createAccumulator(specs, { normBound: strategy.updateNormBound(bound) })
+          : null;
       fold = { accumulator, folded: new Set() };
       this.folds.set(round.id, fold);
     }
     return fold;
   }
 
-  private fold(round: Round, plan: TaskPlan, specs: WeightSpec[], deviceId: string, deltas: Float32Array[], numExamples: number, clipNorm: number): void {
+  private fold(
+    round: Round,
+    plan: TaskPlan,
+    specs: WeightSpec[],
+    deviceId: string,
+    deltas: Float32Array[],
+    numExamples: number,
+    clipNorm: number,
+  ): void {
     if (this.closing.has(round.id)) return; // the closer folds it from storage
     if (this.flushed.has(round.id)) return; // after our flush: not in our partial, so the closer reads it from storage
     const fold = this.foldOf(round, plan, specs, clipNorm);
@@ -400,18 +518,35 @@ export class RoundService {
     if (!round || round.status !== 'closing') throw error;
     const message = error instanceof Error ? error.message : String(error);
     const failureReason = `aggregation failed: ${message}`;
-    const failed = await store.finishRound(roundId, { from: ['closing'], to: 'failed', failureReason, metrics: { reports: round.reportedCount, error: failureCode(error) } });
+    const failed = await store.finishRound(roundId, {
+      from: ['closing'],
+      to: 'failed',
+      failureReason,
+      metrics: { reports: round.reportedCount, error: failureCode(error) },
+    });
     if (!failed) return store.getRound(roundId);
-    await store.appendAudit({ actor: 'system', action: 'round.failed', target: roundId, details: { task: round.taskId, reason: failureReason } });
+    await store.appendAudit({
+      actor: 'system',
+      action: 'round.failed',
+      target: roundId,
+      details: { task: round.taskId, reason: failureReason },
+    });
     this.o.metrics.roundDuration.observe({ outcome: 'failed' }, (this.now() - Date.parse(round.startedAt)) / 1000);
     this.o.log.error({ err: error, round: roundId }, 'round failed: aggregation error');
-    if (repeatsEveryRound(error)) await this.pauseTask(round.taskId, `round ${round.number} failed and the next would fail the same way: ${failureReason}`);
+    if (repeatsEveryRound(error))
+      await this.pauseTask(
+        round.taskId,
+        `round ${round.number} failed and the next would fail the same way: ${failureReason}`,
+      );
     return failed;
   }
 
   /** Pauses an active task for a reason the operator reads in its view and the audit log. */
   private async pauseTask(taskId: string, reason: string): Promise<void> {
-    const paused = await this.o.store.updateTask(taskId, { status: 'paused' }, { ifStatus: ['active'] }).then(() => true, () => false);
+    const paused = await this.o.store.updateTask(taskId, { status: 'paused' }, { ifStatus: ['active'] }).then(
+      () => true,
+      () => false,
+    );
     if (!paused) return;
     await this.o.store.appendAudit({ actor: 'system', action: 'task.pause', target: taskId, details: { reason } });
     this.o.log.warn({ task: taskId, reason }, 'task paused');
@@ -424,7 +559,9 @@ export class RoundService {
     if (before.status === 'open') {
       if (!(await store.beginClosing(roundId))) {
         // Another process closes it: hand over our partial sum now instead of waiting for its request.
-        await this.flush(roundId).catch((err) => this.o.log.error({ err, round: roundId }, 'flushing a partial sum failed'));
+        await this.flush(roundId).catch((err) =>
+          this.o.log.error({ err, round: roundId }, 'flushing a partial sum failed'),
+        );
         return store.getRound(roundId);
       }
     } else if (before.status !== 'closing') {
@@ -440,11 +577,24 @@ export class RoundService {
 
     if (updates.length < plan.minReports) {
       const failureReason = `${updates.length} of ${plan.minReports} required reports by the ${reason === 'deadline' ? 'deadline' : 'close'}`;
-      const failed = await store.finishRound(roundId, { from: ['closing'], to: 'failed', failureReason, metrics: { reports: updates.length } });
+      const failed = await store.finishRound(roundId, {
+        from: ['closing'],
+        to: 'failed',
+        failureReason,
+        metrics: { reports: updates.length },
+      });
       if (!failed) return store.getRound(roundId); // another process finished it first
-      await store.appendAudit({ actor: 'system', action: 'round.failed', target: roundId, details: { task: task.id, reason: failureReason } });
+      await store.appendAudit({
+        actor: 'system',
+        action: 'round.failed',
+        target: roundId,
+        details: { task: task.id, reason: failureReason },
+      });
       this.o.metrics.roundDuration.observe({ outcome: 'failed' }, outcomeSeconds);
-      this.o.log.warn({ round: roundId, reports: updates.length, minReports: plan.minReports }, 'round failed: too few reports');
+      this.o.log.warn(
+        { round: roundId, reports: updates.length, minReports: plan.minReports },
+        'round failed: too few reports',
+      );
       return failed;
     }
 
@@ -453,32 +603,79 @@ export class RoundService {
     const clipNorm = task.clipNorm ?? plan.clipNorm;
     const fold = this.foldOf(round, plan, specs, clipNorm);
     let aggregate: RoundAggregate;
-    let sources: PartialMergeCounts = { fromOwnFold: 0, fromPartials: 0, fromStorage: updates.length, partialsMerged: 0, partialsIgnored: 0, flushWaitMs: 0 };
+    let sources: PartialMergeCounts = {
+      fromOwnFold: 0,
+      fromPartials: 0,
+      fromStorage: updates.length,
+      partialsMerged: 0,
+      partialsIgnored: 0,
+      flushWaitMs: 0,
+    };
     let shareBound: DeviceShareBound = { lowered: 0, ceiling: null };
     if (fold.accumulator) {
       const accumulator = fold.accumulator;
       const waitStarted = this.now();
       const partials = this.o.signals
         ? await collectPartials({
-            store, signals: this.o.signals, roundId, processId: this.processId, waiters: this.partialWaiters,
-            liveSince: new Date(this.now() - this.liveWindowMs()).toISOString(), waitMs: this.o.flushWaitMs ?? 3000,
+            store,
+            signals: this.o.signals,
+            roundId,
+            processId: this.processId,
+            waiters: this.partialWaiters,
+            liveSince: new Date(this.now() - this.liveWindowMs()).toISOString(),
+            waitMs: this.o.flushWaitMs ?? 3000,
           })
         : [];
       const flushWaitMs = this.now() - waitStarted;
-      sources = { ...(await mergePartials({ accumulator, folded: fold.folded, partials, updates, specs, blobs: store.blobs, log: this.o.log, roundId })), flushWaitMs };
+      sources = {
+        ...(await mergePartials({
+          accumulator,
+          folded: fold.folded,
+          partials,
+          updates,
+          specs,
+          blobs: store.blobs,
+          log: this.o.log,
+          roundId,
+        })),
+        flushWaitMs,
+      };
       for (const u of updates) {
         if (fold.folded.has(u.deviceId)) continue;
         fold.folded.add(u.deviceId);
         accumulator.add(await this.readUpdate(u.blobHash, specs), plan.noiseMultiplier > 0 ? 1 : u.numExamples);
       }
       // Every update is in the sum with its admitted count: now no device may own more than its bounded share.
-      shareBound = await boundDeviceShares({ accumulator, updates, plan, read: (hash) => this.readUpdate(hash, specs) });
+      shareBound = await boundDeviceShares({
+        accumulator,
+        updates,
+        plan,
+        read: (hash) => this.readUpdate(hash, specs),
+      });
       aggregate = { kind: 'mean', accumulator };
     } else {
-      aggregate = { kind: 'updates', specs, source: { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) } };
+      aggregate = {
+        kind: 'updates',
+        specs,
+        source: { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) },
+      };
     }
 
-    const closed = await publishRoundResult({ store, metrics: this.o.metrics, round, task, plan, version, specs, clipNorm, updates, aggregate, reason, sources, shareBound });
+    const closed = await publishRoundResult({
+      store,
+      metrics: this.o.metrics,
+      round,
+      task,
+      plan,
+      version,
+      specs,
+      clipNorm,
+      updates,
+      aggregate,
+      reason,
+      sources,
+      shareBound,
+    });
     if (!closed) return store.getRound(roundId);
     if (this.o.signals) {
       try {
@@ -488,11 +685,21 @@ export class RoundService {
       }
     }
     this.o.metrics.roundDuration.observe({ outcome: 'closed' }, outcomeSeconds);
-    this.o.log.info({
-      round: roundId, version: closed?.resultVersion, reports: updates.length, ms: this.now() - started,
-      fromOwnFold: sources.fromOwnFold, fromPartials: sources.fromPartials, fromStorage: sources.fromStorage, partialsIgnored: sources.partialsIgnored,
-      weightsLowered: shareBound.lowered, weightCeiling: shareBound.ceiling,
-    }, 'round closed');
+    this.o.log.info(
+      {
+        round: roundId,
+        version: closed?.resultVersion,
+        reports: updates.length,
+        ms: this.now() - started,
+        fromOwnFold: sources.fromOwnFold,
+        fromPartials: sources.fromPartials,
+        fromStorage: sources.fromStorage,
+        partialsIgnored: sources.partialsIgnored,
+        weightsLowered: shareBound.lowered,
+        weightCeiling: shareBound.ceiling,
+      },
+      'round closed',
+    );
     return closed;
   }
 }

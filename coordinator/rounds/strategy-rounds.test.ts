@@ -17,7 +17,17 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import { STRATEGY_NAMES, type CheckInSelected, type StrategyInput } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, httpFetcher, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
   type Fetcher,
 } from '../routes/fleet.fixture.ts';
 
@@ -30,7 +40,12 @@ const adminKey = testAdminKey();
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-strategy-rounds-'));
-  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }), sweep: false });
+  flock = await createCoordinator({
+    dataDir,
+    adminKey,
+    log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }),
+    sweep: false,
+  });
   server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((ready, fail) => {
     server.once('listening', ready);
@@ -51,7 +66,8 @@ const stepBody = (step: number) => encodeUpdate(deltaTensors(specs, (t, i) => (t
 
 const firstWeight = async (version: number) => {
   const v = (await flock.deps.store.getModelVersion('digits', version))!;
-  return decodeTensors((await flock.deps.store.blobs.get(v.variants.find((x) => x.encoding === 'fp32')!.sha256))!)[0].data[0];
+  return decodeTensors((await flock.deps.store.blobs.get(v.variants.find((x) => x.encoding === 'fp32')!.sha256))!)[0]
+    .data[0];
 };
 
 const STEPS = [-0.1, -0.1, -0.1, -0.1, 0.5];
@@ -59,7 +75,14 @@ const mean = STEPS.reduce((a, b) => a + b, 0) / STEPS.length; // 0.02
 
 /** One round of a fresh task under `strategy`; returns the step applied to the first weight. */
 async function appliedStep(strategy: StrategyInput): Promise<number> {
-  const created = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: STEPS.length, minReports: STEPS.length, overSelection: 1, clipNorm: 1, strategy });
+  const created = await createTask(f, adminKey, 'digits', 1, {
+    population: 100,
+    clientsPerRound: STEPS.length,
+    minReports: STEPS.length,
+    overSelection: 1,
+    clipNorm: 1,
+    strategy,
+  });
   expect(created.status).toBe(201);
   const taskId = ((await created.json()) as { id: string }).id;
   let roundId = '';
@@ -68,7 +91,13 @@ async function appliedStep(strategy: StrategyInput): Promise<number> {
     const answer = await checkIn(f, device, taskId, 100);
     expect(answer.body.status).toBe('selected');
     roundId = (answer.body as CheckInSelected).roundId;
-    const res = await putUpdate(f, device.token, roundId, stepBody(step), JSON.stringify(updateMeta(roundId, device.deviceId, { numExamples: 100 })));
+    const res = await putUpdate(
+      f,
+      device.token,
+      roundId,
+      stepBody(step),
+      JSON.stringify(updateMeta(roundId, device.deviceId, { numExamples: 100 })),
+    );
     expect(res.status).toBe(200);
   }
   const closed = await flock.deps.rounds.closeRound(roundId, 'quorum');

@@ -14,7 +14,11 @@ const fp32 = { clipNorm: 1, encoding: { encoding: 'fp32' as const } };
 function tensors(scale: number): NamedTensor[] {
   return specs.map((s, t) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
-    return { name: s.name, shape: [...s.shape], data: Float32Array.from({ length: n }, (_, i) => scale * (((i + t) % 5) - 2)) };
+    return {
+      name: s.name,
+      shape: [...s.shape],
+      data: Float32Array.from({ length: n }, (_, i) => scale * (((i + t) % 5) - 2)),
+    };
   });
 }
 const norm = (ts: NamedTensor[]) => Math.sqrt(ts.reduce((s, t) => s + t.data.reduce((a, v) => a + v * v, 0), 0));
@@ -39,7 +43,9 @@ describe('validateUpdate', () => {
   });
 
   it('rejects a missing tensor with shape_mismatch', () => {
-    const e = rejection(() => validateUpdate(encodeTensors(tensors(0.05).slice(0, 1), { encoding: 'fp32' }), specs, fp32));
+    const e = rejection(() =>
+      validateUpdate(encodeTensors(tensors(0.05).slice(0, 1), { encoding: 'fp32' }), specs, fp32),
+    );
     expect(e.code).toBe('shape_mismatch');
     expect(e.status).toBe(422);
     expect(e.details).toMatchObject({ missing: 'dense/bias' });
@@ -47,13 +53,17 @@ describe('validateUpdate', () => {
 
   it('rejects an extra tensor with shape_mismatch', () => {
     const extra = [...tensors(0.05), { name: 'other/bias', shape: [3], data: new Float32Array(3) }];
-    expect(rejection(() => validateUpdate(encodeTensors(extra, { encoding: 'fp32' }), specs, fp32)).code).toBe('shape_mismatch');
+    expect(rejection(() => validateUpdate(encodeTensors(extra, { encoding: 'fp32' }), specs, fp32)).code).toBe(
+      'shape_mismatch',
+    );
   });
 
   it('rejects a renamed tensor with shape_mismatch', () => {
     const ts = tensors(0.05);
     ts[1] = { ...ts[1], name: 'dense/bias_1' };
-    expect(rejection(() => validateUpdate(encodeTensors(ts, { encoding: 'fp32' }), specs, fp32)).code).toBe('shape_mismatch');
+    expect(rejection(() => validateUpdate(encodeTensors(ts, { encoding: 'fp32' }), specs, fp32)).code).toBe(
+      'shape_mismatch',
+    );
   });
 
   it('rejects a wrong shape (same element count) with shape_mismatch', () => {
@@ -67,14 +77,18 @@ describe('validateUpdate', () => {
   it('rejects a tensor larger than the model allows with shape_mismatch', () => {
     const ts = tensors(0.01);
     ts[0] = { name: 'dense/kernel', shape: [5, 3], data: new Float32Array(15) };
-    expect(rejection(() => validateUpdate(encodeTensors(ts, { encoding: 'fp32' }), specs, fp32)).code).toBe('shape_mismatch');
+    expect(rejection(() => validateUpdate(encodeTensors(ts, { encoding: 'fp32' }), specs, fp32)).code).toBe(
+      'shape_mismatch',
+    );
   });
 
   it('rejects NaN and Infinity with non_finite', () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
       const ts = tensors(0.05);
       ts[1].data[2] = bad;
-      expect(rejection(() => validateUpdate(encodeTensors(ts, { encoding: 'fp32' }), specs, fp32)).code).toBe('non_finite');
+      expect(rejection(() => validateUpdate(encodeTensors(ts, { encoding: 'fp32' }), specs, fp32)).code).toBe(
+        'non_finite',
+      );
     }
   });
 
@@ -92,15 +106,21 @@ describe('validateUpdate', () => {
     const scaled = (factor: number) => base.map((t) => ({ ...t, data: t.data.map((v) => v * unit * factor) }));
     const bound = { clipNorm: 1, encoding: { encoding: 'int8' as const } };
     expect(validateUpdate(encodeTensors(scaled(1.01), { encoding: 'int8' }), specs, bound).norm).toBeGreaterThan(1);
-    expect(rejection(() => validateUpdate(encodeTensors(scaled(1.2), { encoding: 'int8' }), specs, bound)).code).toBe('norm_exceeded');
-    expect(rejection(() => validateUpdate(encodeTensors(scaled(1.01), { encoding: 'fp32' }), specs, fp32)).code).toBe('norm_exceeded');
+    expect(rejection(() => validateUpdate(encodeTensors(scaled(1.2), { encoding: 'int8' }), specs, bound)).code).toBe(
+      'norm_exceeded',
+    );
+    expect(rejection(() => validateUpdate(encodeTensors(scaled(1.01), { encoding: 'fp32' }), specs, fp32)).code).toBe(
+      'norm_exceeded',
+    );
   });
 
   it('rejects garbage and truncated bytes with unprocessable', () => {
     const garbage = Uint8Array.from({ length: 200 }, (_, i) => (i * 37 + 11) & 255);
     expect(rejection(() => validateUpdate(garbage, specs, fp32)).code).toBe('unprocessable');
     const valid = encodeTensors(tensors(0.05), { encoding: 'fp32' });
-    expect(rejection(() => validateUpdate(valid.subarray(0, valid.length - 9), specs, fp32)).code).toBe('unprocessable');
+    expect(rejection(() => validateUpdate(valid.subarray(0, valid.length - 9), specs, fp32)).code).toBe(
+      'unprocessable',
+    );
     const flipped = valid.slice();
     flipped[flipped.length - 20] ^= 0xff;
     expect(rejection(() => validateUpdate(flipped, specs, fp32)).code).toBe('unprocessable');

@@ -50,17 +50,28 @@ export function validateUpdate(
   const total = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
   let tensors;
   try {
-    tensors = decodeTensors(bytes, { maxTensors: specs.length, maxElementsPerTensor: maxPerTensor, maxTotalElements: total, allowNonFinite: false });
+    tensors = decodeTensors(bytes, {
+      maxTensors: specs.length,
+      maxElementsPerTensor: maxPerTensor,
+      maxTotalElements: total,
+      allowNonFinite: false,
+    });
   } catch (error) {
     if (error instanceof CodecError && error.code === 'non_finite') {
-      throw new ApiError('non_finite', 'the update contains NaN or Infinity; check the local training for divergence', { codec: error.code });
+      throw new ApiError('non_finite', 'the update contains NaN or Infinity; check the local training for divergence', {
+        codec: error.code,
+      });
     }
     // The limits come from the model, so exceeding one means more tensors or elements than the model has.
     if (error instanceof CodecError && error.code === 'limit_exceeded') {
-      throw new ApiError('shape_mismatch', `the update does not fit the round's model: ${error.message}`, { codec: error.code });
+      throw new ApiError('shape_mismatch', `the update does not fit the round's model: ${error.message}`, {
+        codec: error.code,
+      });
     }
     if (error instanceof CodecError) {
-      throw new ApiError('unprocessable', `the update is not a valid Flock tensor file: ${error.message}`, { codec: error.code });
+      throw new ApiError('unprocessable', `the update is not a valid Flock tensor file: ${error.message}`, {
+        codec: error.code,
+      });
     }
     throw error;
   }
@@ -69,9 +80,18 @@ export function validateUpdate(
   const deltas: Float32Array[] = [];
   for (const spec of specs) {
     const t = byName.get(spec.name);
-    if (!t) throw new ApiError('shape_mismatch', `the update lacks tensor "${spec.name}"; send a delta for every weight of the round's model`, { missing: spec.name });
+    if (!t)
+      throw new ApiError(
+        'shape_mismatch',
+        `the update lacks tensor "${spec.name}"; send a delta for every weight of the round's model`,
+        { missing: spec.name },
+      );
     if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
-      throw new ApiError('shape_mismatch', `tensor "${spec.name}" has shape [${t.shape}] but the model has [${spec.shape}]`, { name: spec.name, expected: spec.shape, got: t.shape });
+      throw new ApiError(
+        'shape_mismatch',
+        `tensor "${spec.name}" has shape [${t.shape}] but the model has [${spec.shape}]`,
+        { name: spec.name, expected: spec.shape, got: t.shape },
+      );
     }
     deltas.push(t.data);
   }
@@ -82,7 +102,11 @@ export function validateUpdate(
   const norm = globalL2Norm(deltas);
   if (!Number.isFinite(norm)) throw new ApiError('non_finite', 'the update norm is not finite');
   if (norm > bound.clipNorm * (1 + normSlack(bound.encoding))) {
-    throw new ApiError('norm_exceeded', `the update's L2 norm ${norm.toPrecision(6)} exceeds the task's clip norm ${bound.clipNorm}; clip before uploading`, { norm, clipNorm: bound.clipNorm });
+    throw new ApiError(
+      'norm_exceeded',
+      `the update's L2 norm ${norm.toPrecision(6)} exceeds the task's clip norm ${bound.clipNorm}; clip before uploading`,
+      { norm, clipNorm: bound.clipNorm },
+    );
   }
   return { deltas, norm };
 }

@@ -22,7 +22,10 @@ export function roundView(round: Round): RoundView {
   };
 }
 
-export function taskView(task: Task, extra: { roundsCompleted: number; currentRound: Round | null }): TaskView & { currentVersion: number; clipNorm: number | null } {
+export function taskView(
+  task: Task,
+  extra: { roundsCompleted: number; currentRound: Round | null },
+): TaskView & { currentVersion: number; clipNorm: number | null } {
   const plan = task.plan as unknown as TaskPlan;
   return {
     id: task.id,
@@ -35,7 +38,8 @@ export function taskView(task: Task, extra: { roundsCompleted: number; currentRo
     createdAt: task.createdAt,
     roundsCompleted: extra.roundsCompleted,
     currentRound: extra.currentRound ? roundView(extra.currentRound) : null,
-    privacySpent: plan.noiseMultiplier > 0 ? { epsilon: task.epsilonSpent, delta: plan.privacyBudget?.delta ?? 1e-5 } : null,
+    privacySpent:
+      plan.noiseMultiplier > 0 ? { epsilon: task.epsilonSpent, delta: plan.privacyBudget?.delta ?? 1e-5 } : null,
     clipNorm: task.clipNorm,
   };
 }

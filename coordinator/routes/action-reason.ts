@@ -9,8 +9,16 @@ import { z } from '@hono/zod-openapi';
 export const MAX_ACTION_REASON_CHARS = 500;
 
 export const ActionReasonSchema = z.strictObject({
-  reason: z.string().trim().min(1, 'reason is empty; leave it out or say why').max(MAX_ACTION_REASON_CHARS, `reason is longer than ${MAX_ACTION_REASON_CHARS} characters`).optional(),
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'reason is empty; leave it out or say why')
+    .max(MAX_ACTION_REASON_CHARS, `reason is longer than ${MAX_ACTION_REASON_CHARS} characters`)
+    .optional(),
 });
 
 /** The route's request part: an optional JSON body. */
-export const actionReasonBody = { content: { 'application/json': { schema: ActionReasonSchema } }, required: false } as const;
+export const actionReasonBody = {
+  content: { 'application/json': { schema: ActionReasonSchema } },
+  required: false,
+} as const;

@@ -16,8 +16,18 @@ import { MAX_ACTION_REASON_CHARS } from './action-reason.ts';
 import { isSimulatorApp } from './admin-audit.ts';
 import { createTask, mnistModelFiles, pushModel, testAdminKey, type Fetcher } from './fleet.fixture.ts';
 
-interface Entry { id: number; at: string; actor: string; action: string; target: string | null; details: Record<string, unknown> }
-interface AuditPage { entries: Entry[]; nextBeforeId: number | null }
+interface Entry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: Record<string, unknown>;
+}
+interface AuditPage {
+  entries: Entry[];
+  nextBeforeId: number | null;
+}
 
 const adminKey = testAdminKey();
 const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
@@ -27,7 +37,12 @@ let f: Fetcher;
 let rolloutId: string;
 let taskId: string;
 
-const post = (path: string, body?: unknown) => f(path, { method: 'POST', headers: body === undefined ? { authorization: admin.authorization } : admin, body: body === undefined ? undefined : JSON.stringify(body) });
+const post = (path: string, body?: unknown) =>
+  f(path, {
+    method: 'POST',
+    headers: body === undefined ? { authorization: admin.authorization } : admin,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 const audit = async (query: string): Promise<AuditPage> => {
   const res = await f(`/v1/admin/audit?${query}`, { headers: admin });
   expect(res.status).toBe(200);
@@ -39,7 +54,13 @@ beforeAll(async () => {
   flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false });
   f = async (path, init) => flock.app.request(path, init);
   const files = await mnistModelFiles('mlp-small');
-  for (const [app, stage] of [['digits', 'production'], ['digits', undefined], ['sim', 'production'], ['sim-0a1b2c3d', 'production']] as const) expect((await pushModel(f, adminKey, app, files, stage)).status).toBe(201);
+  for (const [app, stage] of [
+    ['digits', 'production'],
+    ['digits', undefined],
+    ['sim', 'production'],
+    ['sim-0a1b2c3d', 'production'],
+  ] as const)
+    expect((await pushModel(f, adminKey, app, files, stage)).status).toBe(201);
   const start = await post('/v1/admin/rollouts', { app: 'digits', candidateVersion: 2, minStageSeconds: 3600 });
   expect(start.status).toBe(201);
   rolloutId = ((await start.json()) as { id: string }).id;
@@ -54,9 +75,16 @@ afterAll(async () => {
 
 describe('operator actions with a reason', () => {
   it('records the reason of a rollout pause, resume and abort in their audit entries', async () => {
-    expect((await (await post(`/v1/admin/rollouts/${rolloutId}/pause`, { reason: 'latency alert on call' })).json()).status).toBe('paused');
-    expect((await (await post(`/v1/admin/rollouts/${rolloutId}/resume`, { reason: '  alert was a false positive ' })).json()).status).toBe('running');
-    const aborted = (await (await post(`/v1/admin/rollouts/${rolloutId}/abort`, { reason: 'ticket OPS-12' })).json()) as { status: string; reason: string };
+    expect(
+      (await (await post(`/v1/admin/rollouts/${rolloutId}/pause`, { reason: 'latency alert on call' })).json()).status,
+    ).toBe('paused');
+    expect(
+      (await (await post(`/v1/admin/rollouts/${rolloutId}/resume`, { reason: '  alert was a false positive ' })).json())
+        .status,
+    ).toBe('running');
+    const aborted = (await (
+      await post(`/v1/admin/rollouts/${rolloutId}/abort`, { reason: 'ticket OPS-12' })
+    ).json()) as { status: string; reason: string };
     expect(aborted).toMatchObject({ status: 'aborted', reason: 'aborted by operator: ticket OPS-12' });
     const { entries } = await audit(`target=${rolloutId}`);
     const byAction = Object.fromEntries(entries.map((e) => [e.action, e.details]));
@@ -75,12 +103,20 @@ describe('operator actions with a reason', () => {
   });
 
   it('refuses a reason that is too long, empty, or comes with unknown fields, and changes nothing', async () => {
-    for (const body of [{ reason: 'x'.repeat(MAX_ACTION_REASON_CHARS + 1) }, { reason: '   ' }, { reason: 'ok', force: true }]) {
+    for (const body of [
+      { reason: 'x'.repeat(MAX_ACTION_REASON_CHARS + 1) },
+      { reason: '   ' },
+      { reason: 'ok', force: true },
+    ]) {
       const res = await post(`/v1/admin/tasks/${taskId}/pause`, body);
       expect(res.status).toBe(400);
     }
-    expect(((await (await f(`/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as { status: string }).status).toBe('active');
-    expect((await post(`/v1/admin/tasks/${taskId}/pause`, { reason: 'x'.repeat(MAX_ACTION_REASON_CHARS) })).status).toBe(200);
+    expect(
+      ((await (await f(`/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as { status: string }).status,
+    ).toBe('active');
+    expect(
+      (await post(`/v1/admin/tasks/${taskId}/pause`, { reason: 'x'.repeat(MAX_ACTION_REASON_CHARS) })).status,
+    ).toBe(200);
   });
 });
 
@@ -95,7 +131,9 @@ describe('GET /v1/admin/audit filters', () => {
     expect((await audit(`action=test.marker&since=${encodeURIComponent(later)}`)).entries).toEqual([]);
     // An offset other than Z names the same instant.
     const sameInstant = new Date(Date.parse(marker.at)).toISOString().replace('Z', '+00:00');
-    expect((await audit(`action=test.marker&since=${encodeURIComponent(sameInstant)}`)).entries.map((e) => e.id)).toEqual([marker.id]);
+    expect(
+      (await audit(`action=test.marker&since=${encodeURIComponent(sameInstant)}`)).entries.map((e) => e.id),
+    ).toEqual([marker.id]);
     expect((await f('/v1/admin/audit?since=yesterday', { headers: admin })).status).toBe(400);
   });
 
@@ -116,13 +154,24 @@ describe('GET /v1/admin/audit filters', () => {
 
 describe('GET /v1/admin/apps', () => {
   it('hides simulator apps unless asked', async () => {
-    const hidden = (await (await f('/v1/admin/apps', { headers: admin })).json()) as { apps: { app: string }[]; hiddenSimulators: number };
+    const hidden = (await (await f('/v1/admin/apps', { headers: admin })).json()) as {
+      apps: { app: string }[];
+      hiddenSimulators: number;
+    };
     expect(hidden).toEqual({ apps: [{ app: 'digits', simulator: false }], hiddenSimulators: 2 });
-    const all = (await (await f('/v1/admin/apps?simulators=true', { headers: admin })).json()) as { apps: { app: string }[] };
+    const all = (await (await f('/v1/admin/apps?simulators=true', { headers: admin })).json()) as {
+      apps: { app: string }[];
+    };
     expect(all.apps.map((a) => a.app)).toEqual(['digits', 'sim', 'sim-0a1b2c3d']);
   });
 
   it('tells simulator names from apps that merely start with sim', () => {
-    expect(['sim', 'sim-00ff', 'simple', 'sim-x', 'sims'].map(isSimulatorApp)).toEqual([true, true, false, false, false]);
+    expect(['sim', 'sim-00ff', 'simple', 'sim-x', 'sims'].map(isSimulatorApp)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 });

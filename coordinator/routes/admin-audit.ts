@@ -25,30 +25,66 @@ const AuditQuerySchema = z.object({
   beforeId: z.coerce.number().int().min(1).optional(),
 });
 
-const AuditEntrySchema = z.object({ id: z.int(), at: z.string(), actor: z.string(), action: z.string(), target: z.string().nullable(), details: z.record(z.string(), z.unknown()) });
+const AuditEntrySchema = z.object({
+  id: z.int(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
 
 export function adminAuditRoutes(deps: CoordinatorDeps) {
   const { store } = deps;
   return new OpenAPIHono<Env>({ defaultHook: validationHook })
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/admin/audit', tags: ['admin'], request: { query: AuditQuerySchema },
-        responses: { 200: { description: 'audit log, newest first; nextBeforeId is the cursor of the next (older) page, null on the last', content: json(z.object({ entries: z.array(AuditEntrySchema), nextBeforeId: z.int().nullable() })) } },
+        method: 'get',
+        path: '/v1/admin/audit',
+        tags: ['admin'],
+        request: { query: AuditQuerySchema },
+        responses: {
+          200: {
+            description:
+              'audit log, newest first; nextBeforeId is the cursor of the next (older) page, null on the last',
+            content: json(z.object({ entries: z.array(AuditEntrySchema), nextBeforeId: z.int().nullable() })),
+          },
+        },
       }),
       async (c) => {
         const q = c.req.valid('query');
         const limit = q.limit ?? 100;
         // Stored times are toISOString() strings, compared as text: normalise the offset away first.
         const since = q.since === undefined ? undefined : new Date(q.since).toISOString();
-        const entries = await store.listAudit({ limit, action: q.action, actor: q.actor, target: q.target, since, beforeId: q.beforeId });
+        const entries = await store.listAudit({
+          limit,
+          action: q.action,
+          actor: q.actor,
+          target: q.target,
+          since,
+          beforeId: q.beforeId,
+        });
         const nextBeforeId = entries.length === limit ? entries[entries.length - 1].id : null;
         return c.json({ entries: entries as unknown as z.infer<typeof AuditEntrySchema>[], nextBeforeId }, 200);
       },
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/admin/apps', tags: ['admin'], request: { query: z.object({ simulators: z.enum(['true', 'false']).optional() }) },
-        responses: { 200: { description: 'apps with at least one model version, by name; simulator apps only with ?simulators=true', content: json(z.object({ apps: z.array(z.object({ app: z.string(), simulator: z.boolean() })), hiddenSimulators: z.int() })) } },
+        method: 'get',
+        path: '/v1/admin/apps',
+        tags: ['admin'],
+        request: { query: z.object({ simulators: z.enum(['true', 'false']).optional() }) },
+        responses: {
+          200: {
+            description: 'apps with at least one model version, by name; simulator apps only with ?simulators=true',
+            content: json(
+              z.object({
+                apps: z.array(z.object({ app: z.string(), simulator: z.boolean() })),
+                hiddenSimulators: z.int(),
+              }),
+            ),
+          },
+        },
       }),
       async (c) => {
         const all = (await store.listApps()).map((app) => ({ app, simulator: isSimulatorApp(app) }));

@@ -4,7 +4,14 @@
  * production publishes a signed manifest).
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { AppNameSchema, ModelStageSchema, ModelVersionListSchema, ModelVersionViewSchema, StageTransitionSchema, type ModelVersionView } from '../../shared/protocol/index.ts';
+import {
+  AppNameSchema,
+  ModelStageSchema,
+  ModelVersionListSchema,
+  ModelVersionViewSchema,
+  StageTransitionSchema,
+  type ModelVersionView,
+} from '../../shared/protocol/index.ts';
 import { actorOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -19,7 +26,8 @@ import type { ModelVersion } from '../store/index.ts';
 /** Store row -> wire view. */
 export function modelVersionView(v: ModelVersion): ModelVersionView {
   const metrics = Object.create(null) as Record<string, number>;
-  for (const [k, value] of Object.entries(v.metrics)) if (typeof value === 'number' && Number.isFinite(value)) metrics[k] = value;
+  for (const [k, value] of Object.entries(v.metrics))
+    if (typeof value === 'number' && Number.isFinite(value)) metrics[k] = value;
   return {
     app: v.app,
     version: v.version,
@@ -37,7 +45,10 @@ export function modelVersionView(v: ModelVersion): ModelVersionView {
       encoding: variant.encoding as 'fp32' | 'fp16' | 'int8',
       totalBytes: variant.totalBytes,
       sha256: variant.sha256,
-      holdoutAccuracy: typeof v.metrics[`holdoutAccuracy_${variant.encoding}`] === 'number' ? (v.metrics[`holdoutAccuracy_${variant.encoding}`] as number) : null,
+      holdoutAccuracy:
+        typeof v.metrics[`holdoutAccuracy_${variant.encoding}`] === 'number'
+          ? (v.metrics[`holdoutAccuracy_${variant.encoding}`] as number)
+          : null,
     })),
   };
 }
@@ -46,7 +57,9 @@ const AppParam = z.object({ app: AppNameSchema });
 
 /** Tells SSE clients of this process that the app's manifest changed (they re-read their own). */
 function announceManifest(deps: CoordinatorDeps, app: string, reason: string): void {
-  void deps.store.latestManifest(app).then((m) => m && deps.rollouts.events.publish({ app, generation: m.generation, reason }));
+  void deps.store
+    .latestManifest(app)
+    .then((m) => m && deps.rollouts.events.publish({ app, generation: m.generation, reason }));
 }
 const VersionParams = z.object({ app: AppNameSchema, version: z.coerce.number().int().min(1) });
 
@@ -55,15 +68,40 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
 
   app.openAPIRegistry.registerPath({
-    method: 'post', path: '/v1/admin/models/{app}', tags: ['admin'],
-    request: { params: AppParam, body: { content: { 'multipart/form-data': { schema: z.object({ 'model.json': z.string().openapi({ format: 'binary' }), holdout: z.string().optional().openapi({ format: 'binary' }), stage: ModelStageSchema.optional() }) } } } },
-    responses: { 201: { description: 'registered version (+ holdout accuracy report)', content: { 'application/json': { schema: ModelVersionViewSchema } } } },
+    method: 'post',
+    path: '/v1/admin/models/{app}',
+    tags: ['admin'],
+    request: {
+      params: AppParam,
+      body: {
+        content: {
+          'multipart/form-data': {
+            schema: z.object({
+              'model.json': z.string().openapi({ format: 'binary' }),
+              holdout: z.string().optional().openapi({ format: 'binary' }),
+              stage: ModelStageSchema.optional(),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      201: {
+        description: 'registered version (+ holdout accuracy report)',
+        content: { 'application/json': { schema: ModelVersionViewSchema } },
+      },
+    },
   });
   app.post('/v1/admin/models/:app', limitBody(config.limits.modelBytes), async (c) => {
     const parsedApp = AppNameSchema.safeParse(c.req.param('app'));
-    if (!parsedApp.success) throw new ApiError('validation_failed', 'app names are lowercase letters, digits and dashes (e.g. "digits")');
+    if (!parsedApp.success)
+      throw new ApiError('validation_failed', 'app names are lowercase letters, digits and dashes (e.g. "digits")');
     const type = c.req.header('content-type') ?? '';
-    if (!type.startsWith('multipart/form-data')) throw new ApiError('bad_request', 'send the model as multipart/form-data: model.json plus its weight files (field name = file name)');
+    if (!type.startsWith('multipart/form-data'))
+      throw new ApiError(
+        'bad_request',
+        'send the model as multipart/form-data: model.json plus its weight files (field name = file name)',
+      );
     const form = await c.req.parseBody({ all: true });
     const files = new Map<string, Uint8Array>();
     let holdout: Uint8Array | undefined;
@@ -80,7 +118,11 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
       }
     }
     const parsedStage = stage === undefined ? undefined : ModelStageSchema.safeParse(stage);
-    if (parsedStage && !parsedStage.success) throw new ApiError('validation_failed', `stage must be one of candidate, canary, production, archived; got "${stage}"`);
+    if (parsedStage && !parsedStage.success)
+      throw new ApiError(
+        'validation_failed',
+        `stage must be one of candidate, canary, production, archived; got "${stage}"`,
+      );
     try {
       const result = await pushModel(store, signing, {
         app: parsedApp.data,
@@ -92,10 +134,15 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
         maxAccuracyDrop: config.maxAccuracyDrop,
       });
       if (result.version.stage === 'production') announceManifest(deps, parsedApp.data, 'pushed to production');
-      return c.json({ ...modelVersionView(result.version), accuracy: result.accuracy, refusedVariants: result.refusedVariants }, 201);
+      return c.json(
+        { ...modelVersionView(result.version), accuracy: result.accuracy, refusedVariants: result.refusedVariants },
+        201,
+      );
     } catch (error) {
       if (error instanceof ModelPackageError) {
-        throw new ApiError(error.code === 'too_large' ? 'payload_too_large' : 'unprocessable', error.message, { reason: error.code });
+        throw new ApiError(error.code === 'too_large' ? 'payload_too_large' : 'unprocessable', error.message, {
+          reason: error.code,
+        });
       }
       if (error instanceof HoldoutError) throw new ApiError('unprocessable', error.message, { reason: error.code });
       throw error;
@@ -104,14 +151,36 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
 
   return app
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/models/{app}/versions', tags: ['admin'], request: { params: AppParam }, responses: { 200: { description: 'versions, newest first', content: { 'application/json': { schema: ModelVersionListSchema } } } } }),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/models/{app}/versions',
+        tags: ['admin'],
+        request: { params: AppParam },
+        responses: {
+          200: {
+            description: 'versions, newest first',
+            content: { 'application/json': { schema: ModelVersionListSchema } },
+          },
+        },
+      }),
       async (c) => {
         const versions = await store.listModelVersions(c.req.valid('param').app, { limit: 1000 });
         return c.json({ versions: versions.map(modelVersionView) }, 200);
       },
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/models/{app}/versions/{version}', tags: ['admin'], request: { params: VersionParams }, responses: { 200: { description: 'one version with lineage', content: { 'application/json': { schema: ModelVersionViewSchema } } } } }),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/models/{app}/versions/{version}',
+        tags: ['admin'],
+        request: { params: VersionParams },
+        responses: {
+          200: {
+            description: 'one version with lineage',
+            content: { 'application/json': { schema: ModelVersionViewSchema } },
+          },
+        },
+      }),
       async (c) => {
         const { app: appName, version } = c.req.valid('param');
         const v = await store.getModelVersion(appName, version);
@@ -121,14 +190,30 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
     )
     .openapi(
       createRoute({
-        method: 'post', path: '/v1/admin/models/{app}/versions/{version}/stage', tags: ['admin'],
-        request: { params: VersionParams, body: { content: { 'application/json': { schema: StageTransitionSchema } }, required: true } },
-        responses: { 200: { description: 'the version in its new stage', content: { 'application/json': { schema: ModelVersionViewSchema } } } },
+        method: 'post',
+        path: '/v1/admin/models/{app}/versions/{version}/stage',
+        tags: ['admin'],
+        request: {
+          params: VersionParams,
+          body: { content: { 'application/json': { schema: StageTransitionSchema } }, required: true },
+        },
+        responses: {
+          200: {
+            description: 'the version in its new stage',
+            content: { 'application/json': { schema: ModelVersionViewSchema } },
+          },
+        },
       }),
       async (c) => {
         const { app: appName, version } = c.req.valid('param');
         const body = c.req.valid('json');
-        const updated = await changeStage(store, signing, { app: appName, version, stage: body.stage, reason: body.reason, actor: actorOf(c.get('principal')) });
+        const updated = await changeStage(store, signing, {
+          app: appName,
+          version,
+          stage: body.stage,
+          reason: body.reason,
+          actor: actorOf(c.get('principal')),
+        });
         if (body.stage === 'production') announceManifest(deps, appName, 'promoted');
         return c.json(modelVersionView(updated), 200);
       },

@@ -26,16 +26,24 @@ export const RolloutCreateSchema = z.strictObject({
   app: AppNameSchema,
   candidateVersion: z.int().min(1),
   stages: z.array(z.number().gt(0).max(100)).min(1).max(20).optional(),
-  minStageSeconds: z.number().min(0).max(30 * 86_400).optional(),
+  minStageSeconds: z
+    .number()
+    .min(0)
+    .max(30 * 86_400)
+    .optional(),
   minSamples: z.int().min(1).max(10_000_000).optional(),
   metrics: MetricRulesInputSchema.optional(),
   /** Also run this version as a shadow on `sampleRate` of inferences (compared with production, never shown). */
   shadow: ShadowConfigSchema.optional(),
 });
 
-
 // lastVerdict is stored as the service wrote it, in RolloutVerdictSchema's shape (cli/rollout-verdict.test.ts holds it there).
-const view = (r: Rollout): RolloutView => ({ ...r, lastVerdict: r.lastVerdict as unknown as RolloutVerdict | null, canaryPercent: r.stages[r.stageIndex], shadow: shadowOf(r) });
+const view = (r: Rollout): RolloutView => ({
+  ...r,
+  lastVerdict: r.lastVerdict as unknown as RolloutVerdict | null,
+  canaryPercent: r.stages[r.stageIndex],
+  shadow: shadowOf(r),
+});
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const IdParam = z.object({ id: z.string().min(1).max(128) });
 const ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const;
@@ -48,62 +56,174 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
 
   for (const action of ACTIONS) {
     app.openapi(
-      createRoute({ method: 'post', path: `/v1/admin/rollouts/{id}/${action}`, tags: ['admin'], request: { params: IdParam, body: actionReasonBody }, responses: { 200: { description: `rollout after ${action}; an optional { reason } goes to the audit entry`, content: json(RolloutViewSchema) } } }),
-      async (c) => c.json(view(await rollouts[action](c.req.valid('param').id, actorOf(c.get('principal')), c.req.valid('json').reason)), 200),
+      createRoute({
+        method: 'post',
+        path: `/v1/admin/rollouts/{id}/${action}`,
+        tags: ['admin'],
+        request: { params: IdParam, body: actionReasonBody },
+        responses: {
+          200: {
+            description: `rollout after ${action}; an optional { reason } goes to the audit entry`,
+            content: json(RolloutViewSchema),
+          },
+        },
+      }),
+      async (c) =>
+        c.json(
+          view(
+            await rollouts[action](c.req.valid('param').id, actorOf(c.get('principal')), c.req.valid('json').reason),
+          ),
+          200,
+        ),
     );
   }
 
   return app
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/rollouts', tags: ['admin'], request: { body: { content: json(RolloutCreateSchema), required: true } }, responses: { 201: { description: 'rollout started', content: json(RolloutViewSchema) } } }),
+      createRoute({
+        method: 'post',
+        path: '/v1/admin/rollouts',
+        tags: ['admin'],
+        request: { body: { content: json(RolloutCreateSchema), required: true } },
+        responses: { 201: { description: 'rollout started', content: json(RolloutViewSchema) } },
+      }),
       async (c) => c.json(view(await rollouts.startRollout(c.req.valid('json'), actorOf(c.get('principal')))), 201),
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/rollouts', tags: ['admin'], request: { query: z.object({ app: z.string().optional() }) }, responses: { 200: { description: 'rollouts, newest first', content: json(z.object({ rollouts: z.array(RolloutViewSchema) })) } } }),
-      async (c) => c.json({ rollouts: (await store.listRollouts({ app: c.req.valid('query').app, limit: 1000 })).map(view) }, 200),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/rollouts',
+        tags: ['admin'],
+        request: { query: z.object({ app: z.string().optional() }) },
+        responses: {
+          200: {
+            description: 'rollouts, newest first',
+            content: json(z.object({ rollouts: z.array(RolloutViewSchema) })),
+          },
+        },
+      }),
+      async (c) =>
+        c.json({ rollouts: (await store.listRollouts({ app: c.req.valid('query').app, limit: 1000 })).map(view) }, 200),
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/admin/rollouts/{id}', tags: ['admin'], request: { params: IdParam },
-        responses: { 200: { description: 'one rollout with its latest verdict, drift of the candidate and shadow report', content: json(RolloutViewSchema.extend({ drift: z.record(z.string(), z.unknown()), shadowReport: z.record(z.string(), z.unknown()).nullable() })) } },
+        method: 'get',
+        path: '/v1/admin/rollouts/{id}',
+        tags: ['admin'],
+        request: { params: IdParam },
+        responses: {
+          200: {
+            description: 'one rollout with its latest verdict, drift of the candidate and shadow report',
+            content: json(
+              RolloutViewSchema.extend({
+                drift: z.record(z.string(), z.unknown()),
+                shadowReport: z.record(z.string(), z.unknown()).nullable(),
+              }),
+            ),
+          },
+        },
       }),
       async (c) => {
         const r = await store.getRollout(c.req.valid('param').id);
         if (!r) throw new ApiError('not_found', `no rollout ${c.req.valid('param').id}`);
         const report = await driftReport(store, r.app, [r.candidateVersion], r.createdAt);
         const shadowReport = await rollouts.shadowReport(r);
-        return c.json({ ...view(r), drift: report as unknown as Record<string, unknown>, shadowReport: shadowReport as unknown as Record<string, unknown> | null }, 200);
+        return c.json(
+          {
+            ...view(r),
+            drift: report as unknown as Record<string, unknown>,
+            shadowReport: shadowReport as unknown as Record<string, unknown> | null,
+          },
+          200,
+        );
       },
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/models/{app}/drift', tags: ['admin'], request: { params: z.object({ app: AppNameSchema }), query: z.object({ since: z.string().optional() }) }, responses: { 200: { description: 'PSI per feature per version against production', content: json(z.record(z.string(), z.unknown())) } } }),
-      async (c) => c.json((await driftReport(store, c.req.valid('param').app, undefined, c.req.valid('query').since)) as unknown as Record<string, unknown>, 200),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/models/{app}/drift',
+        tags: ['admin'],
+        request: { params: z.object({ app: AppNameSchema }), query: z.object({ since: z.string().optional() }) },
+        responses: {
+          200: {
+            description: 'PSI per feature per version against production',
+            content: json(z.record(z.string(), z.unknown())),
+          },
+        },
+      }),
+      async (c) =>
+        c.json(
+          (await driftReport(
+            store,
+            c.req.valid('param').app,
+            undefined,
+            c.req.valid('query').since,
+          )) as unknown as Record<string, unknown>,
+          200,
+        ),
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/admin/models/{app}/bandit', tags: ['admin'],
-        request: { params: z.object({ app: AppNameSchema }), query: z.object({ versions: z.string().regex(/^\d+(,\d+)+$/, 'versions is a comma-separated list of at least two versions, e.g. 1,2'), since: z.string().optional() }) },
-        responses: { 200: { description: 'Thompson-sampling allocation from labelled feedback (read-only preview)', content: json(z.object({ versions: z.array(z.int()), rewards: z.array(z.object({ version: z.int(), successes: z.number(), failures: z.number() })), shares: z.array(z.number()) })) } },
+        method: 'get',
+        path: '/v1/admin/models/{app}/bandit',
+        tags: ['admin'],
+        request: {
+          params: z.object({ app: AppNameSchema }),
+          query: z.object({
+            versions: z
+              .string()
+              .regex(/^\d+(,\d+)+$/, 'versions is a comma-separated list of at least two versions, e.g. 1,2'),
+            since: z.string().optional(),
+          }),
+        },
+        responses: {
+          200: {
+            description: 'Thompson-sampling allocation from labelled feedback (read-only preview)',
+            content: json(
+              z.object({
+                versions: z.array(z.int()),
+                rewards: z.array(z.object({ version: z.int(), successes: z.number(), failures: z.number() })),
+                shares: z.array(z.number()),
+              }),
+            ),
+          },
+        },
       }),
       async (c) => {
         const { versions, since } = c.req.valid('query');
-        return c.json(await rollouts.banditPreview(c.req.valid('param').app, [...new Set(versions.split(',').map(Number))], since), 200);
+        return c.json(
+          await rollouts.banditPreview(c.req.valid('param').app, [...new Set(versions.split(',').map(Number))], since),
+          200,
+        );
       },
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/apps/{app}/shadow', tags: ['devices'], request: { params: z.object({ app: AppNameSchema }) },
+        method: 'get',
+        path: '/v1/apps/{app}/shadow',
+        tags: ['devices'],
+        request: { params: z.object({ app: AppNameSchema }) },
         responses: {
-          200: { description: 'the shadow version this device may run on sampled inferences, with its signed manifest', content: json(ShadowConfigSchema.extend({ rolloutId: z.string(), manifest: z.record(z.string(), z.unknown()) })) },
+          200: {
+            description: 'the shadow version this device may run on sampled inferences, with its signed manifest',
+            content: json(
+              ShadowConfigSchema.extend({ rolloutId: z.string(), manifest: z.record(z.string(), z.unknown()) }),
+            ),
+          },
           404: { description: 'no shadow is running for this app' },
         },
       }),
       async (c) => {
         const device = deviceOf(c.get('principal'));
         const appName = c.req.valid('param').app;
-        if (device.app !== appName) throw new ApiError('forbidden', `this device is registered for app ${device.app}, not ${appName}`);
+        if (device.app !== appName)
+          throw new ApiError('forbidden', `this device is registered for app ${device.app}, not ${appName}`);
         const shadow = await rollouts.shadowFor(appName, device.deviceId);
-        if (!shadow) throw new ApiError('not_found', `app ${appName} has no shadow running; shadows are started with a rollout's "shadow" option`);
+        if (!shadow)
+          throw new ApiError(
+            'not_found',
+            `app ${appName} has no shadow running; shadows are started with a rollout's "shadow" option`,
+          );
         return c.json({ ...shadow, manifest: shadow.manifest as unknown as Record<string, unknown> }, 200);
       },
     );

@@ -37,24 +37,50 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
   app.use('/v1/admin/tasks', limitBody(deps.config.limits.jsonBytes));
   app.use('/v1/admin/tasks/*', limitBody(deps.config.limits.jsonBytes));
 
-  const setStatus = async (id: string, to: 'active' | 'paused', from: Array<Task['status']>, actor: string, reason?: string) => {
+  const setStatus = async (
+    id: string,
+    to: 'active' | 'paused',
+    from: Array<Task['status']>,
+    actor: string,
+    reason?: string,
+  ) => {
     const task = await store.getTask(id);
     if (!task) throw new ApiError('not_found', `no task ${id}`);
     if (task.status === to) return task;
-    if (!from.includes(task.status)) throw new ApiError('conflict', `task ${id} is ${task.status}; it cannot become ${to}`);
+    if (!from.includes(task.status))
+      throw new ApiError('conflict', `task ${id} is ${task.status}; it cannot become ${to}`);
     const updated = await store.updateTask(id, { status: to }, { ifStatus: from });
-    await store.appendAudit({ actor, action: `task.${to === 'paused' ? 'pause' : 'resume'}`, target: id, details: { from: task.status, ...(reason ? { reason } : {}) } });
+    await store.appendAudit({
+      actor,
+      action: `task.${to === 'paused' ? 'pause' : 'resume'}`,
+      target: id,
+      details: { from: task.status, ...(reason ? { reason } : {}) },
+    });
     return updated;
   };
 
   return app
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/tasks', tags: ['admin'], request: { body: { content: json(TaskCreateSchema), required: true } }, responses: { 201: { description: 'task created', content: json(TaskViewSchema) } } }),
+      createRoute({
+        method: 'post',
+        path: '/v1/admin/tasks',
+        tags: ['admin'],
+        request: { body: { content: json(TaskCreateSchema), required: true } },
+        responses: { 201: { description: 'task created', content: json(TaskViewSchema) } },
+      }),
       async (c) => {
         const body = c.req.valid('json');
         const version = await store.getModelVersion(body.app, body.modelVersion);
-        if (!version) throw new ApiError('not_found', `model ${body.app} has no version ${body.modelVersion}; push one with "flock model push"`);
-        if (!version.variants.some((v) => v.encoding === 'fp32')) throw new ApiError('unprocessable', `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`);
+        if (!version)
+          throw new ApiError(
+            'not_found',
+            `model ${body.app} has no version ${body.modelVersion}; push one with "flock model push"`,
+          );
+        if (!version.variants.some((v) => v.encoding === 'fp32'))
+          throw new ApiError(
+            'unprocessable',
+            `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`,
+          );
         const plan = await resolveEvaluation(store, body.plan, version);
         const task = await store.createTask({
           id: newId('task'),
@@ -67,16 +93,36 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
           accountant: new RdpAccountant().toJSON(),
           clipNorm: body.plan.clipNorm,
         });
-        await store.appendAudit({ actor: actorOf(c.get('principal')), action: 'task.create', target: task.id, details: { app: body.app, modelVersion: body.modelVersion, plan: plan as unknown as JsonObject } });
+        await store.appendAudit({
+          actor: actorOf(c.get('principal')),
+          action: 'task.create',
+          target: task.id,
+          details: { app: body.app, modelVersion: body.modelVersion, plan: plan as unknown as JsonObject },
+        });
         return c.json(await viewOf(store, task), 201);
       },
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/tasks', tags: ['admin'], responses: { 200: { description: 'all tasks', content: json(z.object({ tasks: z.array(TaskViewSchema) })) } } }),
-      async (c) => c.json({ tasks: await Promise.all((await store.listTasks({ limit: 1000 })).map((t) => viewOf(store, t))) }, 200),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/tasks',
+        tags: ['admin'],
+        responses: { 200: { description: 'all tasks', content: json(z.object({ tasks: z.array(TaskViewSchema) })) } },
+      }),
+      async (c) =>
+        c.json(
+          { tasks: await Promise.all((await store.listTasks({ limit: 1000 })).map((t) => viewOf(store, t))) },
+          200,
+        ),
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/tasks/{id}', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'one task', content: json(TaskViewSchema) } } }),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/tasks/{id}',
+        tags: ['admin'],
+        request: { params: TaskParam },
+        responses: { 200: { description: 'one task', content: json(TaskViewSchema) } },
+      }),
       async (c) => {
         const task = await store.getTask(c.req.valid('param').id);
         if (!task) throw new ApiError('not_found', `no task ${c.req.valid('param').id}`);
@@ -84,22 +130,89 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       },
     )
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/pause', tags: ['admin'], request: { params: TaskParam, body: actionReasonBody }, responses: { 200: { description: 'paused; an optional { reason } goes to the audit entry', content: json(TaskViewSchema) } } }),
-      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'paused', ['active'], actorOf(c.get('principal')), c.req.valid('json').reason)), 200),
+      createRoute({
+        method: 'post',
+        path: '/v1/admin/tasks/{id}/pause',
+        tags: ['admin'],
+        request: { params: TaskParam, body: actionReasonBody },
+        responses: {
+          200: { description: 'paused; an optional { reason } goes to the audit entry', content: json(TaskViewSchema) },
+        },
+      }),
+      async (c) =>
+        c.json(
+          await viewOf(
+            store,
+            await setStatus(
+              c.req.valid('param').id,
+              'paused',
+              ['active'],
+              actorOf(c.get('principal')),
+              c.req.valid('json').reason,
+            ),
+          ),
+          200,
+        ),
     )
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/tasks/{id}/resume', tags: ['admin'], request: { params: TaskParam, body: actionReasonBody }, responses: { 200: { description: 'active again; an optional { reason } goes to the audit entry', content: json(TaskViewSchema) } } }),
-      async (c) => c.json(await viewOf(store, await setStatus(c.req.valid('param').id, 'active', ['paused'], actorOf(c.get('principal')), c.req.valid('json').reason)), 200),
+      createRoute({
+        method: 'post',
+        path: '/v1/admin/tasks/{id}/resume',
+        tags: ['admin'],
+        request: { params: TaskParam, body: actionReasonBody },
+        responses: {
+          200: {
+            description: 'active again; an optional { reason } goes to the audit entry',
+            content: json(TaskViewSchema),
+          },
+        },
+      }),
+      async (c) =>
+        c.json(
+          await viewOf(
+            store,
+            await setStatus(
+              c.req.valid('param').id,
+              'active',
+              ['paused'],
+              actorOf(c.get('principal')),
+              c.req.valid('json').reason,
+            ),
+          ),
+          200,
+        ),
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/tasks/{id}/rounds', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'rounds, newest first', content: json(z.object({ rounds: z.array(RoundViewSchema.extend({ metrics: z.record(z.string(), z.unknown()) })) })) } } }),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/tasks/{id}/rounds',
+        tags: ['admin'],
+        request: { params: TaskParam },
+        responses: {
+          200: {
+            description: 'rounds, newest first',
+            content: json(
+              z.object({ rounds: z.array(RoundViewSchema.extend({ metrics: z.record(z.string(), z.unknown()) })) }),
+            ),
+          },
+        },
+      }),
       async (c) => {
         const rounds = await store.listRounds({ taskId: c.req.valid('param').id, limit: 1000 });
-        return c.json({ rounds: rounds.map((r) => ({ ...roundView(r), metrics: r.metrics as Record<string, unknown> })) }, 200);
+        return c.json(
+          { rounds: rounds.map((r) => ({ ...roundView(r), metrics: r.metrics as Record<string, unknown> })) },
+          200,
+        );
       },
     )
     .openapi(
-      createRoute({ method: 'post', path: '/v1/admin/rounds/{id}/close', tags: ['admin'], request: { params: TaskParam }, responses: { 200: { description: 'closed (or failed for too few reports)', content: json(RoundViewSchema) } } }),
+      createRoute({
+        method: 'post',
+        path: '/v1/admin/rounds/{id}/close',
+        tags: ['admin'],
+        request: { params: TaskParam },
+        responses: { 200: { description: 'closed (or failed for too few reports)', content: json(RoundViewSchema) } },
+      }),
       async (c) => {
         const id = c.req.valid('param').id;
         if (!(await store.getRound(id))) throw new ApiError('round_not_found', `no round ${id}`);
@@ -109,7 +222,20 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       },
     )
     .openapi(
-      createRoute({ method: 'get', path: '/v1/admin/devices', tags: ['admin'], request: { query: z.object({ app: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }) }, responses: { 200: { description: 'registered devices (no tokens)', content: json(z.object({ devices: z.array(z.record(z.string(), z.unknown())) })) } } }),
+      createRoute({
+        method: 'get',
+        path: '/v1/admin/devices',
+        tags: ['admin'],
+        request: {
+          query: z.object({ app: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }),
+        },
+        responses: {
+          200: {
+            description: 'registered devices (no tokens)',
+            content: json(z.object({ devices: z.array(z.record(z.string(), z.unknown())) })),
+          },
+        },
+      }),
       async (c) => {
         const q = c.req.valid('query');
         const devices = await store.listDevices({ app: q.app, limit: q.limit ?? 100 });

@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from './fleet.fixture.ts';
+import {
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type Fetcher,
+  type FleetDevice,
+} from './fleet.fixture.ts';
 
 const adminKey = testAdminKey();
 const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
@@ -23,12 +30,17 @@ let flock: Coordinator;
 let f: Fetcher;
 let devices: FleetDevice[];
 
-type View = { rewards: Array<{ version: number; successes: number; failures: number; outcomes: number; devices: number }> };
+type View = {
+  rewards: Array<{ version: number; successes: number; failures: number; outcomes: number; devices: number }>;
+};
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-bandit-rewards-'));
   flock = await createCoordinator({
-    dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false,
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
     rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
   });
   f = async (path, init) => flock.app.request(path, init);
@@ -46,21 +58,37 @@ afterAll(async () => {
 
 describe('bandit rewards', () => {
   it('counts every outcome of more than 1,000 feedback batches per arm, live and at reallocation', async () => {
-    const started = await f('/v1/admin/bandits', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', versions: [1, 2], reallocateSeconds: 3600 }) });
+    const started = await f('/v1/admin/bandits', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ app: 'digits', versions: [1, 2], reallocateSeconds: 3600 }),
+    });
     expect(started.status).toBe(201);
-    const sent = new Map<number, { correct: number; incorrect: number }>([[1, { correct: 0, incorrect: 0 }], [2, { correct: 0, incorrect: 0 }]]);
+    const sent = new Map<number, { correct: number; incorrect: number }>([
+      [1, { correct: 0, incorrect: 0 }],
+      [2, { correct: 0, incorrect: 0 }],
+    ]);
     let batches = 0;
     for (const [i, d] of devices.entries()) {
       for (const version of [1, 2]) {
         // Each device stays under the per-device cap (200 outcomes per version), so capped = sent.
-        const events = Array.from({ length: BATCHES_PER_DEVICE_AND_ARM }, (_, k) => ({ type: 'feedback', at: new Date().toISOString(), correct: version === 2 ? 3 : 1 + ((i + k) % 2), incorrect: version === 2 ? 1 : 2 }));
+        const events = Array.from({ length: BATCHES_PER_DEVICE_AND_ARM }, (_, k) => ({
+          type: 'feedback',
+          at: new Date().toISOString(),
+          correct: version === 2 ? 3 : 1 + ((i + k) % 2),
+          incorrect: version === 2 ? 1 : 2,
+        }));
         const res = await f('/v1/telemetry', {
-          method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+          method: 'POST',
+          headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: version, events }),
         });
         expect(res.status).toBe(202);
         const s = sent.get(version)!;
-        for (const e of events) { s.correct += e.correct; s.incorrect += e.incorrect; }
+        for (const e of events) {
+          s.correct += e.correct;
+          s.incorrect += e.incorrect;
+        }
         batches += events.length;
       }
     }
@@ -85,7 +113,9 @@ describe('bandit rewards', () => {
   }, 120_000);
 
   it('refuses a page larger than the store serves instead of lowering it', async () => {
-    await expect(flock.deps.store.listTelemetry({ app: 'digits', kind: 'feedback', limit: 100_000 })).rejects.toThrow(/at most 1000/);
+    await expect(flock.deps.store.listTelemetry({ app: 'digits', kind: 'feedback', limit: 100_000 })).rejects.toThrow(
+      /at most 1000/,
+    );
     expect(await flock.deps.store.listTelemetry({ app: 'digits', kind: 'feedback', limit: 1000 })).toHaveLength(1000);
   });
 });

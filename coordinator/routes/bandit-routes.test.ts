@@ -12,7 +12,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest, type SignedManifest } from '../../shared/manifest/index.ts';
 import { createCoordinator, type Coordinator, type CreateCoordinatorOptions } from '../coordinator.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from './fleet.fixture.ts';
+import {
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type Fetcher,
+  type FleetDevice,
+} from './fleet.fixture.ts';
 
 const adminKey = testAdminKey();
 const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
@@ -23,7 +30,10 @@ let devices: FleetDevice[];
 let publicKey: string;
 
 const options = (): CreateCoordinatorOptions => ({
-  dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false,
+  dataDir,
+  adminKey,
+  log: pino({ level: 'silent' }),
+  sweep: false,
   rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
 });
 const open = async () => {
@@ -49,8 +59,14 @@ async function assignments(): Promise<Map<string, { version: number; generation:
 
 async function feedback(d: FleetDevice, version: number, correct: number, incorrect: number) {
   const res = await f('/v1/telemetry', {
-    method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: version, events: [{ type: 'feedback', at: new Date().toISOString(), correct, incorrect }] }),
+    method: 'POST',
+    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      deviceId: d.deviceId,
+      app: 'digits',
+      modelVersion: version,
+      events: [{ type: 'feedback', at: new Date().toISOString(), correct, incorrect }],
+    }),
   });
   expect(res.status).toBe(202);
 }
@@ -72,18 +88,38 @@ afterAll(async () => {
 
 describe('bandit mode', () => {
   it('refuses bad starts with clear errors', async () => {
-    const one = await f('/v1/admin/bandits', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', versions: [1] }) });
+    const one = await f('/v1/admin/bandits', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ app: 'digits', versions: [1] }),
+    });
     expect(one.status).toBe(400);
-    const missing = await f('/v1/admin/bandits', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', versions: [1, 9] }) });
+    const missing = await f('/v1/admin/bandits', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ app: 'digits', versions: [1, 9] }),
+    });
     expect(missing.status).toBe(404);
-    const device = await f('/v1/admin/bandits', { method: 'POST', headers: { ...admin, authorization: `Bearer ${devices[0].token}` }, body: JSON.stringify({ app: 'digits', versions: [1, 2] }) });
+    const device = await f('/v1/admin/bandits', {
+      method: 'POST',
+      headers: { ...admin, authorization: `Bearer ${devices[0].token}` },
+      body: JSON.stringify({ app: 'digits', versions: [1, 2] }),
+    });
     expect(device.status).toBe(403);
   });
 
   it('splits evenly, moves traffic to the better version without flipping devices back, and survives a restart', async () => {
-    const started = await f('/v1/admin/bandits', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', versions: [1, 2], reallocateSeconds: 3600 }) });
+    const started = await f('/v1/admin/bandits', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ app: 'digits', versions: [1, 2], reallocateSeconds: 3600 }),
+    });
     expect(started.status).toBe(201);
-    const again = await f('/v1/admin/bandits', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', versions: [1, 2] }) });
+    const again = await f('/v1/admin/bandits', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ app: 'digits', versions: [1, 2] }),
+    });
     expect(again.status).toBe(409);
 
     const first = await assignments();
@@ -105,8 +141,13 @@ describe('bandit mode', () => {
     for (let i = 0; i < 3; i++) {
       const res = await f('/v1/admin/bandits/digits/reallocate', { method: 'POST', headers: admin });
       expect(res.status).toBe(200);
-      const view = (await res.json()) as { state: { shares: number[] }; rewards: Array<{ version: number; successes: number }> };
-      expect(view.rewards.find((r) => r.version === 2)!.successes).toBeGreaterThan(view.rewards.find((r) => r.version === 1)!.successes);
+      const view = (await res.json()) as {
+        state: { shares: number[] };
+        rewards: Array<{ version: number; successes: number }>;
+      };
+      expect(view.rewards.find((r) => r.version === 2)!.successes).toBeGreaterThan(
+        view.rewards.find((r) => r.version === 1)!.successes,
+      );
       expect(view.state.shares[1]).toBeGreaterThanOrEqual(share);
       share = view.state.shares[1];
       const now = await assignments();
@@ -138,7 +179,9 @@ describe('bandit mode', () => {
       expect(a.generation).toBeGreaterThan(newest);
       expect(a.cohort).toBeUndefined();
     }
-    const audit = (await (await f('/v1/admin/audit?limit=50', { headers: admin })).json()) as { entries: Array<{ action: string }> };
+    const audit = (await (await f('/v1/admin/audit?limit=50', { headers: admin })).json()) as {
+      entries: Array<{ action: string }>;
+    };
     const actions = audit.entries.map((e) => e.action);
     expect(actions).toContain('bandit.start');
     expect(actions).toContain('bandit.reallocate');

@@ -32,8 +32,22 @@ describe('device census', () => {
   it('counts devices by reported backend and version, and by last seen', async () => {
     for (const backend of ['webgpu', 'wasm', 'wasm']) {
       const d = await registerDevice(f, 'digits');
-      const events = [{ type: 'model-loaded', at: new Date().toISOString(), version: 1, generation: 1, encoding: 'int8', backend, fromCache: false }];
-      const res = await f('/v1/telemetry', { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: 1, events }) });
+      const events = [
+        {
+          type: 'model-loaded',
+          at: new Date().toISOString(),
+          version: 1,
+          generation: 1,
+          encoding: 'int8',
+          backend,
+          fromCache: false,
+        },
+      ];
+      const res = await f('/v1/telemetry', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: 1, events }),
+      });
       expect(res.status).toBe(202);
     }
     await registerDevice(f, 'digits'); // silent since it registered
@@ -50,8 +64,25 @@ describe('device census', () => {
 
   it('buckets last seen by age', () => {
     const now = new Date('2026-01-10T00:00:00Z');
-    const device = (deviceId: string, lastSeenAt: string) => ({ deviceId, app: 'a', tokenHash: '', platform: {}, capabilities: {}, createdAt: lastSeenAt, lastSeenAt });
-    const c = censusOf('a', [device('d1', '2026-01-09T23:58:00Z'), device('d2', '2026-01-09T12:00:00Z'), device('d3', '2025-12-01T00:00:00Z')], [], now);
+    const device = (deviceId: string, lastSeenAt: string) => ({
+      deviceId,
+      app: 'a',
+      tokenHash: '',
+      platform: {},
+      capabilities: {},
+      createdAt: lastSeenAt,
+      lastSeenAt,
+    });
+    const c = censusOf(
+      'a',
+      [
+        device('d1', '2026-01-09T23:58:00Z'),
+        device('d2', '2026-01-09T12:00:00Z'),
+        device('d3', '2025-12-01T00:00:00Z'),
+      ],
+      [],
+      now,
+    );
     expect(c.byLastSeen).toEqual({ 'under 5 min': 1, 'under 1 h': 0, 'under 24 h': 1, 'under 7 days': 0, older: 1 });
     expect(c.byBackend).toEqual({ unknown: 3 });
   });

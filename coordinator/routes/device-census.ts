@@ -21,7 +21,13 @@ export const CENSUS_MAX_DEVICES = 100_000;
 const PAGE = 1000;
 
 /** Last-seen buckets, upper bounds in ms; the last one is everything older. */
-export const LAST_SEEN_BUCKETS = [['under 5 min', 5 * 60_000], ['under 1 h', 3_600_000], ['under 24 h', 86_400_000], ['under 7 days', 7 * 86_400_000], ['older', Number.POSITIVE_INFINITY]] as const;
+export const LAST_SEEN_BUCKETS = [
+  ['under 5 min', 5 * 60_000],
+  ['under 1 h', 3_600_000],
+  ['under 24 h', 86_400_000],
+  ['under 7 days', 7 * 86_400_000],
+  ['older', Number.POSITIVE_INFINITY],
+] as const;
 
 export interface DeviceCensus {
   app: string;
@@ -43,19 +49,44 @@ const bump = (m: Record<string, number>, k: string) => {
  * @example
  * censusOf('digits', devices, rows, new Date()).byBackend; // { webgpu: 3, wasm: 9 }
  */
-export function censusOf(app: string, devices: readonly Device[], rows: readonly TelemetryEvent[], now: Date, truncated = false): DeviceCensus {
+export function censusOf(
+  app: string,
+  devices: readonly Device[],
+  rows: readonly TelemetryEvent[],
+  now: Date,
+  truncated = false,
+): DeviceCensus {
   const latest = new Map<string, { version: number | null; backend: unknown }>();
-  for (const r of rows) latest.set(r.deviceId, { version: r.version ?? latest.get(r.deviceId)?.version ?? null, backend: r.payload.backend ?? latest.get(r.deviceId)?.backend });
+  for (const r of rows)
+    latest.set(r.deviceId, {
+      version: r.version ?? latest.get(r.deviceId)?.version ?? null,
+      backend: r.payload.backend ?? latest.get(r.deviceId)?.backend,
+    });
   // Record keys are device-sent strings (a backend name): null-prototype records.
-  const census: DeviceCensus = { app, devices: devices.length, byBackend: Object.create(null), byVersion: Object.create(null), byLastSeen: Object.create(null), truncated };
+  const census: DeviceCensus = {
+    app,
+    devices: devices.length,
+    byBackend: Object.create(null),
+    byVersion: Object.create(null),
+    byLastSeen: Object.create(null),
+    truncated,
+  };
   for (const [label] of LAST_SEEN_BUCKETS) census.byLastSeen[label] = 0;
   for (const d of devices) {
     const seen = latest.get(d.deviceId);
-    const backend = typeof seen?.backend === 'string' ? seen.backend : typeof d.capabilities.backend === 'string' ? d.capabilities.backend : 'unknown';
+    const backend =
+      typeof seen?.backend === 'string'
+        ? seen.backend
+        : typeof d.capabilities.backend === 'string'
+          ? d.capabilities.backend
+          : 'unknown';
     bump(census.byBackend, backend.slice(0, 32));
     bump(census.byVersion, seen?.version == null ? 'none' : String(seen.version));
     const age = now.getTime() - Date.parse(d.lastSeenAt);
-    bump(census.byLastSeen, (LAST_SEEN_BUCKETS.find(([, bound]) => age < bound) ?? LAST_SEEN_BUCKETS[LAST_SEEN_BUCKETS.length - 1])[0]);
+    bump(
+      census.byLastSeen,
+      (LAST_SEEN_BUCKETS.find(([, bound]) => age < bound) ?? LAST_SEEN_BUCKETS[LAST_SEEN_BUCKETS.length - 1])[0],
+    );
   }
   return census;
 }
@@ -89,8 +120,27 @@ const Counts = z.record(z.string(), z.int());
 export function deviceCensusRoutes(deps: CoordinatorDeps) {
   return new OpenAPIHono<Env>({ defaultHook: validationHook }).openapi(
     createRoute({
-      method: 'get', path: '/v1/admin/apps/{app}/devices/census', tags: ['admin'], request: { params: z.object({ app: AppNameSchema }) },
-      responses: { 200: { description: 'device counts by backend, last reported version (24 h) and last seen', content: { 'application/json': { schema: z.object({ app: z.string(), devices: z.int(), byBackend: Counts, byVersion: Counts, byLastSeen: Counts, truncated: z.boolean() }) } } } },
+      method: 'get',
+      path: '/v1/admin/apps/{app}/devices/census',
+      tags: ['admin'],
+      request: { params: z.object({ app: AppNameSchema }) },
+      responses: {
+        200: {
+          description: 'device counts by backend, last reported version (24 h) and last seen',
+          content: {
+            'application/json': {
+              schema: z.object({
+                app: z.string(),
+                devices: z.int(),
+                byBackend: Counts,
+                byVersion: Counts,
+                byLastSeen: Counts,
+                truncated: z.boolean(),
+              }),
+            },
+          },
+        },
+      },
     }),
     async (c) => c.json(await readCensus(deps.store, c.req.valid('param').app, new Date()), 200),
   );

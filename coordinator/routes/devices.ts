@@ -31,10 +31,14 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
   const device = requireDevice({ ...deps.auth });
   const deviceOrAdmin = requireDevice({ ...deps.auth, allowAdmin: true });
-  const perDevice = limitRate(config.rateLimits.perDevice, (c) => {
-    const p = c.get('principal');
-    return p?.kind === 'device' ? `dev:${p.deviceId}` : 'admin';
-  }, deps.rateLimits);
+  const perDevice = limitRate(
+    config.rateLimits.perDevice,
+    (c) => {
+      const p = c.get('principal');
+      return p?.kind === 'device' ? `dev:${p.deviceId}` : 'admin';
+    },
+    deps.rateLimits,
+  );
   app.use('/v1/apps/*', device, perDevice);
   app.use('/v1/tasks/*', device, perDevice, limitBody(config.limits.jsonBytes));
   // No limitBody here: Hono's reads a chunked body whole to count it. The upload route reads its body itself,
@@ -46,9 +50,14 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   const telemetryQuota = new TelemetryQuota(config.telemetryQuota ?? DEFAULT_CONFIG.telemetryQuota);
 
   app.openAPIRegistry.registerPath({
-    method: 'get', path: '/v1/blobs/{hash}', tags: ['devices'],
+    method: 'get',
+    path: '/v1/blobs/{hash}',
+    tags: ['devices'],
     request: { params: z.object({ hash: z.string() }) },
-    responses: { 200: { description: 'immutable content-addressed bytes', content: binary }, 404: { description: 'unknown hash' } },
+    responses: {
+      200: { description: 'immutable content-addressed bytes', content: binary },
+      404: { description: 'unknown hash' },
+    },
   });
   app.get('/v1/blobs/:hash', async (c) => {
     const hash = c.req.param('hash');
@@ -59,7 +68,8 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     }
     const principal = c.get('principal');
     // A device reads only what its app's versions refer to: never another app's models, nor stored updates.
-    if (principal?.kind === 'device' && !(await store.appReferencesBlob(principal.app, hash))) throw new ApiError('not_found', `no blob ${hash}`);
+    if (principal?.kind === 'device' && !(await store.appReferencesBlob(principal.app, hash)))
+      throw new ApiError('not_found', `no blob ${hash}`);
     if (c.req.header('if-none-match') === `"${hash}"`) return c.body(null, 304);
     const bytes = await store.blobs.get(hash);
     if (!bytes) throw new ApiError('not_found', `no blob ${hash}`);
@@ -70,14 +80,26 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   });
 
   app.openAPIRegistry.registerPath({
-    method: 'put', path: '/v1/rounds/{roundId}/updates', tags: ['devices'],
-    request: { params: z.object({ roundId: z.string() }), headers: z.object({ [UPDATE_META_HEADER]: z.string() }), body: { content: binary } },
-    responses: { 200: { description: 'durably stored (or the first receipt of a replay)', content: { 'application/json': { schema: UpdateReceiptSchema } } } },
+    method: 'put',
+    path: '/v1/rounds/{roundId}/updates',
+    tags: ['devices'],
+    request: {
+      params: z.object({ roundId: z.string() }),
+      headers: z.object({ [UPDATE_META_HEADER]: z.string() }),
+      body: { content: binary },
+    },
+    responses: {
+      200: {
+        description: 'durably stored (or the first receipt of a replay)',
+        content: { 'application/json': { schema: UpdateReceiptSchema } },
+      },
+    },
   });
   app.put('/v1/rounds/:roundId/updates', async (c) => {
     const principal = deviceOf(c.get('principal'));
     const type = c.req.header('content-type') ?? '';
-    if (!type.startsWith('application/octet-stream')) throw new ApiError('bad_request', 'send the update as application/octet-stream (a Flock codec file)');
+    if (!type.startsWith('application/octet-stream'))
+      throw new ApiError('bad_request', 'send the update as application/octet-stream (a Flock codec file)');
     const roundId = c.req.param('roundId');
     const metaHeader = c.req.header(UPDATE_META_HEADER);
     // Admission before the body: a refused upload is answered without reading a byte of it.
@@ -92,10 +114,12 @@ export function deviceRoutes(deps: CoordinatorDeps) {
       return c.json(error.body, error.status);
     }
     try {
-      const bytes = await readBodyCapped(c.req.raw, Math.min(head.maxBytes, config.limits.updateBytes)).catch((error: unknown) => {
-        if (error instanceof ApiError) deps.metrics.updatesRejected.inc({ reason: error.code });
-        throw error;
-      });
+      const bytes = await readBodyCapped(c.req.raw, Math.min(head.maxBytes, config.limits.updateBytes)).catch(
+        (error: unknown) => {
+          if (error instanceof ApiError) deps.metrics.updatesRejected.inc({ reason: error.code });
+          throw error;
+        },
+      );
       const receipt = await rounds.upload(principal, roundId, metaHeader, bytes);
       return c.json(receipt, 200);
     } finally {
@@ -106,19 +130,29 @@ export function deviceRoutes(deps: CoordinatorDeps) {
   return app
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/apps/{app}/manifest', tags: ['devices'],
+        method: 'get',
+        path: '/v1/apps/{app}/manifest',
+        tags: ['devices'],
         request: { params: z.object({ app: z.string() }) },
         responses: {
-          200: { description: 'signed manifest of the version this device should run (its cohort\'s during a rollout)', content: { 'application/json': { schema: SignedManifestSchema } } },
+          200: {
+            description: "signed manifest of the version this device should run (its cohort's during a rollout)",
+            content: { 'application/json': { schema: SignedManifestSchema } },
+          },
           304: { description: 'not modified (If-None-Match)' },
         },
       }),
       async (c) => {
         const principal = deviceOf(c.get('principal'));
         const { app: appName } = c.req.valid('param');
-        if (appName !== principal.app) throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
+        if (appName !== principal.app)
+          throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
         const record = (await manifestForDevice(store, appName, principal.deviceId))?.record;
-        if (!record) throw new ApiError('not_found', `app ${appName} has no production model yet; promote a version with "flock model stage"`);
+        if (!record)
+          throw new ApiError(
+            'not_found',
+            `app ${appName} has no production model yet; promote a version with "flock model stage"`,
+          );
         const etag = `"g${record.generation}"`;
         c.header('ETag', etag);
         c.header('Cache-Control', 'no-cache');
@@ -128,30 +162,65 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     )
     .openapi(
       createRoute({
-        method: 'get', path: '/v1/apps/{app}/tasks', tags: ['devices'],
+        method: 'get',
+        path: '/v1/apps/{app}/tasks',
+        tags: ['devices'],
         request: { params: z.object({ app: z.string() }) },
-        responses: { 200: { description: "the app's active federated tasks a device may check in to", content: { 'application/json': { schema: z.object({ tasks: z.array(z.object({ id: z.string(), name: z.string(), minExamples: z.number() })) }) } } } },
+        responses: {
+          200: {
+            description: "the app's active federated tasks a device may check in to",
+            content: {
+              'application/json': {
+                schema: z.object({
+                  tasks: z.array(z.object({ id: z.string(), name: z.string(), minExamples: z.number() })),
+                }),
+              },
+            },
+          },
+        },
       }),
       async (c) => {
         const principal = deviceOf(c.get('principal'));
         const { app: appName } = c.req.valid('param');
-        if (appName !== principal.app) throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
+        if (appName !== principal.app)
+          throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
         const tasks = await store.listTasks({ app: appName, status: 'active', limit: 100 });
-        return c.json({ tasks: tasks.map((t) => ({ id: t.id, name: t.name, minExamples: Number((t.plan as { minExamples?: number }).minExamples ?? 1) })) }, 200);
+        return c.json(
+          {
+            tasks: tasks.map((t) => ({
+              id: t.id,
+              name: t.name,
+              minExamples: Number((t.plan as { minExamples?: number }).minExamples ?? 1),
+            })),
+          },
+          200,
+        );
       },
     )
     .openapi(
       createRoute({
-        method: 'post', path: '/v1/tasks/{taskId}/checkin', tags: ['devices'],
-        request: { params: z.object({ taskId: z.string() }), body: { content: { 'application/json': { schema: CheckInRequestSchema } }, required: true } },
-        responses: { 200: { description: 'selected with a plan, or told when to retry', content: { 'application/json': { schema: CheckInResponseSchema } } } },
+        method: 'post',
+        path: '/v1/tasks/{taskId}/checkin',
+        tags: ['devices'],
+        request: {
+          params: z.object({ taskId: z.string() }),
+          body: { content: { 'application/json': { schema: CheckInRequestSchema } }, required: true },
+        },
+        responses: {
+          200: {
+            description: 'selected with a plan, or told when to retry',
+            content: { 'application/json': { schema: CheckInResponseSchema } },
+          },
+        },
       }),
       async (c) => {
         const principal = deviceOf(c.get('principal'));
         const body = c.req.valid('json');
         const { taskId } = c.req.valid('param');
-        if (body.deviceId !== principal.deviceId) throw new ApiError('forbidden', 'a device can only check in as itself');
-        if (body.taskId !== taskId) throw new ApiError('bad_request', `body names task ${body.taskId} but the URL names ${taskId}`);
+        if (body.deviceId !== principal.deviceId)
+          throw new ApiError('forbidden', 'a device can only check in as itself');
+        if (body.taskId !== taskId)
+          throw new ApiError('bad_request', `body names task ${body.taskId} but the URL names ${taskId}`);
         await store.touchDevice(principal.deviceId);
         const answer = await rounds.checkIn(principal, taskId, body);
         if (answer.status === 'retry') c.header('Retry-After', String(Math.ceil(answer.retryAfterSeconds)));
@@ -160,19 +229,29 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     )
     .openapi(
       createRoute({
-        method: 'post', path: '/v1/telemetry', tags: ['devices'],
+        method: 'post',
+        path: '/v1/telemetry',
+        tags: ['devices'],
         request: { body: { content: { 'application/json': { schema: TelemetryBatchSchema } }, required: true } },
-        responses: { 202: { description: 'stored', content: { 'application/json': { schema: TelemetryReceiptSchema } } }, 429: { description: 'over the per-device telemetry quota (bytes or events per window); see Retry-After' } },
+        responses: {
+          202: { description: 'stored', content: { 'application/json': { schema: TelemetryReceiptSchema } } },
+          429: { description: 'over the per-device telemetry quota (bytes or events per window); see Retry-After' },
+        },
       }),
       async (c) => {
         const principal = deviceOf(c.get('principal'));
         const batch = c.req.valid('json');
-        if (batch.deviceId !== principal.deviceId || batch.app !== principal.app) throw new ApiError('forbidden', 'a device can only send its own telemetry');
+        if (batch.deviceId !== principal.deviceId || batch.app !== principal.app)
+          throw new ApiError('forbidden', 'a device can only send its own telemetry');
         const bytes = Number(c.req.header('content-length')) || new TextEncoder().encode(JSON.stringify(batch)).length;
         const quota = telemetryQuota.consume(principal.deviceId, bytes, batch.events.length);
         if (!quota.allowed) {
           c.header('Retry-After', String(quota.retryAfterSeconds));
-          throw new ApiError('rate_limited', `this device sent more than ${quota.reason} of telemetry in ${telemetryQuota.limits.windowMs / 1000} s; retry after ${quota.retryAfterSeconds} s and send summaries less often`, { retryAfterSeconds: quota.retryAfterSeconds });
+          throw new ApiError(
+            'rate_limited',
+            `this device sent more than ${quota.reason} of telemetry in ${telemetryQuota.limits.windowMs / 1000} s; retry after ${quota.retryAfterSeconds} s and send summaries less often`,
+            { retryAfterSeconds: quota.retryAfterSeconds },
+          );
         }
         const accepted = await store.appendTelemetry(
           batch.events.map((event) => ({

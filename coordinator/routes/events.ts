@@ -23,7 +23,8 @@ export function eventRoutes(deps: CoordinatorDeps, options: { heartbeatMs?: numb
   return app.get('/v1/apps/:app/events', async (c) => {
     const principal = deviceOf(c.get('principal'));
     const appName = c.req.param('app');
-    if (appName !== principal.app) throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
+    if (appName !== principal.app)
+      throw new ApiError('forbidden', `this device is registered for app ${principal.app}`);
     const lastEventId = c.req.header('last-event-id') ?? null;
     return streamSSE(c, async (stream) => {
       let lastSent = -1;
@@ -42,7 +43,13 @@ export function eventRoutes(deps: CoordinatorDeps, options: { heartbeatMs?: numb
         await stream.writeSSE({
           event: 'manifest',
           id: `g${m.record.generation}`,
-          data: JSON.stringify({ generation: m.record.generation, version: m.record.version, cohort: m.cohort, rolloutId: m.rolloutId, resumedFrom: lastEventId }),
+          data: JSON.stringify({
+            generation: m.record.generation,
+            version: m.record.version,
+            cohort: m.cohort,
+            rolloutId: m.rolloutId,
+            resumedFrom: lastEventId,
+          }),
         });
       };
       try {
@@ -53,7 +60,10 @@ export function eventRoutes(deps: CoordinatorDeps, options: { heartbeatMs?: numb
             // A change that arrived while sendManifest was awaiting found no `wake` to call.
             if (dirty) return resolve(false);
             const t = setTimeout(() => resolve(true), heartbeatMs);
-            wake = () => { clearTimeout(t); resolve(false); };
+            wake = () => {
+              clearTimeout(t);
+              resolve(false);
+            };
           });
           wake = null;
           if (stream.aborted || stream.closed) break;

@@ -6,7 +6,12 @@
  */
 import { encodeTensors, type TensorEncodingSpec } from '../../shared/codec/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import { UPDATE_META_HEADER, type CheckInResponse, type TaskPlanInput, type UpdateMeta } from '../../shared/protocol/index.ts';
+import {
+  UPDATE_META_HEADER,
+  type CheckInResponse,
+  type TaskPlanInput,
+  type UpdateMeta,
+} from '../../shared/protocol/index.ts';
 import { newSecret } from '../auth/secrets.ts';
 
 /** `app.request` and `fetch` both fit. */
@@ -21,14 +26,23 @@ export interface FleetDevice {
 export const testAdminKey = (): string => newSecret('admin', 'key_test');
 
 /** A fetcher bound to a base URL (real server on loopback). */
-export const httpFetcher = (base: string): Fetcher => (path, init) => fetch(base + path, init);
+export const httpFetcher =
+  (base: string): Fetcher =>
+  (path, init) =>
+    fetch(base + path, init);
 
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
 export { mnistModelFiles } from '../registry/model-directory.ts';
 
 /** `POST /v1/admin/models/:app` as multipart (field name = file name). */
-export function pushModel(f: Fetcher, adminKey: string, app: string, files: Map<string, Uint8Array>, stage?: string): Promise<Response> {
+export function pushModel(
+  f: Fetcher,
+  adminKey: string,
+  app: string,
+  files: Map<string, Uint8Array>,
+  stage?: string,
+): Promise<Response> {
   const form = new FormData();
   for (const [name, bytes] of files) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
   if (stage) form.append('stage', stage);
@@ -36,26 +50,49 @@ export function pushModel(f: Fetcher, adminKey: string, app: string, files: Map<
 }
 
 /** `POST /v1/admin/tasks`; returns the response (201 with the task view). */
-export function createTask(f: Fetcher, adminKey: string, app: string, modelVersion: number, plan: TaskPlanInput): Promise<Response> {
-  return f('/v1/admin/tasks', { method: 'POST', headers: { ...bearer(adminKey), 'content-type': 'application/json' }, body: JSON.stringify({ app, modelVersion, plan }) });
+export function createTask(
+  f: Fetcher,
+  adminKey: string,
+  app: string,
+  modelVersion: number,
+  plan: TaskPlanInput,
+): Promise<Response> {
+  return f('/v1/admin/tasks', {
+    method: 'POST',
+    headers: { ...bearer(adminKey), 'content-type': 'application/json' },
+    body: JSON.stringify({ app, modelVersion, plan }),
+  });
 }
 
 /** `POST /v1/devices`; throws unless 201. */
 export async function registerDevice(f: Fetcher, app: string): Promise<FleetDevice> {
-  const res = await f('/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app, platform: { runtime: 'node' } }) });
+  const res = await f('/v1/devices', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ app, platform: { runtime: 'node' } }),
+  });
   if (res.status !== 201) throw new Error(`registration answered ${res.status}: ${await res.text()}`);
   const body = (await res.json()) as { deviceId: string; token: string };
   return { deviceId: body.deviceId, token: body.token };
 }
 
 /** `POST /v1/tasks/:taskId/checkin`; returns status, Retry-After and the parsed answer. */
-export async function checkIn(f: Fetcher, device: FleetDevice, taskId: string, numExamples = 100): Promise<{ status: number; retryAfter: string | null; body: CheckInResponse }> {
+export async function checkIn(
+  f: Fetcher,
+  device: FleetDevice,
+  taskId: string,
+  numExamples = 100,
+): Promise<{ status: number; retryAfter: string | null; body: CheckInResponse }> {
   const res = await f(`/v1/tasks/${taskId}/checkin`, {
     method: 'POST',
     headers: { ...bearer(device.token), 'content-type': 'application/json' },
     body: JSON.stringify({ deviceId: device.deviceId, taskId, numExamples }),
   });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as CheckInResponse };
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    body: (await res.json()) as CheckInResponse,
+  };
 }
 
 /** Update metadata with sensible defaults. */
@@ -64,7 +101,13 @@ export function updateMeta(roundId: string, deviceId: string, extra: Partial<Upd
 }
 
 /** `PUT /v1/rounds/:roundId/updates` with raw bytes and a raw meta header (so tests can send malformed ones). */
-export function putUpdate(f: Fetcher, token: string, roundId: string, bytes: Uint8Array, metaHeader: string | null): Promise<Response> {
+export function putUpdate(
+  f: Fetcher,
+  token: string,
+  roundId: string,
+  bytes: Uint8Array,
+  metaHeader: string | null,
+): Promise<Response> {
   const headers: Record<string, string> = { ...bearer(token), 'content-type': 'application/octet-stream' };
   if (metaHeader !== null) headers[UPDATE_META_HEADER] = metaHeader;
   return f(`/v1/rounds/${roundId}/updates`, { method: 'PUT', headers, body: bytes as Uint8Array<ArrayBuffer> });
@@ -74,7 +117,10 @@ export function putUpdate(f: Fetcher, token: string, roundId: string, bytes: Uin
  * A delta for every weight of `specs` whose entry i of tensor t is `value(t, i)`.
  * @example const tensors = deltaTensors(specs, (t, i) => 0.001 * ((i % 7) - 3));
  */
-export function deltaTensors(specs: readonly WeightSpec[], value: (tensor: number, index: number) => number): { name: string; shape: number[]; data: Float32Array }[] {
+export function deltaTensors(
+  specs: readonly WeightSpec[],
+  value: (tensor: number, index: number) => number,
+): { name: string; shape: number[]; data: Float32Array }[] {
   return specs.map((spec, t) => {
     const n = spec.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
@@ -84,5 +130,7 @@ export function deltaTensors(specs: readonly WeightSpec[], value: (tensor: numbe
 }
 
 /** Encodes tensors as an update body. */
-export const encodeUpdate = (tensors: { name: string; shape: number[]; data: Float32Array }[], spec: TensorEncodingSpec = { encoding: 'fp32' }): Uint8Array =>
-  encodeTensors(tensors, spec);
+export const encodeUpdate = (
+  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  spec: TensorEncodingSpec = { encoding: 'fp32' },
+): Uint8Array => encodeTensors(tensors, spec);

@@ -14,8 +14,18 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import type { CheckInSelected } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
-  type Fetcher, type FleetDevice,
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
+  type Fetcher,
+  type FleetDevice,
 } from './fleet.fixture.ts';
 
 let dataDir: string;
@@ -25,7 +35,12 @@ let specs: WeightSpec[];
 const devices: FleetDevice[] = [];
 const adminKey = testAdminKey();
 const admin = { authorization: `Bearer ${adminKey}` };
-const register = () => f('/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'digits' }) });
+const register = () =>
+  f('/v1/devices', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ app: 'digits' }),
+  });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-privacy-limits-'));
@@ -61,10 +76,15 @@ describe('rate and body limits', () => {
   it('limits requests per device, not per fleet', async () => {
     const spender = devices[2];
     const statuses: number[] = [];
-    for (let i = 0; i < 26; i++) statuses.push((await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${spender.token}` } })).status);
+    for (let i = 0; i < 26; i++)
+      statuses.push(
+        (await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${spender.token}` } })).status,
+      );
     expect(statuses.slice(0, 25).every((s) => s === 200)).toBe(true);
     expect(statuses[25]).toBe(429);
-    expect((await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${devices[0].token}` } })).status).toBe(200);
+    expect(
+      (await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${devices[0].token}` } })).status,
+    ).toBe(200);
   });
 
   it('refuses an update body over the route limit with 413 before it reaches the round', async () => {
@@ -72,7 +92,13 @@ describe('rate and body limits', () => {
     const taskId = ((await taskRes.json()) as { id: string }).id;
     const selected = (await checkIn(f, devices[0], taskId)).body as CheckInSelected;
     expect(selected.status).toBe('selected');
-    const res = await putUpdate(f, devices[0].token, selected.roundId, new Uint8Array(350_000), JSON.stringify(updateMeta(selected.roundId, devices[0].deviceId)));
+    const res = await putUpdate(
+      f,
+      devices[0].token,
+      selected.roundId,
+      new Uint8Array(350_000),
+      JSON.stringify(updateMeta(selected.roundId, devices[0].deviceId)),
+    );
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
     expect((await flock.deps.store.getRound(selected.roundId))!.reportedCount).toBe(0);
@@ -85,8 +111,17 @@ describe('privacy budget', () => {
   const q = 1;
   const delta = 1e-5;
   const eps = (steps: number) => computeEpsilon({ samplingRate: q, noiseMultiplier: 1, steps, delta }).epsilon;
-  const plan = (epsilon: number) => ({ population: 10, clientsPerRound: 2, minReports: 2, overSelection: 1, noiseMultiplier: 1, clipNorm: 1, privacyBudget: { epsilon, delta } });
-  const taskOf = async (epsilon: number) => ((await (await createTask(f, adminKey, 'digits', 1, plan(epsilon))).json()) as { id: string }).id;
+  const plan = (epsilon: number) => ({
+    population: 10,
+    clientsPerRound: 2,
+    minReports: 2,
+    overSelection: 1,
+    noiseMultiplier: 1,
+    clipNorm: 1,
+    privacyBudget: { epsilon, delta },
+  });
+  const taskOf = async (epsilon: number) =>
+    ((await (await createTask(f, adminKey, 'digits', 1, plan(epsilon))).json()) as { id: string }).id;
 
   it('records epsilon on the produced version, then stops opening rounds once the next would overspend', async () => {
     const taskId = await taskOf((eps(1) + eps(2)) / 2);
@@ -96,11 +131,15 @@ describe('privacy budget', () => {
       expect(answer.status).toBe('selected');
       roundId = answer.roundId;
       const body = encodeUpdate(deltaTensors(specs, (t, i) => 1e-4 * (((i + k + t) % 5) - 2)));
-      expect((await putUpdate(f, d.token, roundId, body, JSON.stringify(updateMeta(roundId, d.deviceId)))).status).toBe(200);
+      expect((await putUpdate(f, d.token, roundId, body, JSON.stringify(updateMeta(roundId, d.deviceId)))).status).toBe(
+        200,
+      );
     }
     const closed = await flock.deps.rounds.closeRound(roundId, 'quorum');
     expect(closed?.status).toBe('closed');
-    const version = (await (await f(`/v1/admin/models/digits/versions/${closed!.resultVersion}`, { headers: admin })).json()) as { epsilon: number; noiseMultiplier: number; source: string };
+    const version = (await (
+      await f(`/v1/admin/models/digits/versions/${closed!.resultVersion}`, { headers: admin })
+    ).json()) as { epsilon: number; noiseMultiplier: number; source: string };
     expect(version.source).toBe('round');
     expect(version.noiseMultiplier).toBe(1);
     expect(version.epsilon).toBeCloseTo(eps(1), 8);
@@ -108,12 +147,18 @@ describe('privacy budget', () => {
     const next = await checkIn(f, devices[1], taskId);
     expect(next.body).toMatchObject({ status: 'retry', reason: 'budget_exhausted' });
     expect(Number(next.retryAfter)).toBeGreaterThan(0);
-    const view = (await (await f(`/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as { status: string; privacySpent: { epsilon: number; delta: number }; roundsCompleted: number };
+    const view = (await (await f(`/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as {
+      status: string;
+      privacySpent: { epsilon: number; delta: number };
+      roundsCompleted: number;
+    };
     expect(view.status).toBe('budget_exhausted');
     expect(view.privacySpent.epsilon).toBeCloseTo(eps(1), 8);
     expect(view.privacySpent.delta).toBe(delta);
     expect(await flock.deps.store.listRounds({ taskId, limit: 10 })).toHaveLength(1);
-    const audit = (await (await f('/v1/admin/audit?action=task.budget_exhausted', { headers: admin })).json()) as { entries: Array<{ target: string }> };
+    const audit = (await (await f('/v1/admin/audit?action=task.budget_exhausted', { headers: admin })).json()) as {
+      entries: Array<{ target: string }>;
+    };
     expect(audit.entries.map((e) => e.target)).toContain(taskId);
   });
 

@@ -11,7 +11,15 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest } from '../../shared/manifest/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
-import { createTask, mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from './fleet.fixture.ts';
+import {
+  createTask,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type Fetcher,
+  type FleetDevice,
+} from './fleet.fixture.ts';
 
 let dataDir: string;
 let flock: Coordinator;
@@ -36,14 +44,20 @@ afterAll(async () => {
 
 describe('registration', () => {
   it('returns a device id and a token that authenticates, stored only hashed', async () => {
-    const res = await f('/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'digits', platform: { runtime: 'browser' } }) });
+    const res = await f('/v1/devices', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ app: 'digits', platform: { runtime: 'browser' } }),
+    });
     expect(res.status).toBe(201);
     const body = (await res.json()) as { deviceId: string; token: string; app: string; protocolVersion: number };
     expect(body.app).toBe('digits');
     expect(body.token.startsWith(`flk_dev_${body.deviceId}.`)).toBe(true);
     const stored = await flock.deps.store.getDevice(body.deviceId);
     expect(stored?.tokenHash).toBe(createHash('sha256').update(body.token).digest('hex'));
-    const list = (await (await f('/v1/admin/devices', { headers: admin })).json()) as { devices: Record<string, unknown>[] };
+    const list = (await (await f('/v1/admin/devices', { headers: admin })).json()) as {
+      devices: Record<string, unknown>[];
+    };
     const listed = list.devices.find((d) => d.deviceId === body.deviceId);
     expect(listed).toBeDefined();
     expect(JSON.stringify(list)).not.toContain(body.token);
@@ -51,7 +65,11 @@ describe('registration', () => {
   });
 
   it('refuses a malformed registration with 400 validation_failed', async () => {
-    const res = await f('/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'Not An App!' }) });
+    const res = await f('/v1/devices', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ app: 'Not An App!' }),
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
   });
@@ -73,7 +91,11 @@ describe('admin auth', () => {
       expect(push.status).toBe(status);
       const body = (await push.json()) as { error: { code: string } };
       expect(body.error.code).toBe(status === 401 ? 'unauthorized' : 'forbidden');
-      const task = await f('/v1/admin/tasks', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ app: 'digits', modelVersion: 1, plan: { population: 10 } }) });
+      const task = await f('/v1/admin/tasks', {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ app: 'digits', modelVersion: 1, plan: { population: 10 } }),
+      });
       expect(task.status).toBe(status);
       expect((await f('/v1/admin/audit', { headers })).status).toBe(status);
     }
@@ -104,24 +126,37 @@ describe('manifest and blobs', () => {
   it('publishes a signed manifest on push with stage=production; ETag and If-None-Match give 304', async () => {
     const pushed = await pushModel(f, adminKey, 'digits', files, 'production');
     expect(pushed.status).toBe(201);
-    const view = (await pushed.json()) as { version: number; parentVersion: number | null; stage: string; source: string };
+    const view = (await pushed.json()) as {
+      version: number;
+      parentVersion: number | null;
+      stage: string;
+      source: string;
+    };
     expect(view).toMatchObject({ version: 2, parentVersion: 1, stage: 'production', source: 'push' });
 
     const res = await manifestOf();
     expect(res.status).toBe(200);
     const etag = res.headers.get('etag');
     expect(etag).toBe('"g1"');
-    const key = (await (await f('/v1/keys/manifest')).json()) as { algorithm: string; publicKey: string; keyId: string };
+    const key = (await (await f('/v1/keys/manifest')).json()) as {
+      algorithm: string;
+      publicKey: string;
+      keyId: string;
+    };
     expect(key.algorithm).toBe('Ed25519');
     const manifest = await verifyManifest(await res.json(), key.publicKey, { app: 'digits' });
     expect(manifest.version).toBe(2);
     expect(manifest.generation).toBe(1);
     expect(manifest.variants.map((v) => v.encoding).sort()).toEqual(['fp16', 'fp32', 'int8']);
 
-    const cached = await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${device.token}`, 'if-none-match': etag! } });
+    const cached = await f('/v1/apps/digits/manifest', {
+      headers: { authorization: `Bearer ${device.token}`, 'if-none-match': etag! },
+    });
     expect(cached.status).toBe(304);
     expect(await cached.text()).toBe('');
-    const stale = await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${device.token}`, 'if-none-match': '"g0"' } });
+    const stale = await f('/v1/apps/digits/manifest', {
+      headers: { authorization: `Bearer ${device.token}`, 'if-none-match': '"g0"' },
+    });
     expect(stale.status).toBe(200);
   });
 
@@ -160,18 +195,28 @@ describe('manifest and blobs', () => {
     const other = await registerDevice(f, 'inbox');
     const weights = manifest.variants[0].sha256;
     expect((await f(`/v1/blobs/${weights}`, { headers: { authorization: `Bearer ${other.token}` } })).status).toBe(404);
-    expect((await f(`/v1/blobs/${weights}`, { headers: { authorization: `Bearer ${other.token}` }, method: 'GET' })).headers.get('etag')).toBeNull();
+    expect(
+      (
+        await f(`/v1/blobs/${weights}`, { headers: { authorization: `Bearer ${other.token}` }, method: 'GET' })
+      ).headers.get('etag'),
+    ).toBeNull();
     const loose = await flock.deps.store.blobs.put(new TextEncoder().encode('a raw update from some device'));
-    expect((await f(`/v1/blobs/${loose.hash}`, { headers: { authorization: `Bearer ${device.token}` } })).status).toBe(404);
+    expect((await f(`/v1/blobs/${loose.hash}`, { headers: { authorization: `Bearer ${device.token}` } })).status).toBe(
+      404,
+    );
     expect((await f(`/v1/blobs/${loose.hash}`, { headers: admin })).status).toBe(200);
     for (const shard of manifest.variants[0].shards) {
-      expect((await f(`/v1/blobs/${shard.hash}`, { headers: { authorization: `Bearer ${device.token}` } })).status).toBe(200);
+      expect(
+        (await f(`/v1/blobs/${shard.hash}`, { headers: { authorization: `Bearer ${device.token}` } })).status,
+      ).toBe(200);
     }
   });
 
   it('lists versions with lineage for admins', async () => {
     const res = await f('/v1/admin/models/digits/versions', { headers: admin });
-    const { versions } = (await res.json()) as { versions: Array<{ version: number; parentVersion: number | null; stage: string }> };
+    const { versions } = (await res.json()) as {
+      versions: Array<{ version: number; parentVersion: number | null; stage: string }>;
+    };
     expect(versions.map((v) => [v.version, v.parentVersion, v.stage])).toEqual([
       [2, 1, 'production'],
       [1, null, 'candidate'],
@@ -187,7 +232,10 @@ describe('manifest and blobs', () => {
 
 describe('/openapi.json', () => {
   it('documents the device and admin paths', async () => {
-    const doc = (await (await f('/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await f('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
     expect(doc.openapi).toBe('3.1.0');
     const expected: Array<[string, string]> = [
       ['/v1/devices', 'post'],

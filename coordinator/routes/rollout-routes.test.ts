@@ -11,7 +11,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest, type SignedManifest } from '../../shared/manifest/index.ts';
 import { createCoordinator, type Coordinator, type CreateCoordinatorOptions } from '../coordinator.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from './fleet.fixture.ts';
+import {
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type Fetcher,
+  type FleetDevice,
+} from './fleet.fixture.ts';
 
 const adminKey = testAdminKey();
 const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
@@ -22,7 +29,10 @@ let devices: FleetDevice[];
 let files: Map<string, Uint8Array>;
 
 const options = (): CreateCoordinatorOptions => ({
-  dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false,
+  dataDir,
+  adminKey,
+  log: pino({ level: 'silent' }),
+  sweep: false,
   rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
 });
 const open = async () => {
@@ -39,25 +49,49 @@ async function manifestOf(d: FleetDevice): Promise<SignedManifest> {
 async function sendTelemetry(d: FleetDevice, version: number, events: Record<string, unknown>[]) {
   const at = new Date().toISOString();
   const res = await f('/v1/telemetry', {
-    method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: version, events: events.map((e) => ({ at, ...e })) }),
+    method: 'POST',
+    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      deviceId: d.deviceId,
+      app: 'digits',
+      modelVersion: version,
+      events: events.map((e) => ({ at, ...e })),
+    }),
   });
   expect(res.status).toBe(202);
 }
-const loaded = (version: number, generation: number) => ({ type: 'model-loaded', version, generation, encoding: 'int8', backend: 'wasm', fromCache: false });
+const loaded = (version: number, generation: number) => ({
+  type: 'model-loaded',
+  version,
+  generation,
+  encoding: 'int8',
+  backend: 'wasm',
+  fromCache: false,
+});
 const feedback = (correct: number, incorrect: number) => ({ type: 'feedback', correct, incorrect });
 
 async function startRollout(candidateVersion: number, extra: Record<string, unknown> = {}) {
   const res = await f('/v1/admin/rollouts', {
-    method: 'POST', headers: admin,
-    body: JSON.stringify({ app: 'digits', candidateVersion, minStageSeconds: 0, minSamples: 3, metrics: { accuracy: { minSamples: 50, minDevices: 3 } }, ...extra }),
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({
+      app: 'digits',
+      candidateVersion,
+      minStageSeconds: 0,
+      minSamples: 3,
+      metrics: { accuracy: { minSamples: 50, minDevices: 3 } },
+      ...extra,
+    }),
   });
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; canaryGeneration: number; controlGeneration: number };
 }
 
 /** Every device fetches its manifest, reports loading it, then labelled outcomes from `accuracyOf(cohort)`. */
-async function fleetRound(accuracyOf: (cohort: string | undefined, version: number) => number, loadedVersion?: (d: FleetDevice, served: number) => number) {
+async function fleetRound(
+  accuracyOf: (cohort: string | undefined, version: number) => number,
+  loadedVersion?: (d: FleetDevice, served: number) => number,
+) {
   const cohorts = new Map<string, string | undefined>();
   for (const d of devices) {
     const m = (await manifestOf(d)).manifest;
@@ -83,7 +117,10 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function readSseUntil(body: ReadableStream<Uint8Array>, done: (events: { event: string; data: Record<string, unknown> }[]) => boolean) {
+async function readSseUntil(
+  body: ReadableStream<Uint8Array>,
+  done: (events: { event: string; data: Record<string, unknown> }[]) => boolean,
+) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const events: { event: string; data: Record<string, unknown> }[] = [];
@@ -163,7 +200,10 @@ describe('rollouts', () => {
     expect(manifests[1].data).toMatchObject({ version: 1, cohort: null });
     expect(manifests[1].data.generation).toBeGreaterThan(canaryGeneration);
 
-    const shown = (await (await f(`/v1/admin/rollouts/${rolloutId}`, { headers: admin })).json()) as { status: string; lastVerdict: { verdict: string; metrics: { metric: string; outcome: string }[] } };
+    const shown = (await (await f(`/v1/admin/rollouts/${rolloutId}`, { headers: admin })).json()) as {
+      status: string;
+      lastVerdict: { verdict: string; metrics: { metric: string; outcome: string }[] };
+    };
     expect(shown.status).toBe('rolled_back');
     expect(shown.lastVerdict.metrics.find((m) => m.metric === 'accuracy')?.outcome).toBe('fail');
     const actions = (await flock.deps.store.listAudit({ target: rolloutId })).map((e) => e.action);
@@ -196,14 +236,21 @@ describe('rollouts', () => {
     expect((await pushModel(f, adminKey, 'digits', files)).status).toBe(201); // v4
     const r = await startRollout(4);
     // A caching proxy hands the canary build to half the control devices too.
-    await fleetRound(() => 0.9, (d, served) => (Number.parseInt(d.deviceId.slice(-2), 36) % 2 === 0 ? 4 : served));
+    await fleetRound(
+      () => 0.9,
+      (d, served) => (Number.parseInt(d.deviceId.slice(-2), 36) % 2 === 0 ? 4 : served),
+    );
     const { verdict, action, rollout } = await flock.deps.rollouts.evaluate(r.id);
     expect(verdict?.verdict).toBe('srm');
     expect(verdict?.srm?.pValue).toBeLessThan(0.001);
     expect(action.kind).toBe('halt');
     expect(rollout.status).toBe('halted');
     expect((await flock.deps.rollouts.evaluate(r.id)).rollout.status).toBe('halted');
-    const aborted = await f(`/v1/admin/rollouts/${r.id}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'test over' }) });
+    const aborted = await f(`/v1/admin/rollouts/${r.id}/abort`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ reason: 'test over' }),
+    });
     expect(aborted.status).toBe(200);
     expect(((await aborted.json()) as { status: string }).status).toBe('aborted');
     expect((await manifestOf(devices[0])).manifest.version).toBe(3);

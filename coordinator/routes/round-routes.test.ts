@@ -14,8 +14,18 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import type { CheckInSelected } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
-  type Fetcher, type FleetDevice,
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
+  type Fetcher,
+  type FleetDevice,
 } from './fleet.fixture.ts';
 
 let dataDir: string;
@@ -27,7 +37,12 @@ const admin = { authorization: `Bearer ${adminKey}` };
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-round-routes-'));
-  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }), sweep: false });
+  flock = await createCoordinator({
+    dataDir,
+    adminKey,
+    log: pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }),
+    sweep: false,
+  });
   f = async (path, init) => flock.app.request(path, init);
   expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small'), 'production')).status).toBe(201);
   specs = (await flock.deps.store.getModelVersion('digits', 1))!.weightSpecs;
@@ -59,7 +74,13 @@ describe('a round', () => {
   const roundState = async () => (await flock.deps.store.getRound(round.roundId))!;
 
   it('selects clientsPerRound * overSelection devices and tells the next one to retry', async () => {
-    taskId = await newTask({ clientsPerRound: 3, minReports: 3, overSelection: 1.3, roundDeadlineSeconds: 600, clipNorm: 1 });
+    taskId = await newTask({
+      clientsPerRound: 3,
+      minReports: 3,
+      overSelection: 1.3,
+      roundDeadlineSeconds: 600,
+      clipNorm: 1,
+    });
     devices = [];
     for (let i = 0; i < 6; i++) devices.push(await registerDevice(f, 'digits'));
     const answers = [];
@@ -77,7 +98,9 @@ describe('a round', () => {
     expect((await checkIn(f, devices[0], taskId)).body.status).toBe('selected');
     expect((await roundState()).selectedCount).toBe(4);
     // The global weights it names are downloadable with the device token.
-    const blob = await f(`/v1/blobs/${round.globalWeights.hash}`, { headers: { authorization: `Bearer ${devices[0].token}` } });
+    const blob = await f(`/v1/blobs/${round.globalWeights.hash}`, {
+      headers: { authorization: `Bearer ${devices[0].token}` },
+    });
     expect(blob.status).toBe(200);
   });
 
@@ -90,18 +113,82 @@ describe('a round', () => {
     const wrongShape = delta(0).map((t, i) => (i === 0 ? { ...t, shape: [...t.shape].reverse() } : t));
     const cases: Array<[string, () => Promise<Response>, number, string]> = [
       ['NaN update', () => putUpdate(f, d0.token, round.roundId, encodeUpdate(nan), meta(d0)), 422, 'non_finite'],
-      ['wrong shape', () => putUpdate(f, d0.token, round.roundId, encodeUpdate(wrongShape), meta(d0)), 422, 'shape_mismatch'],
-      ['garbage bytes', () => putUpdate(f, d0.token, round.roundId, new Uint8Array(1000).fill(7), meta(d0)), 422, 'unprocessable'],
-      ['over the clip norm', () => putUpdate(f, d0.token, round.roundId, encodeUpdate(deltaTensors(specs, () => 0.01)), meta(d0)), 422, 'norm_exceeded'],
-      ['oversize body', () => putUpdate(f, d0.token, round.roundId, new Uint8Array(specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) * 9), meta(d0)), 413, 'payload_too_large'],
-      ['unselected device', () => putUpdate(f, outsider.token, round.roundId, f32(5), meta(outsider)), 403, 'not_selected'],
-      ['bad token', () => putUpdate(f, `${d0.token.slice(0, -4)}AAAA`, round.roundId, f32(0), meta(d0)), 401, 'unauthorized'],
+      [
+        'wrong shape',
+        () => putUpdate(f, d0.token, round.roundId, encodeUpdate(wrongShape), meta(d0)),
+        422,
+        'shape_mismatch',
+      ],
+      [
+        'garbage bytes',
+        () => putUpdate(f, d0.token, round.roundId, new Uint8Array(1000).fill(7), meta(d0)),
+        422,
+        'unprocessable',
+      ],
+      [
+        'over the clip norm',
+        () => putUpdate(f, d0.token, round.roundId, encodeUpdate(deltaTensors(specs, () => 0.01)), meta(d0)),
+        422,
+        'norm_exceeded',
+      ],
+      [
+        'oversize body',
+        () =>
+          putUpdate(
+            f,
+            d0.token,
+            round.roundId,
+            new Uint8Array(specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) * 9),
+            meta(d0),
+          ),
+        413,
+        'payload_too_large',
+      ],
+      [
+        'unselected device',
+        () => putUpdate(f, outsider.token, round.roundId, f32(5), meta(outsider)),
+        403,
+        'not_selected',
+      ],
+      [
+        'bad token',
+        () => putUpdate(f, `${d0.token.slice(0, -4)}AAAA`, round.roundId, f32(0), meta(d0)),
+        401,
+        'unauthorized',
+      ],
       ["another device's id", () => putUpdate(f, d0.token, round.roundId, f32(1), meta(d1)), 403, 'forbidden'],
-      ['malformed meta header', () => putUpdate(f, d0.token, round.roundId, f32(0), '{"roundId": '), 400, 'validation_failed'],
-      ['meta missing fields', () => putUpdate(f, d0.token, round.roundId, f32(0), JSON.stringify({ roundId: round.roundId, deviceId: d0.deviceId })), 400, 'validation_failed'],
+      [
+        'malformed meta header',
+        () => putUpdate(f, d0.token, round.roundId, f32(0), '{"roundId": '),
+        400,
+        'validation_failed',
+      ],
+      [
+        'meta missing fields',
+        () =>
+          putUpdate(
+            f,
+            d0.token,
+            round.roundId,
+            f32(0),
+            JSON.stringify({ roundId: round.roundId, deviceId: d0.deviceId }),
+          ),
+        400,
+        'validation_failed',
+      ],
       ['missing meta header', () => putUpdate(f, d0.token, round.roundId, f32(0), null), 400, 'validation_failed'],
-      ['meta for another round', () => putUpdate(f, d0.token, round.roundId, f32(0), JSON.stringify(updateMeta('rnd_other', d0.deviceId))), 400, 'bad_request'],
-      ['unknown round', () => putUpdate(f, d0.token, 'rnd_unknown', f32(0), JSON.stringify(updateMeta('rnd_unknown', d0.deviceId))), 404, 'round_not_found'],
+      [
+        'meta for another round',
+        () => putUpdate(f, d0.token, round.roundId, f32(0), JSON.stringify(updateMeta('rnd_other', d0.deviceId))),
+        400,
+        'bad_request',
+      ],
+      [
+        'unknown round',
+        () => putUpdate(f, d0.token, 'rnd_unknown', f32(0), JSON.stringify(updateMeta('rnd_unknown', d0.deviceId))),
+        404,
+        'round_not_found',
+      ],
     ];
     for (const [what, send, status, code] of cases) {
       const res = await send();
@@ -112,7 +199,14 @@ describe('a round', () => {
     expect(after.reportedCount).toBe(0);
     expect(after.status).toBe('open');
     expect(await flock.deps.store.listUpdates(round.roundId)).toHaveLength(0);
-    for (const reason of ['non_finite', 'shape_mismatch', 'norm_exceeded', 'payload_too_large', 'not_selected', 'forbidden']) {
+    for (const reason of [
+      'non_finite',
+      'shape_mismatch',
+      'norm_exceeded',
+      'payload_too_large',
+      'not_selected',
+      'forbidden',
+    ]) {
       expect(await rejected(reason), reason).toBeGreaterThanOrEqual(1);
     }
   });
@@ -138,20 +232,44 @@ describe('a round', () => {
     for (const [k, n] of examples.entries()) {
       if (k === 0) continue;
       const d = devices[k];
-      const res = await putUpdate(f, d.token, round.roundId, f32(k), JSON.stringify(updateMeta(round.roundId, d.deviceId, { numExamples: n })));
+      const res = await putUpdate(
+        f,
+        d.token,
+        round.roundId,
+        f32(k),
+        JSON.stringify(updateMeta(round.roundId, d.deviceId, { numExamples: n })),
+      );
       expect(res.status).toBe(200);
     }
     const closed = await flock.deps.rounds.closeRound(round.roundId, 'quorum');
     expect(closed?.status).toBe('closed');
     expect(closed?.resultVersion).toBe(2);
-    const view = (await (await f('/v1/admin/models/digits/versions/2', { headers: admin })).json()) as Record<string, unknown>;
-    expect(view).toMatchObject({ version: 2, parentVersion: 1, roundId: round.roundId, clients: 3, source: 'round', stage: 'candidate', clipNorm: 1, noiseMultiplier: 0, epsilon: null });
-    const task = (await (await f(`/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as { currentVersion: number; roundsCompleted: number };
+    const view = (await (await f('/v1/admin/models/digits/versions/2', { headers: admin })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(view).toMatchObject({
+      version: 2,
+      parentVersion: 1,
+      roundId: round.roundId,
+      clients: 3,
+      source: 'round',
+      stage: 'candidate',
+      clipNorm: 1,
+      noiseMultiplier: 0,
+      epsilon: null,
+    });
+    const task = (await (await f(`/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as {
+      currentVersion: number;
+      roundsCompleted: number;
+    };
     expect(task).toMatchObject({ currentVersion: 2, roundsCompleted: 1 });
 
     const fp32Of = async (v: number) => {
       const version = (await flock.deps.store.getModelVersion('digits', v))!;
-      return decodeTensors((await flock.deps.store.blobs.get(version.variants.find((x) => x.encoding === 'fp32')!.sha256))!);
+      return decodeTensors(
+        (await flock.deps.store.blobs.get(version.variants.find((x) => x.encoding === 'fp32')!.sha256))!,
+      );
     };
     const before = await fp32Of(1);
     const after = await fp32Of(2);
@@ -170,10 +288,22 @@ describe('a round', () => {
 
   it('refuses an upload after the round closed with 409, and still answers replays', async () => {
     const d3 = devices[3];
-    const late = await putUpdate(f, d3.token, round.roundId, f32(3), JSON.stringify(updateMeta(round.roundId, d3.deviceId)));
+    const late = await putUpdate(
+      f,
+      d3.token,
+      round.roundId,
+      f32(3),
+      JSON.stringify(updateMeta(round.roundId, d3.deviceId)),
+    );
     expect(late.status).toBe(409);
     expect(await errorCode(late)).toBe('round_closed');
-    const replay = await putUpdate(f, devices[0].token, round.roundId, f32(0), JSON.stringify(updateMeta(round.roundId, devices[0].deviceId)));
+    const replay = await putUpdate(
+      f,
+      devices[0].token,
+      round.roundId,
+      f32(0),
+      JSON.stringify(updateMeta(round.roundId, devices[0].deviceId)),
+    );
     expect(replay.status).toBe(200);
     expect(((await replay.json()) as { duplicate: boolean }).duplicate).toBe(true);
     expect((await roundState()).reportedCount).toBe(3);
@@ -187,12 +317,24 @@ describe('a round without quorum', () => {
     const answers = [await checkIn(f, devices[0], taskId), await checkIn(f, devices[1], taskId)];
     const round = answers[0].body as CheckInSelected;
     expect(round.status).toBe('selected');
-    const ok = await putUpdate(f, devices[0].token, round.roundId, f32(0), JSON.stringify(updateMeta(round.roundId, devices[0].deviceId)));
+    const ok = await putUpdate(
+      f,
+      devices[0].token,
+      round.roundId,
+      f32(0),
+      JSON.stringify(updateMeta(round.roundId, devices[0].deviceId)),
+    );
     expect(ok.status).toBe(200);
     const versionsBefore = (await flock.deps.store.listModelVersions('digits', { limit: 100 })).length;
 
     await new Promise((r) => setTimeout(r, Date.parse(round.deadlineAt) - Date.now() + 100));
-    const late = await putUpdate(f, devices[1].token, round.roundId, f32(1), JSON.stringify(updateMeta(round.roundId, devices[1].deviceId)));
+    const late = await putUpdate(
+      f,
+      devices[1].token,
+      round.roundId,
+      f32(1),
+      JSON.stringify(updateMeta(round.roundId, devices[1].deviceId)),
+    );
     expect(late.status).toBe(409);
     expect(await errorCode(late)).toBe('late_upload');
 
@@ -204,7 +346,9 @@ describe('a round without quorum', () => {
     expect(await flock.deps.store.listModelVersions('digits', { limit: 100 })).toHaveLength(versionsBefore);
     const task = (await flock.deps.store.getTask(taskId))!;
     expect(task.currentVersion).toBe(1);
-    const rounds = (await (await f(`/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as { rounds: Array<{ state: string; failureReason: string }> };
+    const rounds = (await (await f(`/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as {
+      rounds: Array<{ state: string; failureReason: string }>;
+    };
     expect(rounds.rounds[0].state).toBe('failed');
     // The next check-in opens a fresh round from the unchanged version.
     const next = await checkIn(f, devices[1], taskId);

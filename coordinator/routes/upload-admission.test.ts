@@ -13,7 +13,19 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import { UPDATE_META_HEADER, type CheckInSelected } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import { maxUpdateBytes } from '../rounds/validate-update.ts';
-import { checkIn, createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, registerDevice, testAdminKey, updateMeta, type Fetcher, type FleetDevice } from './fleet.fixture.ts';
+import {
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
+  type Fetcher,
+  type FleetDevice,
+} from './fleet.fixture.ts';
 
 let dataDir: string;
 let flock: Coordinator;
@@ -39,7 +51,11 @@ function countingBody(totalBytes: number, chunkBytes = 64 * 1024, gate?: Promise
 function put(d: FleetDevice, roundId: string, body: BodyInit, meta = JSON.stringify(updateMeta(roundId, d.deviceId))) {
   return flock.app.request(`/v1/rounds/${roundId}/updates`, {
     method: 'PUT',
-    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream', [UPDATE_META_HEADER]: meta },
+    headers: {
+      authorization: `Bearer ${d.token}`,
+      'content-type': 'application/octet-stream',
+      [UPDATE_META_HEADER]: meta,
+    },
     body,
     duplex: 'half',
   } as RequestInit);
@@ -47,7 +63,13 @@ function put(d: FleetDevice, roundId: string, body: BodyInit, meta = JSON.string
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-upload-admission-'));
-  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false, rateLimits: { registerPerIp: { limit: 1000, windowMs: 60_000 }, perDevice: { limit: 1000, windowMs: 60_000 } } });
+  flock = await createCoordinator({
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    rateLimits: { registerPerIp: { limit: 1000, windowMs: 60_000 }, perDevice: { limit: 1000, windowMs: 60_000 } },
+  });
   f = async (path, init) => flock.app.request(path, init);
   expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small'), 'production')).status).toBe(201);
   specs = (await flock.deps.store.getModelVersion('digits', 1))!.weightSpecs;
@@ -63,7 +85,13 @@ describe('uploads are admitted before their body is read', () => {
   let roundId: string;
 
   beforeAll(async () => {
-    const res = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 3, minReports: 3, roundDeadlineSeconds: 600, clipNorm: 1 });
+    const res = await createTask(f, adminKey, 'digits', 1, {
+      population: 100,
+      clientsPerRound: 3,
+      minReports: 3,
+      roundDeadlineSeconds: 600,
+      clipNorm: 1,
+    });
     const taskId = ((await res.json()) as { id: string }).id;
     device = await registerDevice(f, 'digits');
     outsider = await registerDevice(f, 'digits');
@@ -91,7 +119,12 @@ describe('uploads are admitted before their body is read', () => {
     // A declared Content-Length over the cap is refused before any byte.
     const declared = await flock.app.request(`/v1/rounds/${roundId}/updates`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${device.token}`, 'content-type': 'application/octet-stream', 'content-length': String(cap + 1), [UPDATE_META_HEADER]: JSON.stringify(updateMeta(roundId, device.deviceId)) },
+      headers: {
+        authorization: `Bearer ${device.token}`,
+        'content-type': 'application/octet-stream',
+        'content-length': String(cap + 1),
+        [UPDATE_META_HEADER]: JSON.stringify(updateMeta(roundId, device.deviceId)),
+      },
       body: new Uint8Array(cap + 1),
     });
     expect(declared.status).toBe(413);
@@ -108,7 +141,11 @@ describe('uploads are admitted before their body is read', () => {
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
     open();
     for (const p of pending) expect((await p).status).toBe(422); // 1 KB of zeros is not a Flock update
-    const good = await put(device, roundId, encodeUpdate(deltaTensors(specs, (t, i) => 1e-4 * ((i % 7) - 3))) as Uint8Array<ArrayBuffer>);
+    const good = await put(
+      device,
+      roundId,
+      encodeUpdate(deltaTensors(specs, (t, i) => 1e-4 * ((i % 7) - 3))) as Uint8Array<ArrayBuffer>,
+    );
     expect(good.status).toBe(200);
     expect(await flock.deps.store.listUpdates(roundId)).toHaveLength(1);
   });

@@ -61,7 +61,8 @@ function cacheControl(urlPath: string): string {
   return urlPath.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
-const NOT_BUILT_PAGE = '<!doctype html><meta charset="utf-8"><title>Flock: demo not built</title><h1>The demo is not built</h1><p>Run <code>npm run build:demo</code> (or <code>npm start</code>, which builds it), then reload.</p>';
+const NOT_BUILT_PAGE =
+  '<!doctype html><meta charset="utf-8"><title>Flock: demo not built</title><h1>The demo is not built</h1><p>Run <code>npm run build:demo</code> (or <code>npm start</code>, which builds it), then reload.</p>';
 
 /**
  * @example
@@ -69,7 +70,10 @@ const NOT_BUILT_PAGE = '<!doctype html><meta charset="utf-8"><title>Flock: demo 
  * if (!site.demoBuilt) log.warn('demo not built: run npm run build:demo');
  * serve({ fetch: site.app.fetch, port: 8787 });
  */
-export function staticSite(api: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> }, options: StaticSiteOptions = {}): StaticSite {
+export function staticSite(
+  api: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> },
+  options: StaticSiteOptions = {},
+): StaticSite {
   const dist = resolve(options.distDir ?? DEFAULT_DIST_DIR);
   const demoDir = join(dist, 'demo');
   const sdkDir = join(dist, 'flock');
@@ -82,18 +86,26 @@ export function staticSite(api: { fetch: (request: Request, env?: unknown) => Re
 
   const send = (path: string, urlPath: string, extra: Record<string, string>) =>
     new Response(readFileSync(path), {
-      headers: { 'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': cacheControl(urlPath), ...extra },
+      headers: {
+        'content-type': CONTENT_TYPES[extname(path)] ?? 'application/octet-stream',
+        'cache-control': cacheControl(urlPath),
+        ...extra,
+      },
     });
 
   app.get('/sdk/*', async (c, next) => {
     const path = fileUnder(sdkDir, c.req.path.slice('/sdk'.length));
     if (!path) return next();
-    return send(path, c.req.path, { 'cross-origin-resource-policy': 'cross-origin', 'access-control-allow-origin': '*' });
+    return send(path, c.req.path, {
+      'cross-origin-resource-policy': 'cross-origin',
+      'access-control-allow-origin': '*',
+    });
   });
 
   const page = (file: string) => (c: { req: { path: string } }) => {
     const path = join(demoDir, file);
-    if (!existsSync(path)) return new Response(NOT_BUILT_PAGE, { status: 503, headers: { 'content-type': 'text/html; charset=utf-8' } });
+    if (!existsSync(path))
+      return new Response(NOT_BUILT_PAGE, { status: 503, headers: { 'content-type': 'text/html; charset=utf-8' } });
     return send(path, c.req.path, ISOLATION_HEADERS);
   };
   app.get('/', page('index.html'));

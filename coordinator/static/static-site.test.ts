@@ -74,7 +74,10 @@ describe('static site + seed', () => {
 
   it('seeds a production digits model once, and not again', async () => {
     const lines: string[] = [];
-    const first = await seedDemoModel(coordinator, { progress: (l) => lines.push(l), training: { examples: 1500, epochs: 1 } });
+    const first = await seedDemoModel(coordinator, {
+      progress: (l) => lines.push(l),
+      training: { examples: 1500, epochs: 1 },
+    });
     expect(first.seeded).toBe(true);
     if (!first.seeded) return;
     expect(first.holdoutAccuracy).toBeGreaterThan(0.7);
@@ -82,14 +85,22 @@ describe('static site + seed', () => {
     expect(production?.stage).toBe('production');
     expect(lines.join('\n')).toMatch(/seed model published: digits v1/);
     // A device of the app discovers the seeded federated task (what connect({ train: { tasks: 'auto' } }) asks).
-    const reg = await coordinator.app.request('/v1/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'digits' }) });
+    const reg = await coordinator.app.request('/v1/devices', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ app: 'digits' }),
+    });
     const { token } = (await reg.json()) as { token: string };
-    const listed = await coordinator.app.request('/v1/apps/digits/tasks', { headers: { authorization: `Bearer ${token}` } });
+    const listed = await coordinator.app.request('/v1/apps/digits/tasks', {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(listed.status).toBe(200);
     const { tasks } = (await listed.json()) as { tasks: Array<{ id: string; minExamples: number }> };
     expect(tasks).toHaveLength(1);
     expect((await coordinator.deps.store.getTask(tasks[0].id))?.modelVersion).toBe(first.version);
-    expect((await coordinator.app.request('/v1/apps/other/tasks', { headers: { authorization: `Bearer ${token}` } })).status).toBe(403);
+    expect(
+      (await coordinator.app.request('/v1/apps/other/tasks', { headers: { authorization: `Bearer ${token}` } })).status,
+    ).toBe(403);
     const second = await seedDemoModel(coordinator);
     expect(second.seeded).toBe(false);
     expect(await coordinator.deps.store.listTasks({ app: 'digits' })).toHaveLength(1);

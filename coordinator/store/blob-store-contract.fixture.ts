@@ -104,11 +104,28 @@ export function describeBlobStoreContract(name: string, openBlobStore: OpenBlobS
 
     it('rejects malformed hashes, including path traversal, with StoreError(invalid)', async () => {
       const blobs = await open();
-      const bad = ['../../etc/passwd', '..', '', 'ABCDEF'.padEnd(64, '0'), 'a'.repeat(63), 'a'.repeat(65),
-        `${'a'.repeat(62)}/.`, `..${'a'.repeat(62)}`, 'g'.repeat(64)];
+      const bad = [
+        '../../etc/passwd',
+        '..',
+        '',
+        'ABCDEF'.padEnd(64, '0'),
+        'a'.repeat(63),
+        'a'.repeat(65),
+        `${'a'.repeat(62)}/.`,
+        `..${'a'.repeat(62)}`,
+        'g'.repeat(64),
+      ];
       for (const hash of bad) {
-        for (const op of [() => blobs.get(hash), () => blobs.has(hash), () => blobs.size(hash), () => blobs.delete(hash)]) {
-          const err = await op().then(() => null, (e: unknown) => e);
+        for (const op of [
+          () => blobs.get(hash),
+          () => blobs.has(hash),
+          () => blobs.size(hash),
+          () => blobs.delete(hash),
+        ]) {
+          const err = await op().then(
+            () => null,
+            (e: unknown) => e,
+          );
           expect(err, `hash ${JSON.stringify(hash)}`).toBeInstanceOf(StoreError);
           expect((err as StoreError).code).toBe('invalid');
         }

@@ -17,7 +17,10 @@ import { BLOB_TABLE, createPostgresBlobStore, ensureBlobTable } from './postgres
 
 describeBlobStoreContract('folder', async ({ maxBytes }) => {
   const root = await mkdtemp(join(tmpdir(), 'flock-blobs-'));
-  return { blobs: await openFolderBlobStore({ dir: root, maxBytes }), cleanup: () => rm(root, { recursive: true, force: true }) };
+  return {
+    blobs: await openFolderBlobStore({ dir: root, maxBytes }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
 });
 
 describe.skipIf(skipWithoutPostgres('PostgreSQL bytea blob contract'))('PostgreSQL bytea blobs', () => {

@@ -42,7 +42,11 @@ export function sha256Hex(bytes: Uint8Array): string {
 /** Throws StoreError('invalid') unless `hash` is 64 lowercase hex characters. */
 export function assertBlobHash(hash: string): void {
   if (typeof hash !== 'string' || !HASH_RE.test(hash)) {
-    throw new StoreError('invalid', `Blob hash must be 64 lowercase hex characters (sha256), got ${JSON.stringify(String(hash).slice(0, 80))}.`, { hash: String(hash).slice(0, 80) });
+    throw new StoreError(
+      'invalid',
+      `Blob hash must be 64 lowercase hex characters (sha256), got ${JSON.stringify(String(hash).slice(0, 80))}.`,
+      { hash: String(hash).slice(0, 80) },
+    );
   }
 }
 
@@ -74,7 +78,10 @@ export async function openFolderBlobStore(options: FolderBlobStoreOptions): Prom
   return {
     async put(bytes) {
       if (bytes.byteLength > maxBytes) {
-        throw new StoreError('too_large', `Blob of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes.`, { size: bytes.byteLength, maxBytes });
+        throw new StoreError('too_large', `Blob of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes.`, {
+          size: bytes.byteLength,
+          maxBytes,
+        });
       }
       const hash = sha256Hex(bytes);
       const target = pathOf(hash);
@@ -169,7 +176,12 @@ async function ioStep<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (e instanceof StoreError) throw e;
-    throw new StoreError('io', `Could not ${what}: ${(e as Error).message}. Check the data directory's permissions and free space.`, {}, { cause: e });
+    throw new StoreError(
+      'io',
+      `Could not ${what}: ${(e as Error).message}. Check the data directory's permissions and free space.`,
+      {},
+      { cause: e },
+    );
   }
 }
 

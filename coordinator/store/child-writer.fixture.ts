@@ -19,14 +19,29 @@ if (mode === 'updates') {
     const deviceId = `d${i}`;
     const bytes = randomBytes(4096 + i);
     const { hash, size } = await store.blobs.put(bytes);
-    const r = await store.recordUpdate({ roundId: arg, deviceId, blobHash: hash, byteLength: size, numExamples: i + 1 });
+    const r = await store.recordUpdate({
+      roundId: arg,
+      deviceId,
+      blobHash: hash,
+      byteLength: size,
+      numExamples: i + 1,
+    });
     if (r.outcome !== 'accepted') throw new Error(`update ${deviceId}: ${r.outcome}`);
     process.stdout.write(`ACK ${deviceId} ${hash}\n`);
   }
 } else if (mode === 'versions') {
-  const made = await Promise.all(Array.from({ length: count }, () => store.createModelVersion({
-    app: arg, source: 'push', parentVersion: 1, topology: {}, weightSpecs: [], variants: [],
-  })));
+  const made = await Promise.all(
+    Array.from({ length: count }, () =>
+      store.createModelVersion({
+        app: arg,
+        source: 'push',
+        parentVersion: 1,
+        topology: {},
+        weightSpecs: [],
+        variants: [],
+      }),
+    ),
+  );
   for (const v of made) process.stdout.write(`VERSION ${v.version}\n`);
 } else if (mode === 'manifest') {
   const record = await store.publishManifest({ app: arg, version: count, sign: (generation) => ({ generation }) });

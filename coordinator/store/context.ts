@@ -29,14 +29,20 @@ export const MAX_LIMIT = 1000;
  */
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1) throw new StoreError('invalid', `limit must be a positive integer, got ${limit}.`);
-  if (limit > MAX_LIMIT) throw new StoreError('invalid', `limit must be at most ${MAX_LIMIT}, got ${limit}; read further pages with afterId or offset.`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new StoreError('invalid', `limit must be a positive integer, got ${limit}.`);
+  if (limit > MAX_LIMIT)
+    throw new StoreError(
+      'invalid',
+      `limit must be at most ${MAX_LIMIT}, got ${limit}; read further pages with afterId or offset.`,
+    );
   return limit;
 }
 
 export function pageOffset(offset: number | undefined): number {
   if (offset === undefined) return 0;
-  if (!Number.isInteger(offset) || offset < 0) throw new StoreError('invalid', `offset must be a non-negative integer, got ${offset}.`);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new StoreError('invalid', `offset must be a non-negative integer, got ${offset}.`);
   return offset;
 }
 
@@ -46,12 +52,16 @@ export function pageOffset(offset: number | undefined): number {
  * database (SQLite) until commit, so concurrent callers get distinct values.
  */
 export async function nextCounter(db: Kysely<Database>, scope: string, key: string): Promise<number> {
-  await db.insertInto('counters').values({ scope, key, value: 0 })
+  await db
+    .insertInto('counters')
+    .values({ scope, key, value: 0 })
     .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
     .execute();
-  const row = await db.updateTable('counters')
+  const row = await db
+    .updateTable('counters')
     .set((eb) => ({ value: eb('value', '+', 1) }))
-    .where('scope', '=', scope).where('key', '=', key)
+    .where('scope', '=', scope)
+    .where('key', '=', key)
     .returning('value')
     .executeTakeFirstOrThrow();
   return Number(row.value);
@@ -60,7 +70,11 @@ export async function nextCounter(db: Kysely<Database>, scope: string, key: stri
 /** Normalizes an ISO-8601 time to `toISOString()` form, or throws StoreError('invalid'). */
 export function isoTime(value: string, name: string): string {
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new StoreError('invalid', `${name} must be an ISO-8601 time such as 2025-01-31T12:00:00Z, got ${JSON.stringify(value)}.`);
+  if (Number.isNaN(ms))
+    throw new StoreError(
+      'invalid',
+      `${name} must be an ISO-8601 time such as 2025-01-31T12:00:00Z, got ${JSON.stringify(value)}.`,
+    );
   return new Date(ms).toISOString();
 }
 

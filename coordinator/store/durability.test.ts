@@ -18,7 +18,12 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Child { lines: string[]; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>; kill(): void; onLine(fn: (l: string) => void): void }
+interface Child {
+  lines: string[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  kill(): void;
+  onLine(fn: (l: string) => void): void;
+}
 
 function runChild(args: string[]): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,7 +41,9 @@ function runChild(args: string[]): Child {
       for (const fn of listeners) fn(line);
     }
   });
-  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+  });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
   });
@@ -48,11 +55,24 @@ describe('durability across processes', () => {
     const total = 400;
     const store = await openSqliteStore({ dataDir });
     await store.transaction(async (tx) => {
-      for (let i = 0; i < total; i++) await tx.createDevice({ deviceId: `d${i}`, app: 'digits', tokenHash: hashSecret(`t${i}`) });
+      for (let i = 0; i < total; i++)
+        await tx.createDevice({ deviceId: `d${i}`, app: 'digits', tokenHash: hashSecret(`t${i}`) });
     });
     await store.createModelVersion({ app: 'digits', source: 'push', topology: {}, weightSpecs: [], variants: [] });
-    const task = await store.createTask({ app: 'digits', name: 't', modelVersion: 1, plan: {}, budget: { epsilon: 1, delta: 1e-5 } });
-    const round = await store.createRound({ taskId: task.id, globalVersion: 1, goal: total, selectionLimit: total, deadlineAt: '2099-01-01T00:00:00Z' });
+    const task = await store.createTask({
+      app: 'digits',
+      name: 't',
+      modelVersion: 1,
+      plan: {},
+      budget: { epsilon: 1, delta: 1e-5 },
+    });
+    const round = await store.createRound({
+      taskId: task.id,
+      globalVersion: 1,
+      goal: total,
+      selectionLimit: total,
+      deadlineAt: '2099-01-01T00:00:00Z',
+    });
     await store.transaction(async (tx) => {
       for (let i = 0; i < total; i++) await tx.claimSlot(round.id, `d${i}`);
     });
@@ -60,7 +80,9 @@ describe('durability across processes', () => {
 
     const child = runChild(['updates', dataDir, round.id, String(total)]);
     const killAfter = 25;
-    child.onLine(() => { if (child.lines.length === killAfter) child.kill(); });
+    child.onLine(() => {
+      if (child.lines.length === killAfter) child.kill();
+    });
     const { signal, stderr } = await child.exit;
     expect(signal, `child ended on its own; stderr: ${stderr}`).toBe('SIGKILL');
     const acks = child.lines.filter((l) => l.startsWith('ACK ')).map((l) => l.split(' '));
@@ -79,7 +101,13 @@ describe('durability across processes', () => {
       // The count agrees with the rows: no update half-recorded.
       expect((await reopened.getRound(round.id))?.reportedCount).toBe(stored.size);
       // The round carries on after the restart.
-      const next = await reopened.recordUpdate({ roundId: round.id, deviceId: `d${total - 1}`, blobHash: 'f'.repeat(64), byteLength: 1, numExamples: 1 });
+      const next = await reopened.recordUpdate({
+        roundId: round.id,
+        deviceId: `d${total - 1}`,
+        blobHash: 'f'.repeat(64),
+        byteLength: 1,
+        numExamples: 1,
+      });
       expect(next.outcome).toBe('accepted');
     } finally {
       await reopened.close();
@@ -91,10 +119,15 @@ describe('durability across processes', () => {
     await store.createModelVersion({ app: 'digits', source: 'push', topology: {}, weightSpecs: [], variants: [] });
     await store.close();
     const per = 15;
-    const children = [runChild(['versions', dataDir, 'digits', String(per)]), runChild(['versions', dataDir, 'digits', String(per)])];
+    const children = [
+      runChild(['versions', dataDir, 'digits', String(per)]),
+      runChild(['versions', dataDir, 'digits', String(per)]),
+    ];
     const exits = await Promise.all(children.map((c) => c.exit));
     for (const e of exits) expect(e.code, e.stderr).toBe(0);
-    const versions = children.flatMap((c) => c.lines.filter((l) => l.startsWith('VERSION ')).map((l) => Number(l.split(' ')[1])));
+    const versions = children.flatMap((c) =>
+      c.lines.filter((l) => l.startsWith('VERSION ')).map((l) => Number(l.split(' ')[1])),
+    );
     expect(versions.sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * per }, (_, i) => i + 2));
     const reopened = await openSqliteStore({ dataDir });
     expect((await reopened.latestModelVersion('digits'))?.version).toBe(2 * per + 1);

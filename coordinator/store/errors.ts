@@ -20,7 +20,12 @@ export class StoreError extends Error {
   readonly code: StoreErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: StoreErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: StoreErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'StoreError';
     this.code = code;

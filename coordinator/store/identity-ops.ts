@@ -29,9 +29,22 @@ export function digestsEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-type IdentityOps = Pick<StoreOps,
-  'getSetting' | 'setSetting' | 'setSettingIfAbsent' | 'createAdminKey' | 'verifyAdminKey' | 'listAdminKeys' |
-  'revokeAdminKey' | 'createDevice' | 'getDevice' | 'verifyDeviceToken' | 'touchDevice' | 'listDevices' | 'countDevices'>;
+type IdentityOps = Pick<
+  StoreOps,
+  | 'getSetting'
+  | 'setSetting'
+  | 'setSettingIfAbsent'
+  | 'createAdminKey'
+  | 'verifyAdminKey'
+  | 'listAdminKeys'
+  | 'revokeAdminKey'
+  | 'createDevice'
+  | 'getDevice'
+  | 'verifyDeviceToken'
+  | 'touchDevice'
+  | 'listDevices'
+  | 'countDevices'
+>;
 
 export function identityOps(ctx: OpsContext): IdentityOps {
   return {
@@ -42,13 +55,17 @@ export function identityOps(ctx: OpsContext): IdentityOps {
     async setSetting(key, value) {
       const text = toJson(value);
       const at = ctx.now();
-      await ctx.db.insertInto('settings').values({ key, value: text, updated_at: at })
+      await ctx.db
+        .insertInto('settings')
+        .values({ key, value: text, updated_at: at })
         .onConflict((oc) => oc.column('key').doUpdateSet({ value: text, updated_at: at }))
         .execute();
     },
     async setSettingIfAbsent(key, value) {
       return ctx.atomic(async (db) => {
-        await db.insertInto('settings').values({ key, value: toJson(value), updated_at: ctx.now() })
+        await db
+          .insertInto('settings')
+          .values({ key, value: toJson(value), updated_at: ctx.now() })
           .onConflict((oc) => oc.column('key').doNothing())
           .execute();
         const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
@@ -61,7 +78,13 @@ export function identityOps(ctx: OpsContext): IdentityOps {
       try {
         await ctx.db.insertInto('admin_keys').values(row).execute();
       } catch (e) {
-        if (isUniqueViolation(e)) throw new StoreError('conflict', 'An admin key with this id or hash already exists.', { id: row.id }, { cause: e });
+        if (isUniqueViolation(e))
+          throw new StoreError(
+            'conflict',
+            'An admin key with this id or hash already exists.',
+            { id: row.id },
+            { cause: e },
+          );
         throw e;
       }
       return toAdminKey(row);
@@ -70,8 +93,12 @@ export function identityOps(ctx: OpsContext): IdentityOps {
       // Looking up by the hash leaks nothing useful through timing: an attacker
       // would have to choose keys by their sha256 prefix.
       const keyHash = hashSecret(key);
-      const row = await ctx.db.selectFrom('admin_keys').selectAll()
-        .where('key_hash', '=', keyHash).where('revoked_at', 'is', null).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('admin_keys')
+        .selectAll()
+        .where('key_hash', '=', keyHash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       return row && digestsEqual(row.key_hash, keyHash) ? toAdminKey(row) : null;
     },
     async listAdminKeys() {
@@ -79,8 +106,12 @@ export function identityOps(ctx: OpsContext): IdentityOps {
       return rows.map(toAdminKey);
     },
     async revokeAdminKey(id) {
-      const r = await ctx.db.updateTable('admin_keys').set({ revoked_at: ctx.now() })
-        .where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      const r = await ctx.db
+        .updateTable('admin_keys')
+        .set({ revoked_at: ctx.now() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     },
 
@@ -98,7 +129,13 @@ export function identityOps(ctx: OpsContext): IdentityOps {
       try {
         await ctx.db.insertInto('devices').values(row).execute();
       } catch (e) {
-        if (isUniqueViolation(e)) throw new StoreError('conflict', `Device ${input.deviceId} already exists.`, { deviceId: input.deviceId }, { cause: e });
+        if (isUniqueViolation(e))
+          throw new StoreError(
+            'conflict',
+            `Device ${input.deviceId} already exists.`,
+            { deviceId: input.deviceId },
+            { cause: e },
+          );
         throw e;
       }
       return toDevice(row);
@@ -113,18 +150,29 @@ export function identityOps(ctx: OpsContext): IdentityOps {
       return digestsEqual(row.token_hash, hashSecret(token)) ? toDevice(row) : null;
     },
     async touchDevice(deviceId, at) {
-      await ctx.db.updateTable('devices').set({ last_seen_at: at ?? ctx.now() }).where('device_id', '=', deviceId).execute();
+      await ctx.db
+        .updateTable('devices')
+        .set({ last_seen_at: at ?? ctx.now() })
+        .where('device_id', '=', deviceId)
+        .execute();
     },
     async listDevices(query = {}) {
       let q = ctx.db.selectFrom('devices').selectAll();
       if (query.app !== undefined) q = q.where('app', '=', query.app);
-      const rows = await q.orderBy('created_at').orderBy('device_id')
-        .limit(pageLimit(query.limit)).offset(pageOffset(query.offset)).execute();
+      const rows = await q
+        .orderBy('created_at')
+        .orderBy('device_id')
+        .limit(pageLimit(query.limit))
+        .offset(pageOffset(query.offset))
+        .execute();
       return rows.map(toDevice);
     },
     async countDevices(app) {
-      const row = await ctx.db.selectFrom('devices').select((eb) => eb.fn.countAll().as('n'))
-        .where('app', '=', app).executeTakeFirstOrThrow();
+      const row = await ctx.db
+        .selectFrom('devices')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('app', '=', app)
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     },
   };

@@ -42,7 +42,15 @@ export interface KyselyStoreOptions {
 }
 
 function opsFor(ctx: OpsContext): StoreOps {
-  return { ...identityOps(ctx), ...registryOps(ctx), ...taskOps(ctx), ...roundOps(ctx), ...logOps(ctx), ...rolloutOps(ctx), ...partialOps(ctx) };
+  return {
+    ...identityOps(ctx),
+    ...registryOps(ctx),
+    ...taskOps(ctx),
+    ...roundOps(ctx),
+    ...logOps(ctx),
+    ...rolloutOps(ctx),
+    ...partialOps(ctx),
+  };
 }
 
 /** Every operation of `ops`, returning only after `barrier` resolved. */
@@ -76,7 +84,10 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
   const guard = (): void => {
     if (closed) throw new StoreError('invalid', 'The store is closed; open it again to use it.');
     if (insideTx.getStore() === marker) {
-      throw new StoreError('invalid', 'The outer store was called inside store.transaction(); use the `tx` argument there, or the call would wait forever on its own transaction.');
+      throw new StoreError(
+        'invalid',
+        'The outer store was called inside store.transaction(); use the `tx` argument there, or the call would wait forever on its own transaction.',
+      );
     }
   };
 
@@ -110,10 +121,14 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
     async snapshot(fn) {
       guard();
       // SQLite takes no isolation level; its driver turns 'read only' into a deferred BEGIN (sqlite-store.ts).
-      const result = await db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => {
-        const txCtx: OpsContext = { db: trx, atomic: (inner) => inner(trx), now, newId };
-        return insideTx.run(marker, () => fn(opsFor(txCtx)));
-      });
+      const result = await db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .setAccessMode('read only')
+        .execute((trx) => {
+          const txCtx: OpsContext = { db: trx, atomic: (inner) => inner(trx), now, newId };
+          return insideTx.run(marker, () => fn(opsFor(txCtx)));
+        });
       // What was read may be a commit not yet on disk; answer only once it is, like every other read.
       if (barrier) await barrier();
       return result;
@@ -122,7 +137,10 @@ export function createKyselyStore(db: Kysely<Database>, options: KyselyStoreOpti
       if (closed) return;
       closed = true;
       // Wait for the in-flight query or transaction to release the connection before closing it.
-      await db.connection().execute(async () => undefined).catch(() => undefined);
+      await db
+        .connection()
+        .execute(async () => undefined)
+        .catch(() => undefined);
       await barrier?.().catch(() => undefined);
       await db.destroy();
       await options.onClose?.();

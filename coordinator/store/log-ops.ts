@@ -8,7 +8,10 @@ import type { OpsContext } from './context.ts';
 import { toAuditEntry, toJson, toTelemetry } from './rows.ts';
 import type { StoreOps } from './store.ts';
 
-type LogOps = Pick<StoreOps, 'appendAudit' | 'listAudit' | 'appendTelemetry' | 'listTelemetry' | 'deleteTelemetryBefore'>;
+type LogOps = Pick<
+  StoreOps,
+  'appendAudit' | 'listAudit' | 'appendTelemetry' | 'listTelemetry' | 'deleteTelemetryBefore'
+>;
 
 /** Rows per INSERT: keeps bound parameters well under SQLite's and PostgreSQL's limits. */
 const TELEMETRY_BATCH = 200;
@@ -16,14 +19,19 @@ const TELEMETRY_BATCH = 200;
 export function logOps(ctx: OpsContext): LogOps {
   return {
     async appendAudit(entry) {
-      if (!entry.actor || !entry.action) throw new StoreError('invalid', 'An audit entry needs an actor and an action.');
-      const row = await ctx.db.insertInto('audit_log').values({
-        at: ctx.now(),
-        actor: entry.actor,
-        action: entry.action,
-        target: entry.target ?? null,
-        details: toJson(entry.details ?? {}),
-      }).returningAll().executeTakeFirstOrThrow();
+      if (!entry.actor || !entry.action)
+        throw new StoreError('invalid', 'An audit entry needs an actor and an action.');
+      const row = await ctx.db
+        .insertInto('audit_log')
+        .values({
+          at: ctx.now(),
+          actor: entry.actor,
+          action: entry.action,
+          target: entry.target ?? null,
+          details: toJson(entry.details ?? {}),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
       return toAuditEntry(row);
     },
     async listAudit(query = {}) {
@@ -49,7 +57,10 @@ export function logOps(ctx: OpsContext): LogOps {
       }));
       await ctx.atomic(async (db) => {
         for (let i = 0; i < rows.length; i += TELEMETRY_BATCH) {
-          await db.insertInto('telemetry').values(rows.slice(i, i + TELEMETRY_BATCH)).execute();
+          await db
+            .insertInto('telemetry')
+            .values(rows.slice(i, i + TELEMETRY_BATCH))
+            .execute();
         }
       });
       return rows.length;
@@ -64,7 +75,10 @@ export function logOps(ctx: OpsContext): LogOps {
       return rows.map(toTelemetry);
     },
     async deleteTelemetryBefore(before) {
-      const result = await ctx.db.deleteFrom('telemetry').where('at', '<', isoTime(before, 'telemetry retention cutoff')).executeTakeFirst();
+      const result = await ctx.db
+        .deleteFrom('telemetry')
+        .where('at', '<', isoTime(before, 'telemetry retention cutoff'))
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };

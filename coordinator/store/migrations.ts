@@ -28,27 +28,34 @@ function inList(column: string, values: readonly string[]) {
 
 function withId<T extends string>(dialect: SqlDialectName, table: CreateTableBuilder<T, never>, name: string) {
   return table.addColumn(name, INT, (c) =>
-    dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity());
+    dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity(),
+  );
 }
 
 function initial(dialect: SqlDialectName): Migration {
   return {
     async up(db: Kysely<unknown>) {
       const s = db.schema;
-      await s.createTable('settings').ifNotExists()
+      await s
+        .createTable('settings')
+        .ifNotExists()
         .addColumn('key', TEXT, (c) => c.primaryKey())
         .addColumn('value', TEXT, notNull)
         .addColumn('updated_at', TEXT, notNull)
         .execute();
 
-      await s.createTable('counters').ifNotExists()
+      await s
+        .createTable('counters')
+        .ifNotExists()
         .addColumn('scope', TEXT, notNull)
         .addColumn('key', TEXT, notNull)
         .addColumn('value', INT, notNull)
         .addPrimaryKeyConstraint('counters_pk', ['scope', 'key'])
         .execute();
 
-      await s.createTable('admin_keys').ifNotExists()
+      await s
+        .createTable('admin_keys')
+        .ifNotExists()
         .addColumn('id', TEXT, (c) => c.primaryKey())
         .addColumn('key_hash', TEXT, (c) => c.notNull().unique())
         .addColumn('label', TEXT, notNull)
@@ -56,7 +63,9 @@ function initial(dialect: SqlDialectName): Migration {
         .addColumn('revoked_at', TEXT)
         .execute();
 
-      await s.createTable('devices').ifNotExists()
+      await s
+        .createTable('devices')
+        .ifNotExists()
         .addColumn('device_id', TEXT, (c) => c.primaryKey())
         .addColumn('app', TEXT, notNull)
         .addColumn('token_hash', TEXT, notNull)
@@ -67,7 +76,9 @@ function initial(dialect: SqlDialectName): Migration {
         .execute();
       await s.createIndex('devices_app_idx').ifNotExists().on('devices').columns(['app', 'created_at']).execute();
 
-      await s.createTable('model_versions').ifNotExists()
+      await s
+        .createTable('model_versions')
+        .ifNotExists()
         .addColumn('app', TEXT, notNull)
         .addColumn('version', INT, notNull)
         .addColumn('parent_version', INT)
@@ -88,7 +99,9 @@ function initial(dialect: SqlDialectName): Migration {
         .execute();
 
       const stages = ['candidate', 'canary', 'production', 'archived'];
-      await s.createTable('model_stages').ifNotExists()
+      await s
+        .createTable('model_stages')
+        .ifNotExists()
         .addColumn('app', TEXT, notNull)
         .addColumn('version', INT, notNull)
         .addColumn('stage', TEXT, (c) => c.notNull().check(inList('stage', stages)))
@@ -96,7 +109,12 @@ function initial(dialect: SqlDialectName): Migration {
         .addPrimaryKeyConstraint('model_stages_pk', ['app', 'version'])
         .addForeignKeyConstraint('model_stages_version_fk', ['app', 'version'], 'model_versions', ['app', 'version'])
         .execute();
-      await s.createIndex('model_stages_stage_idx').ifNotExists().on('model_stages').columns(['app', 'stage']).execute();
+      await s
+        .createIndex('model_stages_stage_idx')
+        .ifNotExists()
+        .on('model_stages')
+        .columns(['app', 'stage'])
+        .execute();
 
       await withId(dialect, s.createTable('stage_history').ifNotExists(), 'id')
         .addColumn('app', TEXT, notNull)
@@ -108,9 +126,16 @@ function initial(dialect: SqlDialectName): Migration {
         .addColumn('at', TEXT, notNull)
         .addForeignKeyConstraint('stage_history_version_fk', ['app', 'version'], 'model_versions', ['app', 'version'])
         .execute();
-      await s.createIndex('stage_history_version_idx').ifNotExists().on('stage_history').columns(['app', 'version']).execute();
+      await s
+        .createIndex('stage_history_version_idx')
+        .ifNotExists()
+        .on('stage_history')
+        .columns(['app', 'version'])
+        .execute();
 
-      await s.createTable('manifests').ifNotExists()
+      await s
+        .createTable('manifests')
+        .ifNotExists()
         .addColumn('app', TEXT, notNull)
         .addColumn('generation', INT, notNull)
         .addColumn('version', INT, notNull)
@@ -120,14 +145,18 @@ function initial(dialect: SqlDialectName): Migration {
         .addForeignKeyConstraint('manifests_version_fk', ['app', 'version'], 'model_versions', ['app', 'version'])
         .execute();
 
-      await s.createTable('tasks').ifNotExists()
+      await s
+        .createTable('tasks')
+        .ifNotExists()
         .addColumn('id', TEXT, (c) => c.primaryKey())
         .addColumn('app', TEXT, notNull)
         .addColumn('name', TEXT, notNull)
         .addColumn('model_version', INT, notNull)
         .addColumn('current_version', INT, notNull)
         .addColumn('plan', TEXT, notNull)
-        .addColumn('status', TEXT, (c) => c.notNull().check(inList('status', ['active', 'paused', 'budget_exhausted', 'done'])))
+        .addColumn('status', TEXT, (c) =>
+          c.notNull().check(inList('status', ['active', 'paused', 'budget_exhausted', 'done'])),
+        )
         .addColumn('budget_epsilon', REAL, notNull)
         .addColumn('budget_delta', REAL, notNull)
         .addColumn('accountant', TEXT, notNull)
@@ -140,7 +169,9 @@ function initial(dialect: SqlDialectName): Migration {
         .execute();
       await s.createIndex('tasks_app_idx').ifNotExists().on('tasks').columns(['app', 'status']).execute();
 
-      await s.createTable('rounds').ifNotExists()
+      await s
+        .createTable('rounds')
+        .ifNotExists()
         .addColumn('id', TEXT, (c) => c.primaryKey())
         .addColumn('task_id', TEXT, (c) => c.notNull().references('tasks.id'))
         .addColumn('number', INT, notNull)
@@ -158,9 +189,16 @@ function initial(dialect: SqlDialectName): Migration {
         .addColumn('metrics', TEXT, notNull)
         .addUniqueConstraint('rounds_task_number_uq', ['task_id', 'number'])
         .execute();
-      await s.createIndex('rounds_status_deadline_idx').ifNotExists().on('rounds').columns(['status', 'deadline_at']).execute();
+      await s
+        .createIndex('rounds_status_deadline_idx')
+        .ifNotExists()
+        .on('rounds')
+        .columns(['status', 'deadline_at'])
+        .execute();
 
-      await s.createTable('round_participants').ifNotExists()
+      await s
+        .createTable('round_participants')
+        .ifNotExists()
         .addColumn('round_id', TEXT, (c) => c.notNull().references('rounds.id'))
         .addColumn('device_id', TEXT, (c) => c.notNull().references('devices.device_id'))
         .addColumn('status', TEXT, (c) => c.notNull().check(inList('status', ['selected', 'reported', 'dropped'])))
@@ -179,7 +217,10 @@ function initial(dialect: SqlDialectName): Migration {
         .addColumn('meta', TEXT, notNull)
         .addColumn('received_at', TEXT, notNull)
         .addUniqueConstraint('updates_round_device_uq', ['round_id', 'device_id'])
-        .addForeignKeyConstraint('updates_participant_fk', ['round_id', 'device_id'], 'round_participants', ['round_id', 'device_id'])
+        .addForeignKeyConstraint('updates_participant_fk', ['round_id', 'device_id'], 'round_participants', [
+          'round_id',
+          'device_id',
+        ])
         .execute();
 
       await withId(dialect, s.createTable('audit_log').ifNotExists(), 'id')
@@ -200,11 +241,30 @@ function initial(dialect: SqlDialectName): Migration {
         .addColumn('payload', TEXT, notNull)
         .addColumn('at', TEXT, notNull)
         .execute();
-      await s.createIndex('telemetry_query_idx').ifNotExists().on('telemetry').columns(['app', 'version', 'kind', 'at']).execute();
+      await s
+        .createIndex('telemetry_query_idx')
+        .ifNotExists()
+        .on('telemetry')
+        .columns(['app', 'version', 'kind', 'at'])
+        .execute();
     },
     async down(db: Kysely<unknown>) {
-      for (const t of ['telemetry', 'audit_log', 'updates', 'round_participants', 'rounds', 'tasks', 'manifests',
-        'stage_history', 'model_stages', 'model_versions', 'devices', 'admin_keys', 'counters', 'settings']) {
+      for (const t of [
+        'telemetry',
+        'audit_log',
+        'updates',
+        'round_participants',
+        'rounds',
+        'tasks',
+        'manifests',
+        'stage_history',
+        'model_stages',
+        'model_versions',
+        'devices',
+        'admin_keys',
+        'counters',
+        'settings',
+      ]) {
         await db.schema.dropTable(t).ifExists().execute();
       }
     },
@@ -222,7 +282,13 @@ function initial(dialect: SqlDialectName): Migration {
 export function flockMigrations(dialect: SqlDialectName): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect), '0002_rollouts': rolloutsMigration(), '0003_round_partials': partialsMigration(), '0004_participant_examples': participantExamplesMigration(dialect), '0005_rollout_shadow': rolloutShadowMigration(dialect) };
+      return {
+        '0001_initial': initial(dialect),
+        '0002_rollouts': rolloutsMigration(),
+        '0003_round_partials': partialsMigration(),
+        '0004_participant_examples': participantExamplesMigration(dialect),
+        '0005_rollout_shadow': rolloutShadowMigration(dialect),
+      };
     },
   };
 }
@@ -232,9 +298,14 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: SqlDialectNam
   const migrator = new Migrator({ db, provider: flockMigrations(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    throw new StoreError('io', `Schema migration failed: ${(error as Error).message ?? String(error)}`, {
-      results: (results ?? []).map((r) => `${r.migrationName}:${r.status}`),
-    }, { cause: error });
+    throw new StoreError(
+      'io',
+      `Schema migration failed: ${(error as Error).message ?? String(error)}`,
+      {
+        results: (results ?? []).map((r) => `${r.migrationName}:${r.status}`),
+      },
+      { cause: error },
+    );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -10,12 +10,16 @@ import type { Kysely, Migration } from 'kysely';
 export function partialsMigration(): Migration {
   return {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('coordinator_processes').ifNotExists()
+      await db.schema
+        .createTable('coordinator_processes')
+        .ifNotExists()
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('started_at', 'text', (c) => c.notNull())
         .addColumn('heartbeat_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('round_partials').ifNotExists()
+      await db.schema
+        .createTable('round_partials')
+        .ifNotExists()
         .addColumn('round_id', 'text', (c) => c.notNull().references('rounds.id'))
         .addColumn('process_id', 'text', (c) => c.notNull())
         .addColumn('device_ids', 'text', (c) => c.notNull())

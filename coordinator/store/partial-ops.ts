@@ -13,8 +13,16 @@ import type { RoundPartialsTable } from './schema.ts';
 import type { StoreOps } from './store.ts';
 import type { RoundPartial } from './partial-types.ts';
 
-type PartialOps = Pick<StoreOps,
-  'heartbeatProcess' | 'removeProcess' | 'listLiveProcesses' | 'putRoundPartial' | 'listRoundPartials' | 'deleteRoundPartials' | 'pruneRoundPartials'>;
+type PartialOps = Pick<
+  StoreOps,
+  | 'heartbeatProcess'
+  | 'removeProcess'
+  | 'listLiveProcesses'
+  | 'putRoundPartial'
+  | 'listRoundPartials'
+  | 'deleteRoundPartials'
+  | 'pruneRoundPartials'
+>;
 
 function toPartial(r: RoundPartialsTable): RoundPartial {
   return {
@@ -36,7 +44,9 @@ export function partialOps(ctx: OpsContext): PartialOps {
     async heartbeatProcess(id) {
       if (!id) throw new StoreError('invalid', 'A coordinator process needs a non-empty id.');
       const at = ctx.now();
-      await ctx.db.insertInto('coordinator_processes').values({ id, started_at: at, heartbeat_at: at })
+      await ctx.db
+        .insertInto('coordinator_processes')
+        .values({ id, started_at: at, heartbeat_at: at })
         .onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: at }))
         .execute();
     },
@@ -44,14 +54,25 @@ export function partialOps(ctx: OpsContext): PartialOps {
       await ctx.db.deleteFrom('coordinator_processes').where('id', '=', id).execute();
     },
     async listLiveProcesses(since) {
-      const rows = await ctx.db.selectFrom('coordinator_processes').selectAll()
-        .where('heartbeat_at', '>=', isoTime(since, 'since')).orderBy('id').execute();
+      const rows = await ctx.db
+        .selectFrom('coordinator_processes')
+        .selectAll()
+        .where('heartbeat_at', '>=', isoTime(since, 'since'))
+        .orderBy('id')
+        .execute();
       return rows.map((r) => ({ id: r.id, startedAt: r.started_at, heartbeatAt: r.heartbeat_at }));
     },
     async putRoundPartial(p) {
       if (p.sumHash !== null) assertBlobHash(p.sumHash);
-      if ((p.sumHash === null) !== (p.deviceIds.length === 0) || p.count !== p.deviceIds.length || new Set(p.deviceIds).size !== p.deviceIds.length) {
-        throw new StoreError('invalid', `A round partial needs one distinct device id per counted update and a sum blob exactly when it is not empty (count ${p.count}, ${p.deviceIds.length} devices).`);
+      if (
+        (p.sumHash === null) !== (p.deviceIds.length === 0) ||
+        p.count !== p.deviceIds.length ||
+        new Set(p.deviceIds).size !== p.deviceIds.length
+      ) {
+        throw new StoreError(
+          'invalid',
+          `A round partial needs one distinct device id per counted update and a sum blob exactly when it is not empty (count ${p.count}, ${p.deviceIds.length} devices).`,
+        );
       }
       const row: RoundPartialsTable = {
         round_id: p.roundId,
@@ -66,7 +87,9 @@ export function partialOps(ctx: OpsContext): PartialOps {
         created_at: ctx.now(),
       };
       try {
-        const result = await ctx.db.insertInto('round_partials').values(row)
+        const result = await ctx.db
+          .insertInto('round_partials')
+          .values(row)
           .onConflict((oc) => oc.columns(['round_id', 'process_id']).doNothing())
           .executeTakeFirst();
         return Number(result?.numInsertedOrUpdatedRows ?? 0n) > 0;
@@ -76,8 +99,13 @@ export function partialOps(ctx: OpsContext): PartialOps {
       }
     },
     async listRoundPartials(roundId) {
-      const rows = await ctx.db.selectFrom('round_partials').selectAll().where('round_id', '=', roundId)
-        .orderBy('created_at').orderBy('process_id').execute();
+      const rows = await ctx.db
+        .selectFrom('round_partials')
+        .selectAll()
+        .where('round_id', '=', roundId)
+        .orderBy('created_at')
+        .orderBy('process_id')
+        .execute();
       return rows.map(toPartial);
     },
     async deleteRoundPartials(roundId) {
@@ -85,9 +113,13 @@ export function partialOps(ctx: OpsContext): PartialOps {
       return rows.map(toPartial);
     },
     async pruneRoundPartials() {
-      const rows = await ctx.db.deleteFrom('round_partials')
-        .where('round_id', 'in', (eb) => eb.selectFrom('rounds').select('id').where('status', 'in', ['closed', 'failed']))
-        .returningAll().execute();
+      const rows = await ctx.db
+        .deleteFrom('round_partials')
+        .where('round_id', 'in', (eb) =>
+          eb.selectFrom('rounds').select('id').where('status', 'in', ['closed', 'failed']),
+        )
+        .returningAll()
+        .execute();
       return rows.map(toPartial);
     },
   };

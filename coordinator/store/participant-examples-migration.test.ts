@@ -39,6 +39,8 @@ it('adds declared_examples once, and runs again when its record was lost', async
   await store.close();
   expect(columns(file).filter((c) => c === 'declared_examples')).toHaveLength(1);
   const again = new BetterSqlite3(file, { readonly: true });
-  expect(again.prepare("select count(*) n from kysely_migration where name = '0004_participant_examples'").get()).toEqual({ n: 1 });
+  expect(
+    again.prepare("select count(*) n from kysely_migration where name = '0004_participant_examples'").get(),
+  ).toEqual({ n: 1 });
   again.close();
 });

@@ -33,7 +33,12 @@ export interface PostgresBlobStoreOptions {
   maxBytes?: number;
 }
 
-async function query<R extends pg.QueryResultRow>(pool: pg.Pool, what: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+async function query<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  what: string,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
   try {
     return await pool.query<R>(text, values);
   } catch (e) {
@@ -57,17 +62,29 @@ export function createPostgresBlobStore(options: PostgresBlobStoreOptions): Blob
   return {
     async put(bytes) {
       if (bytes.byteLength > maxBytes) {
-        throw new StoreError('too_large', `Blob of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes.`, { size: bytes.byteLength, maxBytes });
+        throw new StoreError('too_large', `Blob of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes.`, {
+          size: bytes.byteLength,
+          maxBytes,
+        });
       }
       const hash = sha256Hex(bytes);
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      await query(pool, `store blob ${hash}`,
-        `insert into ${BLOB_TABLE} (hash, size, bytes) values ($1, $2, $3) on conflict (hash) do nothing`, [hash, bytes.byteLength, buf]);
+      await query(
+        pool,
+        `store blob ${hash}`,
+        `insert into ${BLOB_TABLE} (hash, size, bytes) values ($1, $2, $3) on conflict (hash) do nothing`,
+        [hash, bytes.byteLength, buf],
+      );
       return { hash, size: bytes.byteLength };
     },
     async get(hash) {
       assertBlobHash(hash);
-      const r = await query<{ bytes: Buffer }>(pool, `read blob ${hash}`, `select bytes from ${BLOB_TABLE} where hash = $1`, [hash]);
+      const r = await query<{ bytes: Buffer }>(
+        pool,
+        `read blob ${hash}`,
+        `select bytes from ${BLOB_TABLE} where hash = $1`,
+        [hash],
+      );
       const buf = r.rows[0]?.bytes;
       return buf ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : null;
     },
@@ -78,7 +95,12 @@ export function createPostgresBlobStore(options: PostgresBlobStoreOptions): Blob
     },
     async size(hash) {
       assertBlobHash(hash);
-      const r = await query<{ size: number }>(pool, `size blob ${hash}`, `select size from ${BLOB_TABLE} where hash = $1`, [hash]);
+      const r = await query<{ size: number }>(
+        pool,
+        `size blob ${hash}`,
+        `select size from ${BLOB_TABLE} where hash = $1`,
+        [hash],
+      );
       return r.rows[0]?.size ?? null;
     },
     async delete(hash) {

@@ -21,7 +21,9 @@ const skip = skipWithoutPostgres('PostgreSQL store tests');
 
 describe('redactConnectionString', () => {
   it('hides the password and keeps the rest', () => {
-    expect(redactConnectionString('postgres://flock:s3cret@db.internal:5432/flock')).toBe('postgres://flock:***@db.internal:5432/flock');
+    expect(redactConnectionString('postgres://flock:s3cret@db.internal:5432/flock')).toBe(
+      'postgres://flock:***@db.internal:5432/flock',
+    );
     expect(redactConnectionString('postgres://postgres@127.0.0.1:5432/x')).toBe('postgres://postgres@127.0.0.1:5432/x');
   });
 });
@@ -57,11 +59,30 @@ describe.skipIf(skip)('PostgreSQL store', () => {
 
   async function seed(s: Store, devices: number, goal: number, selectionLimit: number): Promise<Round> {
     await s.transaction(async (tx) => {
-      for (let i = 0; i < devices; i++) await tx.createDevice({ deviceId: `d${i}`, app: 'digits', tokenHash: hashSecret(`t${i}`) });
+      for (let i = 0; i < devices; i++)
+        await tx.createDevice({ deviceId: `d${i}`, app: 'digits', tokenHash: hashSecret(`t${i}`) });
     });
-    await s.createModelVersion({ app: 'digits', source: 'push', topology: {}, weightSpecs: [{ name: 'w', shape: [2] }], variants: [] });
-    const task = await s.createTask({ app: 'digits', name: 'mnist', modelVersion: 1, plan: {}, budget: { epsilon: 4, delta: 1e-5 } });
-    return s.createRound({ taskId: task.id, globalVersion: 1, goal, selectionLimit, deadlineAt: new Date(Date.now() + 60_000).toISOString() });
+    await s.createModelVersion({
+      app: 'digits',
+      source: 'push',
+      topology: {},
+      weightSpecs: [{ name: 'w', shape: [2] }],
+      variants: [],
+    });
+    const task = await s.createTask({
+      app: 'digits',
+      name: 'mnist',
+      modelVersion: 1,
+      plan: {},
+      budget: { epsilon: 4, delta: 1e-5 },
+    });
+    return s.createRound({
+      taskId: task.id,
+      globalVersion: 1,
+      goal,
+      selectionLimit,
+      deadlineAt: new Date(Date.now() + 60_000).toISOString(),
+    });
   }
   const hashOf = (n: number) => n.toString(16).padStart(64, '0');
 
@@ -75,7 +96,8 @@ describe.skipIf(skip)('PostgreSQL store', () => {
       const applied = await client.query<{ name: string }>('select name from kysely_migration order by name');
       expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(await flockMigrations('postgres').getMigrations()));
       const storage = await client.query<{ attstorage: string }>(
-        `select attstorage from pg_attribute where attrelid = '${BLOB_TABLE}'::regclass and attname = 'bytes'`);
+        `select attstorage from pg_attribute where attrelid = '${BLOB_TABLE}'::regclass and attname = 'bytes'`,
+      );
       expect(storage.rows[0].attstorage).toBe('e'); // STORAGE EXTERNAL
     } finally {
       await client.end();
@@ -86,13 +108,21 @@ describe.skipIf(skip)('PostgreSQL store', () => {
     db = await createTestDatabase('claims');
     const [a, b] = [await open(5), await open(5)];
     const round = await seed(a, 50, 10, 13);
-    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).claimSlot(round.id, `d${i}`)));
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).claimSlot(round.id, `d${i}`)),
+    );
     expect(outcomes.filter((o) => o === 'selected')).toHaveLength(13);
     expect(outcomes.filter((o) => o === 'full')).toHaveLength(37);
     expect((await b.getRound(round.id))?.selectedCount).toBe(13);
     expect(await a.listParticipants(round.id)).toHaveLength(13);
     // The same device claiming through both pools at once is counted once.
-    const r2 = await a.createRound({ taskId: round.taskId, globalVersion: 1, goal: 1, selectionLimit: 5, deadlineAt: '2030-01-01T00:00:00Z' });
+    const r2 = await a.createRound({
+      taskId: round.taskId,
+      globalVersion: 1,
+      goal: 1,
+      selectionLimit: 5,
+      deadlineAt: '2030-01-01T00:00:00Z',
+    });
     const twice = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).claimSlot(r2.id, 'd0')));
     expect(twice.filter((o) => o === 'selected')).toHaveLength(1);
     expect((await a.getRound(r2.id))?.selectedCount).toBe(1);
@@ -103,8 +133,17 @@ describe.skipIf(skip)('PostgreSQL store', () => {
     const [a, b] = [await open(5), await open(5)];
     const round = await seed(a, 4, 4, 4);
     for (let i = 0; i < 4; i++) await a.claimSlot(round.id, `d${i}`);
-    const results = await Promise.all(Array.from({ length: 24 }, (_, i) =>
-      (i % 2 ? a : b).recordUpdate({ roundId: round.id, deviceId: `d${i % 4}`, blobHash: hashOf(i % 4 + 1), byteLength: 3, numExamples: 3 })));
+    const results = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        (i % 2 ? a : b).recordUpdate({
+          roundId: round.id,
+          deviceId: `d${i % 4}`,
+          blobHash: hashOf((i % 4) + 1),
+          byteLength: 3,
+          numExamples: 3,
+        }),
+      ),
+    );
     expect(results.filter((r) => r.outcome === 'accepted')).toHaveLength(4);
     expect(results.filter((r) => r.outcome === 'duplicate')).toHaveLength(20);
     const counts = results.flatMap((r) => (r.outcome === 'accepted' ? [r.reportedCount] : [])).sort();
@@ -119,15 +158,26 @@ describe.skipIf(skip)('PostgreSQL store', () => {
     const round = await seed(a, 30, 30, 30);
     for (let i = 0; i < 30; i++) await a.claimSlot(round.id, `d${i}`);
     const uploads = Array.from({ length: 30 }, (_, i) =>
-      (i % 2 ? a : b).recordUpdate({ roundId: round.id, deviceId: `d${i}`, blobHash: hashOf(i + 1), byteLength: 1, numExamples: 1 }));
-    const votes = await Promise.all([a, b, a, b].map(async (s, i) => {
-      await new Promise((r) => setTimeout(r, i));
-      return s.beginClosing(round.id);
-    }));
+      (i % 2 ? a : b).recordUpdate({
+        roundId: round.id,
+        deviceId: `d${i}`,
+        blobHash: hashOf(i + 1),
+        byteLength: 1,
+        numExamples: 1,
+      }),
+    );
+    const votes = await Promise.all(
+      [a, b, a, b].map(async (s, i) => {
+        await new Promise((r) => setTimeout(r, i));
+        return s.beginClosing(round.id);
+      }),
+    );
     const results = await Promise.all(uploads);
     expect(votes.filter(Boolean)).toHaveLength(1);
     const accepted = results.flatMap((r, i) => (r.outcome === 'accepted' ? [`d${i}`] : [])).sort();
-    expect(results.every((r) => r.outcome === 'accepted' || (r.outcome === 'round-closed' && r.status === 'closing'))).toBe(true);
+    expect(
+      results.every((r) => r.outcome === 'accepted' || (r.outcome === 'round-closed' && r.status === 'closing')),
+    ).toBe(true);
     // What the closer reads after winning is exactly what was acknowledged.
     expect((await a.listUpdates(round.id)).map((u) => u.deviceId).sort()).toEqual(accepted);
     expect((await b.getRound(round.id))?.reportedCount).toBe(accepted.length);
@@ -136,8 +186,17 @@ describe.skipIf(skip)('PostgreSQL store', () => {
   it('allocates version numbers without gaps or repeats from two pools', async () => {
     db = await createTestDatabase('versions');
     const [a, b] = [await open(4), await open(4)];
-    const made = await Promise.all(Array.from({ length: 24 }, (_, i) =>
-      (i % 2 ? a : b).createModelVersion({ app: 'digits', source: 'push', topology: {}, weightSpecs: [], variants: [] })));
+    const made = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        (i % 2 ? a : b).createModelVersion({
+          app: 'digits',
+          source: 'push',
+          topology: {},
+          weightSpecs: [],
+          variants: [],
+        }),
+      ),
+    );
     expect(made.map((m) => m.version).sort((x, y) => x - y)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
   });
 
@@ -159,7 +218,10 @@ describe.skipIf(skip)('PostgreSQL store', () => {
   });
 
   it('fails to open with a clear error and no leaked pool when the server is unreachable', async () => {
-    const err = await openPostgresStore({ connectionString: 'postgres://flock:pw@127.0.0.1:1/none' }).then(() => null, (e: unknown) => e);
+    const err = await openPostgresStore({ connectionString: 'postgres://flock:pw@127.0.0.1:1/none' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'io' });
     expect(String((err as Error).message)).toContain('postgres://flock:***@127.0.0.1:1/none');
   });

@@ -50,7 +50,10 @@ export function redactConnectionString(url: string): string {
 
 async function migrateOnce(options: PostgresStoreOptions, db: Kysely<Database>, pool: pg.Pool): Promise<void> {
   // A dedicated session holds the lock, so the migrator may use any pool connection (even with poolSize 1).
-  const lock = new pg.Client({ connectionString: options.connectionString, application_name: `${options.applicationName ?? 'flock'}-migrate` });
+  const lock = new pg.Client({
+    connectionString: options.connectionString,
+    application_name: `${options.applicationName ?? 'flock'}-migrate`,
+  });
   await lock.connect();
   try {
     await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
@@ -77,7 +80,8 @@ async function migrateOnce(options: PostgresStoreOptions, db: Kysely<Database>, 
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const poolSize = options.poolSize ?? 10;
-  if (!Number.isInteger(poolSize) || poolSize < 1) throw new StoreError('invalid', `poolSize must be a positive integer, got ${poolSize}.`);
+  if (!Number.isInteger(poolSize) || poolSize < 1)
+    throw new StoreError('invalid', `poolSize must be a positive integer, got ${poolSize}.`);
   const where = redactConnectionString(options.connectionString);
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -90,13 +94,19 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await migrateOnce(options, db, pool);
-    const blobs = options.blobs === undefined || options.blobs === 'bytea'
-      ? createPostgresBlobStore({ pool, maxBytes: options.maxBlobBytes })
-      : options.blobs;
+    const blobs =
+      options.blobs === undefined || options.blobs === 'bytea'
+        ? createPostgresBlobStore({ pool, maxBytes: options.maxBlobBytes })
+        : options.blobs;
     return createKyselyStore(db, { kind: 'postgres', blobs, now: options.now });
   } catch (e) {
     await db.destroy().catch(() => undefined);
     if (e instanceof StoreError) throw e;
-    throw new StoreError('io', `Could not open the PostgreSQL store at ${where}: ${(e as Error).message}. Check that the server is up and the URL, user and database are right.`, { url: where }, { cause: e });
+    throw new StoreError(
+      'io',
+      `Could not open the PostgreSQL store at ${where}: ${(e as Error).message}. Check that the server is up and the URL, user and database are right.`,
+      { url: where },
+      { cause: e },
+    );
   }
 }

@@ -10,7 +10,9 @@ export function rolloutsMigration(): Migration {
   return {
     async up(db: Kysely<unknown>) {
       const statuses = sql`${sql.ref('status')} in (${sql.join(ROLLOUT_STATUSES.map((s) => sql.lit(s)))})`;
-      await db.schema.createTable('rollouts').ifNotExists()
+      await db.schema
+        .createTable('rollouts')
+        .ifNotExists()
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('app', 'text', (c) => c.notNull())
         .addColumn('candidate_version', 'integer', (c) => c.notNull())
@@ -29,9 +31,17 @@ export function rolloutsMigration(): Migration {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .addColumn('ended_at', 'text')
-        .addForeignKeyConstraint('rollouts_candidate_fk', ['app', 'candidate_version'], 'model_versions', ['app', 'version'])
+        .addForeignKeyConstraint('rollouts_candidate_fk', ['app', 'candidate_version'], 'model_versions', [
+          'app',
+          'version',
+        ])
         .execute();
-      await db.schema.createIndex('rollouts_app_status_idx').ifNotExists().on('rollouts').columns(['app', 'status']).execute();
+      await db.schema
+        .createIndex('rollouts_app_status_idx')
+        .ifNotExists()
+        .on('rollouts')
+        .columns(['app', 'status'])
+        .execute();
     },
     async down(db: Kysely<unknown>) {
       await db.schema.dropTable('rollouts').ifExists().execute();

@@ -43,7 +43,10 @@ function toRollout(r: Selectable<RolloutsTable>): Rollout {
 
 function assertStatus(status: string): void {
   if (!(ROLLOUT_STATUSES as readonly string[]).includes(status)) {
-    throw new StoreError('invalid', `Unknown rollout status ${JSON.stringify(status)}; use one of ${ROLLOUT_STATUSES.join(', ')}.`);
+    throw new StoreError(
+      'invalid',
+      `Unknown rollout status ${JSON.stringify(status)}; use one of ${ROLLOUT_STATUSES.join(', ')}.`,
+    );
   }
 }
 
@@ -51,7 +54,10 @@ export function rolloutOps(ctx: OpsContext): RolloutOps {
   return {
     async createRollout(input) {
       if (input.stages.length === 0 || input.stages.some((p) => !(p > 0 && p <= 100))) {
-        throw new StoreError('invalid', `Rollout stages must be percentages in (0, 100], got ${JSON.stringify(input.stages)}.`);
+        throw new StoreError(
+          'invalid',
+          `Rollout stages must be percentages in (0, 100], got ${JSON.stringify(input.stages)}.`,
+        );
       }
       const at = ctx.now();
       const row: RolloutsTable = {
@@ -101,7 +107,8 @@ export function rolloutOps(ctx: OpsContext): RolloutOps {
       if (patch.stageStartedAt !== undefined) set.stage_started_at = patch.stageStartedAt;
       if (patch.canaryGeneration !== undefined) set.canary_generation = patch.canaryGeneration;
       if (patch.controlGeneration !== undefined) set.control_generation = patch.controlGeneration;
-      if (patch.lastVerdict !== undefined) set.last_verdict = patch.lastVerdict === null ? null : toJson(patch.lastVerdict);
+      if (patch.lastVerdict !== undefined)
+        set.last_verdict = patch.lastVerdict === null ? null : toJson(patch.lastVerdict);
       if (patch.reason !== undefined) set.reason = patch.reason;
       if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
       return ctx.atomic(async (db) => {
@@ -112,8 +119,17 @@ export function rolloutOps(ctx: OpsContext): RolloutOps {
         const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) throw new StoreError('not_found', `Rollout ${id} does not exist.`, { id });
         if (Number(result.numUpdatedRows) === 0) {
-          const wanted = [options.ifStatus && options.ifStatus.join(' or '), options.ifStageIndex !== undefined && `at stage index ${options.ifStageIndex}`].filter(Boolean).join(', ');
-          throw new StoreError('conflict', `Rollout ${id} is ${row.status} at stage index ${row.stage_index}, not ${wanted}; it changed meanwhile, reload it.`, { id, status: row.status, stageIndex: Number(row.stage_index) });
+          const wanted = [
+            options.ifStatus && options.ifStatus.join(' or '),
+            options.ifStageIndex !== undefined && `at stage index ${options.ifStageIndex}`,
+          ]
+            .filter(Boolean)
+            .join(', ');
+          throw new StoreError(
+            'conflict',
+            `Rollout ${id} is ${row.status} at stage index ${row.stage_index}, not ${wanted}; it changed meanwhile, reload it.`,
+            { id, status: row.status, stageIndex: Number(row.stage_index) },
+          );
         }
         return toRollout(row);
       });

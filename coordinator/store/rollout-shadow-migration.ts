@@ -16,13 +16,21 @@ export function rolloutShadowMigration(dialect: SqlDialectName): Migration {
     async up(db: Kysely<unknown>) {
       const tables = dialect === 'sqlite' ? await db.introspection.getTables() : [];
       const rollouts = tables.find((t) => t.name === 'rollouts');
-      if (!rollouts?.columns.some((c) => c.name === 'shadow')) await db.schema.alterTable('rollouts').addColumn('shadow', 'text').execute();
-      const rows = (await sql<{ id: string; metrics: string }>`select id, metrics from rollouts where metrics like ${'%"shadow"%'}`.execute(db)).rows;
+      if (!rollouts?.columns.some((c) => c.name === 'shadow'))
+        await db.schema.alterTable('rollouts').addColumn('shadow', 'text').execute();
+      const rows = (
+        await sql<{
+          id: string;
+          metrics: string;
+        }>`select id, metrics from rollouts where metrics like ${'%"shadow"%'}`.execute(db)
+      ).rows;
       for (const row of rows) {
         const metrics = JSON.parse(row.metrics) as Record<string, unknown>;
         if (metrics.shadow === undefined) continue;
         const { shadow, ...rules } = metrics;
-        await sql`update rollouts set shadow = ${JSON.stringify(shadow)}, metrics = ${JSON.stringify(rules)} where id = ${row.id}`.execute(db);
+        await sql`update rollouts set shadow = ${JSON.stringify(shadow)}, metrics = ${JSON.stringify(rules)} where id = ${row.id}`.execute(
+          db,
+        );
       }
     },
     async down(db: Kysely<unknown>) {

@@ -7,7 +7,14 @@
 import type { IsoTime, JsonObject } from './types.ts';
 
 export type RolloutStatus = 'running' | 'paused' | 'halted' | 'completed' | 'rolled_back' | 'aborted';
-export const ROLLOUT_STATUSES: readonly RolloutStatus[] = ['running', 'paused', 'halted', 'completed', 'rolled_back', 'aborted'];
+export const ROLLOUT_STATUSES: readonly RolloutStatus[] = [
+  'running',
+  'paused',
+  'halted',
+  'completed',
+  'rolled_back',
+  'aborted',
+];
 /** Statuses in which cohorts are still served their rollout manifests. */
 export const LIVE_ROLLOUT_STATUSES: readonly RolloutStatus[] = ['running', 'paused', 'halted'];
 
@@ -52,8 +59,19 @@ export interface NewRollout {
   shadow?: JsonObject | null;
 }
 
-export type RolloutPatch = Partial<Pick<Rollout,
-  'status' | 'stageIndex' | 'stageStartedAt' | 'canaryGeneration' | 'controlGeneration' | 'lastVerdict' | 'reason' | 'endedAt'>>;
+export type RolloutPatch = Partial<
+  Pick<
+    Rollout,
+    | 'status'
+    | 'stageIndex'
+    | 'stageStartedAt'
+    | 'canaryGeneration'
+    | 'controlGeneration'
+    | 'lastVerdict'
+    | 'reason'
+    | 'endedAt'
+  >
+>;
 
 export interface RolloutQuery {
   app?: string;

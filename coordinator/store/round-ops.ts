@@ -18,12 +18,25 @@ import type { RoundsTable } from './schema.ts';
 import type { StoreOps } from './store.ts';
 import type { RoundStatus } from './types.ts';
 
-type RoundOps = Pick<StoreOps,
-  'createRound' | 'getRound' | 'latestRound' | 'listRounds' | 'beginClosing' | 'finishRound' | 'claimSlot' |
-  'getParticipant' | 'listParticipants' | 'recordUpdate' | 'getUpdate' | 'listUpdates'>;
+type RoundOps = Pick<
+  StoreOps,
+  | 'createRound'
+  | 'getRound'
+  | 'latestRound'
+  | 'listRounds'
+  | 'beginClosing'
+  | 'finishRound'
+  | 'claimSlot'
+  | 'getParticipant'
+  | 'listParticipants'
+  | 'recordUpdate'
+  | 'getUpdate'
+  | 'listUpdates'
+>;
 
 function assertCount(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new StoreError('invalid', `${name} must be an integer >= ${min}, got ${value}.`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new StoreError('invalid', `${name} must be an integer >= ${min}, got ${value}.`);
 }
 
 /** Largest value of an `integer` column on PostgreSQL (int4); SQLite would take more, so both refuse it here. */
@@ -58,7 +71,8 @@ export function roundOps(ctx: OpsContext): RoundOps {
         try {
           await db.insertInto('rounds').values(row).execute();
         } catch (e) {
-          if (isUniqueViolation(e)) throw new StoreError('conflict', `Round ${row.id} already exists.`, { id: row.id }, { cause: e });
+          if (isUniqueViolation(e))
+            throw new StoreError('conflict', `Round ${row.id} already exists.`, { id: row.id }, { cause: e });
           throw e;
         }
         return toRound(row);
@@ -69,8 +83,13 @@ export function roundOps(ctx: OpsContext): RoundOps {
       return row ? toRound(row) : null;
     },
     async latestRound(taskId) {
-      const row = await ctx.db.selectFrom('rounds').selectAll().where('task_id', '=', taskId)
-        .orderBy('number', 'desc').limit(1).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('rounds')
+        .selectAll()
+        .where('task_id', '=', taskId)
+        .orderBy('number', 'desc')
+        .limit(1)
+        .executeTakeFirst();
       return row ? toRound(row) : null;
     },
     async listRounds(query = {}) {
@@ -81,13 +100,21 @@ export function roundOps(ctx: OpsContext): RoundOps {
         q = q.where('status', 'in', query.status);
       }
       if (query.deadlineBefore !== undefined) q = q.where('deadline_at', '<', query.deadlineBefore);
-      const rows = await q.orderBy('started_at', 'desc').orderBy('number', 'desc')
-        .limit(pageLimit(query.limit)).offset(pageOffset(query.offset)).execute();
+      const rows = await q
+        .orderBy('started_at', 'desc')
+        .orderBy('number', 'desc')
+        .limit(pageLimit(query.limit))
+        .offset(pageOffset(query.offset))
+        .execute();
       return rows.map(toRound);
     },
     async beginClosing(roundId) {
-      const r = await ctx.db.updateTable('rounds').set({ status: 'closing' })
-        .where('id', '=', roundId).where('status', '=', 'open').executeTakeFirst();
+      const r = await ctx.db
+        .updateTable('rounds')
+        .set({ status: 'closing' })
+        .where('id', '=', roundId)
+        .where('status', '=', 'open')
+        .executeTakeFirst();
       return Number(r.numUpdatedRows) === 1;
     },
     async finishRound(roundId, finish) {
@@ -100,15 +127,23 @@ export function roundOps(ctx: OpsContext): RoundOps {
           failure_reason: finish.failureReason ?? null,
         };
         if (finish.metrics !== undefined) set.metrics = toJson(finish.metrics);
-        const r = await db.updateTable('rounds').set(set)
-          .where('id', '=', roundId).where('status', 'in', finish.from).executeTakeFirst();
+        const r = await db
+          .updateTable('rounds')
+          .set(set)
+          .where('id', '=', roundId)
+          .where('status', 'in', finish.from)
+          .executeTakeFirst();
         if (Number(r.numUpdatedRows) !== 1) {
           const exists = await db.selectFrom('rounds').select('id').where('id', '=', roundId).executeTakeFirst();
           if (!exists) throw new StoreError('not_found', `Round ${roundId} does not exist.`, { roundId });
           return null;
         }
-        await db.updateTable('round_participants').set({ status: 'dropped' })
-          .where('round_id', '=', roundId).where('status', '=', 'selected').execute();
+        await db
+          .updateTable('round_participants')
+          .set({ status: 'dropped' })
+          .where('round_id', '=', roundId)
+          .where('status', '=', 'selected')
+          .execute();
         return toRound(await db.selectFrom('rounds').selectAll().where('id', '=', roundId).executeTakeFirstOrThrow());
       });
     },
@@ -116,47 +151,83 @@ export function roundOps(ctx: OpsContext): RoundOps {
     async claimSlot(roundId, deviceId, declaredExamples) {
       if (declaredExamples !== undefined) {
         assertCount('declaredExamples', declaredExamples, 0);
-        if (declaredExamples > INT4_MAX) throw new StoreError('invalid', `declaredExamples must be at most ${INT4_MAX}, got ${declaredExamples}; cap it by the plan first.`);
+        if (declaredExamples > INT4_MAX)
+          throw new StoreError(
+            'invalid',
+            `declaredExamples must be at most ${INT4_MAX}, got ${declaredExamples}; cap it by the plan first.`,
+          );
       }
       return ctx.atomic(async (db) => {
         const round = await db.selectFrom('rounds').select(['status']).where('id', '=', roundId).executeTakeFirst();
         if (!round) throw new StoreError('not_found', `Round ${roundId} does not exist.`, { roundId });
-        const existing = await db.selectFrom('round_participants').select('status')
-          .where('round_id', '=', roundId).where('device_id', '=', deviceId).executeTakeFirst();
+        const existing = await db
+          .selectFrom('round_participants')
+          .select('status')
+          .where('round_id', '=', roundId)
+          .where('device_id', '=', deviceId)
+          .executeTakeFirst();
         if (existing) return 'already-selected';
         if (round.status !== 'open') return 'closed';
-        const r = await db.updateTable('rounds')
+        const r = await db
+          .updateTable('rounds')
           .set((eb) => ({ selected_count: eb('selected_count', '+', 1) }))
-          .where('id', '=', roundId).where('status', '=', 'open')
+          .where('id', '=', roundId)
+          .where('status', '=', 'open')
           .where((eb) => eb('selected_count', '<', eb.ref('selection_limit')))
           .executeTakeFirst();
         if (Number(r.numUpdatedRows) !== 1) {
-          const now = await db.selectFrom('rounds').select('status').where('id', '=', roundId).executeTakeFirstOrThrow();
+          const now = await db
+            .selectFrom('rounds')
+            .select('status')
+            .where('id', '=', roundId)
+            .executeTakeFirstOrThrow();
           return now.status === 'open' ? 'full' : 'closed';
         }
         try {
-          const inserted = await db.insertInto('round_participants')
-            .values({ round_id: roundId, device_id: deviceId, status: 'selected', selected_at: ctx.now(), reported_at: null, declared_examples: declaredExamples ?? null })
+          const inserted = await db
+            .insertInto('round_participants')
+            .values({
+              round_id: roundId,
+              device_id: deviceId,
+              status: 'selected',
+              selected_at: ctx.now(),
+              reported_at: null,
+              declared_examples: declaredExamples ?? null,
+            })
             .onConflict((oc) => oc.columns(['round_id', 'device_id']).doNothing())
             .executeTakeFirst();
           if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return 'selected';
         } catch (e) {
-          if (isForeignKeyViolation(e)) throw new StoreError('not_found', `Device ${deviceId} is not registered.`, { deviceId }, { cause: e });
+          if (isForeignKeyViolation(e))
+            throw new StoreError('not_found', `Device ${deviceId} is not registered.`, { deviceId }, { cause: e });
           throw e;
         }
         // Lost a race for the same device (PostgreSQL only): give the slot back.
-        await db.updateTable('rounds').set((eb) => ({ selected_count: eb('selected_count', '-', 1) })).where('id', '=', roundId).execute();
+        await db
+          .updateTable('rounds')
+          .set((eb) => ({ selected_count: eb('selected_count', '-', 1) }))
+          .where('id', '=', roundId)
+          .execute();
         return 'already-selected';
       });
     },
     async getParticipant(roundId, deviceId) {
-      const row = await ctx.db.selectFrom('round_participants').selectAll()
-        .where('round_id', '=', roundId).where('device_id', '=', deviceId).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('round_participants')
+        .selectAll()
+        .where('round_id', '=', roundId)
+        .where('device_id', '=', deviceId)
+        .executeTakeFirst();
       return row ? toParticipant(row) : null;
     },
     async listParticipants(roundId) {
-      const rows = await ctx.db.selectFrom('round_participants').selectAll()
-        .where('round_id', '=', roundId).orderBy('selected_at').orderBy('device_id').execute();
+      const rows = await ctx.db
+        .selectFrom('round_participants')
+        .selectAll()
+        .where('round_id', '=', roundId)
+        .orderBy('selected_at')
+        .orderBy('device_id')
+        .execute();
       return rows.map(toParticipant);
     },
 
@@ -165,30 +236,62 @@ export function roundOps(ctx: OpsContext): RoundOps {
       assertCount('byteLength', input.byteLength, 0);
       assertCount('numExamples', input.numExamples, 0);
       return ctx.atomic(async (db) => {
-        const first = await db.selectFrom('updates').selectAll()
-          .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).executeTakeFirst();
-        if (first) return { outcome: 'duplicate', duplicate: true, receipt: toReceipt(first), sameBlob: first.blob_hash === input.blobHash };
+        const first = await db
+          .selectFrom('updates')
+          .selectAll()
+          .where('round_id', '=', input.roundId)
+          .where('device_id', '=', input.deviceId)
+          .executeTakeFirst();
+        if (first)
+          return {
+            outcome: 'duplicate',
+            duplicate: true,
+            receipt: toReceipt(first),
+            sameBlob: first.blob_hash === input.blobHash,
+          };
         const round = await db.selectFrom('rounds').select('status').where('id', '=', input.roundId).executeTakeFirst();
-        if (!round) throw new StoreError('not_found', `Round ${input.roundId} does not exist.`, { roundId: input.roundId });
-        if (round.status !== 'open') return { outcome: 'round-closed', duplicate: false, status: round.status as RoundStatus };
-        const participant = await db.selectFrom('round_participants').select('status')
-          .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).executeTakeFirst();
+        if (!round)
+          throw new StoreError('not_found', `Round ${input.roundId} does not exist.`, { roundId: input.roundId });
+        if (round.status !== 'open')
+          return { outcome: 'round-closed', duplicate: false, status: round.status as RoundStatus };
+        const participant = await db
+          .selectFrom('round_participants')
+          .select('status')
+          .where('round_id', '=', input.roundId)
+          .where('device_id', '=', input.deviceId)
+          .executeTakeFirst();
         if (participant?.status === 'reported') {
           // A concurrent upload of the same update committed after our first look (PostgreSQL only).
-          const winner = await db.selectFrom('updates').selectAll()
-            .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).executeTakeFirst();
-          if (winner) return { outcome: 'duplicate', duplicate: true, receipt: toReceipt(winner), sameBlob: winner.blob_hash === input.blobHash };
+          const winner = await db
+            .selectFrom('updates')
+            .selectAll()
+            .where('round_id', '=', input.roundId)
+            .where('device_id', '=', input.deviceId)
+            .executeTakeFirst();
+          if (winner)
+            return {
+              outcome: 'duplicate',
+              duplicate: true,
+              receipt: toReceipt(winner),
+              sameBlob: winner.blob_hash === input.blobHash,
+            };
         }
         if (!participant || participant.status !== 'selected') return { outcome: 'not-selected', duplicate: false };
 
         // Counting first takes the round's row lock on PostgreSQL and re-checks it is still open.
-        const counted = await db.updateTable('rounds')
+        const counted = await db
+          .updateTable('rounds')
           .set((eb) => ({ reported_count: eb('reported_count', '+', 1) }))
-          .where('id', '=', input.roundId).where('status', '=', 'open')
+          .where('id', '=', input.roundId)
+          .where('status', '=', 'open')
           .returning('reported_count')
           .executeTakeFirst();
         if (!counted) {
-          const now = await db.selectFrom('rounds').select('status').where('id', '=', input.roundId).executeTakeFirstOrThrow();
+          const now = await db
+            .selectFrom('rounds')
+            .select('status')
+            .where('id', '=', input.roundId)
+            .executeTakeFirstOrThrow();
           return { outcome: 'round-closed', duplicate: false, status: now.status as RoundStatus };
         }
         const at = ctx.now();
@@ -202,28 +305,61 @@ export function roundOps(ctx: OpsContext): RoundOps {
           meta: toJson(input.meta ?? {}),
           received_at: at,
         };
-        const inserted = await db.insertInto('updates').values(row)
+        const inserted = await db
+          .insertInto('updates')
+          .values(row)
           .onConflict((oc) => oc.columns(['round_id', 'device_id']).doNothing())
           .executeTakeFirst();
         if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) {
           // A concurrent upload of the same update won (PostgreSQL only): undo our count, return its receipt.
-          await db.updateTable('rounds').set((eb) => ({ reported_count: eb('reported_count', '-', 1) })).where('id', '=', input.roundId).execute();
-          const winner = await db.selectFrom('updates').selectAll()
-            .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).executeTakeFirstOrThrow();
-          return { outcome: 'duplicate', duplicate: true, receipt: toReceipt(winner), sameBlob: winner.blob_hash === input.blobHash };
+          await db
+            .updateTable('rounds')
+            .set((eb) => ({ reported_count: eb('reported_count', '-', 1) }))
+            .where('id', '=', input.roundId)
+            .execute();
+          const winner = await db
+            .selectFrom('updates')
+            .selectAll()
+            .where('round_id', '=', input.roundId)
+            .where('device_id', '=', input.deviceId)
+            .executeTakeFirstOrThrow();
+          return {
+            outcome: 'duplicate',
+            duplicate: true,
+            receipt: toReceipt(winner),
+            sameBlob: winner.blob_hash === input.blobHash,
+          };
         }
-        await db.updateTable('round_participants').set({ status: 'reported', reported_at: at })
-          .where('round_id', '=', input.roundId).where('device_id', '=', input.deviceId).execute();
-        return { outcome: 'accepted', duplicate: false, receipt: toReceipt(row), reportedCount: Number(counted.reported_count) };
+        await db
+          .updateTable('round_participants')
+          .set({ status: 'reported', reported_at: at })
+          .where('round_id', '=', input.roundId)
+          .where('device_id', '=', input.deviceId)
+          .execute();
+        return {
+          outcome: 'accepted',
+          duplicate: false,
+          receipt: toReceipt(row),
+          reportedCount: Number(counted.reported_count),
+        };
       });
     },
     async getUpdate(roundId, deviceId) {
-      const row = await ctx.db.selectFrom('updates').selectAll()
-        .where('round_id', '=', roundId).where('device_id', '=', deviceId).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('updates')
+        .selectAll()
+        .where('round_id', '=', roundId)
+        .where('device_id', '=', deviceId)
+        .executeTakeFirst();
       return row ? toReceipt(row) : null;
     },
     async listUpdates(roundId) {
-      const rows = await ctx.db.selectFrom('updates').selectAll().where('round_id', '=', roundId).orderBy('seq').execute();
+      const rows = await ctx.db
+        .selectFrom('updates')
+        .selectAll()
+        .where('round_id', '=', roundId)
+        .orderBy('seq')
+        .execute();
       return rows.map(toReceipt);
     },
   };

@@ -7,13 +7,39 @@
 import type { Selectable } from 'kysely';
 import { StoreError } from './errors.ts';
 import type {
-  AdminKeysTable, AuditLogTable, DevicesTable, ManifestsTable, ModelVersionsTable, RoundParticipantsTable, RoundsTable,
-  StageHistoryTable, TasksTable, TelemetryTable, UpdatesTable,
+  AdminKeysTable,
+  AuditLogTable,
+  DevicesTable,
+  ManifestsTable,
+  ModelVersionsTable,
+  RoundParticipantsTable,
+  RoundsTable,
+  StageHistoryTable,
+  TasksTable,
+  TelemetryTable,
+  UpdatesTable,
 } from './schema.ts';
 import type {
-  AccountantState, AdminKey, AuditEntry, Device, JsonObject, ManifestRecord, ModelStage, ModelVariant, ModelVersion,
-  Participant, ParticipantStatus, Round, RoundStatus, StageTransition, Task, TaskStatus, TelemetryEvent, UpdateReceipt,
-  VersionSource, WeightSpec,
+  AccountantState,
+  AdminKey,
+  AuditEntry,
+  Device,
+  JsonObject,
+  ManifestRecord,
+  ModelStage,
+  ModelVariant,
+  ModelVersion,
+  Participant,
+  ParticipantStatus,
+  Round,
+  RoundStatus,
+  StageTransition,
+  Task,
+  TaskStatus,
+  TelemetryEvent,
+  UpdateReceipt,
+  VersionSource,
+  WeightSpec,
 } from './types.ts';
 
 export function toJson(value: unknown): string {

@@ -80,14 +80,22 @@ export function normalizeS3Prefix(prefix: string | undefined): string {
   const trimmed = (prefix ?? '').replace(/^\/+|\/+$/g, '');
   if (trimmed === '') return '';
   if (trimmed.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-    throw new StoreError('invalid', `S3 key prefix ${JSON.stringify(trimmed)} has an empty, '.' or '..' segment; use plain names separated by single slashes, e.g. 'flock/prod'.`, { prefix: trimmed });
+    throw new StoreError(
+      'invalid',
+      `S3 key prefix ${JSON.stringify(trimmed)} has an empty, '.' or '..' segment; use plain names separated by single slashes, e.g. 'flock/prod'.`,
+      { prefix: trimmed },
+    );
   }
   return trimmed;
 }
 
 function assertBucketName(bucket: string): void {
   if (!BUCKET_RE.test(bucket) || bucket.includes('..')) {
-    throw new StoreError('invalid', `S3 bucket name ${JSON.stringify(bucket.slice(0, 80))} is not valid: use 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit.`, { bucket: bucket.slice(0, 80) });
+    throw new StoreError(
+      'invalid',
+      `S3 bucket name ${JSON.stringify(bucket.slice(0, 80))} is not valid: use 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit.`,
+      { bucket: bucket.slice(0, 80) },
+    );
   }
 }
 
@@ -111,7 +119,8 @@ export function parseS3BlobUrl(url: string): { bucket: string; prefix: string } 
   } catch {
     throw invalid('it could not be parsed');
   }
-  if (parsed.username || parsed.password) throw invalid('it must not carry credentials (use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile)');
+  if (parsed.username || parsed.password)
+    throw invalid('it must not carry credentials (use AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a profile)');
   if (parsed.port) throw invalid('it must not carry a port (set the endpoint with FLOCK_S3_ENDPOINT)');
   if (parsed.search || parsed.hash) throw invalid('it must not carry a query or fragment');
   if (!parsed.hostname) throw invalid('the bucket name is missing');
@@ -148,12 +157,20 @@ export interface S3BlobEnv {
  * const blobs = await openS3BlobStoreFromUrl('s3://flock-blobs/prod', process.env);
  * ```
  */
-export async function openS3BlobStoreFromUrl(url: string, env: S3BlobEnv = process.env, overrides: Partial<S3BlobStoreOptions> = {}): Promise<S3BlobStore> {
+export async function openS3BlobStoreFromUrl(
+  url: string,
+  env: S3BlobEnv = process.env,
+  overrides: Partial<S3BlobStoreOptions> = {},
+): Promise<S3BlobStore> {
   const { bucket, prefix } = parseS3BlobUrl(url);
   const endpoint = env.FLOCK_S3_ENDPOINT?.trim() || undefined;
   const pathStyle = env.FLOCK_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
   if (pathStyle !== undefined && pathStyle !== '' && pathStyle !== 'true' && pathStyle !== 'false') {
-    throw new StoreError('invalid', `FLOCK_S3_FORCE_PATH_STYLE must be 'true' or 'false', got ${JSON.stringify(pathStyle.slice(0, 20))}.`, {});
+    throw new StoreError(
+      'invalid',
+      `FLOCK_S3_FORCE_PATH_STYLE must be 'true' or 'false', got ${JSON.stringify(pathStyle.slice(0, 20))}.`,
+      {},
+    );
   }
   return createS3BlobStore({
     bucket,
@@ -181,23 +198,31 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<S3
   const prefix = normalizeS3Prefix(options.prefix);
   const maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
   const ownsClient = options.client === undefined;
-  const client = options.client ?? new S3Client({
-    endpoint: options.endpoint,
-    region: options.region ?? 'us-east-1',
-    forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
-    credentials: options.credentials,
-    maxAttempts: options.maxAttempts,
-    requestHandler: { connectionTimeout: options.connectionTimeoutMs ?? 5_000, requestTimeout: options.requestTimeoutMs ?? 60_000 },
-    // Since 3.729 the SDK adds CRC32 checksums to every upload (as
-    // aws-chunked bodies with trailers when streaming) and validates response
-    // checksums. Older MinIO, Ceph and other S3-compatible servers reject or
-    // mangle those requests. Integrity comes instead from Content-MD5 on put,
-    // which every S3-compatible server checks, and the sha256 check on get.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  const secrets = [options.credentials?.accessKeyId, options.credentials?.secretAccessKey, options.credentials?.sessionToken]
-    .filter((s): s is string => typeof s === 'string' && s.length > 0);
+  const client =
+    options.client ??
+    new S3Client({
+      endpoint: options.endpoint,
+      region: options.region ?? 'us-east-1',
+      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+      credentials: options.credentials,
+      maxAttempts: options.maxAttempts,
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+        requestTimeout: options.requestTimeoutMs ?? 60_000,
+      },
+      // Since 3.729 the SDK adds CRC32 checksums to every upload (as
+      // aws-chunked bodies with trailers when streaming) and validates response
+      // checksums. Older MinIO, Ceph and other S3-compatible servers reject or
+      // mangle those requests. Integrity comes instead from Content-MD5 on put,
+      // which every S3-compatible server checks, and the sha256 check on get.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  const secrets = [
+    options.credentials?.accessKeyId,
+    options.credentials?.secretAccessKey,
+    options.credentials?.sessionToken,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 
   const keyOf = (hash: string): string => {
     assertBlobHash(hash);
@@ -234,7 +259,11 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<S3
     }
     if (!options.createBucket) {
       if (ownsClient) client.destroy();
-      throw new StoreError('not_found', `S3 bucket "${bucket}" does not exist${options.endpoint ? ` at ${options.endpoint}` : ''}: create it first (e.g. \`aws s3 mb s3://${bucket}\`), or check the bucket name and endpoint.`, { bucket });
+      throw new StoreError(
+        'not_found',
+        `S3 bucket "${bucket}" does not exist${options.endpoint ? ` at ${options.endpoint}` : ''}: create it first (e.g. \`aws s3 mb s3://${bucket}\`), or check the bucket name and endpoint.`,
+        { bucket },
+      );
     }
     await call('create the bucket', undefined, () => client.send(new CreateBucketCommand({ Bucket: bucket })));
   }
@@ -247,21 +276,28 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<S3
     },
     async put(bytes) {
       if (bytes.byteLength > maxBytes) {
-        throw new StoreError('too_large', `Blob of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes.`, { size: bytes.byteLength, maxBytes });
+        throw new StoreError('too_large', `Blob of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes.`, {
+          size: bytes.byteLength,
+          maxBytes,
+        });
       }
       const hash = sha256Hex(bytes);
       const key = keyOf(hash);
       // Same key means same bytes, unless the object was damaged; a size that
       // differs is damage we can repair by writing the right bytes again.
       if ((await head(key, `look up blob ${hash}`)) === bytes.byteLength) return { hash, size: bytes.byteLength };
-      await call(`store blob ${hash}`, key, () => client.send(new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: bytes,
-        ContentLength: bytes.byteLength,
-        ContentMD5: createHash('md5').update(bytes).digest('base64'),
-        ContentType: 'application/octet-stream',
-      })));
+      await call(`store blob ${hash}`, key, () =>
+        client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: bytes,
+            ContentLength: bytes.byteLength,
+            ContentMD5: createHash('md5').update(bytes).digest('base64'),
+            ContentType: 'application/octet-stream',
+          }),
+        ),
+      );
       return { hash, size: bytes.byteLength };
     },
     async get(hash) {
@@ -276,7 +312,11 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<S3
       }
       const actual = sha256Hex(bytes);
       if (actual !== hash) {
-        throw new StoreError('io', `S3 object s3://${bucket}/${key} is corrupt: its ${bytes.byteLength} bytes hash to ${actual}, not to its key. It was changed outside Flock; delete it and upload the blob again.`, { bucket, key, hash, actual, corrupt: true });
+        throw new StoreError(
+          'io',
+          `S3 object s3://${bucket}/${key} is corrupt: its ${bytes.byteLength} bytes hash to ${actual}, not to its key. It was changed outside Flock; delete it and upload the blob again.`,
+          { bucket, key, hash, actual, corrupt: true },
+        );
       }
       return bytes;
     },
@@ -324,7 +364,13 @@ function isMissingBucket(e: unknown): boolean {
   return err.name === 'NoSuchBucket' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
 }
 
-function ioError(what: string, bucket: string, key: string | undefined, e: unknown, secrets: readonly string[]): StoreError {
+function ioError(
+  what: string,
+  bucket: string,
+  key: string | undefined,
+  e: unknown,
+  secrets: readonly string[],
+): StoreError {
   const err = (typeof e === 'object' && e !== null ? e : {}) as S3ErrorLike;
   const status = err.$metadata?.httpStatusCode;
   // HEAD answers carry no error body, so the SDK can only say 'Unknown'; the status says more.
@@ -333,9 +379,16 @@ function ioError(what: string, bucket: string, key: string | undefined, e: unkno
   let message = bodyless ? 'no error details (HEAD request)' : String(err.message ?? e);
   for (const s of secrets) message = message.split(s).join('***');
   const where = key === undefined ? `s3://${bucket}` : `s3://${bucket}/${key}`;
-  const hint = status === 403 || code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch'
-    ? ' Check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket policy.'
-    : status === undefined ? ' Check the endpoint (FLOCK_S3_ENDPOINT) and the network.' : '';
-  return new StoreError('io', `Could not ${what} at ${where}: ${code}${status ? ` (HTTP ${status})` : ''}: ${message}.${hint}`,
-    { bucket, key, s3Code: code, httpStatus: status }, { cause: e });
+  const hint =
+    status === 403 || code === 'AccessDenied' || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch'
+      ? ' Check the credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket policy.'
+      : status === undefined
+        ? ' Check the endpoint (FLOCK_S3_ENDPOINT) and the network.'
+        : '';
+  return new StoreError(
+    'io',
+    `Could not ${what} at ${where}: ${code}${status ? ` (HTTP ${status})` : ''}: ${message}.${hint}`,
+    { bucket, key, s3Code: code, httpStatus: status },
+    { cause: e },
+  );
 }

@@ -5,9 +5,23 @@
  */
 import type { Generated } from 'kysely';
 
-export interface SettingsTable { key: string; value: string; updated_at: string }
-export interface CountersTable { scope: string; key: string; value: number }
-export interface AdminKeysTable { id: string; key_hash: string; label: string; created_at: string; revoked_at: string | null }
+export interface SettingsTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+export interface CountersTable {
+  scope: string;
+  key: string;
+  value: number;
+}
+export interface AdminKeysTable {
+  id: string;
+  key_hash: string;
+  label: string;
+  created_at: string;
+  revoked_at: string | null;
+}
 
 export interface DevicesTable {
   device_id: string;
@@ -38,7 +52,12 @@ export interface ModelVersionsTable {
   variants: string;
 }
 
-export interface ModelStagesTable { app: string; version: number; stage: string; updated_at: string }
+export interface ModelStagesTable {
+  app: string;
+  version: number;
+  stage: string;
+  updated_at: string;
+}
 
 export interface StageHistoryTable {
   id: Generated<number>;
@@ -51,7 +70,13 @@ export interface StageHistoryTable {
   at: string;
 }
 
-export interface ManifestsTable { app: string; generation: number; version: number; signed_manifest: string; created_at: string }
+export interface ManifestsTable {
+  app: string;
+  generation: number;
+  version: number;
+  signed_manifest: string;
+  created_at: string;
+}
 
 export interface TasksTable {
   id: string;
@@ -90,7 +115,11 @@ export interface RoundsTable {
 }
 
 export interface RoundParticipantsTable {
-  round_id: string; device_id: string; status: string; selected_at: string; reported_at: string | null;
+  round_id: string;
+  device_id: string;
+  status: string;
+  selected_at: string;
+  reported_at: string | null;
   /** Examples declared at check-in, capped by the plan (0004); null for older selections. */
   declared_examples: number | null;
 }
@@ -107,7 +136,14 @@ export interface UpdatesTable {
   received_at: string;
 }
 
-export interface AuditLogTable { id: Generated<number>; at: string; actor: string; action: string; target: string | null; details: string }
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: string;
+}
 
 export interface TelemetryTable {
   id: Generated<number>;
@@ -144,7 +180,11 @@ export interface RolloutsTable {
 }
 
 /** Migration 0003 (partial-migration.ts): one heartbeat row per live coordinator process. */
-export interface CoordinatorProcessesTable { id: string; started_at: string; heartbeat_at: string }
+export interface CoordinatorProcessesTable {
+  id: string;
+  started_at: string;
+  heartbeat_at: string;
+}
 
 /** Migration 0003: a process's flushed partial sum of a closing round. */
 export interface RoundPartialsTable {

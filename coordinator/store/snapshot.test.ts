@@ -22,16 +22,20 @@ const script = fileURLToPath(new URL('./child-writer.fixture.ts', import.meta.ur
 
 /** Publishes one manifest of digits v1 from a separate process on the SQLite file; resolves with its generation. */
 function publishFromChild(dataDir: string): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, 'manifest', dataDir, 'digits', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, 'manifest', dataDir, 'digits', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  return new Promise((resolve, reject) => child.on('exit', (code) => {
-    const m = /GENERATION (\d+)/.exec(out);
-    if (code === 0 && m) resolve(Number(m[1]));
-    else reject(new Error(`child writer exited ${code}: ${err}`));
-  }));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      const m = /GENERATION (\d+)/.exec(out);
+      if (code === 0 && m) resolve(Number(m[1]));
+      else reject(new Error(`child writer exited ${code}: ${err}`));
+    }),
+  );
 }
 
 async function seed(store: Store): Promise<void> {
@@ -39,7 +43,10 @@ async function seed(store: Store): Promise<void> {
   await store.publishManifest({ app: 'digits', version: 1, sign: (generation) => ({ generation }) });
 }
 
-function behaviours(name: string, open: () => Promise<{ store: Store; publishElsewhere: () => Promise<number>; close: () => Promise<void> }>) {
+function behaviours(
+  name: string,
+  open: () => Promise<{ store: Store; publishElsewhere: () => Promise<number>; close: () => Promise<void> }>,
+) {
   describe(name, () => {
     let env: Awaited<ReturnType<typeof open>>;
     beforeAll(async () => {
@@ -63,14 +70,31 @@ function behaviours(name: string, open: () => Promise<{ store: Store; publishEls
     }, 60_000);
 
     it('refuses the outer store inside a snapshot', async () => {
-      await expect(env.store.snapshot(async () => env.store.latestManifest('digits'))).rejects.toThrow(/outer store was called inside/);
+      await expect(env.store.snapshot(async () => env.store.latestManifest('digits'))).rejects.toThrow(
+        /outer store was called inside/,
+      );
     });
 
     it('ifStageIndex: an update decided at another stage is a conflict and changes nothing', async () => {
-      await env.store.createRollout({ id: `ro_${name}`, app: 'digits', candidateVersion: 1, controlVersion: 1, stages: [20, 50, 100], minStageSeconds: 0, minSamples: 1, metrics: {} });
-      const advanced = await env.store.updateRollout(`ro_${name}`, { stageIndex: 1 }, { ifStatus: ['running'], ifStageIndex: 0 });
+      await env.store.createRollout({
+        id: `ro_${name}`,
+        app: 'digits',
+        candidateVersion: 1,
+        controlVersion: 1,
+        stages: [20, 50, 100],
+        minStageSeconds: 0,
+        minSamples: 1,
+        metrics: {},
+      });
+      const advanced = await env.store.updateRollout(
+        `ro_${name}`,
+        { stageIndex: 1 },
+        { ifStatus: ['running'], ifStageIndex: 0 },
+      );
       expect(advanced.stageIndex).toBe(1);
-      const again = await env.store.updateRollout(`ro_${name}`, { stageIndex: 2 }, { ifStatus: ['running'], ifStageIndex: 0 }).catch((e: unknown) => e);
+      const again = await env.store
+        .updateRollout(`ro_${name}`, { stageIndex: 2 }, { ifStatus: ['running'], ifStageIndex: 0 })
+        .catch((e: unknown) => e);
       expect(isStoreError(again, 'conflict')).toBe(true);
       expect((again as Error).message).toMatch(/at stage index 1, not running, at stage index 0/);
       expect((await env.store.getRollout(`ro_${name}`))!.stageIndex).toBe(1);
@@ -99,7 +123,8 @@ describe.skipIf(skipPostgres)('on PostgreSQL', () => {
     const other = await openPostgresStore({ connectionString: db.url, poolSize: 1 });
     return {
       store,
-      publishElsewhere: async () => (await other.publishManifest({ app: 'digits', version: 1, sign: (generation) => ({ generation }) })).generation,
+      publishElsewhere: async () =>
+        (await other.publishManifest({ app: 'digits', version: 1, sign: (generation) => ({ generation }) })).generation,
       close: async () => {
         await other.close();
         await store.close();

@@ -27,10 +27,15 @@ const modelInput = (app = 'digits', extra: Partial<NewModelVersion> = {}): NewMo
   app,
   source: 'push',
   topology: { class_name: 'Sequential', config: { layers: [] } },
-  weightSpecs: [{ name: 'dense/kernel', shape: [784, 10] }, { name: 'dense/bias', shape: [10] }],
+  weightSpecs: [
+    { name: 'dense/kernel', shape: [784, 10] },
+    { name: 'dense/bias', shape: [10] },
+  ],
   inputSpec: { shape: [28, 28, 1], dtype: 'float32' },
   labels: ['0', '1', '2'],
-  variants: [{ encoding: 'fp32', totalBytes: 31400, sha256: 'a'.repeat(64), shards: [{ hash: 'b'.repeat(64), size: 31400 }] }],
+  variants: [
+    { encoding: 'fp32', totalBytes: 31400, sha256: 'a'.repeat(64), shards: [{ hash: 'b'.repeat(64), size: 31400 }] },
+  ],
   metrics: { accuracy: 0.91 },
   ...extra,
 });
@@ -69,8 +74,9 @@ describe('opening and migrations', () => {
 
   it('enforces foreign keys', async () => {
     store = await openSqliteStore({ dataDir });
-    await expect(store.createTask({ app: 'digits', name: 't', modelVersion: 9, plan: {}, budget: { epsilon: 1, delta: 1e-5 } }))
-      .rejects.toMatchObject({ code: 'not_found' });
+    await expect(
+      store.createTask({ app: 'digits', name: 't', modelVersion: 9, plan: {}, budget: { epsilon: 1, delta: 1e-5 } }),
+    ).rejects.toMatchObject({ code: 'not_found' });
   });
 });
 
@@ -82,17 +88,23 @@ describe('transactions (SQLite)', () => {
     await store.setSetting('counter', 0);
     const s = store;
     // Read-modify-write with an await in between: lost updates if transactions interleaved.
-    await Promise.all(Array.from({ length: 25 }, () => s.transaction(async (tx) => {
-      const n = (await tx.getSetting('counter')) as number;
-      await new Promise((r) => setTimeout(r, 1));
-      await tx.setSetting('counter', n + 1);
-    })));
+    await Promise.all(
+      Array.from({ length: 25 }, () =>
+        s.transaction(async (tx) => {
+          const n = (await tx.getSetting('counter')) as number;
+          await new Promise((r) => setTimeout(r, 1));
+          await tx.setSetting('counter', n + 1);
+        }),
+      ),
+    );
     expect(await store.getSetting('counter')).toBe(25);
   });
-
 });
 
 describeStoreContract('sqlite', async (options) => {
   const dir = await mkdtemp(join(tmpdir(), 'flock-contract-'));
-  return { store: await openSqliteStore({ dataDir: dir, ...options }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    store: await openSqliteStore({ dataDir: dir, ...options }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });

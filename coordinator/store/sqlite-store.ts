@@ -68,7 +68,9 @@ class ImmediateSqliteDriver extends SqliteDriver {
 
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
     // A read-only snapshot takes no write lock: a deferred BEGIN reads one WAL snapshot until it ends.
-    await connection.executeQuery(CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin' : 'begin immediate'));
+    await connection.executeQuery(
+      CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin' : 'begin immediate'),
+    );
   }
 
   override async releaseConnection(): Promise<void> {
@@ -112,13 +114,22 @@ async function restrictToOwner(dataDir: string, dbFile: string): Promise<void> {
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   const dataDir = resolve(options.dataDir);
   if (openDirs.has(dataDir)) {
-    throw new StoreError('conflict', `The store in ${dataDir} is already open in this process; share that instance instead of opening it twice.`, { dataDir });
+    throw new StoreError(
+      'conflict',
+      `The store in ${dataDir} is already open in this process; share that instance instead of opening it twice.`,
+      { dataDir },
+    );
   }
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await restrictToOwner(dataDir, join(dataDir, SQLITE_FILE));
   } catch (e) {
-    throw new StoreError('io', `Could not create the data directory ${dataDir}: ${(e as Error).message}`, { dataDir }, { cause: e });
+    throw new StoreError(
+      'io',
+      `Could not create the data directory ${dataDir}: ${(e as Error).message}`,
+      { dataDir },
+      { cause: e },
+    );
   }
   openDirs.add(dataDir);
   let sqlite: BetterSqlite3.Database | undefined;
@@ -127,19 +138,23 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     sqlite = new BetterSqlite3(join(dataDir, SQLITE_FILE));
     sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
-    if (String(mode).toLowerCase() !== 'wal') throw new Error(`could not switch to WAL (journal_mode is ${String(mode)})`);
+    if (String(mode).toLowerCase() !== 'wal')
+      throw new Error(`could not switch to WAL (journal_mode is ${String(mode)})`);
     sqlite.pragma('foreign_keys = ON');
     // Migrations run one statement per commit; they are idempotent, so they need no fsync per statement.
     sqlite.pragma('synchronous = NORMAL');
     // Grouped WAL fsyncs unless asked for no fsync ('normal') or SQLite's own fsync in each COMMIT (FULL).
     const grouped = options.synchronous !== 'normal' && options.groupCommit !== false;
     const totalChanges = sqlite.prepare('select total_changes()').pluck();
-    const wal = grouped ? walDurability(join(dataDir, `${SQLITE_FILE}-wal`), () => Number(totalChanges.get())) : undefined;
+    const wal = grouped
+      ? walDurability(join(dataDir, `${SQLITE_FILE}-wal`), () => Number(totalChanges.get()))
+      : undefined;
     const cacheSize = Math.max(0, Math.floor(options.statementCacheSize ?? STATEMENT_CACHE_SIZE));
     db = new Kysely<Database>({ dialect: sqliteDialect(sqlite, cacheSize, wal && (() => wal.noteReleased())) });
     await migrateToLatest(db, 'sqlite');
     if (options.synchronous !== 'normal' && options.groupCommit === false) sqlite.pragma('synchronous = FULL');
-    const blobs = options.blobs ?? (await openFolderBlobStore({ dir: join(dataDir, BLOB_DIR), maxBytes: options.maxBlobBytes }));
+    const blobs =
+      options.blobs ?? (await openFolderBlobStore({ dir: join(dataDir, BLOB_DIR), maxBytes: options.maxBlobBytes }));
     return createKyselyStore(db, {
       kind: 'sqlite',
       blobs,
@@ -155,6 +170,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     if (db) await db.destroy().catch(() => undefined);
     else sqlite?.close();
     if (e instanceof StoreError) throw e;
-    throw new StoreError('io', `Could not open the SQLite store in ${dataDir}: ${(e as Error).message}`, { dataDir }, { cause: e });
+    throw new StoreError(
+      'io',
+      `Could not open the SQLite store in ${dataDir}: ${(e as Error).message}`,
+      { dataDir },
+      { cause: e },
+    );
   }
 }

@@ -30,7 +30,11 @@ describe('cachingDatabase (prepared statements cached by SQL text)', () => {
       expect(inner).not.toBe(outer);
       seen.push([row.n, (inner.all() as Array<{ n: number }>).map((r) => r.n)]);
     }
-    expect(seen).toEqual([[1, [1, 2, 3]], [2, [1, 2, 3]], [3, [1, 2, 3]]]);
+    expect(seen).toEqual([
+      [1, [1, 2, 3]],
+      [2, [1, 2, 3]],
+      [3, [1, 2, 3]],
+    ]);
     expect(db.prepare(sql)).toBe(outer); // done iterating: cached again
   });
 });

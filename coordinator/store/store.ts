@@ -8,9 +8,28 @@ import type { BlobStore } from './blob-store.ts';
 import type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
 import type { NewRollout, Rollout, RolloutPatch, RolloutQuery, RolloutStatus } from './rollout-types.ts';
 import type {
-  AccountantState, AdminKey, AuditEntry, Device, IsoTime, JsonObject, JsonValue, ManifestRecord, ModelStage,
-  ModelVariant, ModelVersion, Participant, PrivacyBudget, Round, RoundStatus, StageTransition, Task, TaskStatus,
-  TelemetryEvent, UpdateReceipt, VersionSource, WeightSpec,
+  AccountantState,
+  AdminKey,
+  AuditEntry,
+  Device,
+  IsoTime,
+  JsonObject,
+  JsonValue,
+  ManifestRecord,
+  ModelStage,
+  ModelVariant,
+  ModelVersion,
+  Participant,
+  PrivacyBudget,
+  Round,
+  RoundStatus,
+  StageTransition,
+  Task,
+  TaskStatus,
+  TelemetryEvent,
+  UpdateReceipt,
+  VersionSource,
+  WeightSpec,
 } from './types.ts';
 
 export type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
@@ -76,8 +95,12 @@ export interface NewTask {
   status?: TaskStatus;
 }
 
-export type TaskPatch = Partial<Pick<Task,
-  'name' | 'status' | 'currentVersion' | 'plan' | 'accountant' | 'epsilonSpent' | 'optimizerStateHash' | 'clipNorm'>>;
+export type TaskPatch = Partial<
+  Pick<
+    Task,
+    'name' | 'status' | 'currentVersion' | 'plan' | 'accountant' | 'epsilonSpent' | 'optimizerStateHash' | 'clipNorm'
+  >
+>;
 
 export interface NewRound {
   id?: string;
@@ -253,7 +276,11 @@ export interface StoreOps {
    * and the status is not in it, or `ifStageIndex` is given and the stage is
    * another (a transition decided on a state another process has since left).
    */
-  updateRollout(id: string, patch: RolloutPatch, options?: { ifStatus?: RolloutStatus[]; ifStageIndex?: number }): Promise<Rollout>;
+  updateRollout(
+    id: string,
+    patch: RolloutPatch,
+    options?: { ifStatus?: RolloutStatus[]; ifStageIndex?: number },
+  ): Promise<Rollout>;
 
   // coordinator processes and round partials (several processes on one database)
   /** Creates or refreshes this process's heartbeat row (stamped with the store's clock). */

@@ -15,7 +15,10 @@ type TaskOps = Pick<StoreOps, 'createTask' | 'getTask' | 'listTasks' | 'updateTa
 
 function assertTaskStatus(status: string): void {
   if (!(TASK_STATUSES as readonly string[]).includes(status)) {
-    throw new StoreError('invalid', `Unknown task status ${JSON.stringify(status)}; use one of ${TASK_STATUSES.join(', ')}.`);
+    throw new StoreError(
+      'invalid',
+      `Unknown task status ${JSON.stringify(status)}; use one of ${TASK_STATUSES.join(', ')}.`,
+    );
   }
 }
 
@@ -25,7 +28,10 @@ export function taskOps(ctx: OpsContext): TaskOps {
       const status = input.status ?? 'active';
       assertTaskStatus(status);
       if (!(input.budget.epsilon > 0) || !(input.budget.delta > 0 && input.budget.delta < 1)) {
-        throw new StoreError('invalid', `A privacy budget needs epsilon > 0 and 0 < delta < 1, got ${JSON.stringify(input.budget)}.`);
+        throw new StoreError(
+          'invalid',
+          `A privacy budget needs epsilon > 0 and 0 < delta < 1, got ${JSON.stringify(input.budget)}.`,
+        );
       }
       const at = ctx.now();
       const row: TasksTable = {
@@ -48,8 +54,15 @@ export function taskOps(ctx: OpsContext): TaskOps {
       try {
         await ctx.db.insertInto('tasks').values(row).execute();
       } catch (e) {
-        if (isForeignKeyViolation(e)) throw new StoreError('not_found', `Model ${input.app} v${input.modelVersion} does not exist; push it before creating a task.`, { app: input.app, version: input.modelVersion }, { cause: e });
-        if (isUniqueViolation(e)) throw new StoreError('conflict', `Task ${row.id} already exists.`, { id: row.id }, { cause: e });
+        if (isForeignKeyViolation(e))
+          throw new StoreError(
+            'not_found',
+            `Model ${input.app} v${input.modelVersion} does not exist; push it before creating a task.`,
+            { app: input.app, version: input.modelVersion },
+            { cause: e },
+          );
+        if (isUniqueViolation(e))
+          throw new StoreError('conflict', `Task ${row.id} already exists.`, { id: row.id }, { cause: e });
         throw e;
       }
       return toTask(row);
@@ -62,7 +75,12 @@ export function taskOps(ctx: OpsContext): TaskOps {
       let q = ctx.db.selectFrom('tasks').selectAll();
       if (query.app !== undefined) q = q.where('app', '=', query.app);
       if (query.status !== undefined) q = q.where('status', '=', query.status);
-      const rows = await q.orderBy('created_at', 'desc').orderBy('id').limit(pageLimit(query.limit)).offset(pageOffset(query.offset)).execute();
+      const rows = await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .limit(pageLimit(query.limit))
+        .offset(pageOffset(query.offset))
+        .execute();
       return rows.map(toTask);
     },
     async updateTask(id, patch, options = {}) {
@@ -84,7 +102,11 @@ export function taskOps(ctx: OpsContext): TaskOps {
         const row = await db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) throw new StoreError('not_found', `Task ${id} does not exist.`, { id });
         if (Number(r.numUpdatedRows) !== 1) {
-          throw new StoreError('conflict', `Task ${id} is ${row.status}, not ${options.ifStatus?.join(' or ')}; nothing changed.`, { id, status: row.status });
+          throw new StoreError(
+            'conflict',
+            `Task ${id} is ${row.status}, not ${options.ifStatus?.join(' or ')}; nothing changed.`,
+            { id, status: row.status },
+          );
         }
         return toTask(row);
       });

@@ -73,9 +73,13 @@ describe('walDurability', () => {
   it('surfaces a failed fsync to the operation that waited on it, and retries on the next', async () => {
     let changes = 0;
     let fail = true;
-    const wal = walDurability('/nonexistent', () => changes, async () => {
-      if (fail) throw new Error('EIO');
-    });
+    const wal = walDurability(
+      '/nonexistent',
+      () => changes,
+      async () => {
+        if (fail) throw new Error('EIO');
+      },
+    );
     changes = 1;
     wal.noteReleased();
     await expect(wal.barrier()).rejects.toThrow('EIO');
@@ -99,7 +103,11 @@ describe('the SQLite store with grouped WAL fsyncs', () => {
     await probe.close();
     const syncs = vi.spyOn(FileHandle, 'sync');
     try {
-      await Promise.all(Array.from({ length: 50 }, (_, i) => store.appendAudit({ actor: 'test', action: 'write', target: `t${i}`, details: { i } })));
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          store.appendAudit({ actor: 'test', action: 'write', target: `t${i}`, details: { i } }),
+        ),
+      );
       expect(syncs.mock.calls.length).toBeGreaterThanOrEqual(1);
       expect(syncs.mock.calls.length).toBeLessThan(10);
       const before = syncs.mock.calls.length;
@@ -111,7 +119,12 @@ describe('the SQLite store with grouped WAL fsyncs', () => {
     await store.close();
     const again = await openSqliteStore({ dataDir: dir });
     const entries = await again.listAudit({ limit: 100 });
-    expect(entries.filter((e) => e.action === 'write').map((e) => e.target).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `t${i}`).sort());
+    expect(
+      entries
+        .filter((e) => e.action === 'write')
+        .map((e) => e.target)
+        .sort(),
+    ).toEqual(Array.from({ length: 50 }, (_, i) => `t${i}`).sort());
     await again.close();
   });
 });

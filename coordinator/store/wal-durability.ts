@@ -34,17 +34,23 @@ export interface WalDurability {
  * of a transaction never count as committed. `fsyncFile` replaces the fsync
  * of `walPath` (tests count and delay it).
  */
-export function walDurability(walPath: string, committedChanges: () => number, fsyncFile?: () => Promise<void>): WalDurability {
+export function walDurability(
+  walPath: string,
+  committedChanges: () => number,
+  fsyncFile?: () => Promise<void>,
+): WalDurability {
   let committed = committedChanges();
   let synced = committed;
   let handle: Promise<FileHandle> | null = null;
   let running: Promise<void> | null = null;
   let queued: Promise<void> | null = null;
 
-  const fsyncOnce = fsyncFile ?? (async (): Promise<void> => {
-    handle ??= open(walPath, 'r');
-    await (await handle).sync();
-  });
+  const fsyncOnce =
+    fsyncFile ??
+    (async (): Promise<void> => {
+      handle ??= open(walPath, 'r');
+      await (await handle).sync();
+    });
   /** An fsync that starts no earlier than this call. */
   const sync = (): Promise<void> => {
     if (!running) {
@@ -54,10 +60,12 @@ export function walDurability(walPath: string, committedChanges: () => number, f
       return running;
     }
     // The running fsync may have started before the caller's commit: join the next one.
-    queued ??= running.catch(() => undefined).then(() => {
-      queued = null;
-      return sync();
-    });
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = null;
+        return sync();
+      });
     return queued;
   };
 

@@ -26,7 +26,8 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  * writeFileSync('icon.png', encodePng(2, 1, Uint8Array.from([255, 0, 0, 255, 0, 0, 255, 255])));
  */
 export function encodePng(width: number, height: number, rgba: Uint8Array): Uint8Array {
-  if (rgba.length !== width * height * 4) throw new Error(`expected ${width * height * 4} RGBA bytes for ${width}x${height}, got ${rgba.length}`);
+  if (rgba.length !== width * height * 4)
+    throw new Error(`expected ${width * height * 4} RGBA bytes for ${width}x${height}, got ${rgba.length}`);
   const header = new Uint8Array(13);
   const hv = new DataView(header.buffer);
   hv.setUint32(0, width);
@@ -34,7 +35,12 @@ export function encodePng(width: number, height: number, rgba: Uint8Array): Uint
   header.set([8, 6, 0, 0, 0], 8); // 8-bit depth, RGBA, deflate, no filter, no interlace
   const raw = new Uint8Array(height * (width * 4 + 1));
   for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * width * 4, (y + 1) * width * 4), y * (width * 4 + 1) + 1);
-  const parts = [PNG_SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    PNG_SIGNATURE,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -67,7 +73,11 @@ export function drawIcon(size: number): Uint8Array {
     [0.3, 0.3, 0.7, 0.3],
     [0.7, 0.3, 0.45, 0.74],
   ];
-  const dots: [number, number][] = [[0.28, 0.72], [0.2, 0.6], [0.2, 0.8]];
+  const dots: [number, number][] = [
+    [0.28, 0.72],
+    [0.2, 0.6],
+    [0.2, 0.8],
+  ];
   for (let y = 0; y < s; y++) {
     for (let x = 0; x < s; x++) {
       const i = (y * s + x) * 4;
@@ -79,7 +89,9 @@ export function drawIcon(size: number): Uint8Array {
       px.set([20, shade, 90 + Math.round((80 * x) / s), 255], i);
       const ux = x / s;
       const uy = y / s;
-      const onStroke = segments.some(([ax, ay, bx, by]) => distanceToSegment(ux * s, uy * s, ax * s, ay * s, bx * s, by * s) <= stroke / 2);
+      const onStroke = segments.some(
+        ([ax, ay, bx, by]) => distanceToSegment(ux * s, uy * s, ax * s, ay * s, bx * s, by * s) <= stroke / 2,
+      );
       const onDot = dots.some(([dx, dy]) => Math.hypot(ux - dx, uy - dy) * s <= stroke * 0.45);
       if (onStroke) px.set([250, 250, 250, 255], i);
       else if (onDot) px.set([255, 196, 61, 255], i);

@@ -33,7 +33,12 @@ export function pwaAssets(root: string): Plugin {
     apply: 'build',
     generateBundle() {
       this.emitFile({ type: 'asset', fileName: 'manifest.webmanifest', source: JSON.stringify(WEB_MANIFEST, null, 2) });
-      for (const size of [192, 512]) this.emitFile({ type: 'asset', fileName: `icons/icon-${size}.png`, source: encodePng(size, size, drawIcon(size)) });
+      for (const size of [192, 512])
+        this.emitFile({
+          type: 'asset',
+          fileName: `icons/icon-${size}.png`,
+          source: encodePng(size, size, drawIcon(size)),
+        });
       const wasmDir = join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
       for (const file of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) {
         this.emitFile({ type: 'asset', fileName: `wasm/${file}`, source: readFileSync(join(wasmDir, file)) });
@@ -59,7 +64,10 @@ export function shellManifest(outDir: string): { version: string; entries: Preca
   const entries = listFiles(outDir)
     .map((path) => ({ path, url: `/${relative(outDir, path).split(sep).join('/')}` }))
     .filter(({ url }) => url !== '/sw.js' && !url.endsWith('.map'))
-    .map(({ path, url }) => ({ url, revision: createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16) }))
+    .map(({ path, url }) => ({
+      url,
+      revision: createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16),
+    }))
     .sort((a, b) => a.url.localeCompare(b.url));
   const version = createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 12);
   return { version, entries };
@@ -84,7 +92,12 @@ export function serviceWorkerBuild(root: string, outDir: string): Plugin {
           minify: true,
           sourcemap: false,
           // One classic script: module service workers cannot use dynamic import().
-          lib: { entry: join(root, 'demo', 'src', 'sw', 'service-worker.ts'), name: 'FlockServiceWorker', formats: ['iife'], fileName: () => 'sw.js' },
+          lib: {
+            entry: join(root, 'demo', 'src', 'sw', 'service-worker.ts'),
+            name: 'FlockServiceWorker',
+            formats: ['iife'],
+            fileName: () => 'sw.js',
+          },
         },
       });
     },

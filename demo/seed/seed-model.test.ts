@@ -85,7 +85,9 @@ describe('seed model through the registry', () => {
     const holdout = { x: images, y: labels, inputShape: [784], count: 500 };
     // A variant with the output layer zeroed predicts class 0 for everything (~10% accuracy).
     const [fp32] = deriveVariants(pkg, ['fp32']);
-    const broken = weightsFromVariant(fp32.bytes, pkg.weightSpecs).map((w, i) => (i >= 2 ? new Float32Array(w.length) : w));
+    const broken = weightsFromVariant(fp32.bytes, pkg.weightSpecs).map((w, i) =>
+      i >= 2 ? new Float32Array(w.length) : w,
+    );
     const [zeroed] = deriveVariants({ weightSpecs: pkg.weightSpecs, weights: broken }, ['fp32']);
     const report = await checkVariantAccuracy(pkg, [zeroed], holdout, { maxAccuracyDrop: 0.05 });
     expect(report.perVariant[0].accepted).toBe(false);

@@ -20,13 +20,18 @@ import { trainSeedMnistModel, type SeedModelOptions } from './seed-model.ts';
 export const DEMO_APP = 'digits';
 const HOLDOUT_EXAMPLES = 1000;
 
-export type SeedResult = { seeded: false; reason: string } | { seeded: true; version: number; holdoutAccuracy: number | null; seconds: number };
+export type SeedResult =
+  | { seeded: false; reason: string }
+  | { seeded: true; version: number; holdoutAccuracy: number | null; seconds: number };
 
 /**
  * @example
  * const result = await seedDemoModel(coordinator, { progress: (line) => console.log(line) });
  */
-export async function seedDemoModel(coordinator: Coordinator, options: { progress?: (line: string) => void; training?: SeedModelOptions } = {}): Promise<SeedResult> {
+export async function seedDemoModel(
+  coordinator: Coordinator,
+  options: { progress?: (line: string) => void; training?: SeedModelOptions } = {},
+): Promise<SeedResult> {
   const { store, signing, config } = coordinator.deps;
   const progress = options.progress ?? (() => {});
   const latest = await store.latestModelVersion(DEMO_APP);
@@ -34,13 +39,18 @@ export async function seedDemoModel(coordinator: Coordinator, options: { progres
 
   const started = Date.now();
   progress(`first start: training the "${DEMO_APP}" seed model on MNIST (usually 20-40 s)...`);
-  const ticker = setInterval(() => progress(`  still training the seed model (${Math.round((Date.now() - started) / 1000)} s)`), 10_000);
+  const ticker = setInterval(
+    () => progress(`  still training the seed model (${Math.round((Date.now() - started) / 1000)} s)`),
+    10_000,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'flock-seed-'));
   try {
     const model = await trainSeedMnistModel(options.training);
     await writeModelDirectory(model, dir);
     model.dispose();
-    const files = new Map(['model.json', 'weights.bin'].map((name) => [name, new Uint8Array(readFileSync(join(dir, name)))]));
+    const files = new Map(
+      ['model.json', 'weights.bin'].map((name) => [name, new Uint8Array(readFileSync(join(dir, name)))]),
+    );
     const test = loadMnist({ split: 'test', limit: HOLDOUT_EXAMPLES });
     const { version, accuracy } = await pushModel(store, signing, {
       app: DEMO_APP,
@@ -53,18 +63,39 @@ export async function seedDemoModel(coordinator: Coordinator, options: { progres
     });
     // A federated task so the demo's devices train on the corrections people record.
     const plan = TaskPlanSchema.parse({
-      population: 100, clientsPerRound: 3, minReports: 2, overSelection: 1.3, roundDeadlineSeconds: 600,
-      localEpochs: 2, batchSize: 8, learningRate: 0.05, minExamples: 5, clipNorm: 5, updateEncoding: { encoding: 'int8' },
+      population: 100,
+      clientsPerRound: 3,
+      minReports: 2,
+      overSelection: 1.3,
+      roundDeadlineSeconds: 600,
+      localEpochs: 2,
+      batchSize: 8,
+      learningRate: 0.05,
+      minExamples: 5,
+      clipNorm: 5,
+      updateEncoding: { encoding: 'int8' },
     });
     const task = await store.createTask({
-      app: DEMO_APP, name: 'digits: learn from corrections', modelVersion: version.version,
-      plan: plan as unknown as JsonObject, budget: { epsilon: Number.MAX_VALUE, delta: 1e-5 }, accountant: new RdpAccountant().toJSON(), clipNorm: plan.clipNorm,
+      app: DEMO_APP,
+      name: 'digits: learn from corrections',
+      modelVersion: version.version,
+      plan: plan as unknown as JsonObject,
+      budget: { epsilon: Number.MAX_VALUE, delta: 1e-5 },
+      accountant: new RdpAccountant().toJSON(),
+      clipNorm: plan.clipNorm,
     });
-    await store.appendAudit({ actor: 'system:seed', action: 'task.create', target: task.id, details: { app: DEMO_APP, modelVersion: version.version } });
+    await store.appendAudit({
+      actor: 'system:seed',
+      action: 'task.create',
+      target: task.id,
+      details: { app: DEMO_APP, modelVersion: version.version },
+    });
     progress(`demo task created: ${task.id} (3 devices per round; devices train on recorded corrections)`);
     const seconds = (Date.now() - started) / 1000;
     const holdoutAccuracy = accuracy?.fp32Accuracy ?? null;
-    progress(`seed model published: ${DEMO_APP} v${version.version} (production), holdout accuracy ${holdoutAccuracy === null ? 'n/a' : holdoutAccuracy.toFixed(3)}, ${seconds.toFixed(1)} s`);
+    progress(
+      `seed model published: ${DEMO_APP} v${version.version} (production), holdout accuracy ${holdoutAccuracy === null ? 'n/a' : holdoutAccuracy.toFixed(3)}, ${seconds.toFixed(1)} s`,
+    );
     return { seeded: true, version: version.version, holdoutAccuracy, seconds };
   } finally {
     clearInterval(ticker);

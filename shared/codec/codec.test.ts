@@ -1,6 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { CodecError, decodeTensors, encodeTensors, readTensorTable, type CodecErrorCode, type DenseEncoding, type NamedTensor, type TensorEncodingSpec } from './index.ts';
+import {
+  CodecError,
+  decodeTensors,
+  encodeTensors,
+  readTensorTable,
+  type CodecErrorCode,
+  type DenseEncoding,
+  type NamedTensor,
+  type TensorEncodingSpec,
+} from './index.ts';
 import { crc32c } from './crc32c.ts';
 import { floatBits, halfBitsFromFloatBits, halfTable } from './fp16.ts';
 
@@ -24,21 +33,34 @@ const shapeArb = fc.oneof(
   fc.constant<number[]>([]),
   fc.tuple(fc.integer({ min: 0, max: 40 })).map((s) => [...s]),
   fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 })).map((s) => [...s]),
-  fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 })).map((s) => [...s]),
+  fc
+    .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }))
+    .map((s) => [...s]),
 );
 
 const tensorArb = (maxAbs: number) =>
   shapeArb.chain((shape) => {
     const n = shape.reduce((a, b) => a * b, 1);
     return fc
-      .float32Array({ min: Math.fround(-maxAbs), max: Math.fround(maxAbs), noNaN: true, noDefaultInfinity: true, minLength: n, maxLength: n })
+      .float32Array({
+        min: Math.fround(-maxAbs),
+        max: Math.fround(maxAbs),
+        noNaN: true,
+        noDefaultInfinity: true,
+        minLength: n,
+        maxLength: n,
+      })
       .map((data) => ({ shape, data }));
   });
 
 const tensorsArb = (maxAbs: number) =>
   fc
     .uniqueArray(fc.string({ unit: 'grapheme', maxLength: 12 }), { maxLength: 5 })
-    .chain((names) => fc.tuple(...names.map(() => tensorArb(maxAbs))).map((ts) => ts.map((t, i): NamedTensor => ({ name: names[i], ...t }))));
+    .chain((names) =>
+      fc
+        .tuple(...names.map(() => tensorArb(maxAbs)))
+        .map((ts) => ts.map((t, i): NamedTensor => ({ name: names[i], ...t }))),
+    );
 
 function lastAxisChannels(shape: number[]): number {
   return shape.length >= 2 ? shape[shape.length - 1] : 1;
@@ -98,29 +120,34 @@ describe('round trips', () => {
 
   it('topk keeps exactly ceil(f*n) largest-magnitude entries and zeroes the rest', () => {
     fc.assert(
-      fc.property(tensorsArb(1e3), fc.double({ min: 1e-3, max: 1, noNaN: true }), fc.constantFrom<DenseEncoding>('fp32', 'fp16', 'int8'), (tensors, fraction, values) => {
-        const spec: TensorEncodingSpec = { encoding: 'topk', topkFraction: fraction, topkValues: values };
-        const bytes = encodeTensors(tensors, spec);
-        const table = readTensorTable(bytes);
-        const out = decodeTensors(bytes);
-        out.forEach((t, i) => {
-          const src = tensors[i].data;
-          expect(table[i].valueEncoding).toBe(values);
-          const k = Math.ceil(fraction * src.length);
-          const kept = Array.from(src.keys()).filter((j) => t.data[j] !== 0);
-          expect(kept.length).toBeLessThanOrEqual(k); // kept zeros (or values rounding to 0) are invisible
-          const keptSet = new Set(kept);
-          const minKept = Math.min(...kept.map((j) => Math.abs(src[j])));
-          for (let j = 0; j < src.length; j++) {
-            if (!keptSet.has(j)) {
-              if (values === 'fp32') expect(t.data[j] === 0).toBe(true); // +0 or a kept -0
-              if (kept.length === k) expect(Math.abs(src[j])).toBeLessThanOrEqual(minKept);
-            } else if (values === 'fp32') {
-              expect(t.data[j]).toBe(src[j]);
+      fc.property(
+        tensorsArb(1e3),
+        fc.double({ min: 1e-3, max: 1, noNaN: true }),
+        fc.constantFrom<DenseEncoding>('fp32', 'fp16', 'int8'),
+        (tensors, fraction, values) => {
+          const spec: TensorEncodingSpec = { encoding: 'topk', topkFraction: fraction, topkValues: values };
+          const bytes = encodeTensors(tensors, spec);
+          const table = readTensorTable(bytes);
+          const out = decodeTensors(bytes);
+          out.forEach((t, i) => {
+            const src = tensors[i].data;
+            expect(table[i].valueEncoding).toBe(values);
+            const k = Math.ceil(fraction * src.length);
+            const kept = Array.from(src.keys()).filter((j) => t.data[j] !== 0);
+            expect(kept.length).toBeLessThanOrEqual(k); // kept zeros (or values rounding to 0) are invisible
+            const keptSet = new Set(kept);
+            const minKept = Math.min(...kept.map((j) => Math.abs(src[j])));
+            for (let j = 0; j < src.length; j++) {
+              if (!keptSet.has(j)) {
+                if (values === 'fp32') expect(t.data[j] === 0).toBe(true); // +0 or a kept -0
+                if (kept.length === k) expect(Math.abs(src[j])).toBeLessThanOrEqual(minKept);
+              } else if (values === 'fp32') {
+                expect(t.data[j]).toBe(src[j]);
+              }
             }
-          }
-        });
-      }),
+          });
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -164,7 +191,13 @@ describe('zero copy and alignment', () => {
   it('reads the table from a prefix holding only header and table', () => {
     const bytes = encodeTensors(tensors, { encoding: 'fp32' });
     const [entry] = readTensorTable(bytes.subarray(0, bytes.length - 28));
-    expect(entry).toEqual({ name: 'w', shape: [2, 3], encoding: 'fp32', byteOffset: bytes.length - 28, byteLength: 24 });
+    expect(entry).toEqual({
+      name: 'w',
+      shape: [2, 3],
+      encoding: 'fp32',
+      byteOffset: bytes.length - 28,
+      byteLength: 24,
+    });
   });
 });
 
@@ -208,12 +241,16 @@ describe('decoding rejects bad input with the right code', () => {
     const huge = good.slice();
     const dimAt = 20 + 4 + 4 + 4; // header, entry prefix, padded name "a", first dim
     dv(huge).setUint32(dimAt, 2 ** 31, true);
-    expect(errorCode(() => decodeTensors(reseal(huge), { maxElementsPerTensor: 2 ** 40, maxTotalElements: 2 ** 40 }))).toBe('length_mismatch');
+    expect(
+      errorCode(() => decodeTensors(reseal(huge), { maxElementsPerTensor: 2 ** 40, maxTotalElements: 2 ** 40 })),
+    ).toBe('length_mismatch');
     expect(errorCode(() => decodeTensors(reseal(huge)))).toBe('limit_exceeded');
   });
 
   it('non-finite values are rejected unless allowed', () => {
-    const nan = encodeTensors([{ name: 'x', shape: [2], data: new Float32Array([1, Number.NaN]) }], { encoding: 'fp32' });
+    const nan = encodeTensors([{ name: 'x', shape: [2], data: new Float32Array([1, Number.NaN]) }], {
+      encoding: 'fp32',
+    });
     expect(errorCode(() => decodeTensors(nan))).toBe('non_finite');
     expect(Number.isNaN(decodeTensors(nan, { allowNonFinite: true })[0].data[1])).toBe(true);
     const inf = encodeTensors([{ name: 'x', shape: [1], data: new Float32Array([-Infinity]) }], { encoding: 'fp16' });
@@ -228,10 +265,20 @@ describe('decoding rejects bad input with the right code', () => {
   });
 
   it('bad_input on the encode side names the problem', () => {
-    expect(errorCode(() => encodeTensors([{ name: 'x', shape: [3], data: new Float32Array(2) }], { encoding: 'fp32' }))).toBe('bad_input');
-    expect(errorCode(() => encodeTensors([{ name: 'x', shape: [1.5], data: new Float32Array(1) }], { encoding: 'fp32' }))).toBe('bad_input');
-    expect(errorCode(() => encodeTensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { encoding: 'topk' }))).toBe('bad_input');
-    expect(errorCode(() => encodeTensors([{ name: 'x', shape: [1], data: new Float32Array([Infinity]) }], { encoding: 'int8' }))).toBe('bad_input');
+    expect(
+      errorCode(() => encodeTensors([{ name: 'x', shape: [3], data: new Float32Array(2) }], { encoding: 'fp32' })),
+    ).toBe('bad_input');
+    expect(
+      errorCode(() => encodeTensors([{ name: 'x', shape: [1.5], data: new Float32Array(1) }], { encoding: 'fp32' })),
+    ).toBe('bad_input');
+    expect(
+      errorCode(() => encodeTensors([{ name: 'x', shape: [1], data: new Float32Array(1) }], { encoding: 'topk' })),
+    ).toBe('bad_input');
+    expect(
+      errorCode(() =>
+        encodeTensors([{ name: 'x', shape: [1], data: new Float32Array([Infinity]) }], { encoding: 'int8' }),
+      ),
+    ).toBe('bad_input');
     const dup = { name: 'x', shape: [1], data: new Float32Array(1) };
     expect(errorCode(() => encodeTensors([dup, dup], { encoding: 'fp32' }))).toBe('bad_input');
   });
@@ -240,7 +287,11 @@ describe('decoding rejects bad input with the right code', () => {
 describe('fuzzing: decode either succeeds or throws CodecError', () => {
   const specArb = fc.oneof(
     fc.constantFrom<TensorEncodingSpec>({ encoding: 'fp32' }, { encoding: 'fp16' }, { encoding: 'int8' }),
-    fc.record({ encoding: fc.constant('topk' as const), topkFraction: fc.double({ min: 0.01, max: 1, noNaN: true }), topkValues: fc.constantFrom<DenseEncoding>('fp32', 'fp16', 'int8') }),
+    fc.record({
+      encoding: fc.constant('topk' as const),
+      topkFraction: fc.double({ min: 0.01, max: 1, noNaN: true }),
+      topkValues: fc.constantFrom<DenseEncoding>('fp32', 'fp16', 'int8'),
+    }),
   );
   const validArb = fc.tuple(tensorsArb(100), specArb).map(([ts, spec]) => encodeTensors(ts, spec));
   const limits = { maxTotalElements: 1 << 16, maxElementsPerTensor: 1 << 16 };

@@ -27,11 +27,16 @@ describe('crc32c', () => {
 
   it('changes when any single bit flips', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (bytes, at, bit) => {
-        const flipped = bytes.slice();
-        flipped[at % bytes.length] ^= 1 << bit;
-        expect(crc32c(flipped)).not.toBe(crc32c(bytes));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (bytes, at, bit) => {
+          const flipped = bytes.slice();
+          flipped[at % bytes.length] ^= 1 << bit;
+          expect(crc32c(flipped)).not.toBe(crc32c(bytes));
+        },
+      ),
     );
   });
 });

@@ -29,19 +29,35 @@ const F32_MAX = 3.4028234663852886e38;
 function checkFinite(data: Float32Array, name: string): void {
   for (let i = 0; i < data.length; i++) {
     if (data[i] - data[i] !== 0) {
-      throw new CodecError('non_finite', `tensor "${name}" holds ${data[i]} at index ${i}; pass allowNonFinite to accept it`, { tensor: name, index: i });
+      throw new CodecError(
+        'non_finite',
+        `tensor "${name}" holds ${data[i]} at index ${i}; pass allowNonFinite to accept it`,
+        { tensor: name, index: i },
+      );
     }
   }
 }
 
 function checkZeroPadding(bytes: Uint8Array, from: number, to: number, name: string): void {
   for (let p = from; p < to; p++) {
-    if (bytes[p] !== 0) throw new CodecError('bad_encoding', `tensor "${name}": padding byte at ${p} is not zero`, { tensor: name, offset: p });
+    if (bytes[p] !== 0)
+      throw new CodecError('bad_encoding', `tensor "${name}": padding byte at ${p} is not zero`, {
+        tensor: name,
+        offset: p,
+      });
   }
 }
 
 /** Decodes a dense body of n elements in `channels` channels starting at `offset`. */
-function decodeDense(bytes: Uint8Array, offset: number, encoding: DenseEncoding, n: number, channels: number, name: string, allowNonFinite: boolean): Float32Array {
+function decodeDense(
+  bytes: Uint8Array,
+  offset: number,
+  encoding: DenseEncoding,
+  n: number,
+  channels: number,
+  name: string,
+  allowNonFinite: boolean,
+): Float32Array {
   let out: Float32Array;
   if (encoding === 'fp32') {
     out = readF32(bytes, offset, n, LITTLE_ENDIAN_HOST);
@@ -54,7 +70,11 @@ function decodeDense(bytes: Uint8Array, offset: number, encoding: DenseEncoding,
     for (let c = 0; c < channels; c++) {
       const s = scales[c];
       if (!(s >= 0 && s <= F32_MAX)) {
-        throw new CodecError('bad_encoding', `tensor "${name}": int8 scale ${s} of channel ${c} is not a finite non-negative number`, { tensor: name, channel: c });
+        throw new CodecError(
+          'bad_encoding',
+          `tensor "${name}": int8 scale ${s} of channel ${c} is not a finite non-negative number`,
+          { tensor: name, channel: c },
+        );
       }
       if (s > F32_MAX / 256) risky = true;
     }
@@ -72,18 +92,47 @@ function decodeDense(bytes: Uint8Array, offset: number, encoding: DenseEncoding,
 }
 
 function decodeEntry(bytes: Uint8Array, e: ParsedEntry, allowNonFinite: boolean): Float32Array {
-  if (!e.topk) return decodeDense(bytes, e.byteOffset, e.encoding as DenseEncoding, e.elements, e.channels, e.name, allowNonFinite);
+  if (!e.topk)
+    return decodeDense(
+      bytes,
+      e.byteOffset,
+      e.encoding as DenseEncoding,
+      e.elements,
+      e.channels,
+      e.name,
+      allowNonFinite,
+    );
   const { k, indexFormat, indexByteLength } = e.topk;
-  const indices = readIndices(bytes.subarray(e.byteOffset, e.byteOffset + indexByteLength), indexFormat, k, e.elements, e.name);
+  const indices = readIndices(
+    bytes.subarray(e.byteOffset, e.byteOffset + indexByteLength),
+    indexFormat,
+    k,
+    e.elements,
+    e.name,
+  );
   checkZeroPadding(bytes, e.byteOffset + indexByteLength, e.byteOffset + align4(indexByteLength), e.name);
-  const values = decodeDense(bytes, e.byteOffset + align4(indexByteLength), e.valueEncoding as DenseEncoding, k, 1, e.name, allowNonFinite);
+  const values = decodeDense(
+    bytes,
+    e.byteOffset + align4(indexByteLength),
+    e.valueEncoding as DenseEncoding,
+    k,
+    1,
+    e.name,
+    allowNonFinite,
+  );
   const out = new Float32Array(e.elements);
   for (let i = 0; i < k; i++) out[indices[i]] = values[i];
   return out;
 }
 
 function publicEntry(e: ParsedEntry): TensorTableEntry {
-  const entry: TensorTableEntry = { name: e.name, shape: e.shape.slice(), encoding: e.encoding, byteOffset: e.byteOffset, byteLength: e.byteLength };
+  const entry: TensorTableEntry = {
+    name: e.name,
+    shape: e.shape.slice(),
+    encoding: e.encoding,
+    byteOffset: e.byteOffset,
+    byteLength: e.byteLength,
+  };
   if (e.valueEncoding !== undefined) entry.valueEncoding = e.valueEncoding;
   return entry;
 }
@@ -101,7 +150,10 @@ export function readTensorTable(bytes: Uint8Array, limits?: Partial<DecodeLimits
   const resolved = resolveLimits(limits);
   const header = parseHeader(bytes);
   if (bytes.length > header.totalLength) {
-    throw new CodecError('length_mismatch', `got ${bytes.length} bytes but the header says the container is ${header.totalLength}`);
+    throw new CodecError(
+      'length_mismatch',
+      `got ${bytes.length} bytes but the header says the container is ${header.totalLength}`,
+    );
   }
   return parseTable(bytes, header, resolved).map(publicEntry);
 }
@@ -119,18 +171,28 @@ export function decodeTensors(bytes: Uint8Array, limits?: Partial<DecodeLimits>)
   const resolved = resolveLimits(limits);
   const header = parseHeader(bytes);
   if (bytes.length < header.totalLength) {
-    throw new CodecError('truncated', `container is ${bytes.length} bytes but its header says ${header.totalLength}; the transfer was cut short`, {
-      received: bytes.length,
-      expected: header.totalLength,
-    });
+    throw new CodecError(
+      'truncated',
+      `container is ${bytes.length} bytes but its header says ${header.totalLength}; the transfer was cut short`,
+      {
+        received: bytes.length,
+        expected: header.totalLength,
+      },
+    );
   }
   if (bytes.length > header.totalLength) {
-    throw new CodecError('length_mismatch', `got ${bytes.length} bytes but the header says the container is ${header.totalLength}`);
+    throw new CodecError(
+      'length_mismatch',
+      `got ${bytes.length} bytes but the header says the container is ${header.totalLength}`,
+    );
   }
   const end = header.totalLength - CHECKSUM_BYTES;
   const stored = new DataView(bytes.buffer, bytes.byteOffset + end, CHECKSUM_BYTES).getUint32(0, true);
   if (crc32c(bytes.subarray(0, end)) !== stored) {
-    throw new CodecError('bad_checksum', 'container checksum does not match its contents; the bytes were corrupted in transit or storage, fetch them again');
+    throw new CodecError(
+      'bad_checksum',
+      'container checksum does not match its contents; the bytes were corrupted in transit or storage, fetch them again',
+    );
   }
   // Unaligned input (e.g. a subarray of a larger message) is copied once so every body can be a typed view.
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();

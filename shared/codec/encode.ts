@@ -58,10 +58,13 @@ function checkFinite(t: NamedTensor, encoding: string): void {
   const d = t.data;
   for (let i = 0; i < d.length; i++) {
     if (d[i] - d[i] !== 0) {
-      throw bad(`tensor "${t.name}" holds ${d[i]} at index ${i}; ${encoding} can only encode finite values (use fp32 or fp16)`, {
-        tensor: t.name,
-        index: i,
-      });
+      throw bad(
+        `tensor "${t.name}" holds ${d[i]} at index ${i}; ${encoding} can only encode finite values (use fp32 or fp16)`,
+        {
+          tensor: t.name,
+          index: i,
+        },
+      );
     }
   }
 }
@@ -72,17 +75,24 @@ function validateTensor(t: NamedTensor, seen: Set<string>): Uint8Array {
   if (nameBytes.length > 0xffff) throw bad(`tensor name "${t.name.slice(0, 40)}..." is longer than 65535 UTF-8 bytes`);
   if (seen.has(t.name)) throw bad(`tensor name "${t.name}" appears twice; names must be unique`, { tensor: t.name });
   seen.add(t.name);
-  if (!(t.data instanceof Float32Array)) throw bad(`tensor "${t.name}": data must be a Float32Array`, { tensor: t.name });
-  if (!Array.isArray(t.shape) || t.shape.length > 255) throw bad(`tensor "${t.name}": shape must be an array of at most 255 dims`, { tensor: t.name });
+  if (!(t.data instanceof Float32Array))
+    throw bad(`tensor "${t.name}": data must be a Float32Array`, { tensor: t.name });
+  if (!Array.isArray(t.shape) || t.shape.length > 255)
+    throw bad(`tensor "${t.name}": shape must be an array of at most 255 dims`, { tensor: t.name });
   let n = 1;
   for (const d of t.shape) {
     if (!Number.isInteger(d) || d < 0 || d > 0xffffffff) {
-      throw bad(`tensor "${t.name}": shape ${JSON.stringify(t.shape)} has a dim that is not an integer in [0, 2^32)`, { tensor: t.name });
+      throw bad(`tensor "${t.name}": shape ${JSON.stringify(t.shape)} has a dim that is not an integer in [0, 2^32)`, {
+        tensor: t.name,
+      });
     }
     n *= d;
   }
   if (n !== t.data.length) {
-    throw bad(`tensor "${t.name}": shape ${JSON.stringify(t.shape)} holds ${n} elements but data has ${t.data.length}`, { tensor: t.name });
+    throw bad(
+      `tensor "${t.name}": shape ${JSON.stringify(t.shape)} holds ${n} elements but data has ${t.data.length}`,
+      { tensor: t.name },
+    );
   }
   return nameBytes;
 }
@@ -114,7 +124,14 @@ function planTopk(t: NamedTensor, spec: TensorEncodingSpec): TopkPlan {
 }
 
 /** Writes a dense body of `data` at `offset`. */
-function writeDense(out: Uint8Array, offset: number, data: Float32Array, encoding: DenseEncoding, params: Int8Params | undefined, name: string): void {
+function writeDense(
+  out: Uint8Array,
+  offset: number,
+  data: Float32Array,
+  encoding: DenseEncoding,
+  params: Int8Params | undefined,
+  name: string,
+): void {
   if (encoding === 'fp32') {
     writeF32(out, offset, data, LITTLE_ENDIAN_HOST);
   } else if (encoding === 'fp16') {
@@ -175,7 +192,8 @@ export function encodeTensors(
     offset = align4(offset + p.bodyLength);
   }
   const total = offset + CHECKSUM_BYTES;
-  if (total > 0xffffffff) throw bad(`encoded size ${total} bytes exceeds the format's 4 GiB limit; send the tensors in several containers`);
+  if (total > 0xffffffff)
+    throw bad(`encoded size ${total} bytes exceeds the format's 4 GiB limit; send the tensors in several containers`);
 
   const out = new Uint8Array(new ArrayBuffer(total));
   const dv = new DataView(out.buffer);

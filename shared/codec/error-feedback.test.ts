@@ -6,7 +6,11 @@ import type { NamedTensor, TensorEncodingSpec } from './types.ts';
 
 function update(seed: number[]): NamedTensor[] {
   return [
-    { name: 'kernel', shape: [6, 5], data: Float32Array.from({ length: 30 }, (_, i) => seed[i % seed.length] * Math.cos(i)) },
+    {
+      name: 'kernel',
+      shape: [6, 5],
+      data: Float32Array.from({ length: 30 }, (_, i) => seed[i % seed.length] * Math.cos(i)),
+    },
     { name: 'bias', shape: [5], data: Float32Array.from({ length: 5 }, (_, i) => seed[(i + 3) % seed.length]) },
   ];
 }
@@ -21,7 +25,10 @@ describe('error feedback', () => {
     ];
     fc.assert(
       fc.property(
-        fc.array(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 7 }), { minLength: 2, maxLength: 8 }),
+        fc.array(fc.array(fc.double({ min: -1, max: 1, noNaN: true }), { minLength: 1, maxLength: 7 }), {
+          minLength: 2,
+          maxLength: 8,
+        }),
         fc.constantFrom(...specs),
         (rounds, spec) => {
           const ef = new ErrorFeedback();
@@ -44,7 +51,9 @@ describe('error feedback', () => {
           const residual = ef.residual();
           for (const [name, acc] of raw) {
             const r = residual.get(name) as Float32Array;
-            acc.forEach((x, i) => expect(Math.abs((sent.get(name) as Float64Array)[i] + r[i] - x)).toBeLessThan(1e-5 * rounds.length));
+            acc.forEach((x, i) =>
+              expect(Math.abs((sent.get(name) as Float64Array)[i] + r[i] - x)).toBeLessThan(1e-5 * rounds.length),
+            );
           }
         },
       ),
@@ -70,7 +79,10 @@ describe('error feedback', () => {
     const compensated = applyErrorFeedback(u, residual);
     expect(compensated[1].data[0]).toBeCloseTo(u[1].data[0] + 1, 6);
     expect(compensated[0].data).toEqual(u[0].data);
-    const next = updateResidual(compensated, compensated.map((t) => ({ ...t, data: new Float32Array(t.data.length) })));
+    const next = updateResidual(
+      compensated,
+      compensated.map((t) => ({ ...t, data: new Float32Array(t.data.length) })),
+    );
     expect(next.get('bias')).toEqual(compensated[1].data);
   });
 });

@@ -14,7 +14,9 @@ import { CodecError } from './codec-error.ts';
 import type { NamedTensor, TensorEncodingSpec } from './types.ts';
 
 function sameShape(a: NamedTensor, b: NamedTensor): boolean {
-  return a.data.length === b.data.length && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+  return (
+    a.data.length === b.data.length && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
+  );
 }
 
 /**
@@ -29,7 +31,11 @@ export function applyErrorFeedback(update: NamedTensor[], residual: ReadonlyMap<
     const data = Float32Array.from(t.data);
     if (r) {
       if (r.length !== data.length) {
-        throw new CodecError('bad_input', `residual for "${t.name}" has ${r.length} elements, the update ${data.length}; call reset() when the model changes`, { tensor: t.name });
+        throw new CodecError(
+          'bad_input',
+          `residual for "${t.name}" has ${r.length} elements, the update ${data.length}; call reset() when the model changes`,
+          { tensor: t.name },
+        );
       }
       for (let i = 0; i < data.length; i++) data[i] += r[i];
     }
@@ -48,7 +54,8 @@ export function updateResidual(compensated: NamedTensor[], transmitted: NamedTen
   const out = new Map<string, Float32Array>();
   for (const c of compensated) {
     const s = sent.get(c.name);
-    if (!s || !sameShape(c, s)) throw new CodecError('bad_input', `transmitted tensors lack "${c.name}" or differ in shape`, { tensor: c.name });
+    if (!s || !sameShape(c, s))
+      throw new CodecError('bad_input', `transmitted tensors lack "${c.name}" or differ in shape`, { tensor: c.name });
     const r = new Float32Array(c.data.length);
     for (let i = 0; i < r.length; i++) r[i] = c.data[i] - s.data[i];
     out.set(c.name, r);
@@ -72,7 +79,14 @@ export class ErrorFeedback {
     const compensated = applyErrorFeedback(update, this.#residual);
     const bytes = encodeTensors(compensated, spec);
     // Decode what was really sent, so the residual matches the wire exactly.
-    const sent = decodeTensors(bytes, { maxTensors: Infinity, maxElementsPerTensor: Infinity, maxTotalElements: Infinity, maxNameBytes: Infinity, maxRank: Infinity, allowNonFinite: true });
+    const sent = decodeTensors(bytes, {
+      maxTensors: Infinity,
+      maxElementsPerTensor: Infinity,
+      maxTotalElements: Infinity,
+      maxNameBytes: Infinity,
+      maxRank: Infinity,
+      allowNonFinite: true,
+    });
     this.#residual = updateResidual(compensated, sent);
     return bytes;
   }

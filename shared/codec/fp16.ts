@@ -58,10 +58,14 @@ export function encodeFp16(src: Float32Array, dst: Uint16Array, tensorName = '')
   for (let i = 0; i < src.length; i++) {
     const h = halfBitsFromFloatBits(bits[i]);
     if (h < 0) {
-      throw new CodecError('bad_input', `tensor "${tensorName}" holds ${src[i]} at index ${i}, beyond the fp16 range (|x| < 65520); encode it as fp32`, {
-        tensor: tensorName,
-        index: i,
-      });
+      throw new CodecError(
+        'bad_input',
+        `tensor "${tensorName}" holds ${src[i]} at index ${i}, beyond the fp16 range (|x| < 65520); encode it as fp32`,
+        {
+          tensor: tensorName,
+          index: i,
+        },
+      );
     }
     dst[i] = h;
   }

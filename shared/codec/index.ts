@@ -8,7 +8,14 @@
  * const bytes = encodeTensors([{ name: 'w', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }], { encoding: 'int8' });
  * const [w] = decodeTensors(bytes);
  */
-export type { DenseEncoding, TensorEncoding, NamedTensor, TensorEncodingSpec, DecodeLimits, TensorTableEntry } from './types.ts';
+export type {
+  DenseEncoding,
+  TensorEncoding,
+  NamedTensor,
+  TensorEncodingSpec,
+  DecodeLimits,
+  TensorTableEntry,
+} from './types.ts';
 export type { CodecErrorCode } from './codec-error.ts';
 export { CodecError } from './codec-error.ts';
 export { encodeTensors } from './encode.ts';

@@ -63,7 +63,8 @@ export function resolveLimits(limits: Partial<DecodeLimits> | undefined): Decode
   const merged: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, ...limits };
   for (const key of ['maxTensors', 'maxElementsPerTensor', 'maxTotalElements', 'maxNameBytes', 'maxRank'] as const) {
     const v = merged[key];
-    if (typeof v !== 'number' || !(v >= 0)) throw fail('bad_input', `decode limit ${key} must be a non-negative number, got ${String(v)}`);
+    if (typeof v !== 'number' || !(v >= 0))
+      throw fail('bad_input', `decode limit ${key} must be a non-negative number, got ${String(v)}`);
   }
   return merged;
 }
@@ -72,20 +73,29 @@ export function resolveLimits(limits: Partial<DecodeLimits> | undefined): Decode
 export function parseHeader(bytes: Uint8Array): ParsedHeader {
   if (!(bytes instanceof Uint8Array)) throw fail('bad_input', 'expected the encoded tensors as a Uint8Array');
   for (let i = 0; i < MAGIC.length && i < bytes.length; i++) {
-    if (bytes[i] !== MAGIC[i]) throw fail('bad_magic', 'these bytes are not a Flock tensor container (magic "FLKT" missing)');
+    if (bytes[i] !== MAGIC[i])
+      throw fail('bad_magic', 'these bytes are not a Flock tensor container (magic "FLKT" missing)');
   }
-  if (bytes.length < HEADER_BYTES) throw fail('truncated', `container is ${bytes.length} bytes, shorter than its ${HEADER_BYTES}-byte header`);
+  if (bytes.length < HEADER_BYTES)
+    throw fail('truncated', `container is ${bytes.length} bytes, shorter than its ${HEADER_BYTES}-byte header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   const version = dv.getUint16(4, true);
   if (version !== FORMAT_VERSION) {
-    throw fail('unsupported_version', `container format version ${version} is not supported (this decoder reads version ${FORMAT_VERSION}); upgrade flock`, { version });
+    throw fail(
+      'unsupported_version',
+      `container format version ${version} is not supported (this decoder reads version ${FORMAT_VERSION}); upgrade flock`,
+      { version },
+    );
   }
   if (dv.getUint16(6, true) !== 0) throw fail('bad_header', 'reserved header flags are set');
   const totalLength = dv.getUint32(8, true);
   const tensorCount = dv.getUint32(12, true);
   const tableLength = dv.getUint32(16, true);
   if (totalLength % 4 !== 0 || tableLength % 4 !== 0 || HEADER_BYTES + tableLength + CHECKSUM_BYTES > totalLength) {
-    throw fail('bad_header', `inconsistent header: total ${totalLength} bytes, table ${tableLength} bytes`, { totalLength, tableLength });
+    throw fail('bad_header', `inconsistent header: total ${totalLength} bytes, table ${tableLength} bytes`, {
+      totalLength,
+      tableLength,
+    });
   }
   return { totalLength, tensorCount, tableLength };
 }
@@ -94,11 +104,17 @@ export function parseHeader(bytes: Uint8Array): ParsedHeader {
 export function parseTable(bytes: Uint8Array, header: ParsedHeader, limits: DecodeLimits): ParsedEntry[] {
   const { totalLength, tensorCount, tableLength } = header;
   const tableEnd = HEADER_BYTES + tableLength;
-  if (bytes.length < tableEnd) throw fail('truncated', `container ends at byte ${bytes.length}, inside its tensor table (ends at ${tableEnd})`);
+  if (bytes.length < tableEnd)
+    throw fail('truncated', `container ends at byte ${bytes.length}, inside its tensor table (ends at ${tableEnd})`);
   if (tensorCount > limits.maxTensors) {
-    throw fail('limit_exceeded', `container holds ${tensorCount} tensors, more than the limit of ${limits.maxTensors}`, { tensorCount });
+    throw fail(
+      'limit_exceeded',
+      `container holds ${tensorCount} tensors, more than the limit of ${limits.maxTensors}`,
+      { tensorCount },
+    );
   }
-  if (tensorCount * 12 > tableLength) throw fail('bad_header', `a ${tableLength}-byte table cannot describe ${tensorCount} tensors`);
+  if (tensorCount * 12 > tableLength)
+    throw fail('bad_header', `a ${tableLength}-byte table cannot describe ${tensorCount} tensors`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, tableEnd);
   let at = HEADER_BYTES;
   const need = (n: number, i: number) => {
@@ -114,9 +130,14 @@ export function parseTable(bytes: Uint8Array, header: ParsedHeader, limits: Deco
     const encoding = ENCODINGS[dv.getUint8(at + 2)];
     const rank = dv.getUint8(at + 3);
     at += 4;
-    if (encoding === undefined) throw fail('bad_encoding', `table entry ${i} has unknown encoding code ${dv.getUint8(at - 2)}`, { entry: i });
-    if (nameLength > limits.maxNameBytes) throw fail('limit_exceeded', `tensor name of ${nameLength} bytes exceeds the limit of ${limits.maxNameBytes}`, { entry: i });
-    if (rank > limits.maxRank) throw fail('limit_exceeded', `tensor rank ${rank} exceeds the limit of ${limits.maxRank}`, { entry: i });
+    if (encoding === undefined)
+      throw fail('bad_encoding', `table entry ${i} has unknown encoding code ${dv.getUint8(at - 2)}`, { entry: i });
+    if (nameLength > limits.maxNameBytes)
+      throw fail('limit_exceeded', `tensor name of ${nameLength} bytes exceeds the limit of ${limits.maxNameBytes}`, {
+        entry: i,
+      });
+    if (rank > limits.maxRank)
+      throw fail('limit_exceeded', `tensor rank ${rank} exceeds the limit of ${limits.maxRank}`, { entry: i });
     need(align4(nameLength), i);
     let name: string;
     try {
@@ -139,13 +160,21 @@ export function parseTable(bytes: Uint8Array, header: ParsedHeader, limits: Deco
       if (dim > limits.maxElementsPerTensor) elements = Number.POSITIVE_INFINITY;
       elements *= dim;
       if (elements > limits.maxElementsPerTensor) {
-        throw fail('limit_exceeded', `tensor "${name}" has more elements than the limit of ${limits.maxElementsPerTensor}`, { tensor: name });
+        throw fail(
+          'limit_exceeded',
+          `tensor "${name}" has more elements than the limit of ${limits.maxElementsPerTensor}`,
+          { tensor: name },
+        );
       }
       shape.push(dim);
     }
     totalElements += elements;
     if (totalElements > limits.maxTotalElements) {
-      throw fail('limit_exceeded', `container holds more than the limit of ${limits.maxTotalElements} elements in total`, { tensor: name });
+      throw fail(
+        'limit_exceeded',
+        `container holds more than the limit of ${limits.maxTotalElements} elements in total`,
+        { tensor: name },
+      );
     }
     const channels = rank >= 2 ? shape[rank - 1] : 1;
     const entry: ParsedEntry = { name, shape, encoding, byteOffset: 0, byteLength: 0, elements, channels };
@@ -158,12 +187,23 @@ export function parseTable(bytes: Uint8Array, header: ParsedHeader, limits: Deco
       const reserved = dv.getUint16(at + 6, true);
       const indexByteLength = dv.getUint32(at + 8, true);
       at += 12;
-      if (valueEncoding === undefined || indexFormat === undefined) throw fail('bad_encoding', `tensor "${name}": unknown topk value encoding or index format`, { tensor: name });
+      if (valueEncoding === undefined || indexFormat === undefined)
+        throw fail('bad_encoding', `tensor "${name}": unknown topk value encoding or index format`, { tensor: name });
       if (reserved !== 0) throw fail('bad_header', `tensor "${name}": reserved topk field is set`, { tensor: name });
-      if (k > elements) throw fail('bad_encoding', `tensor "${name}": keeps ${k} of only ${elements} entries`, { tensor: name, k, elements });
-      const [minIdx, maxIdx] = indexFormat === 'varint' ? [k, 5 * k] : indexFormat === 'u16' ? [2 * k, 2 * k] : [4 * k, 4 * k];
+      if (k > elements)
+        throw fail('bad_encoding', `tensor "${name}": keeps ${k} of only ${elements} entries`, {
+          tensor: name,
+          k,
+          elements,
+        });
+      const [minIdx, maxIdx] =
+        indexFormat === 'varint' ? [k, 5 * k] : indexFormat === 'u16' ? [2 * k, 2 * k] : [4 * k, 4 * k];
       if (indexByteLength < minIdx || indexByteLength > maxIdx) {
-        throw fail('length_mismatch', `tensor "${name}": ${indexByteLength} index bytes cannot hold ${k} ${indexFormat} indices`, { tensor: name });
+        throw fail(
+          'length_mismatch',
+          `tensor "${name}": ${indexByteLength} index bytes cannot hold ${k} ${indexFormat} indices`,
+          { tensor: name },
+        );
       }
       entry.valueEncoding = valueEncoding;
       entry.topk = { k, indexFormat, indexByteLength };
@@ -176,10 +216,18 @@ export function parseTable(bytes: Uint8Array, header: ParsedHeader, limits: Deco
     const byteLength = dv.getUint32(at + 4, true);
     at += 8;
     if (byteOffset !== nextBody) {
-      throw fail('bad_header', `tensor "${name}": body offset ${byteOffset}, expected ${nextBody} (bodies are contiguous, 4-byte aligned, in table order)`, { tensor: name });
+      throw fail(
+        'bad_header',
+        `tensor "${name}": body offset ${byteOffset}, expected ${nextBody} (bodies are contiguous, 4-byte aligned, in table order)`,
+        { tensor: name },
+      );
     }
     if (byteLength !== expectedLength) {
-      throw fail('length_mismatch', `tensor "${name}": body is ${byteLength} bytes, its shape and encoding need ${expectedLength}`, { tensor: name });
+      throw fail(
+        'length_mismatch',
+        `tensor "${name}": body is ${byteLength} bytes, its shape and encoding need ${expectedLength}`,
+        { tensor: name },
+      );
     }
     if (byteOffset + byteLength > totalLength - CHECKSUM_BYTES) {
       throw fail('length_mismatch', `tensor "${name}": body runs past the end of the container`, { tensor: name });
@@ -191,7 +239,10 @@ export function parseTable(bytes: Uint8Array, header: ParsedHeader, limits: Deco
   }
   if (at !== tableEnd) throw fail('bad_header', `tensor table has ${tableEnd - at} unused bytes`);
   if (nextBody + CHECKSUM_BYTES !== totalLength) {
-    throw fail('length_mismatch', `bodies end at ${nextBody} but the header says the container is ${totalLength} bytes`);
+    throw fail(
+      'length_mismatch',
+      `bodies end at ${nextBody} but the header says the container is ${totalLength} bytes`,
+    );
   }
   return entries;
 }

@@ -43,7 +43,8 @@ describe('delta index coding', () => {
           let max = 0;
           for (let i = 0; i < indices.length; i++) max = Math.max(max, indices[i] - (i ? indices[i - 1] : 0));
           if (format === 'u16' && max > 0xffff) continue;
-          const len = format === 'u16' ? 2 * indices.length : format === 'u32' ? 4 * indices.length : planVarintLength(indices);
+          const len =
+            format === 'u16' ? 2 * indices.length : format === 'u32' ? 4 * indices.length : planVarintLength(indices);
           const buf = new Uint8Array(len);
           writeIndices(indices, format, buf);
           expect(Array.from(readIndices(buf, format, indices.length, n, 't'))).toEqual(Array.from(indices));
@@ -65,7 +66,9 @@ describe('delta index coding', () => {
     };
     expect(code(() => readIndices(new Uint8Array([2, 0]), 'varint', 2, 10, 't'))).toBe('bad_encoding');
     expect(code(() => readIndices(new Uint8Array([9, 1]), 'varint', 2, 10, 't'))).toBe('bad_encoding');
-    expect(code(() => readIndices(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x7f]), 'varint', 1, 10, 't'))).toBe('bad_encoding');
+    expect(code(() => readIndices(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x7f]), 'varint', 1, 10, 't'))).toBe(
+      'bad_encoding',
+    );
     expect(code(() => readIndices(new Uint8Array([1, 1, 7]), 'varint', 2, 10, 't'))).toBe('bad_encoding');
     expect(code(() => readIndices(new Uint8Array([1, 0]), 'u16', 2, 10, 't'))).toBe('bad_encoding');
     expect(code(() => readIndices(new Uint8Array([1, 0, 0]), 'u32', 1, 10, 't'))).toBe('bad_encoding');

@@ -168,10 +168,12 @@ export function readIndices(src: Uint8Array, format: IndexFormat, k: number, n: 
     }
     if (i > 0 && d === 0) throw badIndex(tensor, `indices not strictly increasing at ${i}`, { index: i });
     const idx = i === 0 ? d : prev + d;
-    if (idx >= n) throw badIndex(tensor, `index ${idx} out of range for ${n} elements`, { index: i, value: idx, elements: n });
+    if (idx >= n)
+      throw badIndex(tensor, `index ${idx} out of range for ${n} elements`, { index: i, value: idx, elements: n });
     out[i] = idx;
     prev = idx;
   }
-  if (p !== src.length) throw badIndex(tensor, `index section has ${src.length - p} trailing bytes`, { trailing: src.length - p });
+  if (p !== src.length)
+    throw badIndex(tensor, `index section has ${src.length - p} trailing bytes`, { trailing: src.length - p });
   return out;
 }

@@ -10,7 +10,22 @@ import { DpParameterError } from './parameter-error.ts';
 const relativeError = (got: number, want: number): number => Math.abs(got - want) / Math.abs(want);
 
 // tensorflow/privacy tensorflow_privacy/privacy/analysis/compute_dp_sgd_privacy_lib.py (dp_accounting backend).
-const TF_PRIVACY_ORDERS = [1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 4.5, ...Array.from({ length: 59 }, (_, k) => 5 + k), 128, 256, 512];
+const TF_PRIVACY_ORDERS = [
+  1.25,
+  1.5,
+  1.75,
+  2,
+  2.25,
+  2.5,
+  3,
+  3.5,
+  4,
+  4.5,
+  ...Array.from({ length: 59 }, (_, k) => 5 + k),
+  128,
+  256,
+  512,
+];
 
 describe('DEFAULT_RDP_ORDERS', () => {
   it('is dp_accounting DEFAULT_RDP_ORDERS: [1 + x/10 for x in 1..99] + range(11, 64) + [128, 256, 512, 1024]', () => {
@@ -57,7 +72,11 @@ describe('RDP of the Poisson-subsampled Gaussian (dp_accounting test values)', (
   });
 
   it('costs nothing for q = 0 and everything for zero noise (test_zero_poisson_sample, test_epsilon_non_private_gaussian)', () => {
-    const none = new RdpAccountant([3.14159]).compose({ kind: 'poisson-sampled-gaussian', samplingRate: 0, noiseMultiplier: 0 });
+    const none = new RdpAccountant([3.14159]).compose({
+      kind: 'poisson-sampled-gaussian',
+      samplingRate: 0,
+      noiseMultiplier: 0,
+    });
     expect(none.getEpsilon(1e-10)).toBe(0);
     const open = new RdpAccountant([3.14159]).compose({ kind: 'gaussian', noiseMultiplier: 0 });
     expect(open.getEpsilon(0.1)).toBe(Infinity);
@@ -68,7 +87,11 @@ describe('RDP -> (epsilon, delta), improved conversion', () => {
   it('pure-DP curve: orders 2..32, rdp 1.1, delta 1e-5 -> epsilon 1.32783806176 at order 32', () => {
     // dp_accounting test_compute_epsilon_delta_pure_dp ("computed by hand").
     const orders = Array.from({ length: 31 }, (_, k) => 2 + k);
-    const { epsilon, order } = epsilonFromRdp(orders, orders.map(() => 1.1), 1e-5);
+    const { epsilon, order } = epsilonFromRdp(
+      orders,
+      orders.map(() => 1.1),
+      1e-5,
+    );
     expect(epsilon).toBeCloseTo(1.32783806176, 9);
     expect(order).toBe(32);
   });
@@ -76,7 +99,9 @@ describe('RDP -> (epsilon, delta), improved conversion', () => {
   it('Gaussian with sigma = 4.530877117 is exactly (1, 1e-6)-DP over fine orders', () => {
     // dp_accounting test_compute_epsilon_delta_gaussian: orders 1.000..99.999 step 0.001.
     const orders = Array.from({ length: 99000 }, (_, i) => 0.001 * (1000 + i));
-    const { epsilon } = new RdpAccountant(orders).compose({ kind: 'gaussian', noiseMultiplier: 4.530877117 }).getEpsilonAndOrder(1e-6);
+    const { epsilon } = new RdpAccountant(orders)
+      .compose({ kind: 'gaussian', noiseMultiplier: 4.530877117 })
+      .getEpsilonAndOrder(1e-6);
     expect(epsilon).toBeCloseTo(1, 7);
   });
 
@@ -119,7 +144,10 @@ describe('RDP -> (epsilon, delta), improved conversion', () => {
     // tensorflow/privacy tutorials/README.md: q = 256/60000, delta = 1e-5, steps = epochs * 60000 // 256,
     // orders [1 + x/10 for x in 1..99] + range(12, 64) as in mnist_dpsgd_tutorial.py; these figures
     // predate the improved conversion, which must give a smaller epsilon.
-    const orders = [...Array.from({ length: 99 }, (_, x) => 1 + (x + 1) / 10), ...Array.from({ length: 52 }, (_, k) => 12 + k)];
+    const orders = [
+      ...Array.from({ length: 99 }, (_, x) => 1 + (x + 1) / 10),
+      ...Array.from({ length: 52 }, (_, k) => 12 + k),
+    ];
     const table: Array<[number, number, number]> = [
       [1.12, 60, 2.92],
       [0.6, 30, 9.74],
@@ -140,7 +168,10 @@ describe('RDP -> (epsilon, delta), improved conversion', () => {
 
 describe('RdpAccountant state and validation', () => {
   it('round-trips through JSON, including infinite RDP', () => {
-    const accountant = new RdpAccountant().compose({ kind: 'poisson-sampled-gaussian', samplingRate: 0.02, noiseMultiplier: 1 }, 100);
+    const accountant = new RdpAccountant().compose(
+      { kind: 'poisson-sampled-gaussian', samplingRate: 0.02, noiseMultiplier: 1 },
+      100,
+    );
     const restored = RdpAccountant.fromJSON(JSON.parse(JSON.stringify(accountant)));
     expect(restored.getEpsilon(1e-5)).toBe(accountant.getEpsilon(1e-5));
     const open = new RdpAccountant([2, 3]).compose({ kind: 'gaussian', noiseMultiplier: 0 });

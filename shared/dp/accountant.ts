@@ -147,6 +147,9 @@ export function computeEpsilon(p: {
   requireInteger('steps', p.steps, 1);
   requireDelta(p.delta);
   return new RdpAccountant(p.orders ?? DEFAULT_RDP_ORDERS)
-    .compose({ kind: 'poisson-sampled-gaussian', samplingRate: p.samplingRate, noiseMultiplier: p.noiseMultiplier }, p.steps)
+    .compose(
+      { kind: 'poisson-sampled-gaussian', samplingRate: p.samplingRate, noiseMultiplier: p.noiseMultiplier },
+      p.steps,
+    )
     .getEpsilonAndOrder(p.delta);
 }

@@ -21,7 +21,9 @@ describe('calibrateNoiseMultiplier', () => {
 
   it('needs more noise for a tighter budget', () => {
     const base = { samplingRate: 0.01, steps: 1000, delta: 1e-5 };
-    expect(calibrateNoiseMultiplier({ ...base, targetEpsilon: 1 })).toBeGreaterThan(calibrateNoiseMultiplier({ ...base, targetEpsilon: 4 }));
+    expect(calibrateNoiseMultiplier({ ...base, targetEpsilon: 1 })).toBeGreaterThan(
+      calibrateNoiseMultiplier({ ...base, targetEpsilon: 4 }),
+    );
   });
 
   it('rejects bad parameters, naming them', () => {

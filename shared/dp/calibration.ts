@@ -5,7 +5,13 @@
  * on [lo, hi] with eps(lo) > target >= eps(hi) is sound.
  */
 import { computeEpsilon } from './accountant.ts';
-import { DpParameterError, requireDelta, requireFinite, requireInteger, requireSamplingRate } from './parameter-error.ts';
+import {
+  DpParameterError,
+  requireDelta,
+  requireFinite,
+  requireInteger,
+  requireSamplingRate,
+} from './parameter-error.ts';
 
 /** Beyond this, the target is unreachable in any useful sense. */
 const MAX_NOISE_MULTIPLIER = 1e6;

@@ -35,7 +35,10 @@ describe('clipByGlobalNorm', () => {
   it('never exceeds clipNorm after float32 rounding (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.float32Array({ minLength: 1, maxLength: 50, noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.float32Array({ minLength: 1, maxLength: 50, noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+          { minLength: 1, maxLength: 4 },
+        ),
         fc.double({ min: 1e-3, max: 10, noNaN: true }),
         (tensors, clipNorm) => {
           const { tensors: clipped, preClipNorm } = clipByGlobalNorm(tensors, clipNorm);

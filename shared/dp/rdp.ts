@@ -69,11 +69,7 @@ export function logAFractional(q: number, sigma: number, alpha: number): number 
  * Conventions follow dp_accounting: q = 0 costs nothing, zero noise is
  * infinitely costly, q = 1 is the plain Gaussian alpha / (2 sigma^2).
  */
-export function rdpPoissonSubsampledGaussian(
-  samplingRate: number,
-  noiseMultiplier: number,
-  order: number,
-): number {
+export function rdpPoissonSubsampledGaussian(samplingRate: number, noiseMultiplier: number, order: number): number {
   if (samplingRate === 0) return 0;
   if (order === Infinity || noiseMultiplier === 0) return Infinity;
   if (samplingRate === 1) return order / (2 * noiseMultiplier * noiseMultiplier);

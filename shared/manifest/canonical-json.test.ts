@@ -9,7 +9,12 @@ function reverseKeys(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).reverse()) {
       // defineProperty, because fc.jsonValue() may generate a "__proto__" key.
-      Object.defineProperty(out, k, { value: reverseKeys((value as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, k, {
+        value: reverseKeys((value as Record<string, unknown>)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }
@@ -18,7 +23,9 @@ function reverseKeys(value: unknown): unknown {
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and writes no whitespace', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: null, y: 'é' }], c: true } })).toBe('{"a":{"c":true,"d":[3,{"y":"é","z":null}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: null, y: 'é' }], c: true } })).toBe(
+      '{"a":{"c":true,"d":[3,{"y":"é","z":null}]},"b":1}',
+    );
   });
 
   it('is independent of key insertion order and parses back to an equal value (property)', () => {

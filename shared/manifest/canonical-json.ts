@@ -14,7 +14,9 @@
 export class CanonicalJsonError extends Error {
   readonly path: string;
   constructor(path: string, what: string) {
-    super(`cannot canonicalize ${what} at ${path}: manifests carry only finite numbers, strings, booleans, null, arrays and plain objects`);
+    super(
+      `cannot canonicalize ${what} at ${path}: manifests carry only finite numbers, strings, booleans, null, arrays and plain objects`,
+    );
     this.name = 'CanonicalJsonError';
     this.path = path;
   }
@@ -42,10 +44,13 @@ function write(value: unknown, path: string, seen: Set<object>): string {
     out = `[${obj.map((item, i) => (item === undefined ? fail(`${path}[${i}]`) : write(item, `${path}[${i}]`, seen))).join(',')}]`;
   } else {
     const proto = Object.getPrototypeOf(obj);
-    if (proto !== Object.prototype && proto !== null) throw new CanonicalJsonError(path, `a ${proto?.constructor?.name ?? 'non-plain'} object`);
+    if (proto !== Object.prototype && proto !== null)
+      throw new CanonicalJsonError(path, `a ${proto?.constructor?.name ?? 'non-plain'} object`);
     const record = obj as Record<string, unknown>;
     // Absent and undefined are the same after a JSON round trip, so both are omitted.
-    const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
     out = `{${keys.map((k) => `${JSON.stringify(k)}:${write(record[k], `${path}.${k}`, seen)}`).join(',')}}`;
   }
   seen.delete(obj);

@@ -20,7 +20,15 @@ export {
   ManifestPublicKeySchema,
   Base64Schema,
 } from './schema.ts';
-export type { Manifest, ManifestPurpose, ManifestVariant, Shard, InputSpec, SignedManifest, ManifestPublicKey } from './schema.ts';
+export type {
+  Manifest,
+  ManifestPurpose,
+  ManifestVariant,
+  Shard,
+  InputSpec,
+  SignedManifest,
+  ManifestPublicKey,
+} from './schema.ts';
 export { ManifestError } from './manifest-error.ts';
 export type { ManifestErrorCode } from './manifest-error.ts';
 export { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from './canonical-json.ts';

@@ -3,7 +3,13 @@
  * message says what went wrong and what to do.
  */
 
-export type ManifestErrorCode = 'bad_signature' | 'bad_schema' | 'wrong_key' | 'stale_generation' | 'hash_mismatch' | 'wrong_purpose';
+export type ManifestErrorCode =
+  | 'bad_signature'
+  | 'bad_schema'
+  | 'wrong_key'
+  | 'stale_generation'
+  | 'hash_mismatch'
+  | 'wrong_purpose';
 
 /**
  * Thrown when a manifest, key or file cannot be trusted.

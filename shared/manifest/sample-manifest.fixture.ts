@@ -13,7 +13,15 @@ export const sampleManifest = (): Manifest => ({
   inputSpec: { shape: [null, 28, 28, 1], dtype: 'float32' },
   labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   variants: [
-    { encoding: 'fp32', totalBytes: 300, sha256: h('b'), shards: [{ hash: h('c'), size: 100 }, { hash: h('d'), size: 200 }] },
+    {
+      encoding: 'fp32',
+      totalBytes: 300,
+      sha256: h('b'),
+      shards: [
+        { hash: h('c'), size: 100 },
+        { hash: h('d'), size: 200 },
+      ],
+    },
     { encoding: 'int8', totalBytes: 80, sha256: h('e'), shards: [{ hash: h('f'), size: 80 }] },
   ],
   rollout: { id: 'ro-1', cohort: 'canary' },

@@ -23,7 +23,8 @@ describe('ManifestSchema', () => {
       ['unknown key', (m) => ({ ...m, extra: 1 })],
       ['topk is not a weight encoding', (m) => ({ ...m, variants: [{ ...m.variants[1], encoding: 'topk' }] })],
     ];
-    for (const [name, mutate] of cases) expect(ManifestSchema.safeParse(mutate(sampleManifest())).success, name).toBe(false);
+    for (const [name, mutate] of cases)
+      expect(ManifestSchema.safeParse(mutate(sampleManifest())).success, name).toBe(false);
   });
 
   it('checks the envelope and the public-key document', () => {

@@ -83,7 +83,9 @@ export const ManifestSchema = z.strictObject({
    * control) or a bandit (arm-N). `shadow: true` says the rollout runs a
    * shadow version: only then does a device ask `GET /v1/apps/:app/shadow`.
    */
-  rollout: z.strictObject({ id: IdSchema, cohort: z.string().min(1).max(64).optional(), shadow: z.boolean().optional() }).optional(),
+  rollout: z
+    .strictObject({ id: IdSchema, cohort: z.string().min(1).max(64).optional(), shadow: z.boolean().optional() })
+    .optional(),
 });
 /** What a manifest may be installed as (see `Manifest.purpose`). */
 export type ManifestPurpose = 'model' | 'shadow';

@@ -57,16 +57,67 @@ describe('Ed25519 manifest signatures', () => {
   it('rejects a manifest with any single field changed', async () => {
     const signed = await signManifest(sampleManifest(), keys.privateKey, keyId);
     const tamperings: Array<[string, (m: Manifest) => void]> = [
-      ['version', (m) => { m.version = 2; }],
-      ['generation', (m) => { m.generation = 8; }],
-      ['shard hash', (m) => { m.variants[0].shards[1].hash = '9'.repeat(64); }],
-      ['shard size and total together', (m) => { m.variants[1].shards[0].size = 81; m.variants[1].totalBytes = 81; }],
-      ['variant sha256', (m) => { m.variants[1].sha256 = '0'.repeat(64); }],
-      ['topology hash', (m) => { m.modelTopologyHash = '1'.repeat(64); }],
-      ['label', (m) => { m.labels![3] = 'three'; }],
-      ['rollout removed', (m) => { delete m.rollout; }],
-      ['field added', (m) => { (m as Record<string, unknown>).note = 'x'; }],
-      ['app', (m) => { m.app = 'digitz'; }],
+      [
+        'version',
+        (m) => {
+          m.version = 2;
+        },
+      ],
+      [
+        'generation',
+        (m) => {
+          m.generation = 8;
+        },
+      ],
+      [
+        'shard hash',
+        (m) => {
+          m.variants[0].shards[1].hash = '9'.repeat(64);
+        },
+      ],
+      [
+        'shard size and total together',
+        (m) => {
+          m.variants[1].shards[0].size = 81;
+          m.variants[1].totalBytes = 81;
+        },
+      ],
+      [
+        'variant sha256',
+        (m) => {
+          m.variants[1].sha256 = '0'.repeat(64);
+        },
+      ],
+      [
+        'topology hash',
+        (m) => {
+          m.modelTopologyHash = '1'.repeat(64);
+        },
+      ],
+      [
+        'label',
+        (m) => {
+          m.labels![3] = 'three';
+        },
+      ],
+      [
+        'rollout removed',
+        (m) => {
+          delete m.rollout;
+        },
+      ],
+      [
+        'field added',
+        (m) => {
+          (m as Record<string, unknown>).note = 'x';
+        },
+      ],
+      [
+        'app',
+        (m) => {
+          m.app = 'digitz';
+        },
+      ],
     ];
     for (const [name, tamper] of tamperings) {
       const forged: SignedManifest = clone(signed);
@@ -124,13 +175,17 @@ describe('Ed25519 manifest signatures', () => {
     const signed = await signManifest(sampleManifest(), loaded.privateKey, loaded.keyId);
     expect(await verifyManifest(signed, keys.publicKey)).toEqual(sampleManifest());
     const viaPrivate = await importPrivateKey(await exportPrivateKey(keys.privateKey));
-    expect(await verifyManifest(await signManifest(sampleManifest(), viaPrivate, keyId), publicKey)).toEqual(sampleManifest());
+    expect(await verifyManifest(await signManifest(sampleManifest(), viaPrivate, keyId), publicKey)).toEqual(
+      sampleManifest(),
+    );
   });
 
   it('refuses a stored key pair whose halves do not match', async () => {
     const stored = await exportKeyPair(keys);
     const other = await exportKeyPair(await generateSigningKeyPair());
-    expect(await codeOf(importKeyPair({ ...stored, publicKey: other.publicKey, keyId: other.keyId }))).toBe('wrong_key');
+    expect(await codeOf(importKeyPair({ ...stored, publicKey: other.publicKey, keyId: other.keyId }))).toBe(
+      'wrong_key',
+    );
     expect(await codeOf(importKeyPair({ ...stored, keyId: other.keyId }))).toBe('wrong_key');
     expect(await codeOf(importKeyPair({ ...stored, privateKey: 'AAAA' }))).toBe('wrong_key');
   });

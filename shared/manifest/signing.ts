@@ -130,10 +130,16 @@ export async function importKeyPair(
   const probe = new TextEncoder().encode(`${SIGNING_CONTEXT}key-check`);
   const signature = await subtle().sign(ED25519, privateKey, probe);
   if (!(await subtle().verify(ED25519, publicKey, signature, probe))) {
-    throw new ManifestError('wrong_key', 'stored private and public keys do not form a pair; restore the key file or generate a new pair');
+    throw new ManifestError(
+      'wrong_key',
+      'stored private and public keys do not form a pair; restore the key file or generate a new pair',
+    );
   }
   if (stored.keyId !== keyId) {
-    throw new ManifestError('wrong_key', `stored keyId ${stored.keyId} does not match the public key (its id is ${keyId})`);
+    throw new ManifestError(
+      'wrong_key',
+      `stored keyId ${stored.keyId} does not match the public key (its id is ${keyId})`,
+    );
   }
   return { privateKey, publicKey, keyId };
 }
@@ -151,7 +157,11 @@ export function manifestSigningBytes(manifest: unknown): Uint8Array<ArrayBuffer>
 function badSchema(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>, what: string): ManifestError {
   const list = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
   const first = list[0];
-  return new ManifestError('bad_schema', `${what}: ${first ? `${first.path || '(root)'}: ${first.message}` : 'invalid'}`, { issues: list });
+  return new ManifestError(
+    'bad_schema',
+    `${what}: ${first ? `${first.path || '(root)'}: ${first.message}` : 'invalid'}`,
+    { issues: list },
+  );
 }
 
 /**
@@ -226,8 +236,16 @@ export async function verifyManifest(
   publicKey: CryptoKey | string,
   options: VerifyManifestOptions = {},
 ): Promise<Manifest> {
-  if (!isRecord(signed) || !isRecord(signed.manifest) || typeof signed.signature !== 'string' || typeof signed.keyId !== 'string') {
-    throw new ManifestError('bad_schema', 'not a signed manifest: expected { manifest: {...}, signature: base64, keyId }');
+  if (
+    !isRecord(signed) ||
+    !isRecord(signed.manifest) ||
+    typeof signed.signature !== 'string' ||
+    typeof signed.keyId !== 'string'
+  ) {
+    throw new ManifestError(
+      'bad_schema',
+      'not a signed manifest: expected { manifest: {...}, signature: base64, keyId }',
+    );
   }
   const key = typeof publicKey === 'string' ? await importPublicKey(publicKey) : publicKey;
   const expectedKeyId = await keyIdOf(key);
@@ -246,16 +264,23 @@ export async function verifyManifest(
   try {
     bytes = manifestSigningBytes(signed.manifest);
   } catch (e) {
-    if (e instanceof CanonicalJsonError) throw new ManifestError('bad_schema', `manifest is not plain JSON: ${e.message}`);
+    if (e instanceof CanonicalJsonError)
+      throw new ManifestError('bad_schema', `manifest is not plain JSON: ${e.message}`);
     throw e;
   }
   if (!(await subtle().verify(ED25519, key, cryptoView(signature), bytes))) {
-    throw new ManifestError('bad_signature', 'manifest signature does not verify: the manifest was altered or not signed by the trusted key; keep the current model');
+    throw new ManifestError(
+      'bad_signature',
+      'manifest signature does not verify: the manifest was altered or not signed by the trusted key; keep the current model',
+    );
   }
   const parsed = ManifestSchema.safeParse(signed.manifest);
   if (!parsed.success) {
     const raw = signed.manifest.protocolVersion;
-    const hint = typeof raw === 'number' && raw > PROTOCOL_VERSION ? ` (manifest speaks protocol ${raw}, this SDK ${PROTOCOL_VERSION}: update the SDK)` : '';
+    const hint =
+      typeof raw === 'number' && raw > PROTOCOL_VERSION
+        ? ` (manifest speaks protocol ${raw}, this SDK ${PROTOCOL_VERSION}: update the SDK)`
+        : '';
     throw badSchema(parsed.error.issues, `signed manifest is invalid${hint}`);
   }
   const manifest = parsed.data;

@@ -34,7 +34,8 @@ export async function evaluateAccuracy(
 ): Promise<AccuracyResult> {
   const { x, y, inputShape } = examples;
   const exampleSize = sizeOfShape(inputShape);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (exampleSize < 1 || x.length !== y.length * exampleSize) {
     throw new RangeError(
       `x has ${x.length} values but ${y.length} labels of shape [${inputShape.join(', ')}] need ${y.length * exampleSize}`,

@@ -46,9 +46,28 @@ export function createMnistModel(kind: MnistModelKind, options: MnistModelOption
       model.add(dense('hidden2', 200, 'relu'));
       break;
     case 'cnn':
-      model.add(tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init() }));
+      model.add(
+        tf.layers.conv2d({
+          name: 'conv1',
+          inputShape: [28, 28, 1],
+          filters: 32,
+          kernelSize: 5,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: init(),
+        }),
+      );
       model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2, strides: 2 }));
-      model.add(tf.layers.conv2d({ name: 'conv2', filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init() }));
+      model.add(
+        tf.layers.conv2d({
+          name: 'conv2',
+          filters: 64,
+          kernelSize: 5,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: init(),
+        }),
+      );
       model.add(tf.layers.maxPooling2d({ name: 'pool2', poolSize: 2, strides: 2 }));
       model.add(tf.layers.flatten({ name: 'flatten' }));
       model.add(dense('hidden1', 512, 'relu'));
@@ -73,5 +92,9 @@ export function compileForTraining(model: tf.LayersModel, learningRate: number):
   if (!(learningRate > 0) || !Number.isFinite(learningRate)) {
     throw new RangeError(`learningRate must be a positive finite number, got ${learningRate}`);
   }
-  model.compile({ optimizer: tf.train.sgd(learningRate), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: tf.train.sgd(learningRate),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
 }

@@ -63,7 +63,10 @@ export function assertWeightsMatchSpecs(weightSpecs: readonly WeightSpec[], weig
     }
     for (let j = 0; j < data.length; j++) {
       if (!Number.isFinite(data[j])) {
-        throw new ModelPartsError('non_finite_weights', `weight ${spec.name} holds ${data[j]} at index ${j}; weights must be finite`);
+        throw new ModelPartsError(
+          'non_finite_weights',
+          `weight ${spec.name} holds ${data[j]} at index ${j}; weights must be finite`,
+        );
       }
     }
   });
@@ -86,11 +89,20 @@ export async function modelFromParts(parts: ModelParts): Promise<tf.LayersModel>
     flat.set(w, at);
     at += w.length;
   }
-  const specs: tf.io.WeightsManifestEntry[] = parts.weightSpecs.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' }));
+  const specs: tf.io.WeightsManifestEntry[] = parts.weightSpecs.map((s) => ({
+    name: s.name,
+    shape: s.shape,
+    dtype: 'float32',
+  }));
   try {
-    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: parts.topology, weightSpecs: specs, weightData: flat.buffer }));
+    return await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: parts.topology, weightSpecs: specs, weightData: flat.buffer }),
+    );
   } catch (err) {
-    throw new ModelPartsError('load_failed', `tfjs could not build the model from its topology and weights: ${(err as Error).message}`);
+    throw new ModelPartsError(
+      'load_failed',
+      `tfjs could not build the model from its topology and weights: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -24,7 +24,11 @@ export function imageWidth(spec: ImagePreprocess): number {
 function isRawImage(v: unknown): v is RawImage {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as RawImage;
-  return (r.data instanceof Uint8ClampedArray || r.data instanceof Uint8Array || r.data instanceof Float32Array) && Number.isInteger(r.width) && Number.isInteger(r.height);
+  return (
+    (r.data instanceof Uint8ClampedArray || r.data instanceof Uint8Array || r.data instanceof Float32Array) &&
+    Number.isInteger(r.width) &&
+    Number.isInteger(r.height)
+  );
 }
 
 /** Source pixels as `channels` floats in [0, 1] per pixel. */
@@ -32,7 +36,11 @@ function toUnitPixels(image: RawImage, channels: 1 | 3): Float32Array {
   const { width: w, height: h } = image;
   const inC = image.channels ?? 4;
   if (w < 1 || h < 1 || image.data.length !== w * h * inC) {
-    throw new PreprocessInputError('bad_image', 'image', `an image of ${w}x${h} with ${inC} channels needs ${Math.max(0, w * h * inC)} values; got ${image.data.length}`);
+    throw new PreprocessInputError(
+      'bad_image',
+      'image',
+      `an image of ${w}x${h} with ${inC} channels needs ${Math.max(0, w * h * inC)} values; got ${image.data.length}`,
+    );
   }
   const scale = image.data instanceof Float32Array ? 1 : 1 / 255;
   const out = new Float32Array(w * h * channels);
@@ -41,7 +49,8 @@ function toUnitPixels(image: RawImage, channels: 1 | 3): Float32Array {
     const r = d[p] * scale;
     const g = inC >= 3 ? d[p + 1] * scale : r;
     const b = inC >= 3 ? d[p + 2] * scale : r;
-    if (!(Number.isFinite(r) && Number.isFinite(g) && Number.isFinite(b))) throw new PreprocessInputError('bad_image', 'image', `pixel ${i} is not a finite number`);
+    if (!(Number.isFinite(r) && Number.isFinite(g) && Number.isFinite(b)))
+      throw new PreprocessInputError('bad_image', 'image', `pixel ${i} is not a finite number`);
     if (channels === 1) out[i] = 0.299 * r + 0.587 * g + 0.114 * b;
     else {
       out[3 * i] = r;
@@ -53,7 +62,17 @@ function toUnitPixels(image: RawImage, channels: 1 | 3): Float32Array {
 }
 
 /** Area average of the source rectangle [x0, x1) x [y0, y1) (fractional edges weighted), per channel. */
-function areaSample(src: Float32Array, w: number, c: number, x0: number, x1: number, y0: number, y1: number, out: Float32Array, at: number): void {
+function areaSample(
+  src: Float32Array,
+  w: number,
+  c: number,
+  x0: number,
+  x1: number,
+  y0: number,
+  y1: number,
+  out: Float32Array,
+  at: number,
+): void {
   for (let k = 0; k < c; k++) out[at + k] = 0;
   let total = 0;
   for (let y = Math.floor(y0); y < Math.ceil(y1); y++) {
@@ -68,7 +87,16 @@ function areaSample(src: Float32Array, w: number, c: number, x0: number, x1: num
 }
 
 /** Bilinear sample at source coordinates (pixel centres at i + 0.5), clamped at the edges. */
-function bilinear(src: Float32Array, w: number, h: number, c: number, sx: number, sy: number, out: Float32Array, at: number): void {
+function bilinear(
+  src: Float32Array,
+  w: number,
+  h: number,
+  c: number,
+  sx: number,
+  sy: number,
+  out: Float32Array,
+  at: number,
+): void {
   const x = Math.min(Math.max(sx - 0.5, 0), w - 1);
   const y = Math.min(Math.max(sy - 0.5, 0), h - 1);
   const x0 = Math.floor(x);
@@ -85,14 +113,33 @@ function bilinear(src: Float32Array, w: number, h: number, c: number, sx: number
 }
 
 /** Resizes the region [rx, rx+rw) x [ry, ry+rh) of `src` to dw x dh: area average where shrinking, bilinear where enlarging. */
-function resize(src: Float32Array, w: number, h: number, c: number, region: { x: number; y: number; w: number; h: number }, dw: number, dh: number): Float32Array {
+function resize(
+  src: Float32Array,
+  w: number,
+  h: number,
+  c: number,
+  region: { x: number; y: number; w: number; h: number },
+  dw: number,
+  dh: number,
+): Float32Array {
   const out = new Float32Array(dw * dh * c);
   const sx = region.w / dw;
   const sy = region.h / dh;
   for (let y = 0; y < dh; y++) {
     for (let x = 0; x < dw; x++) {
       const at = (y * dw + x) * c;
-      if (sx >= 1 && sy >= 1) areaSample(src, w, c, region.x + x * sx, region.x + (x + 1) * sx, region.y + y * sy, region.y + (y + 1) * sy, out, at);
+      if (sx >= 1 && sy >= 1)
+        areaSample(
+          src,
+          w,
+          c,
+          region.x + x * sx,
+          region.x + (x + 1) * sx,
+          region.y + y * sy,
+          region.y + (y + 1) * sy,
+          out,
+          at,
+        );
       else bilinear(src, w, h, c, region.x + (x + 0.5) * sx, region.y + (y + 0.5) * sy, out, at);
     }
   }
@@ -130,17 +177,27 @@ function centerOfMass(src: Float32Array, w: number, h: number, c: number, spec: 
   let cy = 0;
   for (let y = 0; y < boxH; y++) {
     for (let x = 0; x < boxW; x++) {
-      const v = c === 1 ? box[y * boxW + x] : 0.299 * box[(y * boxW + x) * 3] + 0.587 * box[(y * boxW + x) * 3 + 1] + 0.114 * box[(y * boxW + x) * 3 + 2];
+      const v =
+        c === 1
+          ? box[y * boxW + x]
+          : 0.299 * box[(y * boxW + x) * 3] + 0.587 * box[(y * boxW + x) * 3 + 1] + 0.114 * box[(y * boxW + x) * 3 + 2];
       mass += v;
       cx += v * x;
       cy += v * y;
     }
   }
-  const offX = Math.min(Math.max(Math.round(spec.width / 2 - (mass > 0 ? cx / mass : boxW / 2) - 0.5), 0), spec.width - boxW);
-  const offY = Math.min(Math.max(Math.round(spec.height / 2 - (mass > 0 ? cy / mass : boxH / 2) - 0.5), 0), spec.height - boxH);
+  const offX = Math.min(
+    Math.max(Math.round(spec.width / 2 - (mass > 0 ? cx / mass : boxW / 2) - 0.5), 0),
+    spec.width - boxW,
+  );
+  const offY = Math.min(
+    Math.max(Math.round(spec.height / 2 - (mass > 0 ? cy / mass : boxH / 2) - 0.5), 0),
+    spec.height - boxH,
+  );
   for (let y = 0; y < boxH; y++) {
     for (let x = 0; x < boxW; x++) {
-      for (let k = 0; k < c; k++) out[((y + offY) * spec.width + x + offX) * c + k] = Math.min(1, box[(y * boxW + x) * c + k]);
+      for (let k = 0; k < c; k++)
+        out[((y + offY) * spec.width + x + offX) * c + k] = Math.min(1, box[(y * boxW + x) * c + k]);
     }
   }
   return out;
@@ -150,7 +207,12 @@ function centerOfMass(src: Float32Array, w: number, h: number, c: number, spec: 
  * @throws PreprocessInputError 'wrong_kind' when `raw` is not an image, 'bad_image' for inconsistent sizes or non-finite pixels
  */
 export function imageFeatures(spec: ImagePreprocess, raw: unknown): Float32Array {
-  if (!isRawImage(raw)) throw new PreprocessInputError('wrong_kind', 'image', 'this model reads an image: ImageData, or { data, width, height, channels? }');
+  if (!isRawImage(raw))
+    throw new PreprocessInputError(
+      'wrong_kind',
+      'image',
+      'this model reads an image: ImageData, or { data, width, height, channels? }',
+    );
   const c = spec.channels;
   const unit = toUnitPixels(raw, c);
   if (spec.invert) for (let i = 0; i < unit.length; i++) unit[i] = 1 - unit[i];

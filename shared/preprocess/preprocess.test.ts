@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { compilePreprocess, featureShape, fitTabular, fitText, murmur3_32, PreprocessInputError, PreprocessSpecSchema, tokenize, type PreprocessSpec, type TextPreprocess } from './index.ts';
+import {
+  compilePreprocess,
+  featureShape,
+  fitTabular,
+  fitText,
+  murmur3_32,
+  PreprocessInputError,
+  PreprocessSpecSchema,
+  tokenize,
+  type PreprocessSpec,
+  type TextPreprocess,
+} from './index.ts';
 
 const utf8 = new TextEncoder();
 const spec = (input: unknown): PreprocessSpec => PreprocessSpecSchema.parse({ version: 1, input });
@@ -15,16 +26,35 @@ describe('MurmurHash3 x86 32', () => {
 });
 
 describe('text', () => {
-  const words: TextPreprocess = spec({ kind: 'text', encoding: { type: 'hashing', dimensions: 64 }, output: { type: 'bag' } }).input as TextPreprocess;
+  const words: TextPreprocess = spec({
+    kind: 'text',
+    encoding: { type: 'hashing', dimensions: 64 },
+    output: { type: 'bag' },
+  }).input as TextPreprocess;
 
   it('normalises (NFKC, lower case) and keeps accents, other scripts and emoji as tokens', () => {
-    expect(tokenize(words, 'Ｈｅｌｌｏ ﬁne Café, naïve — Москва 東京 👍🏽 ok!')).toEqual(['w:hello', 'w:fine', 'w:café', 'w:naïve', 'w:москва', 'w:東京', 'w:👍🏽', 'w:ok']);
+    expect(tokenize(words, 'Ｈｅｌｌｏ ﬁne Café, naïve — Москва 東京 👍🏽 ok!')).toEqual([
+      'w:hello',
+      'w:fine',
+      'w:café',
+      'w:naïve',
+      'w:москва',
+      'w:東京',
+      'w:👍🏽',
+      'w:ok',
+    ]);
     // Composed and decomposed accents are one token after NFKC.
     expect(tokenize(words, 'Cafe\u0301')).toEqual(tokenize(words, 'Caf\u00e9'));
   });
 
   it('adds character n-grams over the padded text', () => {
-    expect(tokenize({ lowercase: true, words: false, charNgrams: [2, 3] }, 'Ab')).toEqual(['c: a', 'c:ab', 'c:b ', 'c: ab', 'c:ab ']);
+    expect(tokenize({ lowercase: true, words: false, charNgrams: [2, 3] }, 'Ab')).toEqual([
+      'c: a',
+      'c:ab',
+      'c:b ',
+      'c: ab',
+      'c:ab ',
+    ]);
   });
 
   it('hashes into a fixed width, L2-normalised, the same for the same text', () => {
@@ -37,7 +67,11 @@ describe('text', () => {
   });
 
   it('fits a vocabulary with an out-of-vocabulary bucket and TF-IDF weights', () => {
-    const draft = spec({ kind: 'text', encoding: { type: 'vocabulary', vocabulary: ['x'] }, output: { type: 'bag', weighting: 'tfidf', idf: [1, 1], l2Normalize: false } }).input as TextPreprocess;
+    const draft = spec({
+      kind: 'text',
+      encoding: { type: 'vocabulary', vocabulary: ['x'] },
+      output: { type: 'bag', weighting: 'tfidf', idf: [1, 1], l2Normalize: false },
+    }).input as TextPreprocess;
     const fitted = fitText(draft, ['free money now', 'meeting at noon', 'free lunch at noon'], { maxVocabulary: 3 });
     expect(fitted.encoding).toEqual({ type: 'vocabulary', vocabulary: ['w:at', 'w:free', 'w:noon'] });
     const p = compilePreprocess({ version: 1, input: fitted });
@@ -52,7 +86,14 @@ describe('text', () => {
   });
 
   it('gives token ids for sequence models, 0 padding, cut at maxLength', () => {
-    const p = compilePreprocess({ version: 1, input: { kind: 'text', encoding: { type: 'vocabulary', vocabulary: ['w:hi', 'w:there'] }, output: { type: 'sequence', maxLength: 4 } } });
+    const p = compilePreprocess({
+      version: 1,
+      input: {
+        kind: 'text',
+        encoding: { type: 'vocabulary', vocabulary: ['w:hi', 'w:there'] },
+        output: { type: 'sequence', maxLength: 4 },
+      },
+    });
     expect(Array.from(p.apply('hi there stranger'))).toEqual([1, 2, 3, 0]);
     expect(p.shape).toEqual([4]);
   });
@@ -65,11 +106,21 @@ describe('text', () => {
 });
 
 describe('tabular', () => {
-  const draft = spec({ kind: 'tabular', fields: [{ name: 'age', type: 'numeric', mean: 0, std: 1 }, { name: 'constructor', type: 'categorical', vocabulary: ['?'] }] }).input;
+  const draft = spec({
+    kind: 'tabular',
+    fields: [
+      { name: 'age', type: 'numeric', mean: 0, std: 1 },
+      { name: 'constructor', type: 'categorical', vocabulary: ['?'] },
+    ],
+  }).input;
 
   it('standardises with fitted statistics and one-hots categories with an OOV bucket; missing values are filled', () => {
     if (draft.kind !== 'tabular') throw new Error('tabular');
-    const fitted = fitTabular(draft, [{ age: 20, constructor: 'a' }, { age: 40, constructor: 'b' }, { age: '60', constructor: 'a' }]);
+    const fitted = fitTabular(draft, [
+      { age: 20, constructor: 'a' },
+      { age: 40, constructor: 'b' },
+      { age: '60', constructor: 'a' },
+    ]);
     expect(fitted.fields[0]).toMatchObject({ mean: 40, std: expect.closeTo(16.3299, 3) });
     expect(fitted.fields[1]).toMatchObject({ vocabulary: ['a', 'b'] });
     const p = compilePreprocess({ version: 1, input: fitted });
@@ -97,7 +148,9 @@ describe('tabular', () => {
 describe('images', () => {
   const rgba = (w: number, h: number, on: (x: number, y: number) => boolean) => {
     const data = new Uint8ClampedArray(w * h * 4);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (on(x, y)) data.fill(255, (y * w + x) * 4, (y * w + x) * 4 + 3), (data[(y * w + x) * 4 + 3] = 255);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        if (on(x, y)) data.fill(255, (y * w + x) * 4, (y * w + x) * 4 + 3), (data[(y * w + x) * 4 + 3] = 255);
     return { data, width: w, height: h };
   };
 
@@ -109,7 +162,10 @@ describe('images', () => {
   });
 
   it('frames ink MNIST-style: a 20-pixel box centred by mass in 28x28, whatever the canvas size', () => {
-    const p = compilePreprocess({ version: 1, input: { kind: 'image', width: 28, height: 28, channels: 1, fit: 'center-of-mass', box: 20 } });
+    const p = compilePreprocess({
+      version: 1,
+      input: { kind: 'image', width: 28, height: 28, channels: 1, fit: 'center-of-mass', box: 20 },
+    });
     // A vertical bar in the top-left corner of a 280x280 canvas.
     const x = p.apply(rgba(280, 280, (cx, cy) => cx >= 10 && cx < 40 && cy >= 5 && cy < 105));
     let mass = 0;
@@ -136,8 +192,21 @@ describe('images', () => {
   });
 
   it('inverts, standardises per channel and refuses inconsistent pixels', () => {
-    const p = compilePreprocess({ version: 1, input: { kind: 'image', width: 1, height: 1, channels: 3, invert: true, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } });
-    expect(Array.from(p.apply({ data: new Float32Array([1, 0, 0.5]), width: 1, height: 1, channels: 3 }))).toEqual([-1, 1, 0]);
+    const p = compilePreprocess({
+      version: 1,
+      input: {
+        kind: 'image',
+        width: 1,
+        height: 1,
+        channels: 3,
+        invert: true,
+        mean: [0.5, 0.5, 0.5],
+        std: [0.5, 0.5, 0.5],
+      },
+    });
+    expect(Array.from(p.apply({ data: new Float32Array([1, 0, 0.5]), width: 1, height: 1, channels: 3 }))).toEqual([
+      -1, 1, 0,
+    ]);
     expect(() => p.apply({ data: new Uint8ClampedArray(3), width: 1, height: 1 })).toThrow(/needs 4 values; got 3/);
     expect(() => p.apply('a cat')).toThrow(/reads an image/);
   });
@@ -146,15 +215,42 @@ describe('images', () => {
 describe('specs', () => {
   it('refuse combinations that cannot run, naming the field', () => {
     const bad = (input: unknown) => PreprocessSpecSchema.safeParse({ version: 1, input });
-    expect(bad({ kind: 'text', words: false, encoding: { type: 'hashing', dimensions: 8 }, output: { type: 'bag' } }).success).toBe(false);
-    expect(bad({ kind: 'text', encoding: { type: 'hashing', dimensions: 8 }, output: { type: 'bag', weighting: 'tfidf', idf: [1] } }).error?.issues[0].message).toMatch(/8 idf weights/);
-    expect(bad({ kind: 'image', width: 2, height: 2, channels: 3, mean: [0] }).error?.issues[0].path).toEqual(['input', 'mean']);
-    expect(bad({ kind: 'tabular', fields: [{ name: 'a', type: 'numeric', mean: 0, std: 1 }, { name: 'a', type: 'numeric', mean: 0, std: 1 }] }).success).toBe(false);
-    expect(PreprocessSpecSchema.safeParse({ version: 2, input: { kind: 'image', width: 1, height: 1, channels: 1 } }).success).toBe(false);
+    expect(
+      bad({ kind: 'text', words: false, encoding: { type: 'hashing', dimensions: 8 }, output: { type: 'bag' } })
+        .success,
+    ).toBe(false);
+    expect(
+      bad({
+        kind: 'text',
+        encoding: { type: 'hashing', dimensions: 8 },
+        output: { type: 'bag', weighting: 'tfidf', idf: [1] },
+      }).error?.issues[0].message,
+    ).toMatch(/8 idf weights/);
+    expect(bad({ kind: 'image', width: 2, height: 2, channels: 3, mean: [0] }).error?.issues[0].path).toEqual([
+      'input',
+      'mean',
+    ]);
+    expect(
+      bad({
+        kind: 'tabular',
+        fields: [
+          { name: 'a', type: 'numeric', mean: 0, std: 1 },
+          { name: 'a', type: 'numeric', mean: 0, std: 1 },
+        ],
+      }).success,
+    ).toBe(false);
+    expect(
+      PreprocessSpecSchema.safeParse({ version: 2, input: { kind: 'image', width: 1, height: 1, channels: 1 } })
+        .success,
+    ).toBe(false);
   });
 
   it('say the feature shape the model must accept', () => {
     expect(featureShape(spec({ kind: 'image', width: 28, height: 28, channels: 1 }))).toEqual([28, 28, 1]);
-    expect(featureShape(spec({ kind: 'text', encoding: { type: 'vocabulary', vocabulary: ['a', 'b'] }, output: { type: 'bag' } }))).toEqual([3]);
+    expect(
+      featureShape(
+        spec({ kind: 'text', encoding: { type: 'vocabulary', vocabulary: ['a', 'b'] }, output: { type: 'bag' } }),
+      ),
+    ).toEqual([3]);
   });
 });

@@ -9,7 +9,10 @@ import { z } from 'zod';
 
 export const PREPROCESS_SPEC_VERSION = 1;
 
-const positiveInt = z.int().min(1).max(1 << 20);
+const positiveInt = z
+  .int()
+  .min(1)
+  .max(1 << 20);
 
 /**
  * Images (ImageData / canvas pixels, or a typed array with its size):
@@ -51,7 +54,13 @@ export const TextPreprocessSchema = z.object({
   charNgrams: z.tuple([z.int().min(1).max(8), z.int().min(1).max(8)]).optional(),
   encoding: z.discriminatedUnion('type', [
     z.object({ type: z.literal('hashing'), dimensions: positiveInt, seed: z.int().min(0).max(0xffffffff).default(0) }),
-    z.object({ type: z.literal('vocabulary'), vocabulary: z.array(z.string().min(1).max(256)).min(1).max(1 << 18) }),
+    z.object({
+      type: z.literal('vocabulary'),
+      vocabulary: z
+        .array(z.string().min(1).max(256))
+        .min(1)
+        .max(1 << 18),
+    }),
   ]),
   output: z.discriminatedUnion('type', [
     z.object({
@@ -84,7 +93,10 @@ const CategoricalFieldSchema = z.object({
 /** Records of named fields: numbers standardised with stored statistics, categories one-hot with an OOV bucket. */
 export const TabularPreprocessSchema = z.object({
   kind: z.literal('tabular'),
-  fields: z.array(z.discriminatedUnion('type', [NumericFieldSchema, CategoricalFieldSchema])).min(1).max(1024),
+  fields: z
+    .array(z.discriminatedUnion('type', [NumericFieldSchema, CategoricalFieldSchema]))
+    .min(1)
+    .max(1024),
 });
 export type TabularPreprocess = z.infer<typeof TabularPreprocessSchema>;
 export type TabularField = TabularPreprocess['fields'][number];
@@ -99,24 +111,42 @@ export const PreprocessSpecSchema = z
     if (input.kind === 'image') {
       for (const key of ['mean', 'std'] as const) {
         const v = input[key];
-        if (v && v.length !== input.channels) ctx.addIssue({ code: 'custom', path: ['input', key], message: `${key} needs one value per channel (${input.channels})` });
+        if (v && v.length !== input.channels)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['input', key],
+            message: `${key} needs one value per channel (${input.channels})`,
+          });
       }
       if (input.fit === 'center-of-mass' && (input.box ?? 0) > Math.min(input.width, input.height)) {
         ctx.addIssue({ code: 'custom', path: ['input', 'box'], message: 'box must fit inside the frame' });
       }
     }
     if (input.kind === 'text') {
-      if (!input.words && !input.charNgrams) ctx.addIssue({ code: 'custom', path: ['input'], message: 'text needs words, charNgrams or both' });
-      if (input.charNgrams && input.charNgrams[0] > input.charNgrams[1]) ctx.addIssue({ code: 'custom', path: ['input', 'charNgrams'], message: 'charNgrams is [min, max]' });
+      if (!input.words && !input.charNgrams)
+        ctx.addIssue({ code: 'custom', path: ['input'], message: 'text needs words, charNgrams or both' });
+      if (input.charNgrams && input.charNgrams[0] > input.charNgrams[1])
+        ctx.addIssue({ code: 'custom', path: ['input', 'charNgrams'], message: 'charNgrams is [min, max]' });
       if (input.output.type === 'bag' && input.output.weighting === 'tfidf') {
-        const width = input.encoding.type === 'hashing' ? input.encoding.dimensions : input.encoding.vocabulary.length + 1;
-        if (input.output.idf?.length !== width) ctx.addIssue({ code: 'custom', path: ['input', 'output', 'idf'], message: `tfidf needs ${width} idf weights (fit them with fitText)` });
+        const width =
+          input.encoding.type === 'hashing' ? input.encoding.dimensions : input.encoding.vocabulary.length + 1;
+        if (input.output.idf?.length !== width)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['input', 'output', 'idf'],
+            message: `tfidf needs ${width} idf weights (fit them with fitText)`,
+          });
       }
     }
     if (input.kind === 'tabular') {
       const seen = new Set<string>();
       for (const [i, f] of input.fields.entries()) {
-        if (seen.has(f.name)) ctx.addIssue({ code: 'custom', path: ['input', 'fields', i, 'name'], message: `field ${f.name} appears twice` });
+        if (seen.has(f.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['input', 'fields', i, 'name'],
+            message: `field ${f.name} appears twice`,
+          });
         seen.add(f.name);
       }
     }

@@ -33,7 +33,8 @@ export function tokenize(spec: Pick<TextPreprocess, 'lowercase' | 'words' | 'cha
   if (spec.charNgrams) {
     const chars = Array.from(` ${norm.replace(/\s+/gu, ' ').trim()} `);
     const [lo, hi] = spec.charNgrams;
-    for (let n = lo; n <= hi; n++) for (let i = 0; i + n <= chars.length; i++) tokens.push(`c:${chars.slice(i, i + n).join('')}`);
+    for (let n = lo; n <= hi; n++)
+      for (let i = 0; i + n <= chars.length; i++) tokens.push(`c:${chars.slice(i, i + n).join('')}`);
   }
   return tokens;
 }
@@ -67,7 +68,12 @@ export function bucketer(spec: TextPreprocess): (token: string) => number {
  * @throws PreprocessInputError 'wrong_kind' when `raw` is not a string
  */
 export function textFeatures(spec: TextPreprocess, raw: unknown, bucket = bucketer(spec)): Float32Array {
-  if (typeof raw !== 'string') throw new PreprocessInputError('wrong_kind', 'text', `this model reads text; got ${raw === null ? 'null' : typeof raw}`);
+  if (typeof raw !== 'string')
+    throw new PreprocessInputError(
+      'wrong_kind',
+      'text',
+      `this model reads text; got ${raw === null ? 'null' : typeof raw}`,
+    );
   const tokens = tokenize(spec, raw);
   if (spec.output.type === 'sequence') {
     const out = new Float32Array(spec.output.maxLength);
@@ -98,12 +104,19 @@ export function textFeatures(spec: TextPreprocess, raw: unknown, bucket = bucket
  * @example
  * const spec = fitText({ ...draft, encoding: { type: 'vocabulary', vocabulary: ['x'] } }, mails, { maxVocabulary: 20000 });
  */
-export function fitText(spec: TextPreprocess, corpus: readonly string[], options: { maxVocabulary?: number } = {}): TextPreprocess {
+export function fitText(
+  spec: TextPreprocess,
+  corpus: readonly string[],
+  options: { maxVocabulary?: number } = {},
+): TextPreprocess {
   let fitted = spec;
   if (spec.encoding.type === 'vocabulary') {
     const df = new Map<string, number>();
     for (const doc of corpus) for (const t of new Set(tokenize(spec, doc))) df.set(t, (df.get(t) ?? 0) + 1);
-    const vocabulary = [...df.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, options.maxVocabulary ?? 20_000).map(([t]) => t);
+    const vocabulary = [...df.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, options.maxVocabulary ?? 20_000)
+      .map(([t]) => t);
     fitted = { ...spec, encoding: { type: 'vocabulary', vocabulary: vocabulary.length ? vocabulary : ['w:'] } };
   }
   if (fitted.output.type === 'bag' && fitted.output.weighting === 'tfidf') {

@@ -96,7 +96,13 @@ export type {
   GlobalWeightsRef,
 } from './tasks.ts';
 
-export { UPDATE_META_HEADER, UPDATE_META_MAX_CHARS, UpdateMetaSchema, UpdateReceiptSchema, encodeUpdateMeta } from './updates.ts';
+export {
+  UPDATE_META_HEADER,
+  UPDATE_META_MAX_CHARS,
+  UpdateMetaSchema,
+  UpdateReceiptSchema,
+  encodeUpdateMeta,
+} from './updates.ts';
 export type { UpdateMeta, UpdateReceipt } from './updates.ts';
 
 export {

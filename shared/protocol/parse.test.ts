@@ -11,7 +11,11 @@ describe('parseMessage', () => {
   });
 
   it('returns a sendable validation_failed body listing every issue with dotted paths', () => {
-    const r = parseMessage(TaskCreateSchema, { app: 'Bad App', modelVersion: 1, plan: { population: 20, clientsPerRound: 5, minReports: 9 } });
+    const r = parseMessage(TaskCreateSchema, {
+      app: 'Bad App',
+      modelVersion: 1,
+      plan: { population: 20, clientsPerRound: 5, minReports: 9 },
+    });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(isErrorBody(r.error)).toBe(true);

@@ -61,7 +61,10 @@ export function parseUpdateMetaHeader(header: string | null | undefined): ParseR
   if (header.length > UPDATE_META_MAX_CHARS) {
     return {
       ok: false,
-      error: errorBody('bad_request', `flock-update-meta is ${header.length} chars; the limit is ${UPDATE_META_MAX_CHARS}`),
+      error: errorBody(
+        'bad_request',
+        `flock-update-meta is ${header.length} chars; the limit is ${UPDATE_META_MAX_CHARS}`,
+      ),
     };
   }
   let json: unknown;

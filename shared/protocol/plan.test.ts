@@ -37,8 +37,19 @@ describe('TaskPlanSchema', () => {
   it('is idempotent: a parsed plan parses to itself (stored plans and check-in copies re-validate)', () => {
     const inputs = [
       { population: 50 },
-      { population: 1000, clientsPerRound: 20, strategy: { name: 'fedadam', beta2: 0.999 }, noiseMultiplier: 1.1, privacyBudget: { epsilon: 8, delta: 1e-5 } },
-      { population: 10, strategy: { name: 'norm-bounding' }, clipNorm: 2.5, updateEncoding: { encoding: 'topk', topkFraction: 0.05, topkValues: 'int8' } },
+      {
+        population: 1000,
+        clientsPerRound: 20,
+        strategy: { name: 'fedadam', beta2: 0.999 },
+        noiseMultiplier: 1.1,
+        privacyBudget: { epsilon: 8, delta: 1e-5 },
+      },
+      {
+        population: 10,
+        strategy: { name: 'norm-bounding' },
+        clipNorm: 2.5,
+        updateEncoding: { encoding: 'topk', topkFraction: 0.05, topkValues: 'int8' },
+      },
       { population: 100, clientsPerRound: 20, noiseMultiplier: 1, adaptiveClipping: {} },
     ];
     for (const input of inputs) {
@@ -58,9 +69,15 @@ describe('TaskPlanSchema', () => {
     const below = TaskPlanSchema.safeParse({ population: 100, minExamples: 50, maxExamplesPerDevice: 40 });
     expect(issuePaths(below)).toEqual(['maxExamplesPerDevice']);
     expect(below.error?.issues[0].message).toMatch(/maxExamplesPerDevice \(40\) is below minExamples \(50\)/);
-    expect(issuePaths(TaskPlanSchema.safeParse({ population: 100, maxDeviceWeightFactor: 0.5 }))).toEqual(['maxDeviceWeightFactor']);
-    expect(issuePaths(TaskPlanSchema.safeParse({ population: 100, maxExamplesPerDevice: 2 ** 53 - 1 }))).toEqual(['maxExamplesPerDevice']);
-    expect(TaskPlanSchema.parse({ population: 100, maxExamplesPerDevice: 500, maxDeviceWeightFactor: 5 })).toMatchObject({ maxExamplesPerDevice: 500, maxDeviceWeightFactor: 5 });
+    expect(issuePaths(TaskPlanSchema.safeParse({ population: 100, maxDeviceWeightFactor: 0.5 }))).toEqual([
+      'maxDeviceWeightFactor',
+    ]);
+    expect(issuePaths(TaskPlanSchema.safeParse({ population: 100, maxExamplesPerDevice: 2 ** 53 - 1 }))).toEqual([
+      'maxExamplesPerDevice',
+    ]);
+    expect(
+      TaskPlanSchema.parse({ population: 100, maxExamplesPerDevice: 500, maxDeviceWeightFactor: 5 }),
+    ).toMatchObject({ maxExamplesPerDevice: 500, maxDeviceWeightFactor: 5 });
   });
 
   it('refuses a sampling rate above 1 and a privacy budget without central noise', () => {
@@ -93,10 +110,26 @@ describe('TaskPlanSchema', () => {
 
   it('refuses at creation every combination the aggregator cannot run, naming the conflict', () => {
     const refused: Array<[Record<string, unknown>, string, RegExp]> = [
-      [{ noiseMultiplier: 1, strategy: { name: 'median' } }, 'strategy.name', /strategy "median" cannot take central noise/],
-      [{ noiseMultiplier: 0.5, strategy: { name: 'trimmed-mean' } }, 'strategy.name', /strategy "trimmed-mean" cannot take central noise/],
-      [{ clientsPerRound: 10, noiseMultiplier: 1, adaptiveClipping: {} }, 'adaptiveClipping', /needs noiseMultiplier < 0\.1 \* clientsPerRound \(1\)/],
-      [{ clientsPerRound: 20, noiseMultiplier: 3, adaptiveClipping: {} }, 'adaptiveClipping', /raise clientsPerRound above 30/],
+      [
+        { noiseMultiplier: 1, strategy: { name: 'median' } },
+        'strategy.name',
+        /strategy "median" cannot take central noise/,
+      ],
+      [
+        { noiseMultiplier: 0.5, strategy: { name: 'trimmed-mean' } },
+        'strategy.name',
+        /strategy "trimmed-mean" cannot take central noise/,
+      ],
+      [
+        { clientsPerRound: 10, noiseMultiplier: 1, adaptiveClipping: {} },
+        'adaptiveClipping',
+        /needs noiseMultiplier < 0\.1 \* clientsPerRound \(1\)/,
+      ],
+      [
+        { clientsPerRound: 20, noiseMultiplier: 3, adaptiveClipping: {} },
+        'adaptiveClipping',
+        /raise clientsPerRound above 30/,
+      ],
       [{ adaptiveClipping: {} }, 'adaptiveClipping', /runs only with central noise/],
       [{ sampling: { kind: 'poisson', rate: 1 } }, 'sampling.rate', /./],
       [{ sampling: { kind: 'poisson' } }, 'sampling.rate', /./],
@@ -110,8 +143,13 @@ describe('TaskPlanSchema', () => {
       expect(r.error?.issues.map((i) => i.message).join('\n'), JSON.stringify(patch)).toMatch(message);
     }
     // Just inside the limits: accepted.
-    expect(TaskPlanSchema.safeParse({ population: 100, clientsPerRound: 20, noiseMultiplier: 1.99, adaptiveClipping: {} }).success).toBe(true);
-    expect(TaskPlanSchema.safeParse({ population: 100, noiseMultiplier: 1, strategy: { name: 'norm-bounding' } }).success).toBe(true);
+    expect(
+      TaskPlanSchema.safeParse({ population: 100, clientsPerRound: 20, noiseMultiplier: 1.99, adaptiveClipping: {} })
+        .success,
+    ).toBe(true);
+    expect(
+      TaskPlanSchema.safeParse({ population: 100, noiseMultiplier: 1, strategy: { name: 'norm-bounding' } }).success,
+    ).toBe(true);
     expect(TaskPlanSchema.safeParse({ population: 100, strategy: { name: 'median' } }).success).toBe(true);
   });
 
@@ -122,18 +160,27 @@ describe('TaskPlanSchema', () => {
   });
 
   it('fills adaptive clipping with TFF defaults', () => {
-    expect(TaskPlanSchema.parse({ population: 90, clientsPerRound: 30, noiseMultiplier: 1, adaptiveClipping: {} }).adaptiveClipping).toEqual({
+    expect(
+      TaskPlanSchema.parse({ population: 90, clientsPerRound: 30, noiseMultiplier: 1, adaptiveClipping: {} })
+        .adaptiveClipping,
+    ).toEqual({
       targetQuantile: 0.5,
       learningRate: 0.2,
     });
   });
 
   it('defaults norm-bounding normBound to clipNorm, but keeps an explicit one', () => {
-    expect(TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, clipNorm: 2.5, strategy: { name: 'norm-bounding' } }).strategy).toEqual({
+    expect(
+      TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, clipNorm: 2.5, strategy: { name: 'norm-bounding' } })
+        .strategy,
+    ).toEqual({
       name: 'norm-bounding',
       normBound: 2.5,
     });
-    expect(TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, strategy: { name: 'norm-bounding', normBound: 4 } }).strategy).toEqual({
+    expect(
+      TaskPlanSchema.parse({ population: 9, clientsPerRound: 3, strategy: { name: 'norm-bounding', normBound: 4 } })
+        .strategy,
+    ).toEqual({
       name: 'norm-bounding',
       normBound: 4,
     });
@@ -167,7 +214,11 @@ describe('StrategySchema', () => {
     for (const name of Object.keys(STRATEGY_DEFAULTS) as Array<keyof typeof STRATEGY_DEFAULTS>) {
       expect(StrategySchema.parse({ name })).toEqual({ name, ...STRATEGY_DEFAULTS[name] });
     }
-    expect(StrategySchema.parse({ name: 'fedyogi', tau: 0.01 })).toEqual({ ...STRATEGY_DEFAULTS.fedyogi, name: 'fedyogi', tau: 0.01 });
+    expect(StrategySchema.parse({ name: 'fedyogi', tau: 0.01 })).toEqual({
+      ...STRATEGY_DEFAULTS.fedyogi,
+      name: 'fedyogi',
+      tau: 0.01,
+    });
   });
 
   it('refuses options the strategy does not read, saying which strategies read them', () => {

@@ -9,7 +9,15 @@
  */
 import { z } from 'zod';
 import { UpdateEncodingNameSchema, WeightEncodingSchema } from './fields.ts';
-import { STRATEGIES, STRATEGY_NAMES, strategiesSupporting, strategyDescriptor, type StrategyConfig, type StrategyDescriptor, type StrategyName } from './strategies/index.ts';
+import {
+  STRATEGIES,
+  STRATEGY_NAMES,
+  strategiesSupporting,
+  strategyDescriptor,
+  type StrategyConfig,
+  type StrategyDescriptor,
+  type StrategyName,
+} from './strategies/index.ts';
 
 const positive = () => z.number().positive();
 
@@ -54,15 +62,24 @@ function bareOption(schema: z.ZodType): z.ZodType {
 /** Every option some strategy reads, as the plan's input accepts it; which apply is the named strategy's descriptor's say. */
 const STRATEGY_OPTION_SHAPE: Record<string, z.ZodOptional> = {};
 for (const d of STRATEGIES) {
-  for (const [key, schema] of Object.entries(d.options.shape)) STRATEGY_OPTION_SHAPE[key] ??= bareOption(schema as z.ZodType).optional();
+  for (const [key, schema] of Object.entries(d.options.shape))
+    STRATEGY_OPTION_SHAPE[key] ??= bareOption(schema as z.ZodType).optional();
 }
 
 /** Only the keys `d` reads, so its strict options schema sees nothing else. */
 function ownOptions(d: StrategyDescriptor, s: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(d.options.shape).filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+  return Object.fromEntries(
+    Object.keys(d.options.shape)
+      .filter((k) => s[k] !== undefined)
+      .map((k) => [k, s[k]]),
+  );
 }
 
-type StrategyOptionKey = (typeof STRATEGIES)[number] extends infer D ? (D extends { options: z.ZodObject } ? keyof D['options']['shape'] & string : never) : never;
+type StrategyOptionKey = (typeof STRATEGIES)[number] extends infer D
+  ? D extends { options: z.ZodObject }
+    ? keyof D['options']['shape'] & string
+    : never
+  : never;
 /** A strategy as an operator writes it: a name and options; which options apply is checked at parse. */
 export type StrategyInput = { name: StrategyName } & { [K in StrategyOptionKey]?: number };
 
@@ -139,7 +156,10 @@ const ADAPTIVE_CLIP_MAX_Z_PER_CLIENT = 0.1;
 
 /** Which holdout a task's rounds are evaluated on (see TaskPlanSchema.evaluation). */
 export const EvaluationSchema = z.strictObject({
-  holdout: z.union([z.literal('model'), z.string().regex(/^[0-9a-f]{64}$/, 'holdout must be "model" or a holdout blob\'s sha256 (64 hex digits)')]),
+  holdout: z.union([
+    z.literal('model'),
+    z.string().regex(/^[0-9a-f]{64}$/, 'holdout must be "model" or a holdout blob\'s sha256 (64 hex digits)'),
+  ]),
 });
 export type Evaluation = z.output<typeof EvaluationSchema>;
 
@@ -167,7 +187,11 @@ export const TaskPlanSchema = z
     minReports: z.int().min(1).optional(),
     /** Devices selected per round = ceil(clientsPerRound * overSelection) (Bonawitz et al. 2019). */
     overSelection: z.number().min(1).max(3).default(1.3),
-    roundDeadlineSeconds: z.int().min(5).max(7 * 24 * 3600).default(600),
+    roundDeadlineSeconds: z
+      .int()
+      .min(5)
+      .max(7 * 24 * 3600)
+      .default(600),
     localEpochs: z.int().min(1).max(100).default(1),
     batchSize: z.int().min(1).max(8192).default(32),
     learningRate: positive().default(0.05),
@@ -245,7 +269,12 @@ export const TaskPlanSchema = z
     }
     if (p.sampling.kind === 'poisson') {
       // The coordinator does not draw Poisson selections yet; accepting the plan would charge amplification it never earned.
-      ctx.addIssue({ code: 'custom', path: ['sampling', 'kind'], message: 'sampling "poisson" is not implemented by this coordinator yet: use { kind: "first-come" } (charged at q = 1)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sampling', 'kind'],
+        message:
+          'sampling "poisson" is not implemented by this coordinator yet: use { kind: "first-come" } (charged at q = 1)',
+      });
     }
     // Combinations the aggregator cannot run: refused here, not found out at the first close.
     const centralDp = STRATEGIES.find((d) => d.name === p.strategy.name)?.centralDp;
@@ -260,7 +289,8 @@ export const TaskPlanSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['adaptiveClipping'],
-        message: 'adaptiveClipping runs only with central noise (noiseMultiplier > 0); without it the clip norm would never move: drop adaptiveClipping or set noiseMultiplier',
+        message:
+          'adaptiveClipping runs only with central noise (noiseMultiplier > 0); without it the clip norm would never move: drop adaptiveClipping or set noiseMultiplier',
       });
     }
     if (p.adaptiveClipping !== undefined && p.noiseMultiplier >= ADAPTIVE_CLIP_MAX_Z_PER_CLIENT * p.clientsPerRound) {
@@ -279,7 +309,8 @@ export const TaskPlanSchema = z
 
 /** The strategy's options that default to other plan fields, filled where the operator left them out. */
 function withPlanDefaults(strategy: StrategyConfig, plan: { clipNorm: number }): StrategyConfig {
-  const fill: Record<string, unknown> = (strategyDescriptor(strategy.name) as StrategyDescriptor).planDefaults?.(plan) ?? {};
+  const fill: Record<string, unknown> =
+    (strategyDescriptor(strategy.name) as StrategyDescriptor).planDefaults?.(plan) ?? {};
   const given = strategy as Record<string, unknown>;
   const missing = Object.entries(fill).filter(([key]) => given[key] === undefined);
   return missing.length ? ({ ...strategy, ...Object.fromEntries(missing) } as StrategyConfig) : strategy;

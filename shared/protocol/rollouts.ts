@@ -66,19 +66,23 @@ export const RolloutActionSchema = z.discriminatedUnion('kind', [
 export type RolloutAction = z.infer<typeof RolloutActionSchema>;
 
 /** A rollout's latest evaluation, as stored and served in `lastVerdict`. */
-export const RolloutVerdictSchema = z.looseObject({
-  at: TimestampSchema,
-  /** The stage evaluated (0-based) and its canary percentage. */
-  stageIndex: z.int().min(0),
-  percent: z.number(),
-  verdict: CanaryVerdictNameSchema,
-  /** Null when too few devices were exposed for the check, or at a 100% stage. */
-  srm: SrmEvidenceSchema.nullable(),
-  metrics: z.array(MetricEvidenceSchema),
-  /** Why the verdict is what it is: failed, marginal and missing required metrics, or the mismatch. */
-  reasons: z.array(z.string()),
-  action: RolloutActionSchema.describe('what the evaluation did: wait (with the reason, e.g. "5 of 50 canary devices exposed"), advance, promote, rollback or halt'),
-}).describe("a rollout's latest evaluation: verdict, sample-ratio and per-metric evidence, and the action taken");
+export const RolloutVerdictSchema = z
+  .looseObject({
+    at: TimestampSchema,
+    /** The stage evaluated (0-based) and its canary percentage. */
+    stageIndex: z.int().min(0),
+    percent: z.number(),
+    verdict: CanaryVerdictNameSchema,
+    /** Null when too few devices were exposed for the check, or at a 100% stage. */
+    srm: SrmEvidenceSchema.nullable(),
+    metrics: z.array(MetricEvidenceSchema),
+    /** Why the verdict is what it is: failed, marginal and missing required metrics, or the mismatch. */
+    reasons: z.array(z.string()),
+    action: RolloutActionSchema.describe(
+      'what the evaluation did: wait (with the reason, e.g. "5 of 50 canary devices exposed"), advance, promote, rollback or halt',
+    ),
+  })
+  .describe("a rollout's latest evaluation: verdict, sample-ratio and per-metric evidence, and the action taken");
 export type RolloutVerdict = z.infer<typeof RolloutVerdictSchema>;
 
 /** A rollout's shadow: a version run on a sampled share of inferences next to production, never shown. */

@@ -119,13 +119,22 @@ export const CheckInSelectedSchema = z.object({
 });
 export type CheckInSelected = z.output<typeof CheckInSelectedSchema>;
 
-export const RetryReasonSchema = z.enum(['round_full', 'no_open_round', 'not_eligible', 'budget_exhausted', 'task_paused']);
+export const RetryReasonSchema = z.enum([
+  'round_full',
+  'no_open_round',
+  'not_eligible',
+  'budget_exhausted',
+  'task_paused',
+]);
 export type RetryReason = z.infer<typeof RetryReasonSchema>;
 
 export const CheckInRetrySchema = z.object({
   status: z.literal('retry'),
   /** Already jittered by the coordinator so devices do not return as a herd. */
-  retryAfterSeconds: z.number().min(0).max(7 * 24 * 3600),
+  retryAfterSeconds: z
+    .number()
+    .min(0)
+    .max(7 * 24 * 3600),
   reason: RetryReasonSchema,
 });
 export type CheckInRetry = z.infer<typeof CheckInRetrySchema>;

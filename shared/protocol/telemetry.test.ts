@@ -1,16 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { LATENCY_MAX_SAMPLES, TELEMETRY_MAX_EVENTS, TelemetryBatchSchema, TelemetryEventSchema, type TelemetryEvent } from './telemetry.ts';
+import {
+  LATENCY_MAX_SAMPLES,
+  TELEMETRY_MAX_EVENTS,
+  TelemetryBatchSchema,
+  TelemetryEventSchema,
+  type TelemetryEvent,
+} from './telemetry.ts';
 
 const at = '2025-03-01T10:00:00.000Z';
 const events: TelemetryEvent[] = [
-  { type: 'latency', at, backend: 'webgpu', count: 50, meanMs: 4.1, p50Ms: 3.9, p95Ms: 7, p99Ms: 9.5, maxMs: 12, samplesMs: [3.1, 4.2] },
+  {
+    type: 'latency',
+    at,
+    backend: 'webgpu',
+    count: 50,
+    meanMs: 4.1,
+    p50Ms: 3.9,
+    p95Ms: 7,
+    p99Ms: 9.5,
+    maxMs: 12,
+    samplesMs: [3.1, 4.2],
+  },
   { type: 'confidence', at, histogram: { min: 0, max: 1, counts: [0, 1, 3, 10, 36] } },
   { type: 'predictions', at, counts: { '0': 12, '7': 3 } },
   { type: 'feedback', at, correct: 41, incorrect: 3 },
-  { type: 'model-loaded', at, version: 4, generation: 9, encoding: 'int8', backend: 'wasm', fromCache: true, loadMs: 35 },
+  {
+    type: 'model-loaded',
+    at,
+    version: 4,
+    generation: 9,
+    encoding: 'int8',
+    backend: 'wasm',
+    fromCache: true,
+    loadMs: 35,
+  },
   { type: 'error', at, where: 'predict', code: 'webgpu_device_lost', count: 1 },
   { type: 'heartbeat', at, generation: 9, backend: 'wasm' },
-  { type: 'feature-summary', at, count: 50, features: [{ name: 'px0', mean: 0.1, variance: 0.02, histogram: { min: 0, max: 1, counts: [40, 10] } }] },
+  {
+    type: 'feature-summary',
+    at,
+    count: 50,
+    features: [{ name: 'px0', mean: 0.1, variance: 0.02, histogram: { min: 0, max: 1, counts: [40, 10] } }],
+  },
 ];
 
 describe('telemetry', () => {
@@ -23,12 +54,18 @@ describe('telemetry', () => {
     const base = { deviceId: 'd1', app: 'digits', modelVersion: 4 };
     const feedback = events[3];
     expect(TelemetryBatchSchema.safeParse({ ...base, events: [] }).success).toBe(false);
-    expect(TelemetryBatchSchema.safeParse({ ...base, events: Array(TELEMETRY_MAX_EVENTS).fill(feedback) }).success).toBe(true);
-    expect(TelemetryBatchSchema.safeParse({ ...base, events: Array(TELEMETRY_MAX_EVENTS + 1).fill(feedback) }).success).toBe(false);
+    expect(
+      TelemetryBatchSchema.safeParse({ ...base, events: Array(TELEMETRY_MAX_EVENTS).fill(feedback) }).success,
+    ).toBe(true);
+    expect(
+      TelemetryBatchSchema.safeParse({ ...base, events: Array(TELEMETRY_MAX_EVENTS + 1).fill(feedback) }).success,
+    ).toBe(false);
   });
 
   it('accepts a full reservoir of latency samples', () => {
-    expect(TelemetryEventSchema.safeParse({ ...events[0], samplesMs: Array(LATENCY_MAX_SAMPLES).fill(2.5) }).success).toBe(true);
+    expect(
+      TelemetryEventSchema.safeParse({ ...events[0], samplesMs: Array(LATENCY_MAX_SAMPLES).fill(2.5) }).success,
+    ).toBe(true);
   });
 
   it('refuses malformed events of each kind', () => {

@@ -140,17 +140,19 @@ export const FeatureSummaryEventSchema = z.object({
  * predictions were compared with production's and never shown. Sent under the
  * batch's `modelVersion` (production); `shadowVersion` names the shadow.
  */
-export const ShadowEventSchema = z.object({
-  type: z.literal('shadow'),
-  at,
-  shadowVersion: ModelVersionNumberSchema,
-  /** Inferences compared in this window. */
-  count: z.int().min(1),
-  /** Of those, how many had the same top-1 label in both versions. */
-  agreed: count(),
-  productionMeanMs: z.number().min(0),
-  shadowMeanMs: z.number().min(0),
-}).refine((e) => e.agreed <= e.count, { message: 'agreed cannot exceed count', path: ['agreed'] });
+export const ShadowEventSchema = z
+  .object({
+    type: z.literal('shadow'),
+    at,
+    shadowVersion: ModelVersionNumberSchema,
+    /** Inferences compared in this window. */
+    count: z.int().min(1),
+    /** Of those, how many had the same top-1 label in both versions. */
+    agreed: count(),
+    productionMeanMs: z.number().min(0),
+    shadowMeanMs: z.number().min(0),
+  })
+  .refine((e) => e.agreed <= e.count, { message: 'agreed cannot exceed count', path: ['agreed'] });
 
 export const TelemetryEventSchema = z.discriminatedUnion('type', [
   LatencyEventSchema,

@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { parseUpdateMetaHeader } from './parse.ts';
-import { UPDATE_META_MAX_CHARS, UpdateMetaSchema, UpdateReceiptSchema, encodeUpdateMeta, type UpdateMeta } from './updates.ts';
+import {
+  UPDATE_META_MAX_CHARS,
+  UpdateMetaSchema,
+  UpdateReceiptSchema,
+  encodeUpdateMeta,
+  type UpdateMeta,
+} from './updates.ts';
 
 const meta: UpdateMeta = {
-  roundId: 'r1', deviceId: 'd1', numExamples: 120, preClipNorm: 3.25, trainLoss: 0.41, trainAccuracy: 0.88,
-  epochs: 2, encoding: 'int8', backend: 'wasm', durationMs: 5321,
+  roundId: 'r1',
+  deviceId: 'd1',
+  numExamples: 120,
+  preClipNorm: 3.25,
+  trainLoss: 0.41,
+  trainAccuracy: 0.88,
+  epochs: 2,
+  encoding: 'int8',
+  backend: 'wasm',
+  durationMs: 5321,
 };
 
 describe('update metadata', () => {
@@ -16,7 +30,14 @@ describe('update metadata', () => {
   });
 
   it('refuses zero examples, negative norms, NaN and unknown encodings', () => {
-    for (const patch of [{ numExamples: 0 }, { preClipNorm: -1 }, { preClipNorm: Number.NaN }, { encoding: 'int4' }, { epochs: 0 }, { trainAccuracy: 1.5 }]) {
+    for (const patch of [
+      { numExamples: 0 },
+      { preClipNorm: -1 },
+      { preClipNorm: Number.NaN },
+      { encoding: 'int4' },
+      { epochs: 0 },
+      { trainAccuracy: 1.5 },
+    ]) {
       expect(UpdateMetaSchema.safeParse({ ...meta, ...patch }).success, JSON.stringify(patch)).toBe(false);
     }
     expect(() => encodeUpdateMeta({ ...meta, numExamples: 0 })).toThrow();
@@ -34,7 +55,13 @@ describe('update metadata', () => {
   });
 
   it('validates receipts: accepted is always true, duplicate a boolean', () => {
-    const receipt = { roundId: 'r1', deviceId: 'd1', accepted: true, duplicate: false, receivedAt: '2025-01-01T00:00:00.000Z' };
+    const receipt = {
+      roundId: 'r1',
+      deviceId: 'd1',
+      accepted: true,
+      duplicate: false,
+      receivedAt: '2025-01-01T00:00:00.000Z',
+    };
     expect(UpdateReceiptSchema.parse(receipt)).toEqual(receipt);
     expect(UpdateReceiptSchema.safeParse({ ...receipt, accepted: false }).success).toBe(false);
     expect(UpdateReceiptSchema.safeParse({ ...receipt, duplicate: 'no' }).success).toBe(false);

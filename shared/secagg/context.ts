@@ -23,7 +23,11 @@ const utf8 = new TextEncoder();
  * Label, purpose, round id and each id, each as a big-endian uint32 byte
  * length followed by its UTF-8 bytes (so no two different lists encode alike).
  */
-export function encodeContext(purpose: ContextPurpose, roundId: string, parts: readonly string[]): Uint8Array<ArrayBuffer> {
+export function encodeContext(
+  purpose: ContextPurpose,
+  roundId: string,
+  parts: readonly string[],
+): Uint8Array<ArrayBuffer> {
   const fields = [CONTEXT_LABEL, purpose, roundId, ...parts].map((s) => utf8.encode(s));
   const out = new Uint8Array(fields.reduce((n, f) => n + 4 + f.length, 0));
   const view = new DataView(out.buffer);

@@ -14,7 +14,11 @@ const D = 16;
 
 /** Five devices on the complete graph (k = 4, t = 3), driven to just before unmasking. */
 async function toMasked(dropAtMasking: string[] = []) {
-  const server = new SecAggServer({ roundId: ROUND, vectorLength: D, parameters: { neighbours: 4, threshold: 3, colluders: 0 } });
+  const server = new SecAggServer({
+    roundId: ROUND,
+    vectorLength: D,
+    parameters: { neighbours: 4, threshold: 3, colluders: 0 },
+  });
   const devices = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => SecAggDevice.create(ROUND, id)));
   for (const d of devices) server.receiveAdvertisement(d.advertisement());
   const roster = await server.closeAdvertising();
@@ -52,14 +56,22 @@ describe('SecAggDevice.unmask', () => {
   it('refuses a request that calls it dropped, or comes from another round', async () => {
     const { server, devices } = await toMasked();
     const request = server.closeMasking();
-    expect(() => devices[0].unmask({ ...request, survivors: ['b', 'c', 'd', 'e'], dropped: ['a'] })).toThrow(expect.objectContaining({ code: 'bad-message' }));
-    expect(() => devices[1].unmask({ ...request, roundId: 'round-10' })).toThrow(expect.objectContaining({ code: 'bad-message' }));
+    expect(() => devices[0].unmask({ ...request, survivors: ['b', 'c', 'd', 'e'], dropped: ['a'] })).toThrow(
+      expect.objectContaining({ code: 'bad-message' }),
+    );
+    expect(() => devices[1].unmask({ ...request, roundId: 'round-10' })).toThrow(
+      expect.objectContaining({ code: 'bad-message' }),
+    );
   });
 });
 
 describe('SecAggDevice.shareKeys / maskInput', () => {
   async function fresh() {
-    const server = new SecAggServer({ roundId: ROUND, vectorLength: D, parameters: { neighbours: 4, threshold: 3, colluders: 0 } });
+    const server = new SecAggServer({
+      roundId: ROUND,
+      vectorLength: D,
+      parameters: { neighbours: 4, threshold: 3, colluders: 0 },
+    });
     const devices = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => SecAggDevice.create(ROUND, id)));
     for (const d of devices) server.receiveAdvertisement(d.advertisement());
     return { server, devices, roster: await server.closeAdvertising() };
@@ -68,11 +80,20 @@ describe('SecAggDevice.shareKeys / maskInput', () => {
   it('refuses a roster that swaps its own key, is for another round, or is too sparse for its size', async () => {
     const { devices, roster } = await fresh();
     const other = devices[1].advertisement().maskingPublicKey;
-    const swapped: Roster = { ...roster, devices: roster.devices.map((d) => (d.deviceId === 'a' ? { ...d, maskingPublicKey: other } : d)) };
+    const swapped: Roster = {
+      ...roster,
+      devices: roster.devices.map((d) => (d.deviceId === 'a' ? { ...d, maskingPublicKey: other } : d)),
+    };
     await expect(devices[0].shareKeys(swapped)).rejects.toMatchObject({ code: 'bad-message' });
-    await expect(devices[1].shareKeys({ ...roster, roundId: 'round-10' })).rejects.toMatchObject({ code: 'bad-message' });
-    await expect(devices[2].shareKeys({ ...roster, parameters: { neighbours: 2, threshold: 2, colluders: 0 } })).rejects.toMatchObject({ code: 'bad-parameters' });
-    await expect(devices[3].shareKeys({ ...roster, parameters: { neighbours: 4, threshold: 2, colluders: 0 } })).rejects.toMatchObject({ code: 'bad-parameters' });
+    await expect(devices[1].shareKeys({ ...roster, roundId: 'round-10' })).rejects.toMatchObject({
+      code: 'bad-message',
+    });
+    await expect(
+      devices[2].shareKeys({ ...roster, parameters: { neighbours: 2, threshold: 2, colluders: 0 } }),
+    ).rejects.toMatchObject({ code: 'bad-parameters' });
+    await expect(
+      devices[3].shareKeys({ ...roster, parameters: { neighbours: 4, threshold: 2, colluders: 0 } }),
+    ).rejects.toMatchObject({ code: 'bad-parameters' });
     expect(devices[4].phase).toBe('advertised');
     await expect(devices[4].shareKeys({ ...roster, devices: 'all' })).rejects.toMatchObject({ code: 'bad-message' });
   });
@@ -81,11 +102,21 @@ describe('SecAggDevice.shareKeys / maskInput', () => {
     const { devices, roster } = await fresh();
     const mallory = await SecAggDevice.create(ROUND, 'a');
     // b is told a's channel key is mallory's: what a sealed for b no longer opens.
-    const forB: Roster = { ...roster, devices: roster.devices.map((d) => (d.deviceId === 'a' ? { ...d, channelPublicKey: mallory.advertisement().channelPublicKey } : d)) };
+    const forB: Roster = {
+      ...roster,
+      devices: roster.devices.map((d) =>
+        d.deviceId === 'a' ? { ...d, channelPublicKey: mallory.advertisement().channelPublicKey } : d,
+      ),
+    };
     const fromA = await devices[0].shareKeys(roster);
     await devices[1].shareKeys(forB);
     const toB = fromA.ciphertexts.find((c) => c.to === 'b')?.ciphertext as string;
-    const forwarded: ForwardedShares = { type: 'secagg.forwarded-shares', roundId: ROUND, deviceId: 'b', ciphertexts: [{ from: 'a', ciphertext: toB }] };
+    const forwarded: ForwardedShares = {
+      type: 'secagg.forwarded-shares',
+      roundId: ROUND,
+      deviceId: 'b',
+      ciphertexts: [{ from: 'a', ciphertext: toB }],
+    };
     await expect(devices[1].maskInput(forwarded, new Uint32Array(D))).rejects.toMatchObject({ code: 'decrypt-failed' });
   });
 
@@ -96,8 +127,17 @@ describe('SecAggDevice.shareKeys / maskInput', () => {
     for (const d of devices) server.receiveShareKeys(await d.shareKeys(roster));
     const forwarded = server.closeSharing().get('c') as ForwardedShares;
     const [first, second] = forwarded.ciphertexts;
-    const relabelled = { ...forwarded, ciphertexts: [{ from: first.from, ciphertext: second.ciphertext }, { from: second.from, ciphertext: first.ciphertext }, ...forwarded.ciphertexts.slice(2)] };
-    await expect(devices[2].maskInput(relabelled, new Uint32Array(D))).rejects.toMatchObject({ code: 'decrypt-failed' });
+    const relabelled = {
+      ...forwarded,
+      ciphertexts: [
+        { from: first.from, ciphertext: second.ciphertext },
+        { from: second.from, ciphertext: first.ciphertext },
+        ...forwarded.ciphertexts.slice(2),
+      ],
+    };
+    await expect(devices[2].maskInput(relabelled, new Uint32Array(D))).rejects.toMatchObject({
+      code: 'decrypt-failed',
+    });
     expect(devices[2].phase).toBe('aborted');
   });
 
@@ -105,7 +145,10 @@ describe('SecAggDevice.shareKeys / maskInput', () => {
     const { server, devices, roster } = await fresh();
     for (const d of devices.slice(0, 3)) server.receiveShareKeys(await d.shareKeys(roster)); // d, e drop
     const forwarded = server.closeSharing();
-    await expect(devices[0].maskInput(forwarded.get('a'), new Uint32Array(D))).rejects.toMatchObject({ code: 'too-few-neighbours', details: { live: 2, threshold: 3 } });
+    await expect(devices[0].maskInput(forwarded.get('a'), new Uint32Array(D))).rejects.toMatchObject({
+      code: 'too-few-neighbours',
+      details: { live: 2, threshold: 3 },
+    });
   });
 });
 
@@ -130,7 +173,10 @@ describe('SecAggServer.finish', () => {
     const { server, devices } = await toMasked(['e']);
     const request = server.closeMasking();
     const answer = devices[0].unmask(request);
-    const extra = { ...answer, maskingKeyShares: [...answer.maskingKeyShares, { of: 'b', share: answer.selfMaskSeedShares[0].share }] };
+    const extra = {
+      ...answer,
+      maskingKeyShares: [...answer.maskingKeyShares, { of: 'b', share: answer.selfMaskSeedShares[0].share }],
+    };
     expect(() => server.receiveUnmaskResponse(extra)).toThrow(expect.objectContaining({ code: 'bad-message' }));
   });
 

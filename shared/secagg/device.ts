@@ -63,7 +63,14 @@ export class SecAggDevice {
   /** Shares each neighbour sent this device, by sender; also the set it masked with. */
   #received = new Map<string, SharePair>();
 
-  private constructor(roundId: string, deviceId: string, policy: DevicePolicy, channel: CryptoKeyPair, masking: CryptoKeyPair, advertisement: AdvertiseKeys) {
+  private constructor(
+    roundId: string,
+    deviceId: string,
+    policy: DevicePolicy,
+    channel: CryptoKeyPair,
+    masking: CryptoKeyPair,
+    advertisement: AdvertiseKeys,
+  ) {
     this.roundId = roundId;
     this.deviceId = deviceId;
     this.#policy = policy;
@@ -97,28 +104,36 @@ export class SecAggDevice {
 
   /** Phase 2: checks the roster, draws the self-mask seed, and seals one share pair per neighbour. */
   async shareKeys(rosterMessage: unknown): Promise<ShareKeys> {
-    return this.#guard('advertised', async () => {
-      const roster = parseOrRefuse(RosterSchema, rosterMessage, 'roster');
-      const keyed = this.#checkRoster(roster);
-      const graph = await buildNeighbourGraph(this.roundId, roster.devices, roster.parameters.neighbours);
-      const neighbours = graph.neighboursOf(this.deviceId);
-      const { threshold } = roster.parameters;
-      const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
-      const seedShares = await split(seed, neighbours.length, threshold);
-      const keyShares = await split(await exportPrivateScalar(this.#masking.privateKey), neighbours.length, threshold);
-      const ciphertexts: ShareKeys['ciphertexts'] = [];
-      for (let i = 0; i < neighbours.length; i++) {
-        const to = neighbours[i];
-        const peer = keyed.byId.get(to);
-        if (!peer) throw new SecAggError('bad-message', `neighbour ${to} is not in the roster`);
-        const secret = await agree(this.#channel.privateKey, await importPublicKey(peer.channelPublicKey, to), to);
-        const pair = { selfMaskSeedShare: seedShares[i], maskingKeyShare: keyShares[i] };
-        ciphertexts.push({ to, ciphertext: await encryptSharePair(secret, this.roundId, this.deviceId, to, pair) });
-      }
-      this.#keyed = { ...keyed, neighbours: new Set(neighbours) };
-      this.#selfMaskSeed = seed;
-      return { type: 'secagg.share-keys', roundId: this.roundId, deviceId: this.deviceId, ciphertexts };
-    }, 'shared-keys');
+    return this.#guard(
+      'advertised',
+      async () => {
+        const roster = parseOrRefuse(RosterSchema, rosterMessage, 'roster');
+        const keyed = this.#checkRoster(roster);
+        const graph = await buildNeighbourGraph(this.roundId, roster.devices, roster.parameters.neighbours);
+        const neighbours = graph.neighboursOf(this.deviceId);
+        const { threshold } = roster.parameters;
+        const seed = globalThis.crypto.getRandomValues(new Uint8Array(32));
+        const seedShares = await split(seed, neighbours.length, threshold);
+        const keyShares = await split(
+          await exportPrivateScalar(this.#masking.privateKey),
+          neighbours.length,
+          threshold,
+        );
+        const ciphertexts: ShareKeys['ciphertexts'] = [];
+        for (let i = 0; i < neighbours.length; i++) {
+          const to = neighbours[i];
+          const peer = keyed.byId.get(to);
+          if (!peer) throw new SecAggError('bad-message', `neighbour ${to} is not in the roster`);
+          const secret = await agree(this.#channel.privateKey, await importPublicKey(peer.channelPublicKey, to), to);
+          const pair = { selfMaskSeedShare: seedShares[i], maskingKeyShare: keyShares[i] };
+          ciphertexts.push({ to, ciphertext: await encryptSharePair(secret, this.roundId, this.deviceId, to, pair) });
+        }
+        this.#keyed = { ...keyed, neighbours: new Set(neighbours) };
+        this.#selfMaskSeed = seed;
+        return { type: 'secagg.share-keys', roundId: this.roundId, deviceId: this.deviceId, ciphertexts };
+      },
+      'shared-keys',
+    );
   }
 
   /**
@@ -126,41 +141,79 @@ export class SecAggDevice {
    * mask plus one pairwise mask per neighbour that shared (+ towards a larger
    * id, - towards a smaller one), all mod 2^32. `input` is not modified.
    */
-  async maskInput(forwardedMessage: unknown, input: Uint32Array): Promise<{ header: MaskedInput; masked: Uint32Array }> {
-    return this.#guard('shared-keys', async () => {
-      const forwarded: ForwardedShares = parseOrRefuse(ForwardedSharesSchema, forwardedMessage, 'forwarded shares');
-      const keyed = this.#keyed as KeyedRoster;
-      this.#checkAddressed(forwarded.roundId, forwarded.deviceId, 'forwarded shares');
-      const { vectorLength, parameters } = keyed.roster;
-      if (input.length !== vectorLength) throw new SecAggError('bad-parameters', `the input has ${input.length} values; the round expects ${vectorLength}`);
-      const received = new Map<string, SharePair>();
-      for (const { from, ciphertext } of forwarded.ciphertexts) {
-        if (!keyed.neighbours.has(from)) throw new SecAggError('bad-message', `shares from ${from}, who is not a neighbour of ${this.deviceId}`, { from });
-        if (received.has(from)) throw new SecAggError('bad-message', `two sets of shares from ${from}`, { from });
-        const peer = keyed.byId.get(from) as Roster['devices'][number];
-        const secret = await agree(this.#channel.privateKey, await importPublicKey(peer.channelPublicKey, from), from);
-        received.set(from, await decryptSharePair(secret, this.roundId, from, this.deviceId, ciphertext));
-      }
-      if (received.size < parameters.threshold) {
-        throw new SecAggError('too-few-neighbours', `only ${received.size} neighbours of ${this.deviceId} shared keys; at least ${parameters.threshold} must, or its input could not be unmasked`, {
+  async maskInput(
+    forwardedMessage: unknown,
+    input: Uint32Array,
+  ): Promise<{ header: MaskedInput; masked: Uint32Array }> {
+    return this.#guard(
+      'shared-keys',
+      async () => {
+        const forwarded: ForwardedShares = parseOrRefuse(ForwardedSharesSchema, forwardedMessage, 'forwarded shares');
+        const keyed = this.#keyed as KeyedRoster;
+        this.#checkAddressed(forwarded.roundId, forwarded.deviceId, 'forwarded shares');
+        const { vectorLength, parameters } = keyed.roster;
+        if (input.length !== vectorLength)
+          throw new SecAggError(
+            'bad-parameters',
+            `the input has ${input.length} values; the round expects ${vectorLength}`,
+          );
+        const received = new Map<string, SharePair>();
+        for (const { from, ciphertext } of forwarded.ciphertexts) {
+          if (!keyed.neighbours.has(from))
+            throw new SecAggError('bad-message', `shares from ${from}, who is not a neighbour of ${this.deviceId}`, {
+              from,
+            });
+          if (received.has(from)) throw new SecAggError('bad-message', `two sets of shares from ${from}`, { from });
+          const peer = keyed.byId.get(from) as Roster['devices'][number];
+          const secret = await agree(
+            this.#channel.privateKey,
+            await importPublicKey(peer.channelPublicKey, from),
+            from,
+          );
+          received.set(from, await decryptSharePair(secret, this.roundId, from, this.deviceId, ciphertext));
+        }
+        if (received.size < parameters.threshold) {
+          throw new SecAggError(
+            'too-few-neighbours',
+            `only ${received.size} neighbours of ${this.deviceId} shared keys; at least ${parameters.threshold} must, or its input could not be unmasked`,
+            {
+              deviceId: this.deviceId,
+              live: received.size,
+              threshold: parameters.threshold,
+            },
+          );
+        }
+        const masked = new Uint32Array(input);
+        addMod32InPlace(
+          masked,
+          await maskStream(
+            this.#selfMaskSeed as Uint8Array,
+            selfMaskContext(this.roundId, this.deviceId),
+            vectorLength,
+          ),
+        );
+        for (const peerId of received.keys()) {
+          const peer = keyed.byId.get(peerId) as Roster['devices'][number];
+          const secret = await agree(
+            this.#masking.privateKey,
+            await importPublicKey(peer.maskingPublicKey, peerId),
+            peerId,
+          );
+          const stream = await maskStream(secret, pairContext(this.roundId, this.deviceId, peerId), vectorLength);
+          if (this.deviceId < peerId) addMod32InPlace(masked, stream);
+          else subtractMod32InPlace(masked, stream);
+        }
+        this.#received = received;
+        const header: MaskedInput = {
+          type: 'secagg.masked-input',
+          roundId: this.roundId,
           deviceId: this.deviceId,
-          live: received.size,
-          threshold: parameters.threshold,
-        });
-      }
-      const masked = new Uint32Array(input);
-      addMod32InPlace(masked, await maskStream(this.#selfMaskSeed as Uint8Array, selfMaskContext(this.roundId, this.deviceId), vectorLength));
-      for (const peerId of received.keys()) {
-        const peer = keyed.byId.get(peerId) as Roster['devices'][number];
-        const secret = await agree(this.#masking.privateKey, await importPublicKey(peer.maskingPublicKey, peerId), peerId);
-        const stream = await maskStream(secret, pairContext(this.roundId, this.deviceId, peerId), vectorLength);
-        if (this.deviceId < peerId) addMod32InPlace(masked, stream);
-        else subtractMod32InPlace(masked, stream);
-      }
-      this.#received = received;
-      const header: MaskedInput = { type: 'secagg.masked-input', roundId: this.roundId, deviceId: this.deviceId, vectorLength };
-      return { header, masked };
-    }, 'masked');
+          vectorLength,
+        };
+        return { header, masked };
+      },
+      'masked',
+    );
   }
 
   /**
@@ -170,18 +223,36 @@ export class SecAggDevice {
    * device as dropped; answers once per round.
    */
   unmask(requestMessage: unknown): UnmaskResponse {
-    if (this.#phase !== 'masked') throw this.#abort(new SecAggError('wrong-phase', `device ${this.deviceId} is ${this.#phase}; it answers one unmasking request, after masking`));
+    if (this.#phase !== 'masked')
+      throw this.#abort(
+        new SecAggError(
+          'wrong-phase',
+          `device ${this.deviceId} is ${this.#phase}; it answers one unmasking request, after masking`,
+        ),
+      );
     try {
       const request: UnmaskRequest = parseOrRefuse(UnmaskRequestSchema, requestMessage, 'unmask request');
       this.#checkAddressed(request.roundId, this.deviceId, 'unmask request');
       const survivors = new Set(request.survivors);
       const both = request.dropped.filter((id) => survivors.has(id));
       if (both.length > 0) {
-        throw new SecAggError('both-shares-requested', `the request lists ${both.join(', ')} as both survived and dropped; revealing both shares would unmask their input`, { deviceIds: both });
+        throw new SecAggError(
+          'both-shares-requested',
+          `the request lists ${both.join(', ')} as both survived and dropped; revealing both shares would unmask their input`,
+          { deviceIds: both },
+        );
       }
-      if (!survivors.has(this.deviceId)) throw new SecAggError('bad-message', `the request does not list ${this.deviceId} as a survivor, yet it sent a masked input`);
+      if (!survivors.has(this.deviceId))
+        throw new SecAggError(
+          'bad-message',
+          `the request does not list ${this.deviceId} as a survivor, yet it sent a masked input`,
+        );
       const { threshold } = (this.#keyed as KeyedRoster).roster.parameters;
-      if (survivors.size < threshold) throw new SecAggError('too-few-survivors', `only ${survivors.size} survivors; at least ${threshold} are needed`);
+      if (survivors.size < threshold)
+        throw new SecAggError(
+          'too-few-survivors',
+          `only ${survivors.size} survivors; at least ${threshold} are needed`,
+        );
       const selfMaskSeedShares = request.survivors.flatMap((of) => {
         const pair = this.#received.get(of);
         return pair ? [{ of, share: bytesToBase64(pair.selfMaskSeedShare) }] : [];
@@ -191,36 +262,56 @@ export class SecAggDevice {
         return pair ? [{ of, share: bytesToBase64(pair.maskingKeyShare) }] : [];
       });
       this.#phase = 'unmasked';
-      return { type: 'secagg.unmask-response', roundId: this.roundId, deviceId: this.deviceId, selfMaskSeedShares, maskingKeyShares };
+      return {
+        type: 'secagg.unmask-response',
+        roundId: this.roundId,
+        deviceId: this.deviceId,
+        selfMaskSeedShares,
+        maskingKeyShares,
+      };
     } catch (error) {
       throw this.#abort(error);
     }
   }
 
   #checkRoster(roster: Roster): Omit<KeyedRoster, 'neighbours'> {
-    if (roster.roundId !== this.roundId) throw new SecAggError('bad-message', `the roster is for round ${roster.roundId}, not ${this.roundId}`);
+    if (roster.roundId !== this.roundId)
+      throw new SecAggError('bad-message', `the roster is for round ${roster.roundId}, not ${this.roundId}`);
     const byId = new Map(roster.devices.map((d) => [d.deviceId, d]));
     if (byId.size !== roster.devices.length) throw new SecAggError('bad-message', 'the roster lists a device twice');
     const mine = byId.get(this.deviceId);
-    if (!mine || mine.channelPublicKey !== this.#advertisement.channelPublicKey || mine.maskingPublicKey !== this.#advertisement.maskingPublicKey) {
+    if (
+      !mine ||
+      mine.channelPublicKey !== this.#advertisement.channelPublicKey ||
+      mine.maskingPublicKey !== this.#advertisement.maskingPublicKey
+    ) {
       throw new SecAggError('bad-message', `the roster does not carry the keys ${this.deviceId} advertised`);
     }
     const n = roster.devices.length;
     checkSecAggParameters(n, roster.parameters);
     const minimumColluders = this.#policy.minimumColluders ?? 0;
     if (roster.parameters.colluders < minimumColluders) {
-      throw new SecAggError('bad-parameters', `the roster tolerates ${roster.parameters.colluders} colluders; this device requires ${minimumColluders}`);
+      throw new SecAggError(
+        'bad-parameters',
+        `the roster tolerates ${roster.parameters.colluders} colluders; this device requires ${minimumColluders}`,
+      );
     }
     const fewest = Math.min(n - 1, minimumNeighbours(n));
     if (roster.parameters.neighbours < fewest) {
-      throw new SecAggError('bad-parameters', `${roster.parameters.neighbours} neighbours is too sparse for ${n} devices (at least ${fewest}); the coordinator could split the graph`);
+      throw new SecAggError(
+        'bad-parameters',
+        `${roster.parameters.neighbours} neighbours is too sparse for ${n} devices (at least ${fewest}); the coordinator could split the graph`,
+      );
     }
     return { roster, byId };
   }
 
   #checkAddressed(roundId: string, deviceId: string, what: string): void {
     if (roundId !== this.roundId || deviceId !== this.deviceId) {
-      throw new SecAggError('bad-message', `the ${what} is for ${deviceId} in round ${roundId}, not ${this.deviceId} in ${this.roundId}`);
+      throw new SecAggError(
+        'bad-message',
+        `the ${what} is for ${deviceId} in round ${roundId}, not ${this.deviceId} in ${this.roundId}`,
+      );
     }
   }
 
@@ -232,7 +323,8 @@ export class SecAggDevice {
   }
 
   async #guard<T>(expected: DevicePhase, step: () => Promise<T>, next: DevicePhase): Promise<T> {
-    if (this.#phase !== expected) throw this.#abort(new SecAggError('wrong-phase', `device ${this.deviceId} is ${this.#phase}, not ${expected}`));
+    if (this.#phase !== expected)
+      throw this.#abort(new SecAggError('wrong-phase', `device ${this.deviceId} is ${this.#phase}, not ${expected}`));
     try {
       const result = await step();
       this.#phase = next;

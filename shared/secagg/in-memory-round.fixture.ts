@@ -92,7 +92,12 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
   let serverUnmaskMs = 0;
   let serverFoldMs = 0;
   const costs = () =>
-    Object.fromEntries(DROP_PHASES.map((p) => [p, { medianMs: median(times[p]), sentBytes: median(sent[p]), receivedBytes: median(received[p]) }])) as Record<DropPhase, PhaseCost>;
+    Object.fromEntries(
+      DROP_PHASES.map((p) => [
+        p,
+        { medianMs: median(times[p]), sentBytes: median(sent[p]), receivedBytes: median(received[p]) },
+      ]),
+    ) as Record<DropPhase, PhaseCost>;
   try {
     startPhase('advertise');
     for (const id of alive) {
@@ -118,7 +123,9 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
       received['masked-input'].push(jsonBytes(message));
       let step: Awaited<ReturnType<Device['maskInput']>>;
       try {
-        step = await timed('masked-input', () => (devices.get(id) as Device).maskInput(message, inputs.get(id) as Uint32Array));
+        step = await timed('masked-input', () =>
+          (devices.get(id) as Device).maskInput(message, inputs.get(id) as Uint32Array),
+        );
       } catch (error) {
         if (!(error instanceof SecAggError)) throw error;
         refusals.set(id, error.code); // a device that refuses goes silent, as a dropout
@@ -184,7 +191,8 @@ export function recoverableDrops(count: number, seed: number): DropChooser {
   return (server: SecAggServer, alive: readonly string[]) => {
     const graph = server.graph;
     const threshold = server.roster?.parameters.threshold;
-    if (!graph || threshold === undefined) throw new Error('recoverableDrops needs the roster: use it from share-keys on');
+    if (!graph || threshold === undefined)
+      throw new Error('recoverableDrops needs the roster: use it from share-keys on');
     const live = new Set(alive);
     const out = new Set<string>();
     for (const id of pickRandom(alive, alive.length, testPrng(seed))) {

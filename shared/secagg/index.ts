@@ -28,7 +28,12 @@ export {
   type SecAggParameters,
 } from './parameters.ts';
 export { checkQuantisation, dequantiseSum, quantise, quantisationLevels, type QuantisationConfig } from './quantise.ts';
-export { buildNeighbourGraph, neighbourGraphSeed, type AdvertisedKeys, type NeighbourGraph } from './neighbour-graph.ts';
+export {
+  buildNeighbourGraph,
+  neighbourGraphSeed,
+  type AdvertisedKeys,
+  type NeighbourGraph,
+} from './neighbour-graph.ts';
 export { maskStream, maskStreamBytes } from './mask-stream.ts';
 export { encodeContext, pairContext, selfMaskContext, CONTEXT_LABEL, type ContextPurpose } from './context.ts';
 export * from './messages.ts';

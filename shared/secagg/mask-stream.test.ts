@@ -12,7 +12,9 @@ describe('maskStream', () => {
     expect(bytesToHex(info)).toBe(
       '0000000f666c6f636b2d7365636167672f76310000000973656c662d6d61736b00000007726f756e642d31000000086465766963652d61',
     );
-    expect(bytesToHex(await maskStreamBytes(seed, info, 32))).toBe('7e7801cbbe152ac037ac1280c0f04eca45e58f906855e869f709016f9f1ffc84');
+    expect(bytesToHex(await maskStreamBytes(seed, info, 32))).toBe(
+      '7e7801cbbe152ac037ac1280c0f04eca45e58f906855e869f709016f9f1ffc84',
+    );
     expect(Array.from(await maskStream(seed, info, 8))).toEqual([
       3405871230, 3223983550, 2148707383, 3394171072, 2425349445, 1776833896, 1862339063, 2231115679,
     ]);

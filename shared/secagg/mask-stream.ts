@@ -11,7 +11,8 @@ const hostIsLittleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** The first `words` uint32 of the mask stream of `seed` under `info` (see encodeContext). */
 export async function maskStream(seed: Uint8Array, info: Uint8Array, words: number): Promise<Uint32Array> {
-  if (!Number.isSafeInteger(words) || words < 0) throw new RangeError(`words must be a non-negative integer, got ${words}`);
+  if (!Number.isSafeInteger(words) || words < 0)
+    throw new RangeError(`words must be a non-negative integer, got ${words}`);
   const bytes = await maskStreamBytes(seed, info, words * 4);
   if (hostIsLittleEndian) return new Uint32Array(bytes.buffer, bytes.byteOffset, words);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -21,7 +22,11 @@ export async function maskStream(seed: Uint8Array, info: Uint8Array, words: numb
 }
 
 /** The first `length` bytes of the key stream (what `maskStream` reads as uint32). */
-export async function maskStreamBytes(seed: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array<ArrayBuffer>> {
+export async function maskStreamBytes(
+  seed: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const subtle = globalThis.crypto.subtle;
   const base = await subtle.importKey('raw', cryptoView(seed), 'HKDF', false, ['deriveKey']);
   const key = await subtle.deriveKey(
@@ -31,6 +36,10 @@ export async function maskStreamBytes(seed: Uint8Array, info: Uint8Array, length
     false,
     ['encrypt'],
   );
-  const stream = await subtle.encrypt({ name: 'AES-CTR', counter: new Uint8Array(16), length: 64 }, key, new Uint8Array(length));
+  const stream = await subtle.encrypt(
+    { name: 'AES-CTR', counter: new Uint8Array(16), length: 64 },
+    key,
+    new Uint8Array(length),
+  );
   return new Uint8Array(stream);
 }

@@ -43,7 +43,10 @@ export const RosterSchema = z.strictObject({
   type: z.literal('secagg.roster'),
   roundId: IdSchema,
   /** Length of every input vector (uint32 words). */
-  vectorLength: z.int().min(1).max(1 << 28),
+  vectorLength: z
+    .int()
+    .min(1)
+    .max(1 << 28),
   parameters: SecAggParametersSchema,
   devices: z
     .array(AdvertiseKeysSchema.omit({ type: true, roundId: true }))

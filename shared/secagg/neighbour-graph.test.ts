@@ -11,7 +11,12 @@ function fakeKeys(n: number, salt = 0): AdvertisedKeys[] {
 }
 
 function edges(graph: Awaited<ReturnType<typeof buildNeighbourGraph>>): string[] {
-  return graph.ids.flatMap((a) => graph.neighboursOf(a).filter((b) => a < b).map((b) => `${a}-${b}`));
+  return graph.ids.flatMap((a) =>
+    graph
+      .neighboursOf(a)
+      .filter((b) => a < b)
+      .map((b) => `${a}-${b}`),
+  );
 }
 
 describe('buildNeighbourGraph', () => {
@@ -33,7 +38,9 @@ describe('buildNeighbourGraph', () => {
     const left = graph.ids.filter((id) => !removed.has(id));
     const seen = new Set([left[0]]);
     const queue = [left[0]];
-    while (queue.length) for (const b of graph.neighboursOf(queue.pop() as string)) if (!removed.has(b) && !seen.has(b)) (seen.add(b), queue.push(b));
+    while (queue.length)
+      for (const b of graph.neighboursOf(queue.pop() as string))
+        if (!removed.has(b) && !seen.has(b)) seen.add(b), queue.push(b);
     expect(seen.size).toBe(left.length);
   });
 
@@ -41,7 +48,9 @@ describe('buildNeighbourGraph', () => {
     const keys = fakeKeys(30);
     const a = edges(await buildNeighbourGraph('round-1', keys, 8));
     expect(edges(await buildNeighbourGraph('round-1', [...keys].reverse(), 8))).toEqual(a);
-    const changed = keys.map((k, i) => (i === 3 ? { ...k, maskingPublicKey: bytesToBase64(new Uint8Array(32).fill(200)) } : k));
+    const changed = keys.map((k, i) =>
+      i === 3 ? { ...k, maskingPublicKey: bytesToBase64(new Uint8Array(32).fill(200)) } : k,
+    );
     expect(edges(await buildNeighbourGraph('round-1', changed, 8))).not.toEqual(a);
     expect(edges(await buildNeighbourGraph('round-2', keys, 8))).not.toEqual(a);
   });
@@ -51,7 +60,9 @@ describe('buildNeighbourGraph', () => {
     const base = bytesToBase64(await neighbourGraphSeed('r', keys));
     for (let i = 0; i < keys.length; i++) {
       for (const field of ['channelPublicKey', 'maskingPublicKey'] as const) {
-        const changed = keys.map((k, j) => (j === i ? { ...k, [field]: bytesToBase64(new Uint8Array(32).fill(99)) } : k));
+        const changed = keys.map((k, j) =>
+          j === i ? { ...k, [field]: bytesToBase64(new Uint8Array(32).fill(99)) } : k,
+        );
         expect(bytesToBase64(await neighbourGraphSeed('r', changed))).not.toBe(base);
       }
     }

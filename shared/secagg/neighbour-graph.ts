@@ -31,7 +31,10 @@ export interface NeighbourGraph {
 export async function neighbourGraphSeed(roundId: string, devices: readonly AdvertisedKeys[]): Promise<Uint8Array> {
   const sorted = [...devices].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
   const parts = sorted.flatMap((d) => [d.deviceId, d.channelPublicKey, d.maskingPublicKey]);
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', encodeContext('neighbour-graph-seed', roundId, parts));
+  const digest = await globalThis.crypto.subtle.digest(
+    'SHA-256',
+    encodeContext('neighbour-graph-seed', roundId, parts),
+  );
   return new Uint8Array(digest);
 }
 
@@ -64,7 +67,11 @@ async function seededPermutation(seed: Uint8Array, roundId: string, count: numbe
  * H(neighbours, n) over the seeded ordering. `neighbours` must be even unless
  * it is n - 1 (checkSecAggParameters enforces this).
  */
-export async function buildNeighbourGraph(roundId: string, devices: readonly AdvertisedKeys[], neighbours: number): Promise<NeighbourGraph> {
+export async function buildNeighbourGraph(
+  roundId: string,
+  devices: readonly AdvertisedKeys[],
+  neighbours: number,
+): Promise<NeighbourGraph> {
   const ids = devices.map((d) => d.deviceId).sort();
   const n = ids.length;
   const complete = neighbours >= n - 1;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkSecAggParameters, minimumNeighbours, planSecAgg, recoveryFailureProbability, safeThreshold } from './parameters.ts';
+import {
+  checkSecAggParameters,
+  minimumNeighbours,
+  planSecAgg,
+  recoveryFailureProbability,
+  safeThreshold,
+} from './parameters.ts';
 import { SecAggError } from './secagg-error.ts';
 
 /** P[Binomial(k, 1 - drop) < t] by summing every outcome of k coin flips (k small). */
@@ -33,7 +39,12 @@ describe('checkSecAggParameters', () => {
 
 describe('recoveryFailureProbability', () => {
   it('matches a brute-force sum over every dropout pattern', () => {
-    for (const [k, t, drop] of [[12, 7, 0.1], [12, 7, 0.3], [8, 5, 0.5], [16, 9, 0.05]] as const) {
+    for (const [k, t, drop] of [
+      [12, 7, 0.1],
+      [12, 7, 0.3],
+      [8, 5, 0.5],
+      [16, 9, 0.05],
+    ] as const) {
       expect(recoveryFailureProbability(k, t, drop)).toBeCloseTo(bruteForceFailure(k, t, drop), 12);
     }
   });

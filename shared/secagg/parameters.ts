@@ -56,11 +56,16 @@ export function checkSecAggParameters(cohortSize: number, parameters: SecAggPara
   };
   if (!Number.isSafeInteger(cohortSize) || cohortSize < 3) fail(`a cohort needs at least 3 devices, got ${cohortSize}`);
   if (!Number.isSafeInteger(c) || c < 0) fail(`colluders must be an integer >= 0, got ${c}`);
-  if (!Number.isSafeInteger(k) || k < 2 || k > cohortSize - 1) fail(`neighbours must be an integer in [2, ${cohortSize - 1}], got ${k}`);
-  if (k > MAX_NEIGHBOURS) fail(`neighbours must be <= ${MAX_NEIGHBOURS} (one-byte Shamir share index); use a sparse graph`);
+  if (!Number.isSafeInteger(k) || k < 2 || k > cohortSize - 1)
+    fail(`neighbours must be an integer in [2, ${cohortSize - 1}], got ${k}`);
+  if (k > MAX_NEIGHBOURS)
+    fail(`neighbours must be <= ${MAX_NEIGHBOURS} (one-byte Shamir share index); use a sparse graph`);
   if (k !== cohortSize - 1 && k % 2 !== 0) fail(`a sparse graph needs an even number of neighbours, got ${k}`);
   if (!Number.isSafeInteger(t) || t < 2 || t > k) fail(`threshold must be an integer in [2, ${k}], got ${t}`);
-  if (2 * t <= k + c) fail(`threshold ${t} must exceed (neighbours + colluders) / 2 = ${(k + c) / 2}, or a coordinator could learn both shares of a device`);
+  if (2 * t <= k + c)
+    fail(
+      `threshold ${t} must exceed (neighbours + colluders) / 2 = ${(k + c) / 2}, or a coordinator could learn both shares of a device`,
+    );
 }
 
 /**

@@ -10,7 +10,10 @@ export function parseOrRefuse<S extends z.ZodType>(schema: S, value: unknown, wh
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new SecAggError('bad-message', `the ${what} is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+    throw new SecAggError(
+      'bad-message',
+      `the ${what} is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    );
   }
   return parsed.data;
 }

@@ -38,7 +38,7 @@ describe('quantise / dequantiseSum', () => {
   const q = { clipRange: 0.5, bits: 16, maxDevices: 100 };
   const unit = 0.5 / quantisationLevels(q);
 
-  it('clips, rounds to within half a level, and reads negatives back through two\'s complement', () => {
+  it("clips, rounds to within half a level, and reads negatives back through two's complement", () => {
     const values = new Float32Array([0, 0.1, -0.1, 0.5, -0.5, 3, -3, 1e-7]);
     const back = dequantiseSum(quantise(values, q), q);
     const clipped = [0, 0.1, -0.1, 0.5, -0.5, 0.5, -0.5, 1e-7];

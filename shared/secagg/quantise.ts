@@ -58,7 +58,11 @@ export function quantise(values: Float32Array | readonly number[], config: Quant
   const out = new Uint32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const x = values[i];
-    if (!Number.isFinite(x)) throw new SecAggError('bad-parameters', `value ${i} is not finite (${x}); clip or drop the update before quantising`);
+    if (!Number.isFinite(x))
+      throw new SecAggError(
+        'bad-parameters',
+        `value ${i} is not finite (${x}); clip or drop the update before quantising`,
+      );
     const clipped = x > config.clipRange ? config.clipRange : x < -config.clipRange ? -config.clipRange : x;
     out[i] = Math.round(clipped * scale);
   }

@@ -5,7 +5,16 @@
  * aborts with a typed error, never a wrong sum, when it cannot be unmasked.
  */
 import { describe, expect, it } from 'vitest';
-import { DROP_PHASES, type DropChoice, type DropPhase, deviceIdAt, pickRandom, recoverableDrops, runInMemoryRound, testPrng as prng } from './in-memory-round.fixture.ts';
+import {
+  DROP_PHASES,
+  type DropChoice,
+  type DropPhase,
+  deviceIdAt,
+  pickRandom,
+  recoverableDrops,
+  runInMemoryRound,
+  testPrng as prng,
+} from './in-memory-round.fixture.ts';
 import type { NeighbourGraph } from './neighbour-graph.ts';
 import { type SecAggParameters, safeThreshold } from './parameters.ts';
 import { dequantiseSum, quantise } from './quantise.ts';
@@ -15,7 +24,11 @@ const N = 50;
 const D = 64;
 const Q = { clipRange: 0.1, bits: 20, maxDevices: N };
 /** The complete graph over whoever advertised (plain SecAgg). */
-const COMPLETE = (n: number): SecAggParameters => ({ neighbours: n - 1, threshold: safeThreshold(n - 1, 0), colluders: 0 });
+const COMPLETE = (n: number): SecAggParameters => ({
+  neighbours: n - 1,
+  threshold: safeThreshold(n - 1, 0),
+  colluders: 0,
+});
 const SPARSE: SecAggParameters = { neighbours: 12, threshold: 7, colluders: 0 };
 
 function updates(seed: number): { floats: Float32Array[]; inputs: Uint32Array[] } {
@@ -33,7 +46,12 @@ function plainSum(inputs: readonly Uint32Array[], ids: readonly string[]): Uint3
   return sum;
 }
 
-async function expectExactSum(parameters: SecAggParameters | ((n: number) => SecAggParameters), phase: DropPhase, drops: DropChoice | null, seed: number) {
+async function expectExactSum(
+  parameters: SecAggParameters | ((n: number) => SecAggParameters),
+  phase: DropPhase,
+  drops: DropChoice | null,
+  seed: number,
+) {
   const { floats, inputs } = updates(seed);
   const outcome = await runInMemoryRound({ inputs, parameters, drops: drops ? { [phase]: drops } : {} });
   expect(outcome.error).toBeNull();
@@ -58,40 +76,59 @@ describe.each([
   it('0% dropout: the unmasked sum is the plain sum mod 2^32', async () => {
     const outcome = await expectExactSum(parameters, 'advertise', null, 1);
     expect(outcome.result?.dropped).toEqual([]);
-    expect(outcome.server.graph?.neighboursOf(deviceIdAt(0))).toHaveLength(outcome.server.roster?.parameters.neighbours as number);
+    expect(outcome.server.graph?.neighboursOf(deviceIdAt(0))).toHaveLength(
+      outcome.server.roster?.parameters.neighbours as number,
+    );
     expect(outcome.server.roster?.parameters.neighbours).toBe(typeof parameters === 'function' ? N - 1 : 12);
   }, 60_000);
 
   for (const rate of [0.1, 0.3]) {
-    it.each(DROP_PHASES.map((p, i) => [p, i] as const))(`${rate * 100}% drop at %s`, async (phase, i) => {
-      const count = Math.round(rate * N);
-      const seed = 100 + i + rate * 10;
-      const drops: DropChoice =
-        phase === 'advertise'
-          ? new Set(pickRandom(Array.from({ length: N }, (_, j) => deviceIdAt(j)), count, prng(seed)))
-          : (server, alive) => {
-              const chosen = recoverableDrops(count, seed)(server, alive);
-              expect(chosen.size).toBe(count);
-              return chosen;
-            };
-      const outcome = await expectExactSum(parameters, phase, drops, seed);
-      if (phase === 'masked-input') expect(outcome.result?.dropped.length).toBe(count); // their pairwise masks were removed
-      if (phase === 'unmask') expect(outcome.result?.survivors.length).toBe(N); // non-responders' inputs still count
-    }, 60_000);
+    it.each(DROP_PHASES.map((p, i) => [p, i] as const))(
+      `${rate * 100}% drop at %s`,
+      async (phase, i) => {
+        const count = Math.round(rate * N);
+        const seed = 100 + i + rate * 10;
+        const drops: DropChoice =
+          phase === 'advertise'
+            ? new Set(
+                pickRandom(
+                  Array.from({ length: N }, (_, j) => deviceIdAt(j)),
+                  count,
+                  prng(seed),
+                ),
+              )
+            : (server, alive) => {
+                const chosen = recoverableDrops(count, seed)(server, alive);
+                expect(chosen.size).toBe(count);
+                return chosen;
+              };
+        const outcome = await expectExactSum(parameters, phase, drops, seed);
+        if (phase === 'masked-input') expect(outcome.result?.dropped.length).toBe(count); // their pairwise masks were removed
+        if (phase === 'unmask') expect(outcome.result?.survivors.length).toBe(N); // non-responders' inputs still count
+      },
+      60_000,
+    );
   }
 });
 
 describe('rounds that cannot be unmasked abort with a typed error', () => {
   it('random 10% / 30% drops before masking on k = 12: a sum exactly when every secret has t live holders, else too-few-neighbours', async () => {
     const seen = { ok: 0, aborted: 0 };
-    for (const [rate, seed] of [[0.1, 7], [0.3, 8], [0.3, 9]] as const) {
+    for (const [rate, seed] of [
+      [0.1, 7],
+      [0.3, 8],
+      [0.3, 9],
+    ] as const) {
       const { inputs } = updates(seed);
-      const drops = (_server: SecAggServer, alive: readonly string[]) => new Set(pickRandom(alive, Math.round(rate * N), prng(seed)));
+      const drops = (_server: SecAggServer, alive: readonly string[]) =>
+        new Set(pickRandom(alive, Math.round(rate * N), prng(seed)));
       const outcome = await runInMemoryRound({ inputs, parameters: SPARSE, drops: { 'masked-input': drops } });
       // The oracle, from the public graph alone: each survivor and each dropped device needs t surviving neighbours.
       const graph = outcome.server.graph as NeighbourGraph;
       const survivors = new Set(outcome.aliveAt['masked-input']);
-      const recoverable = graph.ids.every((x) => graph.neighboursOf(x).filter((y) => survivors.has(y)).length >= SPARSE.threshold);
+      const recoverable = graph.ids.every(
+        (x) => graph.neighboursOf(x).filter((y) => survivors.has(y)).length >= SPARSE.threshold,
+      );
       if (recoverable) {
         seen.ok++;
         expect(outcome.result?.sum).toEqual(plainSum(inputs, [...survivors]));
@@ -124,7 +161,11 @@ describe('rounds that cannot be unmasked abort with a typed error', () => {
 
   it('devices left with fewer than t sharing neighbours refuse to mask; the server then aborts', async () => {
     const inputs = Array.from({ length: 5 }, (_, i) => new Uint32Array(D).fill(i));
-    const outcome = await runInMemoryRound({ inputs, parameters: { neighbours: 4, threshold: 3, colluders: 0 }, drops: { 'share-keys': new Set([deviceIdAt(0), deviceIdAt(1)]) } });
+    const outcome = await runInMemoryRound({
+      inputs,
+      parameters: { neighbours: 4, threshold: 3, colluders: 0 },
+      drops: { 'share-keys': new Set([deviceIdAt(0), deviceIdAt(1)]) },
+    });
     expect([...outcome.refusals.values()]).toEqual(['too-few-neighbours', 'too-few-neighbours', 'too-few-neighbours']);
     expect(outcome.error?.code).toBe('too-few-survivors');
     expect(outcome.result).toBeNull();
@@ -133,7 +174,11 @@ describe('rounds that cannot be unmasked abort with a typed error', () => {
   it('fewer survivors than the threshold: too-few-survivors before anyone reveals a share', async () => {
     const { inputs } = updates(4);
     const ids = Array.from({ length: N }, (_, j) => deviceIdAt(j));
-    const outcome = await runInMemoryRound({ inputs, parameters: COMPLETE, drops: { 'masked-input': new Set(ids.slice(0, N - 24)) } });
+    const outcome = await runInMemoryRound({
+      inputs,
+      parameters: COMPLETE,
+      drops: { 'masked-input': new Set(ids.slice(0, N - 24)) },
+    });
     expect(outcome.error?.code).toBe('too-few-survivors');
     expect(outcome.aliveAt.unmask).toBeUndefined(); // no unmask request went out
   }, 60_000);

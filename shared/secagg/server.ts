@@ -101,25 +101,43 @@ export class SecAggServer {
     this.#expect('advertising');
     const m = parseOrRefuse(AdvertiseKeysSchema, message, 'key advertisement');
     this.#checkRound(m.roundId);
-    if (this.#advertised.has(m.deviceId)) throw new SecAggError('wrong-phase', `${m.deviceId} already advertised keys`, { deviceId: m.deviceId });
-    this.#advertised.set(m.deviceId, { deviceId: m.deviceId, channelPublicKey: m.channelPublicKey, maskingPublicKey: m.maskingPublicKey });
+    if (this.#advertised.has(m.deviceId))
+      throw new SecAggError('wrong-phase', `${m.deviceId} already advertised keys`, { deviceId: m.deviceId });
+    this.#advertised.set(m.deviceId, {
+      deviceId: m.deviceId,
+      channelPublicKey: m.channelPublicKey,
+      maskingPublicKey: m.maskingPublicKey,
+    });
   }
 
   /** Fixes the cohort, its parameters and (from all its keys) its neighbour graph; returns the roster to broadcast. */
   async closeAdvertising(): Promise<Roster> {
     this.#expect('advertising');
     const devices = [...this.#advertised.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
-    if (devices.length < 3) return this.#fail(new SecAggError('too-few-survivors', `only ${devices.length} devices advertised keys; secure aggregation needs at least 3`));
+    if (devices.length < 3)
+      return this.#fail(
+        new SecAggError(
+          'too-few-survivors',
+          `only ${devices.length} devices advertised keys; secure aggregation needs at least 3`,
+        ),
+      );
     const fixed = this.#options.parameters;
     let parameters: SecAggParameters;
     try {
-      parameters = typeof fixed === 'function' ? fixed(devices.length) : (fixed ?? planSecAgg(devices.length, this.#options.plan));
+      parameters =
+        typeof fixed === 'function' ? fixed(devices.length) : (fixed ?? planSecAgg(devices.length, this.#options.plan));
       checkSecAggParameters(devices.length, parameters);
     } catch (error) {
       return this.#fail(error);
     }
     this.#graph = await buildNeighbourGraph(this.roundId, devices, parameters.neighbours);
-    this.#roster = { type: 'secagg.roster', roundId: this.roundId, vectorLength: this.vectorLength, parameters, devices };
+    this.#roster = {
+      type: 'secagg.roster',
+      roundId: this.roundId,
+      vectorLength: this.vectorLength,
+      parameters,
+      devices,
+    };
     this.#phase = 'sharing';
     return this.#roster;
   }
@@ -130,12 +148,22 @@ export class SecAggServer {
     const m = parseOrRefuse(ShareKeysSchema, message, 'share-keys message');
     this.#checkRound(m.roundId);
     const graph = this.#graph as NeighbourGraph;
-    if (!this.#advertised.has(m.deviceId)) throw new SecAggError('bad-message', `${m.deviceId} is not in the roster`, { deviceId: m.deviceId });
-    if (this.#shared.has(m.deviceId)) throw new SecAggError('wrong-phase', `${m.deviceId} already shared keys`, { deviceId: m.deviceId });
+    if (!this.#advertised.has(m.deviceId))
+      throw new SecAggError('bad-message', `${m.deviceId} is not in the roster`, { deviceId: m.deviceId });
+    if (this.#shared.has(m.deviceId))
+      throw new SecAggError('wrong-phase', `${m.deviceId} already shared keys`, { deviceId: m.deviceId });
     const byRecipient = new Map(m.ciphertexts.map((c) => [c.to, c.ciphertext]));
     const neighbours = graph.neighboursOf(m.deviceId);
-    if (byRecipient.size !== m.ciphertexts.length || byRecipient.size !== neighbours.length || neighbours.some((id) => !byRecipient.has(id))) {
-      throw new SecAggError('bad-message', `${m.deviceId} must send exactly one ciphertext to each of its ${neighbours.length} neighbours`, { deviceId: m.deviceId });
+    if (
+      byRecipient.size !== m.ciphertexts.length ||
+      byRecipient.size !== neighbours.length ||
+      neighbours.some((id) => !byRecipient.has(id))
+    ) {
+      throw new SecAggError(
+        'bad-message',
+        `${m.deviceId} must send exactly one ciphertext to each of its ${neighbours.length} neighbours`,
+        { deviceId: m.deviceId },
+      );
     }
     this.#shared.set(m.deviceId, byRecipient);
   }
@@ -144,7 +172,13 @@ export class SecAggServer {
   closeSharing(): Map<string, ForwardedShares> {
     this.#expect('sharing');
     const { threshold } = (this.#roster as Roster).parameters;
-    if (this.#shared.size < threshold) return this.#fail(new SecAggError('too-few-survivors', `only ${this.#shared.size} devices shared keys; at least ${threshold} must`));
+    if (this.#shared.size < threshold)
+      return this.#fail(
+        new SecAggError(
+          'too-few-survivors',
+          `only ${this.#shared.size} devices shared keys; at least ${threshold} must`,
+        ),
+      );
     const out = new Map<string, ForwardedShares>();
     for (const deviceId of this.#shared.keys()) {
       const ciphertexts: ForwardedShares['ciphertexts'] = [];
@@ -165,10 +199,18 @@ export class SecAggServer {
     this.#expect('masking');
     const m = parseOrRefuse(MaskedInputSchema, header, 'masked-input header');
     this.#checkRound(m.roundId);
-    if (!this.#pairs.has(m.deviceId)) throw new SecAggError('bad-message', `${m.deviceId} did not share keys, so its input could not be unmasked`, { deviceId: m.deviceId });
-    if (this.#survivors.has(m.deviceId)) throw new SecAggError('wrong-phase', `${m.deviceId} already sent its masked input`, { deviceId: m.deviceId });
+    if (!this.#pairs.has(m.deviceId))
+      throw new SecAggError('bad-message', `${m.deviceId} did not share keys, so its input could not be unmasked`, {
+        deviceId: m.deviceId,
+      });
+    if (this.#survivors.has(m.deviceId))
+      throw new SecAggError('wrong-phase', `${m.deviceId} already sent its masked input`, { deviceId: m.deviceId });
     if (m.vectorLength !== this.vectorLength || masked.length !== this.vectorLength) {
-      throw new SecAggError('bad-message', `the masked input of ${m.deviceId} has ${masked.length} values; the round expects ${this.vectorLength}`, { deviceId: m.deviceId });
+      throw new SecAggError(
+        'bad-message',
+        `the masked input of ${m.deviceId} has ${masked.length} values; the round expects ${this.vectorLength}`,
+        { deviceId: m.deviceId },
+      );
     }
     addMod32InPlace(this.#sum as Uint32Array, masked);
     this.#survivors.add(m.deviceId);
@@ -183,7 +225,13 @@ export class SecAggServer {
     this.#expect('masking');
     const survivors = [...this.#survivors].sort();
     const { threshold } = (this.#roster as Roster).parameters;
-    if (survivors.length < threshold) return this.#fail(new SecAggError('too-few-survivors', `only ${survivors.length} devices sent masked inputs; at least ${threshold} must`));
+    if (survivors.length < threshold)
+      return this.#fail(
+        new SecAggError(
+          'too-few-survivors',
+          `only ${survivors.length} devices sent masked inputs; at least ${threshold} must`,
+        ),
+      );
     const dropped = this.#droppedPeersOf(new Set(survivors));
     try {
       this.#checkRecoverable(new Set(survivors), survivors, dropped);
@@ -200,8 +248,10 @@ export class SecAggServer {
     this.#expect('unmasking');
     const m = parseOrRefuse(UnmaskResponseSchema, message, 'unmask response');
     this.#checkRound(m.roundId);
-    if (!this.#survivors.has(m.deviceId)) throw new SecAggError('bad-message', `${m.deviceId} is not a survivor`, { deviceId: m.deviceId });
-    if (this.#responses.has(m.deviceId)) throw new SecAggError('wrong-phase', `${m.deviceId} already answered`, { deviceId: m.deviceId });
+    if (!this.#survivors.has(m.deviceId))
+      throw new SecAggError('bad-message', `${m.deviceId} is not a survivor`, { deviceId: m.deviceId });
+    if (this.#responses.has(m.deviceId))
+      throw new SecAggError('wrong-phase', `${m.deviceId} already answered`, { deviceId: m.deviceId });
     const request = this.#request as UnmaskRequest;
     const held = this.#pairs.get(m.deviceId) as Set<string>;
     const survivors = new Set(request.survivors);
@@ -212,7 +262,11 @@ export class SecAggServer {
       [m.maskingKeyShares, dropped, collected.maskingKey],
     ] as const) {
       for (const { of, share } of list) {
-        if (!wanted.has(of) || !held.has(of) || into.has(of)) throw new SecAggError('bad-message', `${m.deviceId} sent a share of ${of} that was not asked of it`, { deviceId: m.deviceId, of });
+        if (!wanted.has(of) || !held.has(of) || into.has(of))
+          throw new SecAggError('bad-message', `${m.deviceId} sent a share of ${of} that was not asked of it`, {
+            deviceId: m.deviceId,
+            of,
+          });
         into.set(of, share);
       }
     }
@@ -254,7 +308,10 @@ export class SecAggServer {
    */
   #checkRecoverable(live: ReadonlySet<string>, survivors: readonly string[], dropped: readonly string[]): void {
     const { threshold } = (this.#roster as Roster).parameters;
-    for (const [ids, role] of [[survivors, 'survivor'], [dropped, 'dropped device']] as const) {
+    for (const [ids, role] of [
+      [survivors, 'survivor'],
+      [dropped, 'dropped device'],
+    ] as const) {
       for (const id of ids) {
         let holders = 0;
         for (const [holder, from] of this.#pairs) if (from.has(id) && live.has(holder)) holders++;
@@ -270,11 +327,13 @@ export class SecAggServer {
   }
 
   #expect(phase: ServerPhase): void {
-    if (this.#phase !== phase) throw new SecAggError('wrong-phase', `the round is ${this.#phase}, not ${phase}`, { phase: this.#phase });
+    if (this.#phase !== phase)
+      throw new SecAggError('wrong-phase', `the round is ${this.#phase}, not ${phase}`, { phase: this.#phase });
   }
 
   #checkRound(roundId: string): void {
-    if (roundId !== this.roundId) throw new SecAggError('bad-message', `a message for round ${roundId} reached round ${this.roundId}`);
+    if (roundId !== this.roundId)
+      throw new SecAggError('bad-message', `a message for round ${roundId} reached round ${this.roundId}`);
   }
 
   #fail(error: unknown): never {

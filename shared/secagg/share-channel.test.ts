@@ -34,7 +34,9 @@ describe('share channel', () => {
     await expect(decryptSharePair(eveB, 'round-1', 'a', 'b', sealed)).rejects.toMatchObject({ code: 'decrypt-failed' });
     const bytes = Uint8Array.from(atob(sealed), (c) => c.charCodeAt(0));
     bytes[20] ^= 1;
-    await expect(decryptSharePair(ba, 'round-1', 'a', 'b', btoa(String.fromCharCode(...bytes)))).rejects.toMatchObject({ code: 'decrypt-failed' });
+    await expect(decryptSharePair(ba, 'round-1', 'a', 'b', btoa(String.fromCharCode(...bytes)))).rejects.toMatchObject({
+      code: 'decrypt-failed',
+    });
   });
 
   it('uses a fresh IV each time', async () => {

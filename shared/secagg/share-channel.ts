@@ -19,11 +19,21 @@ export interface SharePair {
 export const SHARE_BYTES = 33;
 const IV_BYTES = 12;
 
-async function channelKey(sharedSecret: Uint8Array<ArrayBuffer>, roundId: string, from: string, to: string): Promise<CryptoKey> {
+async function channelKey(
+  sharedSecret: Uint8Array<ArrayBuffer>,
+  roundId: string,
+  from: string,
+  to: string,
+): Promise<CryptoKey> {
   const subtle = globalThis.crypto.subtle;
   const base = await subtle.importKey('raw', sharedSecret, 'HKDF', false, ['deriveKey']);
   return subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: encodeContext('share-channel-key', roundId, [from, to]) },
+    {
+      name: 'HKDF',
+      hash: 'SHA-256',
+      salt: new Uint8Array(0),
+      info: encodeContext('share-channel-key', roundId, [from, to]),
+    },
     base,
     { name: 'AES-GCM', length: 256 },
     false,
@@ -32,7 +42,13 @@ async function channelKey(sharedSecret: Uint8Array<ArrayBuffer>, roundId: string
 }
 
 /** Encrypts `pair` from `from` to `to`; returns base64 of iv || ciphertext || tag. */
-export async function encryptSharePair(sharedSecret: Uint8Array<ArrayBuffer>, roundId: string, from: string, to: string, pair: SharePair): Promise<string> {
+export async function encryptSharePair(
+  sharedSecret: Uint8Array<ArrayBuffer>,
+  roundId: string,
+  from: string,
+  to: string,
+  pair: SharePair,
+): Promise<string> {
   if (pair.selfMaskSeedShare.length !== SHARE_BYTES || pair.maskingKeyShare.length !== SHARE_BYTES) {
     throw new SecAggError('bad-parameters', `shares must be ${SHARE_BYTES} bytes`);
   }
@@ -53,16 +69,31 @@ export async function encryptSharePair(sharedSecret: Uint8Array<ArrayBuffer>, ro
 }
 
 /** Decrypts what `from` sent `to`; throws `decrypt-failed` unless it authenticates for this round and pair. */
-export async function decryptSharePair(sharedSecret: Uint8Array<ArrayBuffer>, roundId: string, from: string, to: string, ciphertext: string): Promise<SharePair> {
+export async function decryptSharePair(
+  sharedSecret: Uint8Array<ArrayBuffer>,
+  roundId: string,
+  from: string,
+  to: string,
+  ciphertext: string,
+): Promise<SharePair> {
   const bytes = base64ToBytes(ciphertext);
-  const refuse = (why: string) => new SecAggError('decrypt-failed', `the shares ${from} sent to ${to} in round ${roundId} ${why}`, { from, to, roundId });
+  const refuse = (why: string) =>
+    new SecAggError('decrypt-failed', `the shares ${from} sent to ${to} in round ${roundId} ${why}`, {
+      from,
+      to,
+      roundId,
+    });
   if (!bytes || bytes.length <= IV_BYTES) throw refuse('are not a ciphertext');
   const key = await channelKey(sharedSecret, roundId, from, to);
   let plaintext: Uint8Array;
   try {
     plaintext = new Uint8Array(
       await globalThis.crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: bytes.subarray(0, IV_BYTES), additionalData: encodeContext('share-ciphertext', roundId, [from, to]) },
+        {
+          name: 'AES-GCM',
+          iv: bytes.subarray(0, IV_BYTES),
+          additionalData: encodeContext('share-ciphertext', roundId, [from, to]),
+        },
         key,
         bytes.subarray(IV_BYTES),
       ),

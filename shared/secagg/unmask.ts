@@ -43,12 +43,18 @@ async function recoverSecret(of: string, kind: keyof CollectedShares, inputs: Un
     if (shares.length === threshold) break;
   }
   if (shares.length < threshold) {
-    throw new SecAggError('too-few-neighbours', `only ${shares.length} shares of ${of} came back; ${threshold} are needed`, { deviceId: of, live: shares.length, threshold });
+    throw new SecAggError(
+      'too-few-neighbours',
+      `only ${shares.length} shares of ${of} came back; ${threshold} are needed`,
+      { deviceId: of, live: shares.length, threshold },
+    );
   }
   try {
     return await combine(shares);
   } catch {
-    throw new SecAggError('bad-message', `the shares of ${of} do not combine (malformed or duplicated)`, { deviceId: of });
+    throw new SecAggError('bad-message', `the shares of ${of} do not combine (malformed or duplicated)`, {
+      deviceId: of,
+    });
   }
 }
 

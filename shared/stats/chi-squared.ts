@@ -22,9 +22,14 @@ export interface ChiSquaredResult {
  * @example
  * chiSquaredGoodnessOfFit([530, 9470], [0.05, 0.95]) // { statistic: 1.894..., df: 1, pValue: 0.1686... }
  */
-export function chiSquaredGoodnessOfFit(observed: readonly number[], expectedShares: readonly number[]): ChiSquaredResult {
+export function chiSquaredGoodnessOfFit(
+  observed: readonly number[],
+  expectedShares: readonly number[],
+): ChiSquaredResult {
   if (observed.length < 2 || observed.length !== expectedShares.length) {
-    throw new RangeError(`goodness of fit needs at least 2 categories and one expected share per observed count (got ${observed.length} and ${expectedShares.length})`);
+    throw new RangeError(
+      `goodness of fit needs at least 2 categories and one expected share per observed count (got ${observed.length} and ${expectedShares.length})`,
+    );
   }
   const total = observed.reduce((a, b) => a + b, 0);
   const shareSum = expectedShares.reduce((a, b) => a + b, 0);
@@ -53,8 +58,19 @@ export const SRM_P_THRESHOLD = 0.001;
  * @example
  * sampleRatioMismatch(60, 940, 0.05).mismatch // true (p ~ 4e-6)
  */
-export function sampleRatioMismatch(canary: number, control: number, expectedCanaryShare: number, threshold = SRM_P_THRESHOLD): SampleRatioCheck {
-  if (!(expectedCanaryShare > 0 && expectedCanaryShare < 1)) throw new RangeError(`expected canary share must be in (0, 1), got ${expectedCanaryShare}`);
+export function sampleRatioMismatch(
+  canary: number,
+  control: number,
+  expectedCanaryShare: number,
+  threshold = SRM_P_THRESHOLD,
+): SampleRatioCheck {
+  if (!(expectedCanaryShare > 0 && expectedCanaryShare < 1))
+    throw new RangeError(`expected canary share must be in (0, 1), got ${expectedCanaryShare}`);
   const result = chiSquaredGoodnessOfFit([canary, control], [expectedCanaryShare, 1 - expectedCanaryShare]);
-  return { ...result, mismatch: result.pValue < threshold, observedCanaryShare: canary / (canary + control), expectedCanaryShare };
+  return {
+    ...result,
+    mismatch: result.pValue < threshold,
+    observedCanaryShare: canary / (canary + control),
+    expectedCanaryShare,
+  };
 }

@@ -20,10 +20,18 @@ export interface ProportionTestResult {
  * twoProportionZTest(450, 500, 420, 500) // { z: 2.8209..., pValue: 0.004788..., ... }
  */
 export function twoProportionZTest(
-  successes1: number, trials1: number, successes2: number, trials2: number, alternative: Alternative = 'two-sided',
+  successes1: number,
+  trials1: number,
+  successes2: number,
+  trials2: number,
+  alternative: Alternative = 'two-sided',
 ): ProportionTestResult {
-  for (const [name, s, n] of [['1', successes1, trials1], ['2', successes2, trials2]] as const) {
-    if (!(n > 0) || !(s >= 0) || s > n) throw new RangeError(`sample ${name} needs 0 <= successes <= trials and trials > 0, got ${s}/${n}`);
+  for (const [name, s, n] of [
+    ['1', successes1, trials1],
+    ['2', successes2, trials2],
+  ] as const) {
+    if (!(n > 0) || !(s >= 0) || s > n)
+      throw new RangeError(`sample ${name} needs 0 <= successes <= trials and trials > 0, got ${s}/${n}`);
   }
   const p1 = successes1 / trials1;
   const p2 = successes2 / trials2;
@@ -33,6 +41,11 @@ export function twoProportionZTest(
   // Both samples all-success or all-failure: no evidence of any difference.
   if (se === 0) return { p1, p2, difference, z: 0, pValue: 1 };
   const z = difference / se;
-  const pValue = alternative === 'two-sided' ? Math.min(1, 2 * normalSf(Math.abs(z))) : alternative === 'greater' ? normalSf(z) : normalSf(-z);
+  const pValue =
+    alternative === 'two-sided'
+      ? Math.min(1, 2 * normalSf(Math.abs(z)))
+      : alternative === 'greater'
+        ? normalSf(z)
+        : normalSf(-z);
   return { p1, p2, difference, z, pValue };
 }

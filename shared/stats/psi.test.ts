@@ -15,7 +15,10 @@ describe('population stability index', () => {
   });
   it('rebins and merges histograms of different ranges, keeping the mass', () => {
     expect(rebin({ min: 0, max: 2, counts: [4, 8] }, 0, 1, 2)).toEqual([2, 10]);
-    const merged = mergeHistograms([{ min: 0, max: 1, counts: [1, 2] }, { min: 0, max: 2, counts: [4, 0, 0, 4] }])!;
+    const merged = mergeHistograms([
+      { min: 0, max: 1, counts: [1, 2] },
+      { min: 0, max: 2, counts: [4, 0, 0, 4] },
+    ])!;
     expect(merged.min).toBe(0);
     expect(merged.max).toBe(2);
     expect(merged.counts.reduce((a, b) => a + b, 0)).toBeCloseTo(11, 12);

@@ -33,9 +33,15 @@ function proportions(counts: readonly number[], epsilon: number): number[] {
  * @example
  * populationStabilityIndex([50, 50], [25, 75]) // 0.2747...
  */
-export function populationStabilityIndex(expected: readonly number[], actual: readonly number[], epsilon = DEFAULT_PSI_EPSILON): number {
+export function populationStabilityIndex(
+  expected: readonly number[],
+  actual: readonly number[],
+  epsilon = DEFAULT_PSI_EPSILON,
+): number {
   if (expected.length !== actual.length || expected.length === 0) {
-    throw new RangeError(`PSI needs the same non-zero number of bins on both sides (got ${expected.length} and ${actual.length}); rebin first`);
+    throw new RangeError(
+      `PSI needs the same non-zero number of bins on both sides (got ${expected.length} and ${actual.length}); rebin first`,
+    );
   }
   const e = proportions(expected, epsilon);
   const a = proportions(actual, epsilon);
@@ -52,7 +58,8 @@ export function populationStabilityIndex(expected: readonly number[], actual: re
  * rebin({ min: 0, max: 2, counts: [4, 8] }, 0, 1, 2) // [2, 10]
  */
 export function rebin(h: BinnedCounts, min: number, max: number, bins: number): number[] {
-  if (!(max > min) || !(bins >= 1)) throw new RangeError(`rebin needs max > min and bins >= 1, got [${min}, ${max}] x ${bins}`);
+  if (!(max > min) || !(bins >= 1))
+    throw new RangeError(`rebin needs max > min and bins >= 1, got [${min}, ${max}] x ${bins}`);
   const out = new Array<number>(bins).fill(0);
   const width = (h.max - h.min) / h.counts.length;
   const target = (max - min) / bins;

@@ -86,7 +86,9 @@ describe('QuantileSketch', () => {
   });
 
   it('refuses to merge sketches of different accuracy', () => {
-    expect(() => new QuantileSketch().merge(new QuantileSketch({ relativeAccuracy: 0.02 }))).toThrow(/same relativeAccuracy/);
+    expect(() => new QuantileSketch().merge(new QuantileSketch({ relativeAccuracy: 0.02 }))).toThrow(
+      /same relativeAccuracy/,
+    );
   });
 
   it('keeps memory bounded and high quantiles accurate when it must collapse', () => {
@@ -127,9 +129,9 @@ describe('QuantileSketch', () => {
     expect(() => QuantileSketch.fromJSON({ ...good, count: 3 })).toThrow(/count is 3/);
     expect(() => QuantileSketch.fromJSON({ ...good, counts: [-1] })).toThrow(/not a quantile sketch/);
     expect(() => QuantileSketch.fromJSON({ ...good, min: 9 })).toThrow(/exceeds max/);
-    expect(() => QuantileSketch.fromJSON({ ...good, maxBuckets: 16, counts: new Array(17).fill(1), count: 17 })).toThrow(
-      /more than its maxBuckets/,
-    );
+    expect(() =>
+      QuantileSketch.fromJSON({ ...good, maxBuckets: 16, counts: new Array(17).fill(1), count: 17 }),
+    ).toThrow(/more than its maxBuckets/);
     expect(() => QuantileSketch.fromJSON('nope')).toThrow(RangeError);
   });
 

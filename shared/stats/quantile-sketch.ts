@@ -211,7 +211,9 @@ export class QuantileSketch {
   static fromJSON(json: unknown): QuantileSketch {
     const parsed = QuantileSketchJsonSchema.safeParse(json);
     if (!parsed.success) {
-      throw new RangeError(`not a quantile sketch: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new RangeError(
+        `not a quantile sketch: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
     const w = parsed.data;
     const nonZeroBuckets = w.counts.filter((n) => n > 0).length;

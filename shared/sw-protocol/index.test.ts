@@ -20,9 +20,17 @@ describe('service-worker envelopes', () => {
 
   it('only trusts replies that say they came from the service worker', () => {
     const meta = { id: 'a', answeredBy: 'service-worker', shellVersion: 'x' };
-    expect(isSwReply({ type: 'predict-result', meta, payload: { label: 3, probabilities: [1], confidence: 1 } })).toBe(true);
+    expect(isSwReply({ type: 'predict-result', meta, payload: { label: 3, probabilities: [1], confidence: 1 } })).toBe(
+      true,
+    );
     expect(isSwReply({ type: 'error', meta, payload: { code: 'no_model', message: 'm' } })).toBe(true);
-    expect(isSwReply({ type: 'predict-result', meta: { ...meta, answeredBy: 'page' }, payload: { label: 3, probabilities: [1] } })).toBe(false);
+    expect(
+      isSwReply({
+        type: 'predict-result',
+        meta: { ...meta, answeredBy: 'page' },
+        payload: { label: 3, probabilities: [1] },
+      }),
+    ).toBe(false);
     expect(isSwReply({ type: 'error', meta, payload: { code: 'no_model' } })).toBe(false);
   });
 
@@ -32,7 +40,9 @@ describe('service-worker envelopes', () => {
     expect(isSwTrainConfigRequest(swTrainConfigRequest([]))).toBe(true);
     expect(isSwTrainConfigRequest({ ...req, payload: { tasks: [''] } })).toBe(false);
     expect(isSwTrainConfigRequest({ ...req, payload: { tasks: [7] } })).toBe(false);
-    expect(isSwTrainConfigRequest({ ...req, payload: { tasks: Array.from({ length: 33 }, (_, i) => `t${i}`) } })).toBe(false);
+    expect(isSwTrainConfigRequest({ ...req, payload: { tasks: Array.from({ length: 33 }, (_, i) => `t${i}`) } })).toBe(
+      false,
+    );
     expect(isSwTrainConfigRequest({ ...req, meta: { sentAt: 1 } })).toBe(false);
     expect(isSwRequest(req)).toBe(false); // predict/status handling never sees it
   });

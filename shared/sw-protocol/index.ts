@@ -56,7 +56,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function hasRequestMeta(value: Record<string, unknown>): boolean {
   const meta = value.meta;
-  return isRecord(meta) && typeof meta.id === 'string' && meta.id.length > 0 && meta.id.length <= 128 && typeof meta.sentAt === 'number';
+  return (
+    isRecord(meta) &&
+    typeof meta.id === 'string' &&
+    meta.id.length > 0 &&
+    meta.id.length <= 128 &&
+    typeof meta.sentAt === 'number'
+  );
 }
 
 /**
@@ -70,7 +76,12 @@ export function isSwRequest(value: unknown): value is SwRequest {
   if (value.type === 'status') return true;
   if (value.type !== 'predict') return false;
   const input = value.payload.input;
-  return Array.isArray(input) && input.length > 0 && input.length <= 1 << 20 && input.every((v) => typeof v === 'number' && Number.isFinite(v));
+  return (
+    Array.isArray(input) &&
+    input.length > 0 &&
+    input.length <= 1 << 20 &&
+    input.every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
 }
 
 /**
@@ -82,9 +93,11 @@ export function isSwRequest(value: unknown): value is SwRequest {
 export function isSwReply(value: unknown): value is SwReply {
   if (!isRecord(value) || !isRecord(value.meta) || !isRecord(value.payload)) return false;
   if (typeof value.meta.id !== 'string' || value.meta.answeredBy !== 'service-worker') return false;
-  if (value.type === 'predict-result') return typeof value.payload.label === 'number' && Array.isArray(value.payload.probabilities);
+  if (value.type === 'predict-result')
+    return typeof value.payload.label === 'number' && Array.isArray(value.payload.probabilities);
   if (value.type === 'status-result') return typeof value.payload.connected === 'boolean';
-  if (value.type === 'error') return typeof value.payload.code === 'string' && typeof value.payload.message === 'string';
+  if (value.type === 'error')
+    return typeof value.payload.code === 'string' && typeof value.payload.message === 'string';
   return false;
 }
 
@@ -94,7 +107,10 @@ export function isSwReply(value: unknown): value is SwReply {
  * @example
  * const req = swRequest('predict', { input: Array.from(pixels) });
  */
-export function swRequest<T extends SwRequest['type']>(type: T, payload: Extract<SwRequest, { type: T }>['payload']): Extract<SwRequest, { type: T }> {
+export function swRequest<T extends SwRequest['type']>(
+  type: T,
+  payload: Extract<SwRequest, { type: T }>['payload'],
+): Extract<SwRequest, { type: T }> {
   const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
   return { type, meta: { id, sentAt: Date.now() }, payload } as Extract<SwRequest, { type: T }>;
 }
@@ -127,9 +143,14 @@ export interface SwTrainConfigReply {
  * if (isSwTrainConfigRequest(event.data)) await saveTasks(event.data.payload.tasks);
  */
 export function isSwTrainConfigRequest(value: unknown): value is SwTrainConfigRequest {
-  if (!isRecord(value) || value.type !== 'train-config' || !hasRequestMeta(value) || !isRecord(value.payload)) return false;
+  if (!isRecord(value) || value.type !== 'train-config' || !hasRequestMeta(value) || !isRecord(value.payload))
+    return false;
   const tasks = value.payload.tasks;
-  return Array.isArray(tasks) && tasks.length <= 32 && tasks.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 128);
+  return (
+    Array.isArray(tasks) &&
+    tasks.length <= 32 &&
+    tasks.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 128)
+  );
 }
 
 /**
@@ -139,5 +160,9 @@ export function isSwTrainConfigRequest(value: unknown): value is SwTrainConfigRe
  * navigator.serviceWorker.controller.postMessage(swTrainConfigRequest(['task_1']), [channel.port2]);
  */
 export function swTrainConfigRequest(tasks: string[]): SwTrainConfigRequest {
-  return { type: 'train-config', meta: { id: swRequest('status', {}).meta.id, sentAt: Date.now() }, payload: { tasks } };
+  return {
+    type: 'train-config',
+    meta: { id: swRequest('status', {}).meta.id, sentAt: Date.now() },
+    payload: { tasks },
+  };
 }

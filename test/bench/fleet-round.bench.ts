@@ -37,20 +37,43 @@ const CONCURRENCY = 64;
 const ADDRESSES = 200;
 
 /** One keep-alive agent per loopback source address. */
-const agents = Array.from({ length: ADDRESSES }, (_, i) => new Agent({ keepAlive: true, maxSockets: 4, localAddress: `127.0.${1 + (i >> 8)}.${2 + (i & 255)}` }));
+const agents = Array.from(
+  { length: ADDRESSES },
+  (_, i) => new Agent({ keepAlive: true, maxSockets: 4, localAddress: `127.0.${1 + (i >> 8)}.${2 + (i & 255)}` }),
+);
 
-interface Answer { status: number; body: string }
+interface Answer {
+  status: number;
+  body: string;
+}
 
 /** An HTTP call through `agent` (fetch cannot choose its source address). */
-function call(agent: Agent, base: string, method: string, path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Answer> {
+function call(
+  agent: Agent,
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer | string,
+): Promise<Answer> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, agent, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        agent,
+        headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(120_000, () => req.destroy(new Error('no answer in 120 s')));
     req.on('error', (error) => reject(new Error(`${method} ${url.pathname}: ${error.message}`, { cause: error })));
     req.end(body);
@@ -61,20 +84,25 @@ function call(agent: Agent, base: string, method: string, path: string, headers:
 async function pool(n: number, width: number, work: (i: number) => Promise<void>): Promise<number[]> {
   const times: number[] = new Array(n);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    for (let i = next++; i < n; i = next++) {
-      const t = performance.now();
-      await work(i);
-      times[i] = performance.now() - t;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const t = performance.now();
+        await work(i);
+        times[i] = performance.now() - t;
+      }
+    }),
+  );
   return times;
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
 }
 
@@ -141,17 +169,38 @@ async function oneRound(fleet: Fleet, adminKey: string, app: string) {
   form.append('stage', 'production');
   const pushed = await fetch(`${base0}/v1/admin/models/${app}`, { method: 'POST', headers: admin, body: form });
   if (pushed.status !== 201) throw new Error(`model push answered ${pushed.status}: ${await pushed.text()}`);
-  const modelJson = JSON.parse(new TextDecoder().decode(files.get('model.json'))) as { weightsManifest: { weights: WeightSpec[] }[] };
+  const modelJson = JSON.parse(new TextDecoder().decode(files.get('model.json'))) as {
+    weightsManifest: { weights: WeightSpec[] }[];
+  };
   const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
   const params = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   const created = await fetch(`${base0}/v1/admin/tasks`, {
-    method: 'POST', headers: { ...admin, 'content-type': 'application/json' },
-    body: JSON.stringify({ app, modelVersion: 1, plan: { population: DEVICES, clientsPerRound: DEVICES, minReports: DEVICES, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1, noiseMultiplier: 1, updateEncoding: { encoding: 'int8' } } }),
+    method: 'POST',
+    headers: { ...admin, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      app,
+      modelVersion: 1,
+      plan: {
+        population: DEVICES,
+        clientsPerRound: DEVICES,
+        minReports: DEVICES,
+        overSelection: 1,
+        roundDeadlineSeconds: 3600,
+        clipNorm: 1,
+        noiseMultiplier: 1,
+        updateEncoding: { encoding: 'int8' },
+      },
+    }),
   });
   if (created.status !== 201) throw new Error(`task create answered ${created.status}: ${await created.text()}`);
   const taskId = ((await created.json()) as { id: string }).id;
   // One int8 body (norm ~0.3, under clipNorm 1) for everyone: the devices are lightweight, the server does the real work.
-  const body = Buffer.from(encodeUpdate(deltaTensors(specs, (t, i) => 1e-3 * (((i * 13 + t * 7) % 9) - 4) / 4), { encoding: 'int8' }));
+  const body = Buffer.from(
+    encodeUpdate(
+      deltaTensors(specs, (t, i) => (1e-3 * (((i * 13 + t * 7) % 9) - 4)) / 4),
+      { encoding: 'int8' },
+    ),
+  );
 
   const rss = rssSampler(fleet.pids);
   const devices: { deviceId: string; token: string }[] = new Array(DEVICES);
@@ -164,7 +213,14 @@ async function oneRound(fleet: Fleet, adminKey: string, app: string) {
   const t0 = performance.now();
   await pool(DEVICES, CONCURRENCY, async (i) => {
     const { agent, base } = at(i);
-    const a = await call(agent, base, 'POST', '/v1/devices', { 'content-type': 'application/json' }, JSON.stringify({ app, platform: { runtime: 'node' } }));
+    const a = await call(
+      agent,
+      base,
+      'POST',
+      '/v1/devices',
+      { 'content-type': 'application/json' },
+      JSON.stringify({ app, platform: { runtime: 'node' } }),
+    );
     ok('registration', a, 201);
     devices[i] = JSON.parse(a.body) as { deviceId: string; token: string };
   });
@@ -173,7 +229,14 @@ async function oneRound(fleet: Fleet, adminKey: string, app: string) {
   await pool(DEVICES, CONCURRENCY, async (i) => {
     const { agent, base } = at(i);
     const d = devices[i];
-    const a = await call(agent, base, 'POST', `/v1/tasks/${taskId}/checkin`, { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, JSON.stringify({ deviceId: d.deviceId, taskId, numExamples: 100 }));
+    const a = await call(
+      agent,
+      base,
+      'POST',
+      `/v1/tasks/${taskId}/checkin`,
+      { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+      JSON.stringify({ deviceId: d.deviceId, taskId, numExamples: 100 }),
+    );
     ok('check-in', a, 200);
     const answer = JSON.parse(a.body) as { status: string; roundId?: string };
     if (answer.status !== 'selected') throw new Error(`device ${i} not selected: ${a.body}`);
@@ -187,14 +250,23 @@ async function oneRound(fleet: Fleet, adminKey: string, app: string) {
     const { agent, base } = at(i);
     const d = devices[i];
     const meta = JSON.stringify(updateMeta(roundId, d.deviceId, { numExamples: 100, encoding: 'int8' }));
-    const a = await call(agent, base, 'PUT', `/v1/rounds/${roundId}/updates`, { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream', [UPDATE_META_HEADER]: meta }, body);
+    const a = await call(
+      agent,
+      base,
+      'PUT',
+      `/v1/rounds/${roundId}/updates`,
+      { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream', [UPDATE_META_HEADER]: meta },
+      body,
+    );
     ok('upload', a, 200);
   });
   const t3 = performance.now();
   process.stderr.write(`  uploaded in ${((t3 - t2) / 1000).toFixed(1)} s; waiting for the round to close\n`);
   let state = '';
   for (;;) {
-    const rounds = (await (await fetch(`${base0}/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as { rounds: { id: string; state: string; reports: number }[] };
+    const rounds = (await (await fetch(`${base0}/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as {
+      rounds: { id: string; state: string; reports: number }[];
+    };
     state = rounds.rounds.find((r) => r.id === roundId)?.state ?? '';
     if (state === 'closed' || state === 'failed') break;
     if (performance.now() - t3 > 600_000) throw new Error(`round still ${state} 10 minutes after the last upload`);
@@ -202,7 +274,9 @@ async function oneRound(fleet: Fleet, adminKey: string, app: string) {
   }
   const t4 = performance.now();
   const peak = rss.stop();
-  process.stderr.write(`  round ${state} ${((t4 - t3) / 1000).toFixed(1)} s after the last upload; peak RSS ${peak.toFixed(0)} MB\n`);
+  process.stderr.write(
+    `  round ${state} ${((t4 - t3) / 1000).toFixed(1)} s after the last upload; peak RSS ${peak.toFixed(0)} MB\n`,
+  );
   return {
     store: fleet.label,
     devices: DEVICES,
@@ -253,12 +327,30 @@ async function run(): Promise<BenchTable[]> {
     notes.push('PostgreSQL row skipped: set FLOCK_TEST_DATABASE_URL (eval "$(bash .ci/postgres.sh start)").');
   }
   for (const a of agents) a.destroy();
-  return [{
-    title: 'One round at fleet scale: register, check in, upload, close (real HTTP, real store)',
-    columns: ['store', 'devices', 'register s', 'check-in s', 'upload s', 'close s', 'wall s', 'updates/s', 'upload p50 ms', 'upload p99 ms', 'RSS base MB', 'RSS peak MB', 'held-all MB', 'round', 'update KB'],
-    rows,
-    notes,
-  }];
+  return [
+    {
+      title: 'One round at fleet scale: register, check in, upload, close (real HTTP, real store)',
+      columns: [
+        'store',
+        'devices',
+        'register s',
+        'check-in s',
+        'upload s',
+        'close s',
+        'wall s',
+        'updates/s',
+        'upload p50 ms',
+        'upload p99 ms',
+        'RSS base MB',
+        'RSS peak MB',
+        'held-all MB',
+        'round',
+        'update KB',
+      ],
+      rows,
+      notes,
+    },
+  ];
 }
 
 const bench: Benchmark = { name: 'fleet-round', run };

@@ -17,7 +17,17 @@ import { pino } from 'pino';
 import { hashSecret, newId, newSecret } from '../../coordinator/auth/secrets.ts';
 import { createCoordinator } from '../../coordinator/coordinator.ts';
 import { openSqliteStore } from '../../coordinator/store/sqlite-store.ts';
-import { checkIn, createTask, deltaTensors, encodeUpdate, mnistModelFiles, pushModel, testAdminKey, updateMeta, type Fetcher } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  mnistModelFiles,
+  pushModel,
+  testAdminKey,
+  updateMeta,
+  type Fetcher,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import { UPDATE_META_HEADER, type CheckInSelected } from '../../shared/protocol/index.ts';
 import type { BenchTable, Benchmark } from './bench-types.ts';
 
@@ -62,11 +72,16 @@ async function ingestRun(devicesCount: number, groupCommit: boolean, withHealth:
     const f: Fetcher = async (path, init) => flock.app.request(path, init);
 
     const setupStarted = performance.now();
-    if ((await pushModel(f, adminKey, 'digits', await mnistModelFiles('2nn'), 'production')).status !== 201) throw new Error('model push failed');
+    if ((await pushModel(f, adminKey, 'digits', await mnistModelFiles('2nn'), 'production')).status !== 201)
+      throw new Error('model push failed');
     const specs = (await flock.deps.store.getModelVersion('digits', 1))!.weightSpecs;
     const params = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
     const task = await createTask(f, adminKey, 'digits', 1, {
-      population: 10_000, clientsPerRound: 5000, roundDeadlineSeconds: 3600, clipNorm: 1, updateEncoding: { encoding: 'int8' },
+      population: 10_000,
+      clientsPerRound: 5000,
+      roundDeadlineSeconds: 3600,
+      clipNorm: 1,
+      updateEncoding: { encoding: 'int8' },
     });
     const taskId = ((await task.json()) as { id: string }).id;
 
@@ -76,7 +91,8 @@ async function ingestRun(devicesCount: number, groupCommit: boolean, withHealth:
       return { deviceId, token: newSecret('device', deviceId) };
     });
     await flock.deps.store.transaction(async (tx) => {
-      for (const d of devices) await tx.createDevice({ deviceId: d.deviceId, app: 'digits', tokenHash: hashSecret(d.token) });
+      for (const d of devices)
+        await tx.createDevice({ deviceId: d.deviceId, app: 'digits', tokenHash: hashSecret(d.token) });
     });
     let roundId = '';
     for (const d of devices) {
@@ -89,9 +105,16 @@ async function ingestRun(devicesCount: number, groupCommit: boolean, withHealth:
       headers: {
         authorization: `Bearer ${d.token}`,
         'content-type': 'application/octet-stream',
-        [UPDATE_META_HEADER]: JSON.stringify(updateMeta(roundId, d.deviceId, { numExamples: 50 + (k % 200), encoding: 'int8' })),
+        [UPDATE_META_HEADER]: JSON.stringify(
+          updateMeta(roundId, d.deviceId, { numExamples: 50 + (k % 200), encoding: 'int8' }),
+        ),
       },
-      body: Buffer.from(encodeUpdate(deltaTensors(specs, (t, i) => 1e-3 * (((i * 13 + t * 7 + k) % 9) - 4) / 4), { encoding: 'int8' })),
+      body: Buffer.from(
+        encodeUpdate(
+          deltaTensors(specs, (t, i) => (1e-3 * (((i * 13 + t * 7 + k) % 9) - 4)) / 4),
+          { encoding: 'int8' },
+        ),
+      ),
     }));
     const updateBytes = uploads[0].body.byteLength;
     const setupSeconds = (performance.now() - setupStarted) / 1000;
@@ -102,16 +125,20 @@ async function ingestRun(devicesCount: number, groupCommit: boolean, withHealth:
       connections: CONNECTIONS,
       amount: devicesCount,
       timeout: 60,
-      requests: [{
-        method: 'PUT',
-        setupRequest: (req) => {
-          const u = uploads[next++ % uploads.length];
-          return { ...req, path: `/v1/rounds/${roundId}/updates`, headers: u.headers, body: u.body };
+      requests: [
+        {
+          method: 'PUT',
+          setupRequest: (req) => {
+            const u = uploads[next++ % uploads.length];
+            return { ...req, path: `/v1/rounds/${roundId}/updates`, headers: u.headers, body: u.body };
+          },
         },
-      }],
+      ],
     });
     const round = (await flock.deps.store.getRound(roundId))!;
-    const health = withHealth ? await autocannon({ url: `${url}/healthz`, connections: CONNECTIONS, amount: HEALTH_REQUESTS, timeout: 60 }) : null;
+    const health = withHealth
+      ? await autocannon({ url: `${url}/healthz`, connections: CONNECTIONS, amount: HEALTH_REQUESTS, timeout: 60 })
+      : null;
     return { ingest, health, stored: round.reportedCount, status: round.status, params, updateBytes, setupSeconds };
   } finally {
     await new Promise<void>((done) => server.close(() => done()));
@@ -147,21 +174,39 @@ async function run(): Promise<BenchTable[]> {
   const grouped = merged('PUT /v1/rounds/:id/updates (int8), grouped WAL fsync (default)', g1.ingest, g2.ingest);
   const inline = merged('PUT /v1/rounds/:id/updates (int8), fsync inside each COMMIT', i1.ingest, i2.ingest);
   const healthRow = { ...row('GET /healthz (baseline)', g1.health!), 'MB/s in': null };
-  const rows = [grouped, inline, healthRow].map((r) => ({ ...r, 'ratio vs healthz': r['req/s'] / healthRow['req/s'], 'vs fsync in COMMIT': r === healthRow ? null : r['req/s'] / inline['req/s'] }));
+  const rows = [grouped, inline, healthRow].map((r) => ({
+    ...r,
+    'ratio vs healthz': r['req/s'] / healthRow['req/s'],
+    'vs fsync in COMMIT': r === healthRow ? null : r['req/s'] / inline['req/s'],
+  }));
   const stored = [g1, i1, i2, g2].map((r) => `${r.stored}/${half} (${r.status})`).join(', ');
-  return [{
-    title: `Update ingestion, ${g1.params.toLocaleString('en')}-param model, ${CONNECTIONS} connections, loopback`,
-    columns: ['route', 'requests', 'ok (2xx)', 'req/s', 'ratio vs healthz', 'vs fsync in COMMIT', 'p50 ms', 'p99 ms', 'max ms', 'MB/s in', 'errors'],
-    rows,
-    notes: [
-      `4 runs of ${half} devices on fresh coordinators, alternating grouped, inline, inline, grouped; each device uploads one distinct int8 update of ${g1.updateBytes} bytes once (autocannon amount=${half}); round goal 5000 so no close during a run; p50/p99 are the mean of a variant's two runs, max the larger`,
-      `acknowledged updates stored per run afterwards: ${stored}`,
-      'each upload: auth (sha256 token check), meta + codec decode with model-derived limits, shape/finite/norm checks, blob fsync + SQLite row (WAL), fold into the round\'s tfjs accumulator',
-      'both variants survive power loss once acknowledged: "grouped" commits with synchronous=NORMAL and waits for one fsync of the WAL on the thread pool shared by every commit made before it started; "inline" is synchronous=FULL, an fsync inside each COMMIT on the main thread',
-      'server and autocannon share one Node process (every row pays the same client overhead); 2 shared cores',
-      `setup (push, ${half} check-ins, encoding) ${g1.setupSeconds.toFixed(1)} s per run, not timed`,
-    ],
-  }];
+  return [
+    {
+      title: `Update ingestion, ${g1.params.toLocaleString('en')}-param model, ${CONNECTIONS} connections, loopback`,
+      columns: [
+        'route',
+        'requests',
+        'ok (2xx)',
+        'req/s',
+        'ratio vs healthz',
+        'vs fsync in COMMIT',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'MB/s in',
+        'errors',
+      ],
+      rows,
+      notes: [
+        `4 runs of ${half} devices on fresh coordinators, alternating grouped, inline, inline, grouped; each device uploads one distinct int8 update of ${g1.updateBytes} bytes once (autocannon amount=${half}); round goal 5000 so no close during a run; p50/p99 are the mean of a variant's two runs, max the larger`,
+        `acknowledged updates stored per run afterwards: ${stored}`,
+        "each upload: auth (sha256 token check), meta + codec decode with model-derived limits, shape/finite/norm checks, blob fsync + SQLite row (WAL), fold into the round's tfjs accumulator",
+        'both variants survive power loss once acknowledged: "grouped" commits with synchronous=NORMAL and waits for one fsync of the WAL on the thread pool shared by every commit made before it started; "inline" is synchronous=FULL, an fsync inside each COMMIT on the main thread',
+        'server and autocannon share one Node process (every row pays the same client overhead); 2 shared cores',
+        `setup (push, ${half} check-ins, encoding) ${g1.setupSeconds.toFixed(1)} s per run, not timed`,
+      ],
+    },
+  ];
 }
 
 const bench: Benchmark = { name: 'ingest', run };

@@ -18,7 +18,16 @@
  */
 import { hashSecret, newId, newSecret } from '../../coordinator/auth/secrets.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, httpFetcher, mnistModelFiles, pushModel, putUpdate, testAdminKey, updateMeta,
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  testAdminKey,
+  updateMeta,
   type FleetDevice,
 } from '../../coordinator/routes/fleet.fixture.ts';
 import { openPostgresStore } from '../../coordinator/store/postgres-store.ts';
@@ -40,44 +49,75 @@ async function bounded(jobs: Array<() => Promise<void>>): Promise<{ latencies: n
   const latencies: number[] = [];
   let next = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < jobs.length) {
-      const job = jobs[next++];
-      const t = performance.now();
-      await job();
-      latencies.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++];
+        const t = performance.now();
+        await job();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
   return { latencies: latencies.sort((a, b) => a - b), wallMs: performance.now() - start };
 }
 
-interface Measured { updatesPerSecond: number; p50: number; p99: number; perUpdateMs: number }
-
-function summarize(r: { latencies: number[]; wallMs: number }): Measured {
-  return { updatesPerSecond: (r.latencies.length / r.wallMs) * 1000, p50: quantile(r.latencies, 0.5), p99: quantile(r.latencies, 0.99), perUpdateMs: r.wallMs / r.latencies.length };
+interface Measured {
+  updatesPerSecond: number;
+  p50: number;
+  p99: number;
+  perUpdateMs: number;
 }
 
-interface Closed { ms: number; metrics: Record<string, unknown> }
+function summarize(r: { latencies: number[]; wallMs: number }): Measured {
+  return {
+    updatesPerSecond: (r.latencies.length / r.wallMs) * 1000,
+    p50: quantile(r.latencies, 0.5),
+    p99: quantile(r.latencies, 0.99),
+    perUpdateMs: r.wallMs / r.latencies.length,
+  };
+}
+
+interface Closed {
+  ms: number;
+  metrics: Record<string, unknown>;
+}
 
 /** Ingests UPDATES updates through `processes` coordinators; also times the bare store calls on the same database, and both rounds' close. */
-async function ingest(processes: number): Promise<{ http: Measured; store: Measured; closeFolded: Closed; closeStored: Closed }> {
+async function ingest(
+  processes: number,
+): Promise<{ http: Measured; store: Measured; closeFolded: Closed; closeStored: Closed }> {
   const adminKey = testAdminKey();
   const admin = { authorization: `Bearer ${adminKey}` };
   const db = await createTestDatabase(`bench${processes}`);
-  const procs = await Promise.all(Array.from({ length: processes }, () => startCoordinatorProcess({ databaseUrl: db.url, adminKey, poolSize: 10 })));
+  const procs = await Promise.all(
+    Array.from({ length: processes }, () => startCoordinatorProcess({ databaseUrl: db.url, adminKey, poolSize: 10 })),
+  );
   const proxy = await startRoundRobinProxy(procs.map((p) => p.port));
   const store = await openPostgresStore({ connectionString: db.url, poolSize: 10 });
   try {
     const f = httpFetcher(proxy.base);
     const pushed = await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 3), 'production');
     if (pushed.status !== 201) throw new Error(`model push answered ${pushed.status}: ${await pushed.text()}`);
-    const v1 = (await (await f('/v1/admin/models/digits/versions/1', { headers: admin })).json()) as { variants: Array<{ encoding: string; sha256: string }> };
+    const v1 = (await (await f('/v1/admin/models/digits/versions/1', { headers: admin })).json()) as {
+      variants: Array<{ encoding: string; sha256: string }>;
+    };
     const fp32 = v1.variants.find((v) => v.encoding === 'fp32')!.sha256;
-    const specs = decodeTensors(new Uint8Array(await (await f(`/v1/blobs/${fp32}`, { headers: admin })).arrayBuffer())).map((t) => ({ name: t.name, shape: t.shape }));
+    const specs = decodeTensors(
+      new Uint8Array(await (await f(`/v1/blobs/${fp32}`, { headers: admin })).arrayBuffer()),
+    ).map((t) => ({ name: t.name, shape: t.shape }));
     // Goal above the number of uploads: the rounds stay open until closed (and timed) below.
-    const plan = { population: 10_000, clientsPerRound: 2 * UPDATES, minReports: 1, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1 };
+    const plan = {
+      population: 10_000,
+      clientsPerRound: 2 * UPDATES,
+      minReports: 1,
+      overSelection: 1,
+      roundDeadlineSeconds: 3600,
+      clipNorm: 1,
+    };
     const taskIds: string[] = [];
-    for (let t = 0; t < 2; t++) taskIds.push(((await (await createTask(f, adminKey, 'digits', 1, plan)).json()) as { id: string }).id);
+    for (let t = 0; t < 2; t++)
+      taskIds.push(((await (await createTask(f, adminKey, 'digits', 1, plan)).json()) as { id: string }).id);
 
     // Registered through the store: the per-IP registration limit is not what is measured.
     const devices: FleetDevice[] = [];
@@ -91,42 +131,58 @@ async function ingest(processes: number): Promise<{ http: Measured; store: Measu
     });
     // The first half uploads over HTTP into task 0's round, the second half straight into task 1's.
     const roundIds = ['', ''];
-    await bounded(devices.map((d, k) => async () => {
-      const task = k < UPDATES ? 0 : 1;
-      const answer = await checkIn(f, d, taskIds[task]);
-      if (answer.body.status !== 'selected') throw new Error(`every bench device should be selected, got ${JSON.stringify(answer.body)}`);
-      roundIds[task] = (answer.body as CheckInSelected).roundId;
-    }));
+    await bounded(
+      devices.map((d, k) => async () => {
+        const task = k < UPDATES ? 0 : 1;
+        const answer = await checkIn(f, d, taskIds[task]);
+        if (answer.body.status !== 'selected')
+          throw new Error(`every bench device should be selected, got ${JSON.stringify(answer.body)}`);
+        roundIds[task] = (answer.body as CheckInSelected).roundId;
+      }),
+    );
     const roundId = roundIds[0];
     const bodies = devices.map((_, k) => encodeUpdate(deltaTensors(specs, (t, i) => 1e-4 * (((i + t + k) % 7) - 3))));
     const meta = (k: number) => JSON.stringify(updateMeta(roundIds[0], devices[k].deviceId, { numExamples: 10 + k }));
 
-    const http = await bounded(devices.slice(0, UPDATES).map((d, k) => async () => {
-      const res = await putUpdate(f, d.token, roundId, bodies[k], meta(k));
-      if (res.status !== 200) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
-      await res.arrayBuffer();
-    }));
+    const http = await bounded(
+      devices.slice(0, UPDATES).map((d, k) => async () => {
+        const res = await putUpdate(f, d.token, roundId, bodies[k], meta(k));
+        if (res.status !== 200) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
+        await res.arrayBuffer();
+      }),
+    );
 
     // The same store calls an upload makes, for the other half of the devices, without HTTP or validation.
     const round = (await store.getRound(roundIds[1]))!;
-    const bare = await bounded(devices.slice(UPDATES).map((d, j) => async () => {
-      const k = UPDATES + j;
-      await store.getRound(round.id);
-      await store.getTask(round.taskId);
-      await store.getUpdate(round.id, d.deviceId);
-      await store.getParticipant(round.id, d.deviceId);
-      await store.getModelVersion('digits', round.globalVersion);
-      const blob = await store.blobs.put(bodies[k]);
-      const r = await store.recordUpdate({ roundId: round.id, deviceId: d.deviceId, blobHash: blob.hash, byteLength: blob.size, numExamples: 10 + k });
-      if (r.outcome !== 'accepted') throw new Error(`recordUpdate: ${r.outcome}`);
-    }));
+    const bare = await bounded(
+      devices.slice(UPDATES).map((d, j) => async () => {
+        const k = UPDATES + j;
+        await store.getRound(round.id);
+        await store.getTask(round.taskId);
+        await store.getUpdate(round.id, d.deviceId);
+        await store.getParticipant(round.id, d.deviceId);
+        await store.getModelVersion('digits', round.globalVersion);
+        const blob = await store.blobs.put(bodies[k]);
+        const r = await store.recordUpdate({
+          roundId: round.id,
+          deviceId: d.deviceId,
+          blobHash: blob.hash,
+          byteLength: blob.size,
+          numExamples: 10 + k,
+        });
+        if (r.outcome !== 'accepted') throw new Error(`recordUpdate: ${r.outcome}`);
+      }),
+    );
     const close = async (task: number): Promise<Closed> => {
       const t = performance.now();
       const res = await f(`/v1/admin/rounds/${roundIds[task]}/close`, { method: 'POST', headers: admin });
       const view = (await res.json()) as { state: string };
       const ms = performance.now() - t;
-      if (res.status !== 200 || view.state !== 'closed') throw new Error(`closing round ${task} answered ${res.status}: ${JSON.stringify(view)}`);
-      const { rounds } = (await (await f(`/v1/admin/tasks/${taskIds[task]}/rounds`, { headers: admin })).json()) as { rounds: { metrics: Record<string, unknown> }[] };
+      if (res.status !== 200 || view.state !== 'closed')
+        throw new Error(`closing round ${task} answered ${res.status}: ${JSON.stringify(view)}`);
+      const { rounds } = (await (await f(`/v1/admin/tasks/${taskIds[task]}/rounds`, { headers: admin })).json()) as {
+        rounds: { metrics: Record<string, unknown> }[];
+      };
       return { ms, metrics: rounds[0].metrics };
     };
     return { http: summarize(http), store: summarize(bare), closeFolded: await close(0), closeStored: await close(1) };
@@ -147,7 +203,14 @@ const bench: Benchmark = {
     const columns = ['setup', 'updates/s', 'p50 ms', 'p99 ms', 'ratio (updates/s vs 1 process)', 'store share of time'];
     if (!TEST_DATABASE_URL) {
       console.warn(`[skipped] multi-process bench: ${NO_POSTGRES}`);
-      return [{ title: 'Ingestion on PostgreSQL, 1 to 4 processes (skipped)', columns, rows: [], notes: [`skipped: ${NO_POSTGRES}`] }];
+      return [
+        {
+          title: 'Ingestion on PostgreSQL, 1 to 4 processes (skipped)',
+          columns,
+          rows: [],
+          notes: [`skipped: ${NO_POSTGRES}`],
+        },
+      ];
     }
     const counts = [1, 2, 3, 4];
     const runs: Array<{ n: number } & Awaited<ReturnType<typeof ingest>>> = [];
@@ -184,7 +247,13 @@ const bench: Benchmark = {
       },
       {
         title: `Closing a round of ${UPDATES} updates on PostgreSQL: flushed partial sums vs reading every update from storage`,
-        columns: ['processes', 'close, own sum + partials (ms)', 'own / partials / storage', 'close, all from storage (ms)', 'ratio (storage / partials)'],
+        columns: [
+          'processes',
+          'close, own sum + partials (ms)',
+          'own / partials / storage',
+          'close, all from storage (ms)',
+          'ratio (storage / partials)',
+        ],
         rows: runs.map(closeRow),
         notes: [
           'Both closes run through the admin API on the same processes and database, one after the other. The partials close includes waiting for the other live processes to flush (NOTIFY, a blob and a row each); the storage close reads and decodes every update blob from bytea, which is what a closer does for the share of a process that crashed.',

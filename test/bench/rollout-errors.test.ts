@@ -9,7 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { analyzeCanary } from '../../coordinator/rollouts/canary-analysis.ts';
 import { resolveMetricRules } from '../../coordinator/rollouts/metric-rules.ts';
 import { fixedHorizonAnalysis } from './fixed-horizon-analysis.ts';
-import { binomialUpperMargin, DEFAULT_FLEET, runScenario, sampleBinomial, SERVICE_DEFAULTS } from './rollout-simulation.ts';
+import {
+  binomialUpperMargin,
+  DEFAULT_FLEET,
+  runScenario,
+  sampleBinomial,
+  SERVICE_DEFAULTS,
+} from './rollout-simulation.ts';
 import { seededRandom } from '../../shared/stats/index.ts';
 
 const off = { enabled: false };
@@ -19,12 +25,20 @@ const level = rules.accuracy.alpha + rules.errorRate.alpha;
 describe('rollout errors under continuous monitoring', () => {
   it('simulates at the service cadence and stages', async () => {
     const service = await import('../../coordinator/rollouts/service.ts');
-    expect(SERVICE_DEFAULTS).toEqual({ stages: service.DEFAULT_STAGES, minStageSeconds: service.DEFAULT_MIN_STAGE_SECONDS, minSamples: service.DEFAULT_MIN_SAMPLES, evaluateIntervalMs: service.DEFAULT_EVALUATE_INTERVAL_MS });
+    expect(SERVICE_DEFAULTS).toEqual({
+      stages: service.DEFAULT_STAGES,
+      minStageSeconds: service.DEFAULT_MIN_STAGE_SECONDS,
+      minSamples: service.DEFAULT_MIN_SAMPLES,
+      evaluateIntervalMs: service.DEFAULT_EVALUATE_INTERVAL_MS,
+    });
   });
 
   it('samples binomials exactly enough: mean and variance of Binomial(100, 0.9) and (500, 0.01)', () => {
     const random = seededRandom(9);
-    for (const [n, p] of [[100, 0.9], [500, 0.01]]) {
+    for (const [n, p] of [
+      [100, 0.9],
+      [500, 0.01],
+    ]) {
       const draws = Array.from({ length: 20_000 }, () => sampleBinomial(random, n, p));
       const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
       const variance = draws.reduce((a, b) => a + (b - mean) ** 2, 0) / draws.length;
@@ -36,10 +50,18 @@ describe('rollout errors under continuous monitoring', () => {
   it('rolls back at most alpha of 200 equal candidates over all stages, where the fixed-horizon test does not', () => {
     const rollouts = 200;
     const margin = binomialUpperMargin(level, rollouts);
-    const always = runScenario({ analyze: analyzeCanary, rules, fleet: DEFAULT_FLEET, accuracyDrop: 0 }, rollouts, 18_003);
+    const always = runScenario(
+      { analyze: analyzeCanary, rules, fleet: DEFAULT_FLEET, accuracyDrop: 0 },
+      rollouts,
+      18_003,
+    );
     expect(always.ends.rolled_back / rollouts, JSON.stringify(always.ends)).toBeLessThanOrEqual(margin);
     expect(always.ends.promoted / rollouts).toBeGreaterThan(0.9);
-    const fixed = runScenario({ analyze: fixedHorizonAnalysis, rules, fleet: DEFAULT_FLEET, accuracyDrop: 0 }, 60, 18_003);
+    const fixed = runScenario(
+      { analyze: fixedHorizonAnalysis, rules, fleet: DEFAULT_FLEET, accuracyDrop: 0 },
+      60,
+      18_003,
+    );
     expect(fixed.ends.rolled_back / 60, JSON.stringify(fixed.ends)).toBeGreaterThan(margin);
   }, 300_000);
 

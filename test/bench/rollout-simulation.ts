@@ -20,7 +20,12 @@ import { seededRandom, type Random } from '../../shared/stats/index.ts';
 import { sampleNormal } from '../../shared/stats/seeded-random.ts';
 
 /** The service's defaults (coordinator/rollouts/service.ts), repeated so the simulation does not load the server. */
-export const SERVICE_DEFAULTS = { stages: [5, 25, 50, 100], minStageSeconds: 3600, minSamples: 50, evaluateIntervalMs: 5_000 } as const;
+export const SERVICE_DEFAULTS = {
+  stages: [5, 25, 50, 100],
+  minStageSeconds: 3600,
+  minSamples: 50,
+  evaluateIntervalMs: 5_000,
+} as const;
 
 export interface Fleet {
   /** Labelled outcomes (feedback) per second, both cohorts together. */
@@ -33,7 +38,13 @@ export interface Fleet {
   controlErrorRate: number;
 }
 
-export const DEFAULT_FLEET: Fleet = { outcomesPerSecond: 20, predictionsPerSecond: 100, exposuresPerSecond: 1, controlAccuracy: 0.9, controlErrorRate: 0.01 };
+export const DEFAULT_FLEET: Fleet = {
+  outcomesPerSecond: 20,
+  predictionsPerSecond: 100,
+  exposuresPerSecond: 1,
+  controlAccuracy: 0.9,
+  controlErrorRate: 0.01,
+};
 
 export type Analyze = (input: CanaryAnalysisInput) => CanaryVerdict;
 
@@ -72,15 +83,43 @@ export function sampleBinomial(random: Random, n: number, p: number): number {
   const flip = p > 0.5;
   const logMiss = Math.log(flip ? p : 1 - p);
   let k = 0;
-  for (let i = Math.floor(Math.log(1 - random()) / logMiss) + 1; i <= n; i += Math.floor(Math.log(1 - random()) / logMiss) + 1) k++;
+  for (
+    let i = Math.floor(Math.log(1 - random()) / logMiss) + 1;
+    i <= n;
+    i += Math.floor(Math.log(1 - random()) / logMiss) + 1
+  )
+    k++;
   return flip ? n - k : k;
 }
 
-interface Tally { correct: number; incorrect: number; predictions: number; errors: number; exposed: number }
+interface Tally {
+  correct: number;
+  incorrect: number;
+  predictions: number;
+  errors: number;
+  exposed: number;
+}
 const newTally = (): Tally => ({ correct: 0, incorrect: 0, predictions: 0, errors: 0, exposed: 0 });
-const summaryOf = (t: Tally): CohortSummary => ({ ...emptySummary(), exposedDevices: t.exposed, correct: t.correct, incorrect: t.incorrect, predictions: t.predictions, predictionErrors: t.errors });
+const summaryOf = (t: Tally): CohortSummary => ({
+  ...emptySummary(),
+  exposedDevices: t.exposed,
+  correct: t.correct,
+  incorrect: t.incorrect,
+  predictions: t.predictions,
+  predictionErrors: t.errors,
+});
 
-function arrive(random: Random, t: Tally, other: Tally, share: number, outcomes: number, predictions: number, exposures: number, accuracy: [number, number], errorRate: [number, number]) {
+function arrive(
+  random: Random,
+  t: Tally,
+  other: Tally,
+  share: number,
+  outcomes: number,
+  predictions: number,
+  exposures: number,
+  accuracy: [number, number],
+  errorRate: [number, number],
+) {
   const n1 = sampleBinomial(random, outcomes, share);
   const c1 = sampleBinomial(random, n1, accuracy[0]);
   const c2 = sampleBinomial(random, outcomes - n1, accuracy[1]);
@@ -112,7 +151,11 @@ export function simulateRollout(s: RolloutScenario, random: Random): RolloutRun 
   const maxStageSeconds = s.maxStageSeconds ?? 2 * minStageSeconds;
   const analysedStages = analysedStageCount(stages);
   const f = s.fleet;
-  const [outcomes, predictions, exposures] = [Math.round(f.outcomesPerSecond * dt), Math.round(f.predictionsPerSecond * dt), Math.round(f.exposuresPerSecond * dt)];
+  const [outcomes, predictions, exposures] = [
+    Math.round(f.outcomesPerSecond * dt),
+    Math.round(f.predictionsPerSecond * dt),
+    Math.round(f.exposuresPerSecond * dt),
+  ];
   const accuracy: [number, number] = [f.controlAccuracy - s.accuracyDrop, f.controlAccuracy];
   const errorRate: [number, number] = [f.controlErrorRate, f.controlErrorRate];
   const start = Date.parse('2026-01-01T00:00:00.000Z');
@@ -121,19 +164,42 @@ export function simulateRollout(s: RolloutScenario, random: Random): RolloutRun 
   let accuracySignificantAt: number | null = null;
   for (let stageIndex = 0; stageIndex < stages.length; stageIndex++) {
     const share = stages[stageIndex] / 100;
-    const state: DecisionState = { status: 'running', stages, stageIndex, stageStartedAt: new Date(start + elapsed * 1000).toISOString(), minStageSeconds, minSamples: s.minSamples ?? SERVICE_DEFAULTS.minSamples };
+    const state: DecisionState = {
+      status: 'running',
+      stages,
+      stageIndex,
+      stageStartedAt: new Date(start + elapsed * 1000).toISOString(),
+      minStageSeconds,
+      minSamples: s.minSamples ?? SERVICE_DEFAULTS.minSamples,
+    };
     const canary = newTally();
     const control = newTally();
     for (let inStage = dt; ; inStage += dt) {
       elapsed += dt;
       looks++;
       arrive(random, canary, control, share, outcomes, predictions, exposures, accuracy, errorRate);
-      const verdict = s.analyze({ canary: summaryOf(canary), control: summaryOf(control), expectedCanaryShare: share, rules: s.rules, analysedStages });
+      const verdict = s.analyze({
+        canary: summaryOf(canary),
+        control: summaryOf(control),
+        expectedCanaryShare: share,
+        rules: s.rules,
+        analysedStages,
+      });
       const acc = verdict.metrics.find((m) => m.metric === 'accuracy');
-      if (accuracySignificantAt === null && acc?.pValue != null && acc.pValue < (acc.stageAlpha ?? s.rules.accuracy.alpha)) accuracySignificantAt = elapsed;
+      if (
+        accuracySignificantAt === null &&
+        acc?.pValue != null &&
+        acc.pValue < (acc.stageAlpha ?? s.rules.accuracy.alpha)
+      )
+        accuracySignificantAt = elapsed;
       const action = decideNext(state, verdict, canary.exposed, new Date(start + elapsed * 1000));
       const run = { seconds: elapsed, looks, stageIndex, accuracySignificantAt, failed: [] as MetricName[] };
-      if (action.kind === 'rollback') return { ...run, end: 'rolled_back', failed: verdict.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric) };
+      if (action.kind === 'rollback')
+        return {
+          ...run,
+          end: 'rolled_back',
+          failed: verdict.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric),
+        };
       if (action.kind === 'halt') return { ...run, end: 'halted' };
       if (action.kind === 'promote') return { ...run, end: 'promoted' };
       if (action.kind === 'advance') {
@@ -162,7 +228,14 @@ export interface ScenarioSummary {
  * runScenario(scenario, 200, 1).ends.rolled_back // false rollbacks when accuracyDrop is 0
  */
 export function runScenario(s: RolloutScenario, rollouts: number, seed: number): ScenarioSummary {
-  const out: ScenarioSummary = { rollouts, ends: { promoted: 0, rolled_back: 0, halted: 0, stalled: 0 }, failedBy: {}, rollbackSeconds: [], rollbackLooks: [], accuracySignificantSeconds: [] };
+  const out: ScenarioSummary = {
+    rollouts,
+    ends: { promoted: 0, rolled_back: 0, halted: 0, stalled: 0 },
+    failedBy: {},
+    rollbackSeconds: [],
+    rollbackLooks: [],
+    accuracySignificantSeconds: [],
+  };
   for (let i = 0; i < rollouts; i++) {
     const r = simulateRollout(s, seededRandom(seed + i));
     out.ends[r.end]++;
@@ -200,9 +273,26 @@ export interface LatencyNullScenario {
  * @example
  * latencyNullCrossings({ analyze: analyzeCanary, alpha: 0.1, share: 0.25, samplesPerSecond: 4 }, 200, 7000).p95 // <= 0.1
  */
-export function latencyNullCrossings(s: LatencyNullScenario, runs: number, seed: number): { runs: number; p50: number; p95: number } {
-  const off = { direction: 'lower-is-better', threshold: 0, minSamples: 1, alpha: 0.5, required: false, enabled: false } as const;
-  const rules: MetricRules = { accuracy: off, errorRate: off, confidence: off, drift: off, latency: { ...off, threshold: 0.05, minSamples: 30, alpha: 2 * s.alpha, enabled: true } };
+export function latencyNullCrossings(
+  s: LatencyNullScenario,
+  runs: number,
+  seed: number,
+): { runs: number; p50: number; p95: number } {
+  const off = {
+    direction: 'lower-is-better',
+    threshold: 0,
+    minSamples: 1,
+    alpha: 0.5,
+    required: false,
+    enabled: false,
+  } as const;
+  const rules: MetricRules = {
+    accuracy: off,
+    errorRate: off,
+    confidence: off,
+    drift: off,
+    latency: { ...off, threshold: 0.05, minSamples: 30, alpha: 2 * s.alpha, enabled: true },
+  };
   const dt = (s.evaluateIntervalMs ?? SERVICE_DEFAULTS.evaluateIntervalMs) / 1000;
   const perLook = Math.round(s.samplesPerSecond * dt);
   const crossed = [0, 0];
@@ -212,8 +302,16 @@ export function latencyNullCrossings(s: LatencyNullScenario, runs: number, seed:
     const control: number[] = [];
     const hit = [false, false];
     for (let t = dt; t <= (s.stageSeconds ?? SERVICE_DEFAULTS.minStageSeconds); t += dt) {
-      for (let i = 0; i < perLook; i++) (random() < s.share ? canary : control).push(Math.round(10 * Math.exp(Math.log(20) + 0.4 * sampleNormal(random))) / 10);
-      const v = s.analyze({ canary: { ...emptySummary(), latencySamplesMs: canary }, control: { ...emptySummary(), latencySamplesMs: control }, expectedCanaryShare: s.share, rules });
+      for (let i = 0; i < perLook; i++)
+        (random() < s.share ? canary : control).push(
+          Math.round(10 * Math.exp(Math.log(20) + 0.4 * sampleNormal(random))) / 10,
+        );
+      const v = s.analyze({
+        canary: { ...emptySummary(), latencySamplesMs: canary },
+        control: { ...emptySummary(), latencySamplesMs: control },
+        expectedCanaryShare: s.share,
+        rules,
+      });
       const quantiles = v.metrics.find((m) => m.metric === 'latency')?.quantiles ?? [];
       quantiles.forEach((q, i) => {
         if (q.outcome !== 'insufficient' && q.pValue < s.alpha) hit[i] = true;

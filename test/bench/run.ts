@@ -44,7 +44,14 @@ async function main(filters: string[]): Promise<void> {
     const started = Date.now();
     const tables = await bench.run();
     for (const table of tables) process.stdout.write(renderTable(table) + '\n');
-    const json = { name: bench.name, file, startedAt: new Date(started).toISOString(), seconds: (Date.now() - started) / 1000, node: process.version, tables };
+    const json = {
+      name: bench.name,
+      file,
+      startedAt: new Date(started).toISOString(),
+      seconds: (Date.now() - started) / 1000,
+      node: process.version,
+      tables,
+    };
     await writeFile(join(resultsDir, `${bench.name}.json`), JSON.stringify(json, null, 2));
   }
   process.stdout.write(`\nresults written to ${resultsDir}\n`);

@@ -11,9 +11,26 @@ import { runSimulation, type SimulationOptions } from '../../simulate/run-simula
 import { median, type Benchmark, type BenchValue } from './bench-types.ts';
 
 const BASE: SimulationOptions = {
-  model: '2nn', clients: 10, fraction: 0.4, epochs: 1, batch: 10, lr: 0.1, partition: 'iid', alpha: 1, rounds: 3, target: 0.97,
-  strategy: 'fedavg', encoding: 'fp32', topkFraction: 0.1, noiseMultiplier: 0, dropout: 0, stragglers: 0, seed: 1, workers: 1,
-  evalExamples: 500, trainExamples: 6_000,
+  model: '2nn',
+  clients: 10,
+  fraction: 0.4,
+  epochs: 1,
+  batch: 10,
+  lr: 0.1,
+  partition: 'iid',
+  alpha: 1,
+  rounds: 3,
+  target: 0.97,
+  strategy: 'fedavg',
+  encoding: 'fp32',
+  topkFraction: 0.1,
+  noiseMultiplier: 0,
+  dropout: 0,
+  stragglers: 0,
+  seed: 1,
+  workers: 1,
+  evalExamples: 500,
+  trainExamples: 6_000,
 };
 
 async function clientRoundsPerSecond(workers: number): Promise<{ rate: number; secondsPerRound: number }> {

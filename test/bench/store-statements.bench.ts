@@ -20,18 +20,44 @@ import { median, type Benchmark, type BenchTable } from './bench-types.ts';
 const DEVICES_PER_BLOCK = 400;
 const BLOCKS = 5;
 
-interface Fixture { store: Store; dir: string; roundId: string; taskId: string; blobHash: string; next: number }
+interface Fixture {
+  store: Store;
+  dir: string;
+  roundId: string;
+  taskId: string;
+  blobHash: string;
+  next: number;
+}
 
 async function fixture(statementCacheSize: number | undefined): Promise<Fixture> {
   const dir = await mkdtemp(join(tmpdir(), 'flock-stmt-bench-'));
   const store = await openSqliteStore({ dataDir: dir, statementCacheSize });
   const devices = DEVICES_PER_BLOCK * (BLOCKS + 1);
   await store.transaction(async (tx) => {
-    for (let i = 0; i < devices; i++) await tx.createDevice({ deviceId: `d${i}`, app: 'digits', tokenHash: hashSecret(`t${i}`) });
+    for (let i = 0; i < devices; i++)
+      await tx.createDevice({ deviceId: `d${i}`, app: 'digits', tokenHash: hashSecret(`t${i}`) });
   });
-  await store.createModelVersion({ app: 'digits', source: 'push', topology: {}, weightSpecs: [{ name: 'w', shape: [2] }], variants: [] });
-  const task = await store.createTask({ app: 'digits', name: 'mnist', modelVersion: 1, plan: {}, budget: { epsilon: 4, delta: 1e-5 } });
-  const round = await store.createRound({ taskId: task.id, globalVersion: 1, goal: devices, selectionLimit: devices, deadlineAt: new Date(Date.now() + 3_600_000).toISOString() });
+  await store.createModelVersion({
+    app: 'digits',
+    source: 'push',
+    topology: {},
+    weightSpecs: [{ name: 'w', shape: [2] }],
+    variants: [],
+  });
+  const task = await store.createTask({
+    app: 'digits',
+    name: 'mnist',
+    modelVersion: 1,
+    plan: {},
+    budget: { epsilon: 4, delta: 1e-5 },
+  });
+  const round = await store.createRound({
+    taskId: task.id,
+    globalVersion: 1,
+    goal: devices,
+    selectionLimit: devices,
+    deadlineAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
   for (let i = 0; i < devices; i++) await store.claimSlot(round.id, `d${i}`);
   const blob = await store.blobs.put(new Uint8Array(64));
   return { store, dir, roundId: round.id, taskId: task.id, blobHash: blob.hash, next: 0 };
@@ -46,7 +72,14 @@ async function block(f: Fixture): Promise<number> {
     await f.store.getTask(f.taskId);
     await f.store.getUpdate(f.roundId, deviceId);
     await f.store.getParticipant(f.roundId, deviceId);
-    const r = await f.store.recordUpdate({ roundId: f.roundId, deviceId, blobHash: f.blobHash, byteLength: 64, numExamples: 10, meta: { k } });
+    const r = await f.store.recordUpdate({
+      roundId: f.roundId,
+      deviceId,
+      blobHash: f.blobHash,
+      byteLength: 64,
+      numExamples: 10,
+      meta: { k },
+    });
     if (r.outcome !== 'accepted') throw new Error(`upload ${deviceId} was ${r.outcome}`);
   }
   return (performance.now() - started) / DEVICES_PER_BLOCK;
@@ -75,16 +108,21 @@ async function run(): Promise<BenchTable[]> {
       'uploads/s (store only)': 1000 / median(list),
       'speed vs prepare-every-query': base / median(list),
     });
-    return [{
-      title: 'SQLite store work per update upload: cached prepared statements vs prepare per query',
-      columns: ['variant', 'ms per upload', 'uploads/s (store only)', 'speed vs prepare-every-query'],
-      rows: [row('prepare every query (Kysely default, baseline)', ms.fresh), row('cached statements (Flock default)', ms.cached)],
-      notes: [
-        `${BLOCKS} alternating blocks of ${DEVICES_PER_BLOCK} uploads per store after one warm-up block; medians of the blocks`,
-        'per upload: getRound, getTask, getUpdate, getParticipant, recordUpdate (a BEGIN IMMEDIATE transaction), synchronous = FULL, WAL',
-        'the commit fsync is in both rows; the difference is SQLite parse/plan per statement',
-      ],
-    }];
+    return [
+      {
+        title: 'SQLite store work per update upload: cached prepared statements vs prepare per query',
+        columns: ['variant', 'ms per upload', 'uploads/s (store only)', 'speed vs prepare-every-query'],
+        rows: [
+          row('prepare every query (Kysely default, baseline)', ms.fresh),
+          row('cached statements (Flock default)', ms.cached),
+        ],
+        notes: [
+          `${BLOCKS} alternating blocks of ${DEVICES_PER_BLOCK} uploads per store after one warm-up block; medians of the blocks`,
+          'per upload: getRound, getTask, getUpdate, getParticipant, recordUpdate (a BEGIN IMMEDIATE transaction), synchronous = FULL, WAL',
+          'the commit fsync is in both rows; the difference is SQLite parse/plan per statement',
+        ],
+      },
+    ];
   } finally {
     for (const f of [cached, fresh]) {
       await f.store.close();

@@ -30,9 +30,22 @@ function buildModel(kind: ModelKind): tf.Sequential {
   const layers =
     kind === 'cnn'
       ? [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+          tf.layers.conv2d({
+            inputShape: [28, 28, 1],
+            filters: 32,
+            kernelSize: 5,
+            padding: 'same',
+            activation: 'relu',
+            kernelInitializer: init(1),
+          }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
+          tf.layers.conv2d({
+            filters: 64,
+            kernelSize: 5,
+            padding: 'same',
+            activation: 'relu',
+            kernelInitializer: init(2),
+          }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
           tf.layers.flatten(),
           tf.layers.dense({ units: 512, activation: 'relu', kernelInitializer: init(3) }),
@@ -49,7 +62,12 @@ function buildModel(kind: ModelKind): tf.Sequential {
 }
 
 /** Median milliseconds of one trainOnBatch on real MNIST examples. */
-async function trainStepMs(backend: BackendName, kind: ModelKind, batch: number, { repeats, warmup }: Timing): Promise<number> {
+async function trainStepMs(
+  backend: BackendName,
+  kind: ModelKind,
+  batch: number,
+  { repeats, warmup }: Timing,
+): Promise<number> {
   await tf.setBackend(backend);
   const { images, labels } = readMnistTraining(batch);
   const model = buildModel(kind);
@@ -77,11 +95,25 @@ async function training(): Promise<BenchTable> {
     if (plan.cpu) {
       const cpuMs = await trainStepMs('cpu', plan.kind, plan.batch, plan.cpu);
       cpuRate.set(plan.kind, (plan.batch * 1000) / cpuMs);
-      rows.push({ model, batch: plan.batch, backend: 'cpu (baseline)', 'ms/step': cpuMs, 'examples/s': (plan.batch * 1000) / cpuMs, 'ratio vs cpu': 1 });
+      rows.push({
+        model,
+        batch: plan.batch,
+        backend: 'cpu (baseline)',
+        'ms/step': cpuMs,
+        'examples/s': (plan.batch * 1000) / cpuMs,
+        'ratio vs cpu': 1,
+      });
     }
     const wasmMs = await trainStepMs('wasm', plan.kind, plan.batch, plan.wasm);
     const rate = (plan.batch * 1000) / wasmMs;
-    rows.push({ model, batch: plan.batch, backend: 'wasm + Flock kernels', 'ms/step': wasmMs, 'examples/s': rate, 'ratio vs cpu': rate / (cpuRate.get(plan.kind) ?? Number.NaN) });
+    rows.push({
+      model,
+      batch: plan.batch,
+      backend: 'wasm + Flock kernels',
+      'ms/step': wasmMs,
+      'examples/s': rate,
+      'ratio vs cpu': rate / (cpuRate.get(plan.kind) ?? Number.NaN),
+    });
   }
   return {
     title: 'Local training throughput, one SGD step (trainOnBatch) on real MNIST',
@@ -103,11 +135,22 @@ interface KernelShape {
   filterShape: [number, number, number, number];
 }
 
-async function kernelMs(backend: BackendName, kernel: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput', shape: KernelShape, timing: Timing): Promise<number> {
+async function kernelMs(
+  backend: BackendName,
+  kernel: 'Conv2DBackpropFilter' | 'Conv2DBackpropInput',
+  shape: KernelShape,
+  timing: Timing,
+): Promise<number> {
   await tf.setBackend(backend);
   const x = tf.randomNormal(shape.xShape, 0, 1, 'float32', 1);
   const filter = tf.randomNormal(shape.filterShape, 0, 1, 'float32', 2);
-  const dy = tf.randomNormal([shape.xShape[0], shape.xShape[1], shape.xShape[2], shape.filterShape[3]], 0, 1, 'float32', 3);
+  const dy = tf.randomNormal(
+    [shape.xShape[0], shape.xShape[1], shape.xShape[2], shape.filterShape[3]],
+    0,
+    1,
+    'float32',
+    3,
+  );
   const common = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' } as const;
   const run = (): void => {
     const out =
@@ -135,7 +178,14 @@ async function kernels(): Promise<BenchTable> {
     const cpuMs = await kernelMs('cpu', 'Conv2DBackpropFilter', shape, ONCE);
     const oursMs = await kernelMs('wasm', 'Conv2DBackpropFilter', shape, { repeats: 9, warmup: 2 });
     const nativeMs = await kernelMs('wasm', 'Conv2DBackpropInput', shape, { repeats: 9, warmup: 2 });
-    const row = (impl: string, ms: number) => ({ layer: shape.layer, batch, implementation: impl, ms, 'GFLOP/s': (2 * macs) / ms / 1e6, 'ratio vs cpu': cpuMs / ms });
+    const row = (impl: string, ms: number) => ({
+      layer: shape.layer,
+      batch,
+      implementation: impl,
+      ms,
+      'GFLOP/s': (2 * macs) / ms / 1e6,
+      'ratio vs cpu': cpuMs / ms,
+    });
     rows.push(row('cpu Conv2DBackpropFilter (baseline)', cpuMs));
     rows.push(row('wasm Flock Conv2DBackpropFilter', oursMs));
     rows.push(row('wasm native Conv2DBackpropInput (reference)', nativeMs));
@@ -146,7 +196,7 @@ async function kernels(): Promise<BenchTable> {
     rows,
     notes: [
       'ratio vs cpu = cpu ms / ms; includes reading the result back (dataSync). cpu: one run, no warm-up; wasm: median of 9 after 2 warm-up runs.',
-      'The reference row is tfjs-backend-wasm\'s own C++ input-gradient kernel at the same conv shape and cost in MACs.',
+      "The reference row is tfjs-backend-wasm's own C++ input-gradient kernel at the same conv shape and cost in MACs.",
     ],
   };
 }

@@ -24,7 +24,8 @@ import { buildSdkOnce, CHROMIUM_ARGS, CHROMIUM_PATH, SDK_DIR, sampleInputs } fro
 
 declare const Flock: typeof import('../../client/index.ts');
 const INPUT = sampleInputs(1, 784, 9)[0];
-const SW_SOURCE = "importScripts('/sdk/flock.min.js');\nFlock.startFlockServiceWorker({ app: 'inbox', assetsUrl: '/sdk/', shellVersion: 'inbox-1' });\n";
+const SW_SOURCE =
+  "importScripts('/sdk/flock.min.js');\nFlock.startFlockServiceWorker({ app: 'inbox', assetsUrl: '/sdk/', shellVersion: 'inbox-1' });\n";
 
 describe('startFlockServiceWorker in any app', () => {
   let browser: Browser;
@@ -38,12 +39,16 @@ describe('startFlockServiceWorker in any app', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'flock-any-sw-'));
     coordinator = await createCoordinator({ dataDir, log: pino({ level: 'silent' }), sweep: false });
     const site = new Hono();
-    site.get('/', (c) => c.html('<!doctype html><meta charset="utf-8"><title>Inbox</title><script src="/sdk/flock.min.js"></script>'));
+    site.get('/', (c) =>
+      c.html('<!doctype html><meta charset="utf-8"><title>Inbox</title><script src="/sdk/flock.min.js"></script>'),
+    );
     site.get('/sw.js', (c) => c.body(SW_SOURCE, 200, { 'content-type': 'text/javascript' }));
     site.get('/sdk/:file', (c) => {
       const path = join(SDK_DIR, c.req.param('file'));
       if (c.req.param('file').includes('..') || !existsSync(path)) return c.notFound();
-      return c.body(readFileSync(path), 200, { 'content-type': path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript' });
+      return c.body(readFileSync(path), 200, {
+        'content-type': path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript',
+      });
     });
     site.all('*', (c) => coordinator.app.fetch(c.req.raw));
     server = await new Promise((ready) => {
@@ -55,9 +60,14 @@ describe('startFlockServiceWorker in any app', () => {
     await writeModelDirectory(model, modelDir);
     model.dispose();
     const form = new FormData();
-    for (const name of ['model.json', 'weights.bin']) form.append(name, new Blob([readFileSync(join(modelDir, name))]), name);
+    for (const name of ['model.json', 'weights.bin'])
+      form.append(name, new Blob([readFileSync(join(modelDir, name))]), name);
     form.append('stage', 'production');
-    const pushed = await fetch(`${origin}/v1/admin/models/inbox`, { method: 'POST', headers: { authorization: `Bearer ${coordinator.initialAdminKey}` }, body: form });
+    const pushed = await fetch(`${origin}/v1/admin/models/inbox`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${coordinator.initialAdminKey}` },
+      body: form,
+    });
     expect(pushed.status).toBe(201);
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   }, 180_000);
@@ -98,7 +108,11 @@ describe('startFlockServiceWorker in any app', () => {
       return { predict, background };
     }, INPUT);
     await context.close();
-    expect(result.predict).toMatchObject({ type: 'predict-result', meta: { id: 'p1', answeredBy: 'service-worker', shellVersion: 'inbox-1' }, payload: { modelVersion: 1 } });
+    expect(result.predict).toMatchObject({
+      type: 'predict-result',
+      meta: { id: 'p1', answeredBy: 'service-worker', shellVersion: 'inbox-1' },
+      payload: { modelVersion: 1 },
+    });
     expect((result.predict as { payload: { probabilities: number[] } }).payload.probabilities).toHaveLength(10);
     expect(result.background.tasks).toEqual(['task_inbox']);
     expect(swRequests).toContain('/v1/apps/inbox/manifest');
@@ -109,8 +123,25 @@ describe('startFlockServiceWorker in any app', () => {
   it('answers offline from IndexedDB, then trains and uploads a round from a sync event with no page open', async () => {
     const admin = { authorization: `Bearer ${coordinator.initialAdminKey}`, 'content-type': 'application/json' };
     const created = await fetch(`${origin}/v1/admin/tasks`, {
-      method: 'POST', headers: admin,
-      body: JSON.stringify({ app: 'inbox', modelVersion: 1, plan: { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 300, localEpochs: 1, batchSize: 4, learningRate: 0.05, clipNorm: 5, minExamples: 5, noiseMultiplier: 0.5 } }),
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        app: 'inbox',
+        modelVersion: 1,
+        plan: {
+          population: 1,
+          clientsPerRound: 1,
+          minReports: 1,
+          overSelection: 1,
+          roundDeadlineSeconds: 300,
+          localEpochs: 1,
+          batchSize: 4,
+          learningRate: 0.05,
+          clipNorm: 5,
+          minExamples: 5,
+          noiseMultiplier: 0.5,
+        },
+      }),
     });
     expect(created.status).toBe(201);
     const taskId = ((await created.json()) as { id: string }).id;
@@ -122,14 +153,17 @@ describe('startFlockServiceWorker in any app', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(origin);
     const examples = sampleInputs(8, 784, 21);
-    const background = await page.evaluate(async ({ url, xs, id }) => {
-      await navigator.serviceWorker.register('/sw.js');
-      await navigator.serviceWorker.ready;
-      const flock = await Flock.connect({ url, app: 'inbox', backend: 'cpu', telemetry: false });
-      for (let i = 0; i < xs.length; i++) await flock.record(new Float32Array(xs[i]), i % 10);
-      await flock.close();
-      return Flock.enableBackgroundTraining([id]);
-    }, { url: origin, xs: examples, id: taskId });
+    const background = await page.evaluate(
+      async ({ url, xs, id }) => {
+        await navigator.serviceWorker.register('/sw.js');
+        await navigator.serviceWorker.ready;
+        const flock = await Flock.connect({ url, app: 'inbox', backend: 'cpu', telemetry: false });
+        for (let i = 0; i < xs.length; i++) await flock.record(new Float32Array(xs[i]), i % 10);
+        await flock.close();
+        return Flock.enableBackgroundTraining([id]);
+      },
+      { url: origin, xs: examples, id: taskId },
+    );
     expect(background.tasks).toEqual([taskId]);
 
     // Offline: every coordinator route blocked, and counted.
@@ -153,10 +187,17 @@ describe('startFlockServiceWorker in any app', () => {
           clearTimeout(timer);
           resolve(e.data);
         };
-        registration.active!.postMessage({ type: 'predict', meta: { id: 'off1', sentAt: Date.now() }, payload: { input } }, [channel.port2]);
+        registration.active!.postMessage(
+          { type: 'predict', meta: { id: 'off1', sentAt: Date.now() }, payload: { input } },
+          [channel.port2],
+        );
       });
     }, INPUT);
-    expect(offline).toMatchObject({ type: 'predict-result', meta: { id: 'off1', answeredBy: 'service-worker' }, payload: { modelVersion: 1 } });
+    expect(offline).toMatchObject({
+      type: 'predict-result',
+      meta: { id: 'off1', answeredBy: 'service-worker' },
+      payload: { modelVersion: 1 },
+    });
     expect(answered).toEqual([]);
     await context.unroute(`${origin}/v1/**`, block);
     await context.setOffline(false);
@@ -169,19 +210,33 @@ describe('startFlockServiceWorker in any app', () => {
     await cdp.send('ServiceWorker.enable');
     await page.close();
     const until = Date.now() + 10_000;
-    while (!registrations.some((r) => r.scopeURL.startsWith(origin) && !r.isDeleted) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    while (!registrations.some((r) => r.scopeURL.startsWith(origin) && !r.isDeleted) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 100));
     const registration = registrations.find((r) => r.scopeURL.startsWith(origin) && !r.isDeleted);
     expect(registration, 'the inbox origin has a service-worker registration').toBeDefined();
-    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: registration!.registrationId, tag: 'flock-train', lastChance: false });
+    await cdp.send('ServiceWorker.dispatchSyncEvent', {
+      origin,
+      registrationId: registration!.registrationId,
+      tag: 'flock-train',
+      lastChance: false,
+    });
 
     type RoundView = { state: string; reports: number; resultVersion: number | null };
-    const rounds = async () => ((await (await fetch(`${origin}/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as { rounds: RoundView[] }).rounds;
+    const rounds = async () =>
+      (
+        (await (await fetch(`${origin}/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as {
+          rounds: RoundView[];
+        }
+      ).rounds;
     const deadline = Date.now() + 150_000;
-    while (!(await rounds()).some((r) => r.state === 'closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    while (!(await rounds()).some((r) => r.state === 'closed') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 500));
     const [round] = await rounds();
     expect(round).toMatchObject({ state: 'closed', reports: 1, resultVersion: 2 });
     expect(errors).toEqual([]);
-    console.info(`any-app service worker: offline prediction answered by the worker (${blocked.length} coordinator requests blocked, 0 answered); a flock-train sync trained and uploaded; round closed as version ${round.resultVersion}`);
+    console.info(
+      `any-app service worker: offline prediction answered by the worker (${blocked.length} coordinator requests blocked, 0 answered); a flock-train sync trained and uploaded; round closed as version ${round.resultVersion}`,
+    );
     await context.close();
   }, 300_000);
 });

@@ -27,7 +27,9 @@ declare const Flock: typeof import('../../client/index.ts');
 const NAME_SHIM = 'window.__name = (f) => f;';
 const INPUT = sampleInputs(1, 784, 5)[0];
 
-async function listen(fetch: (r: Request) => Response | Promise<Response>): Promise<{ server: ServerType; origin: string }> {
+async function listen(
+  fetch: (r: Request) => Response | Promise<Response>,
+): Promise<{ server: ServerType; origin: string }> {
   const server: ServerType = await new Promise((ready) => {
     const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => ready(s));
   });
@@ -39,8 +41,16 @@ async function listen(fetch: (r: Request) => Response | Promise<Response>): Prom
 /** A stranger's site: its own page and its own copy of the SDK; `isolated` adds COOP/COEP. */
 function siteApp(isolated: boolean): Hono {
   const site = new Hono();
-  const isolation: Record<string, string> = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
-  site.get('/', (c) => c.html('<!doctype html><meta charset="utf-8"><title>a shop</title><script src="/vendor/flock.min.js"></script>', 200, isolation));
+  const isolation: Record<string, string> = isolated
+    ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+    : {};
+  site.get('/', (c) =>
+    c.html(
+      '<!doctype html><meta charset="utf-8"><title>a shop</title><script src="/vendor/flock.min.js"></script>',
+      200,
+      isolation,
+    ),
+  );
   site.get('/vendor/:file', (c) => {
     const path = join(SDK_DIR, c.req.param('file'));
     if (c.req.param('file').includes('..') || !existsSync(path)) return c.notFound();
@@ -53,7 +63,11 @@ function siteApp(isolated: boolean): Hono {
 /** A stranger's site that takes the SDK from the coordinator's `/sdk/` (the origin is known once the coordinator listens). */
 function embeddingSiteApp(apiOrigin: () => string): Hono {
   const site = new Hono();
-  site.get('/', (c) => c.html(`<!doctype html><meta charset="utf-8"><title>a blog</title><script src="${apiOrigin()}/sdk/flock.min.js"></script>`));
+  site.get('/', (c) =>
+    c.html(
+      `<!doctype html><meta charset="utf-8"><title>a blog</title><script src="${apiOrigin()}/sdk/flock.min.js"></script>`,
+    ),
+  );
   return site;
 }
 
@@ -71,11 +85,21 @@ describe('flock.min.js on another origin than the coordinator', () => {
   beforeAll(async () => {
     await buildSdkOnce();
     // Page servers first: the coordinator is told their origins.
-    const sites = await Promise.all([listen(siteApp(false).fetch), listen(siteApp(true).fetch), listen(siteApp(false).fetch), listen(embeddingSiteApp(() => api).fetch)]);
+    const sites = await Promise.all([
+      listen(siteApp(false).fetch),
+      listen(siteApp(true).fetch),
+      listen(siteApp(false).fetch),
+      listen(embeddingSiteApp(() => api).fetch),
+    ]);
     servers.push(...sites.map((s) => s.server));
     [allowed, isolated, stranger, embedding] = sites.map((s) => s.origin);
     dataDir = mkdtempSync(join(tmpdir(), 'flock-cross-origin-'));
-    coordinator = await createCoordinator({ dataDir, log: pino({ level: 'silent' }), sweep: false, corsOrigins: [allowed, isolated, embedding] });
+    coordinator = await createCoordinator({
+      dataDir,
+      log: pino({ level: 'silent' }),
+      sweep: false,
+      corsOrigins: [allowed, isolated, embedding],
+    });
     const listened = await listen(staticSite(coordinator.app).app.fetch);
     servers.push(listened.server);
     api = listened.origin;
@@ -84,9 +108,14 @@ describe('flock.min.js on another origin than the coordinator', () => {
     await writeModelDirectory(model, modelDir);
     model.dispose();
     const form = new FormData();
-    for (const name of ['model.json', 'weights.bin']) form.append(name, new Blob([readFileSync(join(modelDir, name))]), name);
+    for (const name of ['model.json', 'weights.bin'])
+      form.append(name, new Blob([readFileSync(join(modelDir, name))]), name);
     form.append('stage', 'production');
-    const pushed = await fetch(`${api}/v1/admin/models/digits`, { method: 'POST', headers: { authorization: `Bearer ${coordinator.initialAdminKey}` }, body: form });
+    const pushed = await fetch(`${api}/v1/admin/models/digits`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${coordinator.initialAdminKey}` },
+      body: form,
+    });
     expect(pushed.status).toBe(201);
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   }, 180_000);
@@ -108,7 +137,14 @@ describe('flock.min.js on another origin than the coordinator', () => {
     const result = await page.evaluate(
       async ({ url, input, backend }) => {
         try {
-          const flock = await Flock.connect({ url, app: 'digits', backend, assetsUrl: `${location.origin}/vendor/`, connectTimeoutMs: 30_000, telemetry: false });
+          const flock = await Flock.connect({
+            url,
+            app: 'digits',
+            backend,
+            assetsUrl: `${location.origin}/vendor/`,
+            connectTimeoutMs: 30_000,
+            telemetry: false,
+          });
           const p = await flock.predict(input);
           const status = await flock.status();
           await flock.close();
@@ -143,11 +179,27 @@ describe('flock.min.js on another origin than the coordinator', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
-  it('from the coordinator\'s /sdk/ on another origin: connects, predicts, records and trains one round in its worker', async () => {
+  it("from the coordinator's /sdk/ on another origin: connects, predicts, records and trains one round in its worker", async () => {
     const admin = { authorization: `Bearer ${coordinator.initialAdminKey}`, 'content-type': 'application/json' };
     const created = await fetch(`${api}/v1/admin/tasks`, {
-      method: 'POST', headers: admin,
-      body: JSON.stringify({ app: 'digits', modelVersion: 1, plan: { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, localEpochs: 1, batchSize: 8, minExamples: 10, clipNorm: 5, noiseMultiplier: 0.5, updateEncoding: { encoding: 'int8' } } }),
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        app: 'digits',
+        modelVersion: 1,
+        plan: {
+          population: 1,
+          clientsPerRound: 1,
+          minReports: 1,
+          overSelection: 1,
+          localEpochs: 1,
+          batchSize: 8,
+          minExamples: 10,
+          clipNorm: 5,
+          noiseMultiplier: 0.5,
+          updateEncoding: { encoding: 'int8' },
+        },
+      }),
     });
     expect(created.status).toBe(201);
     const taskId = ((await created.json()) as { id: string }).id;
@@ -162,7 +214,14 @@ describe('flock.min.js on another origin than the coordinator', () => {
       async ({ url, input, xs, taskId }) => {
         const events: { type: string; uploaded?: boolean }[] = [];
         let trainNow = false;
-        const flock = await Flock.connect({ url, app: 'digits', backend: 'wasm', connectTimeoutMs: 30_000, telemetry: false, train: { tasks: [taskId], eligibility: () => trainNow, eligibilityPollMs: 100 } });
+        const flock = await Flock.connect({
+          url,
+          app: 'digits',
+          backend: 'wasm',
+          connectTimeoutMs: 30_000,
+          telemetry: false,
+          train: { tasks: [taskId], eligibility: () => trainNow, eligibilityPollMs: 100 },
+        });
         flock.on('round-finished', (e) => events.push({ type: 'round-finished', uploaded: e.uploaded }));
         flock.on('error', (e) => events.push({ type: `error: ${e.error.message}` }));
         const p = await flock.predict(input);
@@ -181,7 +240,11 @@ describe('flock.min.js on another origin than the coordinator', () => {
     expect(result.backend).toBe('wasm');
     let rounds = 0;
     for (let i = 0; i < 100 && rounds < 1; i++) {
-      rounds = ((await (await fetch(`${api}/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as { roundsCompleted: number }).roundsCompleted;
+      rounds = (
+        (await (await fetch(`${api}/v1/admin/tasks/${taskId}`, { headers: admin })).json()) as {
+          roundsCompleted: number;
+        }
+      ).roundsCompleted;
       if (rounds < 1) await new Promise((r) => setTimeout(r, 200));
     }
     expect(rounds).toBe(1);

@@ -20,14 +20,22 @@ import { CHROMIUM_PATH } from './harness.ts';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEMO_INDEX = join(ROOT, 'dist', 'demo', 'index.html');
 const SOURCES = ['demo', 'client', 'shared', 'worker'];
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 function newestSource(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|html|css)$/.test(entry.name) && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (/\.(ts|html|css)$/.test(entry.name) && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -47,7 +55,10 @@ function removeStaleLock(lock: string): void {
 
 /** Build dist/demo unless a build newer than its sources exists. */
 export async function buildDemoOnce(): Promise<void> {
-  const fresh = () => existsSync(DEMO_INDEX) && statSync(join(ROOT, 'dist', 'demo', 'sw.js')).mtimeMs > Math.max(...SOURCES.map((d) => newestSource(join(ROOT, d))));
+  const fresh = () =>
+    existsSync(DEMO_INDEX) &&
+    statSync(join(ROOT, 'dist', 'demo', 'sw.js')).mtimeMs >
+      Math.max(...SOURCES.map((d) => newestSource(join(ROOT, d))));
   const lock = join(ROOT, 'dist', '.demo-build-lock');
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
   for (;;) {
@@ -60,7 +71,8 @@ export async function buildDemoOnce(): Promise<void> {
     }
   }
   try {
-    if (!existsSync(DEMO_INDEX) || !fresh()) execFileSync('npx', ['vite', 'build', '-c', 'demo/vite.config.ts'], { cwd: ROOT, stdio: 'pipe' });
+    if (!existsSync(DEMO_INDEX) || !fresh())
+      execFileSync('npx', ['vite', 'build', '-c', 'demo/vite.config.ts'], { cwd: ROOT, stdio: 'pipe' });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -81,7 +93,8 @@ export interface DemoFixture {
  * await page.goto(demo.origin);
  */
 export async function startDemo(): Promise<DemoFixture> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`browser tests need Chromium at ${CHROMIUM_PATH}; install it with: apt-get install -y chromium`);
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`browser tests need Chromium at ${CHROMIUM_PATH}; install it with: apt-get install -y chromium`);
   await buildDemoOnce();
   const dataDir = mkdtempSync(join(tmpdir(), 'flock-demo-'));
   const coordinator = await createCoordinator({ dataDir, log: pino({ level: 'silent' }), sweep: false });
@@ -125,6 +138,8 @@ export async function drawOne(page: Page): Promise<void> {
 
 /** The label the page shows once its prediction is in. */
 export async function predictedLabel(page: Page): Promise<string> {
-  await page.waitForFunction(() => /^\d$/.test(document.getElementById('label')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  await page.waitForFunction(() => /^\d$/.test(document.getElementById('label')?.textContent ?? ''), undefined, {
+    timeout: 30_000,
+  });
   return (await page.locator('#label').textContent()) ?? '';
 }

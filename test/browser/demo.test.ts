@@ -19,7 +19,14 @@ import { seedDemoModel } from '../../demo/seed/seed.ts';
 import { CHROMIUM_PATH } from './harness.ts';
 import { buildDemoOnce, drawOne, predictedLabel } from './demo-fixture.ts';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 describe('Digits PWA in Chromium', () => {
   let coordinator: Coordinator;
@@ -32,7 +39,8 @@ describe('Digits PWA in Chromium', () => {
   const shots = mkdtempSync(join(tmpdir(), 'flock-screenshots-'));
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM_PATH)) throw new Error(`browser tests need Chromium at ${CHROMIUM_PATH}; install it with: apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM_PATH))
+      throw new Error(`browser tests need Chromium at ${CHROMIUM_PATH}; install it with: apt-get install -y chromium`);
     await buildDemoOnce();
     dataDir = mkdtempSync(join(tmpdir(), 'flock-demo-'));
     coordinator = await createCoordinator({ dataDir, log: pino({ level: 'silent' }), sweep: false });
@@ -88,7 +96,11 @@ describe('Digits PWA in Chromium', () => {
     // The service worker takes control (first visit: clients.claim on activate).
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 60_000 });
     await page.locator('#ask-worker').click();
-    await page.waitForFunction(() => /from the service-worker/.test(document.getElementById('sw-answer')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => /from the service-worker/.test(document.getElementById('sw-answer')?.textContent ?? ''),
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await page.locator('#sw-answer').textContent()).toMatch(/^1 \(/);
 
     // The raw protocol, from the page: the reply is stamped by the worker, and a bad request gets an error, not silence.
@@ -103,13 +115,19 @@ describe('Digits PWA in Chromium', () => {
           };
           navigator.serviceWorker.controller!.postMessage(message, [channel.port2]);
         });
-      const input = Array.from({ length: 784 }, (_, i) => (i % 28 >= 13 && i % 28 <= 15 && i > 28 * 4 && i < 28 * 24 ? 1 : 0));
+      const input = Array.from({ length: 784 }, (_, i) =>
+        i % 28 >= 13 && i % 28 <= 15 && i > 28 * 4 && i < 28 * 24 ? 1 : 0,
+      );
       return {
         predict: await ask({ type: 'predict', meta: { id: 'p1', sentAt: Date.now() }, payload: { input } }),
         bad: await ask({ type: 'predict', meta: { id: 'p2', sentAt: Date.now() }, payload: { input: 'seven' } }),
       };
     });
-    const predict = replies.predict as { type: string; meta: { id: string; answeredBy: string }; payload: { label: number; probabilities: number[]; modelVersion: number } };
+    const predict = replies.predict as {
+      type: string;
+      meta: { id: string; answeredBy: string };
+      payload: { label: number; probabilities: number[]; modelVersion: number };
+    };
     expect(predict.type).toBe('predict-result');
     expect(predict.meta).toMatchObject({ id: 'p1', answeredBy: 'service-worker' });
     expect(predict.payload.probabilities).toHaveLength(10);
@@ -146,7 +164,8 @@ describe('Digits PWA in Chromium', () => {
     const onRequest = (r: unknown) => issuedOffline.add(r);
     context.on('request', onRequest);
     const onResponse = (r: Response) => {
-      if (issuedOffline.has(r.request()) && new URL(r.url()).pathname.startsWith('/v1/') && !r.fromServiceWorker()) answered.push(r.url());
+      if (issuedOffline.has(r.request()) && new URL(r.url()).pathname.startsWith('/v1/') && !r.fromServiceWorker())
+        answered.push(r.url());
     };
     context.on('response', onResponse);
     try {
@@ -190,7 +209,11 @@ describe('Digits PWA in Chromium', () => {
     await page.locator('#forget').click();
     await page.locator('#key').fill('flk_admin_nope.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
     await page.locator('#key-form button[type="submit"]').click();
-    await page.waitForFunction(() => /refused/.test(document.getElementById('key-message')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () => /refused/.test(document.getElementById('key-message')?.textContent ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
     await page.close();
   }, 120_000);
 });

@@ -39,14 +39,16 @@ export const CHROMIUM_ARGS = [
   '--use-webgpu-adapter=swiftshader',
 ];
 
-export const TEST_PAGE = '<!doctype html><meta charset="utf-8"><title>flock browser test</title><script src="/sdk/flock.min.js"></script>';
+export const TEST_PAGE =
+  '<!doctype html><meta charset="utf-8"><title>flock browser test</title><script src="/sdk/flock.min.js"></script>';
 
 function newestSourceMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -70,7 +72,10 @@ function removeStaleLock(lock: string): void {
 
 /** Build dist/flock unless a bundle newer than the sources exists. */
 export async function buildSdkOnce(): Promise<void> {
-  const fresh = () => existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs > Math.max(newestSourceMtime(join(ROOT, 'client')), newestSourceMtime(join(ROOT, 'shared')));
+  const fresh = () =>
+    existsSync(BUNDLE) &&
+    statSync(BUNDLE).mtimeMs >
+      Math.max(newestSourceMtime(join(ROOT, 'client')), newestSourceMtime(join(ROOT, 'shared')));
   const lock = join(ROOT, 'dist', '.flock-build-lock');
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
   for (;;) {
@@ -84,7 +89,8 @@ export async function buildSdkOnce(): Promise<void> {
     }
   }
   try {
-    if (!fresh()) execFileSync('npx', ['vite', 'build', '-c', 'client/vite.lib.config.ts'], { cwd: ROOT, stdio: 'pipe' });
+    if (!fresh())
+      execFileSync('npx', ['vite', 'build', '-c', 'client/vite.lib.config.ts'], { cwd: ROOT, stdio: 'pipe' });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -148,7 +154,8 @@ export async function startHarness(): Promise<BrowserHarness> {
       try {
         await writeModelDirectory(model, dir);
         const form = new FormData();
-        for (const name of ['model.json', 'weights.bin']) form.append(name, new Blob([readFileSync(join(dir, name))]), name);
+        for (const name of ['model.json', 'weights.bin'])
+          form.append(name, new Blob([readFileSync(join(dir, name))]), name);
         form.append('stage', 'production');
         const res = await fetch(`${origin}/v1/admin/models/${app}`, { method: 'POST', headers: auth, body: form });
         if (res.status !== 201) throw new Error(`model push answered ${res.status}: ${await res.text()}`);
@@ -158,13 +165,18 @@ export async function startHarness(): Promise<BrowserHarness> {
       }
     },
     async referenceModel(app, encoding) {
-      const reg = await fetch(`${origin}/v1/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app, platform: { runtime: 'node' } }) });
+      const reg = await fetch(`${origin}/v1/devices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ app, platform: { runtime: 'node' } }),
+      });
       const { token } = (await reg.json()) as { token: string };
       const device = { authorization: `Bearer ${token}` };
       const signed = (await (await fetch(`${origin}/v1/apps/${app}/manifest`, { headers: device })).json()) as {
         manifest: { modelTopologyHash: string; variants: { encoding: string; shards: { hash: string }[] }[] };
       };
-      const blob = async (hash: string) => new Uint8Array(await (await fetch(`${origin}/v1/blobs/${hash}`, { headers: device })).arrayBuffer());
+      const blob = async (hash: string) =>
+        new Uint8Array(await (await fetch(`${origin}/v1/blobs/${hash}`, { headers: device })).arrayBuffer());
       const variant = signed.manifest.variants.find((v) => v.encoding === encoding);
       if (!variant) throw new Error(`no ${encoding} variant`);
       const parts = await Promise.all(variant.shards.map((s) => blob(s.hash)));
@@ -175,8 +187,14 @@ export async function startHarness(): Promise<BrowserHarness> {
         at += p.length;
       }
       const tensors = decodeTensors(bytes);
-      const { topologyHash: _h, ...topology } = JSON.parse(new TextDecoder().decode(await blob(signed.manifest.modelTopologyHash))) as Record<string, unknown>;
-      return modelFromParts({ topology, weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })), weights: tensors.map((t) => t.data) });
+      const { topologyHash: _h, ...topology } = JSON.parse(
+        new TextDecoder().decode(await blob(signed.manifest.modelTopologyHash)),
+      ) as Record<string, unknown>;
+      return modelFromParts({
+        topology,
+        weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })),
+        weights: tensors.map((t) => t.data),
+      });
     },
     async close() {
       await browser.close().catch(() => {});
@@ -198,7 +216,11 @@ export function sampleInputs(count: number, size: number, seed = 7): number[][] 
 }
 
 /** Node-side predictions (tfjs cpu backend) for `inputs`, one row per input. */
-export async function predictInNode(model: tf.LayersModel, inputs: number[][], exampleShape: number[]): Promise<number[][]> {
+export async function predictInNode(
+  model: tf.LayersModel,
+  inputs: number[][],
+  exampleShape: number[],
+): Promise<number[][]> {
   const x = tf.tensor(inputs.flat(), [inputs.length, ...exampleShape]);
   const y = model.predict(x) as tf.Tensor;
   const rows = (await y.array()) as number[][];

@@ -44,14 +44,21 @@ describe('flock.min.js live updates over SSE', () => {
       w.flock = await Flock.connect({ url: location.origin, app: 'live-digits', backend: 'wasm', updateIntervalMs: 0 });
       w.flock.on('model-updated', ({ version }) => w.updated.push(version));
     });
-    await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.includes('/events')), null, { timeout: 10_000 }).catch(() => undefined);
+    await page
+      .waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.includes('/events')), null, {
+        timeout: 10_000,
+      })
+      .catch(() => undefined);
     await new Promise((r) => setTimeout(r, 1000)); // the stream is open and has said hello
 
     const model = createMnistModel('mlp-small', { seed: 22 });
     const started = Date.now();
     expect(await h.pushModel('live-digits', model)).toBe(2);
     model.dispose();
-    await page.waitForFunction(() => (window as unknown as { updated: number[] }).updated.includes(2), null, { timeout: 12_000, polling: 100 });
+    await page.waitForFunction(() => (window as unknown as { updated: number[] }).updated.includes(2), null, {
+      timeout: 12_000,
+      polling: 100,
+    });
     const seconds = (Date.now() - started) / 1000;
     const status = await page.evaluate(async () => {
       const w = window as unknown as { flock: Awaited<ReturnType<typeof Flock.connect>> };

@@ -19,7 +19,14 @@ const INPUT = sampleInputs(1, 784, 11)[0];
 
 type FlockWindow = Window & {
   flock: Awaited<ReturnType<typeof Flock.connect>>;
-  flockEvents: Array<{ type: string; during?: string; message?: string; code?: string; roundId?: string; uploaded?: boolean }>;
+  flockEvents: Array<{
+    type: string;
+    during?: string;
+    message?: string;
+    code?: string;
+    roundId?: string;
+    uploaded?: boolean;
+  }>;
   trainNow: boolean;
   goOffline: () => Promise<void>;
 };
@@ -87,17 +94,32 @@ describe('flock.min.js in Chromium: ETag, lost WebGPU device, offline outbox', (
       const w = window as unknown as FlockWindow;
       w.flockEvents = [];
       w.flock = await Flock.connect({ url: location.origin, app: 'digits', backend: 'webgpu', autoUpdate: false });
-      w.flock.on('error', (e) => w.flockEvents.push({ type: 'error', during: e.during, message: e.error.message, code: (e.error as { code?: string }).code }));
+      w.flock.on('error', (e) =>
+        w.flockEvents.push({
+          type: 'error',
+          during: e.during,
+          message: e.error.message,
+          code: (e.error as { code?: string }).code,
+        }),
+      );
       const before = await w.flock.predict(new Float32Array(input));
       const onWebgpu = { tf: Flock.tf.getBackend(), status: (await w.flock.status()).backend };
       const device = (Flock.tf.backend() as unknown as { device: { destroy(): void } }).device;
       device.destroy();
       const deadline = performance.now() + 20_000;
-      while (!w.flockEvents.some((e) => e.during === 'backend') && performance.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      while (!w.flockEvents.some((e) => e.during === 'backend') && performance.now() < deadline)
+        await new Promise((res) => setTimeout(res, 50));
       const after = await w.flock.predict(new Float32Array(input));
       const status = await w.flock.status();
       await w.flock.close();
-      return { onWebgpu, before: Array.from(before.probabilities), after: Array.from(after.probabilities), tfAfter: Flock.tf.getBackend(), status, events: w.flockEvents };
+      return {
+        onWebgpu,
+        before: Array.from(before.probabilities),
+        after: Array.from(after.probabilities),
+        tfAfter: Flock.tf.getBackend(),
+        status,
+        events: w.flockEvents,
+      };
     }, INPUT);
     expect(r.onWebgpu).toEqual({ tf: 'webgpu', status: 'webgpu' });
     expect(r.events).toHaveLength(1);
@@ -115,8 +137,21 @@ describe('flock.min.js in Chromium: ETag, lost WebGPU device, offline outbox', (
       method: 'POST',
       headers: auth(),
       body: JSON.stringify({
-        app: 'offline-digits', modelVersion: 1,
-        plan: { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 120, localEpochs: 3, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'int8' } },
+        app: 'offline-digits',
+        modelVersion: 1,
+        plan: {
+          population: 1,
+          clientsPerRound: 1,
+          minReports: 1,
+          overSelection: 1,
+          roundDeadlineSeconds: 120,
+          localEpochs: 3,
+          batchSize: 16,
+          learningRate: 0.1,
+          clipNorm: 5,
+          minExamples: 10,
+          updateEncoding: { encoding: 'int8' },
+        },
       }),
     });
     expect(res.status).toBe(201);
@@ -125,15 +160,26 @@ describe('flock.min.js in Chromium: ETag, lost WebGPU device, offline outbox', (
     // The page cuts its own network the moment the worker starts training, so the upload cannot race the switch.
     await page.exposeFunction('goOffline', () => context.setOffline(true));
     const data = loadMnist({ split: 'train', limit: 200 });
-    const images = Array.from({ length: data.count }, (_, i) => Array.from(data.images.subarray(i * 784, (i + 1) * 784)));
+    const images = Array.from({ length: data.count }, (_, i) =>
+      Array.from(data.images.subarray(i * 784, (i + 1) * 784)),
+    );
 
     await page.evaluate(
       async ({ taskId, images, labels }) => {
         const w = window as unknown as FlockWindow;
         w.flockEvents = [];
         w.trainNow = false;
-        w.flock = await Flock.connect({ url: location.origin, app: 'offline-digits', backend: 'wasm', autoUpdate: false, train: { tasks: [taskId], eligibility: () => w.trainNow, eligibilityPollMs: 100 } });
-        for (const type of ['round-started', 'round-finished'] as const) w.flock.on(type, (e) => w.flockEvents.push({ type, roundId: e.roundId, ...('uploaded' in e ? { uploaded: e.uploaded } : {}) }));
+        w.flock = await Flock.connect({
+          url: location.origin,
+          app: 'offline-digits',
+          backend: 'wasm',
+          autoUpdate: false,
+          train: { tasks: [taskId], eligibility: () => w.trainNow, eligibilityPollMs: 100 },
+        });
+        for (const type of ['round-started', 'round-finished'] as const)
+          w.flock.on(type, (e) =>
+            w.flockEvents.push({ type, roundId: e.roundId, ...('uploaded' in e ? { uploaded: e.uploaded } : {}) }),
+          );
         for (let i = 0; i < images.length; i++) await w.flock.record(new Float32Array(images[i]), labels[i]);
         new PerformanceObserver((list) => {
           if (list.getEntries().some((e) => e.name === 'flock:train-start')) void w.goOffline();
@@ -148,7 +194,10 @@ describe('flock.min.js in Chromium: ETag, lost WebGPU device, offline outbox', (
     const waitUntil = Date.now() + 60_000;
     let seen = { onLine: true, pendingUploads: 0 };
     while (!(seen.onLine === false && seen.pendingUploads >= 1) && Date.now() < waitUntil) {
-      seen = await page.evaluate(async () => ({ onLine: navigator.onLine, pendingUploads: (await (window as unknown as FlockWindow).flock.status()).pendingUploads }));
+      seen = await page.evaluate(async () => ({
+        onLine: navigator.onLine,
+        pendingUploads: (await (window as unknown as FlockWindow).flock.status()).pendingUploads,
+      }));
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(seen).toEqual({ onLine: false, pendingUploads: 1 });
@@ -158,11 +207,20 @@ describe('flock.min.js in Chromium: ETag, lost WebGPU device, offline outbox', (
     expect(roundId, JSON.stringify(offline)).toBeDefined();
 
     await context.setOffline(false);
-    await page.waitForFunction(() => (window as unknown as FlockWindow).flockEvents.some((e) => e.type === 'round-finished'), null, { timeout: 60_000, polling: 200 });
-    const online = await page.evaluate(async () => ({ events: (window as unknown as FlockWindow).flockEvents, status: await (window as unknown as FlockWindow).flock.status() }));
+    await page.waitForFunction(
+      () => (window as unknown as FlockWindow).flockEvents.some((e) => e.type === 'round-finished'),
+      null,
+      { timeout: 60_000, polling: 200 },
+    );
+    const online = await page.evaluate(async () => ({
+      events: (window as unknown as FlockWindow).flockEvents,
+      status: await (window as unknown as FlockWindow).flock.status(),
+    }));
     expect(online.events.find((e) => e.type === 'round-finished')).toMatchObject({ roundId, uploaded: true });
     expect(online.status.pendingUploads).toBe(0);
-    const rounds = (await (await fetch(`${h.origin}/v1/admin/tasks/${taskId}/rounds`, { headers: auth() })).json()) as { rounds: Array<{ id: string; reports: number }> };
+    const rounds = (await (await fetch(`${h.origin}/v1/admin/tasks/${taskId}/rounds`, { headers: auth() })).json()) as {
+      rounds: Array<{ id: string; reports: number }>;
+    };
     expect(rounds.rounds.find((r) => r.id === roundId)).toMatchObject({ reports: 1 });
     await page.evaluate(() => (window as unknown as FlockWindow).flock.close());
   }, 120_000);

@@ -11,17 +11,28 @@ import { predictInNode, sampleInputs, startHarness, type BrowserHarness } from '
 const INPUTS = sampleInputs(3, 784);
 const SHAPE = mnistInputShape('mlp-small');
 
-type PageRun = { rows: number[][]; tfBackend: string; status: { backend: string; encoding: string | null; modelVersion: number | null; deviceId: string | null } };
+type PageRun = {
+  rows: number[][];
+  tfBackend: string;
+  status: { backend: string; encoding: string | null; modelVersion: number | null; deviceId: string | null };
+};
 
 declare const Flock: typeof import('../../client/index.ts');
 
 /** Connect in the page (keeping the Flock on window.flock) and predict INPUTS. */
-function connectAndPredict(page: Page, options: { app: string; backend?: string; variant?: string; autoUpdate?: boolean }, inputs = INPUTS): Promise<PageRun> {
+function connectAndPredict(
+  page: Page,
+  options: { app: string; backend?: string; variant?: string; autoUpdate?: boolean },
+  inputs = INPUTS,
+): Promise<PageRun> {
   return page.evaluate(
     async ({ options, inputs }) => {
       const w = window as unknown as { flock?: Awaited<ReturnType<typeof Flock.connect>> };
       await w.flock?.close();
-      const flock = await Flock.connect({ url: location.origin, ...(options as { app: string; backend?: 'wasm' | 'webgpu'; variant?: 'fp32' }) });
+      const flock = await Flock.connect({
+        url: location.origin,
+        ...(options as { app: string; backend?: 'wasm' | 'webgpu'; variant?: 'fp32' }),
+      });
       w.flock = flock;
       const rows: number[][] = [];
       for (const x of inputs) rows.push(Array.from((await flock.predict(new Float32Array(x))).probabilities));
@@ -35,7 +46,9 @@ function expectClose(actual: number[][], expected: number[][], tolerance: number
   expect(actual.length).toBe(expected.length);
   actual.forEach((row, i) => {
     expect(row.length).toBe(expected[i].length);
-    row.forEach((v, j) => expect(Math.abs(v - expected[i][j]), `row ${i} class ${j}: ${v} vs ${expected[i][j]}`).toBeLessThan(tolerance));
+    row.forEach((v, j) =>
+      expect(Math.abs(v - expected[i][j]), `row ${i} class ${j}: ${v} vs ${expected[i][j]}`).toBeLessThan(tolerance),
+    );
   });
 }
 
@@ -103,10 +116,13 @@ describe('flock.min.js in Chromium', () => {
       const aborted: string[] = [];
       const answered: string[] = [];
       const coordinatorPath = (url: string) => /^\/(v1\/|healthz)/.test(new URL(url).pathname);
-      await context.route((url) => coordinatorPath(url.href), (route) => {
-        aborted.push(route.request().url());
-        return route.abort('internetdisconnected');
-      });
+      await context.route(
+        (url) => coordinatorPath(url.href),
+        (route) => {
+          aborted.push(route.request().url());
+          return route.abort('internetdisconnected');
+        },
+      );
       page.on('response', (r) => {
         if (coordinatorPath(r.url())) answered.push(r.url());
       });
@@ -120,7 +136,12 @@ describe('flock.min.js in Chromium', () => {
       expect(answered).toEqual([]);
       expect(aborted.every(coordinatorPath)).toBe(true);
       // And the coordinator really is unreachable from this page.
-      const reachable = await page.evaluate(() => fetch('/healthz').then(() => true, () => false));
+      const reachable = await page.evaluate(() =>
+        fetch('/healthz').then(
+          () => true,
+          () => false,
+        ),
+      );
       expect(reachable).toBe(false);
     } finally {
       await context.close();

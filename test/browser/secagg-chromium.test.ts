@@ -34,12 +34,26 @@ let page: Page;
 beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), 'flock-secagg-page-'));
   await build({
-    configFile: false, logLevel: 'silent', root: join(import.meta.dirname, '..', '..'),
-    build: { outDir, emptyOutDir: true, minify: false, lib: { entry: join(import.meta.dirname, 'secagg-page.fixture.ts'), formats: ['iife'], name: 'SecAgg', fileName: () => 'secagg.js' } },
+    configFile: false,
+    logLevel: 'silent',
+    root: join(import.meta.dirname, '..', '..'),
+    build: {
+      outDir,
+      emptyOutDir: true,
+      minify: false,
+      lib: {
+        entry: join(import.meta.dirname, 'secagg-page.fixture.ts'),
+        formats: ['iife'],
+        name: 'SecAgg',
+        fileName: () => 'secagg.js',
+      },
+    },
   });
   const script = readFileSync(join(outDir, 'secagg.js'));
   const site = new Hono();
-  site.get('/', (c) => c.html('<!doctype html><meta charset="utf-8"><title>secagg</title><script src="/secagg.js"></script>'));
+  site.get('/', (c) =>
+    c.html('<!doctype html><meta charset="utf-8"><title>secagg</title><script src="/secagg.js"></script>'),
+  );
   site.get('/secagg.js', (c) => c.body(script, 200, { 'content-type': 'text/javascript' }));
   server = await new Promise((ready) => {
     const s = serve({ fetch: site.fetch, port: 0, hostname: '127.0.0.1' }, () => ready(s));
@@ -62,7 +76,9 @@ describe('shared/secagg in Chromium', () => {
     const seed = Uint8Array.from(SEED);
     const node = {
       vector: Array.from(await maskStream(seed, selfMaskContext('round-1', 'device-a'), 8)),
-      pair: bytesToHex(new Uint8Array((await maskStream(seed, pairContext('round-7', 'device-b', 'device-a'), 5000)).buffer)),
+      pair: bytesToHex(
+        new Uint8Array((await maskStream(seed, pairContext('round-7', 'device-b', 'device-a'), 5000)).buffer),
+      ),
     };
     const browserSide = await page.evaluate(async (s) => {
       const seedBytes = Uint8Array.from(s);
@@ -72,7 +88,9 @@ describe('shared/secagg in Chromium', () => {
         pair: Array.from(new Uint8Array(pair.buffer), (b) => b.toString(16).padStart(2, '0')).join(''),
       };
     }, SEED);
-    expect(node.vector).toEqual([3405871230, 3223983550, 2148707383, 3394171072, 2425349445, 1776833896, 1862339063, 2231115679]);
+    expect(node.vector).toEqual([
+      3405871230, 3223983550, 2148707383, 3394171072, 2425349445, 1776833896, 1862339063, 2231115679,
+    ]);
     expect(browserSide.vector).toEqual(node.vector);
     expect(browserSide.pair).toBe(node.pair);
   });
@@ -83,28 +101,46 @@ describe('shared/secagg in Chromium', () => {
     const chromiumSide = await page.evaluate(async (peer) => {
       const keys = await SecAgg.generateX25519();
       const secret = await SecAgg.agree(keys.privateKey, await SecAgg.importPublicKey(peer, 'node'), 'node');
-      return { publicKey: await SecAgg.exportPublicKey(keys.publicKey), secret: Array.from(secret, (b) => b.toString(16).padStart(2, '0')).join('') };
+      return {
+        publicKey: await SecAgg.exportPublicKey(keys.publicKey),
+        secret: Array.from(secret, (b) => b.toString(16).padStart(2, '0')).join(''),
+      };
     }, nodePublic);
-    const nodeSecret = bytesToHex(await agree(nodeKeys.privateKey, await importPublicKey(chromiumSide.publicKey, 'chromium'), 'chromium'));
+    const nodeSecret = bytesToHex(
+      await agree(nodeKeys.privateKey, await importPublicKey(chromiumSide.publicKey, 'chromium'), 'chromium'),
+    );
     expect(chromiumSide.secret).toMatch(/^[0-9a-f]{64}$/);
     expect(chromiumSide.secret).toBe(nodeSecret);
   });
 
   it('runs a whole round of 10 devices (one drops before its masked input) and unmasks to the plain sum', async () => {
     const rand = testPrng(5);
-    const inputs = Array.from({ length: 10 }, () => Array.from(quantise(Float32Array.from({ length: D }, () => (rand() - 0.5) * 0.2), Q)));
+    const inputs = Array.from({ length: 10 }, () =>
+      Array.from(
+        quantise(
+          Float32Array.from({ length: D }, () => (rand() - 0.5) * 0.2),
+          Q,
+        ),
+      ),
+    );
     const outcome = await page.evaluate(async (xs) => {
       const round = await SecAgg.runInMemoryRound({
         inputs: xs.map((x) => Uint32Array.from(x)),
         parameters: (n: number) => ({ neighbours: n - 1, threshold: SecAgg.safeThreshold(n - 1, 0), colluders: 0 }),
         drops: { 'masked-input': new Set([SecAgg.deviceIdAt(3)]) },
       });
-      return { error: round.error?.message ?? null, survivors: round.result?.survivors ?? [], dropped: round.result?.dropped ?? [], sum: Array.from(round.result?.sum ?? []) };
+      return {
+        error: round.error?.message ?? null,
+        survivors: round.result?.survivors ?? [],
+        dropped: round.result?.dropped ?? [],
+        sum: Array.from(round.result?.sum ?? []),
+      };
     }, inputs);
     expect(outcome.error).toBeNull();
     expect(outcome.dropped).toEqual(['device-0003']);
     const plain = new Uint32Array(D);
-    for (const id of outcome.survivors) for (let i = 0; i < D; i++) plain[i] += inputs[Number(id.slice('device-'.length))][i];
+    for (const id of outcome.survivors)
+      for (let i = 0; i < D; i++) plain[i] += inputs[Number(id.slice('device-'.length))][i];
     expect(outcome.survivors).toHaveLength(9);
     expect(outcome.sum).toEqual(Array.from(plain));
   }, 120_000);

@@ -9,7 +9,13 @@
  */
 import type { BrowserContext, Page, Response, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpFetcher, mnistModelFiles, pushModel, registerDevice, type FleetDevice } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  type FleetDevice,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import { drawOne, predictedLabel, startDemo, type DemoFixture } from './demo-fixture.ts';
 
 interface RoundView {
@@ -24,8 +30,17 @@ describe('service-worker background sync', () => {
   let context: BrowserContext;
   const admin = () => ({ authorization: `Bearer ${demo.adminKey}`, 'content-type': 'application/json' });
   const versions = async () =>
-    ((await (await fetch(`${demo.origin}/v1/admin/models/digits/versions`, { headers: admin() })).json()) as { versions: Array<{ version: number }> }).versions.map((v) => v.version);
-  const rounds = async (taskId: string) => ((await (await fetch(`${demo.origin}/v1/admin/tasks/${taskId}/rounds`, { headers: admin() })).json()) as { rounds: RoundView[] }).rounds;
+    (
+      (await (await fetch(`${demo.origin}/v1/admin/models/digits/versions`, { headers: admin() })).json()) as {
+        versions: Array<{ version: number }>;
+      }
+    ).versions.map((v) => v.version);
+  const rounds = async (taskId: string) =>
+    (
+      (await (await fetch(`${demo.origin}/v1/admin/tasks/${taskId}/rounds`, { headers: admin() })).json()) as {
+        rounds: RoundView[];
+      }
+    ).rounds;
 
   beforeAll(async () => {
     demo = await startDemo();
@@ -44,7 +59,18 @@ describe('service-worker background sync', () => {
       body: JSON.stringify({
         app: 'digits',
         modelVersion: 1,
-        plan: { population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 300, localEpochs: 1, batchSize: 4, learningRate: 0.05, clipNorm: 5, minExamples: 1 },
+        plan: {
+          population: 1,
+          clientsPerRound: 1,
+          minReports: 1,
+          overSelection: 1,
+          roundDeadlineSeconds: 300,
+          localEpochs: 1,
+          batchSize: 4,
+          learningRate: 0.05,
+          clipNorm: 5,
+          minExamples: 1,
+        },
       }),
     });
     expect(created.status).toBe(201);
@@ -61,7 +87,9 @@ describe('service-worker background sync', () => {
       await drawOne(page);
       await predictedLabel(page);
       await page.locator('#correct-buttons button[data-digit="1"]').click();
-      await page.waitForFunction((n) => document.getElementById('examples')?.textContent === String(n), i, { timeout: 15_000 });
+      await page.waitForFunction((n) => document.getElementById('examples')?.textContent === String(n), i, {
+        timeout: 15_000,
+      });
     }
 
     // Name the task to the worker (the worker answers on the port once it has kept it).
@@ -73,10 +101,17 @@ describe('service-worker background sync', () => {
           clearTimeout(timer);
           resolve(e.data);
         };
-        navigator.serviceWorker.controller!.postMessage({ type: 'train-config', meta: { id: 'cfg1', sentAt: Date.now() }, payload: { tasks: [id] } }, [channel.port2]);
+        navigator.serviceWorker.controller!.postMessage(
+          { type: 'train-config', meta: { id: 'cfg1', sentAt: Date.now() }, payload: { tasks: [id] } },
+          [channel.port2],
+        );
       });
     }, taskId);
-    expect(reply).toMatchObject({ type: 'train-config-result', meta: { id: 'cfg1', answeredBy: 'service-worker' }, payload: { tasks: [taskId] } });
+    expect(reply).toMatchObject({
+      type: 'train-config-result',
+      meta: { id: 'cfg1', answeredBy: 'service-worker' },
+      payload: { tasks: [taskId] },
+    });
 
     // A DevTools session on a blank page outlives the demo page.
     const blank = await context.newPage();
@@ -87,11 +122,17 @@ describe('service-worker background sync', () => {
     await page.close();
     expect(context.pages().filter((p) => p.url().startsWith(demo.origin))).toEqual([]);
     const until = Date.now() + 10_000;
-    while (!registrations.some((r) => r.scopeURL.startsWith(demo.origin) && !r.isDeleted) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    while (!registrations.some((r) => r.scopeURL.startsWith(demo.origin) && !r.isDeleted) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 100));
     const registration = registrations.find((r) => r.scopeURL.startsWith(demo.origin) && !r.isDeleted);
     expect(registration, 'the demo origin has a service-worker registration').toBeDefined();
 
-    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: demo.origin, registrationId: registration!.registrationId, tag: 'flock-train', lastChance: false });
+    await cdp.send('ServiceWorker.dispatchSyncEvent', {
+      origin: demo.origin,
+      registrationId: registration!.registrationId,
+      tag: 'flock-train',
+      lastChance: false,
+    });
 
     const deadline = Date.now() + 150_000;
     while (!(await versions()).includes(2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
@@ -124,7 +165,14 @@ describe('automatic rollback seen by a browser client', () => {
     const started = await f('/v1/admin/rollouts', {
       method: 'POST',
       headers: admin(),
-      body: JSON.stringify({ app: 'digits', candidateVersion: 2, stages: [50], minStageSeconds: 0, minSamples: 3, metrics: { accuracy: { minSamples: 50 } } }),
+      body: JSON.stringify({
+        app: 'digits',
+        candidateVersion: 2,
+        stages: [50],
+        minStageSeconds: 0,
+        minSamples: 3,
+        metrics: { accuracy: { minSamples: 50 } },
+      }),
     });
     expect(started.status).toBe(201);
     const rolloutId = ((await started.json()) as { id: string }).id;
@@ -149,13 +197,29 @@ describe('automatic rollback seen by a browser client', () => {
     for (let i = 0; i < 30; i++) fleet.push(await registerDevice(f, 'digits'));
     const at = new Date().toISOString();
     for (const d of fleet) {
-      const m = ((await (await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${d.token}` } })).json()) as { manifest: { version: number; generation: number; rollout?: { cohort: string } } }).manifest;
+      const m = (
+        (await (await f('/v1/apps/digits/manifest', { headers: { authorization: `Bearer ${d.token}` } })).json()) as {
+          manifest: { version: number; generation: number; rollout?: { cohort: string } };
+        }
+      ).manifest;
       const correct = m.rollout?.cohort === 'canary' ? 60 : 90;
       const events = [
-        { at, type: 'model-loaded', version: m.version, generation: m.generation, encoding: 'int8', backend: 'wasm', fromCache: false },
+        {
+          at,
+          type: 'model-loaded',
+          version: m.version,
+          generation: m.generation,
+          encoding: 'int8',
+          backend: 'wasm',
+          fromCache: false,
+        },
         { at, type: 'feedback', correct, incorrect: 100 - correct },
       ];
-      const sent = await f('/v1/telemetry', { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: m.version, events }) });
+      const sent = await f('/v1/telemetry', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: m.version, events }),
+      });
       expect(sent.status).toBe(202);
     }
     const { action, rollout } = await demo.coordinator.deps.rollouts.evaluate(rolloutId);
@@ -165,7 +229,11 @@ describe('automatic rollback seen by a browser client', () => {
     // Online, the page hears the rollback on its next start and goes back to v1 (kept in IndexedDB) ...
     await canaryPage.reload();
     await canaryPage.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
-    await canaryPage.waitForFunction(() => /^v1/.test(document.getElementById('version')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await canaryPage.waitForFunction(
+      () => /^v1/.test(document.getElementById('version')?.textContent ?? ''),
+      undefined,
+      { timeout: 60_000 },
+    );
     // ... and offline it starts on v1 from the device store.
     // Offline is proven by the request log, not navigator.onLine (some Chromium
     // builds keep it true under emulation): coordinator API requests are aborted

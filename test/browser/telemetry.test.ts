@@ -42,7 +42,12 @@ describe('flock.min.js telemetry', () => {
     const page = await context.newPage();
     await page.goto(h.origin);
     const result = await page.evaluate(async (inputs) => {
-      const flock = await Flock.connect({ url: location.origin, app: 'telemetry-digits', backend: 'wasm', autoUpdate: false });
+      const flock = await Flock.connect({
+        url: location.origin,
+        app: 'telemetry-digits',
+        backend: 'wasm',
+        autoUpdate: false,
+      });
       const labels: number[] = [];
       for (const input of inputs) labels.push((await flock.predict(new Float32Array(input))).label);
       // Two corrections agree with the model, one does not.
@@ -71,7 +76,7 @@ describe('flock.min.js telemetry', () => {
     expect(features.features).toHaveLength(16);
   }, 120_000);
 
-  it('runs a rollout\'s shadow version on sampled predictions and reports agreement, never its answers', async () => {
+  it("runs a rollout's shadow version on sampled predictions and reports agreement, never its answers", async () => {
     for (const seed of [10, 11]) {
       const model = createMnistModel('mlp-small', { seed });
       const res = await h.pushModel('telemetry-digits', model);
@@ -80,21 +85,46 @@ describe('flock.min.js telemetry', () => {
     }
     // pushModel promotes to production: put v1 back as production, v2 candidate, v3 the shadow.
     const admin = { authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/json' };
-    for (const [version, stage] of [[1, 'production'], [2, 'candidate'], [3, 'candidate']] as const) {
-      const r = await fetch(`${h.origin}/v1/admin/models/telemetry-digits/versions/${version}/stage`, { method: 'POST', headers: admin, body: JSON.stringify({ stage }) });
+    for (const [version, stage] of [
+      [1, 'production'],
+      [2, 'candidate'],
+      [3, 'candidate'],
+    ] as const) {
+      const r = await fetch(`${h.origin}/v1/admin/models/telemetry-digits/versions/${version}/stage`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ stage }),
+      });
       expect(r.status).toBe(200);
     }
-    const started = await fetch(`${h.origin}/v1/admin/rollouts`, { method: 'POST', headers: admin, body: JSON.stringify({ app: 'telemetry-digits', candidateVersion: 2, stages: [1], shadow: { version: 3, sampleRate: 1 } }) });
+    const started = await fetch(`${h.origin}/v1/admin/rollouts`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        app: 'telemetry-digits',
+        candidateVersion: 2,
+        stages: [1],
+        shadow: { version: 3, sampleRate: 1 },
+      }),
+    });
     expect(started.status).toBe(201);
 
     context = await h.browser.newContext();
     await context.addInitScript(NAME_SHIM);
     const shadowAnswers: number[] = [];
-    context.on('response', (r) => void (r.url().endsWith('/v1/apps/telemetry-digits/shadow') && shadowAnswers.push(r.status())));
+    context.on(
+      'response',
+      (r) => void (r.url().endsWith('/v1/apps/telemetry-digits/shadow') && shadowAnswers.push(r.status())),
+    );
     const page = await context.newPage();
     await page.goto(h.origin);
     const shown = await page.evaluate(async (inputs) => {
-      const flock = await Flock.connect({ url: location.origin, app: 'telemetry-digits', backend: 'wasm', autoUpdate: false });
+      const flock = await Flock.connect({
+        url: location.origin,
+        app: 'telemetry-digits',
+        backend: 'wasm',
+        autoUpdate: false,
+      });
       await flock.checkForUpdate(); // also picks up the shadow assignment
       await new Promise((r) => setTimeout(r, 1500)); // the shadow model loads in the background
       const labels: number[] = [];
@@ -109,7 +139,12 @@ describe('flock.min.js telemetry', () => {
     expect(shadowAnswers.length).toBeGreaterThan(0);
     expect(shadowAnswers.every((status) => status === 200)).toBe(true);
 
-    const events = await h.coordinator.deps.store.listTelemetry({ app: 'telemetry-digits', version: shown.version!, kind: 'shadow', limit: 100 });
+    const events = await h.coordinator.deps.store.listTelemetry({
+      app: 'telemetry-digits',
+      version: shown.version!,
+      kind: 'shadow',
+      limit: 100,
+    });
     expect(events.length).toBeGreaterThanOrEqual(1);
     const shadow = events[events.length - 1].payload as { shadowVersion: number; count: number; agreed: number };
     expect(shadow.shadowVersion).toBe(3);

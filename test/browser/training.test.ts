@@ -29,7 +29,16 @@ const EXAMPLES = 48;
 function smallCnn(): tf.LayersModel {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   const model = tf.sequential({ name: 'small_cnn' });
-  model.add(tf.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: init(1) }));
+  model.add(
+    tf.layers.conv2d({
+      name: 'conv1',
+      inputShape: [28, 28, 1],
+      filters: 8,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: init(1),
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2, strides: 2 }));
   model.add(tf.layers.flatten({ name: 'flatten' }));
   model.add(tf.layers.dense({ name: 'output', units: 10, activation: 'softmax', kernelInitializer: init(2) }));
@@ -61,7 +70,15 @@ async function joinTask(page: Page, taskId: string, images: number[][], labels: 
         train: { tasks: [taskId], eligibility: () => w.trainNow, eligibilityPollMs: 100 },
       });
       for (const type of ['round-started', 'round-finished', 'error'] as const) {
-        w.flock.on(type, (e) => w.flockEvents.push({ type, at: performance.now(), ...('roundId' in e ? { roundId: e.roundId } : {}), ...('uploaded' in e ? { uploaded: e.uploaded } : {}), ...('error' in e ? { message: e.error.message } : {}) }));
+        w.flock.on(type, (e) =>
+          w.flockEvents.push({
+            type,
+            at: performance.now(),
+            ...('roundId' in e ? { roundId: e.roundId } : {}),
+            ...('uploaded' in e ? { uploaded: e.uploaded } : {}),
+            ...('error' in e ? { message: e.error.message } : {}),
+          }),
+        );
       }
       for (let i = 0; i < images.length; i++) await w.flock.record(new Float32Array(images[i]), labels[i]);
       // Installed after the model loaded and the examples were stored, before training may start.
@@ -90,7 +107,13 @@ async function pageResult(page: Page) {
     const w = window as unknown as TrainWindow;
     const mark = (name: string) => performance.getEntriesByName(name, 'mark')[0]?.startTime ?? Number.NaN;
     const worker = { start: mark('flock:train-start'), end: mark('flock:train-end') };
-    return { events: w.flockEvents, longTasks: w.longTasks, startedAt: w.trainingStartedAt, worker, status: await w.flock.status() };
+    return {
+      events: w.flockEvents,
+      longTasks: w.longTasks,
+      startedAt: w.trainingStartedAt,
+      worker,
+      status: await w.flock.status(),
+    };
   });
 }
 
@@ -99,14 +122,25 @@ describe('federated training in Chromium', () => {
   const contexts: BrowserContext[] = [];
   const auth = () => ({ authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/json' });
   const createTask = async (plan: Record<string, unknown>) => {
-    const res = await fetch(`${h.origin}/v1/admin/tasks`, { method: 'POST', headers: auth(), body: JSON.stringify({ app: APP, modelVersion: 1, plan }) });
+    const res = await fetch(`${h.origin}/v1/admin/tasks`, {
+      method: 'POST',
+      headers: auth(),
+      body: JSON.stringify({ app: APP, modelVersion: 1, plan }),
+    });
     expect(res.status).toBe(201);
     return ((await res.json()) as { id: string }).id;
   };
-  const versions = async () => ((await (await fetch(`${h.origin}/v1/admin/models/${APP}/versions`, { headers: auth() })).json()) as { versions: Array<{ version: number }> }).versions.map((v) => v.version);
+  const versions = async () =>
+    (
+      (await (await fetch(`${h.origin}/v1/admin/models/${APP}/versions`, { headers: auth() })).json()) as {
+        versions: Array<{ version: number }>;
+      }
+    ).versions.map((v) => v.version);
   const mnist = (offset: number) => {
     const data = loadMnist({ split: 'train', offset, limit: EXAMPLES });
-    const images = Array.from({ length: data.count }, (_, i) => Array.from(data.images.subarray(i * 784, (i + 1) * 784)));
+    const images = Array.from({ length: data.count }, (_, i) =>
+      Array.from(data.images.subarray(i * 784, (i + 1) * 784)),
+    );
     return { images, labels: Array.from(data.labels) };
   };
   const newPage = async () => {
@@ -131,15 +165,34 @@ describe('federated training in Chromium', () => {
 
   it('three devices train a CNN on wasm in workers, one round closes with a new version', async () => {
     const taskId = await createTask({
-      population: 3, clientsPerRound: 3, minReports: 3, overSelection: 1, roundDeadlineSeconds: 120,
-      localEpochs: 1, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'int8' },
+      population: 3,
+      clientsPerRound: 3,
+      minReports: 3,
+      overSelection: 1,
+      roundDeadlineSeconds: 120,
+      localEpochs: 1,
+      batchSize: 16,
+      learningRate: 0.1,
+      clipNorm: 5,
+      minExamples: 10,
+      updateEncoding: { encoding: 'int8' },
     });
     const pages = await Promise.all([0, 1, 2].map(() => newPage().then((p) => p.page)));
-    await Promise.all(pages.map((page, i) => {
-      const { images, labels } = mnist(i * EXAMPLES);
-      return joinTask(page, taskId, images, labels);
-    }));
-    await Promise.all(pages.map((page) => page.waitForFunction(() => (window as unknown as TrainWindow).flockEvents.some((e) => e.type === 'round-finished'), null, { timeout: 120_000, polling: 200 })));
+    await Promise.all(
+      pages.map((page, i) => {
+        const { images, labels } = mnist(i * EXAMPLES);
+        return joinTask(page, taskId, images, labels);
+      }),
+    );
+    await Promise.all(
+      pages.map((page) =>
+        page.waitForFunction(
+          () => (window as unknown as TrainWindow).flockEvents.some((e) => e.type === 'round-finished'),
+          null,
+          { timeout: 120_000, polling: 200 },
+        ),
+      ),
+    );
 
     const results = await Promise.all(pages.map(pageResult));
     const roundIds = new Set<string>();
@@ -148,7 +201,12 @@ describe('federated training in Chromium', () => {
       const finished = r.events.find((e) => e.type === 'round-finished');
       expect(finished).toMatchObject({ uploaded: true });
       roundIds.add(finished!.roundId!);
-      expect(r.status).toMatchObject({ backend: 'wasm', trainingBackend: 'wasm', pendingUploads: 0, examples: EXAMPLES });
+      expect(r.status).toMatchObject({
+        backend: 'wasm',
+        trainingBackend: 'wasm',
+        pendingUploads: 0,
+        examples: EXAMPLES,
+      });
     }
     expect(roundIds.size).toBe(1);
 
@@ -156,19 +214,38 @@ describe('federated training in Chromium', () => {
     const until = Date.now() + 30_000;
     while (!(await versions()).includes(2) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     expect(await versions()).toContain(2);
-    const rounds = (await (await fetch(`${h.origin}/v1/admin/tasks/${taskId}/rounds`, { headers: auth() })).json()) as { rounds: Array<{ id: string; reports: number; state: string; resultVersion: number | null }> };
-    expect(rounds.rounds.find((r) => r.id === [...roundIds][0])).toMatchObject({ state: 'closed', reports: 3, resultVersion: 2 });
+    const rounds = (await (await fetch(`${h.origin}/v1/admin/tasks/${taskId}/rounds`, { headers: auth() })).json()) as {
+      rounds: Array<{ id: string; reports: number; state: string; resultVersion: number | null }>;
+    };
+    expect(rounds.rounds.find((r) => r.id === [...roundIds][0])).toMatchObject({
+      state: 'closed',
+      reports: 3,
+      resultVersion: 2,
+    });
   }, 170_000);
 
   it('one device trains the CNN on wasm without blocking its main thread', async () => {
     const taskId = await createTask({
-      population: 1, clientsPerRound: 1, minReports: 1, overSelection: 1, roundDeadlineSeconds: 120,
-      localEpochs: 30, batchSize: 16, learningRate: 0.1, clipNorm: 5, minExamples: 10, updateEncoding: { encoding: 'topk', topkFraction: 0.1 },
+      population: 1,
+      clientsPerRound: 1,
+      minReports: 1,
+      overSelection: 1,
+      roundDeadlineSeconds: 120,
+      localEpochs: 30,
+      batchSize: 16,
+      learningRate: 0.1,
+      clipNorm: 5,
+      minExamples: 10,
+      updateEncoding: { encoding: 'topk', topkFraction: 0.1 },
     });
     const { page } = await newPage();
     const { images, labels } = mnist(3 * EXAMPLES);
     await joinTask(page, taskId, images, labels);
-    await page.waitForFunction(() => (window as unknown as TrainWindow).flockEvents.some((e) => e.type === 'round-finished'), null, { timeout: 120_000, polling: 200 });
+    await page.waitForFunction(
+      () => (window as unknown as TrainWindow).flockEvents.some((e) => e.type === 'round-finished'),
+      null,
+      { timeout: 120_000, polling: 200 },
+    );
     const r = await pageResult(page);
     expect(r.events.filter((e) => e.type === 'error')).toEqual([]);
     const started = r.events.find((e) => e.type === 'round-started')!;
@@ -206,6 +283,8 @@ describe('federated training in Chromium', () => {
     const controlShare = totalBlockingMs(control.longTasks, control.from, control.to) / (control.to - control.from);
     expect(controlShare, JSON.stringify(control)).toBeGreaterThan(0.5);
     // Reported, not asserted: long tasks in the whole round (check-in, blob fetch, outbox, upload) on this shared box.
-    console.info(`[training.test] worker trained ${Math.round(trainMs)} ms, main thread blocked ${Math.round(blockedMs)} ms of it (control: ${(100 * controlShare).toFixed(0)}%); long tasks during the round: ${JSON.stringify(r.longTasks.filter((t) => t.start + t.duration >= started.at && t.start <= finished.at))}`);
+    console.info(
+      `[training.test] worker trained ${Math.round(trainMs)} ms, main thread blocked ${Math.round(blockedMs)} ms of it (control: ${(100 * controlShare).toFixed(0)}%); long tasks during the round: ${JSON.stringify(r.longTasks.filter((t) => t.start + t.duration >= started.at && t.start <= finished.at))}`,
+    );
   }, 150_000);
 });

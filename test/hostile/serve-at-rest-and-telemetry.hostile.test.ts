@@ -23,12 +23,18 @@ let dataDir: string;
 const admin = { authorization: `Bearer ${adminKey}` };
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
 }
 
 async function register(app: string): Promise<{ deviceId: string; token: string }> {
-  const res = await fetch(`${proc.base}/v1/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app, platform: { runtime: 'node' } }) });
+  const res = await fetch(`${proc.base}/v1/devices`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ app, platform: { runtime: 'node' } }),
+  });
   expect(res.status).toBe(201);
   return (await res.json()) as { deviceId: string; token: string };
 }
@@ -56,7 +62,9 @@ afterAll(async () => {
     await proc.exited;
   }
   if (dataDir) await rm(join(dataDir, '..'), { recursive: true, force: true });
-  console.info(`\nhostile flock serve (at rest, telemetry, blobs, topology):\n${figures.map((f) => `  ${f}`).join('\n')}`);
+  console.info(
+    `\nhostile flock serve (at rest, telemetry, blobs, topology):\n${figures.map((f) => `  ${f}`).join('\n')}`,
+  );
 });
 
 describe('a real flock serve under hostile devices and files', () => {
@@ -70,9 +78,12 @@ describe('a real flock serve under hostile devices and files', () => {
     expect(await mode(join(dataDir, 'blobs', shard, blob))).toBe(0o600);
     const key = JSON.parse(readFileSync(join(dataDir, 'manifest-signing-key.json'), 'utf8')) as { privateKey: string };
     for (const f of ['flock.db', 'flock.db-wal']) {
-      if (existsSync(join(dataDir, f))) expect(readFileSync(join(dataDir, f)).includes(Buffer.from(key.privateKey))).toBe(false);
+      if (existsSync(join(dataDir, f)))
+        expect(readFileSync(join(dataDir, f)).includes(Buffer.from(key.privateKey))).toBe(false);
     }
-    figures.push(`at rest: data 0${(await mode(dataDir)).toString(8)}, flock.db 0${(await mode(join(dataDir, 'flock.db'))).toString(8)}, signing key in its own 0600 file, 0 copies of it in the database`);
+    figures.push(
+      `at rest: data 0${(await mode(dataDir)).toString(8)}, flock.db 0${(await mode(join(dataDir, 'flock.db'))).toString(8)}, signing key in its own 0600 file, 0 copies of it in the database`,
+    );
   });
 
   it('answers 24 parallel 63 MB uploads to a round that does not exist without reading them (RSS grows < 100 MB)', async () => {
@@ -85,7 +96,15 @@ describe('a real flock serve under hostile devices and files', () => {
     const meta = JSON.stringify(updateMeta('rnd_nope', d.deviceId));
     const statuses = await Promise.all(
       Array.from({ length: 24 }, () =>
-        fetch(`${proc.base}/v1/rounds/rnd_nope/updates`, { method: 'PUT', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/octet-stream', 'flock-update-meta': meta }, body })
+        fetch(`${proc.base}/v1/rounds/rnd_nope/updates`, {
+          method: 'PUT',
+          headers: {
+            authorization: `Bearer ${d.token}`,
+            'content-type': 'application/octet-stream',
+            'flock-update-meta': meta,
+          },
+          body,
+        })
           .then(async (r) => (await r.arrayBuffer(), r.status))
           .catch(() => 'closed'),
       ),
@@ -95,16 +114,24 @@ describe('a real flock serve under hostile devices and files', () => {
     expect(answered.length).toBeGreaterThan(0);
     for (const s of answered) expect(s).toBe(404);
     expect(peak - before).toBeLessThan(100);
-    figures.push(`upload flood: 24 x 63 MB to a missing round -> ${answered.length} answered ${[...new Set(answered)].join('/')}, ${statuses.length - answered.length} cut off; server RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MB (was 545 -> 1475)`);
+    figures.push(
+      `upload flood: 24 x 63 MB to a missing round -> ${answered.length} answered ${[...new Set(answered)].join('/')}, ${statuses.length - answered.length} cut off; server RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MB (was 545 -> 1475)`,
+    );
   }, 120_000);
 
   it('serves a device only the blobs of its own app', async () => {
     const inbox = await register('inbox');
     const digits = await register('digits');
-    const manifest = (await (await fetch(`${proc.base}/v1/apps/digits/manifest`, { headers: { authorization: `Bearer ${digits.token}` } })).json()) as { manifest: { variants: { sha256: string }[] } };
+    const manifest = (await (
+      await fetch(`${proc.base}/v1/apps/digits/manifest`, { headers: { authorization: `Bearer ${digits.token}` } })
+    ).json()) as { manifest: { variants: { sha256: string }[] } };
     const hash = manifest.manifest.variants[0].sha256;
-    expect((await fetch(`${proc.base}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${digits.token}` } })).status).toBe(200);
-    expect((await fetch(`${proc.base}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${inbox.token}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${proc.base}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${digits.token}` } })).status,
+    ).toBe(200);
+    expect(
+      (await fetch(`${proc.base}/v1/blobs/${hash}`, { headers: { authorization: `Bearer ${inbox.token}` } })).status,
+    ).toBe(404);
     figures.push("blobs: a device of 'inbox' asking for a 'digits' weight blob gets 404 (the owner gets 200)");
   });
 
@@ -112,7 +139,10 @@ describe('a real flock serve under hostile devices and files', () => {
     const bad = await fetch(`${proc.base}/%`);
     expect(bad.status).toBe(400);
     const d = await register('digits');
-    expect((await fetch(`${proc.base}/v1/apps/%E0%A4%A/manifest`, { headers: { authorization: `Bearer ${d.token}` } })).status).toBe(400);
+    expect(
+      (await fetch(`${proc.base}/v1/apps/%E0%A4%A/manifest`, { headers: { authorization: `Bearer ${d.token}` } }))
+        .status,
+    ).toBe(400);
     const page = await fetch(`${proc.base}/healthz`);
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
@@ -122,36 +152,66 @@ describe('a real flock serve under hostile devices and files', () => {
   it('refuses a 909-byte model.json declaring a 20000x20000 Dense layer without allocating it', async () => {
     const json = {
       format: 'layers-model',
-      modelTopology: { class_name: 'Sequential', config: { name: 'huge', layers: [{ class_name: 'Dense', config: { name: 'd', units: 20000, use_bias: false, batch_input_shape: [null, 20000] } }] } },
+      modelTopology: {
+        class_name: 'Sequential',
+        config: {
+          name: 'huge',
+          layers: [
+            {
+              class_name: 'Dense',
+              config: { name: 'd', units: 20000, use_bias: false, batch_input_shape: [null, 20000] },
+            },
+          ],
+        },
+      },
       weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'd/kernel', shape: [1, 1], dtype: 'float32' }] }],
     };
     const before = rssMb(proc.child.pid!);
-    const res = await push('huge', new Map([['model.json', new TextEncoder().encode(JSON.stringify(json))], ['weights.bin', new Uint8Array(4)]]), 'candidate');
+    const res = await push(
+      'huge',
+      new Map([
+        ['model.json', new TextEncoder().encode(JSON.stringify(json))],
+        ['weights.bin', new Uint8Array(4)],
+      ]),
+      'candidate',
+    );
     const after = rssMb(proc.child.pid!);
     expect(res.status).toBe(422);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/asks for weight kernel of shape \[20000, 20000\]/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /asks for weight kernel of shape \[20000, 20000\]/,
+    );
     expect(after - before).toBeLessThan(100);
-    figures.push(`topology attack: 422 topology_mismatch, server RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB (unchecked tfjs would allocate 1.5 GiB)`);
+    figures.push(
+      `topology attack: 422 topology_mismatch, server RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MB (unchecked tfjs would allocate 1.5 GiB)`,
+    );
   });
 
   it('refuses `flock model push` of a folder whose weight file is a symlink out of it, uploading nothing', async () => {
     const folder = join(dataDir, '..', 'linked-model');
     await mkdir(folder);
     const files = await mnistModelFiles('mlp-small');
-    const json = JSON.parse(new TextDecoder().decode(files.get('model.json'))) as { weightsManifest: { paths: string[] }[] };
+    const json = JSON.parse(new TextDecoder().decode(files.get('model.json'))) as {
+      weightsManifest: { paths: string[] }[];
+    };
     await writeFile(join(folder, 'model.json'), files.get('model.json')!);
     const secret = join(dataDir, '..', 'outside-secret.bin');
     await writeFile(secret, 'operator secret, not a weight');
     for (const path of json.weightsManifest.flatMap((g) => g.paths)) await symlink(secret, join(folder, path));
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const run = spawnSync(process.execPath, [join(root, 'bin/flock.js'), 'model', 'push', folder, '--app', 'linked', '--url', proc.base], { cwd: root, encoding: 'utf8', env: { ...process.env, FLOCK_ADMIN_KEY: adminKey } });
+    const run = spawnSync(
+      process.execPath,
+      [join(root, 'bin/flock.js'), 'model', 'push', folder, '--app', 'linked', '--url', proc.base],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, FLOCK_ADMIN_KEY: adminKey } },
+    );
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/resolves to .*outside the model folder/);
     const listed = await fetch(`${proc.base}/v1/admin/models/linked/versions`, { headers: admin });
     expect(listed.status).toBe(200);
     const versions = ((await listed.json()) as { versions: unknown[] }).versions.length;
     expect(versions).toBe(0);
-    figures.push(`model push through a symlink out of the folder: exit ${run.status} (${run.stderr.trim().split('\n')[0]}), ${versions} versions of 'linked' on the server`);
+    figures.push(
+      `model push through a symlink out of the folder: exit ${run.status} (${run.stderr.trim().split('\n')[0]}), ${versions} versions of 'linked' on the server`,
+    );
   });
 
   it('survives feature names that are Object.prototype keys: drift still answers', async () => {
@@ -161,7 +221,25 @@ describe('a real flock serve under hostile devices and files', () => {
     const res = await fetch(`${proc.base}/v1/telemetry`, {
       method: 'POST',
       headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: 1, events: [{ type: 'feature-summary', at, count: 10, features: names.map((name) => ({ name, mean: 0.5, variance: 0.1, histogram: { min: 0, max: 1, counts: [3, 4, 3] } })) }, { type: 'predictions', at, counts: Object.fromEntries(names.map((n) => [n, 2])) }] }),
+      body: JSON.stringify({
+        deviceId: d.deviceId,
+        app: 'digits',
+        modelVersion: 1,
+        events: [
+          {
+            type: 'feature-summary',
+            at,
+            count: 10,
+            features: names.map((name) => ({
+              name,
+              mean: 0.5,
+              variance: 0.1,
+              histogram: { min: 0, max: 1, counts: [3, 4, 3] },
+            })),
+          },
+          { type: 'predictions', at, counts: Object.fromEntries(names.map((n) => [n, 2])) },
+        ],
+      }),
     });
     expect(res.status).toBe(202);
     const drift = await fetch(`${proc.base}/v1/admin/models/digits/drift`, { headers: admin });
@@ -169,17 +247,36 @@ describe('a real flock serve under hostile devices and files', () => {
     figures.push(`prototype-key feature names: telemetry 202, drift ${drift.status}`);
   });
 
-  it('caps one device\'s telemetry: a flood gets 429 with Retry-After, and the database grows by about the quota', async () => {
+  it("caps one device's telemetry: a flood gets 429 with Retry-After, and the database grows by about the quota", async () => {
     const d = await register('digits');
-    const dbBytes = () => ['flock.db', 'flock.db-wal'].reduce((n, f) => n + (existsSync(join(dataDir, f)) ? statSync(join(dataDir, f)).size : 0), 0);
+    const dbBytes = () =>
+      ['flock.db', 'flock.db-wal'].reduce(
+        (n, f) => n + (existsSync(join(dataDir, f)) ? statSync(join(dataDir, f)).size : 0),
+        0,
+      );
     const before = dbBytes();
     const at = new Date().toISOString();
-    const body = JSON.stringify({ deviceId: d.deviceId, app: 'digits', modelVersion: 1, events: Array.from({ length: 500 }, (_, i) => ({ type: 'error', at, where: 'predict', code: `flood-${i}-${'x'.repeat(40)}`, count: 1 })) });
+    const body = JSON.stringify({
+      deviceId: d.deviceId,
+      app: 'digits',
+      modelVersion: 1,
+      events: Array.from({ length: 500 }, (_, i) => ({
+        type: 'error',
+        at,
+        where: 'predict',
+        code: `flood-${i}-${'x'.repeat(40)}`,
+        count: 1,
+      })),
+    });
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     const started = Date.now();
     for (let i = 0; i < 60; i++) {
-      const res = await fetch(`${proc.base}/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body });
+      const res = await fetch(`${proc.base}/v1/telemetry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+        body,
+      });
       statuses.push(res.status);
       if (res.status === 429) retryAfter ??= res.headers.get('retry-after');
       await res.arrayBuffer();
@@ -190,6 +287,8 @@ describe('a real flock serve under hostile devices and files', () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
     expect(accepted * 500).toBeLessThanOrEqual(5000);
     expect(grownMb).toBeLessThan(64);
-    figures.push(`telemetry flood: 60 batches of 500 events (${(body.length / 1024).toFixed(0)} KB) in ${((Date.now() - started) / 1000).toFixed(1)} s -> ${accepted} accepted, ${statuses.length - accepted} answered 429 (Retry-After ${retryAfter} s); database grew ${grownMb.toFixed(1)} MB`);
+    figures.push(
+      `telemetry flood: 60 batches of 500 events (${(body.length / 1024).toFixed(0)} KB) in ${((Date.now() - started) / 1000).toFixed(1)} s -> ${accepted} accepted, ${statuses.length - accepted} answered 429 (Retry-After ${retryAfter} s); database grew ${grownMb.toFixed(1)} MB`,
+    );
   });
 });

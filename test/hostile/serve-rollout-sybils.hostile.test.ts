@@ -17,7 +17,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret } from '../../coordinator/auth/secrets.ts';
-import { httpFetcher, mnistModelFiles, pushModel, type Fetcher, type FleetDevice } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  type Fetcher,
+  type FleetDevice,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import type { SignedManifest } from '../../shared/manifest/index.ts';
 import { startCoordinatorProcess, type CoordinatorProcess } from '../pg/coordinator-processes.ts';
 
@@ -36,14 +42,28 @@ function register(app: string): Promise<FleetDevice> {
   const url = new URL('/v1/devices', proc.base);
   const body = JSON.stringify({ app, platform: { runtime: 'node' } });
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => {
-        if (res.statusCode !== 201) return reject(new Error(`registration from ${localAddress} answered ${res.statusCode}: ${text}`));
-        const parsed = JSON.parse(text) as { deviceId: string; token: string };
-        resolve({ deviceId: parsed.deviceId, token: parsed.token });
-      });
-    });
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () => {
+            if (res.statusCode !== 201)
+              return reject(new Error(`registration from ${localAddress} answered ${res.statusCode}: ${text}`));
+            const parsed = JSON.parse(text) as { deviceId: string; token: string };
+            resolve({ deviceId: parsed.deviceId, token: parsed.token });
+          });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -55,7 +75,13 @@ async function manifestOf(app: string, d: FleetDevice): Promise<SignedManifest['
   return ((await res.json()) as SignedManifest).manifest;
 }
 
-async function report(app: string, d: FleetDevice, version: number, generation: number, outcome: { correct: number; incorrect: number; errors?: number }): Promise<void> {
+async function report(
+  app: string,
+  d: FleetDevice,
+  version: number,
+  generation: number,
+  outcome: { correct: number; incorrect: number; errors?: number },
+): Promise<void> {
   const at = new Date().toISOString();
   const events: Record<string, unknown>[] = [
     { type: 'model-loaded', at, version, generation, encoding: 'int8', backend: 'wasm', fromCache: true },
@@ -63,7 +89,11 @@ async function report(app: string, d: FleetDevice, version: number, generation: 
     { type: 'feedback', at, correct: outcome.correct, incorrect: outcome.incorrect },
   ];
   if (outcome.errors) events.push({ type: 'error', at, where: 'predict', code: 'nan_output', count: outcome.errors });
-  const res = await f('/v1/telemetry', { method: 'POST', headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: d.deviceId, app, modelVersion: version, events }) });
+  const res = await f('/v1/telemetry', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ deviceId: d.deviceId, app, modelVersion: version, events }),
+  });
   await res.arrayBuffer();
   if (res.status !== 202 && res.status !== 429) throw new Error(`telemetry answered ${res.status}`);
 }
@@ -71,28 +101,58 @@ async function report(app: string, d: FleetDevice, version: number, generation: 
 /** Runs `work` over `items`, `width` at a time. */
 async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) await work(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }
 
-interface RolloutView { id: string; status: string; stageIndex: number; lastVerdict: Record<string, unknown> | null; reason?: string | null }
-const rolloutView = async (id: string): Promise<RolloutView> => (await (await f(`/v1/admin/rollouts/${id}`, { headers: admin })).json()) as RolloutView;
+interface RolloutView {
+  id: string;
+  status: string;
+  stageIndex: number;
+  lastVerdict: Record<string, unknown> | null;
+  reason?: string | null;
+}
+const rolloutView = async (id: string): Promise<RolloutView> =>
+  (await (await f(`/v1/admin/rollouts/${id}`, { headers: admin })).json()) as RolloutView;
 
-interface Liar { device: FleetDevice; claims: 'served' | 'candidate' }
+interface Liar {
+  device: FleetDevice;
+  claims: 'served' | 'candidate';
+}
 
 /**
  * One scenario on its own app: production v1, candidate v2, a 50% canary stage
  * then promotion. Honest canary devices are right `canaryAccuracy` of the
  * time, control devices 90%. Returns the final rollout and what was sent.
  */
-async function scenario(app: string, o: { canaryAccuracy: number; liarCohorts: ('canary' | 'control')[]; lie: { correct: number; incorrect: number; errors?: number } }) {
+async function scenario(
+  app: string,
+  o: {
+    canaryAccuracy: number;
+    liarCohorts: ('canary' | 'control')[];
+    lie: { correct: number; incorrect: number; errors?: number };
+  },
+) {
   const files = await mnistModelFiles('mlp-small');
   expect((await pushModel(f, adminKey, app, files, 'production')).status).toBe(201);
   expect((await pushModel(f, adminKey, app, await mnistModelFiles('mlp-small', 2))).status).toBe(201);
   const honest: FleetDevice[] = [];
   for (let i = 0; i < 200; i++) honest.push(await register(app));
-  const started = await f('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app, candidateVersion: 2, stages: [50, 100], minStageSeconds: 0, minSamples: 3, metrics: { accuracy: { minSamples: 50, minDevices: 3 } } }) });
+  const started = await f('/v1/admin/rollouts', {
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({
+      app,
+      candidateVersion: 2,
+      stages: [50, 100],
+      minStageSeconds: 0,
+      minSamples: 3,
+      metrics: { accuracy: { minSamples: 50, minDevices: 3 } },
+    }),
+  });
   expect(started.status).toBe(201);
   const rolloutId = ((await started.json()) as { id: string }).id;
 
@@ -144,27 +204,47 @@ afterAll(async () => {
     await proc.exited;
   }
   if (dataDir) await rm(join(dataDir, '..'), { recursive: true, force: true });
-  console.info(`\nhostile flock serve (Sybils against rollouts, 200 honest + 5 liars):\n${figures.map((line) => `  ${line}`).join('\n')}`);
+  console.info(
+    `\nhostile flock serve (Sybils against rollouts, 200 honest + 5 liars):\n${figures.map((line) => `  ${line}`).join('\n')}`,
+  );
 });
 
 /** The last verdict in one line: its reasons, else what accuracy and the error rate showed. */
 function reasonOf(view: RolloutView): string {
-  const verdict = view.lastVerdict as { verdict?: string; reasons?: string[]; metrics?: { metric: string; detail?: string }[] } | null;
+  const verdict = view.lastVerdict as {
+    verdict?: string;
+    reasons?: string[];
+    metrics?: { metric: string; detail?: string }[];
+  } | null;
   if (verdict?.reasons?.length) return verdict.reasons.join('; ');
-  const shown = (verdict?.metrics ?? []).filter((m) => m.metric === 'accuracy' || m.metric === 'errorRate').map((m) => `${m.metric}: ${m.detail ?? '?'}`);
+  const shown = (verdict?.metrics ?? [])
+    .filter((m) => m.metric === 'accuracy' || m.metric === 'errorRate')
+    .map((m) => `${m.metric}: ${m.detail ?? '?'}`);
   return `${verdict?.verdict ?? 'none'}${shown.length ? ` (${shown.join('; ')})` : ''}`;
 }
 
 describe('a real flock serve: 5 Sybils cannot decide a rollout that 200 honest devices contradict', () => {
   it('cannot force the rollback of a candidate as good as production', async () => {
-    const run = await scenario('sybil-equal', { canaryAccuracy: 0.9, liarCohorts: ['canary', 'canary', 'canary', 'control', 'control'], lie: { correct: 0, incorrect: 1000, errors: 1000 } });
-    figures.push(`force a rollback (equal candidate; 3 liars in the canary and 2 in control claiming v2, each 1000 errors, 0 of 1000 correct; ${run.sybilRegistrations} Sybil registrations): ${run.view.status} after ${run.ticks} fleet ticks (${run.served.canary} canary / ${run.served.control} control honest devices); verdict ${reasonOf(run.view)} (was: rolled_back in 5 s on one device's claim)`);
+    const run = await scenario('sybil-equal', {
+      canaryAccuracy: 0.9,
+      liarCohorts: ['canary', 'canary', 'canary', 'control', 'control'],
+      lie: { correct: 0, incorrect: 1000, errors: 1000 },
+    });
+    figures.push(
+      `force a rollback (equal candidate; 3 liars in the canary and 2 in control claiming v2, each 1000 errors, 0 of 1000 correct; ${run.sybilRegistrations} Sybil registrations): ${run.view.status} after ${run.ticks} fleet ticks (${run.served.canary} canary / ${run.served.control} control honest devices); verdict ${reasonOf(run.view)} (was: rolled_back in 5 s on one device's claim)`,
+    );
     expect(run.view.status).toBe('completed');
   }, 400_000);
 
   it('cannot hide a candidate that honest devices show is 15 points worse', async () => {
-    const run = await scenario('sybil-worse', { canaryAccuracy: 0.75, liarCohorts: ['canary', 'canary', 'canary', 'canary', 'canary'], lie: { correct: 1000, incorrect: 0 } });
-    figures.push(`hide a regression (canary 0.75 vs control 0.90; 5 liars in the canary, each 1000 of 1000 correct; ${run.sybilRegistrations} Sybil registrations): ${run.view.status} after ${run.ticks} fleet ticks; verdict ${reasonOf(run.view)}`);
+    const run = await scenario('sybil-worse', {
+      canaryAccuracy: 0.75,
+      liarCohorts: ['canary', 'canary', 'canary', 'canary', 'canary'],
+      lie: { correct: 1000, incorrect: 0 },
+    });
+    figures.push(
+      `hide a regression (canary 0.75 vs control 0.90; 5 liars in the canary, each 1000 of 1000 correct; ${run.sybilRegistrations} Sybil registrations): ${run.view.status} after ${run.ticks} fleet ticks; verdict ${reasonOf(run.view)}`,
+    );
     expect(run.view.status).toBe('rolled_back');
   }, 400_000);
 });

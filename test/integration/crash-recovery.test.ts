@@ -14,8 +14,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import type { CheckInSelected } from '../../shared/protocol/index.ts';
 import {
-  checkIn, createTask, deltaTensors, encodeUpdate, httpFetcher, mnistModelFiles, pushModel, putUpdate, registerDevice, testAdminKey, updateMeta,
-  type Fetcher, type FleetDevice,
+  checkIn,
+  createTask,
+  deltaTensors,
+  encodeUpdate,
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  putUpdate,
+  registerDevice,
+  testAdminKey,
+  updateMeta,
+  type Fetcher,
+  type FleetDevice,
 } from '../../coordinator/routes/fleet.fixture.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,12 +37,18 @@ let server: { child: ChildProcess; base: string; exited: Promise<NodeJS.Signals 
 
 /** Starts `flock serve --port 0` and resolves with the URL it prints first. */
 async function startServer(): Promise<NonNullable<typeof server>> {
-  const child = spawn(process.execPath, [join(root, 'bin/flock.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--no-demo'], {
-    cwd: root,
-    env: { ...process.env, FLOCK_ADMIN_KEY: adminKey, FLOCK_LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin/flock.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--no-demo'],
+    {
+      cwd: root,
+      env: { ...process.env, FLOCK_ADMIN_KEY: adminKey, FLOCK_LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   const base = await new Promise<string>((resolve, reject) => {
@@ -72,13 +89,27 @@ describe('crash recovery (kill -9 mid-round)', () => {
   it('loses no acknowledged update and closes the round with all six deltas', async () => {
     server = await startServer();
     let f: Fetcher = httpFetcher(server.base);
-    expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 7), 'production')).status).toBe(201);
-    const v1 = (await (await f('/v1/admin/models/digits/versions/1', { headers: admin })).json()) as { variants: Array<{ encoding: string; sha256: string }> };
+    expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small', 7), 'production')).status).toBe(
+      201,
+    );
+    const v1 = (await (await f('/v1/admin/models/digits/versions/1', { headers: admin })).json()) as {
+      variants: Array<{ encoding: string; sha256: string }>;
+    };
     const fp32Hash = (view: typeof v1) => view.variants.find((v) => v.encoding === 'fp32')!.sha256;
-    const globals = decodeTensors(new Uint8Array(await (await f(`/v1/blobs/${fp32Hash(v1)}`, { headers: admin })).arrayBuffer()));
+    const globals = decodeTensors(
+      new Uint8Array(await (await f(`/v1/blobs/${fp32Hash(v1)}`, { headers: admin })).arrayBuffer()),
+    );
     const specs = globals.map((t) => ({ name: t.name, shape: t.shape }));
 
-    const taskRes = await createTask(f, adminKey, 'digits', 1, { population: 100, clientsPerRound: 6, minReports: 6, overSelection: 1, roundDeadlineSeconds: 3600, clipNorm: 1, maxDeviceWeightFactor: 3 });
+    const taskRes = await createTask(f, adminKey, 'digits', 1, {
+      population: 100,
+      clientsPerRound: 6,
+      minReports: 6,
+      overSelection: 1,
+      roundDeadlineSeconds: 3600,
+      clipNorm: 1,
+      maxDeviceWeightFactor: 3,
+    });
     expect(taskRes.status).toBe(201);
     const taskId = ((await taskRes.json()) as { id: string }).id;
     const devices: FleetDevice[] = [];
@@ -93,7 +124,13 @@ describe('crash recovery (kill -9 mid-round)', () => {
     const examples = [10, 40, 25, 100, 5, 70];
     const deltas = examples.map((_, k) => deltaTensors(specs, (t, i) => 5e-4 * (((i * 7 + t * 5 + k * 3) % 11) - 5)));
     const upload = (k: number, fetcher: Fetcher) =>
-      putUpdate(fetcher, devices[k].token, roundId, encodeUpdate(deltas[k]), JSON.stringify(updateMeta(roundId, devices[k].deviceId, { numExamples: examples[k] })));
+      putUpdate(
+        fetcher,
+        devices[k].token,
+        roundId,
+        encodeUpdate(deltas[k]),
+        JSON.stringify(updateMeta(roundId, devices[k].deviceId, { numExamples: examples[k] })),
+      );
 
     const receipts: string[] = [];
     for (let k = 0; k < 4; k++) {
@@ -108,7 +145,12 @@ describe('crash recovery (kill -9 mid-round)', () => {
     server = await startServer();
     f = httpFetcher(server.base);
 
-    const rounds = async () => ((await (await f(`/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as { rounds: Array<{ id: string; state: string; reports: number; resultVersion: number | null }> }).rounds;
+    const rounds = async () =>
+      (
+        (await (await f(`/v1/admin/tasks/${taskId}/rounds`, { headers: admin })).json()) as {
+          rounds: Array<{ id: string; state: string; reports: number; resultVersion: number | null }>;
+        }
+      ).rounds;
     expect((await rounds())[0]).toMatchObject({ id: roundId, state: 'open', reports: 4 });
     for (let k = 0; k < 4; k++) {
       const replay = await upload(k, f);
@@ -125,9 +167,15 @@ describe('crash recovery (kill -9 mid-round)', () => {
     }
     expect(closed).toMatchObject({ state: 'closed', reports: 6, resultVersion: 2 });
 
-    const v2 = (await (await f('/v1/admin/models/digits/versions/2', { headers: admin })).json()) as typeof v1 & { parentVersion: number; clients: number; roundId: string };
+    const v2 = (await (await f('/v1/admin/models/digits/versions/2', { headers: admin })).json()) as typeof v1 & {
+      parentVersion: number;
+      clients: number;
+      roundId: string;
+    };
     expect(v2).toMatchObject({ parentVersion: 1, clients: 6, roundId });
-    const after = decodeTensors(new Uint8Array(await (await f(`/v1/blobs/${fp32Hash(v2)}`, { headers: admin })).arrayBuffer()));
+    const after = decodeTensors(
+      new Uint8Array(await (await f(`/v1/blobs/${fp32Hash(v2)}`, { headers: admin })).arrayBuffer()),
+    );
     const total = examples.reduce((a, b) => a + b, 0);
     let worst = 0;
     let moved = 0;

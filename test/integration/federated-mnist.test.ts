@@ -22,7 +22,13 @@ import { createLogger } from '../../coordinator/observability/logger.ts';
 import { writeModelDirectory } from '../../coordinator/registry/model-directory.ts';
 import { decodeTensors } from '../../shared/codec/index.ts';
 import { verifyManifest } from '../../shared/manifest/index.ts';
-import { createMnistModel, evaluateAccuracy, modelFromParts, partsFromModel, type ModelTopology } from '../../shared/model/index.ts';
+import {
+  createMnistModel,
+  evaluateAccuracy,
+  modelFromParts,
+  partsFromModel,
+  type ModelTopology,
+} from '../../shared/model/index.ts';
 import { PROTOCOL_VERSION, type ModelVersionView, type RoundView, type TaskView } from '../../shared/protocol/index.ts';
 
 const APP = 'digits';
@@ -39,7 +45,10 @@ let topology: ModelTopology;
 let test: MnistData;
 
 async function admin<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${baseUrl}${path}`, { ...init, headers: { authorization: `Bearer ${adminKey}`, ...(init.headers as Record<string, string>) } });
+  const res = await fetch(`${baseUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${adminKey}`, ...(init.headers as Record<string, string>) },
+  });
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -48,7 +57,11 @@ async function accuracyOf(version: number): Promise<number> {
   const fp32 = view.variants.find((v) => v.encoding === 'fp32')!;
   // Admin keys may read blobs; the transport verifies the bytes against the hash.
   const tensors = decodeTensors(await new FlockTransport({ baseUrl, token: adminKey }).getBlob(fp32.sha256));
-  const model = await modelFromParts({ topology, weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })), weights: tensors.map((t) => t.data) });
+  const model = await modelFromParts({
+    topology,
+    weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })),
+    weights: tensors.map((t) => t.data),
+  });
   try {
     return (await evaluateAccuracy(model, { x: test.images, y: test.labels, inputShape: [784] })).accuracy;
   } finally {
@@ -62,7 +75,8 @@ async function waitForRound(taskId: string, roundId: string, timeoutMs = 30_000)
     const { rounds } = (await admin<{ rounds: RoundView[] }>(`/v1/admin/tasks/${taskId}/rounds`)).body;
     const round = rounds.find((r) => r.id === roundId);
     if (round && (round.state === 'closed' || round.state === 'failed')) return round;
-    if (Date.now() > until) throw new Error(`round ${roundId} still ${round?.state ?? 'missing'} after ${timeoutMs} ms`);
+    if (Date.now() > until)
+      throw new Error(`round ${roundId} still ${round?.state ?? 'missing'} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -83,7 +97,8 @@ beforeAll(async () => {
   await writeModelDirectory(model, join(dir, 'model'));
   model.dispose();
   const form = new FormData();
-  for (const file of ['model.json', 'weights.bin']) form.append(file, new Blob([await readFile(join(dir, 'model', file))]), file);
+  for (const file of ['model.json', 'weights.bin'])
+    form.append(file, new Blob([await readFile(join(dir, 'model', file))]), file);
   form.append('stage', 'production');
   const pushed = await admin<ModelVersionView>(`/v1/admin/models/${APP}`, { method: 'POST', body: form });
   expect(pushed.status).toBe(201);
@@ -107,8 +122,15 @@ describe('federated MNIST over HTTP', () => {
         modelVersion: 1,
         name: 'integration',
         plan: {
-          population: 20, clientsPerRound: CLIENTS, minReports: CLIENTS, localEpochs: 1, batchSize: 20, learningRate: 0.1,
-          clipNorm: 10, updateEncoding: { encoding: 'int8' }, roundDeadlineSeconds: 120,
+          population: 20,
+          clientsPerRound: CLIENTS,
+          minReports: CLIENTS,
+          localEpochs: 1,
+          batchSize: 20,
+          learningRate: 0.1,
+          clipNorm: 10,
+          updateEncoding: { encoding: 'int8' },
+          roundDeadlineSeconds: 120,
         },
       }),
     });
@@ -116,20 +138,45 @@ describe('federated MNIST over HTTP', () => {
     const taskId = created.body.id;
 
     const publicKey = (await new FlockTransport({ baseUrl }).getPublicKey()).publicKey;
-    const clients: Array<{ transport: FlockTransport; deviceId: string; cache: ParticipantCache; examples: TrainingExamples }> = [];
+    const clients: Array<{
+      transport: FlockTransport;
+      deviceId: string;
+      cache: ParticipantCache;
+      examples: TrainingExamples;
+    }> = [];
     for (let i = 0; i < CLIENTS; i++) {
       const transport = new FlockTransport({ baseUrl });
-      const { deviceId, app } = await transport.register({ app: APP, platform: { runtime: 'node' }, protocolVersion: PROTOCOL_VERSION });
+      const { deviceId, app } = await transport.register({
+        app: APP,
+        platform: { runtime: 'node' },
+        protocolVersion: PROTOCOL_VERSION,
+      });
       expect(app).toBe(APP);
       const shard = loadMnist({ split: 'train', offset: i * SHARD, limit: SHARD });
-      clients.push({ transport, deviceId, cache: createParticipantCache(), examples: { x: shard.images, y: shard.labels, count: shard.count, inputShape: [784] } });
+      clients.push({
+        transport,
+        deviceId,
+        cache: createParticipantCache(),
+        examples: { x: shard.images, y: shard.labels, count: shard.count, inputShape: [784] },
+      });
     }
 
     const accuracy = [await accuracyOf(1)];
     let version = 1;
     for (let round = 1; round <= ROUNDS; round++) {
       const results = await Promise.all(
-        clients.map((c) => participateOnce({ transport: c.transport, deviceId: c.deviceId, app: APP, taskId, examples: c.examples, cache: c.cache, publicKey, runtime: 'node' })),
+        clients.map((c) =>
+          participateOnce({
+            transport: c.transport,
+            deviceId: c.deviceId,
+            app: APP,
+            taskId,
+            examples: c.examples,
+            cache: c.cache,
+            publicKey,
+            runtime: 'node',
+          }),
+        ),
       );
       const roundIds = new Set<string>();
       for (const r of results) {
@@ -146,12 +193,26 @@ describe('federated MNIST over HTTP', () => {
       expect(closed).toMatchObject({ state: 'closed', reports: CLIENTS, globalVersion: version, failureReason: null });
       const next = closed.resultVersion!;
       const view = (await admin<ModelVersionView>(`/v1/admin/models/${APP}/versions/${next}`)).body;
-      expect(view).toMatchObject({ version: version + 1, parentVersion: version, source: 'round', roundId, clients: CLIENTS, clipNorm: 10 });
+      expect(view).toMatchObject({
+        version: version + 1,
+        parentVersion: version,
+        source: 'round',
+        roundId,
+        clients: CLIENTS,
+        clipNorm: 10,
+      });
 
       // A replayed upload (a lost answer, retried) gets the first receipt back, not a second update.
       const first = results[0];
       if (first.status === 'uploaded') {
-        const meta = { roundId, deviceId: clients[0].deviceId, numExamples: SHARD, preClipNorm: 1, epochs: 1, encoding: 'int8' as const };
+        const meta = {
+          roundId,
+          deviceId: clients[0].deviceId,
+          numExamples: SHARD,
+          preClipNorm: 1,
+          epochs: 1,
+          encoding: 'int8' as const,
+        };
         const replay = await clients[0].transport.uploadUpdate(roundId, new Uint8Array(8), meta);
         expect(replay).toEqual({ ...first.receipt, duplicate: true });
       }
@@ -159,7 +220,9 @@ describe('federated MNIST over HTTP', () => {
       version = next;
       accuracy.push(await accuracyOf(version));
     }
-    console.log(`federated-mnist accuracy by version (v1 = untrained): ${accuracy.map((a) => a.toFixed(3)).join(' -> ')}`);
+    console.log(
+      `federated-mnist accuracy by version (v1 = untrained): ${accuracy.map((a) => a.toFixed(3)).join(' -> ')}`,
+    );
     expect(accuracy[ROUNDS]).toBeGreaterThan(0.6);
     expect(accuracy[ROUNDS] - accuracy[0]).toBeGreaterThan(0.3);
     // The topology was fetched once per client, then served from the cache by hash.
@@ -180,18 +243,29 @@ describe('federated MNIST over HTTP', () => {
       }
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection')) as Record<string, string>;
-      const upstream = await fetch(`${baseUrl}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length' && k !== 'connection'),
+      ) as Record<string, string>;
+      const upstream = await fetch(`${baseUrl}${req.url}`, {
+        method: req.method,
+        headers,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      });
       res.writeHead(upstream.status, Object.fromEntries(upstream.headers));
       res.end(Buffer.from(await upstream.arrayBuffer()));
     });
     await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
     try {
-      const transport = new FlockTransport({ baseUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`, retry: { baseDelayMs: 5 } });
+      const transport = new FlockTransport({
+        baseUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+        retry: { baseDelayMs: 5 },
+      });
       const registered = await transport.register({ app: APP, platform: { runtime: 'node' } });
       expect(requests).toBe(3);
 
-      const unknownTask = await transport.checkIn('task_nope', { deviceId: registered.deviceId, taskId: 'task_nope', numExamples: 50 }).catch((e: unknown) => e);
+      const unknownTask = await transport
+        .checkIn('task_nope', { deviceId: registered.deviceId, taskId: 'task_nope', numExamples: 50 })
+        .catch((e: unknown) => e);
       expect(unknownTask).toBeInstanceOf(FlockHttpError);
       expect(unknownTask).toMatchObject({ status: 404, code: 'not_found' });
       expect(requests).toBe(4);
@@ -199,8 +273,14 @@ describe('federated MNIST over HTTP', () => {
       const fresh = await transport.getManifest(APP);
       if (fresh.status !== 'modified') throw new Error('expected a manifest body on the first request');
       const key = await transport.getPublicKey();
-      await expect(verifyManifest(fresh.signedManifest, key.publicKey, { app: APP })).resolves.toMatchObject({ app: APP, version: 1 });
-      await expect(transport.getManifest(APP, { etag: fresh.etag! })).resolves.toEqual({ status: 'not_modified', etag: fresh.etag });
+      await expect(verifyManifest(fresh.signedManifest, key.publicKey, { app: APP })).resolves.toMatchObject({
+        app: APP,
+        version: 1,
+      });
+      await expect(transport.getManifest(APP, { etag: fresh.etag! })).resolves.toEqual({
+        status: 'not_modified',
+        etag: fresh.etag,
+      });
 
       const topologyBlob = await transport.getBlob(fresh.signedManifest.manifest.modelTopologyHash);
       expect(JSON.parse(new TextDecoder().decode(topologyBlob))).toMatchObject({ class_name: 'Sequential' });

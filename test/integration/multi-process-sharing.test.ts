@@ -22,7 +22,10 @@ describe.skipIf(skip)('several flock serve processes on one PostgreSQL', () => {
   let b: CoordinatorProcess;
   beforeAll(async () => {
     db = await createTestDatabase('sharing');
-    [a, b] = await Promise.all([startCoordinatorProcess({ databaseUrl: db.url, adminKey }), startCoordinatorProcess({ databaseUrl: db.url, adminKey })]);
+    [a, b] = await Promise.all([
+      startCoordinatorProcess({ databaseUrl: db.url, adminKey }),
+      startCoordinatorProcess({ databaseUrl: db.url, adminKey }),
+    ]);
   }, 120_000);
   afterAll(async () => {
     for (const p of [a, b]) {
@@ -68,11 +71,12 @@ describe.skipIf(skip)('several flock serve processes on one PostgreSQL', () => {
 
   it('the per-IP registration limit holds across processes: 40 + 40 attempts, the fleet admits exactly the limit', async () => {
     const limit = DEFAULT_CONFIG.rateLimits.registerPerIp.limit;
-    const register = (base: string) => fetch(`${base}/v1/devices`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ app: 'limits', platform: { runtime: 'node' } }),
-    });
+    const register = (base: string) =>
+      fetch(`${base}/v1/devices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ app: 'limits', platform: { runtime: 'node' } }),
+      });
     const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => register(i % 2 ? b.base : a.base)));
     const statuses = answers.map((r) => r.status);
     // The first test registered one device from this IP in the same window.

@@ -26,7 +26,14 @@ import type { SignedManifest } from '../../shared/manifest/index.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { readCohorts } from '../../coordinator/rollouts/rollout-telemetry.ts';
 import { DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE } from '../../coordinator/rollouts/cohort-summary.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type Fetcher, type FleetDevice } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type Fetcher,
+  type FleetDevice,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import type { Rollout } from '../../coordinator/store/index.ts';
 
 const APP = 'exposure';
@@ -64,7 +71,13 @@ class Page {
     this.recorder = createTelemetryRecorder({ now: () => new Date(deviceClock) });
     this.version = m.version;
     this.cohort = m.rollout?.cohort;
-    this.recorder.modelLoaded({ version: m.version, generation: m.generation, encoding: 'int8', backend: 'wasm', fromCache: true });
+    this.recorder.modelLoaded({
+      version: m.version,
+      generation: m.generation,
+      encoding: 'int8',
+      backend: 'wasm',
+      fromCache: true,
+    });
   }
 
   /** A long-lived page polling its manifest: a different version is installed (a 'model-loaded'); the same one is not. */
@@ -75,13 +88,22 @@ class Page {
     // connect.ts closes the old version's batch before switching.
     await this.flush();
     this.version = m.version;
-    this.recorder.modelLoaded({ version: m.version, generation: m.generation, encoding: 'int8', backend: 'wasm', fromCache: false });
+    this.recorder.modelLoaded({
+      version: m.version,
+      generation: m.generation,
+      encoding: 'int8',
+      backend: 'wasm',
+      fromCache: false,
+    });
   }
 
   /** `n` uncached predictions and `n` labelled outcomes, `accuracy` of them right. */
   use(n: number, accuracy = 0.9, latencyMs = 5): void {
     for (let i = 0; i < n; i++) {
-      this.recorder?.prediction({ label: 1, confidence: 0.9, latencyMs: latencyMs * (0.5 + ((i * 37) % 100) / 100), cached: false }, 'wasm');
+      this.recorder?.prediction(
+        { label: 1, confidence: 0.9, latencyMs: latencyMs * (0.5 + ((i * 37) % 100) / 100), cached: false },
+        'wasm',
+      );
       this.recorder?.feedback(1, i < Math.round(n * accuracy) ? 1 : 0);
     }
   }
@@ -91,7 +113,13 @@ class Page {
     const batch = this.recorder?.take({ deviceId: this.device.deviceId, app: APP, modelVersion: this.version });
     if (batch) await enqueueTelemetry(this.outbox, BASE, batch);
     if (!this.online) return;
-    const sent = await flushOutbox({ store: this.outbox, token: this.device.token, kinds: ['telemetry'], ignoreBackoff: true, fetch: ((url: string, init: RequestInit) => f(new URL(url).pathname, init)) as typeof fetch });
+    const sent = await flushOutbox({
+      store: this.outbox,
+      token: this.device.token,
+      kinds: ['telemetry'],
+      ignoreBackoff: true,
+      fetch: ((url: string, init: RequestInit) => f(new URL(url).pathname, init)) as typeof fetch,
+    });
     for (const s of sent) expect(s.status).toBe('sent');
   }
 
@@ -104,8 +132,16 @@ const settle = () => new Promise((r) => setTimeout(r, 5));
 
 async function startRollout(candidateVersion: number, stages: number[]): Promise<Rollout> {
   const res = await f('/v1/admin/rollouts', {
-    method: 'POST', headers: admin,
-    body: JSON.stringify({ app: APP, candidateVersion, stages, minStageSeconds: 0, minSamples: 5, metrics: { accuracy: { minSamples: 50, minDevices: 3 } } }),
+    method: 'POST',
+    headers: admin,
+    body: JSON.stringify({
+      app: APP,
+      candidateVersion,
+      stages,
+      minStageSeconds: 0,
+      minSamples: 5,
+      metrics: { accuracy: { minSamples: 50, minDevices: 3 } },
+    }),
   });
   expect(res.status).toBe(201);
   return (await flock.deps.store.getRollout(((await res.json()) as { id: string }).id))!;
@@ -115,7 +151,12 @@ const rolloutNow = async (id: string) => (await flock.deps.store.getRollout(id))
 
 /** Exposure as counted before this change: devices whose latest 'model-loaded' row since the stage began names the version. */
 async function modelLoadedExposure(r: Rollout): Promise<{ canary: number; control: number }> {
-  const rows = await flock.deps.store.listTelemetry({ app: APP, since: r.stageStartedAt, kind: 'model-loaded', limit: 1000 });
+  const rows = await flock.deps.store.listTelemetry({
+    app: APP,
+    since: r.stageStartedAt,
+    kind: 'model-loaded',
+    limit: 1000,
+  });
   const latest = new Map<string, number>();
   for (const row of rows) latest.set(row.deviceId, row.version ?? -1);
   const of = (v: number) => [...latest.values()].filter((x) => x === v).length;
@@ -137,7 +178,10 @@ async function passStage(pages: Page[], id: string, expected: 'advance' | 'promo
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-exposure-'));
   flock = await createCoordinator({
-    dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false,
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
     rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
   });
   f = async (path, init) => flock.app.request(path, init);
@@ -182,12 +226,21 @@ describe('rollout exposure', () => {
     // Now: every open page, in the cohort it was served.
     expect(now.canary.exposedDevices).toBe(canary.length);
     expect(now.control.exposedDevices).toBe(control.length);
-    const heartbeats = await flock.deps.store.listTelemetry({ app: APP, since: r.stageStartedAt, kind: 'heartbeat', limit: 1000 });
+    const heartbeats = await flock.deps.store.listTelemetry({
+      app: APP,
+      since: r.stageStartedAt,
+      kind: 'heartbeat',
+      limit: 1000,
+    });
     expect(new Set(heartbeats.map((h) => h.deviceId)).size).toBe(DEVICES - moved.length);
 
     const { verdict, action } = await flock.deps.rollouts.evaluate(r.id);
     expect(verdict?.verdict).not.toBe('srm');
-    expect(verdict?.srm).toMatchObject({ canaryExposed: canary.length, controlExposed: control.length, mismatch: false });
+    expect(verdict?.srm).toMatchObject({
+      canaryExposed: canary.length,
+      controlExposed: control.length,
+      mismatch: false,
+    });
     expect(action.kind).not.toBe('halt');
     expect((await passStage(pages, r.id, 'promote')).status).toBe('completed');
   }, 120_000);
@@ -225,22 +278,35 @@ describe('rollout exposure', () => {
     expect(now.canary.exposedDevices).toBe(2);
     expect(now.control.exposedDevices).toBe(0);
     expect(now.canary.correct + now.canary.incorrect).toBe(0); // neither sent outcomes of the candidate in the canary yet
-    expect((await flock.deps.store.listTelemetry({ app: APP, version: 3, kind: 'model-loaded', since: r.stageStartedAt, limit: 100 })).filter((e) => e.deviceId === reloader.device.deviceId)).toHaveLength(5);
+    expect(
+      (
+        await flock.deps.store.listTelemetry({
+          app: APP,
+          version: 3,
+          kind: 'model-loaded',
+          since: r.stageStartedAt,
+          limit: 100,
+        })
+      ).filter((e) => e.deviceId === reloader.device.deviceId),
+    ).toHaveLength(5);
 
     // Back online: the batch recorded offline arrives, and counts in the stage it arrives in.
     offline.online = true;
     await offline.flush();
     expect(await offline.pending()).toBe(0);
-    for (const p of pages) if (p !== offline && p !== misserved && p !== lateControl) {
-      p.use(20);
-      await p.flush();
-    }
+    for (const p of pages)
+      if (p !== offline && p !== misserved && p !== lateControl) {
+        p.use(20);
+        await p.flush();
+      }
     now = await readCohorts(flock.deps.store, r);
     expect(now.canary.exposedDevices).toBe(canary.length + 1);
     expect(now.control.exposedDevices).toBe(control.length - 2);
     // Latency samples from the SDK's reservoir reach both summaries, at most 64 per device.
     expect(now.canary.latencySamplesMs.length).toBeGreaterThan(10 * (canary.length - 2));
-    expect(now.canary.latencySamplesMs.length).toBeLessThanOrEqual(DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE * canary.length);
+    expect(now.canary.latencySamplesMs.length).toBeLessThanOrEqual(
+      DEFAULT_MAX_LATENCY_SAMPLES_PER_DEVICE * canary.length,
+    );
     expect(now.control.latencySamplesMs.length).toBeGreaterThan(10 * (control.length - 2));
     expect(now.canary.devices?.latency).toBeGreaterThanOrEqual(canary.length - 1);
 
@@ -248,7 +314,11 @@ describe('rollout exposure', () => {
     await lateControl.flush();
     expect((await readCohorts(flock.deps.store, r)).control.exposedDevices).toBe(control.length - 1);
     const { verdict } = await flock.deps.rollouts.evaluate(r.id);
-    expect(verdict?.srm).toMatchObject({ canaryExposed: canary.length + 1, controlExposed: control.length - 1, mismatch: false });
+    expect(verdict?.srm).toMatchObject({
+      canaryExposed: canary.length + 1,
+      controlExposed: control.length - 1,
+      mismatch: false,
+    });
     expect((await rolloutNow(r.id)).status).not.toBe('halted');
   }, 120_000);
 });

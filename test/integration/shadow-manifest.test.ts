@@ -17,11 +17,22 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlockTransport, type ManifestAnswer } from '../../client/federated/transport.ts';
 import { syncModel } from '../../client/model-loader.ts';
-import { fetchShadowAssignment, loadShadow, shadowAdvertised, type ShadowAssignment } from '../../client/shadow-loader.ts';
+import {
+  fetchShadowAssignment,
+  loadShadow,
+  shadowAdvertised,
+  type ShadowAssignment,
+} from '../../client/shadow-loader.ts';
 import { createMemoryStore } from '../../client/storage/index.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { manifestFor } from '../../coordinator/registry/publish.ts';
-import { mnistModelFiles, pushModel, registerDevice, testAdminKey, type FleetDevice } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  testAdminKey,
+  type FleetDevice,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import { ManifestError, signManifest, type SignedManifest } from '../../shared/manifest/index.ts';
 
 const adminKey = testAdminKey();
@@ -35,7 +46,10 @@ let device: FleetDevice;
 
 /** A transport that answers the manifest request with `signed`: a cache or proxy replaying another manifest. */
 class ReplayingTransport extends FlockTransport {
-  constructor(private readonly signed: SignedManifest, token: string) {
+  constructor(
+    private readonly signed: SignedManifest,
+    token: string,
+  ) {
     super({ baseUrl, token });
   }
   override async getManifest(): Promise<ManifestAnswer> {
@@ -47,7 +61,13 @@ const request = async (path: string, init?: RequestInit): Promise<Response> => f
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-shadow-manifest-'));
-  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false, aggregationBackend: 'cpu' });
+  flock = await createCoordinator({
+    dataDir,
+    adminKey,
+    log: pino({ level: 'silent' }),
+    sweep: false,
+    aggregationBackend: 'cpu',
+  });
   server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -78,15 +98,36 @@ describe('shadow manifests', () => {
     expect(shadowAdvertised(first.loaded.stored.manifest)).toBe(false);
 
     // A rollout without a shadow: its manifests do not advertise one.
-    const plain = await request('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 2, minStageSeconds: 3600 }) });
+    const plain = await request('/v1/admin/rollouts', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ app: 'digits', candidateVersion: 2, minStageSeconds: 3600 }),
+    });
     expect(plain.status).toBe(201);
     const plainId = ((await plain.json()) as { id: string }).id;
     const during = await transport.getManifest('digits');
     expect(during.status === 'modified' && during.signedManifest.manifest.rollout?.id).toBe(plainId);
     expect(during.status === 'modified' && shadowAdvertised(during.signedManifest.manifest)).toBe(false);
-    expect((await request(`/v1/admin/rollouts/${plainId}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'test' }) })).status).toBe(200);
+    expect(
+      (
+        await request(`/v1/admin/rollouts/${plainId}/abort`, {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ reason: 'test' }),
+        })
+      ).status,
+    ).toBe(200);
 
-    const started = await request('/v1/admin/rollouts', { method: 'POST', headers: admin, body: JSON.stringify({ app: 'digits', candidateVersion: 2, minStageSeconds: 3600, shadow: { version: 3, sampleRate: 0.25 } }) });
+    const started = await request('/v1/admin/rollouts', {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        app: 'digits',
+        candidateVersion: 2,
+        minStageSeconds: 3600,
+        shadow: { version: 3, sampleRate: 0.25 },
+      }),
+    });
     expect(started.status).toBe(201);
     const rolloutId = ((await started.json()) as { id: string }).id;
     const model = await transport.getManifest('digits');
@@ -103,7 +144,9 @@ describe('shadow manifests', () => {
     expect(shadow.manifest.generation).toBe(1);
     expect(model.signedManifest.manifest.generation).toBeGreaterThan(1);
     // Issued once: the same signed bytes on every request, not a fresh signature each time.
-    expect(((await fetchShadowAssignment(baseUrl, 'digits', device.token)) as ShadowAssignment).manifest).toEqual(shadow);
+    expect(((await fetchShadowAssignment(baseUrl, 'digits', device.token)) as ShadowAssignment).manifest).toEqual(
+      shadow,
+    );
 
     // The SDK runs it as a shadow...
     const loaded = await loadShadow(transport, assignment, publicKey, 'digits', false);
@@ -111,7 +154,13 @@ describe('shadow manifests', () => {
     loaded.model.dispose();
 
     // ...and refuses it replayed as the app's model: nothing downloaded or activated.
-    const replayed = syncModel({ transport: new ReplayingTransport(shadow, device.token), store, app: 'digits', publicKey, slowBackend: false });
+    const replayed = syncModel({
+      transport: new ReplayingTransport(shadow, device.token),
+      store,
+      app: 'digits',
+      publicKey,
+      slowBackend: false,
+    });
     await expect(replayed).rejects.toBeInstanceOf(ManifestError);
     await expect(replayed).rejects.toMatchObject({ code: 'wrong_purpose' });
     expect((await store.getPointer('digits')).activeVersion).toBe(1);
@@ -119,15 +168,43 @@ describe('shadow manifests', () => {
 
     // A shadow manifest from before `purpose` (cohort 'shadow' only), signed with the coordinator's key, is refused too.
     const v3 = await flock.deps.store.getModelVersion('digits', 3);
-    const legacy = await signManifest({ ...manifestFor(v3!, 99), rollout: { id: rolloutId, cohort: 'shadow' } }, flock.deps.signing.privateKey, flock.deps.signing.keyId);
-    await expect(syncModel({ transport: new ReplayingTransport(legacy, device.token), store, app: 'digits', publicKey, slowBackend: false })).rejects.toMatchObject({ code: 'wrong_purpose' });
+    const legacy = await signManifest(
+      { ...manifestFor(v3!, 99), rollout: { id: rolloutId, cohort: 'shadow' } },
+      flock.deps.signing.privateKey,
+      flock.deps.signing.keyId,
+    );
+    await expect(
+      syncModel({
+        transport: new ReplayingTransport(legacy, device.token),
+        store,
+        app: 'digits',
+        publicKey,
+        slowBackend: false,
+      }),
+    ).rejects.toMatchObject({ code: 'wrong_purpose' });
     expect((await store.getPointer('digits')).activeVersion).toBe(1);
 
     // A model manifest offered as the shadow is refused.
-    await expect(loadShadow(transport, { ...assignment, version: model.signedManifest.manifest.version, manifest: model.signedManifest }, publicKey, 'digits', false)).rejects.toMatchObject({ code: 'wrong_purpose' });
+    await expect(
+      loadShadow(
+        transport,
+        { ...assignment, version: model.signedManifest.manifest.version, manifest: model.signedManifest },
+        publicKey,
+        'digits',
+        false,
+      ),
+    ).rejects.toMatchObject({ code: 'wrong_purpose' });
 
     // After the rollout, the app's manifest no longer advertises a shadow.
-    expect((await request(`/v1/admin/rollouts/${rolloutId}/abort`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'test' }) })).status).toBe(200);
+    expect(
+      (
+        await request(`/v1/admin/rollouts/${rolloutId}/abort`, {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ reason: 'test' }),
+        })
+      ).status,
+    ).toBe(200);
     const after = await transport.getManifest('digits');
     expect(after.status === 'modified' && shadowAdvertised(after.signedManifest.manifest)).toBe(false);
   }, 120_000);

@@ -20,7 +20,14 @@ import { createCoordinator, type Coordinator } from '../../coordinator/coordinat
 import { inProcessManifestEvents, type ManifestEvents } from '../../coordinator/rollouts/index.ts';
 import { openPostgresManifestEvents } from '../../coordinator/rollouts/postgres-manifest-events.ts';
 import { DEFAULT_HEARTBEAT_MS } from '../../coordinator/routes/events.ts';
-import { httpFetcher, mnistModelFiles, pushModel, registerDevice, type Fetcher, type FleetDevice } from '../../coordinator/routes/fleet.fixture.ts';
+import {
+  httpFetcher,
+  mnistModelFiles,
+  pushModel,
+  registerDevice,
+  type Fetcher,
+  type FleetDevice,
+} from '../../coordinator/routes/fleet.fixture.ts';
 import { openPostgresStore } from '../../coordinator/store/postgres-store.ts';
 import { createTestDatabase, skipWithoutPostgres, type TestDatabase } from '../pg/test-database.ts';
 import { sseReader } from './sse-reader.ts';
@@ -48,7 +55,14 @@ async function startNode(name: string, events: ManifestEvents & { close?: () => 
   const signingKeyFile = join(dirs[0]!, 'manifest-signing-key.json');
   const store = await openPostgresStore({ connectionString: db!.url, poolSize: 3, applicationName: `flock-${name}` });
   const flock = await createCoordinator({
-    dataDir, store, events, adminKey, sweep: false, signingKeyFile, log: pino({ level: 'silent' }), aggregationBackend: 'cpu',
+    dataDir,
+    store,
+    events,
+    adminKey,
+    sweep: false,
+    signingKeyFile,
+    log: pino({ level: 'silent' }),
+    aggregationBackend: 'cpu',
     rateLimits: { registerPerIp: { limit: 10_000, windowMs: 60_000 }, perDevice: { limit: 10_000, windowMs: 60_000 } },
   });
   const server = serve({ fetch: flock.app.fetch, port: 0, hostname: '127.0.0.1' });
@@ -68,7 +82,9 @@ async function startNode(name: string, events: ManifestEvents & { close?: () => 
 }
 
 const openEvents = (d: FleetDevice, f: Fetcher, app: string, lastEventId?: string) =>
-  f(`/v1/apps/${app}/events`, { headers: { authorization: `Bearer ${d.token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } });
+  f(`/v1/apps/${app}/events`, {
+    headers: { authorization: `Bearer ${d.token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+  });
 
 /** v1 in production, v2 pushed as a candidate, one device registered on B with its stream open on its first manifest. */
 async function prepare(a: Served, b: Served, app: string) {
@@ -87,7 +103,11 @@ async function prepare(a: Served, b: Served, app: string) {
 }
 
 async function promote(a: Served, app: string, version: number): Promise<number> {
-  const res = await a.f(`/v1/admin/models/${app}/versions/${version}/stage`, { method: 'POST', headers: adminJson, body: JSON.stringify({ stage: 'production', reason: 'fan-out test' }) });
+  const res = await a.f(`/v1/admin/models/${app}/versions/${version}/stage`, {
+    method: 'POST',
+    headers: adminJson,
+    body: JSON.stringify({ stage: 'production', reason: 'fan-out test' }),
+  });
   expect(res.status).toBe(200);
   return Date.now();
 }
@@ -103,7 +123,8 @@ describe.skipIf(skip)('manifest changes reach SSE clients on another coordinator
   });
 
   it('delivers a change made on A to a device streaming from B in well under the heartbeat, and resumes with Last-Event-ID', async () => {
-    const pg = (name: string) => openPostgresManifestEvents({ connectionString: db!.url, applicationName: `flock-${name}` });
+    const pg = (name: string) =>
+      openPostgresManifestEvents({ connectionString: db!.url, applicationName: `flock-${name}` });
     const a = await startNode('a', await pg('a'));
     const b = await startNode('b', await pg('b'));
     const { device, stream, connectedAt, firstGeneration } = await prepare(a, b, 'digits');

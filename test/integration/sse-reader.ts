@@ -32,7 +32,9 @@ export function sseReader(res: Response) {
         }
         pending ??= reader.read();
         let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), Math.max(0, until - Date.now()))));
+        const timeout = new Promise<'timeout'>(
+          (r) => (timer = setTimeout(() => r('timeout'), Math.max(0, until - Date.now()))),
+        );
         const got = await Promise.race([pending, timeout]);
         clearTimeout(timer);
         if (got === 'timeout') return null;
@@ -55,4 +57,3 @@ export function sseReader(res: Response) {
     cancel: () => reader.cancel().catch(() => undefined),
   };
 }
-

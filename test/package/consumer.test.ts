@@ -47,12 +47,37 @@ const plan = TaskPlanSchema.safeParse({ clientsPerRound: 'many' });
 console.log(JSON.stringify({ status: health.status, planRefused: !plan.success }));
 `,
     );
-    const out = execFileSync(process.execPath, ['main.mjs'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const out = execFileSync(process.execPath, ['main.mjs'], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ status: 'ok', planRefused: true });
-    const help = execFileSync(process.execPath, [bin, '--help'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const help = execFileSync(process.execPath, [bin, '--help'], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(help).toMatch(/Usage: flock/);
     expect(help).toMatch(/serve/);
-    const planned = execFileSync(process.execPath, [bin, 'privacy', 'epsilon', '--sampling-rate', '1', '--noise-multiplier', '0.7', '--steps', '15', '--delta', '1e-5', '--json'], { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const planned = execFileSync(
+      process.execPath,
+      [
+        bin,
+        'privacy',
+        'epsilon',
+        '--sampling-rate',
+        '1',
+        '--noise-multiplier',
+        '0.7',
+        '--steps',
+        '15',
+        '--delta',
+        '1e-5',
+        '--json',
+      ],
+      { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
     expect((JSON.parse(planned) as { epsilon: number }).epsilon).toBeCloseTo(40.3965, 3);
   }, 120_000);
 });

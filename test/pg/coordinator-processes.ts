@@ -31,12 +31,27 @@ export interface CoordinatorProcess {
  * ```
  */
 export async function startCoordinatorProcess(o: {
-  databaseUrl?: string; adminKey: string; poolSize?: number; args?: string[]; env?: Record<string, string>;
+  databaseUrl?: string;
+  adminKey: string;
+  poolSize?: number;
+  args?: string[];
+  env?: Record<string, string>;
   /** Another `flock` bin (e.g. an installed package's) and the folder it runs in; default this checkout's. */
-  bin?: string; cwd?: string;
+  bin?: string;
+  cwd?: string;
 }): Promise<CoordinatorProcess & { stdout(): string }> {
   const store = o.databaseUrl ? ['--store', o.databaseUrl, '--pool-size', String(o.poolSize ?? 4)] : [];
-  const args = [o.bin ?? join(root, 'bin/flock.js'), 'serve', ...store, '--port', '0', '--host', '127.0.0.1', '--no-demo', ...(o.args ?? [])];
+  const args = [
+    o.bin ?? join(root, 'bin/flock.js'),
+    'serve',
+    ...store,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--no-demo',
+    ...(o.args ?? []),
+  ];
   const env: NodeJS.ProcessEnv = { ...process.env, FLOCK_ADMIN_KEY: o.adminKey, FLOCK_LOG_LEVEL: 'silent', ...o.env };
   if (!o.env?.FLOCK_DATA) delete env.FLOCK_DATA; // blobs in bytea: no folder shared between the processes
   const child = spawn(process.execPath, args, {
@@ -44,7 +59,9 @@ export async function startCoordinatorProcess(o: {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   let out = '';
@@ -101,15 +118,24 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
       for (let attempt = 0; attempt < Math.max(1, proxy.backends.length); attempt++) {
         const port = proxy.backends[next++ % proxy.backends.length];
         const answered = await new Promise<boolean>((done) => {
-          const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${port}` } }, (up) => {
-            res.writeHead(up.statusCode ?? 502, { ...up.headers, 'x-flock-backend': String(port) });
-            up.pipe(res);
-            up.on('end', () => done(true));
-            up.on('error', () => {
-              res.destroy();
-              done(true);
-            });
-          });
+          const upstream = request(
+            {
+              host: '127.0.0.1',
+              port,
+              method: req.method,
+              path: req.url,
+              headers: { ...req.headers, host: `127.0.0.1:${port}` },
+            },
+            (up) => {
+              res.writeHead(up.statusCode ?? 502, { ...up.headers, 'x-flock-backend': String(port) });
+              up.pipe(res);
+              up.on('end', () => done(true));
+              up.on('error', () => {
+                res.destroy();
+                done(true);
+              });
+            },
+          );
           upstream.on('error', (err) => {
             tried.push(`${port}: ${err.message}`);
             done(false);
@@ -127,10 +153,11 @@ export async function startRoundRobinProxy(backends: number[]): Promise<RoundRob
   const proxy: RoundRobinProxy = {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     backends: [...backends],
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   return proxy;
 }

@@ -12,7 +12,8 @@ import pg from 'pg';
 export const TEST_DATABASE_URL: string | undefined = process.env.FLOCK_TEST_DATABASE_URL || undefined;
 
 /** Why PostgreSQL tests skip; printed once per file that skips. */
-export const NO_POSTGRES = 'FLOCK_TEST_DATABASE_URL is unset: PostgreSQL tests skipped (run them with eval "$(bash .ci/postgres.sh start)", or through .ci/run)';
+export const NO_POSTGRES =
+  'FLOCK_TEST_DATABASE_URL is unset: PostgreSQL tests skipped (run them with eval "$(bash .ci/postgres.sh start)", or through .ci/run)';
 
 /**
  * True when PostgreSQL tests must skip; also prints the reason, so a skip is never silent.

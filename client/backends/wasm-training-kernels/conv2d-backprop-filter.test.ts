@@ -19,7 +19,7 @@ function randomFloats(n: number, seed: number): Float32Array {
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1;
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
   }
   return out;
 }
@@ -34,15 +34,83 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'NHWC 3x3 stride 1 same', xShape: [2, 9, 9, 3], filterShape: [3, 3, 3, 4], strides: [1, 1], pad: 'same', dataFormat: 'NHWC' },
-  { name: 'NHWC 2x2 stride 2 valid, odd width', xShape: [3, 11, 10, 2], filterShape: [3, 2, 2, 5], strides: [2, 2], pad: 'valid', dataFormat: 'NHWC' },
-  { name: 'NHWC 5x5 stride 2 same, uneven padding', xShape: [2, 8, 7, 3], filterShape: [5, 5, 3, 2], strides: [2, 2], pad: 'same', dataFormat: 'NHWC' },
-  { name: 'NHWC explicit pads, strides [2,1]', xShape: [2, 7, 6, 2], filterShape: [3, 3, 2, 3], strides: [2, 1], pad: [[0, 0], [1, 2], [2, 0], [0, 0]], dataFormat: 'NHWC' },
-  { name: 'NHWC filter larger than stride, valid', xShape: [1, 6, 6, 4], filterShape: [4, 4, 4, 6], strides: [3, 3], pad: 'valid', dataFormat: 'NHWC' },
-  { name: 'NCHW 3x3 stride 1 same', xShape: [2, 3, 8, 8], filterShape: [3, 3, 3, 4], strides: [1, 1], pad: 'same', dataFormat: 'NCHW' },
-  { name: 'NCHW 3x3 stride 2 valid', xShape: [2, 2, 9, 7], filterShape: [3, 3, 2, 3], strides: [2, 2], pad: 'valid', dataFormat: 'NCHW' },
-  { name: 'MNIST CNN layer 1 (5x5x1x32 same)', xShape: [3, 28, 28, 1], filterShape: [5, 5, 1, 32], strides: [1, 1], pad: 'same', dataFormat: 'NHWC' },
-  { name: 'MNIST CNN layer 2 (5x5x32x64 same)', xShape: [2, 14, 14, 32], filterShape: [5, 5, 32, 64], strides: [1, 1], pad: 'same', dataFormat: 'NHWC' },
+  {
+    name: 'NHWC 3x3 stride 1 same',
+    xShape: [2, 9, 9, 3],
+    filterShape: [3, 3, 3, 4],
+    strides: [1, 1],
+    pad: 'same',
+    dataFormat: 'NHWC',
+  },
+  {
+    name: 'NHWC 2x2 stride 2 valid, odd width',
+    xShape: [3, 11, 10, 2],
+    filterShape: [3, 2, 2, 5],
+    strides: [2, 2],
+    pad: 'valid',
+    dataFormat: 'NHWC',
+  },
+  {
+    name: 'NHWC 5x5 stride 2 same, uneven padding',
+    xShape: [2, 8, 7, 3],
+    filterShape: [5, 5, 3, 2],
+    strides: [2, 2],
+    pad: 'same',
+    dataFormat: 'NHWC',
+  },
+  {
+    name: 'NHWC explicit pads, strides [2,1]',
+    xShape: [2, 7, 6, 2],
+    filterShape: [3, 3, 2, 3],
+    strides: [2, 1],
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+    dataFormat: 'NHWC',
+  },
+  {
+    name: 'NHWC filter larger than stride, valid',
+    xShape: [1, 6, 6, 4],
+    filterShape: [4, 4, 4, 6],
+    strides: [3, 3],
+    pad: 'valid',
+    dataFormat: 'NHWC',
+  },
+  {
+    name: 'NCHW 3x3 stride 1 same',
+    xShape: [2, 3, 8, 8],
+    filterShape: [3, 3, 3, 4],
+    strides: [1, 1],
+    pad: 'same',
+    dataFormat: 'NCHW',
+  },
+  {
+    name: 'NCHW 3x3 stride 2 valid',
+    xShape: [2, 2, 9, 7],
+    filterShape: [3, 3, 2, 3],
+    strides: [2, 2],
+    pad: 'valid',
+    dataFormat: 'NCHW',
+  },
+  {
+    name: 'MNIST CNN layer 1 (5x5x1x32 same)',
+    xShape: [3, 28, 28, 1],
+    filterShape: [5, 5, 1, 32],
+    strides: [1, 1],
+    pad: 'same',
+    dataFormat: 'NHWC',
+  },
+  {
+    name: 'MNIST CNN layer 2 (5x5x32x64 same)',
+    xShape: [2, 14, 14, 32],
+    filterShape: [5, 5, 32, 64],
+    strides: [1, 1],
+    pad: 'same',
+    dataFormat: 'NHWC',
+  },
 ];
 
 function attrsOf(c: Case): Conv2DBackpropFilterAttrs {
@@ -51,7 +119,13 @@ function attrsOf(c: Case): Conv2DBackpropFilterAttrs {
 
 function dyShapeOf(c: Case): number[] {
   const info = tf.backend_util.computeConv2DInfo(
-    c.xShape, c.filterShape, c.strides, 1, c.pad, undefined, false,
+    c.xShape,
+    c.filterShape,
+    c.strides,
+    1,
+    c.pad,
+    undefined,
+    false,
     tf.backend_util.convertConv2DDataFormat(c.dataFormat),
   );
   return info.outShape;
@@ -59,13 +133,17 @@ function dyShapeOf(c: Case): number[] {
 
 /** Runs the registered Conv2DBackpropFilter kernel on the current backend. */
 function runKernel(c: Case, xValues: Float32Array, dyValues: Float32Array): Float32Array {
-  return tf.tidy(() => {
-    const x = tf.tensor(xValues, c.xShape);
-    const dy = tf.tensor(dyValues, dyShapeOf(c));
-    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrsOf(c) as unknown as tf.NamedAttrMap) as tf.Tensor;
-    expect(dw.shape).toEqual(c.filterShape);
-    return dw;
-  }).dataSync() as Float32Array;
+  return tf
+    .tidy(() => {
+      const x = tf.tensor(xValues, c.xShape);
+      const dy = tf.tensor(dyValues, dyShapeOf(c));
+      const dw = tf
+        .engine()
+        .runKernel('Conv2DBackpropFilter', { x, dy }, attrsOf(c) as unknown as tf.NamedAttrMap) as tf.Tensor;
+      expect(dw.shape).toEqual(c.filterShape);
+      return dw;
+    })
+    .dataSync() as Float32Array;
 }
 
 function inputsOf(c: Case, seed: number): { x: Float32Array; dy: Float32Array } {

@@ -46,9 +46,7 @@ interface ImageStrides {
 
 function imageStrides(shape: number[], channelsLast: boolean): ImageStrides {
   const [s0, s1, s2] = util.computeStrides(shape);
-  return channelsLast
-    ? { batch: s0, row: s1, col: s2, channel: 1 }
-    : { batch: s0, row: s2, col: 1, channel: s1 };
+  return channelsLast ? { batch: s0, row: s1, col: s2, channel: 1 } : { batch: s0, row: s2, col: 1, channel: s1 };
 }
 
 function floatsOf(backend: BackendWasm, info: TensorInfo): Float32Array {
@@ -72,7 +70,8 @@ function fillColumnsTransposed(
   b0: number,
   nb: number,
 ): void {
-  const { filterHeight, filterWidth, inChannels, inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const { filterHeight, filterWidth, inChannels, inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } =
+    info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const pixelsPerExample = outHeight * outWidth;

@@ -13,7 +13,14 @@ function mnistCnn(): tf.Sequential {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+      tf.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: 32,
+        kernelSize: 5,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(1),
+      }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -31,7 +38,9 @@ describe('registerWasmTrainingKernels', () => {
 
   it('is needed: tfjs-backend-wasm alone cannot train a conv layer', async () => {
     for (const config of WASM_TRAINING_KERNELS) expect(tf.getKernel(config.kernelName, 'wasm')).toBeUndefined();
-    const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3 }), tf.layers.flatten()] });
+    const model = tf.sequential({
+      layers: [tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3 }), tf.layers.flatten()],
+    });
     model.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
     await expect(model.trainOnBatch(tf.ones([2, 6, 6, 1]), tf.zeros([2, 32]))).rejects.toThrow(
       /Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'/,

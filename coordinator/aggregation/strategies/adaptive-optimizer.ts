@@ -22,7 +22,11 @@ export interface AdaptiveOptions {
 /** v's update from its previous value and Δ² (both tensors of one weight tensor's length). */
 export type SecondMoment = (v: tf.Tensor1D, deltaSquared: tf.Tensor) => tf.Tensor;
 
-export function adaptiveServer(descriptor: StrategyDescriptor, options: AdaptiveOptions, secondMoment: SecondMoment): MeanServerStrategy {
+export function adaptiveServer(
+  descriptor: StrategyDescriptor,
+  options: AdaptiveOptions,
+  secondMoment: SecondMoment,
+): MeanServerStrategy {
   const { serverLearningRate: eta, beta1, tau } = options;
   return {
     descriptor,

@@ -6,5 +6,7 @@ import type { MeanServerStrategy } from './server-strategy.ts';
 
 export function fedadamServer(options: StrategyOptions<'fedadam'>): MeanServerStrategy {
   const { beta2 } = options;
-  return adaptiveServer(strategyDescriptor('fedadam'), options, (v, d2) => tf.add(tf.mul(v, beta2), tf.mul(d2, 1 - beta2)));
+  return adaptiveServer(strategyDescriptor('fedadam'), options, (v, d2) =>
+    tf.add(tf.mul(v, beta2), tf.mul(d2, 1 - beta2)),
+  );
 }

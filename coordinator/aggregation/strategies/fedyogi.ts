@@ -6,5 +6,7 @@ import type { MeanServerStrategy } from './server-strategy.ts';
 
 export function fedyogiServer(options: StrategyOptions<'fedyogi'>): MeanServerStrategy {
   const { beta2 } = options;
-  return adaptiveServer(strategyDescriptor('fedyogi'), options, (v, d2) => tf.sub(v, tf.mul(tf.mul(d2, tf.sign(tf.sub(v, d2))), 1 - beta2)));
+  return adaptiveServer(strategyDescriptor('fedyogi'), options, (v, d2) =>
+    tf.sub(v, tf.mul(tf.mul(d2, tf.sign(tf.sub(v, d2))), 1 - beta2)),
+  );
 }

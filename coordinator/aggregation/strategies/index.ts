@@ -4,7 +4,14 @@
  * server file here does not compile. `serverStrategy` is the one way the
  * round logic gets one.
  */
-import { strategyDescriptor, type StrategyConfig, type StrategyDescriptor, type StrategyInput, type StrategyName, type StrategyOptions } from '../../../shared/protocol/index.ts';
+import {
+  strategyDescriptor,
+  type StrategyConfig,
+  type StrategyDescriptor,
+  type StrategyInput,
+  type StrategyName,
+  type StrategyOptions,
+} from '../../../shared/protocol/index.ts';
 import { AggregationError } from '../errors.ts';
 import { fedadagradServer } from './fedadagrad.ts';
 import { fedadamServer } from './fedadam.ts';
@@ -16,7 +23,14 @@ import { normBoundingServer } from './norm-bounding.ts';
 import type { ServerStrategy } from './server-strategy.ts';
 import { trimmedMeanServer } from './trimmed-mean.ts';
 
-export type { MeanServerStrategy, RobustServerStrategy, ServerOptimizerState, ServerStepInput, ServerStepResult, ServerStrategy } from './server-strategy.ts';
+export type {
+  MeanServerStrategy,
+  RobustServerStrategy,
+  ServerOptimizerState,
+  ServerStepInput,
+  ServerStepResult,
+  ServerStrategy,
+} from './server-strategy.ts';
 export { initialOptimizerState } from './server-strategy.ts';
 
 const SERVERS: { [N in StrategyName]: (options: StrategyOptions<N>) => ServerStrategy } = {
@@ -41,13 +55,21 @@ const SERVERS: { [N in StrategyName]: (options: StrategyOptions<N>) => ServerStr
  */
 export function serverStrategy(config: StrategyInput | StrategyConfig): ServerStrategy {
   const make = SERVERS[config.name] as ((options: unknown) => ServerStrategy) | undefined;
-  if (!make) throw new AggregationError('bad-option', `unknown strategy "${config.name}"; use one of ${Object.keys(SERVERS).join(', ')}`);
+  if (!make)
+    throw new AggregationError(
+      'bad-option',
+      `unknown strategy "${config.name}"; use one of ${Object.keys(SERVERS).join(', ')}`,
+    );
   const descriptor: StrategyDescriptor = strategyDescriptor(config.name);
   const { name: _name, ...given } = config as Record<string, unknown>;
   const parsed = descriptor.options.safeParse(given);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new AggregationError('bad-option', `strategy "${config.name}": ${issue.path.join('.') || 'options'}: ${issue.message}`, { strategy: config.name });
+    throw new AggregationError(
+      'bad-option',
+      `strategy "${config.name}": ${issue.path.join('.') || 'options'}: ${issue.message}`,
+      { strategy: config.name },
+    );
   }
   return make(parsed.data);
 }

@@ -9,7 +9,11 @@ import { AggregationError } from '../errors.ts';
 import type { ServerOptimizerState, ServerStepInput, ServerStepResult } from './server-strategy.ts';
 
 /** One tensor's update: the new weights and each slot's next value, by slot name. */
-export type TensorUpdate = (x: tf.Tensor1D, delta: tf.Tensor1D, slots: Record<string, tf.Tensor1D>) => { weights: tf.Tensor; slots?: Record<string, tf.Tensor> };
+export type TensorUpdate = (
+  x: tf.Tensor1D,
+  delta: tf.Tensor1D,
+  slots: Record<string, tf.Tensor1D>,
+) => { weights: tf.Tensor; slots?: Record<string, tf.Tensor> };
 
 export interface StepRule {
   /** The slots this strategy keeps (its descriptor's `optimizerSlots`). */
@@ -21,12 +25,22 @@ export interface StepRule {
 
 function slotsFor(rule: StepRule, state: ServerOptimizerState | null, sizes: number[]): Record<string, Float32Array[]> {
   if (!state || state.step === 0) {
-    return Object.fromEntries(rule.slots.map((n) => [n, sizes.map((s) => new Float32Array(s).fill(rule.initialSlotValue?.(n) ?? 0))]));
+    return Object.fromEntries(
+      rule.slots.map((n) => [n, sizes.map((s) => new Float32Array(s).fill(rule.initialSlotValue?.(n) ?? 0))]),
+    );
   }
   for (const n of rule.slots) {
     const slot = state.slots[n];
-    if (!slot || slot.length !== sizes.length || slot.some((t, i) => !(t instanceof Float32Array) || t.length !== sizes[i])) {
-      throw new AggregationError('optimizer-state-mismatch', `optimizer state slot "${n}" is missing or does not match the model; was the strategy or model changed mid-task?`, { slot: n });
+    if (
+      !slot ||
+      slot.length !== sizes.length ||
+      slot.some((t, i) => !(t instanceof Float32Array) || t.length !== sizes[i])
+    ) {
+      throw new AggregationError(
+        'optimizer-state-mismatch',
+        `optimizer state slot "${n}" is missing or does not match the model; was the strategy or model changed mid-task?`,
+        { slot: n },
+      );
     }
   }
   return state.slots;
@@ -41,9 +55,16 @@ const read = (t: tf.Tensor): Float32Array => Float32Array.from(t.dataSync() as F
 export function serverStep(input: ServerStepInput, rule: StepRule): ServerStepResult {
   const { globals, delta } = input;
   if (globals.length !== delta.length || globals.some((g, i) => g.length !== delta[i].length)) {
-    throw new AggregationError('tensor-length-mismatch', 'globals and the round delta do not have the same tensors and lengths');
+    throw new AggregationError(
+      'tensor-length-mismatch',
+      'globals and the round delta do not have the same tensors and lengths',
+    );
   }
-  const slots = slotsFor(rule, input.state, globals.map((g) => g.length));
+  const slots = slotsFor(
+    rule,
+    input.state,
+    globals.map((g) => g.length),
+  );
   const weights: Float32Array[] = [];
   const next: Record<string, Float32Array[]> = Object.fromEntries(rule.slots.map((n) => [n, [] as Float32Array[]]));
   for (let i = 0; i < globals.length; i++) {

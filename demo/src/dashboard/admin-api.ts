@@ -36,7 +36,12 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Pr
   if (!key) throw new AdminApiError(401, 'enter the admin key first');
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
   if (res.status === 404 && method === 'GET') return null;
   if (!res.ok) {
     const answer = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
@@ -109,16 +114,38 @@ export async function loadDashboard(app: string): Promise<DashboardData> {
     getAdmin<DeviceCensus>(`/v1/admin/apps/${a}/devices/census`),
   ]);
   const taskList = (tasksAnswer?.tasks ?? []).filter((t) => t.app === app);
-  const tasks = await Promise.all(taskList.map(async (task) => ({ task, rounds: (await getAdmin<{ rounds: RoundWithMetrics[] }>(`/v1/admin/tasks/${encodeURIComponent(task.id)}/rounds`))?.rounds ?? [] })));
-  const rollouts = rolloutsAnswer === null ? null : (await Promise.all(
-    rolloutsAnswer.rollouts.slice(0, ROLLOUTS_SHOWN).map(async (r) => (await getAdmin<RolloutDetail>(`/v1/admin/rollouts/${encodeURIComponent(r.id)}`)) ?? r),
-  ));
-  return { app, tasks, versions: versionsAnswer?.versions ?? [], rollouts, drift, devices: devicesAnswer?.devices ?? [], census };
+  const tasks = await Promise.all(
+    taskList.map(async (task) => ({
+      task,
+      rounds:
+        (await getAdmin<{ rounds: RoundWithMetrics[] }>(`/v1/admin/tasks/${encodeURIComponent(task.id)}/rounds`))
+          ?.rounds ?? [],
+    })),
+  );
+  const rollouts =
+    rolloutsAnswer === null
+      ? null
+      : await Promise.all(
+          rolloutsAnswer.rollouts
+            .slice(0, ROLLOUTS_SHOWN)
+            .map(async (r) => (await getAdmin<RolloutDetail>(`/v1/admin/rollouts/${encodeURIComponent(r.id)}`)) ?? r),
+        );
+  return {
+    app,
+    tasks,
+    versions: versionsAnswer?.versions ?? [],
+    rollouts,
+    drift,
+    devices: devicesAnswer?.devices ?? [],
+    census,
+  };
 }
 
 /** `GET /v1/admin/apps`: app names, simulator apps only when asked. */
 export async function loadApps(simulators: boolean): Promise<{ apps: string[]; hiddenSimulators: number }> {
-  const answer = await getAdmin<{ apps: { app: string }[]; hiddenSimulators: number }>(`/v1/admin/apps${simulators ? '?simulators=true' : ''}`);
+  const answer = await getAdmin<{ apps: { app: string }[]; hiddenSimulators: number }>(
+    `/v1/admin/apps${simulators ? '?simulators=true' : ''}`,
+  );
   return { apps: answer?.apps.map((a) => a.app) ?? [], hiddenSimulators: answer?.hiddenSimulators ?? 0 };
 }
 
@@ -147,9 +174,17 @@ export const AUDIT_PAGE = 25;
  * @example
  * const { entries, nextBeforeId } = await loadAudit({ action: 'rollout.pause' });
  */
-export async function loadAudit(filters: AuditFilters, beforeId?: number): Promise<{ entries: AuditEntry[]; nextBeforeId: number | null }> {
+export async function loadAudit(
+  filters: AuditFilters,
+  beforeId?: number,
+): Promise<{ entries: AuditEntry[]; nextBeforeId: number | null }> {
   const q = new URLSearchParams({ limit: String(AUDIT_PAGE) });
   for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
   if (beforeId !== undefined) q.set('beforeId', String(beforeId));
-  return (await getAdmin<{ entries: AuditEntry[]; nextBeforeId: number | null }>(`/v1/admin/audit?${q}`)) ?? { entries: [], nextBeforeId: null };
+  return (
+    (await getAdmin<{ entries: AuditEntry[]; nextBeforeId: number | null }>(`/v1/admin/audit?${q}`)) ?? {
+      entries: [],
+      nextBeforeId: null,
+    }
+  );
 }

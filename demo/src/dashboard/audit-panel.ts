@@ -77,7 +77,12 @@ export class AuditPanel {
 
   filters(): AuditFilters {
     const v = (id: string) => $<HTMLInputElement>(id).value.trim() || undefined;
-    return { action: v('audit-action'), actor: v('audit-actor'), target: v('audit-target'), since: sinceOf($<HTMLInputElement>('audit-since').value) };
+    return {
+      action: v('audit-action'),
+      actor: v('audit-actor'),
+      target: v('audit-target'),
+      since: sinceOf($<HTMLInputElement>('audit-since').value),
+    };
   }
 
   /** Reload the page shown; a live tick (`force` false) only reloads the newest page. */
@@ -89,11 +94,14 @@ export class AuditPanel {
       this.next = page.nextBeforeId;
       $('audit-entries').innerHTML = auditTable(page.entries);
       const first = this.cursors.length * AUDIT_PAGE + 1;
-      $('audit-page').textContent = page.entries.length ? `entries ${first}-${first + page.entries.length - 1}, newest first` : '';
+      $('audit-page').textContent = page.entries.length
+        ? `entries ${first}-${first + page.entries.length - 1}, newest first`
+        : '';
       $<HTMLButtonElement>('audit-older').disabled = this.next === null;
       $<HTMLButtonElement>('audit-newer').disabled = this.cursors.length === 0;
     } catch (error) {
-      $('audit-entries').innerHTML = `<p class="error">Could not read the audit log: ${esc(error instanceof Error ? error.message : String(error))}</p>`;
+      $('audit-entries').innerHTML =
+        `<p class="error">Could not read the audit log: ${esc(error instanceof Error ? error.message : String(error))}</p>`;
     }
   }
 }

@@ -36,7 +36,11 @@ export function askReason(request: ReasonRequest): Promise<string | null> {
   dialog.showModal();
   reason.focus();
   return new Promise((resolve) => {
-    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok' && reason.value.trim() ? reason.value.trim() : null), { once: true });
+    dialog.addEventListener(
+      'close',
+      () => resolve(dialog.returnValue === 'ok' && reason.value.trim() ? reason.value.trim() : null),
+      { once: true },
+    );
   });
 }
 

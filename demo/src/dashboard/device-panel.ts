@@ -7,7 +7,13 @@ import type { DeviceCensus } from './admin-api.ts';
 import { localTime } from './local-time.ts';
 import { escapeXml as esc } from './svg-chart.ts';
 
-function countList(title: string, counts: Record<string, number>, total: number, keyLabel: (k: string) => string, order?: string[]): string {
+function countList(
+  title: string,
+  counts: Record<string, number>,
+  total: number,
+  keyLabel: (k: string) => string,
+  order?: string[],
+): string {
   const keys = order ?? Object.keys(counts).sort((a, b) => counts[b] - counts[a]);
   const rows = keys
     .map((k) => {
@@ -27,9 +33,16 @@ const text = (v: unknown) => esc(typeof v === 'string' || typeof v === 'number' 
  */
 export function devicePanel(devices: Record<string, unknown>[], census: DeviceCensus | null): string {
   const total = census?.devices ?? devices.length;
-  if (total === 0) return '<p class="muted">No devices registered for this app yet. Open the Digits demo to add one.</p>';
+  if (total === 0)
+    return '<p class="muted">No devices registered for this app yet. Open the Digits demo to add one.</p>';
   const counts = census
-    ? `<div class="census">${countList('backend', census.byBackend, total, (k) => k)}${countList('version (last reported, 24 h)', census.byVersion, total, (k) => (k === 'none' ? 'no telemetry' : `v${k}`), Object.keys(census.byVersion).sort((a, b) => (a === 'none' ? 1 : b === 'none' ? -1 : Number(b) - Number(a))))}${countList('last seen', census.byLastSeen, total, (k) => k, Object.keys(census.byLastSeen))}</div>${census.truncated ? '<p class="muted">Telemetry was read up to its cap: some versions may be older than shown.</p>' : ''}`
+    ? `<div class="census">${countList('backend', census.byBackend, total, (k) => k)}${countList(
+        'version (last reported, 24 h)',
+        census.byVersion,
+        total,
+        (k) => (k === 'none' ? 'no telemetry' : `v${k}`),
+        Object.keys(census.byVersion).sort((a, b) => (a === 'none' ? 1 : b === 'none' ? -1 : Number(b) - Number(a))),
+      )}${countList('last seen', census.byLastSeen, total, (k) => k, Object.keys(census.byLastSeen))}</div>${census.truncated ? '<p class="muted">Telemetry was read up to its cap: some versions may be older than shown.</p>' : ''}`
     : '';
   const rows = devices
     .map((d) => {

@@ -37,7 +37,8 @@ const pill = (text: string) => `<span class="pill ${esc(text)}">${esc(text)}</sp
 function roundCharts(rounds: RoundWithMetrics[], versions: ModelVersionView[]): string {
   const closed = rounds.filter((r) => r.state === 'closed');
   // Three empty "no data yet" charts said nothing and took half a screen.
-  if (closed.length === 0) return '<p class="muted">No round has closed yet: accuracy, loss and epsilon charts appear with the first.</p>';
+  if (closed.length === 0)
+    return '<p class="muted">No round has closed yet: accuracy, loss and epsilon charts appear with the first.</p>';
   const series = (key: string) => closed.map((r) => ({ x: r.roundNumber, y: num(r.metrics[key]) ?? Number.NaN }));
   // Holdout figures when the task evaluates (plan.evaluation), train figures when devices report them; no empty legend entries.
   const present = <T extends { points: { y: number }[] }>(list: T[]) => {
@@ -45,20 +46,42 @@ function roundCharts(rounds: RoundWithMetrics[], versions: ModelVersionView[]): 
     return kept.length ? kept : list.slice(0, 1);
   };
   return (
-    lineChart(present([{ name: 'holdout accuracy', color: '#60a5fa', points: series('holdoutAccuracy') }, { name: 'train accuracy', color: '#4ade80', points: series('trainAccuracy') }]), { title: 'Accuracy per round', yDomain: [0, 1], xLabel: 'round', width: 420 }) +
-    lineChart(present([{ name: 'holdout loss', color: '#a78bfa', points: series('holdoutLoss') }, { name: 'train loss', color: '#f472b6', points: series('trainLoss') }]), { title: 'Loss per round', xLabel: 'round', width: 420 }) +
-    lineChart([{ name: 'ε spent', color: '#f59e0b', points: epsilonSeries(closed, versions) }], { title: 'Epsilon spent over rounds', xLabel: 'round', width: 420 })
+    lineChart(
+      present([
+        { name: 'holdout accuracy', color: '#60a5fa', points: series('holdoutAccuracy') },
+        { name: 'train accuracy', color: '#4ade80', points: series('trainAccuracy') },
+      ]),
+      { title: 'Accuracy per round', yDomain: [0, 1], xLabel: 'round', width: 420 },
+    ) +
+    lineChart(
+      present([
+        { name: 'holdout loss', color: '#a78bfa', points: series('holdoutLoss') },
+        { name: 'train loss', color: '#f472b6', points: series('trainLoss') },
+      ]),
+      { title: 'Loss per round', xLabel: 'round', width: 420 },
+    ) +
+    lineChart([{ name: 'ε spent', color: '#f59e0b', points: epsilonSeries(closed, versions) }], {
+      title: 'Epsilon spent over rounds',
+      xLabel: 'round',
+      width: 420,
+    })
   );
 }
 
 function renderTasks(data: DashboardData): string {
-  if (data.tasks.length === 0) return `<p class="muted">No training tasks for ${esc(data.app)}. Start one with <code>npx flock task create</code>.</p>`;
+  if (data.tasks.length === 0)
+    return `<p class="muted">No training tasks for ${esc(data.app)}. Start one with <code>npx flock task create</code>.</p>`;
   return data.tasks
     .map(({ task, rounds }) => {
-      const eps = task.privacySpent ? `ε = ${fmt(task.privacySpent.epsilon, 2)} (δ = ${task.privacySpent.delta})` : 'no central DP';
+      const eps = task.privacySpent
+        ? `ε = ${fmt(task.privacySpent.epsilon, 2)} (δ = ${task.privacySpent.delta})`
+        : 'no central DP';
       const rows = rounds
         .slice(0, 12)
-        .map((r) => `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.holdoutAccuracy) ?? num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.holdoutLoss) ?? num(r.metrics.trainLoss))}</td><td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`)
+        .map(
+          (r) =>
+            `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.holdoutAccuracy) ?? num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.holdoutLoss) ?? num(r.metrics.trainLoss))}</td><td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`,
+        )
         .join('');
       return `<div class="task" data-task-id="${esc(task.id)}"><h3>${esc(task.name ?? task.id)} <span class="muted">(from v${task.modelVersion})</span> ${pill(task.status)}</h3>
         ${taskActionBar(task)}
@@ -71,7 +94,12 @@ function renderTasks(data: DashboardData): string {
 
 function lineage(v: ModelVersionView, byVersion: Map<number, ModelVersionView>): string {
   const chain: number[] = [];
-  for (let at: ModelVersionView | undefined = v; at && chain.length < 8; at = at.parentVersion === null ? undefined : byVersion.get(at.parentVersion)) chain.push(at.version);
+  for (
+    let at: ModelVersionView | undefined = v;
+    at && chain.length < 8;
+    at = at.parentVersion === null ? undefined : byVersion.get(at.parentVersion)
+  )
+    chain.push(at.version);
   return chain.map((n) => `v${n}`).join(' ← ');
 }
 
@@ -81,17 +109,41 @@ function renderVersions(data: DashboardData): string {
   const byVersion = new Map(versions.map((v) => [v.version, v]));
   const sorted = [...versions].sort((a, b) => b.version - a.version);
   const accuracies = sorted.filter((v) => (num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy)) !== null);
-  const chart = accuracies.length === 0 ? '' : lineChart([{ name: 'holdout accuracy', color: '#60a5fa', points: sorted.map((v) => ({ x: v.version, y: num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy) ?? Number.NaN })) }], { title: `${app}: accuracy by version`, yDomain: [0, 1], xLabel: 'version', width: 420 });
+  const chart =
+    accuracies.length === 0
+      ? ''
+      : lineChart(
+          [
+            {
+              name: 'holdout accuracy',
+              color: '#60a5fa',
+              points: sorted.map((v) => ({
+                x: v.version,
+                y: num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy) ?? Number.NaN,
+              })),
+            },
+          ],
+          { title: `${app}: accuracy by version`, yDomain: [0, 1], xLabel: 'version', width: 420 },
+        );
   const rows = sorted
-    .map((v) => `<tr><td>v${v.version}</td><td>${pill(v.stage)}</td><td>${esc(v.source)}</td><td>${esc(lineage(v, byVersion))}</td><td>${fmt(num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy))}</td><td>${v.clients ?? '–'}</td><td>${v.epsilon === null ? '–' : fmt(v.epsilon, 2)}</td><td>${v.variants.map((x) => x.encoding).join(', ')}</td><td>${esc(localTime(v.createdAt))}</td></tr>`)
+    .map(
+      (v) =>
+        `<tr><td>v${v.version}</td><td>${pill(v.stage)}</td><td>${esc(v.source)}</td><td>${esc(lineage(v, byVersion))}</td><td>${fmt(num(v.metrics.holdoutAccuracy) ?? num(v.metrics.trainAccuracy))}</td><td>${v.clients ?? '–'}</td><td>${v.epsilon === null ? '–' : fmt(v.epsilon, 2)}</td><td>${v.variants.map((x) => x.encoding).join(', ')}</td><td>${esc(localTime(v.createdAt))}</td></tr>`,
+    )
     .join('');
   return `${chart}<table><thead><tr><th>version</th><th>stage</th><th>source</th><th>lineage</th><th>accuracy</th><th>clients</th><th>ε</th><th>variants</th><th>created</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function renderRollouts(app: string, rollouts: RolloutDetail[] | null): string {
   if (rollouts === null) return '<p class="muted">No rollouts (this coordinator has no rollout API yet).</p>';
-  if (rollouts.length === 0) return `<p class="muted">No rollouts of ${esc(app)}. Start one with <code>npx flock rollout start --app ${esc(app)} --candidate N</code>.</p>`;
-  return rollouts.map((r) => `<div class="rollout" data-rollout-id="${esc(r.id)}" data-status="${esc(r.status)}">${rolloutPanel(r, rolloutActionBar(r))}</div>`).join('<hr>');
+  if (rollouts.length === 0)
+    return `<p class="muted">No rollouts of ${esc(app)}. Start one with <code>npx flock rollout start --app ${esc(app)} --candidate N</code>.</p>`;
+  return rollouts
+    .map(
+      (r) =>
+        `<div class="rollout" data-rollout-id="${esc(r.id)}" data-status="${esc(r.status)}">${rolloutPanel(r, rolloutActionBar(r))}</div>`,
+    )
+    .join('<hr>');
 }
 
 const picker = new AppPicker(() => {
@@ -123,12 +175,15 @@ async function load(): Promise<void> {
     $('key-message').textContent = '';
     const app = picker.app;
     if (app === null) {
-      for (const id of PANELS) $(id).innerHTML = '<p class="muted">No apps yet: push a model with <code>npx flock model push</code>.</p>';
+      for (const id of PANELS)
+        $(id).innerHTML = '<p class="muted">No apps yet: push a model with <code>npx flock model push</code>.</p>';
     } else {
       const data = await loadDashboard(app);
       if (picker.app !== app) return; // the operator picked another app meanwhile
       $('rollouts').innerHTML = renderRollouts(app, data.rollouts);
-      $('drift').innerHTML = data.drift ? driftFlags(data.drift) : '<p class="muted">No drift report from this coordinator.</p>';
+      $('drift').innerHTML = data.drift
+        ? driftFlags(data.drift)
+        : '<p class="muted">No drift report from this coordinator.</p>';
       $('tasks').innerHTML = renderTasks(data);
       $('versions').innerHTML = renderVersions(data);
       $('devices').innerHTML = devicePanel(data.devices, data.census);
@@ -141,7 +196,9 @@ async function load(): Promise<void> {
   } catch (error) {
     const wrongKey = error instanceof AdminApiError && (error.status === 401 || error.status === 403);
     if (wrongKey) $('key-card').classList.remove('compact');
-    $('key-message').textContent = wrongKey ? `The admin key was refused (${error.message}). Enter the key flock serve printed.` : `Could not load: ${error instanceof Error ? error.message : String(error)}`;
+    $('key-message').textContent = wrongKey
+      ? `The admin key was refused (${error.message}). Enter the key flock serve printed.`
+      : `Could not load: ${error instanceof Error ? error.message : String(error)}`;
     $('live').textContent = 'live updates failing; retrying';
   }
 }
@@ -184,5 +241,6 @@ document.addEventListener('visibilitychange', () => {
 void refresh();
 setInterval(() => {
   // Nothing to show a hidden tab; and never re-render under an open confirmation.
-  if (document.visibilityState === 'visible' && inFlight === null && !($('confirm') as HTMLDialogElement).open) void refresh();
+  if (document.visibilityState === 'visible' && inFlight === null && !($('confirm') as HTMLDialogElement).open)
+    void refresh();
 }, REFRESH_MS);

@@ -45,14 +45,43 @@ function button(b: ActionButton): string {
  * @example
  * html += rolloutActionBar({ id: 'ro_1', status: 'running', candidateVersion: 2, controlVersion: 1 });
  */
-export function rolloutActionBar(r: { id: string; app: string; status: string; candidateVersion: number; controlVersion: number }): string {
+export function rolloutActionBar(r: {
+  id: string;
+  app: string;
+  status: string;
+  candidateVersion: number;
+  controlVersion: number;
+}): string {
   const what: Record<RolloutAction, Omit<ActionButton, 'kind' | 'id' | 'action'>> = {
-    pause: { label: 'Pause', danger: false, title: `Pause the rollout of ${r.app} v${r.candidateVersion}?`, detail: 'No automatic advance, promotion or rollback until it is resumed; every device keeps its cohort\'s version.' },
-    resume: { label: 'Resume', danger: false, title: `Resume the rollout of ${r.app} v${r.candidateVersion}?`, detail: 'The stage window starts again, so the evidence is gathered afresh before the next decision.' },
-    promote: { label: 'Promote now', danger: true, title: `Promote ${r.app} v${r.candidateVersion} to production now?`, detail: `Every device moves to v${r.candidateVersion}, skipping the remaining stages and the canary analysis.` },
-    abort: { label: 'Abort', danger: true, title: `Abort the rollout of ${r.app} v${r.candidateVersion}?`, detail: `Every device goes back to v${r.controlVersion}; v${r.candidateVersion} returns to the candidate stage.` },
+    pause: {
+      label: 'Pause',
+      danger: false,
+      title: `Pause the rollout of ${r.app} v${r.candidateVersion}?`,
+      detail:
+        "No automatic advance, promotion or rollback until it is resumed; every device keeps its cohort's version.",
+    },
+    resume: {
+      label: 'Resume',
+      danger: false,
+      title: `Resume the rollout of ${r.app} v${r.candidateVersion}?`,
+      detail: 'The stage window starts again, so the evidence is gathered afresh before the next decision.',
+    },
+    promote: {
+      label: 'Promote now',
+      danger: true,
+      title: `Promote ${r.app} v${r.candidateVersion} to production now?`,
+      detail: `Every device moves to v${r.candidateVersion}, skipping the remaining stages and the canary analysis.`,
+    },
+    abort: {
+      label: 'Abort',
+      danger: true,
+      title: `Abort the rollout of ${r.app} v${r.candidateVersion}?`,
+      detail: `Every device goes back to v${r.controlVersion}; v${r.candidateVersion} returns to the candidate stage.`,
+    },
   };
-  const buttons = rolloutActionsFor(r.status).map((action) => button({ kind: 'rollouts', id: r.id, action, ...what[action] }));
+  const buttons = rolloutActionsFor(r.status).map((action) =>
+    button({ kind: 'rollouts', id: r.id, action, ...what[action] }),
+  );
   const audit = `<button type="button" class="link" data-audit-target="${esc(r.id)}">audit log</button>`;
   return `<div class="actions" data-rollout-actions="${esc(r.id)}">${buttons.join('')}${audit}</div>`;
 }
@@ -65,8 +94,24 @@ export function taskActionBar(t: { id: string; name: string | null; status: stri
   const name = t.name ?? t.id;
   const buttons = taskActionsFor(t.status).map((action) =>
     action === 'pause'
-      ? button({ kind: 'tasks', id: t.id, action, label: 'Pause task', danger: false, title: `Pause task "${name}"?`, detail: 'No new round opens until it is resumed; a round already open still closes.' })
-      : button({ kind: 'tasks', id: t.id, action, label: 'Resume task', danger: false, title: `Resume task "${name}"?`, detail: 'Rounds open again as devices check in.' }),
+      ? button({
+          kind: 'tasks',
+          id: t.id,
+          action,
+          label: 'Pause task',
+          danger: false,
+          title: `Pause task "${name}"?`,
+          detail: 'No new round opens until it is resumed; a round already open still closes.',
+        })
+      : button({
+          kind: 'tasks',
+          id: t.id,
+          action,
+          label: 'Resume task',
+          danger: false,
+          title: `Resume task "${name}"?`,
+          detail: 'Rounds open again as devices check in.',
+        }),
   );
   return buttons.length ? `<div class="actions" data-task-actions="${esc(t.id)}">${buttons.join('')}</div>` : '';
 }
@@ -84,10 +129,17 @@ export function bindOperatorActions(root: HTMLElement, done: (message: string, f
     if (!el) return;
     const { kind, id, action, title, detail } = el.dataset;
     if (!kind || !id || !action) return;
-    const reason = await askReason({ title: title ?? `${action} ${id}?`, detail: detail ?? '', confirmLabel: el.textContent ?? action, danger: el.classList.contains('danger') });
+    const reason = await askReason({
+      title: title ?? `${action} ${id}?`,
+      detail: detail ?? '',
+      confirmLabel: el.textContent ?? action,
+      danger: el.classList.contains('danger'),
+    });
     if (reason === null) return;
     try {
-      const answer = await postAdmin<{ status?: string }>(`/v1/admin/${kind}/${encodeURIComponent(id)}/${action}`, { reason });
+      const answer = await postAdmin<{ status?: string }>(`/v1/admin/${kind}/${encodeURIComponent(id)}/${action}`, {
+        reason,
+      });
       done(`${action} ${id}: now ${answer.status ?? 'done'} (reason recorded in the audit log)`, false);
     } catch (error) {
       done(`${action} ${id} failed: ${error instanceof Error ? error.message : String(error)}`, true);

@@ -18,8 +18,16 @@ describe('operator actions', () => {
   });
 
   it('says in the confirmation which version everyone lands on, escaped', () => {
-    const html = rolloutActionBar({ id: 'ro_"1', app: 'digits', status: 'running', candidateVersion: 4, controlVersion: 3 });
-    expect(html).toMatch(/data-action="abort" data-title="Abort the rollout of digits v4\?" data-detail="Every device goes back to v3;/);
+    const html = rolloutActionBar({
+      id: 'ro_"1',
+      app: 'digits',
+      status: 'running',
+      candidateVersion: 4,
+      controlVersion: 3,
+    });
+    expect(html).toMatch(
+      /data-action="abort" data-title="Abort the rollout of digits v4\?" data-detail="Every device goes back to v3;/,
+    );
     expect(html).toContain('data-id="ro_&quot;1"');
     expect(html).not.toContain('data-action="resume"');
     expect(taskActionBar({ id: 't1', name: null, status: 'completed' })).toBe('');
@@ -29,7 +37,16 @@ describe('operator actions', () => {
 
 describe('audit table', () => {
   it('puts the reason in its own column and the rest in details', () => {
-    const html = auditTable([{ id: 7, at: '2026-01-02T03:04:05Z', actor: 'admin:k', action: 'rollout.resume', target: 'ro_1', details: { from: 'paused', reason: 'ok <now>' } }]);
+    const html = auditTable([
+      {
+        id: 7,
+        at: '2026-01-02T03:04:05Z',
+        actor: 'admin:k',
+        action: 'rollout.resume',
+        target: 'ro_1',
+        details: { from: 'paused', reason: 'ok <now>' },
+      },
+    ]);
     expect(html).toContain('<td class="reason">ok &lt;now&gt;</td>');
     expect(html).toContain('{&quot;from&quot;:&quot;paused&quot;}');
     expect(auditTable([])).toContain('No audit entries match');
@@ -45,12 +62,20 @@ describe('audit table', () => {
 
 describe('device panel', () => {
   it('draws each count as a share of the whole fleet', () => {
-    const html = devicePanel([], { devices: 4, byBackend: { wasm: 3, webgpu: 1 }, byVersion: { 2: 1, 1: 2, none: 1 }, byLastSeen: { 'under 5 min': 4, older: 0 }, truncated: false });
+    const html = devicePanel([], {
+      devices: 4,
+      byBackend: { wasm: 3, webgpu: 1 },
+      byVersion: { 2: 1, 1: 2, none: 1 },
+      byLastSeen: { 'under 5 min': 4, older: 0 },
+      truncated: false,
+    });
     expect(html).toMatch(/data-count="backend:wasm">.*width:75\.0%.*<span class="count-n">3</);
     // Versions newest first, devices without telemetry last.
     expect(html.indexOf('>v2<')).toBeLessThan(html.indexOf('>v1<'));
     expect(html.indexOf('>v1<')).toBeLessThan(html.indexOf('no telemetry'));
-    expect(devicePanel([], { devices: 0, byBackend: {}, byVersion: {}, byLastSeen: {}, truncated: false })).toContain('No devices');
+    expect(devicePanel([], { devices: 0, byBackend: {}, byVersion: {}, byLastSeen: {}, truncated: false })).toContain(
+      'No devices',
+    );
   });
 });
 

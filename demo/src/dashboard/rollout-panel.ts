@@ -73,17 +73,26 @@ export function evidenceOf(verdict: Record<string, unknown> | null): Evidence[] 
     const o = m as Record<string, unknown>;
     if (typeof o.metric !== 'string' || typeof o.outcome !== 'string' || !OUTCOMES.has(o.outcome)) return [];
     const samples = (o.samples ?? {}) as Record<string, unknown>;
-    return [{
-      metric: o.metric, outcome: o.outcome as Evidence['outcome'], test: String(o.test ?? ''),
-      canary: num(o.canary), control: num(o.control), harm: num(o.harm), pValue: num(o.pValue),
-      samples: { canary: num(samples.canary) ?? 0, control: num(samples.control) ?? 0 },
-      threshold: num(o.threshold) ?? 0, detail: String(o.detail ?? ''),
-    }];
+    return [
+      {
+        metric: o.metric,
+        outcome: o.outcome as Evidence['outcome'],
+        test: String(o.test ?? ''),
+        canary: num(o.canary),
+        control: num(o.control),
+        harm: num(o.harm),
+        pValue: num(o.pValue),
+        samples: { canary: num(samples.canary) ?? 0, control: num(samples.control) ?? 0 },
+        threshold: num(o.threshold) ?? 0,
+        detail: String(o.detail ?? ''),
+      },
+    ];
   });
 }
 
 function srmLine(srm: unknown): string {
-  if (typeof srm !== 'object' || srm === null) return '<p class="muted">Sample-ratio check: not enough exposed devices yet.</p>';
+  if (typeof srm !== 'object' || srm === null)
+    return '<p class="muted">Sample-ratio check: not enough exposed devices yet.</p>';
   const s = srm as Record<string, unknown>;
   const observed = num(s.observedCanaryShare);
   const expected = num(s.expectedCanaryShare);
@@ -109,10 +118,17 @@ export function rolloutPanel(r: RolloutDetail, actions = ''): string {
   const verdict = typeof v?.verdict === 'string' ? v.verdict : null;
   const head = `<h3>${esc(r.app)}: v${r.candidateVersion} vs v${r.controlVersion} ${pill(r.status)} <span class="muted">${esc(r.id)}</span></h3>
     <p>Stage ${r.stageIndex + 1}/${r.stages.length} at <strong>${r.canaryPercent}%</strong> canary (stages ${r.stages.join(' → ')}%)${r.reason ? ` · ${esc(r.reason)}` : ''}</p>${actions}`;
-  if (!v) return `${head}<p class="muted">No verdict yet: the first evaluation runs within seconds of the start.</p>${shadowLine(r)}`;
-  const bars = pairedBarChart(evidence.map((e) => ({ label: e.metric, canary: e.canary, control: e.control, tone: e.outcome })), { title: 'Canary vs control (latest stage)', width: 520 });
+  if (!v)
+    return `${head}<p class="muted">No verdict yet: the first evaluation runs within seconds of the start.</p>${shadowLine(r)}`;
+  const bars = pairedBarChart(
+    evidence.map((e) => ({ label: e.metric, canary: e.canary, control: e.control, tone: e.outcome })),
+    { title: 'Canary vs control (latest stage)', width: 520 },
+  );
   const rows = evidence
-    .map((e) => `<tr data-metric="${esc(e.metric)}"><td>${esc(e.metric)}</td><td>${pill(e.outcome ?? 'insufficient')}</td><td>${fmt(e.canary)}</td><td>${fmt(e.control)}</td><td>${esc(e.test)}</td><td>${fmt(e.pValue)}</td><td>${fmt(e.harm)}</td><td>${fmt(e.threshold)}</td><td>${e.samples.canary} / ${e.samples.control}</td><td>${esc(e.detail)}</td></tr>`)
+    .map(
+      (e) =>
+        `<tr data-metric="${esc(e.metric)}"><td>${esc(e.metric)}</td><td>${pill(e.outcome ?? 'insufficient')}</td><td>${fmt(e.canary)}</td><td>${fmt(e.control)}</td><td>${esc(e.test)}</td><td>${fmt(e.pValue)}</td><td>${fmt(e.harm)}</td><td>${fmt(e.threshold)}</td><td>${e.samples.canary} / ${e.samples.control}</td><td>${esc(e.detail)}</td></tr>`,
+    )
     .join('');
   const reasons = Array.isArray(v.reasons) ? v.reasons.filter((x): x is string => typeof x === 'string') : [];
   return `${head}
@@ -132,16 +148,26 @@ const sideText = (s: DriftSide | undefined) => (s ? `${s.observations} obs / ${s
  * el.innerHTML = driftFlags(await getAdmin('/v1/admin/models/digits/drift'));
  */
 export function driftFlags(d: DriftView): string {
-  if (d.referenceVersion === null) return `<p class="muted">${esc(d.app)}: no production version to measure drift against.</p>`;
-  if (d.versions.length === 0) return `<p class="muted">${esc(d.app)}: no feature summaries from non-production versions yet (reference v${d.referenceVersion}).</p>`;
+  if (d.referenceVersion === null)
+    return `<p class="muted">${esc(d.app)}: no production version to measure drift against.</p>`;
+  if (d.versions.length === 0)
+    return `<p class="muted">${esc(d.app)}: no feature summaries from non-production versions yet (reference v${d.referenceVersion}).</p>`;
   const rows = d.versions
     .map((v) => {
-      const worst = Object.entries(v.psi).sort((a, b) => b[1] - a[1]).slice(0, 5);
+      const worst = Object.entries(v.psi)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 5);
       const status = v.status ?? (v.drifted.length > 0 ? 'drift' : 'pass');
-      const flag = status === 'insufficient' ? `${pill('insufficient')} too few samples to judge` : status === 'drift' ? `${pill('fail')} ${v.drifted.length} feature(s) drifted` : `${pill('pass')} no drift`;
+      const flag =
+        status === 'insufficient'
+          ? `${pill('insufficient')} too few samples to judge`
+          : status === 'drift'
+            ? `${pill('fail')} ${v.drifted.length} feature(s) drifted`
+            : `${pill('pass')} no drift`;
       return `<tr data-drift-version="${v.version}" data-drift-status="${status}"><td>v${v.version}</td><td>${flag}</td><td>${sideText(v.samples?.version)}</td><td>${sideText(v.samples?.reference)}</td><td>${worst.map(([k, psi]) => `${esc(k)} ${fmt(psi)}`).join(', ')}</td></tr>`;
     })
     .join('');
-  const minimum = d.minSamples === undefined ? '' : `; judged from ${d.minSamples} observations and ${d.minDevices} devices per side`;
+  const minimum =
+    d.minSamples === undefined ? '' : `; judged from ${d.minSamples} observations and ${d.minDevices} devices per side`;
   return `<h3>${esc(d.app)}: drift vs v${d.referenceVersion} <span class="muted">(PSI &gt; ${d.threshold} flags${minimum})</span></h3><table><thead><tr><th>version</th><th>flag</th><th>samples (version)</th><th>samples (v${d.referenceVersion})</th><th>highest PSI</th></tr></thead><tbody>${rows}</tbody></table>`;
 }

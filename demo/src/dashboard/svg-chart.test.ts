@@ -9,7 +9,20 @@ function pathPoints(svg: string, name: string): [number, number][] {
 
 describe('lineChart', () => {
   it('maps points into the plot box, higher values higher up, x sorted', () => {
-    const svg = lineChart([{ name: 'acc', color: '#0f0', points: [{ x: 3, y: 0.9 }, { x: 1, y: 0.5 }, { x: 2, y: 0.7 }] }], { title: 'A', width: 400, height: 200, yDomain: [0, 1] });
+    const svg = lineChart(
+      [
+        {
+          name: 'acc',
+          color: '#0f0',
+          points: [
+            { x: 3, y: 0.9 },
+            { x: 1, y: 0.5 },
+            { x: 2, y: 0.7 },
+          ],
+        },
+      ],
+      { title: 'A', width: 400, height: 200, yDomain: [0, 1] },
+    );
     const pts = pathPoints(svg, 'acc');
     expect(pts.map((p) => p[0])).toEqual([...pts.map((p) => p[0])].sort((a, b) => a - b));
     expect(pts[0][1]).toBeGreaterThan(pts[2][1]); // y=0.5 is drawn lower than y=0.9
@@ -24,7 +37,19 @@ describe('lineChart', () => {
 
   it('says so when there is no data, and skips non-finite points', () => {
     expect(lineChart([], { title: 'Loss' })).toContain('no data yet');
-    const svg = lineChart([{ name: 'l', color: '#f00', points: [{ x: 1, y: Number.NaN }, { x: 2, y: 1 }] }], { title: 'Loss' });
+    const svg = lineChart(
+      [
+        {
+          name: 'l',
+          color: '#f00',
+          points: [
+            { x: 1, y: Number.NaN },
+            { x: 2, y: 1 },
+          ],
+        },
+      ],
+      { title: 'Loss' },
+    );
     expect(pathPoints(svg, 'l')).toHaveLength(1);
   });
 

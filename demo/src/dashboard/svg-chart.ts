@@ -21,7 +21,10 @@ export interface LineChartOptions {
 
 /** Escape text for SVG/HTML content and attributes. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 }
 
 function formatTick(v: number): string {
@@ -52,19 +55,36 @@ export function lineChart(series: readonly ChartSeries[], options: LineChartOpti
   const f = (n: number) => n.toFixed(1);
   const grid = [0, 0.5, 1]
     .map((t) => y0 + t * (y1 - y0))
-    .map((v) => `<line x1="${pad.left}" x2="${width - pad.right}" y1="${f(sy(v))}" y2="${f(sy(v))}" stroke="#334155"/><text x="${pad.left - 6}" y="${f(sy(v) + 4)}" text-anchor="end">${formatTick(v)}</text>`)
+    .map(
+      (v) =>
+        `<line x1="${pad.left}" x2="${width - pad.right}" y1="${f(sy(v))}" y2="${f(sy(v))}" stroke="#334155"/><text x="${pad.left - 6}" y="${f(sy(v) + 4)}" text-anchor="end">${formatTick(v)}</text>`,
+    )
     .join('');
-  const xTicks = [x0, x1].map((v) => `<text x="${f(sx(v))}" y="${height - 10}" text-anchor="middle">${formatTick(v)}</text>`).join('');
-  const xLabel = options.xLabel ? `<text x="${(width + pad.left) / 2}" y="${height - 2}" text-anchor="middle">${escapeXml(options.xLabel)}</text>` : '';
+  const xTicks = [x0, x1]
+    .map((v) => `<text x="${f(sx(v))}" y="${height - 10}" text-anchor="middle">${formatTick(v)}</text>`)
+    .join('');
+  const xLabel = options.xLabel
+    ? `<text x="${(width + pad.left) / 2}" y="${height - 2}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`
+    : '';
   const lines = series
     .map((s) => {
       const ps = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
       if (ps.length === 0) return '';
       const path = ps.map((p, i) => `${i === 0 ? 'M' : 'L'}${f(sx(p.x))},${f(sy(p.y))}`).join(' ');
-      const dots = ps.map((p) => `<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="2.5" fill="${escapeXml(s.color)}"><title>${escapeXml(s.name)} ${p.x}: ${p.y}</title></circle>`).join('');
+      const dots = ps
+        .map(
+          (p) =>
+            `<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="2.5" fill="${escapeXml(s.color)}"><title>${escapeXml(s.name)} ${p.x}: ${p.y}</title></circle>`,
+        )
+        .join('');
       return `<path d="${path}" fill="none" stroke="${escapeXml(s.color)}" stroke-width="2" data-series="${escapeXml(s.name)}"/>${dots}`;
     })
     .join('');
-  const legend = series.map((s, i) => `<text x="${width - pad.right - 110 * (series.length - i) + 110}" y="15" fill="${escapeXml(s.color)}" text-anchor="end" style="fill:${escapeXml(s.color)}">${escapeXml(s.name)}</text>`).join('');
+  const legend = series
+    .map(
+      (s, i) =>
+        `<text x="${width - pad.right - 110 * (series.length - i) + 110}" y="15" fill="${escapeXml(s.color)}" text-anchor="end" style="fill:${escapeXml(s.color)}">${escapeXml(s.name)}</text>`,
+    )
+    .join('');
   return `<svg class="chart" role="img" aria-label="${escapeXml(options.title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${title}${legend}${grid}${xTicks}${xLabel}${lines}</svg>`;
 }

@@ -26,7 +26,10 @@ describe('toMnistInput', () => {
 
   it('fits a stroke drawn in a corner into the 20x20 box, centred by mass', () => {
     // A vertical bar in the top-left corner of a 280x280 canvas.
-    const out = toMnistInput(drawing(280, (x, y) => x >= 10 && x < 40 && y >= 5 && y < 125), 280);
+    const out = toMnistInput(
+      drawing(280, (x, y) => x >= 10 && x < 40 && y >= 5 && y < 125),
+      280,
+    );
     const { x, y, mass } = centreOfMass(out);
     expect(Math.abs(x - 13.5)).toBeLessThan(1.01);
     expect(Math.abs(y - 13.5)).toBeLessThan(1.01);

@@ -16,7 +16,8 @@ const BOX = 20;
  * const input = toMnistInput(inkFromCanvas(canvas), canvas.width);
  */
 export function toMnistInput(ink: Float32Array, side: number): Float32Array {
-  if (ink.length !== side * side) throw new Error(`expected ${side * side} pixels for a ${side}x${side} drawing, got ${ink.length}`);
+  if (ink.length !== side * side)
+    throw new Error(`expected ${side * side} pixels for a ${side}x${side} drawing, got ${ink.length}`);
   let minX = side;
   let minY = side;
   let maxX = -1;

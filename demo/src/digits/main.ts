@@ -25,7 +25,12 @@ const pad = drawingPad($<HTMLCanvasElement>('pad'));
 let flock: Flock | null = null;
 let lastInput: Float32Array | null = null;
 
-text('threads', crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined' ? 'available (cross-origin isolated)' : 'unavailable (page is not cross-origin isolated)');
+text(
+  'threads',
+  crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined'
+    ? 'available (cross-origin isolated)'
+    : 'unavailable (page is not cross-origin isolated)',
+);
 
 const link = registerServiceWorker({
   onState: (s) => text('sw-state', s),
@@ -79,7 +84,12 @@ for (let digit = 0; digit <= 9; digit++) {
   $('correct-buttons').append(button);
 }
 
-pad.onStroke(() => void predictDrawing().catch((e: unknown) => text('message', `Prediction failed: ${e instanceof Error ? e.message : String(e)}`)));
+pad.onStroke(
+  () =>
+    void predictDrawing().catch((e: unknown) =>
+      text('message', `Prediction failed: ${e instanceof Error ? e.message : String(e)}`),
+    ),
+);
 $('clear').onclick = () => {
   pad.clear();
   lastInput = null;
@@ -94,7 +104,10 @@ $('ask-worker').onclick = async () => {
     const reply = await link.predict(lastInput);
     if (reply.type === 'predict-result') {
       const r = reply.payload;
-      text('sw-answer', `${r.label} (${(r.confidence * 100).toFixed(1)}%) from the ${reply.meta.answeredBy}, ${r.backend}, v${r.modelVersion ?? '?'}, ${r.latencyMs.toFixed(1)} ms`);
+      text(
+        'sw-answer',
+        `${r.label} (${(r.confidence * 100).toFixed(1)}%) from the ${reply.meta.answeredBy}, ${r.backend}, v${r.modelVersion ?? '?'}, ${r.latencyMs.toFixed(1)} ms`,
+      );
     } else if (reply.type === 'error') text('sw-answer', `error ${reply.payload.code}: ${reply.payload.message}`);
   } catch (e) {
     text('sw-answer', e instanceof Error ? e.message : String(e));
@@ -104,16 +117,31 @@ $('ask-worker').onclick = async () => {
 async function start(): Promise<void> {
   for (;;) {
     try {
-      flock = await connect({ url: location.origin, app: APP, assetsUrl: WASM_DIR, train: { tasks: 'auto', background: true } });
+      flock = await connect({
+        url: location.origin,
+        app: APP,
+        assetsUrl: WASM_DIR,
+        train: { tasks: 'auto', background: true },
+      });
       break;
     } catch (error) {
       // The coordinator trains its first model on first start: wait for it rather than give up.
-      const why = error instanceof FlockError && error.code === 'no_model' ? 'The coordinator has no model yet (it trains one on first start); retrying…' : `Could not load the model: ${error instanceof Error ? error.message : String(error)}; retrying…`;
+      const why =
+        error instanceof FlockError && error.code === 'no_model'
+          ? 'The coordinator has no model yet (it trains one on first start); retrying…'
+          : `Could not load the model: ${error instanceof Error ? error.message : String(error)}; retrying…`;
       text('message', why);
       await new Promise((r) => setTimeout(r, RETRY_MS));
     }
   }
-  flock.on('round-finished', ({ uploaded }) => text('message', uploaded ? 'Your corrections trained the shared model (update sent).' : 'A training round ended without an upload.'));
+  flock.on('round-finished', ({ uploaded }) =>
+    text(
+      'message',
+      uploaded
+        ? 'Your corrections trained the shared model (update sent).'
+        : 'A training round ended without an upload.',
+    ),
+  );
   flock.on('model-updated', ({ version }) => {
     text('message', `Model updated to v${version}.`);
     void refreshStatus();

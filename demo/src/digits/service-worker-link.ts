@@ -41,17 +41,25 @@ export function registerServiceWorker(events: LinkEvents): ServiceWorkerLink | n
   wb.addEventListener('activated', (e) => events.onState(e.isUpdate ? 'updated' : 'active (works offline)'));
   wb.register().then(
     () => navigator.serviceWorker.controller && events.onState('active (works offline)'),
-    (error: unknown) => events.onState(`registration failed: ${error instanceof Error ? error.message : String(error)}`),
+    (error: unknown) =>
+      events.onState(`registration failed: ${error instanceof Error ? error.message : String(error)}`),
   );
 
   const ready = async () => {
     if (navigator.serviceWorker.controller) return;
-    await new Promise<void>((resolve) => navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }));
+    await new Promise<void>((resolve) =>
+      navigator.serviceWorker.addEventListener('controllerchange', () => resolve(), { once: true }),
+    );
   };
 
   const ask = async (request: SwRequest, timeoutMs = 15_000): Promise<SwReply> => {
     const worker = navigator.serviceWorker.controller ?? (await navigator.serviceWorker.ready).active;
-    if (!worker) return { type: 'error', meta: { id: request.meta.id, answeredBy: 'service-worker', shellVersion: '' }, payload: { code: 'no_worker', message: 'no service worker is active yet' } };
+    if (!worker)
+      return {
+        type: 'error',
+        meta: { id: request.meta.id, answeredBy: 'service-worker', shellVersion: '' },
+        payload: { code: 'no_worker', message: 'no service worker is active yet' },
+      };
     const channel = new MessageChannel();
     return new Promise<SwReply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -68,5 +76,9 @@ export function registerServiceWorker(events: LinkEvents): ServiceWorkerLink | n
     });
   };
 
-  return { ready, ask, predict: (input, timeoutMs) => ask(swRequest('predict', { input: Array.from(input) }), timeoutMs) };
+  return {
+    ready,
+    ask,
+    predict: (input, timeoutMs) => ask(swRequest('predict', { input: Array.from(input) }), timeoutMs),
+  };
 }

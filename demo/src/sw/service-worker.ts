@@ -24,7 +24,9 @@ const NAVIGATION_TIMEOUT_MS = 3000;
 
 sw.addEventListener('install', (event) => {
   // `cache: 'reload'` so a shell is never assembled from stale HTTP-cache entries.
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL.entries.map((e) => new Request(e.url, { cache: 'reload' })))));
+  event.waitUntil(
+    caches.open(CACHE).then((cache) => cache.addAll(SHELL.entries.map((e) => new Request(e.url, { cache: 'reload' })))),
+  );
 });
 
 sw.addEventListener('activate', (event) => {

@@ -4,7 +4,10 @@ import { routeRequest, shellCacheName, staleShellCaches } from './shell-cache.ts
 describe('shell cache decisions', () => {
   it('deletes only earlier shell caches', () => {
     const current = shellCacheName('b');
-    expect(staleShellCaches(['flock-shell-a', current, 'someone-else', 'flock-shell-c'], current)).toEqual(['flock-shell-a', 'flock-shell-c']);
+    expect(staleShellCaches(['flock-shell-a', current, 'someone-else', 'flock-shell-c'], current)).toEqual([
+      'flock-shell-a',
+      'flock-shell-c',
+    ]);
     expect(staleShellCaches([current], current)).toEqual([]);
   });
 
@@ -18,7 +21,10 @@ describe('shell cache decisions', () => {
   it('falls back to the right page for navigations and serves precached files', () => {
     const precached = new Set(['/index.html', '/assets/app.js']);
     expect(routeRequest('/', true, precached)).toEqual({ kind: 'navigation', fallback: '/index.html' });
-    expect(routeRequest('/dashboard', true, precached)).toEqual({ kind: 'navigation', fallback: '/dashboard/index.html' });
+    expect(routeRequest('/dashboard', true, precached)).toEqual({
+      kind: 'navigation',
+      fallback: '/dashboard/index.html',
+    });
     expect(routeRequest('/dashboardish', true, precached)).toEqual({ kind: 'navigation', fallback: '/index.html' });
     expect(routeRequest('/assets/app.js', false, precached)).toEqual({ kind: 'precached', url: '/assets/app.js' });
     expect(routeRequest('/assets/other.js', false, precached)).toEqual({ kind: 'network' });

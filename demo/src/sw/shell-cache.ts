@@ -36,7 +36,10 @@ export function staleShellCaches(cacheNames: readonly string[], current: string)
 /** Paths that belong to the coordinator's API and must always reach the network. */
 const API_PREFIXES = ['/v1/', '/healthz', '/metrics', '/openapi.json', '/sdk/'];
 
-export type ShellRoute = { kind: 'precached'; url: string } | { kind: 'navigation'; fallback: string } | { kind: 'network' };
+export type ShellRoute =
+  | { kind: 'precached'; url: string }
+  | { kind: 'navigation'; fallback: string }
+  | { kind: 'network' };
 
 /**
  * How the worker answers a GET request of its own origin.
@@ -46,7 +49,12 @@ export type ShellRoute = { kind: 'precached'; url: string } | { kind: 'navigatio
  */
 export function routeRequest(pathname: string, isNavigation: boolean, precached: ReadonlySet<string>): ShellRoute {
   if (API_PREFIXES.some((p) => pathname.startsWith(p))) return { kind: 'network' };
-  if (isNavigation) return { kind: 'navigation', fallback: pathname === '/dashboard' || pathname.startsWith('/dashboard/') ? '/dashboard/index.html' : '/index.html' };
+  if (isNavigation)
+    return {
+      kind: 'navigation',
+      fallback:
+        pathname === '/dashboard' || pathname.startsWith('/dashboard/') ? '/dashboard/index.html' : '/index.html',
+    };
   if (precached.has(pathname)) return { kind: 'precached', url: pathname };
   return { kind: 'network' };
 }

@@ -56,7 +56,9 @@ export interface StrategyDescriptor<Name extends string = string, Options extend
  * @example
  * export const fedavgm = defineStrategy({ name: 'fedavgm', options: z.strictObject({ momentum: z.number().min(0).lt(1).default(0.9) }), ... });
  */
-export function defineStrategy<const Name extends string, Options extends z.ZodObject>(d: StrategyDescriptor<Name, Options>): StrategyDescriptor<Name, Options> {
+export function defineStrategy<const Name extends string, Options extends z.ZodObject>(
+  d: StrategyDescriptor<Name, Options>,
+): StrategyDescriptor<Name, Options> {
   return d;
 }
 

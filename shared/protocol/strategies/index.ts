@@ -25,7 +25,9 @@ export type StrategyName = Registered['name'];
 export const STRATEGY_NAMES = STRATEGIES.map((d) => d.name) as unknown as readonly [StrategyName, ...StrategyName[]];
 
 /** A parsed strategy: its name and every option it reads, defaults filled. */
-export type StrategyConfig = { [D in Registered as D['name']]: { name: D['name'] } & z.output<D['options']> }[StrategyName];
+export type StrategyConfig = {
+  [D in Registered as D['name']]: { name: D['name'] } & z.output<D['options']>;
+}[StrategyName];
 /** The options of one strategy, parsed. */
 export type StrategyOptions<N extends StrategyName> = Omit<Extract<StrategyConfig, { name: N }>, 'name'>;
 

@@ -13,7 +13,10 @@ export const normBounding = defineStrategy({
   summary: 'weighted mean of the deltas, each scaled down to at most normBound',
   options: z.strictObject({ normBound: z.number().positive().optional() }),
   ...MEAN_SUPPORT,
-  secureAggregation: { supported: false, why: 'it bounds each update at the server, which would see only their masked sum' },
+  secureAggregation: {
+    supported: false,
+    why: 'it bounds each update at the server, which would see only their masked sum',
+  },
   optimizerSlots: [],
   planDefaults: (plan) => ({ normBound: plan.clipNorm }),
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TaskPlanSchema } from '../plan.ts';
-import { boundsDeviceWeights, STRATEGIES, STRATEGY_DEFAULTS, STRATEGY_NAMES, strategiesSupporting, strategyDescriptor } from './index.ts';
+import {
+  boundsDeviceWeights,
+  STRATEGIES,
+  STRATEGY_DEFAULTS,
+  STRATEGY_NAMES,
+  strategiesSupporting,
+  strategyDescriptor,
+} from './index.ts';
 
 // One behaviour suite over the registry: what holds for every strategy a plan may name.
 describe.each(STRATEGIES.map((d) => [d.name, d] as const))('strategy %s', (name, d) => {
@@ -18,11 +25,15 @@ describe.each(STRATEGIES.map((d) => [d.name, d] as const))('strategy %s', (name,
   });
 
   it('refuses an option of another strategy, naming who reads it', () => {
-    const foreign = STRATEGIES.flatMap((other) => Object.keys(other.options.shape)).find((key) => !(key in d.options.shape))!;
+    const foreign = STRATEGIES.flatMap((other) => Object.keys(other.options.shape)).find(
+      (key) => !(key in d.options.shape),
+    )!;
     const r = TaskPlanSchema.safeParse({ population: 50, strategy: { name, [foreign]: 0.5 } });
     expect(r.success).toBe(false);
     expect(r.error?.issues[0].path).toEqual(['strategy', foreign]);
-    expect(r.error?.issues[0].message).toMatch(new RegExp(`${foreign} does not apply to strategy "${name}" \\(it is read by `));
+    expect(r.error?.issues[0].message).toMatch(
+      new RegExp(`${foreign} does not apply to strategy "${name}" \\(it is read by `),
+    );
   });
 
   it('is accepted or refused with central noise as its descriptor says, with the reason it gives', () => {
@@ -30,7 +41,9 @@ describe.each(STRATEGIES.map((d) => [d.name, d] as const))('strategy %s', (name,
     expect(r.success).toBe(d.centralDp.supported);
     if (!d.centralDp.supported) {
       expect(r.error?.issues[0].path).toEqual(['strategy', 'name']);
-      expect(r.error?.issues[0].message).toContain(`strategy "${name}" cannot take central noise (noiseMultiplier 1): ${d.centralDp.why}`);
+      expect(r.error?.issues[0].message).toContain(
+        `strategy "${name}" cannot take central noise (noiseMultiplier 1): ${d.centralDp.why}`,
+      );
       expect(r.error?.issues[0].message).toContain(`use one of ${strategiesSupporting('centralDp').join(', ')}`);
     }
   });
@@ -50,7 +63,16 @@ describe.each(STRATEGIES.map((d) => [d.name, d] as const))('strategy %s', (name,
 
 describe('the strategy registry', () => {
   it('lists each name once, in the order the help texts use', () => {
-    expect(STRATEGY_NAMES).toEqual(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'norm-bounding']);
+    expect(STRATEGY_NAMES).toEqual([
+      'fedavg',
+      'fedavgm',
+      'fedadam',
+      'fedyogi',
+      'fedadagrad',
+      'median',
+      'trimmed-mean',
+      'norm-bounding',
+    ]);
     for (const name of STRATEGY_NAMES) expect(strategyDescriptor(name).name).toBe(name);
     expect(() => strategyDescriptor('krum' as never)).toThrow(/unknown strategy "krum"; use one of fedavg/);
   });
@@ -70,8 +92,21 @@ describe('the strategy registry', () => {
   });
 
   it('says which strategies take central DP and secure aggregation', () => {
-    expect(strategiesSupporting('centralDp')).toEqual(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'norm-bounding']);
-    expect(strategiesSupporting('secureAggregation')).toEqual(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad']);
+    expect(strategiesSupporting('centralDp')).toEqual([
+      'fedavg',
+      'fedavgm',
+      'fedadam',
+      'fedyogi',
+      'fedadagrad',
+      'norm-bounding',
+    ]);
+    expect(strategiesSupporting('secureAggregation')).toEqual([
+      'fedavg',
+      'fedavgm',
+      'fedadam',
+      'fedyogi',
+      'fedadagrad',
+    ]);
   });
 });
 
@@ -80,7 +115,9 @@ describe('the README', () => {
     const { readFile } = await import('node:fs/promises');
     const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
     const stated = STRATEGIES.map((d) => {
-      const options = Object.entries(STRATEGY_DEFAULTS[d.name]).map(([key, value]) => `${key} ${value}`).join(', ');
+      const options = Object.entries(STRATEGY_DEFAULTS[d.name])
+        .map(([key, value]) => `${key} ${value}`)
+        .join(', ');
       return options ? `\`${d.name}\` (${options})` : `\`${d.name}\``;
     }).join(', ');
     expect(readme).toContain(stated);
