@@ -151,3 +151,16 @@ export {
 } from './rollouts.ts';
 export type { RolloutVerdict, RolloutView, ShadowConfig } from './rollouts.ts';
 export { HealthSchema, type Health } from './health.ts';
+
+export {
+  MODEL_SPEC_FILE,
+  MODEL_SPEC_VERSION,
+  DEFAULT_OUTPUT_SPEC,
+  ModelSpecSchema,
+  OutputSpecSchema,
+  MulticlassOutputSchema,
+  BinaryOutputSchema,
+  MultilabelOutputSchema,
+  RegressionOutputSchema,
+} from './model-spec.ts';
+export type { ModelSpec, ModelSpecInput, OutputSpec, OutputSpecInput, OutputKind } from './model-spec.ts';
