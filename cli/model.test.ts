@@ -14,6 +14,7 @@ import { ModelVersionViewSchema } from '../shared/protocol/index.ts';
 import { parseSecret } from '../coordinator/auth/secrets.ts';
 import { createCoordinator, type Coordinator } from '../coordinator/coordinator.ts';
 import { writeHoldout, writeModelDirectory } from '../coordinator/registry/index.ts';
+import { loadModelSpec } from '../coordinator/registry/model-spec-file.ts';
 import { resolveConnection } from './admin-http.ts';
 import { generateAdminKey } from './admin-key.ts';
 import { main, type CliIo } from './index.ts';
@@ -245,6 +246,33 @@ describe('flock model errors', () => {
     const { code, stderr } = await admin('model', 'push', bad, '--app', 'digits');
     expect(code).toBe(2);
     expect(stderr).toMatch(/model\.json is not valid UTF-8 JSON/);
+  });
+
+  it('exits 2 for a flock-model.json that is not a valid spec, naming the field, before any upload', async () => {
+    const dir = join(tmp, 'bad-spec');
+    await cp(modelDir, dir, { recursive: true });
+    await writeFile(
+      join(dir, 'flock-model.json'),
+      JSON.stringify({ version: 1, output: { kind: 'binary', threshold: 2 } }),
+    );
+    const before = (await coordinator.deps.store.listModelVersions('specs')).length;
+    const { code, stderr } = await admin('model', 'push', dir, '--app', 'specs');
+    expect(code).toBe(2);
+    expect(stderr).toContain('flock-model.json: output.threshold');
+    expect(stderr).not.toContain('uploading');
+    expect(await coordinator.deps.store.listModelVersions('specs')).toHaveLength(before);
+  });
+
+  it('uploads flock-model.json with the model and the version keeps it', async () => {
+    const dir = join(tmp, 'with-spec');
+    await cp(modelDir, dir, { recursive: true });
+    await writeFile(join(dir, 'flock-model.json'), JSON.stringify({ version: 1, output: { kind: 'regression' } }));
+    const { code, stderr } = await admin('model', 'push', dir, '--app', 'specs', '--json');
+    expect(stderr).toMatch(/^uploading 3 files/);
+    expect(code).toBe(0);
+    const stored = await coordinator.deps.store.latestModelVersion('specs');
+    const spec = await loadModelSpec(coordinator.deps.store, stored!);
+    expect(spec).toEqual({ version: 1, output: { kind: 'regression' } });
   });
 
   it('refuses a weight file that is a symlink out of the model folder, and uploads nothing', async () => {

@@ -12,6 +12,7 @@ import { basename, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import {
   AppNameSchema,
+  MODEL_SPEC_FILE,
   MODEL_STAGES,
   ModelVersionListSchema,
   ModelVersionViewSchema,
@@ -67,7 +68,8 @@ async function insideFolder(root: string, path: string, key: string): Promise<vo
 }
 
 /**
- * Reads `dir/model.json` and the weight files it names, or throws a
+ * Reads `dir/model.json`, the weight files it names and `flock-model.json`
+ * when there is one (the version's preprocessing and output spec), or throws a
  * UsageError saying what is missing. Field names are the manifest's paths as
  * the coordinator keys them (a leading `./` dropped).
  *
@@ -119,6 +121,20 @@ export async function readModelUpload(dir: string): Promise<UploadPart[]> {
     throw new UsageError(
       `model.json in "${dir}" names weight file${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} that ${missing.length > 1 ? 'are' : 'is'} not there; copy every shard next to model.json`,
     );
+  }
+  const specPath = join(dir, MODEL_SPEC_FILE);
+  if (await isFile(specPath)) {
+    await insideFolder(root, specPath, MODEL_SPEC_FILE);
+    const bytes = new Uint8Array(await readFile(specPath));
+    // Checked here too, so a typo in the spec is a usage error before any upload; the coordinator checks it again.
+    const { parseModelSpecFile } = await import('../coordinator/registry/model-spec-file.ts');
+    try {
+      parseModelSpecFile(new Map([[MODEL_SPEC_FILE, bytes]]));
+    } catch (error) {
+      if (error instanceof ModelPackageError) throw new UsageError(`${specPath}: ${error.message}`);
+      throw error;
+    }
+    parts.push({ field: MODEL_SPEC_FILE, path: specPath, bytes });
   }
   return parts;
 }

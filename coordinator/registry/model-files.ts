@@ -25,6 +25,8 @@ export interface ModelPackage {
   weights: Float32Array[];
   /** Shape of the single input with a `null` batch dimension. */
   inputSpec: { shape: (number | null)[]; dtype: 'float32' };
+  /** Shape of the single output with a `null` batch dimension. */
+  outputShape: (number | null)[];
   totalParams: number;
   /** SHA-256 hex of the canonical topology JSON. */
   topologyHash: string;
@@ -258,6 +260,7 @@ function packageFromModel(model: tf.LayersModel): ModelPackage {
     weightSpecs,
     weights,
     inputSpec: { shape: [...input.shape], dtype: 'float32' },
+    outputShape: [...model.outputs[0].shape],
     totalParams: countParams(weightSpecs),
     topologyHash: topologyHash(topology),
   };

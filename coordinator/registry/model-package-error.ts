@@ -13,7 +13,8 @@ export type ModelPackageErrorCode =
   | 'non_finite_weights'
   | 'load_failed'
   | 'unsupported_model'
-  | 'bad_variant';
+  | 'bad_variant'
+  | 'bad_model_spec';
 
 /**
  * A rejected model package.

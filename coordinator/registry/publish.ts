@@ -17,6 +17,13 @@ import { checkVariantAccuracy, type VariantAccuracyReport } from './variant-accu
 import { HOLDOUT_BLOB_METRIC } from '../rounds/round-evaluation.ts';
 import { readHoldout } from './holdout.ts';
 import { readModelFiles, type ModelPackage } from './model-files.ts';
+import {
+  assertSpecFitsModel,
+  MODEL_SPEC_TOPOLOGY_KEY,
+  modelSpecRefOf,
+  parseModelSpecFile,
+  storeModelSpec,
+} from './model-spec-file.ts';
 import { canonicalJson } from './topology-hash.ts';
 import { deriveVariants, shardBytes, type VariantEncoding } from './variants.ts';
 
@@ -67,6 +74,8 @@ export async function storeTopologyBlob(store: Store, topology: object): Promise
  */
 export async function pushModel(store: Store, signing: SigningKey, input: PushModelInput): Promise<PushModelResult> {
   const pkg: ModelPackage = await readModelFiles(input.files, { maxTotalBytes: input.maxModelBytes });
+  const spec = parseModelSpecFile(input.files);
+  if (spec) assertSpecFitsModel(spec, pkg);
   let accuracy: VariantAccuracyReport | null = null;
   let encodings: VariantEncoding[] = ['fp32', 'fp16', 'int8'];
   const refusedVariants: VariantEncoding[] = [];
@@ -80,6 +89,7 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
   }
   const variants = await storeVariantBlobs(store, pkg.weightSpecs, pkg.weights, encodings);
   const topologyHash = await storeTopologyBlob(store, pkg.topology);
+  const specRef = spec ? await storeModelSpec(store, spec) : null;
   const metrics: JsonObject = { params: pkg.totalParams };
   if (accuracy) {
     // Kept so a task can evaluate its rounds on the same holdout (plan.evaluation.holdout: 'model').
@@ -94,7 +104,11 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
     parentVersion: latest?.version ?? null,
     source: 'push',
     metrics,
-    topology: { ...(pkg.topology as JsonObject), topologyHash },
+    topology: {
+      ...(pkg.topology as JsonObject),
+      topologyHash,
+      ...(specRef ? { [MODEL_SPEC_TOPOLOGY_KEY]: { ...specRef } } : {}),
+    },
     weightSpecs: pkg.weightSpecs,
     inputSpec: pkg.inputSpec as unknown as JsonObject,
     variants,
@@ -105,7 +119,13 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
     actor: input.actor,
     action: 'model.push',
     target: `${input.app}@${version.version}`,
-    details: { params: pkg.totalParams, variants: variants.map((v) => v.encoding), refusedVariants },
+    details: {
+      params: pkg.totalParams,
+      variants: variants.map((v) => v.encoding),
+      refusedVariants,
+      modelSpec: specRef?.hash ?? null,
+      output: spec?.output.kind ?? null,
+    },
   });
   const final =
     input.stage && input.stage !== 'candidate'
@@ -123,6 +143,7 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
 /** The manifest body for a version (without generation; the store allocates it). */
 export function manifestFor(version: ModelVersion, generation: number): Manifest {
   const topology = version.topology as JsonObject;
+  const modelSpec = modelSpecRefOf(version);
   return {
     protocolVersion: PROTOCOL_VERSION,
     app: version.app,
@@ -132,6 +153,7 @@ export function manifestFor(version: ModelVersion, generation: number): Manifest
     modelTopologyHash: String(topology.topologyHash),
     inputSpec: version.inputSpec as Manifest['inputSpec'],
     ...(version.labels ? { labels: version.labels } : {}),
+    ...(modelSpec ? { modelSpec } : {}),
     variants: version.variants.map((v) => ({
       encoding: v.encoding as VariantEncoding,
       totalBytes: v.totalBytes,

@@ -9,6 +9,7 @@ import { evaluateAccuracy, modelFromParts, type WeightSpec } from '../../shared/
 import type { TaskPlan } from '../../shared/protocol/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import { assertHoldoutFits, HoldoutError, readHoldout, type Holdout } from '../registry/holdout.ts';
+import { tfjsTopologyOf } from '../registry/model-spec-file.ts';
 import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
 
 /** The metrics key under which a pushed version keeps the sha256 of its holdout. */
@@ -73,7 +74,7 @@ export async function evaluateRound(
     if (!bytes) throw new HoldoutError(`holdout ${sha256} is no longer stored`);
     const holdout = readHoldout(bytes);
     checkFits(holdout, version);
-    const { topologyHash: _hash, ...topology } = version.topology;
+    const topology = tfjsTopologyOf(version);
     const model = await modelFromParts({ topology, weightSpecs: specs, weights });
     try {
       const result = await evaluateAccuracy(model, { x: holdout.x, y: holdout.y, inputShape: holdout.inputShape });

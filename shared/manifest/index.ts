@@ -50,3 +50,4 @@ export {
   purposeOf,
 } from './signing.ts';
 export type { StoredSigningKey, VerifyManifestOptions } from './signing.ts';
+export { modelSpecBytes, verifyModelSpec } from './model-spec-blob.ts';

@@ -63,6 +63,13 @@ export const ManifestSchema = z.strictObject({
   modelTopologyHash: Sha256HexSchema,
   inputSpec: InputSpecSchema,
   labels: z.array(z.string().max(256)).max(100_000).optional(),
+  /**
+   * The version's `flock-model.json` (preprocessing, output kind, frozen
+   * layers), stored as a content-addressed blob of its canonical JSON. Signed
+   * here, so a device refuses a spec whose bytes do not hash to this
+   * (`verifyModelSpec`). Absent: raw feature vectors in, multiclass out.
+   */
+  modelSpec: ShardSchema.optional(),
   variants: z
     .array(ManifestVariantSchema)
     .min(1)
