@@ -10,7 +10,7 @@ import type { Env } from './http/env.ts';
 import { errorHandler, measureLatency, notFound, rejectMalformedPaths, validationHook } from './http/hooks.ts';
 import { DEVICE_ROUTE_PATTERNS, deviceCors } from './http/cors.ts';
 import { securityHeaders } from './http/security-headers.ts';
-import { adminModelRoutes } from './routes/admin-models.ts';
+import { adminModelPushRoutes, adminModelRoutes } from './routes/admin-models.ts';
 import { adminRolloutRoutes } from './routes/admin-rollouts.ts';
 import { adminAuditRoutes } from './routes/admin-audit.ts';
 import { adminBanditRoutes } from './routes/admin-bandits.ts';
@@ -31,14 +31,14 @@ export function buildApp(deps: CoordinatorDeps) {
   for (const pattern of DEVICE_ROUTE_PATTERNS) app.use(pattern, corsForDevices);
   app.use('/v1/admin/*', requireAdmin(deps.auth));
 
-  app.get('/metrics', async (c) => {
-    c.header('Content-Type', deps.metrics.registry.contentType);
-    return c.body(await deps.metrics.registry.metrics());
-  });
-
   const routes = app
+    .get('/metrics', async (c) => {
+      c.header('Content-Type', deps.metrics.registry.contentType);
+      return c.body(await deps.metrics.registry.metrics(), 200);
+    })
     .route('/', publicRoutes(deps))
     .route('/', deviceRoutes(deps))
+    .route('/', adminModelPushRoutes(deps))
     .route('/', adminModelRoutes(deps))
     .route('/', adminTaskRoutes(deps))
     .route('/', adminAuditRoutes(deps))
@@ -60,5 +60,9 @@ export function buildApp(deps: CoordinatorDeps) {
   return routes;
 }
 
-/** The app's route types, for `hc<AppType>(url)`. */
+/**
+ * Every route's types, for `hc<AppType>(url)`: admin and device routes with their
+ * JSON answers, blob download and update upload (bytes). `adminClient()` in
+ * admin-client.ts is the typed admin client built on it.
+ */
 export type AppType = ReturnType<typeof buildApp>;

@@ -63,7 +63,8 @@ function announceManifest(deps: CoordinatorDeps, app: string, reason: string): v
 }
 const VersionParams = z.object({ app: AppNameSchema, version: z.coerce.number().int().min(1) });
 
-export function adminModelRoutes(deps: CoordinatorDeps) {
+/** `POST /v1/admin/models/:app`: multipart, one field per file, read by the handler itself (no zod body schema). */
+export function adminModelPushRoutes(deps: CoordinatorDeps) {
   const { store, signing, config } = deps;
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
 
@@ -92,7 +93,7 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
       },
     },
   });
-  app.post('/v1/admin/models/:app', limitBody(config.limits.modelBytes), async (c) => {
+  return app.post('/v1/admin/models/:app', limitBody(config.limits.modelBytes), async (c) => {
     const parsedApp = AppNameSchema.safeParse(c.req.param('app'));
     if (!parsedApp.success)
       throw new ApiError('validation_failed', 'app names are lowercase letters, digits and dashes (e.g. "digits")');
@@ -148,8 +149,11 @@ export function adminModelRoutes(deps: CoordinatorDeps) {
       throw error;
     }
   });
+}
 
-  return app
+export function adminModelRoutes(deps: CoordinatorDeps) {
+  const { store, signing } = deps;
+  return new OpenAPIHono<Env>({ defaultHook: validationHook })
     .openapi(
       createRoute({
         method: 'get',

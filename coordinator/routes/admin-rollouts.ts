@@ -14,7 +14,7 @@ import { RolloutViewSchema, ShadowConfigSchema, type RolloutView } from '../../s
 import { actorOf, deviceOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
 import { ApiError } from '../http/api-error.ts';
-import type { Env } from '../http/env.ts';
+import type { Env, Principal } from '../http/env.ts';
 import { validationHook } from '../http/hooks.ts';
 import { limitBody } from '../http/limits.ts';
 import { driftReport, MetricRulesInputSchema } from '../rollouts/index.ts';
@@ -54,31 +54,36 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
   app.use('/v1/admin/rollouts', limitBody(deps.config.limits.jsonBytes));
   app.use('/v1/admin/rollouts/*', limitBody(deps.config.limits.jsonBytes));
 
-  for (const action of ACTIONS) {
-    app.openapi(
-      createRoute({
-        method: 'post',
-        path: `/v1/admin/rollouts/{id}/${action}`,
-        tags: ['admin'],
-        request: { params: IdParam, body: actionReasonBody },
-        responses: {
-          200: {
-            description: `rollout after ${action}; an optional { reason } goes to the audit entry`,
-            content: json(RolloutViewSchema),
-          },
+  // One route per action, chained (not registered in a loop) so each is in AppType.
+  const actionRoute = <A extends (typeof ACTIONS)[number]>(action: A) =>
+    createRoute({
+      method: 'post',
+      path: `/v1/admin/rollouts/{id}/${action}` as const,
+      tags: ['admin'],
+      request: { params: IdParam, body: actionReasonBody },
+      responses: {
+        200: {
+          description: `rollout after ${action}; an optional { reason } goes to the audit entry`,
+          content: json(RolloutViewSchema),
         },
-      }),
-      async (c) =>
-        c.json(
-          view(
-            await rollouts[action](c.req.valid('param').id, actorOf(c.get('principal')), c.req.valid('json').reason),
-          ),
-          200,
-        ),
-    );
-  }
+      },
+    });
+  const act = async (action: (typeof ACTIONS)[number], id: string, principal: Principal, reason?: string) =>
+    view(await rollouts[action](id, actorOf(principal), reason));
 
   return app
+    .openapi(actionRoute('pause'), async (c) =>
+      c.json(await act('pause', c.req.valid('param').id, c.get('principal'), c.req.valid('json').reason), 200),
+    )
+    .openapi(actionRoute('resume'), async (c) =>
+      c.json(await act('resume', c.req.valid('param').id, c.get('principal'), c.req.valid('json').reason), 200),
+    )
+    .openapi(actionRoute('promote'), async (c) =>
+      c.json(await act('promote', c.req.valid('param').id, c.get('principal'), c.req.valid('json').reason), 200),
+    )
+    .openapi(actionRoute('abort'), async (c) =>
+      c.json(await act('abort', c.req.valid('param').id, c.get('principal'), c.req.valid('json').reason), 200),
+    )
     .openapi(
       createRoute({
         method: 'post',

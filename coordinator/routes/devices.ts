@@ -3,6 +3,7 @@
  * round check-in, update upload and telemetry. Rate-limited per device.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import {
   CheckInRequestSchema,
   CheckInResponseSchema,
@@ -59,7 +60,8 @@ export function deviceRoutes(deps: CoordinatorDeps) {
       404: { description: 'unknown hash' },
     },
   });
-  app.get('/v1/blobs/:hash', async (c) => {
+  // Declared here, chained last: plain routes (bytes, not zod bodies), typed in AppType all the same.
+  const getBlob = async (c: Context<Env, '/v1/blobs/:hash'>) => {
     const hash = c.req.param('hash');
     try {
       assertBlobHash(hash);
@@ -77,7 +79,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     c.header('Cache-Control', 'public, max-age=31536000, immutable');
     c.header('ETag', `"${hash}"`);
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200);
-  });
+  };
 
   app.openAPIRegistry.registerPath({
     method: 'put',
@@ -95,7 +97,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
       },
     },
   });
-  app.put('/v1/rounds/:roundId/updates', async (c) => {
+  const putUpdate = async (c: Context<Env, '/v1/rounds/:roundId/updates'>) => {
     const principal = deviceOf(c.get('principal'));
     const type = c.req.header('content-type') ?? '';
     if (!type.startsWith('application/octet-stream'))
@@ -125,7 +127,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
     } finally {
       release();
     }
-  });
+  };
 
   return app
     .openapi(
@@ -264,5 +266,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
         );
         return c.json({ accepted }, 202);
       },
-    );
+    )
+    .get('/v1/blobs/:hash', getBlob)
+    .put('/v1/rounds/:roundId/updates', putUpdate);
 }
