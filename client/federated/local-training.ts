@@ -12,19 +12,29 @@ import { addGaussianNoise, clipByGlobalNorm } from '../../shared/dp/index.ts';
 import {
   compileForTraining,
   modelFromParts,
+  outputTraining,
   sizeOfShape,
   type ModelTopology,
   type WeightSpec,
 } from '../../shared/model/index.ts';
-import type { TaskPlan, UpdateEncoding, UpdateEncodingName } from '../../shared/protocol/index.ts';
+import type { OutputKind, TaskPlan, UpdateEncoding, UpdateEncodingName } from '../../shared/protocol/index.ts';
 
-/** Labelled local examples: `x` holds `count * prod(inputShape)` values, `y` one class index per example. */
+/**
+ * Labelled local examples: `x` holds `count * prod(inputShape)` values; `y`
+ * one class index per example (multiclass, the default), or `targetWidth`
+ * values per example for the other output kinds (binary 0/1, multilabel 0/1
+ * per label, regression values).
+ */
 export interface TrainingExamples {
   x: Float32Array;
-  y: Uint8Array | Int32Array;
+  y: Uint8Array | Int32Array | Float32Array;
   count: number;
   /** Shape of one example without the batch dimension, e.g. [784]. */
   inputShape: number[];
+  /** The model spec's output kind (default 'multiclass'): picks the loss and how `y` is read. */
+  output?: OutputKind;
+  /** Values of `y` per example for kinds other than multiclass (default 1). */
+  targetWidth?: number;
 }
 
 export interface LocalTrainingInput {
@@ -48,7 +58,10 @@ export interface LocalUpdate {
   /** L2 norm of what was clipped: the delta, plus the error-feedback residual when one is used. */
   preClipNorm: number;
   trainLoss: number;
+  /** NaN for regression, which reports `trainMae` instead. */
   trainAccuracy: number;
+  /** Mean absolute error on the last epoch (regression only, else NaN). */
+  trainMae: number;
   epochs: number;
   encoding: UpdateEncodingName;
   backend: string;
@@ -76,7 +89,8 @@ function checkExamples(examples: TrainingExamples): void {
       `examples.count must be a positive integer, got ${examples.count}; record examples before training`,
     );
   }
-  if (examples.x.length < examples.count * size || examples.y.length < examples.count) {
+  const width = outputTraining(examples.output).classIndices ? 1 : (examples.targetWidth ?? 1);
+  if (examples.x.length < examples.count * size || examples.y.length < examples.count * width) {
     throw new RangeError(
       `examples hold ${examples.x.length} values and ${examples.y.length} labels, too few for ${examples.count} examples of shape [${examples.inputShape.join(', ')}]`,
     );
@@ -120,9 +134,17 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
     [examples.count, ...examples.inputShape],
     'float32',
   );
-  const ys = tf.tensor1d(Float32Array.from(examples.y.subarray(0, examples.count)), 'float32');
+  const training = outputTraining(examples.output);
+  const width = examples.targetWidth ?? 1;
+  const ys = training.classIndices
+    ? tf.tensor1d(Float32Array.from(examples.y.subarray(0, examples.count)), 'float32')
+    : tf.tensor2d(
+        Float32Array.from(examples.y.subarray(0, examples.count * width)),
+        [examples.count, width],
+        'float32',
+      );
   try {
-    compileForTraining(model, plan.learningRate);
+    compileForTraining(model, plan.learningRate, examples.output);
     history = await model.fit(xs, ys, {
       epochs: plan.localEpochs,
       batchSize: plan.batchSize,
@@ -175,6 +197,7 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
     preClipNorm,
     trainLoss: lastEpoch(history, ['loss']),
     trainAccuracy: lastEpoch(history, ['acc', 'accuracy']),
+    trainMae: lastEpoch(history, ['mae', 'meanAbsoluteError']),
     epochs: plan.localEpochs,
     encoding: plan.updateEncoding.encoding,
     backend: tf.getBackend(),

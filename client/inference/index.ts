@@ -13,3 +13,13 @@ export type { ExampleLayout, ImageDataLike, PredictInput, PredictInputSpec } fro
 export { FlockInputError } from './input-error.ts';
 export type { FlockInputErrorCode } from './input-error.ts';
 export { inputKey, LruCache } from './result-cache.ts';
+export { readPrediction } from './prediction-output.ts';
+export type {
+  BinaryPrediction,
+  MulticlassPrediction,
+  MultilabelPrediction,
+  PredictionReading,
+  RegressionPrediction,
+} from './prediction-output.ts';
+export { isFeatureInput, rawInputReader } from './raw-input.ts';
+export type { RawInput, RawInputReader } from './raw-input.ts';

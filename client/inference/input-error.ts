@@ -4,7 +4,13 @@
  * call without reading Flock's source.
  */
 
-export type FlockInputErrorCode = 'shape_mismatch' | 'non_finite' | 'unsupported_input' | 'dtype_mismatch';
+export type FlockInputErrorCode =
+  | 'shape_mismatch'
+  | 'non_finite'
+  | 'unsupported_input'
+  | 'dtype_mismatch'
+  | 'bad_raw_input'
+  | 'bad_target';
 
 /**
  * A rejected `predict` input.
@@ -20,12 +26,17 @@ export class FlockInputError extends Error {
   readonly expected: string;
   /** What arrived, in words. */
   readonly received: string;
+  /** The field at fault for raw input (a tabular field name, 'text', 'image' or 'target'), when one is. */
+  readonly field?: string;
 
-  constructor(code: FlockInputErrorCode, expected: string, received: string, hint = '') {
-    super(`predict input rejected: expected ${expected}, got ${received}${hint ? `; ${hint}` : ''}`);
+  constructor(code: FlockInputErrorCode, expected: string, received: string, hint = '', field?: string) {
+    super(
+      `${code === 'bad_target' ? 'record target' : 'predict input'} rejected${field ? ` (field ${field})` : ''}: expected ${expected}, got ${received}${hint ? `; ${hint}` : ''}`,
+    );
     this.name = 'FlockInputError';
     this.code = code;
     this.expected = expected;
     this.received = received;
+    if (field !== undefined) this.field = field;
   }
 }

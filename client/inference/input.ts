@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FlockInputError } from './input-error.ts';
+import type { RawInput } from './raw-input.ts';
 
 /** The model's input as the manifest declares it; a leading null is the batch dimension. */
 export interface PredictInputSpec {
@@ -127,7 +128,7 @@ function checkValues(values: Float32Array, layout: ExampleLayout): Float32Array 
  * const x = await toExampleVector(imageData, exampleLayout(manifest.inputSpec)); // grayscale in [0, 1]
  * @throws FlockInputError
  */
-export async function toExampleVector(input: PredictInput, layout: ExampleLayout): Promise<Float32Array> {
+export async function toExampleVector(input: PredictInput | RawInput, layout: ExampleLayout): Promise<Float32Array> {
   const { exampleShape, size } = layout;
   const expected = `${size} values (shape ${shapeText(exampleShape)})`;
   if (input instanceof Float32Array || Array.isArray(input)) {
@@ -163,6 +164,7 @@ export async function toExampleVector(input: PredictInput, layout: ExampleLayout
     return checkValues(Float32Array.from(data as Float32Array | Int32Array), layout);
   }
   if (isImageDataLike(input)) return checkValues(fromImage(input, layout), layout);
+  // Raw text or a record reaches here only for a model without a preprocessing spec.
   throw new FlockInputError(
     'unsupported_input',
     `a Float32Array, number[], tf.Tensor or ImageData of ${expected}`,

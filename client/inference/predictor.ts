@@ -12,6 +12,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { QuantileSketch, type QuantileSummary } from '../../shared/stats/quantile-sketch.ts';
 import type { Histogram } from '../../shared/protocol/telemetry.ts';
+import type { ModelSpec } from '../../shared/protocol/model-spec.ts';
+import { readPrediction, type Prediction } from './prediction-output.ts';
+import { isFeatureInput, rawInputReader, type RawInput } from './raw-input.ts';
 import {
   exampleLayout,
   toExampleVector,
@@ -33,18 +36,15 @@ export interface PredictorOptions {
   batchWindowMs?: number;
   /** Results kept for repeated inputs (default 256; 0 disables the cache). */
   cacheSize?: number;
+  /**
+   * The version's model spec: its `preprocess` turns raw inputs (text, a
+   * record, an image) into features, its `output` says what the row means.
+   * Without one, inputs are feature vectors and outputs multiclass.
+   */
+  modelSpec?: ModelSpec;
 }
 
-/** One answer. `probabilities` is the model's output row (softmax for classifiers). */
-export interface Prediction {
-  probabilities: Float32Array;
-  /** Index of the largest output. */
-  label: number;
-  /** The largest output. */
-  confidence: number;
-  latencyMs: number;
-  cached: boolean;
-}
+export type { Prediction };
 
 export interface PredictorStats {
   /** Predictions answered (cache hits included). */
@@ -58,7 +58,10 @@ export interface PredictorStats {
 }
 
 export interface Predictor {
-  predict(input: PredictInput): Promise<Prediction>;
+  /** @throws FlockInputError for input the model (or its preprocessing) cannot take, naming the field */
+  predict(input: PredictInput | RawInput): Promise<Prediction>;
+  /** The feature vector `predict` would feed the model for `input` (what `record` stores). */
+  features(input: PredictInput | RawInput): Promise<Float32Array>;
   stats(): PredictorStats;
   /** Reject queued calls and drop the cache. The model stays the caller's to dispose. */
   dispose(): void;
@@ -95,12 +98,6 @@ function runFromModel(model: tf.LayersModel, layout: ExampleLayout): RunBatch {
   };
 }
 
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
 /**
  * A predictor for one model.
  *
@@ -116,6 +113,15 @@ export function createPredictor(options: PredictorOptions): Predictor {
   if (!Number.isInteger(maxBatch) || maxBatch < 1)
     throw new RangeError(`maxBatch must be an integer >= 1, got ${maxBatch}`);
   if (!(batchWindowMs >= 0)) throw new RangeError(`batchWindowMs must be >= 0, got ${batchWindowMs}`);
+  const output = options.modelSpec?.output;
+  const raw = options.modelSpec?.preprocess ? rawInputReader(options.modelSpec.preprocess) : null;
+  const featureSize = raw?.preprocessor.shape.reduce((a, b) => a * b, 1);
+  if (featureSize !== undefined && featureSize !== layout.size)
+    throw new RangeError(
+      `the model spec's preprocessing makes ${featureSize} features but the model input takes ${layout.size}; the spec belongs to another model`,
+    );
+  const features = async (input: PredictInput | RawInput): Promise<Float32Array> =>
+    raw && !isFeatureInput(input) ? raw.features(input) : toExampleVector(input as PredictInput, layout);
   const run: RunBatch = typeof options.model === 'function' ? options.model : runFromModel(options.model, layout);
   const cache = new LruCache<Float32Array>(options.cacheSize ?? 256);
   const latency = new QuantileSketch();
@@ -129,18 +135,19 @@ export function createPredictor(options: PredictorOptions): Predictor {
   let disposed = false;
 
   const answer = (probabilities: Float32Array, startedAt: number, cached: boolean): Prediction => {
-    const label = argmax(probabilities);
-    const confidence = probabilities[label];
+    const reading = readPrediction(probabilities, output);
     const latencyMs = performance.now() - startedAt;
     count++;
     if (cached) cacheHits++;
     else latency.add(Math.max(0, latencyMs));
-    const bin = Math.min(
-      CONFIDENCE_BINS - 1,
-      Math.max(0, Math.floor((Number.isFinite(confidence) ? confidence : 0) * CONFIDENCE_BINS)),
-    );
-    confidenceCounts[bin]++;
-    return { probabilities, label, confidence, latencyMs, cached };
+    // A regression value has no confidence: it stays out of the histogram rather than piling into bin 0.
+    if (reading.kind !== 'regression') {
+      const c = reading.confidence;
+      confidenceCounts[
+        Math.min(CONFIDENCE_BINS - 1, Math.max(0, Math.floor((Number.isFinite(c) ? c : 0) * CONFIDENCE_BINS)))
+      ]++;
+    }
+    return { ...reading, latencyMs, cached } as Prediction;
   };
 
   const runBatch = async (items: Pending[]) => {
@@ -193,7 +200,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
     async predict(input) {
       const startedAt = performance.now();
       if (disposed) throw new Error('this predictor was disposed; create a new one with createPredictor');
-      const vector = await toExampleVector(input, layout);
+      const vector = await features(input);
       // Hashing the input is the costliest step of a call; skip it when nothing is cached.
       const key = cache.capacity > 0 ? inputKey(vector) : '';
       const hit = cache.capacity > 0 ? cache.get(key) : undefined;
@@ -204,6 +211,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
         schedule();
       });
     },
+    features,
     stats() {
       return {
         count,

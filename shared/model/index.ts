@@ -16,3 +16,4 @@ export { evaluateAccuracy } from './evaluate.ts';
 export type { AccuracyResult, LabelledExamples } from './evaluate.ts';
 export { compileForTraining, createMnistModel, mnistInputShape } from './mnist-models.ts';
 export type { MnistModelKind, MnistModelOptions } from './mnist-models.ts';
+export { outputTraining, type OutputTraining } from './output-training.ts';

@@ -4,6 +4,8 @@
  * and the same weight names.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { OutputKind } from '../protocol/model-spec.ts';
+import { outputTraining } from './output-training.ts';
 
 /**
  * - `mlp-small`: 784-64-10, for tests and the demo (50,890 params).
@@ -88,13 +90,11 @@ export function createMnistModel(kind: MnistModelKind, options: MnistModelOption
  * compileForTraining(model, 0.1);
  * await model.fit(xs, tf.tensor1d(labels, 'float32'), { epochs: 1, batchSize: 32 });
  */
-export function compileForTraining(model: tf.LayersModel, learningRate: number): void {
+export function compileForTraining(model: tf.LayersModel, learningRate: number, output?: OutputKind): void {
   if (!(learningRate > 0) || !Number.isFinite(learningRate)) {
     throw new RangeError(`learningRate must be a positive finite number, got ${learningRate}`);
   }
-  model.compile({
-    optimizer: tf.train.sgd(learningRate),
-    loss: 'sparseCategoricalCrossentropy',
-    metrics: ['accuracy'],
-  });
+  // Other output kinds (a model spec's `output`) change the loss and the target layout: output-training.ts.
+  const { loss, metrics } = outputTraining(output);
+  model.compile({ optimizer: tf.train.sgd(learningRate), loss, metrics });
 }
