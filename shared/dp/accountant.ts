@@ -14,6 +14,11 @@ import {
   requireSamplingRate,
 } from './parameter-error.ts';
 import { rdpPoissonSubsampledGaussian } from './rdp.ts';
+import {
+  type DistributedDiscreteGaussian,
+  rdpDistributedDiscreteGaussian,
+  requireDdg,
+} from './rdp-distributed-discrete-gaussian.ts';
 
 /**
  * dp_accounting's DEFAULT_RDP_ORDERS: 1.1, 1.2, ..., 10.9, then 11..63, then
@@ -28,10 +33,15 @@ export const DEFAULT_RDP_ORDERS: readonly number[] = Object.freeze([
   1024,
 ]);
 
-/** One private release: a Gaussian mechanism, optionally on a Poisson sample. */
+/**
+ * One private release: a Gaussian mechanism, optionally on a Poisson sample,
+ * or the distributed discrete Gaussian sum of secure aggregation (charged by
+ * Kairouz, Liu, Steinke 2021, Proposition 14; see rdp-distributed-discrete-gaussian.ts).
+ */
 export type DpEvent =
   | { kind: 'poisson-sampled-gaussian'; samplingRate: number; noiseMultiplier: number }
-  | { kind: 'gaussian'; noiseMultiplier: number };
+  | { kind: 'gaussian'; noiseMultiplier: number }
+  | ({ kind: 'distributed-discrete-gaussian' } & DistributedDiscreteGaussian);
 
 function validateOrders(orders: readonly number[]): void {
   if (!Array.isArray(orders) || orders.length === 0) {
@@ -45,11 +55,16 @@ function validateOrders(orders: readonly number[]): void {
 }
 
 function eventRdp(event: DpEvent, order: number): number {
+  if (event.kind === 'distributed-discrete-gaussian') return rdpDistributedDiscreteGaussian(event, order);
   if (event.kind === 'gaussian') return rdpPoissonSubsampledGaussian(1, event.noiseMultiplier, order);
   return rdpPoissonSubsampledGaussian(event.samplingRate, event.noiseMultiplier, order);
 }
 
 function validateEvent(event: DpEvent): void {
+  if (event.kind === 'distributed-discrete-gaussian') {
+    requireDdg(event);
+    return;
+  }
   if (event.kind === 'poisson-sampled-gaussian') {
     // q = 0 is allowed here, as in dp_accounting: a round that sampled nobody costs nothing.
     if (event.samplingRate !== 0) requireSamplingRate(event.samplingRate);

@@ -17,3 +17,10 @@ export { epsilonFromRdp, classicEpsilonFromRdp } from './conversion.ts';
 export { rdpPoissonSubsampledGaussian } from './rdp.ts';
 export { calibrateNoiseMultiplier } from './calibration.ts';
 export { DpParameterError } from './parameter-error.ts';
+export { discreteGaussianNoise, addDiscreteGaussianNoise } from './discrete-gaussian.ts';
+export {
+  ddgTau,
+  rdpDistributedDiscreteGaussian,
+  type DistributedDiscreteGaussian,
+} from './rdp-distributed-discrete-gaussian.ts';
+export { CryptoUniform } from './crypto-uniform.ts';
