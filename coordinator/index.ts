@@ -6,6 +6,17 @@ export { createCoordinator, FLOCK_VERSION, type Coordinator, type CreateCoordina
 export { DEFAULT_CONFIG, type CoordinatorConfig } from './config.ts';
 export type { AppType } from './app.ts';
 export {
+  adminAnswer,
+  adminBytes,
+  adminClient,
+  AdminApiError,
+  type AdminApi,
+  type AdminClientOptions,
+  type AdminErrorCode,
+  type AdminFetch,
+  type SuccessBody,
+} from './admin-client.ts';
+export {
   openPostgresBackend,
   openSqliteBackend,
   parseBlobLocation,
