@@ -205,3 +205,101 @@ for (const backendName of ['wasm', 'cpu'] as const) {
     });
   });
 }
+
+describe('accumulator fused fold path (staged updates, both kernels)', () => {
+  beforeAll(async () => {
+    await selectAggregationBackend('wasm');
+  });
+  // Odd sizes (not multiples of the kernel's 16-float step) and more updates than staging slots.
+  const oddSpecs: WeightSpec[] = [
+    { name: 'w', shape: [33, 7] },
+    { name: 'b', shape: [3] },
+  ];
+  let seed = 5;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+  const update = (scale: number) => [231, 3].map((n) => Float32Array.from({ length: n }, () => rand() * scale));
+  const codeOf = (fn: () => void): string => {
+    try {
+      fn();
+    } catch (e) {
+      expect(e).toBeInstanceOf(AggregationError);
+      return (e as AggregationError).code;
+    }
+    return 'no error';
+  };
+
+  for (const kernel of ['auto', 'js'] as const) {
+    it(`${kernel}: equals the float64 reference sum to 1e-6, norm bound applied per update`, () => {
+      const updates = Array.from({ length: 11 }, (_, i) => update(i % 4 === 0 ? 30 : 0.5));
+      const weights = updates.map((_, i) => 1 + (i % 5));
+      const bound = 2;
+      const acc = createAccumulator(oddSpecs, { normBound: bound, kernel });
+      updates.forEach((u, i) => acc.add(u, weights[i]));
+      const sum = acc.sum();
+      let bounded = 0;
+      const reference = [new Float64Array(231), new Float64Array(3)];
+      updates.forEach((u, i) => {
+        const norm = Math.sqrt(u.reduce((a, t) => a + t.reduce((b, v) => b + v * v, 0), 0));
+        if (norm > bound) bounded++;
+        const f = weights[i] * Math.min(1, bound / norm);
+        u.forEach((t, k) => t.forEach((v, j) => (reference[k][j] += f * v)));
+      });
+      let worst = 0;
+      reference.forEach((t, k) => t.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - sum[k][j])))));
+      expect(worst).toBeLessThan(1e-6);
+      expect(acc.boundedCount).toBe(bounded);
+      expect(bounded).toBe(3);
+      // Each bounded summand has norm exactly `bound`: the sum of 11 weighted updates stays within sum(w) * bound.
+      const sumNorm = Math.sqrt(sum.reduce((a, t) => a + t.reduce((b, v) => b + v * v, 0), 0));
+      expect(sumNorm).toBeLessThanOrEqual(weights.reduce((a, b) => a + b, 0) * bound);
+      acc.dispose();
+    });
+
+    it(`${kernel}: refuses NaN and infinities between staged updates and keeps the sum of the others`, () => {
+      const good = Array.from({ length: 6 }, () => update(1));
+      const acc = createAccumulator(oddSpecs, { kernel });
+      const clean = createAccumulator(oddSpecs, { kernel });
+      for (const [i, bad] of [Number.NaN, Infinity, -Infinity].entries()) {
+        acc.add(good[2 * i], 1);
+        const poisoned = update(1);
+        poisoned[i % 2][i % 2 ? 2 : 7] = bad;
+        expect(codeOf(() => acc.add(poisoned, 1))).toBe('non-finite-update');
+        acc.add(good[2 * i + 1], 2);
+        clean.add(good[2 * i], 1);
+        clean.add(good[2 * i + 1], 2);
+      }
+      expect(acc.count).toBe(6);
+      expect(acc.sum()).toEqual(clean.sum());
+      acc.dispose();
+      clean.dispose();
+    });
+
+    it(`${kernel}: a finite update whose float32 squares overflow is bounded, not refused`, () => {
+      const acc = createAccumulator(oddSpecs, { normBound: 1, kernel });
+      const huge = update(1);
+      huge[0][0] = 1e20;
+      acc.add(huge, 1);
+      expect(acc.boundedCount).toBe(1);
+      expect(acc.maxUpdateNorm).toBeGreaterThan(1e20 * 0.99);
+      const sum = acc.sum();
+      expect(sum[0][0]).toBeCloseTo(1, 5);
+      acc.dispose();
+    });
+  }
+
+  it('the wasm and the JavaScript kernels agree to 1e-7', () => {
+    const updates = Array.from({ length: 9 }, () => update(1));
+    const [wasm, js] = (['auto', 'js'] as const).map((kernel) => {
+      const acc = createAccumulator(oddSpecs, { normBound: 0.7, kernel });
+      updates.forEach((u, i) => acc.add(u, i + 1));
+      acc.retract(updates[3], 2);
+      const mean = acc.mean();
+      acc.dispose();
+      return mean;
+    });
+    // The norms differ in the last bits (float32 vs float64 squares), so the bounded scales may too.
+    let worst = 0;
+    wasm.forEach((t, k) => t.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - js[k][j])))));
+    expect(worst).toBeLessThan(1e-7);
+  });
+});

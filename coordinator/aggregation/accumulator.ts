@@ -1,7 +1,13 @@
 /**
  * Streaming accumulator of client deltas: memory O(parameters), whatever the
- * number of clients. Each accepted update is folded into one tf.Variable per
- * tensor with tfjs ops, so on tfjs-node-gpu the adds run on the GPU.
+ * number of clients. Each accepted update is read once by a small WebAssembly
+ * SIMD kernel (fold-kernel.ts) that checks it (finite, global L2 norm) and
+ * adds it to a spare copy of the float32 sum in the same pass; the spare
+ * becomes the sum only once the update passed. The sum lives in host memory on every
+ * aggregation backend: updates arrive as host Float32Arrays and leave as
+ * them, and one host pass costs less than a tfjs upload, a norm read (a sync)
+ * and an add per update (issue 15, aggregation bench); strategies, robust
+ * aggregators and central DP still run on the selected tfjs backend.
  *
  * With `normBound` every update is scaled down to at most that global L2 norm
  * before it is added: that is the "norm bounding" robust aggregator (Sun et
@@ -13,14 +19,16 @@
  * order, so equal within float tolerance, not bit for bit). That is how
  * several coordinator processes combine what each of them folded.
  */
-import * as tf from '@tensorflow/tfjs';
 import { requireAggregationBackend } from './backend.ts';
 import { AggregationError } from './errors.ts';
+import { createFoldKernel, type FoldKernel } from './fold-kernel.ts';
 import { assertAligned, tensorSizes, type WeightSpec } from './weight-spec.ts';
 
 export interface AccumulatorOptions {
   /** Scale each update to at most this global L2 norm before adding it. */
   normBound?: number;
+  /** Which fold kernel runs: 'auto' (WebAssembly SIMD where the runtime has it) or 'js' (plain JavaScript). */
+  kernel?: 'auto' | 'js';
 }
 
 /** Everything an accumulator knows, as plain data: what `merge` takes. */
@@ -67,7 +75,7 @@ export interface Accumulator {
    * tensor mismatch code for another layout, 'non-finite-update' for a NaN).
    */
   merge(snapshot: AccumulatorSnapshot): void;
-  /** Frees the tensors; the accumulator refuses further use. */
+  /** Frees the kernel memory; the accumulator refuses further use. */
   dispose(): void;
 }
 
@@ -86,48 +94,56 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
   if (normBound !== null && !(Number.isFinite(normBound) && normBound > 0)) {
     throw new AggregationError('bad-option', `normBound must be a positive finite number, got ${normBound}`);
   }
-  let sums: tf.Variable[] | null = sizes.map((n) => tf.tidy(() => tf.variable(tf.zeros([n]), false)));
+  let kernel: FoldKernel | null = createFoldKernel(sizes, { implementation: options.kernel ?? 'auto' });
   let count = 0;
   let totalWeight = 0;
   let boundedCount = 0;
   let maxUpdateNorm = 0;
 
-  const live = (): tf.Variable[] => {
-    if (!sums)
+  const live = (): FoldKernel => {
+    if (!kernel)
       throw new AggregationError('disposed', 'this accumulator was disposed; create a new one for the next round');
-    return sums;
+    return kernel;
   };
 
-  const read = (divisor: number): Float32Array[] =>
-    live().map((v) => {
-      const out = tf.tidy(() => (divisor === 1 ? v.clone() : tf.div(v, divisor)));
-      // Copy: the cpu backend hands out its own storage from dataSync.
-      const values = Float32Array.from(out.dataSync() as Float32Array);
-      out.dispose();
-      return values;
+  /**
+   * Stages `sum + scale * tensors` and returns their sum of squares; refuses a
+   * NaN or an infinity (the staged buffer is then dropped, the sum untouched).
+   */
+  const stageChecked = (k: FoldKernel, tensors: readonly Float32Array[], scale: number, what: string): number => {
+    const fast = k.stage(tensors, scale);
+    if (Number.isFinite(fast)) return fast;
+    // The kernel squares in float32, which overflows above |x| ~ 1.8e19: refuse only a real NaN or infinity.
+    let exact = 0;
+    for (const t of tensors) for (let i = 0; i < t.length; i++) exact += t[i] * t[i];
+    if (!Number.isFinite(exact)) {
+      throw new AggregationError('non-finite-update', `${what} contains NaN or Infinity; refuse it`, {
+        norm: Math.sqrt(exact),
+      });
+    }
+    return exact;
+  };
+
+  const read = (divisor: number): Float32Array[] => {
+    const k = live();
+    const sum = k.sum();
+    return sizes.map((n, i) => {
+      const out = sum.slice(k.offsets[i], k.offsets[i] + n);
+      if (divisor !== 1) for (let j = 0; j < n; j++) out[j] /= divisor;
+      return out;
     });
+  };
 
   /** Adds `weight * delta` (negative `weight`: subtracts), norm-bounded; returns the update's norm before bounding. */
   const fold = (delta: readonly Float32Array[], weight: number): { norm: number; bounded: boolean } => {
-    const vars = live();
+    const k = live();
     assertAligned(delta, specs, sizes, 'update');
-    const inputs = delta.map((d) => tf.tensor1d(d, 'float32'));
-    try {
-      // One scalar read per update: a NaN or Inf must be refused before it reaches the sum.
-      const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
-      const norm = Math.sqrt(squared.dataSync()[0]);
-      squared.dispose();
-      if (!Number.isFinite(norm))
-        throw new AggregationError('non-finite-update', 'update contains NaN or Infinity; refuse it', { norm });
-      const bounded = normBound !== null && norm > normBound;
-      const scale = bounded ? weight * (normBound / norm) : weight;
-      tf.tidy(() => {
-        for (let i = 0; i < vars.length; i++) vars[i].assign(tf.add(vars[i], tf.mul(inputs[i], scale)));
-      });
-      return { norm, bounded };
-    } finally {
-      for (const t of inputs) t.dispose();
-    }
+    // Staged at full weight first: a client that clipped itself is not bounded again, so one pass is the rule.
+    const norm = Math.sqrt(stageChecked(k, delta, weight, 'update'));
+    const bounded = normBound !== null && norm > normBound;
+    if (bounded) k.stage(delta, weight * ((normBound as number) / norm));
+    k.commit();
+    return { norm, bounded };
   };
 
   const checkWeight = (weight: number): void => {
@@ -195,7 +211,7 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
     },
 
     merge(other) {
-      const vars = live();
+      const k = live();
       if (other.normBound !== normBound) {
         // Sums bounded differently are different estimators (and under DP a different sensitivity): refuse.
         throw new AggregationError(
@@ -217,29 +233,16 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
       }
       assertAligned(other.sum, specs, sizes, 'merged snapshot');
       if (other.count === 0) return;
-      const inputs = other.sum.map((d) => tf.tensor1d(d, 'float32'));
-      try {
-        const squared = tf.tidy(() => tf.addN(inputs.map((t) => tf.sum(tf.square(t)))));
-        const finite = Number.isFinite(squared.dataSync()[0]);
-        squared.dispose();
-        if (!finite)
-          throw new AggregationError('non-finite-update', 'merged snapshot contains NaN or Infinity; refuse it');
-        tf.tidy(() => {
-          for (let i = 0; i < vars.length; i++) vars[i].assign(tf.add(vars[i], inputs[i]));
-        });
-        count += other.count;
-        totalWeight += other.totalWeight;
-        boundedCount += other.boundedCount;
-        maxUpdateNorm = Math.max(maxUpdateNorm, other.maxUpdateNorm);
-      } finally {
-        for (const t of inputs) t.dispose();
-      }
+      stageChecked(k, other.sum, 1, 'merged snapshot');
+      k.commit();
+      count += other.count;
+      totalWeight += other.totalWeight;
+      boundedCount += other.boundedCount;
+      maxUpdateNorm = Math.max(maxUpdateNorm, other.maxUpdateNorm);
     },
 
     dispose() {
-      if (!sums) return;
-      for (const v of sums) v.dispose();
-      sums = null;
+      kernel = null;
     },
   };
 }

@@ -1,11 +1,15 @@
 /**
- * Aggregation throughput of the coordinator's streaming accumulator on each
- * available tfjs backend, against two baselines measured in the same run: a
- * plain Float32Array axpy loop (`sum[i] += w * u[i]`) and a
- * `Float32Array.prototype.set` copy (memory-bandwidth ceiling). Also the peak
- * memory growth while accumulating (O(params), not O(clients x params)) and
- * the robust coordinate median against a sort-per-coordinate loop.
+ * Aggregation throughput of the coordinator's streaming accumulator against
+ * baselines measured in the same run: a `Float32Array.prototype.set` copy
+ * (memory-bandwidth ceiling), a plain Float32Array axpy loop
+ * (`sum[i] += w * u[i]`), the peer's way (DISCO: hold every contribution as a
+ * tensor, chain `tf.add` over them, one `div`) on each tfjs backend, and
+ * Flock's accumulator before issue 15 (tfjs ops per update, one norm read per
+ * update). Also the peak memory growth while accumulating (O(params), not
+ * O(clients x params)) and the robust coordinate median against a
+ * sort-per-coordinate loop.
  */
+import * as tf from '@tensorflow/tfjs';
 import { createAccumulator } from '../../coordinator/aggregation/accumulator.ts';
 import { selectAggregationBackend, type AggregationBackendName } from '../../coordinator/aggregation/backend.ts';
 import { coordinateMedian } from '../../coordinator/aggregation/robust.ts';
@@ -21,15 +25,53 @@ const pool = Array.from({ length: 4 }, (_, k) =>
   Float32Array.from({ length: PARAMS }, (_, i) => Math.sin(i * 0.001 + k) * 0.01),
 );
 const MB = 1024 * 1024;
+type Track = (bytes: { rss: number; arrayBuffers: number }) => void;
 
-function accumulateOnce(track?: (bytes: { rss: number; arrayBuffers: number }) => void): void {
-  const acc = createAccumulator(specs);
+function accumulateOnce(kernel: 'auto' | 'js', track?: Track): void {
+  const acc = createAccumulator(specs, { kernel });
   for (let c = 0; c < UPDATES; c++) {
     acc.add([pool[c % pool.length]], 1 + (c % 7));
     if (track) track(process.memoryUsage());
   }
   acc.mean();
   acc.dispose();
+}
+
+/** DISCO's averaging: every contribution held as a tensor, then a chain of tf.add and one div. */
+function heldTensorChain(track?: Track): void {
+  const held: tf.Tensor[] = [];
+  for (let c = 0; c < UPDATES; c++) {
+    held.push(tf.tensor1d(pool[c % pool.length]));
+    if (track) track(process.memoryUsage());
+  }
+  const mean = tf.tidy(() =>
+    tf.div(
+      held.slice(1).reduce((sum, t) => tf.add(sum, t), held[0]),
+      UPDATES,
+    ),
+  );
+  mean.dataSync();
+  if (track) track(process.memoryUsage());
+  mean.dispose();
+  for (const t of held) t.dispose();
+}
+
+/** Flock's accumulator before issue 15: per update an upload, a norm read (a sync), w*u and an assign. */
+function tfOpsPerUpdate(track?: Track): void {
+  const sum = tf.variable(tf.zeros([PARAMS]), false);
+  for (let c = 0; c < UPDATES; c++) {
+    const u = tf.tensor1d(pool[c % pool.length]);
+    const squared = tf.tidy(() => tf.sum(tf.square(u)));
+    if (!Number.isFinite(squared.dataSync()[0])) throw new Error('non-finite');
+    squared.dispose();
+    tf.tidy(() => sum.assign(tf.add(sum, tf.mul(u, 1 + (c % 7)))));
+    u.dispose();
+    if (track) track(process.memoryUsage());
+  }
+  const mean = tf.tidy(() => tf.div(sum, UPDATES));
+  mean.dataSync();
+  mean.dispose();
+  sum.dispose();
 }
 
 function plainLoop(): void {
@@ -59,55 +101,80 @@ async function available(): Promise<AggregationBackendName[]> {
   return names;
 }
 
-async function throughput(): Promise<BenchTable> {
-  const loopMs = median(await timeRepeated(plainLoop, { repeats: 3, warmup: 1 }));
-  const setMs = median(await timeRepeated(setCopy, { repeats: 3, warmup: 1 }));
-  const bytes = UPDATES * PARAMS * 4;
-  const row = (label: string, ms: number, rssMB: number | null, abMB: number | null) => ({
-    impl: label,
-    'ms/100 updates': ms,
-    'Mparams/s': (UPDATES * PARAMS) / ms / 1e3,
-    'GB/s (update bytes)': bytes / ms / 1e6,
-    'vs loop': loopMs / ms,
-    'vs set()': setMs / ms,
-    'peak RSS +MB': rssMB,
-    'peak arrayBuffers +MB': abMB,
+/** Median ms of `run` and its peak memory growth over a first, sampled run. */
+async function measured(run: (track?: Track) => void, repeats: number) {
+  global.gc?.();
+  const base = process.memoryUsage();
+  let peakRss = 0;
+  let peakAb = 0;
+  run((m) => {
+    peakRss = Math.max(peakRss, m.rss - base.rss);
+    peakAb = Math.max(peakAb, m.arrayBuffers - base.arrayBuffers);
   });
-  const rows = [
-    row('Float32Array loop sum[i] += w*u[i]', loopMs, null, null),
-    row('Float32Array.set copy', setMs, null, null),
-  ];
-  for (const name of await available()) {
+  const ms = median(await timeRepeated(() => run(), { repeats, warmup: 0 }));
+  return { ms, rssMB: peakRss / MB, abMB: peakAb / MB };
+}
+
+async function throughput(): Promise<BenchTable> {
+  const names = await available();
+  const timings: Array<{ label: string; ms: number; rssMB: number | null; abMB: number | null }> = [];
+  const setMs = median(await timeRepeated(setCopy, { repeats: 5, warmup: 1 }));
+  timings.push({ label: 'Float32Array.set copy', ms: setMs, rssMB: null, abMB: null });
+  timings.push({
+    label: 'Float32Array loop sum[i] += w*u[i]',
+    ms: median(await timeRepeated(plainLoop, { repeats: 3, warmup: 1 })),
+    rssMB: null,
+    abMB: null,
+  });
+  let chainWasmMs: number | null = null;
+  for (const name of names) {
     await selectAggregationBackend(name);
-    const base = process.memoryUsage();
-    let peakRss = 0,
-      peakAb = 0;
-    accumulateOnce((m) => {
-      peakRss = Math.max(peakRss, m.rss - base.rss);
-      peakAb = Math.max(peakAb, m.arrayBuffers - base.arrayBuffers);
-    });
     // The tfjs cpu kernels take ~20 ms per 1M-element binary op: one timed run keeps the bench short.
-    const ms = median(await timeRepeated(() => accumulateOnce(), { repeats: name === 'cpu' ? 1 : 3, warmup: 0 }));
-    rows.push(row(`accumulator on ${name}`, ms, peakRss / MB, peakAb / MB));
+    const repeats = name === 'cpu' ? 1 : 3;
+    const chain = await measured(heldTensorChain, repeats);
+    if (name === 'wasm') chainWasmMs = chain.ms;
+    timings.push({ label: `peer (DISCO): hold all, tf.add chain, div on ${name}`, ...chain });
+    if (name !== 'cpu') {
+      timings.push({
+        label: `Flock before: tfjs ops + norm sync per update on ${name}`,
+        ...(await measured(tfOpsPerUpdate, repeats)),
+      });
+    }
   }
+  await selectAggregationBackend('wasm').catch(() => selectAggregationBackend('cpu'));
+  const flockRows = [
+    { label: 'Flock accumulator (wasm SIMD kernel)', ...(await measured((t) => accumulateOnce('auto', t), 5)) },
+    { label: 'Flock accumulator (JS kernel fallback)', ...(await measured((t) => accumulateOnce('js', t), 3)) },
+  ];
+  timings.push(...flockRows);
+  const bytes = UPDATES * PARAMS * 4;
+  const rows = timings.map((t) => ({
+    impl: t.label,
+    'ms/100 updates': t.ms,
+    'GB/s (update bytes)': bytes / t.ms / 1e6,
+    'vs set()': setMs / t.ms,
+    'vs tf.add chain (wasm)': chainWasmMs === null ? null : chainWasmMs / t.ms,
+    'peak RSS +MB': t.rssMB,
+    'peak arrayBuffers +MB': t.abMB,
+  }));
   return {
     title: `Streaming aggregation: ${PARAMS / 1e6}M parameters x ${UPDATES} updates`,
     columns: [
       'impl',
       'ms/100 updates',
-      'Mparams/s',
       'GB/s (update bytes)',
-      'vs loop',
       'vs set()',
+      'vs tf.add chain (wasm)',
       'peak RSS +MB',
       'peak arrayBuffers +MB',
     ],
     rows,
     notes: [
       'ratios > 1 mean faster than the baseline; GB/s counts the 4-byte update values read, once each',
-      'accumulator add = upload + global-norm check (one scalar read, refuses NaN) + w*u + assign, per update',
-      `memory: growth over the first run, sampled after every add; holding all updates would be ${(UPDATES * PARAMS * 4) / MB} MB`,
-      'median of 3 timed runs after a warm run; tfjs-node rows appear only when the optional package is installed',
+      'Flock accumulator add = per 32 KiB chunk: copy into a staging chunk, then one wasm SIMD pass summing squares (finite, L2 norm) and writing sum + w*u into a spare buffer, committed once the update passed; weights 1..7',
+      'peer = DISCO-style averaging: each contribution made a tensor and held, then tf.add over all of them and one div (equal weights, no validation)',
+      `memory: growth over the first run (after gc when --expose-gc), sampled after every update; holding all updates is ${(UPDATES * PARAMS * 4) / MB} MB`,
+      'median of the timed runs after the sampled one; tfjs-node rows appear only when the optional package is installed',
     ],
   };
 }
