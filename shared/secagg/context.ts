@@ -15,7 +15,9 @@ export type ContextPurpose =
   | 'share-channel-key'
   | 'share-ciphertext'
   | 'neighbour-graph-seed'
-  | 'neighbour-graph-permutation';
+  | 'neighbour-graph-permutation'
+  /** The random signs of the distributed discrete Gaussian's Hadamard rotation (public, per round). */
+  | 'ddg-rotation';
 
 const utf8 = new TextEncoder();
 

@@ -37,3 +37,17 @@ export {
 export { maskStream, maskStreamBytes } from './mask-stream.ts';
 export { encodeContext, pairContext, selfMaskContext, CONTEXT_LABEL, type ContextPurpose } from './context.ts';
 export * from './messages.ts';
+export {
+  checkDdgBits,
+  chooseGranularity,
+  ddgPrivacyEvent,
+  decodeDdgSum,
+  encodeDdg,
+  planDdg,
+  sumCoordinateStddev,
+  type DdgOptions,
+  type DdgPlan,
+  type DdgRound,
+} from './ddg.ts';
+export { paddedLength, rotate, rotationSigns, unrotate, walshHadamardInPlace } from './hadamard-rotation.ts';
+export { DEFAULT_ROUNDING_BETA, roundConditionally, roundingNormBound } from './conditional-rounding.ts';
