@@ -1,8 +1,8 @@
 /**
  * The admin commands' edge: where the coordinator is (`--url` / FLOCK_URL),
- * who we are (`--admin-key` / FLOCK_ADMIN_KEY), one typed request function
- * that turns the API's error shape into a one-line message, and the plain
- * text tables the commands print.
+ * who we are (`--admin-key` / FLOCK_ADMIN_KEY), one request function over the
+ * typed admin client (coordinator/admin-client.ts) that turns its errors into
+ * one-line messages with what to do, and the plain text tables the commands print.
  *
  * Answers are parsed with the protocol's zod schemas, so a coordinator of
  * another version fails loudly here instead of printing "undefined" columns.
@@ -10,7 +10,10 @@
  * than `flock --help` should), so every command can use its flags.
  */
 import type { Command } from 'commander';
+import type { ClientResponse } from 'hono/client';
+import type { ResponseFormat } from 'hono/types';
 import type { z } from 'zod';
+import { AdminApiError, adminAnswer, adminClient, type AdminApi } from '../coordinator/admin-client.ts';
 import { UsageError } from './usage-error.ts';
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:8787';
@@ -28,17 +31,7 @@ export interface ConnectionFlags {
 }
 
 /** A request the coordinator answered with an error, or could not be made. Exit code 1. */
-export class AdminApiError extends Error {
-  override name = 'AdminApiError';
-  constructor(
-    message: string,
-    /** The API's error code (`unauthorized`, `not_found`, ...), or `unreachable` / `bad_answer`. */
-    readonly code: string,
-    readonly status: number | null,
-  ) {
-    super(message);
-  }
-}
+export { AdminApiError };
 
 /**
  * Adds `--url` and `--admin-key` to a command.
@@ -80,13 +73,10 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
 }
 
 export interface AdminRequest<S extends z.ZodType> {
-  method: 'GET' | 'POST';
-  /** Path under the base URL, e.g. `/v1/admin/tasks`; callers encode path segments. */
-  path: string;
+  /** The typed call, e.g. `(api) => api.v1.admin.tasks.$get()`; callers encode path parameters. */
+  call: (api: AdminApi) => Promise<ClientResponse<unknown, number, ResponseFormat>>;
   /** Parses the success answer. */
   schema: S;
-  json?: unknown;
-  form?: FormData;
   /** Milliseconds before giving up; uploads with a holdout check need longer. */
   timeoutMs?: number;
 }
@@ -111,97 +101,82 @@ const UNREACHABLE = new Set([
   'UND_ERR_SOCKET',
 ]);
 
-async function failureMessage(
-  conn: AdminConnection,
-  status: number,
-  body: unknown,
-  text: string,
-): Promise<AdminApiError> {
-  const { isErrorBody } = await import('../shared/protocol/errors.ts');
-  if (isErrorBody(body)) {
-    const { code, message } = body.error;
-    const hint =
-      code === 'unauthorized'
-        ? '; check --admin-key / FLOCK_ADMIN_KEY against the key the coordinator accepts'
-        : code === 'forbidden'
-          ? '; admin commands need an admin key (flk_admin_...), not a device token'
-          : '';
-    return new AdminApiError(`${code}: ${message}${hint}`, code, status);
+/** The admin client's error, said for a terminal: what to check or run next. */
+function explain(conn: AdminConnection, error: AdminApiError, timeoutMs: number): AdminApiError {
+  if (error.code === 'timeout')
+    return new AdminApiError(
+      `no answer from ${conn.baseUrl} within ${timeoutMs / 1000} s; is the coordinator overloaded or stuck?`,
+      'timeout',
+      null,
+    );
+  if (error.code === 'unreachable') {
+    const code = networkCode(error.cause);
+    if (code && UNREACHABLE.has(code))
+      return new AdminApiError(
+        `cannot reach the coordinator at ${conn.baseUrl} (${code}); start it with "flock serve" or point --url / FLOCK_URL at a running one`,
+        'unreachable',
+        null,
+      );
+    // fetch's own message is only "fetch failed"; the reason (a refused port, a TLS error) is its cause.
+    const raw = error.cause;
+    const cause = raw instanceof Error && raw.cause instanceof Error ? ` (${raw.cause.message})` : '';
+    return new AdminApiError(
+      `request to ${conn.baseUrl} failed: ${raw instanceof Error ? raw.message : String(raw)}${cause}`,
+      'unreachable',
+      null,
+    );
   }
-  const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return new AdminApiError(
-    `HTTP ${status} from ${conn.baseUrl}${snippet ? `: ${snippet}` : ''} (is this a flock coordinator?)`,
-    'bad_answer',
-    status,
-  );
+  if (error.code === 'bad_answer' || error.status === null) return error;
+  const hint =
+    error.code === 'unauthorized'
+      ? '; check --admin-key / FLOCK_ADMIN_KEY against the key the coordinator accepts'
+      : error.code === 'forbidden'
+        ? '; admin commands need an admin key (flk_admin_...), not a device token'
+        : '';
+  return new AdminApiError(`${error.code}: ${error.message}${hint}`, error.code, error.status, {
+    details: error.details,
+  });
 }
 
 /**
- * Sends one admin request and returns the parsed answer.
+ * Sends one typed admin request (coordinator/admin-client.ts) and returns the answer parsed by `schema`.
  * @throws AdminApiError for error answers, unreachable coordinators and timeouts.
  *
  * @example
- * const { versions } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/models/digits/versions', schema: ModelVersionListSchema });
+ * const { versions } = await adminRequest(conn, {
+ *   call: (api) => api.v1.admin.models[':app'].versions.$get({ param: { app: 'digits' } }),
+ *   schema: ModelVersionListSchema,
+ * });
  */
 export async function adminRequest<S extends z.ZodType>(
   conn: AdminConnection,
   request: AdminRequest<S>,
 ): Promise<z.output<S>> {
-  const headers: Record<string, string> = { authorization: `Bearer ${conn.adminKey}`, accept: 'application/json' };
-  let body: string | FormData | undefined = request.form;
-  if (request.json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(request.json);
-  }
   const timeoutMs = request.timeoutMs ?? 30_000;
-  let res: Response;
+  let sent = '';
+  const api = adminClient({
+    baseUrl: conn.baseUrl,
+    adminKey: conn.adminKey,
+    timeoutMs,
+    fetch: (url, init) => {
+      sent = `${init?.method ?? 'GET'} ${url.slice(conn.baseUrl.length)}`;
+      return fetch(url, init);
+    },
+  });
+  let answer: unknown;
   try {
-    res = await fetch(`${conn.baseUrl}${request.path}`, {
-      method: request.method,
-      headers,
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    answer = await adminAnswer(request.call(api));
   } catch (error) {
-    if (error instanceof DOMException && error.name === 'TimeoutError') {
-      throw new AdminApiError(
-        `no answer from ${conn.baseUrl} within ${timeoutMs / 1000} s; is the coordinator overloaded or stuck?`,
-        'timeout',
-        null,
-      );
-    }
-    const code = networkCode(error);
-    if (code && UNREACHABLE.has(code)) {
-      throw new AdminApiError(
-        `cannot reach the coordinator at ${conn.baseUrl} (${code}); start it with "flock serve" or point --url / FLOCK_URL at a running one`,
-        'unreachable',
-        null,
-      );
-    }
-    // fetch's own message is only "fetch failed"; the reason (a refused port, a TLS error) is its cause.
-    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    throw new AdminApiError(
-      `request to ${conn.baseUrl} failed: ${error instanceof Error ? error.message : String(error)}${cause}`,
-      'unreachable',
-      null,
-    );
+    throw error instanceof AdminApiError ? explain(conn, error, timeoutMs) : error;
   }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (!res.ok) throw await failureMessage(conn, res.status, parsed, text);
-  const result = request.schema.safeParse(parsed);
+  const result = request.schema.safeParse(answer);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.map(String).join('.')}` : '';
     throw new AdminApiError(
-      `unexpected answer from ${request.method} ${request.path}${where}: ${issue?.message ?? 'not JSON'}; are the CLI and coordinator the same version?`,
+      `unexpected answer from ${sent}${where}: ${issue?.message ?? 'not JSON'}; are the CLI and coordinator the same version?`,
       'bad_answer',
-      res.status,
+      200,
     );
   }
   return result.data;

@@ -8,6 +8,8 @@
  */
 import { z } from 'zod';
 import type { CliIo } from './index.ts';
+import type { InferRequestType } from 'hono/client';
+import type { AdminApi } from '../coordinator/admin-client.ts';
 import { adminRequest, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -71,9 +73,12 @@ function parseVersions(raw: string): number[] {
 
 const print = (io: CliIo, b: Bandit, json?: boolean) => io.out(json ? `${JSON.stringify(b)}\n` : describeBandit(b));
 
+/** The body of `POST /v1/admin/bandits`, as the route types it. */
+type BanditStart = InferRequestType<AdminApi['v1']['admin']['bandits']['$post']>['json'];
+
 /** `flock bandit start --app APP --versions 3,4`. */
 export async function startBandit(flags: StartFlags, io: CliIo): Promise<void> {
-  const body: Record<string, unknown> = { app: flags.app, versions: parseVersions(flags.versions) };
+  const body: BanditStart = { app: flags.app, versions: parseVersions(flags.versions) };
   if (flags.reallocateSeconds !== undefined) {
     const s = Number(flags.reallocateSeconds);
     if (!Number.isInteger(s) || s < 1)
@@ -83,9 +88,7 @@ export async function startBandit(flags: StartFlags, io: CliIo): Promise<void> {
   print(
     io,
     await adminRequest(resolveConnection(flags), {
-      method: 'POST',
-      path: '/v1/admin/bandits',
-      json: body,
+      call: (api) => api.v1.admin.bandits.$post({ json: body }),
       schema: BanditSchema,
     }),
     flags.json,
@@ -98,12 +101,14 @@ export async function actOnBandit(
   flags: BanditFlags,
   io: CliIo,
 ): Promise<void> {
-  const path = `/v1/admin/bandits/${encodeURIComponent(flags.app)}${action === 'show' ? '' : `/${action}`}`;
+  const param = { app: encodeURIComponent(flags.app) };
   print(
     io,
     await adminRequest(resolveConnection(flags), {
-      method: action === 'show' ? 'GET' : 'POST',
-      path,
+      call: (api) =>
+        action === 'show'
+          ? api.v1.admin.bandits[':app'].$get({ param })
+          : api.v1.admin.bandits[':app'][action].$post({ param }),
       schema: BanditSchema,
     }),
     flags.json,

@@ -19,6 +19,7 @@ import {
   WeightEncodingSchema,
   type ModelVersionView,
 } from '../shared/protocol/index.ts';
+import type { AdminApi } from '../coordinator/admin-client.ts';
 import { adminRequest, cell, formatBytes, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
@@ -152,10 +153,9 @@ function stageOf(flag: string, raw: string): (typeof MODEL_STAGES)[number] {
   return stage;
 }
 
-function versionPath(app: string, version?: number): string {
-  const base = `/v1/admin/models/${encodeURIComponent(app)}/versions`;
-  return version === undefined ? base : `${base}/${version}`;
-}
+const listVersionsOf = (api: AdminApi, app: string) =>
+  api.v1.admin.models[':app'].versions.$get({ param: { app: encodeURIComponent(app) } });
+const versionParam = (app: string, version: number) => ({ app: encodeURIComponent(app), version: String(version) });
 
 function variantsTable(v: ModelVersionView): string {
   return renderTable(
@@ -228,7 +228,7 @@ export async function pushModel(dir: string, flags: PushFlags, io: CliIo): Promi
   if (flags.holdout !== undefined && !(await isFile(flags.holdout)))
     throw new UsageError(`--holdout file "${flags.holdout}" does not exist`);
   // Check the key with one small read first: a wrong key must not cost the whole upload.
-  await adminRequest(conn, { method: 'GET', path: versionPath(app), schema: ModelVersionListSchema });
+  await adminRequest(conn, { call: (api) => listVersionsOf(api, app), schema: ModelVersionListSchema });
   if (flags.holdout !== undefined)
     parts.push({ field: 'holdout', path: flags.holdout, bytes: new Uint8Array(await readFile(flags.holdout)) });
   const form = new FormData();
@@ -240,9 +240,9 @@ export async function pushModel(dir: string, flags: PushFlags, io: CliIo): Promi
     `uploading ${parts.length} files (${formatBytes(total)}) to ${conn.baseUrl}${flags.holdout ? ', then checking variants on the holdout' : ''}...\n`,
   );
   const answer = await adminRequest(conn, {
-    method: 'POST',
-    path: `/v1/admin/models/${encodeURIComponent(app)}`,
-    form,
+    // Multipart with one field per file (the route reads it itself), so the form goes as the body.
+    call: (api) =>
+      api.v1.admin.models[':app'].$post({ param: { app: encodeURIComponent(app) } }, { init: { body: form } }),
     schema: PushAnswerSchema,
     timeoutMs: 10 * 60_000,
   });
@@ -253,8 +253,7 @@ export async function pushModel(dir: string, flags: PushFlags, io: CliIo): Promi
 export async function listVersions(flags: AppFlags, io: CliIo): Promise<void> {
   const app = appOf(flags.app);
   const { versions } = await adminRequest(resolveConnection(flags), {
-    method: 'GET',
-    path: versionPath(app),
+    call: (api) => listVersionsOf(api, app),
     schema: ModelVersionListSchema,
   });
   if (flags.json) return io.out(`${JSON.stringify(versions)}\n`);
@@ -281,8 +280,7 @@ export async function showVersion(flags: ShowFlags, io: CliIo): Promise<void> {
   const app = appOf(flags.app);
   const version = parseIntegerFlag('--version', flags.version);
   const v = await adminRequest(resolveConnection(flags), {
-    method: 'GET',
-    path: versionPath(app, version),
+    call: (api) => api.v1.admin.models[':app'].versions[':version'].$get({ param: versionParam(app, version) }),
     schema: ModelVersionViewSchema,
   });
   io.out(flags.json ? `${JSON.stringify(v)}\n` : describeVersion(v));
@@ -295,9 +293,8 @@ export async function stageVersion(flags: StageFlags, io: CliIo): Promise<void> 
   const stage = stageOf('--to', flags.to);
   const json = flags.reason === undefined ? { stage } : { stage, reason: flags.reason };
   const v = await adminRequest(resolveConnection(flags), {
-    method: 'POST',
-    path: `${versionPath(app, version)}/stage`,
-    json,
+    call: (api) =>
+      api.v1.admin.models[':app'].versions[':version'].stage.$post({ param: versionParam(app, version), json }),
     schema: ModelVersionViewSchema,
   });
   io.out(flags.json ? `${JSON.stringify(v)}\n` : `${v.app} v${v.version} is now ${v.stage}\n`);

@@ -8,6 +8,8 @@
  */
 import { z } from 'zod';
 import { RolloutViewSchema, type RolloutView } from '../shared/protocol/rollouts.ts';
+import type { InferRequestType } from 'hono/client';
+import type { AdminApi } from '../coordinator/admin-client.ts';
 import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import { describeVerdict } from './rollout-verdict.ts';
 import type { CliIo } from './index.ts';
@@ -75,9 +77,12 @@ export function parseStages(raw: string): number[] {
   return stages;
 }
 
+/** The body of `POST /v1/admin/rollouts`, as the route types it. */
+type RolloutStart = InferRequestType<AdminApi['v1']['admin']['rollouts']['$post']>['json'];
+
 /** `flock rollout start`. */
 export async function startRollout(flags: StartFlags, io: CliIo): Promise<void> {
-  const body: Record<string, unknown> = {
+  const body: RolloutStart = {
     app: flags.app,
     candidateVersion: parseIntegerFlag('--candidate', flags.candidate),
   };
@@ -100,9 +105,7 @@ export async function startRollout(flags: StartFlags, io: CliIo): Promise<void> 
     throw new UsageError('--shadow-sample-rate needs --shadow-version');
   }
   const r = await adminRequest(resolveConnection(flags), {
-    method: 'POST',
-    path: '/v1/admin/rollouts',
-    json: body,
+    call: (api) => api.v1.admin.rollouts.$post({ json: body }),
     schema: RolloutViewSchema,
   });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : `started rollout ${r.id}\n${describeRollout(r)}`);
@@ -110,10 +113,8 @@ export async function startRollout(flags: StartFlags, io: CliIo): Promise<void> 
 
 /** `flock rollout list`. */
 export async function listRollouts(flags: ListFlags, io: CliIo): Promise<void> {
-  const query = flags.app ? `?app=${encodeURIComponent(flags.app)}` : '';
   const { rollouts } = await adminRequest(resolveConnection(flags), {
-    method: 'GET',
-    path: `/v1/admin/rollouts${query}`,
+    call: (api) => api.v1.admin.rollouts.$get({ query: flags.app ? { app: flags.app } : {} }),
     schema: z.object({ rollouts: z.array(RolloutViewSchema) }),
   });
   if (flags.json) return io.out(`${JSON.stringify(rollouts)}\n`);
@@ -140,8 +141,7 @@ export async function listRollouts(flags: ListFlags, io: CliIo): Promise<void> {
 /** `flock rollout show ID`. */
 export async function showRollout(id: string, flags: OneFlags, io: CliIo): Promise<void> {
   const r = await adminRequest(resolveConnection(flags), {
-    method: 'GET',
-    path: `/v1/admin/rollouts/${encodeURIComponent(id)}`,
+    call: (api) => api.v1.admin.rollouts[':id'].$get({ param: { id: encodeURIComponent(id) } }),
     schema: ShowSchema,
   });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : describeRollout(r));
@@ -155,9 +155,11 @@ export async function actOnRollout(
   io: CliIo,
 ): Promise<void> {
   const r = await adminRequest(resolveConnection(flags), {
-    method: 'POST',
-    path: `/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`,
-    ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }),
+    call: (api) =>
+      api.v1.admin.rollouts[':id'][action].$post({
+        param: { id: encodeURIComponent(id) },
+        json: flags.reason === undefined ? {} : { reason: flags.reason },
+      }),
     schema: RolloutViewSchema,
   });
   io.out(flags.json ? `${JSON.stringify(r)}\n` : describeRollout(r));

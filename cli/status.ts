@@ -50,7 +50,7 @@ export interface StatusReport {
 
 /** Gathers the report; the admin parts are empty when the key is refused. */
 export async function coordinatorStatus(conn: AdminConnection): Promise<StatusReport> {
-  const health = await adminRequest(conn, { method: 'GET', path: '/healthz', schema: HealthSchema });
+  const health = await adminRequest(conn, { call: (api) => api.healthz.$get(), schema: HealthSchema });
   const report: StatusReport = {
     url: conn.baseUrl,
     health,
@@ -62,13 +62,16 @@ export async function coordinatorStatus(conn: AdminConnection): Promise<StatusRe
   };
   let tasks: z.output<typeof TasksSchema>['tasks'];
   try {
-    ({ tasks } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/tasks', schema: TasksSchema }));
+    ({ tasks } = await adminRequest(conn, { call: (api) => api.v1.admin.tasks.$get(), schema: TasksSchema }));
   } catch (error) {
     if (error instanceof AdminApiError && (error.code === 'unauthorized' || error.code === 'forbidden'))
       return { ...report, adminKey: 'refused' };
     throw error;
   }
-  const { rollouts } = await adminRequest(conn, { method: 'GET', path: '/v1/admin/rollouts', schema: RolloutsSchema });
+  const { rollouts } = await adminRequest(conn, {
+    call: (api) => api.v1.admin.rollouts.$get({ query: {} }),
+    schema: RolloutsSchema,
+  });
   report.activeTasks = tasks
     .filter((t) => t.status === 'active')
     .map((t) => ({ id: t.id, app: t.app, name: t.name, rounds: t.roundsCompleted }));
@@ -83,8 +86,7 @@ export async function coordinatorStatus(conn: AdminConnection): Promise<StatusRe
       status: r.status,
     }));
   const listed = await adminRequest(conn, {
-    method: 'GET',
-    path: '/v1/admin/apps?simulators=true',
+    call: (api) => api.v1.admin.apps.$get({ query: { simulators: 'true' } }),
     schema: AppsSchema,
   });
   const busy = new Set([...report.activeTasks.map((t) => t.app), ...report.runningRollouts.map((r) => r.app)]);
@@ -93,8 +95,7 @@ export async function coordinatorStatus(conn: AdminConnection): Promise<StatusRe
   const apps = shown.map((a) => a.app).sort();
   for (const app of apps) {
     const { versions } = await adminRequest(conn, {
-      method: 'GET',
-      path: `/v1/admin/models/${encodeURIComponent(app)}/versions`,
+      call: (api) => api.v1.admin.models[':app'].versions.$get({ param: { app: encodeURIComponent(app) } }),
       schema: ModelVersionListSchema,
     });
     report.production.push({ app, version: versions.find((v) => v.stage === 'production')?.version ?? null });

@@ -59,9 +59,8 @@ export function parsePlanText(text: string, source: string): TaskPlanInput {
   return raw as TaskPlanInput;
 }
 
-function taskPath(id: string, action?: 'pause' | 'resume' | 'rounds'): string {
-  return `/v1/admin/tasks/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
-}
+/** hc puts path parameters in as given: encode them. */
+const taskParam = (id: string) => ({ id: encodeURIComponent(id) });
 
 function epsilonOf(t: TaskAnswer): string {
   if (!t.privacySpent) return '-';
@@ -132,9 +131,7 @@ export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
     throw new UsageError('--name must be 1 to 128 characters');
   const body = { app: app.data, modelVersion, plan, ...(flags.name === undefined ? {} : { name: flags.name }) };
   const created = await adminRequest(resolveConnection(flags), {
-    method: 'POST',
-    path: '/v1/admin/tasks',
-    json: body,
+    call: (api) => api.v1.admin.tasks.$post({ json: body }),
     schema: TaskAnswerSchema,
   });
   io.out(flags.json ? `${JSON.stringify(created)}\n` : `created task ${created.id}\n${describeTask(created)}`);
@@ -143,8 +140,7 @@ export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
 /** `flock task list`. */
 export async function listTasks(flags: ListFlags, io: CliIo): Promise<void> {
   const { tasks: all } = await adminRequest(resolveConnection(flags), {
-    method: 'GET',
-    path: '/v1/admin/tasks',
+    call: (api) => api.v1.admin.tasks.$get(),
     schema: TaskListSchema,
   });
   const tasks = flags.app === undefined ? all : all.filter((t) => t.app === flags.app);
@@ -178,8 +174,7 @@ export async function listTasks(flags: ListFlags, io: CliIo): Promise<void> {
 /** `flock task show ID`. */
 export async function showTask(id: string, flags: OneFlags, io: CliIo): Promise<void> {
   const t = await adminRequest(resolveConnection(flags), {
-    method: 'GET',
-    path: taskPath(id),
+    call: (api) => api.v1.admin.tasks[':id'].$get({ param: taskParam(id) }),
     schema: TaskAnswerSchema,
   });
   io.out(flags.json ? `${JSON.stringify(t)}\n` : describeTask(t));
@@ -193,9 +188,11 @@ export async function setTaskRunning(
   io: CliIo,
 ): Promise<void> {
   const t = await adminRequest(resolveConnection(flags), {
-    method: 'POST',
-    path: taskPath(id, action),
-    ...(flags.reason === undefined ? {} : { json: { reason: flags.reason } }),
+    call: (api) =>
+      api.v1.admin.tasks[':id'][action].$post({
+        param: taskParam(id),
+        json: flags.reason === undefined ? {} : { reason: flags.reason },
+      }),
     schema: TaskAnswerSchema,
   });
   io.out(flags.json ? `${JSON.stringify(t)}\n` : `task ${t.id} is now ${t.status}\n`);
@@ -211,8 +208,14 @@ function metricCell(metrics: Record<string, unknown>, key: 'holdoutAccuracy' | '
 export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promise<void> {
   const conn = resolveConnection(flags);
   // A task that does not exist answers 404 here (not an empty round list).
-  await adminRequest(conn, { method: 'GET', path: taskPath(id), schema: TaskAnswerSchema });
-  const { rounds } = await adminRequest(conn, { method: 'GET', path: taskPath(id, 'rounds'), schema: RoundListSchema });
+  await adminRequest(conn, {
+    call: (api) => api.v1.admin.tasks[':id'].$get({ param: taskParam(id) }),
+    schema: TaskAnswerSchema,
+  });
+  const { rounds } = await adminRequest(conn, {
+    call: (api) => api.v1.admin.tasks[':id'].rounds.$get({ param: taskParam(id) }),
+    schema: RoundListSchema,
+  });
   if (flags.json) return io.out(`${JSON.stringify(rounds)}\n`);
   if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
   io.out(
