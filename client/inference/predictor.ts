@@ -76,6 +76,8 @@ interface Pending {
 }
 
 const CONFIDENCE_BINS = 10;
+/** Latencies buffered before they go into the sketch in one go (also drained by `stats()`). */
+const LATENCY_BATCH = 256;
 
 function runFromModel(model: tf.LayersModel, layout: ExampleLayout): RunBatch {
   return async (batch, n) => {
@@ -125,6 +127,12 @@ export function createPredictor(options: PredictorOptions): Predictor {
   const run: RunBatch = typeof options.model === 'function' ? options.model : runFromModel(options.model, layout);
   const cache = new LruCache<Float32Array>(options.cacheSize ?? 256);
   const latency = new QuantileSketch();
+  const pendingLatency = new Float64Array(LATENCY_BATCH);
+  let pendingCount = 0;
+  const drainLatency = () => {
+    for (let i = 0; i < pendingCount; i++) latency.add(pendingLatency[i]);
+    pendingCount = 0;
+  };
   const confidenceCounts = new Array<number>(CONFIDENCE_BINS).fill(0);
   let count = 0;
   let cacheHits = 0;
@@ -139,7 +147,11 @@ export function createPredictor(options: PredictorOptions): Predictor {
     const latencyMs = performance.now() - startedAt;
     count++;
     if (cached) cacheHits++;
-    else latency.add(Math.max(0, latencyMs));
+    else {
+      // The sketch is for stats(), which few callers read: buffer here, fold in batches off the per-call path.
+      pendingLatency[pendingCount++] = Math.max(0, latencyMs);
+      if (pendingCount === LATENCY_BATCH) drainLatency();
+    }
     // A regression value has no confidence: it stays out of the histogram rather than piling into bin 0.
     if (reading.kind !== 'regression') {
       const c = reading.confidence;
@@ -213,6 +225,7 @@ export function createPredictor(options: PredictorOptions): Predictor {
     },
     features,
     stats() {
+      drainLatency();
       return {
         count,
         cacheHits,

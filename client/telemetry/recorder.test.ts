@@ -11,6 +11,31 @@ describe('telemetry recorder', () => {
     expect(createTelemetryRecorder().take(target)).toBeNull();
   });
 
+  it('batches latencies past the buffer size without losing or reordering one; features match featuresOf', () => {
+    let seed = 3;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const t = createTelemetryRecorder({ random });
+    const input = Float32Array.from({ length: 100 }, (_, i) => i / 100);
+    for (let i = 0; i < 1000; i++)
+      t.prediction({ label: i % 3, confidence: 0.5, latencyMs: 1 + i, cached: false }, 'wasm', input);
+    const batch = t.take(target)!;
+    const latency = batch.events.find((e) => e.type === 'latency') as {
+      count: number;
+      maxMs: number;
+      samplesMs: number[];
+    };
+    expect(latency.count).toBe(1000);
+    expect(latency.maxMs).toBeGreaterThan(990);
+    expect(latency.samplesMs).toHaveLength(LATENCY_RESERVOIR_SIZE);
+    // Algorithm R over 1,000 samples: most of the 64 kept come from after the first 64.
+    expect(latency.samplesMs.filter((ms) => ms > 64).length).toBeGreaterThan(48);
+    expect(batch.events.find((e) => e.type === 'predictions')).toMatchObject({
+      counts: { '0': 334, '1': 333, '2': 333 },
+    });
+    const summary = batch.events.find((e) => e.type === 'feature-summary') as { features: Array<{ mean: number }> };
+    featuresOf(input).forEach((v, k) => expect(summary.features[k].mean).toBeCloseTo(v, 9));
+  });
+
   it('summarizes predictions, feedback, exposure and features into a valid batch, then starts over', () => {
     const t = createTelemetryRecorder({ now: () => new Date('2026-11-29T00:00:00Z') });
     t.modelLoaded({ version: 3, generation: 7, encoding: 'int8', backend: 'wasm', fromCache: true });

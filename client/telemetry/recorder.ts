@@ -25,6 +25,8 @@ export const MAX_FEATURES = 16;
 export const LATENCY_RESERVOIR_SIZE = 64;
 /** Quiet time after which an active model is reported by a heartbeat. */
 export const HEARTBEAT_MS = 5 * 60_000;
+/** Latencies buffered per call before they go into the sketch and reservoir together. */
+const LATENCY_BATCH = 256;
 
 interface Moments {
   n: number;
@@ -99,8 +101,58 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
   let loaded: TelemetryEvent[] = [];
   let predictions = 0;
 
+  const pendingLatency = new Float64Array(LATENCY_BATCH);
+  let pendingCount = 0;
+  let labelCounts = new Map<number, number>();
+  const drainLatency = () => {
+    for (let i = 0; i < pendingCount; i++) {
+      const ms = pendingLatency[i];
+      latency.add(ms);
+      // Algorithm R: after n samples each one is kept with probability size / n.
+      const n = latency.count;
+      if (reservoir.length < reservoirSize) reservoir.push(ms);
+      else if (reservoirSize > 0) {
+        const j = Math.floor(random() * n);
+        if (j < reservoirSize) reservoir[j] = ms;
+      }
+    }
+    pendingCount = 0;
+  };
+  /** featuresOf without its arrays: chunk means straight into the running moments (on every prediction). */
+  const addFeatures = (input: ArrayLike<number>) => {
+    const n = input.length;
+    const count = Math.min(n, MAX_FEATURES);
+    if (features.length !== count)
+      features = Array.from({ length: count }, () => ({
+        n: 0,
+        mean: 0,
+        m2: 0,
+        bins: new Array<number>(FEATURE_BINS).fill(0),
+      }));
+    for (let k = 0; k < count; k++) {
+      let v: number;
+      if (n <= MAX_FEATURES) v = input[k];
+      else {
+        const start = Math.floor((k * n) / MAX_FEATURES);
+        const end = Math.floor(((k + 1) * n) / MAX_FEATURES);
+        let sum = 0;
+        for (let i = start; i < end; i++) sum += input[i];
+        v = sum / (end - start);
+      }
+      if (!Number.isFinite(v)) continue;
+      const f = features[k];
+      f.n++;
+      const d = v - f.mean;
+      f.mean += d / f.n;
+      f.m2 += d * (v - f.mean);
+      f.bins[bin(v, fMin, fMax, FEATURE_BINS)]++;
+    }
+  };
+
   const reset = () => {
     latency = new QuantileSketch();
+    pendingCount = 0;
+    labelCounts = new Map();
     reservoir = [];
     confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
     labels = {};
@@ -121,32 +173,13 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       backendSeen = backend;
       if (active) active.backend = backend;
       if (!p.cached && Number.isFinite(p.latencyMs)) {
-        const ms = Math.max(p.latencyMs, 1e-3);
-        latency.add(ms);
-        // Algorithm R: after n samples each one is kept with probability size / n.
-        const n = latency.count;
-        if (reservoir.length < reservoirSize) reservoir.push(ms);
-        else if (reservoirSize > 0) {
-          const j = Math.floor(random() * n);
-          if (j < reservoirSize) reservoir[j] = ms;
-        }
+        // Buffered and folded in order (same sketch, same reservoir draws) by take() or when the buffer fills.
+        pendingLatency[pendingCount++] = Math.max(p.latencyMs, 1e-3);
+        if (pendingCount === LATENCY_BATCH) drainLatency();
       }
       if (Number.isFinite(p.confidence)) confidence[bin(p.confidence, 0, 1, CONFIDENCE_BINS)]++;
-      labels[String(p.label)] = (labels[String(p.label)] ?? 0) + 1;
-      if (input && input.length > 0) {
-        const values = featuresOf(input);
-        if (features.length !== values.length)
-          features = values.map(() => ({ n: 0, mean: 0, m2: 0, bins: new Array<number>(FEATURE_BINS).fill(0) }));
-        values.forEach((v, k) => {
-          if (!Number.isFinite(v)) return;
-          const f = features[k];
-          f.n++;
-          const d = v - f.mean;
-          f.mean += d / f.n;
-          f.m2 += d * (v - f.mean);
-          f.bins[bin(v, fMin, fMax, FEATURE_BINS)]++;
-        });
-      }
+      labelCounts.set(p.label, (labelCounts.get(p.label) ?? 0) + 1);
+      if (input && input.length > 0) addFeatures(input);
     },
     /** A labelled outcome: the user said the right answer was `label`. */
     feedback(predictedLabel: number, label: number): void {
@@ -168,6 +201,8 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
       const time = now();
       const at = time.toISOString();
       const events: TelemetryEvent[] = [...loaded];
+      drainLatency();
+      for (const [label, n] of labelCounts) labels[String(label)] = n;
       const summary = latency.summary();
       if (summary.count > 0 && summary.p50 !== null) {
         events.push({
