@@ -24,12 +24,14 @@ import { decodeTensors } from '../shared/codec/index.ts';
 import {
   ManifestError,
   verifyManifest,
+  verifyModelSpec,
   verifySha256,
   type Manifest,
   type ManifestVariant,
 } from '../shared/manifest/index.ts';
 import { modelFromParts, type ModelTopology } from '../shared/model/index.ts';
 import type { WeightEncoding } from '../shared/protocol/fields.ts';
+import type { ModelSpec } from '../shared/protocol/model-spec.ts';
 import type { FlockTransport } from './federated/transport.ts';
 import type { ClientStore, StoredModel } from './storage/index.ts';
 import { FlockError } from './flock-error.ts';
@@ -226,6 +228,21 @@ async function download(input: SyncModelInput, hash: string, what: string): Prom
   }
 }
 
+/** @throws FlockError 'integrity' when the spec's bytes do not match the manifest's signed hash or do not parse */
+async function verifiedModelSpec(input: SyncModelInput, manifest: Manifest): Promise<ModelSpec> {
+  const ref = manifest.modelSpec!;
+  const bytes = await download(input, ref.hash, 'model spec');
+  try {
+    return await verifyModelSpec(bytes, ref);
+  } catch (error) {
+    throw new FlockError(
+      'integrity',
+      `the model spec of ${input.app}@${manifest.version} does not match its signed manifest (${(error as Error).message}); the version is refused and the current model stays active`,
+      { cause: error },
+    );
+  }
+}
+
 /**
  * Bring the app's model up to the coordinator's signed manifest.
  * @throws FlockError ('trust_changed' | 'integrity' | 'no_variant'), ManifestError, FlockHttpError, ClientStoreError
@@ -278,6 +295,8 @@ export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
   );
   const topology =
     sameTopology?.topology ?? parseTopology(await download(input, manifest.modelTopologyHash, 'model topology'));
+  // The version's preprocessing and output meaning: refused, like a bad shard, unless it hashes to the signed reference.
+  const modelSpec = manifest.modelSpec ? await verifiedModelSpec(input, manifest) : undefined;
   const tensors = decodeTensors(variantBytes);
   const stored: StoredModel = {
     app,
@@ -287,6 +306,7 @@ export async function syncModel(input: SyncModelInput): Promise<SyncResult> {
     weightSpecs: tensors.map((t) => ({ name: t.name, shape: t.shape })),
     topology,
     inputSpec: manifest.inputSpec,
+    ...(modelSpec ? { modelSpec } : {}),
     storedAt: Date.now(),
   };
   // Built before activation: a model tfjs cannot load must never become active.

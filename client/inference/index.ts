@@ -23,3 +23,5 @@ export type {
 } from './prediction-output.ts';
 export { isFeatureInput, rawInputReader } from './raw-input.ts';
 export type { RawInput, RawInputReader } from './raw-input.ts';
+export { exampleTarget, targetWidth, trainingTargets } from './record-target.ts';
+export type { ExampleTarget, RecordTarget } from './record-target.ts';

@@ -257,11 +257,17 @@ export async function openIndexedDbStore(name = 'flock', options: ClientStoreOpt
       });
     },
 
-    async addExample(app, input, label) {
+    async addExample(app, input, label, target) {
       open();
-      checkExample(input, label);
+      checkExample(input, label, target);
       return inTransaction(db, ['examples'], 'readwrite', async (tx) => {
-        const id = await tx.store.add({ app, input: tight(input), label, createdAt: limits.now() });
+        const id = await tx.store.add({
+          app,
+          input: tight(input),
+          label,
+          ...(target ? { target: tight(target) } : {}),
+          createdAt: limits.now(),
+        });
         const evicted = await evictExamples(tx, app, limits);
         return { id, evicted };
       });

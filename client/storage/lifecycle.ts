@@ -102,7 +102,17 @@ export function modelMissing(app: string, version: number): ClientStoreError {
 /**
  * @throws ClientStoreError 'bad_input' for a non-finite input or a non-integer label
  */
-export function checkExample(input: Float32Array, label: number): void {
+export function checkExample(input: Float32Array, label: number, target?: Float32Array): void {
+  if (target !== undefined) {
+    if (!(target instanceof Float32Array) || target.length === 0)
+      throw new ClientStoreError('bad_input', 'an example target must be a non-empty Float32Array');
+    const bad = target.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0)
+      throw new ClientStoreError(
+        'bad_input',
+        `example target holds ${target[bad]} at index ${bad}; targets must be finite`,
+      );
+  }
   if (!(input instanceof Float32Array) || input.length === 0) {
     throw new ClientStoreError('bad_input', 'an example input must be a non-empty Float32Array');
   }

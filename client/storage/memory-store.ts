@@ -151,11 +151,18 @@ export function createMemoryStore(options: ClientStoreOptions = {}): ClientStore
       return { deletedVersions: doomed, deletedShards };
     },
 
-    async addExample(app, input, label) {
+    async addExample(app, input, label, target) {
       open();
-      checkExample(input, label);
+      checkExample(input, label, target);
       const id = nextExampleId++;
-      examples.set(id, { id, app, input: input.slice(), label, createdAt: limits.now() });
+      examples.set(id, {
+        id,
+        app,
+        input: input.slice(),
+        label,
+        ...(target ? { target: target.slice() } : {}),
+        createdAt: limits.now(),
+      });
       const evicted = evictExamples(app);
       return { id, evicted };
     },

@@ -14,6 +14,7 @@
 import type { InputSpec, Manifest } from '../../shared/manifest/index.ts';
 import type { ModelTopology, WeightSpec } from '../../shared/model/index.ts';
 import type { WeightEncoding } from '../../shared/protocol/fields.ts';
+import type { ModelSpec } from '../../shared/protocol/model-spec.ts';
 
 /** One stored model version of an app, in the variant the device downloaded. */
 export interface StoredModel {
@@ -24,6 +25,8 @@ export interface StoredModel {
   weightSpecs: WeightSpec[];
   topology: ModelTopology;
   inputSpec: InputSpec;
+  /** The version's model spec (preprocessing, output kind), checked against the manifest's signed hash. */
+  modelSpec?: ModelSpec;
   storedAt: number;
 }
 
@@ -43,7 +46,10 @@ export interface StoredExample {
   id: number;
   app: string;
   input: Float32Array;
+  /** The class index (multiclass; 0 or 1 for binary); 0 for kinds whose target is `target`. */
   label: number;
+  /** The full target for output kinds with several values (multilabel 0/1 per label, regression values). */
+  target?: Float32Array;
   /** Epoch milliseconds. */
   createdAt: number;
 }
@@ -159,7 +165,12 @@ export interface ClientStore {
   pruneVersions(app: string): Promise<PruneResult>;
 
   /** Store an example, evicting expired and over-count ones; returns its id and how many were evicted. */
-  addExample(app: string, input: Float32Array, label: number): Promise<{ id: number; evicted: number }>;
+  addExample(
+    app: string,
+    input: Float32Array,
+    label: number,
+    target?: Float32Array,
+  ): Promise<{ id: number; evicted: number }>;
   /** Unexpired examples of `app`, oldest first. */
   listExamples(app: string): Promise<StoredExample[]>;
   countExamples(app: string): Promise<number>;

@@ -11,10 +11,15 @@
 import { decodeTensors } from '../../shared/codec/index.ts';
 import { RdpAccountant } from '../../shared/dp/index.ts';
 import type { ModelTopology, WeightSpec } from '../../shared/model/index.ts';
-import type { CheckInSelected, Runtime, UpdateMeta } from '../../shared/protocol/index.ts';
+import {
+  DEFAULT_OUTPUT_SPEC,
+  type CheckInSelected,
+  type Runtime,
+  type UpdateMeta,
+} from '../../shared/protocol/index.ts';
 import type { FlockEvents } from '../events.ts';
 import type { FlockTransport } from '../federated/transport.ts';
-import { exampleLayout } from '../inference/index.ts';
+import { exampleLayout, trainingTargets } from '../inference/index.ts';
 import type { ClientStore } from '../storage/index.ts';
 import { askPolicy, type EligibilityPolicy } from './eligibility.ts';
 import { enqueueUpdate, flushOutbox, type FlushOutcome } from './outbox-flush.ts';
@@ -279,15 +284,17 @@ export class TrainingScheduler {
     const weightSpecs: WeightSpec[] = tensors.map((t) => ({ name: t.name, shape: t.shape }));
     const examples = (await o.store.listExamples(o.app)).slice(-(o.maxExamplesPerRound ?? 2000));
     const x = new Float32Array(examples.length * size);
-    const y = new Int32Array(examples.length);
     examples.forEach((e, i) => {
       if (e.input.length !== size)
         throw new Error(
           `a recorded example has ${e.input.length} values but the model takes ${size}; clear examples recorded for another model`,
         );
+      // Stored inputs are already features (record ran the version's preprocessing): trained on as they are.
       x.set(e.input, i * size);
-      y[i] = e.label;
     });
+    const output = active.modelSpec?.output ?? DEFAULT_OUTPUT_SPEC;
+    const units = output.kind === 'regression' ? (examples[0]?.target?.length ?? 1) : 1;
+    const { y, width } = trainingTargets(examples, output, units);
     const { localEpochs, batchSize, learningRate, clipNorm, localNoiseMultiplier, updateEncoding } = answer.plan;
     return {
       topology,
@@ -296,7 +303,7 @@ export class TrainingScheduler {
       globalWeights: tensors.map((t) =>
         t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength ? t.data : t.data.slice(),
       ),
-      examples: { x, y, count: examples.length, inputShape: exampleShape },
+      examples: { x, y, count: examples.length, inputShape: exampleShape, output: output.kind, targetWidth: width },
       plan: { localEpochs, batchSize, learningRate, clipNorm, localNoiseMultiplier, updateEncoding },
     };
   }
