@@ -10,10 +10,14 @@
  * than `flock --help` should), so every command can use its flags.
  */
 import type { Command } from 'commander';
-import type { ClientResponse } from 'hono/client';
-import type { ResponseFormat } from 'hono/types';
 import type { z } from 'zod';
-import { AdminApiError, adminAnswer, adminClient, type AdminApi } from '../coordinator/admin-client.ts';
+import {
+  AdminApiError,
+  adminAnswer,
+  adminClient,
+  type AdminApi,
+  type AdminResponse,
+} from '../coordinator/admin-client.ts';
 import { UsageError } from './usage-error.ts';
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:8787';
@@ -74,7 +78,7 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
 
 export interface AdminRequest<S extends z.ZodType> {
   /** The typed call, e.g. `(api) => api.v1.admin.tasks.$get()`; callers encode path parameters. */
-  call: (api: AdminApi) => Promise<ClientResponse<unknown, number, ResponseFormat>>;
+  call: (api: AdminApi) => Promise<AdminResponse>;
   /** Parses the success answer. */
   schema: S;
   /** Milliseconds before giving up; uploads with a holdout check need longer. */

@@ -104,7 +104,8 @@ export type SuccessBody<R> =
       : never
     : never;
 
-type AnyAnswer = ClientResponse<unknown, number, ResponseFormat>;
+/** Any typed answer of the client, before adminAnswer() reads it. */
+export type AdminResponse = ClientResponse<unknown, number, ResponseFormat>;
 
 function isErrorBody(body: unknown): body is { error: { code: string; message: string; details?: unknown } } {
   if (typeof body !== 'object' || body === null || !('error' in body)) return false;
@@ -144,7 +145,7 @@ async function failure(res: Response): Promise<AdminApiError> {
  * @example
  * const version = await adminAnswer(api.v1.admin.models[':app'].versions[':version'].$get({ param: { app: 'digits', version: '2' } }));
  */
-export async function adminAnswer<R extends AnyAnswer>(pending: Promise<R>): Promise<SuccessBody<R>> {
+export async function adminAnswer<R extends AdminResponse>(pending: Promise<R>): Promise<SuccessBody<R>> {
   const res = (await pending) as unknown as Response;
   if (!res.ok) throw await failure(res);
   const text = await res.text();
@@ -164,7 +165,7 @@ export async function adminAnswer<R extends AnyAnswer>(pending: Promise<R>): Pro
  * @example
  * const bytes = await adminBytes(api.v1.blobs[':hash'].$get({ param: { hash } }));
  */
-export async function adminBytes(pending: Promise<AnyAnswer>): Promise<Uint8Array> {
+export async function adminBytes(pending: Promise<AdminResponse>): Promise<Uint8Array> {
   const res = (await pending) as unknown as Response;
   if (!res.ok) throw await failure(res);
   return new Uint8Array(await res.arrayBuffer());

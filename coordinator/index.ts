@@ -14,6 +14,7 @@ export {
   type AdminClientOptions,
   type AdminErrorCode,
   type AdminFetch,
+  type AdminResponse,
   type SuccessBody,
 } from './admin-client.ts';
 export {

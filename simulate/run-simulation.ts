@@ -20,13 +20,8 @@ import {
   type MnistModelKind,
   type WeightSpec,
 } from '../shared/model/index.ts';
-import type {
-  ModelVersionView,
-  RoundView,
-  StrategyName,
-  TaskPlanInput,
-  UpdateEncodingName,
-} from '../shared/protocol/index.ts';
+import type { RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
+import { AdminApiError, adminAnswer, adminClient, type AdminResponse } from '../coordinator/admin-client.ts';
 import { loadMnist } from './datasets/mnist.ts';
 import { mnistModelFiles } from '../coordinator/registry/model-directory.ts';
 import { createClientPool } from './client-pool.ts';
@@ -110,26 +105,42 @@ function partitionFor(o: SimulationOptions, labels: Uint8Array): Partition {
   return partitionDirichlet(labels, o.clients, o.alpha, o.seed);
 }
 
-async function admin<T>(target: SimulationTarget, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await target.fetch(`${target.baseUrl}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${target.adminKey}`, ...(init.headers ?? {}) },
-  });
-  const text = await res.text();
-  if (!res.ok)
-    throw new SimulationTargetError(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text.slice(0, 500)}`);
-  return JSON.parse(text) as T;
-}
-
 const ROUND_SETTLE_TIMEOUT_MS = 10 * 60_000;
+
+/** The typed admin client on the target; a failure names the request and the coordinator's answer. */
+function adminOf(target: SimulationTarget) {
+  let sent = '';
+  const api = adminClient({
+    baseUrl: target.baseUrl,
+    adminKey: target.adminKey,
+    // A manual close aggregates before it answers; a large round takes a while.
+    timeoutMs: ROUND_SETTLE_TIMEOUT_MS,
+    fetch: (url, init) => {
+      sent = `${init?.method ?? 'GET'} ${url.slice(target.baseUrl.length)}`;
+      return target.fetch(url, init);
+    },
+  });
+  const answer = <R extends AdminResponse>(pending: Promise<R>) =>
+    adminAnswer(pending).catch((error: unknown) => {
+      if (!(error instanceof AdminApiError)) throw error;
+      throw new SimulationTargetError(
+        error.status === null
+          ? `${sent} failed: ${error.message}`
+          : `${sent} answered ${error.status}: ${error.code}: ${error.message}`,
+        { cause: error },
+      );
+    });
+  return { api, answer };
+}
+type Admin = ReturnType<typeof adminOf>;
 
 /**
  * Ends a round through the admin API and waits until it is closed or failed:
  * a quorum close already under way (here or, with several coordinator
  * processes, elsewhere) answers 'aggregating' first.
  */
-async function closeRound(target: SimulationTarget, taskId: string, roundId: string): Promise<RoundView> {
-  let round = await admin<RoundView>(target, `/v1/admin/rounds/${roundId}/close`, { method: 'POST' });
+async function closeRound({ api, answer }: Admin, taskId: string, roundId: string): Promise<RoundView> {
+  let round: RoundView = await answer(api.v1.admin.rounds[':id'].close.$post({ param: { id: roundId } }));
   const until = Date.now() + ROUND_SETTLE_TIMEOUT_MS;
   while (round.state === 'open' || round.state === 'aggregating') {
     if (Date.now() > until)
@@ -137,7 +148,7 @@ async function closeRound(target: SimulationTarget, taskId: string, roundId: str
         `round ${roundId} was still ${round.state} after ${ROUND_SETTLE_TIMEOUT_MS / 60_000} min`,
       );
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const { rounds } = await admin<{ rounds: RoundView[] }>(target, `/v1/admin/tasks/${taskId}/rounds`);
+    const { rounds } = await answer(api.v1.admin.tasks[':id'].rounds.$get({ param: { id: taskId } }));
     round = rounds.find((r) => r.id === roundId) ?? round;
   }
   return round;
@@ -164,15 +175,16 @@ export async function runSimulation(
   const target = hooks.target ?? (await inProcessTarget());
   const pool = await createClientPool({ images: train.images, labels: train.labels, inputShape }, o.workers);
   let activeTaskId: string | null = null;
+  const admin = adminOf(target);
+  const { api } = admin;
   try {
     const form = new FormData();
     for (const [name, bytes] of await mnistModelFiles(o.model, o.seed))
       form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     form.append('stage', 'production');
-    const pushed = await admin<{ version: number }>(target, `/v1/admin/models/${encodeURIComponent(app)}`, {
-      method: 'POST',
-      body: form,
-    });
+    const pushed = await admin.answer(
+      api.v1.admin.models[':app'].$post({ param: { app: encodeURIComponent(app) } }, { init: { body: form } }),
+    );
     const lossy = o.dropout > 0 || o.stragglers > 0;
     const plan: TaskPlanInput = {
       population: o.clients,
@@ -189,16 +201,11 @@ export async function runSimulation(
       noiseMultiplier: o.noiseMultiplier,
       strategy: { name: o.strategy },
     };
-    const task = await admin<{ id: string }>(target, '/v1/admin/tasks', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        app,
-        name: `flock simulate ${o.model} ${o.partition}`,
-        modelVersion: pushed.version,
-        plan,
+    const task = await admin.answer(
+      api.v1.admin.tasks.$post({
+        json: { app, name: `flock simulate ${o.model} ${o.partition}`, modelVersion: pushed.version, plan },
       }),
-    });
+    );
     activeTaskId = task.id;
 
     const evalModel = createMnistModel(o.model, { seed: o.seed });
@@ -290,12 +297,13 @@ export async function runSimulation(
         }),
       );
       const sent = updates.filter((u): u is LocalUpdate => u !== null);
-      const closed = roundId ? await closeRound(target, task.id, roundId) : null;
+      const closed = roundId ? await closeRound(admin, task.id, roundId) : null;
       let accuracy = history[history.length - 1].accuracy;
       if (closed?.state === 'closed' && closed.resultVersion !== null) {
-        const version = await admin<ModelVersionView>(
-          target,
-          `/v1/admin/models/${encodeURIComponent(app)}/versions/${closed.resultVersion}`,
+        const version = await admin.answer(
+          api.v1.admin.models[':app'].versions[':version'].$get({
+            param: { app: encodeURIComponent(app), version: String(closed.resultVersion) },
+          }),
         );
         const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
         const { transport } = devices.values().next().value!;
@@ -324,14 +332,11 @@ export async function runSimulation(
     }
 
     // Done: a paused task is never offered to the coordinator's real devices.
-    await admin(target, `/v1/admin/tasks/${task.id}/pause`, { method: 'POST' });
+    await admin.answer(api.v1.admin.tasks[':id'].pause.$post({ param: { id: task.id }, json: {} }));
     activeTaskId = null;
     let privacy: SimulationResult['privacy'] = null;
     if (o.noiseMultiplier > 0) {
-      const view = await admin<{ privacySpent: { epsilon: number; delta: number } | null }>(
-        target,
-        `/v1/admin/tasks/${task.id}`,
-      );
+      const view = await admin.answer(api.v1.admin.tasks[':id'].$get({ param: { id: task.id } }));
       privacy = view.privacySpent;
     }
     const accuracies = history.map((h) => h.accuracy);
@@ -358,7 +363,9 @@ export async function runSimulation(
   } catch (error) {
     // A run that fails half way must not leave its task open to the coordinator's real devices.
     if (activeTaskId !== null)
-      await admin(target, `/v1/admin/tasks/${activeTaskId}/pause`, { method: 'POST' }).catch(() => undefined);
+      await admin
+        .answer(api.v1.admin.tasks[':id'].pause.$post({ param: { id: activeTaskId }, json: {} }))
+        .catch(() => undefined);
     throw error;
   } finally {
     await pool.close();
