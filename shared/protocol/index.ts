@@ -67,6 +67,8 @@ export type {
   PrivacyBudget,
   Evaluation,
 } from './plan.ts';
+export { SecureAggregationSchema, secureAggregationConflicts, selectedDevices } from './secure-aggregation.ts';
+export type { SecureAggregation, PlanConflict } from './secure-aggregation.ts';
 
 export {
   TaskCreateSchema,

@@ -18,6 +18,7 @@ import {
   type StrategyDescriptor,
   type StrategyName,
 } from './strategies/index.ts';
+import { SecureAggregationSchema, secureAggregationConflicts } from './secure-aggregation.ts';
 
 const positive = () => z.number().positive();
 
@@ -232,6 +233,12 @@ export const TaskPlanSchema = z
      */
     evaluation: EvaluationSchema.optional(),
     /**
+     * Secure aggregation (SecAgg+) with distributed discrete Gaussian noise:
+     * the coordinator sees only the survivors' sum. Refuses what needs
+     * individual updates (see shared/protocol/secure-aggregation.ts).
+     */
+    secureAggregation: SecureAggregationSchema.optional(),
+    /**
      * Expected number of eligible devices. Informative only: the accountant
      * never derives a sampling rate from it (selection would have to be random
      * over exactly this many devices for that to hold).
@@ -260,13 +267,22 @@ export const TaskPlanSchema = z
         message: `clientsPerRound (${p.clientsPerRound}) exceeds population (${p.population}); the sampling rate must be at most 1`,
       });
     }
-    if (p.privacyBudget !== undefined && p.noiseMultiplier === 0) {
+    if (p.privacyBudget !== undefined && p.noiseMultiplier === 0 && !p.secureAggregation) {
       ctx.addIssue({
         code: 'custom',
         path: ['noiseMultiplier'],
         message: 'a privacyBudget needs central noise: set noiseMultiplier > 0 (e.g. 1.0), or drop privacyBudget',
       });
     }
+    if (p.privacyBudget !== undefined && p.secureAggregation && p.secureAggregation.noiseMultiplier === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secureAggregation', 'noiseMultiplier'],
+        message:
+          'a privacyBudget with secureAggregation needs the devices to add noise: set secureAggregation.noiseMultiplier > 0 (e.g. 1.0), or drop privacyBudget',
+      });
+    }
+    for (const conflict of secureAggregationConflicts(p)) ctx.addIssue({ code: 'custom', ...conflict });
     if (p.sampling.kind === 'poisson') {
       // The coordinator does not draw Poisson selections yet; accepting the plan would charge amplification it never earned.
       ctx.addIssue({
@@ -305,6 +321,13 @@ export const TaskPlanSchema = z
     ...p,
     minReports: p.minReports ?? Math.max(1, Math.ceil(p.clientsPerRound * 0.8)),
     strategy: withPlanDefaults(p.strategy, p),
+    ...(p.secureAggregation && {
+      secureAggregation: {
+        ...p.secureAggregation,
+        minSurvivors:
+          p.secureAggregation.minSurvivors ?? Math.max(2, p.minReports ?? Math.ceil(p.clientsPerRound * 0.8)),
+      },
+    }),
   }));
 
 /** The strategy's options that default to other plan fields, filled where the operator left them out. */

@@ -58,10 +58,19 @@ export function strategiesSupporting(setting: 'centralDp' | 'secureAggregation')
 /**
  * Whether a plan bounds each device's share of the round's weight
  * (`maxDeviceWeightFactor`): strategies that weight updates by example
- * counts, and only without central DP (under it every update weighs 1).
+ * counts, and only without central DP or secure aggregation (under them every update weighs 1).
  *
  * @example boundsDeviceWeights({ strategy: { name: 'fedavg' }, noiseMultiplier: 0 }) // true
  */
-export function boundsDeviceWeights(plan: { strategy: { name: StrategyName }; noiseMultiplier: number }): boolean {
-  return strategyDescriptor(plan.strategy.name).deviceWeightBounding && plan.noiseMultiplier === 0;
+export function boundsDeviceWeights(plan: {
+  strategy: { name: StrategyName };
+  noiseMultiplier: number;
+  secureAggregation?: unknown;
+}): boolean {
+  // Under secure aggregation, as under central DP, every update weighs 1: the sum hides the counts.
+  return (
+    strategyDescriptor(plan.strategy.name).deviceWeightBounding &&
+    plan.noiseMultiplier === 0 &&
+    plan.secureAggregation === undefined
+  );
 }

@@ -1,0 +1,114 @@
+/**
+ * Over HTTP (`app.request`, real SQLite): a task asking for secure
+ * aggregation together with something that needs individual updates in the
+ * clear is refused at creation with a 400 naming the conflict, and a plan
+ * that fits is created and keeps its secureAggregation field.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskPlanInput } from '../../shared/protocol/index.ts';
+import { createCoordinator, type Coordinator } from '../coordinator.ts';
+import { createTask, mnistModelFiles, pushModel, testAdminKey, type Fetcher } from './fleet.fixture.ts';
+
+let dataDir: string;
+let flock: Coordinator;
+let f: Fetcher;
+const adminKey = testAdminKey();
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'flock-secagg-plans-'));
+  flock = await createCoordinator({ dataDir, adminKey, log: pino({ level: 'silent' }), sweep: false });
+  f = async (path, init) => flock.app.request(path, init);
+  expect((await pushModel(f, adminKey, 'digits', await mnistModelFiles('mlp-small'), 'production')).status).toBe(201);
+});
+afterAll(async () => {
+  await flock.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const base: TaskPlanInput = { population: 1000, clientsPerRound: 20, secureAggregation: { bits: 20 } };
+
+describe('POST /v1/admin/tasks with secureAggregation', () => {
+  const refusals: Array<[string, TaskPlanInput, string, RegExp]> = [
+    [
+      'median',
+      { ...base, strategy: { name: 'median' } },
+      'strategy.name',
+      /"median" cannot run with secureAggregation/,
+    ],
+    [
+      'trimmed mean',
+      { ...base, strategy: { name: 'trimmed-mean' } },
+      'strategy.name',
+      /"trimmed-mean" cannot run with secureAggregation: it needs every update in the clear/,
+    ],
+    [
+      'server-side per-update norm bounding',
+      { ...base, strategy: { name: 'norm-bounding' } },
+      'strategy.name',
+      /"norm-bounding" cannot run with secureAggregation: it bounds each update at the server/,
+    ],
+    [
+      'central DP noise on top',
+      { ...base, noiseMultiplier: 1 },
+      'noiseMultiplier',
+      /central noise \(noiseMultiplier 1\) does not combine with secureAggregation/,
+    ],
+    [
+      'a top-k upload',
+      { ...base, updateEncoding: { encoding: 'topk', topkFraction: 0.1 } },
+      'updateEncoding.encoding',
+      /"topk" does not apply under secureAggregation/,
+    ],
+    [
+      'a bit width that could overflow',
+      { ...base, clientsPerRound: 1000, overSelection: 1, secureAggregation: { bits: 23 } },
+      'secureAggregation.bits',
+      /1000 selected devices \* 2\^22 >= 2\^31; use bits <= 22/,
+    ],
+    [
+      'a threshold a lying coordinator could beat',
+      { ...base, secureAggregation: { neighbours: 10, threshold: 5 } },
+      'secureAggregation.threshold',
+      /must be in \(\(neighbours \+ colluders\) \/ 2, neighbours\]/,
+    ],
+    [
+      'a budget without device noise',
+      { ...base, privacyBudget: { epsilon: 8, delta: 1e-5 } },
+      'secureAggregation.noiseMultiplier',
+      /needs the devices to add noise/,
+    ],
+  ];
+
+  it.each(refusals)('refuses %s with a 400 naming the conflict', async (_name, plan, path, message) => {
+    const res = await createTask(f, adminKey, 'digits', 1, plan);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as {
+      error: { code: string; details: { issues: Array<{ path: string; message: string }> } };
+    };
+    expect(body.error.code).toBe('validation_failed');
+    const issue = body.error.details.issues.find((i) => i.path === `plan.${path}`);
+    expect(issue?.message).toMatch(message);
+  });
+
+  it('creates a fedavg task with distributed noise and a budget, minSurvivors defaulting to minReports', async () => {
+    const res = await createTask(f, adminKey, 'digits', 1, {
+      ...base,
+      secureAggregation: { bits: 20, noiseMultiplier: 1 },
+      privacyBudget: { epsilon: 8, delta: 1e-5 },
+    });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    const stored = await flock.deps.store.getTask(id);
+    expect((stored?.plan as { secureAggregation?: unknown }).secureAggregation).toEqual({
+      bits: 20,
+      noiseMultiplier: 1,
+      colluders: 0,
+      dropoutFraction: 0.1,
+      minSurvivors: 16,
+    });
+  });
+});
