@@ -24,7 +24,7 @@ describe('plan.secureAggregation', () => {
 
   it('counts the over-selected devices against the overflow rule: 20 * 1.3 = 26 selected', () => {
     expect(selectedDevices({ clientsPerRound: 20, overSelection: 1.3 })).toBe(26);
-    expect(parse({ secureAggregation: { bits: 28 } }).success).toBe(true); // 26 * 2^26 < 2^31
+    expect(parse({ secureAggregation: { bits: 27 } }).success).toBe(true); // 26 * 2^26 < 2^31
     expect(messages({ secureAggregation: { bits: 28 } })).toEqual([
       'secureAggregation.bits: secureAggregation.bits 28 could overflow: 26 selected devices * 2^27 >= 2^31; use bits <= 27 or select fewer devices',
     ]);
