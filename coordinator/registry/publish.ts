@@ -17,6 +17,7 @@ import { checkVariantAccuracy, type VariantAccuracyReport } from './variant-accu
 import { HOLDOUT_BLOB_METRIC } from '../rounds/round-evaluation.ts';
 import { readHoldout } from './holdout.ts';
 import { readModelFiles, type ModelPackage } from './model-files.ts';
+import { ModelPackageError } from './model-package-error.ts';
 import {
   assertSpecFitsModel,
   MODEL_SPEC_TOPOLOGY_KEY,
@@ -76,6 +77,11 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
   const pkg: ModelPackage = await readModelFiles(input.files, { maxTotalBytes: input.maxModelBytes });
   const spec = parseModelSpecFile(input.files);
   if (spec) assertSpecFitsModel(spec, pkg);
+  if (input.holdout && spec && spec.output.kind !== 'multiclass' && spec.output.kind !== 'binary')
+    throw new ModelPackageError(
+      'bad_model_spec',
+      `a holdout holds one class label per example, so it cannot check a ${spec.output.kind} model's variants; push it without --holdout`,
+    );
   let accuracy: VariantAccuracyReport | null = null;
   let encodings: VariantEncoding[] = ['fp32', 'fp16', 'int8'];
   const refusedVariants: VariantEncoding[] = [];
@@ -83,6 +89,7 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
     const holdout = readHoldout(input.holdout);
     accuracy = await checkVariantAccuracy(pkg, deriveVariants(pkg), holdout, {
       maxAccuracyDrop: input.maxAccuracyDrop,
+      output: spec?.output,
     });
     for (const v of accuracy.perVariant) if (!v.accepted && v.encoding !== 'fp32') refusedVariants.push(v.encoding);
     encodings = encodings.filter((e) => !refusedVariants.includes(e));

@@ -5,6 +5,7 @@
  * is marked not accepted, and the registry does not serve it.
  */
 import { evaluateAccuracy, modelFromParts } from '../../shared/model/index.ts';
+import type { OutputSpec } from '../../shared/protocol/index.ts';
 import type { Holdout } from './holdout.ts';
 import { assertHoldoutFits } from './holdout.ts';
 import type { ModelPackage } from './model-files.ts';
@@ -36,7 +37,7 @@ export async function checkVariantAccuracy(
   pkg: ModelPackage,
   variants: readonly ModelVariant[],
   holdout: Holdout,
-  options: { maxAccuracyDrop?: number; batchSize?: number } = {},
+  options: { maxAccuracyDrop?: number; batchSize?: number; output?: OutputSpec } = {},
 ): Promise<VariantAccuracyReport> {
   const maxAccuracyDrop = options.maxAccuracyDrop ?? 0.01;
   assertHoldoutFits(holdout, pkg.inputSpec.shape, 'the model');
@@ -44,7 +45,7 @@ export async function checkVariantAccuracy(
   const accuracyOf = async (weights: Float32Array[]): Promise<number> => {
     const model = await modelFromParts({ topology: pkg.topology, weightSpecs: pkg.weightSpecs, weights });
     try {
-      return (await evaluateAccuracy(model, examples, options.batchSize)).accuracy;
+      return (await evaluateAccuracy(model, examples, options.batchSize, options.output)).accuracy;
     } finally {
       model.dispose();
     }

@@ -9,7 +9,7 @@ import { evaluateAccuracy, modelFromParts, type WeightSpec } from '../../shared/
 import type { TaskPlan } from '../../shared/protocol/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import { assertHoldoutFits, HoldoutError, readHoldout, type Holdout } from '../registry/holdout.ts';
-import { tfjsTopologyOf } from '../registry/model-spec-file.ts';
+import { loadModelSpec, tfjsTopologyOf } from '../registry/model-spec-file.ts';
 import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
 
 /** The metrics key under which a pushed version keeps the sha256 of its holdout. */
@@ -75,9 +75,17 @@ export async function evaluateRound(
     const holdout = readHoldout(bytes);
     checkFits(holdout, version);
     const topology = tfjsTopologyOf(version);
+    // Holdouts hold feature vectors (already preprocessed, as `flock holdout make` writes them); the spec's
+    // output kind decides how a row is scored (binary: by its stored threshold).
+    const spec = await loadModelSpec(store, version);
     const model = await modelFromParts({ topology, weightSpecs: specs, weights });
     try {
-      const result = await evaluateAccuracy(model, { x: holdout.x, y: holdout.y, inputShape: holdout.inputShape });
+      const result = await evaluateAccuracy(
+        model,
+        { x: holdout.x, y: holdout.y, inputShape: holdout.inputShape },
+        undefined,
+        spec?.output,
+      );
       return { holdoutAccuracy: result.accuracy, holdoutLoss: result.loss, holdoutCount: result.count };
     } finally {
       model.dispose();

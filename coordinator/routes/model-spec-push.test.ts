@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest, verifyModelSpec } from '../../shared/manifest/index.ts';
 import { MODEL_SPEC_FILE, type ModelSpecInput } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
+import { writeHoldout } from '../registry/holdout.ts';
 import { modelToFiles } from '../registry/model-directory.ts';
 import { pushModel, registerDevice, testAdminKey, type Fetcher } from './fleet.fixture.ts';
 
@@ -100,6 +101,40 @@ describe('pushing a model with flock-model.json', () => {
     // Another's bytes under the signed reference are refused.
     const other = new TextEncoder().encode(JSON.stringify({ ...spec, output: { kind: 'binary', threshold: 0.1 } }));
     await expect(verifyModelSpec(other, manifest.modelSpec!)).rejects.toMatchObject({ code: 'hash_mismatch' });
+  });
+
+  it('scores a binary model on its holdout by the stored threshold, not by argmax over one unit', async () => {
+    // Zero kernel, bias 0: p = 0.5 for every example; positive at threshold 0.5, negative at 0.7.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          inputShape: [32],
+          units: 1,
+          activation: 'sigmoid',
+          kernelInitializer: 'zeros',
+          name: 'head',
+        }),
+      ],
+    });
+    const zero = await modelToFiles(model);
+    model.dispose();
+    const holdout = writeHoldout({ x: new Float32Array(4 * 32), y: Uint8Array.of(1, 1, 1, 0), inputShape: [32] });
+    const accuracyAt = async (threshold: number) => {
+      const form = new FormData();
+      const spec = { ...textSpec, output: { kind: 'binary', threshold } };
+      const upload = new Map([...zero, [MODEL_SPEC_FILE, new TextEncoder().encode(JSON.stringify(spec))]]);
+      for (const [name, bytes] of upload) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
+      form.append('holdout', new Blob([holdout as Uint8Array<ArrayBuffer>]), 'holdout.flkt');
+      const res = await f('/v1/admin/models/scored', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}` },
+        body: form,
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { accuracy: { fp32Accuracy: number } }).accuracy.fp32Accuracy;
+    };
+    expect(await accuracyAt(0.5)).toBe(0.75);
+    expect(await accuracyAt(0.7)).toBe(0.25);
   });
 
   it('a model pushed without a spec has none in its manifest', async () => {

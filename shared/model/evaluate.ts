@@ -3,6 +3,7 @@
  * so a holdout of any size fits in a small, bounded amount of tensor memory.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { OutputSpec } from '../protocol/model-spec.ts';
 import { sizeOfShape } from './parts.ts';
 
 /** Labelled examples: `x` holds `count * prod(inputShape)` values, `y` one class per example. */
@@ -31,7 +32,14 @@ export async function evaluateAccuracy(
   model: tf.LayersModel,
   examples: LabelledExamples,
   batchSize = 256,
+  /** What the output means (a model spec's `output`): binary is scored by its threshold; default multiclass. */
+  output?: OutputSpec,
 ): Promise<AccuracyResult> {
+  if (output && output.kind !== 'multiclass' && output.kind !== 'binary')
+    throw new RangeError(
+      `a holdout holds one class label per example, so it cannot score a ${output.kind} model; evaluate it on the device's telemetry instead`,
+    );
+  const threshold = output?.kind === 'binary' ? output.threshold : null;
   const { x, y, inputShape } = examples;
   const exampleSize = sizeOfShape(inputShape);
   if (!Number.isInteger(batchSize) || batchSize < 1)
@@ -52,6 +60,14 @@ export async function evaluateAccuracy(
       const ys = tf.tensor1d(Int32Array.from(y.subarray(start, start + n)), 'int32');
       const output = model.predict(xs);
       if (Array.isArray(output)) throw new Error('evaluateAccuracy needs a model with a single output');
+      if (threshold !== null) {
+        // One sigmoid: the positive class when p >= the version's threshold; the loss is binary cross-entropy.
+        const p = tf.reshape(output, [n]);
+        const positive = tf.cast(tf.greaterEqual(p, threshold), 'int32');
+        const hits = tf.sum(tf.cast(tf.equal(positive, ys), 'float32'));
+        const picked = tf.where(tf.equal(ys, 1), p, tf.sub(1, p));
+        return tf.stack([hits, tf.sum(tf.neg(tf.log(tf.clipByValue(picked, 1e-7, 1))))]);
+      }
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(output, -1), ys), 'float32'));
       const picked = tf.sum(tf.mul(output, tf.oneHot(ys, output.shape[output.shape.length - 1] as number)), -1);
       const losses = tf.sum(tf.neg(tf.log(tf.clipByValue(picked, 1e-7, 1))));
