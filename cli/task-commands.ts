@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { withConnectionOptions } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import type { CreateFlags, ListFlags, OneFlags, ActionFlags } from './task.ts';
+import { SECURE_AGGREGATION_OPTIONS } from './task-secure-aggregation.ts';
 
 const tasks = () => import('./task.ts');
 
@@ -22,7 +23,7 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
     .command('task')
     .description('create federated training tasks, pause and resume them, follow their rounds');
 
-  withConnectionOptions(
+  const create = withConnectionOptions(
     task
       .command('create')
       .description('start training a model version on devices, following a task plan')
@@ -32,7 +33,9 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
       .option('--plan-json <json>', 'task plan as inline JSON, instead of --plan')
       .option('--name <name>', 'a name to recognise the task by')
       .option('--json', 'print JSON'),
-  ).action(async (flags: CreateFlags) => (await tasks()).createTask(flags, io));
+  );
+  for (const [spec, description] of SECURE_AGGREGATION_OPTIONS) create.option(spec, description);
+  create.action(async (flags: CreateFlags) => (await tasks()).createTask(flags, io));
 
   withConnectionOptions(
     task

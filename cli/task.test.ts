@@ -169,6 +169,56 @@ describe('flock task against a running coordinator', () => {
 describe('flock task errors', () => {
   const create = (...extra: string[]) => admin('task', 'create', '--app', 'digits', '--model-version', '1', ...extra);
 
+  it('--secure-aggregation flags fill plan.secureAggregation, and a strategy that needs updates in the clear is refused', async () => {
+    const median = await create(
+      '--plan-json',
+      '{"population": 100, "clientsPerRound": 10, "strategy": {"name": "median"}}',
+      '--secure-aggregation',
+    );
+    expect(median.code).toBe(2);
+    expect(median.stderr).toMatch(/plan\.strategy\.name: strategy "median" cannot run with secureAggregation/);
+    const overflow = await create(
+      '--plan-json',
+      '{"population": 2000, "clientsPerRound": 1000}',
+      '--secure-aggregation',
+      '--bits',
+      '22',
+    );
+    expect(overflow.code).toBe(2);
+    expect(overflow.stderr).toMatch(
+      /plan\.secureAggregation\.bits: .*1300 selected devices \* 2\^21 >= 2\^31; use bits <= 21/,
+    );
+    const stray = await create('--plan-json', '{"population": 100}', '--bits', '16');
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain('--bits only apply with --secure-aggregation');
+  });
+
+  it('creates a secure-aggregation task from the flags over a plan file', async () => {
+    const { code, stdout, stderr } = await create(
+      '--plan-json',
+      '{"population": 100, "clientsPerRound": 10, "privacyBudget": {"epsilon": 8, "delta": 1e-5}}',
+      '--secure-aggregation',
+      '--bits',
+      '18',
+      '--min-survivors',
+      '8',
+      '--distributed-noise-multiplier',
+      '1.2',
+      '--json',
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { id } = JSON.parse(stdout) as { id: string };
+    const stored = await coordinator.deps.store.getTask(id);
+    expect((stored?.plan as { secureAggregation?: unknown }).secureAggregation).toEqual({
+      bits: 18,
+      minSurvivors: 8,
+      noiseMultiplier: 1.2,
+      colluders: 0,
+      dropoutFraction: 0.1,
+    });
+  });
+
   it('exits 2 naming the plan field the schema rejects', async () => {
     const { code, stdout, stderr } = await create('--plan-json', '{"population": 3, "clientsPerRound": 10}');
     expect(code).toBe(2);

@@ -18,6 +18,7 @@ import {
 import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, UsageError } from './usage-error.ts';
+import { type SecureAggregationFlags, withSecureAggregationFlags } from './task-secure-aggregation.ts';
 
 // TaskViewSchema's privacySpent reuses PrivacyBudgetSchema (epsilon > 0), but a
 // DP task that has not closed a round yet has spent exactly 0: accept that.
@@ -38,13 +39,18 @@ const RoundListSchema = z.object({
  * @example
  * const plan = parsePlanText('{"population": 100, "clientsPerRound": 5}', '--plan-json');
  */
-export function parsePlanText(text: string, source: string): TaskPlanInput {
+export function parsePlanText(
+  text: string,
+  source: string,
+  amend: (raw: unknown) => unknown = (r) => r,
+): TaskPlanInput {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`${source} is not valid JSON (${(error as Error).message})`);
   }
+  raw = amend(raw);
   const result = TaskPlanSchema.safeParse(raw);
   if (!result.success) {
     // A misspelt key also makes the real one "missing"; naming the typo first says what to fix.
@@ -84,7 +90,7 @@ export function describeTask(t: TaskAnswer): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface CreateFlags extends ConnectionFlags {
+export interface CreateFlags extends ConnectionFlags, SecureAggregationFlags {
   app: string;
   modelVersion: string;
   plan?: string;
@@ -116,6 +122,7 @@ export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
     );
   }
   let plan: TaskPlanInput;
+  const amend = (raw: unknown) => withSecureAggregationFlags(raw, flags);
   if (flags.plan !== undefined) {
     let text: string;
     try {
@@ -123,9 +130,9 @@ export async function createTask(flags: CreateFlags, io: CliIo): Promise<void> {
     } catch {
       throw new UsageError(`--plan file "${flags.plan}" cannot be read; check the path`);
     }
-    plan = parsePlanText(text, flags.plan);
+    plan = parsePlanText(text, flags.plan, amend);
   } else {
-    plan = parsePlanText(flags.planJson ?? '', '--plan-json');
+    plan = parsePlanText(flags.planJson ?? '', '--plan-json', amend);
   }
   if (flags.name !== undefined && (flags.name.length < 1 || flags.name.length > 128))
     throw new UsageError('--name must be 1 to 128 characters');
