@@ -1,8 +1,15 @@
 /**
- * The dashboard's calls to the admin API, the same routes the CLI uses. The
- * key is entered once per tab and kept in sessionStorage (not localStorage:
+ * The dashboard's calls to the admin API, through the same typed admin client
+ * (coordinator/admin-client.ts) the CLI uses. The key is entered once per tab and kept in sessionStorage (not localStorage:
  * an admin key should not outlive the browsing session).
  */
+import {
+  AdminApiError,
+  adminAnswer,
+  adminClient,
+  type AdminResponse,
+  type SuccessBody,
+} from '../../../coordinator/admin-client.ts';
 import type { ModelVersionView, RoundView, TaskView } from '../../../shared/protocol/index.ts';
 import type { DriftView, RolloutDetail } from './rollout-panel.ts';
 
@@ -16,60 +23,63 @@ export const adminKey = {
   clear: () => sessionStorage.removeItem(KEY_ITEM),
 };
 
-export class AdminApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AdminApiError';
-  }
-}
+export { AdminApiError };
+
+/** The typed admin client (coordinator/admin-client.ts) on this page's origin, with the tab's key. */
+const api = adminClient({
+  baseUrl: '',
+  adminKey: () => {
+    const key = adminKey.get();
+    if (!key) throw new AdminApiError('enter the admin key first', 'unauthorized', 401);
+    return key;
+  },
+  timeoutMs: REQUEST_TIMEOUT_MS,
+});
 
 export type RoundWithMetrics = RoundView & { metrics: Record<string, unknown> };
 
 /** Rollouts shown in detail (with verdict evidence and shadow report); older ones are not fetched. */
 export const ROLLOUTS_SHOWN = 5;
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T | null> {
-  const key = adminKey.get();
-  if (!key) throw new AdminApiError(401, 'enter the admin key first');
-  const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  if (res.status === 404 && method === 'GET') return null;
-  if (!res.ok) {
-    const answer = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-    throw new AdminApiError(res.status, answer?.error?.message ?? `${path} answered ${res.status}`);
-  }
-  return (await res.json()) as T;
-}
-
 /**
- * GET an admin route as JSON; null on 404 (a route this coordinator lacks).
- * @throws AdminApiError with the coordinator's error message (401/403: the key is wrong)
+ * A read's answer, or null on 404 (a route this coordinator lacks, or an app it does not know).
+ * @throws AdminApiError with the coordinator's message (401/403: the key is wrong)
  *
  * @example
- * const { tasks } = await getAdmin<{ tasks: TaskView[] }>('/v1/admin/tasks');
+ * const census = await readAdmin(api.v1.admin.apps[':app'].devices.census.$get({ param: { app } }));
  */
-export const getAdmin = <T>(path: string): Promise<T | null> => call<T>('GET', path);
+async function readAdmin<R extends AdminResponse>(pending: Promise<R>): Promise<SuccessBody<R> | null> {
+  try {
+    return await adminAnswer(pending);
+  } catch (error) {
+    if (error instanceof AdminApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+const ROLLOUT_ACTIONS = ['pause', 'resume', 'promote', 'abort'] as const;
+const isRolloutAction = (a: string): a is (typeof ROLLOUT_ACTIONS)[number] =>
+  (ROLLOUT_ACTIONS as readonly string[]).includes(a);
 
 /**
- * POST an operator action with its JSON body.
+ * An operator action on a rollout or task, with the reason for the audit log; answers the new status.
  * @throws AdminApiError with the coordinator's message (e.g. 409 "rollout ... is aborted; it has already ended")
  *
  * @example
- * await postAdmin(`/v1/admin/rollouts/${id}/pause`, { reason: 'latency alert' });
+ * await operatorAction('rollouts', 'ro_1', 'pause', 'latency alert');
  */
-export async function postAdmin<T>(path: string, body: unknown): Promise<T> {
-  const answer = await call<T>('POST', path, body);
-  if (answer === null) throw new AdminApiError(404, `${path} answered 404`);
-  return answer;
+export async function operatorAction(
+  kind: 'rollouts' | 'tasks',
+  id: string,
+  action: string,
+  reason: string,
+): Promise<{ status: string }> {
+  const request = { param: { id: encodeURIComponent(id) }, json: { reason } };
+  if (kind === 'tasks' && (action === 'pause' || action === 'resume'))
+    return adminAnswer(api.v1.admin.tasks[':id'][action].$post(request));
+  if (kind === 'rollouts' && isRolloutAction(action))
+    return adminAnswer(api.v1.admin.rollouts[':id'][action].$post(request));
+  throw new AdminApiError(`the dashboard has no "${action}" action for ${kind}`, 'bad_request', null);
 }
 
 /** `GET /v1/admin/apps/:app/devices/census`. */
@@ -104,21 +114,23 @@ export const DEVICES_LISTED = 50;
  * render(await loadDashboard('digits'));
  */
 export async function loadDashboard(app: string): Promise<DashboardData> {
-  const a = encodeURIComponent(app);
+  const param = { app: encodeURIComponent(app) };
   const [tasksAnswer, rolloutsAnswer, devicesAnswer, versionsAnswer, drift, census] = await Promise.all([
-    getAdmin<{ tasks: TaskView[] }>('/v1/admin/tasks'),
-    getAdmin<{ rollouts: RolloutDetail[] }>(`/v1/admin/rollouts?app=${a}`),
-    getAdmin<{ devices: Record<string, unknown>[] }>(`/v1/admin/devices?app=${a}&limit=${DEVICES_LISTED}`),
-    getAdmin<{ versions: ModelVersionView[] }>(`/v1/admin/models/${a}/versions`),
-    getAdmin<DriftView>(`/v1/admin/models/${a}/drift`),
-    getAdmin<DeviceCensus>(`/v1/admin/apps/${a}/devices/census`),
+    readAdmin(api.v1.admin.tasks.$get()),
+    readAdmin(api.v1.admin.rollouts.$get({ query: { app } })),
+    readAdmin(api.v1.admin.devices.$get({ query: { app, limit: String(DEVICES_LISTED) } })),
+    readAdmin(api.v1.admin.models[':app'].versions.$get({ param })),
+    // The drift route answers a loose record (its shape is the rollouts module's DriftReport).
+    readAdmin(api.v1.admin.models[':app'].drift.$get({ param, query: {} })) as Promise<DriftView | null>,
+    readAdmin(api.v1.admin.apps[':app'].devices.census.$get({ param })),
   ]);
-  const taskList = (tasksAnswer?.tasks ?? []).filter((t) => t.app === app);
+  // hono's JSON-parsed type of a plan's strategy (a transformed zod union) widens one member to {}: read as TaskView.
+  const taskList = ((tasksAnswer?.tasks ?? []) as TaskView[]).filter((t) => t.app === app);
   const tasks = await Promise.all(
     taskList.map(async (task) => ({
       task,
       rounds:
-        (await getAdmin<{ rounds: RoundWithMetrics[] }>(`/v1/admin/tasks/${encodeURIComponent(task.id)}/rounds`))
+        (await readAdmin(api.v1.admin.tasks[':id'].rounds.$get({ param: { id: encodeURIComponent(task.id) } })))
           ?.rounds ?? [],
     })),
   );
@@ -128,7 +140,10 @@ export async function loadDashboard(app: string): Promise<DashboardData> {
       : await Promise.all(
           rolloutsAnswer.rollouts
             .slice(0, ROLLOUTS_SHOWN)
-            .map(async (r) => (await getAdmin<RolloutDetail>(`/v1/admin/rollouts/${encodeURIComponent(r.id)}`)) ?? r),
+            .map(
+              async (r): Promise<RolloutDetail> =>
+                (await readAdmin(api.v1.admin.rollouts[':id'].$get({ param: { id: encodeURIComponent(r.id) } }))) ?? r,
+            ),
         );
   return {
     app,
@@ -143,9 +158,7 @@ export async function loadDashboard(app: string): Promise<DashboardData> {
 
 /** `GET /v1/admin/apps`: app names, simulator apps only when asked. */
 export async function loadApps(simulators: boolean): Promise<{ apps: string[]; hiddenSimulators: number }> {
-  const answer = await getAdmin<{ apps: { app: string }[]; hiddenSimulators: number }>(
-    `/v1/admin/apps${simulators ? '?simulators=true' : ''}`,
-  );
+  const answer = await readAdmin(api.v1.admin.apps.$get({ query: simulators ? { simulators: 'true' } : {} }));
   return { apps: answer?.apps.map((a) => a.app) ?? [], hiddenSimulators: answer?.hiddenSimulators ?? 0 };
 }
 
@@ -178,13 +191,8 @@ export async function loadAudit(
   filters: AuditFilters,
   beforeId?: number,
 ): Promise<{ entries: AuditEntry[]; nextBeforeId: number | null }> {
-  const q = new URLSearchParams({ limit: String(AUDIT_PAGE) });
-  for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
-  if (beforeId !== undefined) q.set('beforeId', String(beforeId));
-  return (
-    (await getAdmin<{ entries: AuditEntry[]; nextBeforeId: number | null }>(`/v1/admin/audit?${q}`)) ?? {
-      entries: [],
-      nextBeforeId: null,
-    }
-  );
+  const query: Record<string, string> = { limit: String(AUDIT_PAGE) };
+  for (const [k, v] of Object.entries(filters)) if (v) query[k] = v;
+  if (beforeId !== undefined) query.beforeId = String(beforeId);
+  return (await readAdmin(api.v1.admin.audit.$get({ query }))) ?? { entries: [], nextBeforeId: null };
 }

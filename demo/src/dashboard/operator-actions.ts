@@ -6,7 +6,7 @@
  * (confirm-dialog.ts) and POSTs it to the same admin route the CLI calls, so
  * the reason lands in the audit entry.
  */
-import { postAdmin } from './admin-api.ts';
+import { operatorAction } from './admin-api.ts';
 import { askReason } from './confirm-dialog.ts';
 import { escapeXml as esc } from './svg-chart.ts';
 
@@ -137,10 +137,9 @@ export function bindOperatorActions(root: HTMLElement, done: (message: string, f
     });
     if (reason === null) return;
     try {
-      const answer = await postAdmin<{ status?: string }>(`/v1/admin/${kind}/${encodeURIComponent(id)}/${action}`, {
-        reason,
-      });
-      done(`${action} ${id}: now ${answer.status ?? 'done'} (reason recorded in the audit log)`, false);
+      if (kind !== 'rollouts' && kind !== 'tasks') return;
+      const answer = await operatorAction(kind, id, action, reason);
+      done(`${action} ${id}: now ${answer.status} (reason recorded in the audit log)`, false);
     } catch (error) {
       done(`${action} ${id} failed: ${error instanceof Error ? error.message : String(error)}`, true);
     }
