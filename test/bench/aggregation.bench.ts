@@ -115,25 +115,50 @@ async function measured(run: (track?: Track) => void, repeats: number) {
   return { ms, rssMB: peakRss / MB, abMB: peakAb / MB };
 }
 
+type Timing = {
+  label: string;
+  ms: number;
+  rssMB: number | null;
+  abMB: number | null;
+  ratios?: Record<string, number[]>;
+};
+
+/**
+ * Times `fns` in interleaved rounds (order rotated each round) and returns per-round
+ * times: on a shared machine the load moves between sequential rows, within a round much less.
+ */
+function interleaved(fns: Array<() => void>, rounds: number): number[][] {
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < fns.length; j++) {
+      const i = (j + r) % fns.length;
+      const start = performance.now();
+      fns[i]();
+      times[i].push(performance.now() - start);
+    }
+  }
+  return times;
+}
+
+const ROUNDS = 7;
+
 async function throughput(): Promise<BenchTable> {
   const names = await available();
-  const timings: Array<{ label: string; ms: number; rssMB: number | null; abMB: number | null }> = [];
-  const setMs = median(await timeRepeated(setCopy, { repeats: 5, warmup: 1 }));
-  timings.push({ label: 'Float32Array.set copy', ms: setMs, rssMB: null, abMB: null });
+  const timings: Timing[] = [];
   timings.push({
     label: 'Float32Array loop sum[i] += w*u[i]',
     ms: median(await timeRepeated(plainLoop, { repeats: 3, warmup: 1 })),
     rssMB: null,
     abMB: null,
   });
-  let chainWasmMs: number | null = null;
-  for (const name of names) {
+  for (const name of names.filter((n) => n !== 'wasm')) {
     await selectAggregationBackend(name);
     // The tfjs cpu kernels take ~20 ms per 1M-element binary op: one timed run keeps the bench short.
     const repeats = name === 'cpu' ? 1 : 3;
-    const chain = await measured(heldTensorChain, repeats);
-    if (name === 'wasm') chainWasmMs = chain.ms;
-    timings.push({ label: `peer (DISCO): hold all, tf.add chain, div on ${name}`, ...chain });
+    timings.push({
+      label: `peer (DISCO): hold all, tf.add chain, div on ${name}`,
+      ...(await measured(heldTensorChain, repeats)),
+    });
     if (name !== 'cpu') {
       timings.push({
         label: `Flock before: tfjs ops + norm sync per update on ${name}`,
@@ -142,18 +167,50 @@ async function throughput(): Promise<BenchTable> {
     }
   }
   await selectAggregationBackend('wasm').catch(() => selectAggregationBackend('cpu'));
-  const flockRows = [
-    { label: 'Flock accumulator (wasm SIMD kernel)', ...(await measured((t) => accumulateOnce('auto', t), 5)) },
-    { label: 'Flock accumulator (JS kernel fallback)', ...(await measured((t) => accumulateOnce('js', t), 3)) },
-  ];
-  timings.push(...flockRows);
+  timings.push({
+    label: 'Flock accumulator (JS kernel fallback)',
+    ...(await measured((t) => accumulateOnce('js', t), 3)),
+  });
+  timings.push({
+    label: 'Flock before: tfjs ops + norm sync per update on wasm',
+    ...(await measured(tfOpsPerUpdate, 3)),
+  });
+  // The headline rows, interleaved: set() copy, the peer's chain and Flock's accumulator, all on wasm.
+  const chainMem = await measured(heldTensorChain, 0);
+  const flockMem = await measured((t) => accumulateOnce('auto', t), 0);
+  setCopy(); // warm; the other two warmed in their sampled runs
+  const [setT, chainT, flockT] = interleaved([setCopy, () => heldTensorChain(), () => accumulateOnce('auto')], ROUNDS);
+  const per = (num: number[], den: number[]) => num.map((v, i) => v / den[i]);
+  timings.unshift(
+    { label: 'Float32Array.set copy', ms: median(setT), rssMB: null, abMB: null },
+    {
+      label: 'peer (DISCO): hold all, tf.add chain, div on wasm',
+      ms: median(chainT),
+      rssMB: chainMem.rssMB,
+      abMB: chainMem.abMB,
+      ratios: { set: per(setT, chainT), chain: per(chainT, chainT) },
+    },
+    {
+      label: 'Flock accumulator (wasm SIMD kernel)',
+      ms: median(flockT),
+      rssMB: flockMem.rssMB,
+      abMB: flockMem.abMB,
+      ratios: { set: per(setT, flockT), chain: per(chainT, flockT) },
+    },
+  );
+  const setRef = median(setT);
+  const chainRef = median(chainT);
+  const range = (v: number[] | undefined) =>
+    v ? `${Math.min(...v).toFixed(3)}-${Math.max(...v).toFixed(3)}` : 'sequential';
   const bytes = UPDATES * PARAMS * 4;
   const rows = timings.map((t) => ({
     impl: t.label,
     'ms/100 updates': t.ms,
     'GB/s (update bytes)': bytes / t.ms / 1e6,
-    'vs set()': setMs / t.ms,
-    'vs tf.add chain (wasm)': chainWasmMs === null ? null : chainWasmMs / t.ms,
+    'vs set()': t.ratios ? median(t.ratios.set) : setRef / t.ms,
+    'vs tf.add chain (wasm)': t.ratios ? median(t.ratios.chain) : chainRef / t.ms,
+    'vs set() range': range(t.ratios?.set),
+    'vs chain range': range(t.ratios?.chain),
     'peak RSS +MB': t.rssMB,
     'peak arrayBuffers +MB': t.abMB,
   }));
@@ -165,16 +222,19 @@ async function throughput(): Promise<BenchTable> {
       'GB/s (update bytes)',
       'vs set()',
       'vs tf.add chain (wasm)',
+      'vs set() range',
+      'vs chain range',
       'peak RSS +MB',
       'peak arrayBuffers +MB',
     ],
     rows,
     notes: [
       'ratios > 1 mean faster than the baseline; GB/s counts the 4-byte update values read, once each',
-      'Flock accumulator add = per 32 KiB chunk: copy into a staging chunk, then one wasm SIMD pass summing squares (finite, L2 norm) and writing sum + w*u into a spare buffer, committed once the update passed; weights 1..7',
+      'Flock accumulator add = copy into a staging slot (set()), then one wasm SIMD pass summing squares (finite, L2 norm) and writing sum + w*u into a spare buffer, committed once the update passed; weights 1..7',
       'peer = DISCO-style averaging: each contribution made a tensor and held, then tf.add over all of them and one div (equal weights, no validation)',
       `memory: growth over the first run (after gc when --expose-gc), sampled after every update; holding all updates is ${(UPDATES * PARAMS * 4) / MB} MB`,
-      'median of the timed runs after the sampled one; tfjs-node rows appear only when the optional package is installed',
+      `set(), the wasm chain and the wasm accumulator run interleaved in ${ROUNDS} rounds (order rotated); their ratios are medians of per-round ratios, range = min-max over rounds; other rows are timed one after another (median of their runs) against the interleaved medians`,
+      'tfjs-node rows appear only when the optional package is installed',
     ],
   };
 }
