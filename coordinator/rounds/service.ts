@@ -3,6 +3,11 @@
  * uploads folded into a streaming accumulator, and closing at quorum or
  * deadline into a new model version with full lineage.
  *
+ * This file is the lifecycle (check-in, upload, close, the deadline sweep);
+ * the concerns it drives sit beside it: opening a round (open-round.ts), this
+ * process's in-memory sums (round-folds.ts), the exchange of partial sums
+ * with other processes (partial-exchange.ts) and closing (close-round.ts).
+ *
  * Crash model: the store is the truth. An update is acknowledged only after
  * its blob and row are durable; the in-memory accumulator is a cache of
  * "which stored updates are already summed". At close, every stored update
@@ -14,49 +19,24 @@
  * its partial (round_partials), waits for them up to `flushWaitMs`, and sums
  * its own fold, the flushed partials and, from storage, every stored update
  * no partial covers (a crashed or silent process): see closing-partials.ts.
+ * Without signals the process is alone on its store, and whether others
+ * exist is never guessed from the kind of store.
  */
 import { randomUUID } from 'node:crypto';
-import { ZodError } from 'zod';
-import { decodeTensors } from '../../shared/codec/index.ts';
-import type { CheckInResponse, TaskPlan, UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { WeightSpec } from '../../shared/model/index.ts';
-import {
-  AggregationError,
-  createAccumulator,
-  serverStrategy,
-  type Accumulator,
-  type RoundAggregate,
-} from '../aggregation/index.ts';
+import type { CheckInResponse, TaskPlan, UpdateReceipt } from '../../shared/protocol/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
-import { isStoreError, type JsonObject, type Round, type Store, type Task } from '../store/index.ts';
-import {
-  admitHeader,
-  admitUpload,
-  type HeaderAdmission,
-  parsePlan,
-  planNormBound,
-  requireModelVersion,
-} from './admit-upload.ts';
-import {
-  collectPartials,
-  deletePartialBlobs,
-  mergePartials,
-  writePartial,
-  type PartialMergeCounts,
-} from './closing-partials.ts';
-import { boundDeviceShares, type DeviceShareBound } from './device-share.ts';
-import { retryAfterSeconds, selectionLimit, waitForNextRound } from './pace.ts';
-import { nextRoundPrivacy } from './privacy-budget.ts';
-import { publishRoundResult } from './publish-round.ts';
-import type { RoundSignal, RoundSignals } from './round-signals.ts';
-
-interface RoundFold {
-  accumulator: Accumulator | null;
-  folded: Set<string>;
-}
+import type { JsonObject, Round, Store } from '../store/index.ts';
+import { admitHeader, admitUpload, type HeaderAdmission, parsePlan, requireModelVersion } from './admit-upload.ts';
+import { type CloseContext, type CloseReason, closeRoundOnce } from './close-round.ts';
+import { RoundOpener } from './open-round.ts';
+import { retryAfterSeconds, waitForNextRound } from './pace.ts';
+import { PartialExchange } from './partial-exchange.ts';
+import { type FoldableUpdate, foldUpdate, RoundFolds } from './round-folds.ts';
+import type { RoundSignals } from './round-signals.ts';
 
 export interface RoundServiceOptions {
   store: Store;
@@ -70,9 +50,10 @@ export interface RoundServiceOptions {
   /** This process's id in coordinator_processes and round_partials; random by default. */
   processId?: string;
   /**
-   * Signals to the other processes on the same database. Without them the
-   * service works alone (as before): no heartbeat, no flush, and a closer
-   * reads every update it did not fold itself from storage.
+   * Signals to the other processes on the same database; their presence says
+   * other processes may exist. Without them the service works alone: no
+   * heartbeat, no flush, a closer reads every update it did not fold itself
+   * from storage, and a round left 'closing' is recovered at once.
    */
   signals?: RoundSignals;
   /** How long a closer waits for the live processes' partials; 3 s by default. */
@@ -84,37 +65,14 @@ export interface RoundServiceOptions {
 /** How long after its deadline a 'closing' round is taken over by another process. */
 export const RECOVERY_GRACE_MS = 120_000;
 
-/** Aggregation errors that come from the plan or the model, not from this round's updates: the next round would hit them too. */
-const REPEATING_AGGREGATION_ERRORS = new Set([
-  'bad-option',
-  'bad-spec',
-  'optimizer-state-mismatch',
-  'dp-requires-mean',
-  'dp-weighted-updates',
-  'dp-unbounded-accumulator',
-  'tensor-count-mismatch',
-]);
-
-function repeatsEveryRound(error: unknown): boolean {
-  if (error instanceof ZodError) return true; // the stored plan no longer parses
-  return error instanceof AggregationError && REPEATING_AGGREGATION_ERRORS.has(error.code);
-}
-
-function failureCode(error: unknown): string {
-  if (error instanceof AggregationError || error instanceof ApiError) return error.code;
-  if (error instanceof ZodError) return 'invalid-plan';
-  return 'internal';
-}
-
 export class RoundService {
-  private readonly folds = new Map<string, RoundFold>();
+  private readonly folds = new RoundFolds();
   private readonly closing = new Map<string, Promise<Round | null>>();
-  private readonly openingLocks = new Map<string, Promise<unknown>>();
+  private readonly opener: RoundOpener;
+  /** The exchange with other processes; null when this process is alone on its store. */
+  private readonly partials: PartialExchange | null;
+  private readonly closeContext: CloseContext;
   private timer: ReturnType<typeof setInterval> | null = null;
-  /** Rounds whose partial this process flushed: it folds nothing more into them. */
-  private readonly flushed = new Set<string>();
-  private readonly partialWaiters = new Map<string, Set<() => void>>();
-  private unsubscribe: (() => void) | null = null;
   private readonly random: () => number;
   private readonly now: () => number;
   /** This process's id among the coordinator processes. */
@@ -124,52 +82,37 @@ export class RoundService {
     this.random = o.random ?? Math.random;
     this.now = o.now ?? Date.now;
     this.processId = o.processId ?? `proc_${randomUUID()}`;
-    if (o.signals) this.unsubscribe = o.signals.subscribe((signal) => this.onSignal(signal));
-  }
-
-  private onSignal(signal: RoundSignal): void {
-    if (signal.type === 'flushed') {
-      for (const wake of this.partialWaiters.get(signal.roundId) ?? []) wake();
-      return;
-    }
-    // Our own request, or a round this process is closing itself (it folds its own sum in directly).
-    if (signal.from === this.processId || this.closing.has(signal.roundId)) return;
-    this.flush(signal.roundId).catch((err) =>
-      this.o.log.error(
-        { err, round: signal.roundId },
-        'flushing a partial sum failed; the closer reads those updates from storage',
-      ),
-    );
+    this.opener = new RoundOpener({ store: o.store, log: o.log, metrics: o.metrics, now: this.now });
+    this.partials = o.signals
+      ? new PartialExchange({
+          store: o.store,
+          log: o.log,
+          signals: o.signals,
+          folds: this.folds,
+          processId: this.processId,
+          isClosing: (roundId) => this.closing.has(roundId),
+          now: this.now,
+          flushWaitMs: o.flushWaitMs ?? 3000,
+          liveWindowMs: o.liveWindowMs ?? Math.max(3 * o.sweepIntervalMs, 5000),
+        })
+      : null;
+    this.closeContext = {
+      store: o.store,
+      log: o.log,
+      metrics: o.metrics,
+      now: this.now,
+      folds: this.folds,
+      partials: this.partials,
+    };
   }
 
   /**
    * Writes this process's partial sum of a closing round to round_partials
    * (an empty one when it folded nothing) and stops folding into that round.
+   * Does nothing when this process is alone on its store.
    */
   async flush(roundId: string): Promise<void> {
-    if (!this.o.signals || this.flushed.has(roundId)) return;
-    this.flushed.add(roundId);
-    const fold = this.folds.get(roundId);
-    this.folds.delete(roundId);
-    // Taken synchronously, before any await: fold() is synchronous too, so the
-    // sum and the device set below describe exactly the same updates. An update
-    // recorded just before the round turned 'closing' whose fold() runs after
-    // this point is skipped by fold() (the round is in `flushed`) and is in no
-    // partial, so the closer reads it from storage: late, never lost or doubled.
-    await writePartial({
-      store: this.o.store,
-      log: this.o.log,
-      roundId,
-      processId: this.processId,
-      accumulator: fold?.accumulator ?? null,
-      devices: fold?.folded ?? new Set(),
-    });
-    await this.o.signals.publish({ type: 'flushed', roundId, processId: this.processId }).catch(() => undefined);
-  }
-
-  /** The live window: heartbeats older than this are dead processes. */
-  private liveWindowMs(): number {
-    return this.o.liveWindowMs ?? Math.max(3 * this.o.sweepIntervalMs, 5000);
+    await this.partials?.flush(roundId);
   }
 
   /** Starts the deadline sweeper and resumes rounds a crash left half-closed. */
@@ -186,25 +129,15 @@ export class RoundService {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.partials?.stopListening();
     await Promise.allSettled([...this.closing.values()]);
-    // Closers stop waiting for this process at once (else until its heartbeat goes stale).
-    if (this.o.signals)
-      await this.o.store
-        .removeProcess(this.processId)
-        .catch((err) => this.o.log.warn({ err }, 'could not remove the process heartbeat'));
-    for (const fold of this.folds.values()) fold.accumulator?.dispose();
-    this.folds.clear();
+    await this.partials?.leave();
+    this.folds.disposeAll();
   }
 
   /** Closes rounds past their deadline and finishes rounds left in 'closing'. */
   async sweep(): Promise<void> {
-    if (this.o.signals) {
-      await this.o.store.heartbeatProcess(this.processId);
-      // Partials of finished rounds: flushed too late, or their closer crashed before cleaning up.
-      await deletePartialBlobs(this.o.store, await this.o.store.pruneRoundPartials());
-    }
+    await this.partials?.sweep();
     const nowIso = new Date(this.now()).toISOString();
     const expired = await this.o.store.listRounds({ status: ['open'], deadlineBefore: nowIso, limit: 1000 });
     const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
@@ -219,29 +152,24 @@ export class RoundService {
         this.o.log.error({ err, round: round.id }, 'round close failed'),
       );
     // Partial sums of rounds another process closed are no longer needed.
-    for (const [id, fold] of this.folds) {
+    for (const id of this.folds.roundIds()) {
       if (this.closing.has(id)) continue;
       const round = await this.o.store.getRound(id);
-      if (round && (round.status === 'closed' || round.status === 'failed') && !this.closing.has(id)) {
-        fold.accumulator?.dispose();
-        this.folds.delete(id);
-      }
+      if (round && (round.status === 'closed' || round.status === 'failed') && !this.closing.has(id))
+        this.folds.dispose(id);
     }
-    for (const id of this.flushed) {
-      const round = await this.o.store.getRound(id);
-      if (!round || round.status === 'closed' || round.status === 'failed') this.flushed.delete(id);
-    }
+    await this.partials?.forgetFinished();
   }
 
   /**
-   * A round left in 'closing' by a crash. With one process (SQLite) every such
-   * round is abandoned: nobody else can be closing it. With several
-   * (PostgreSQL) another live process may be closing it right now, so only a
-   * round whose deadline passed RECOVERY_GRACE_MS ago counts; a second closer
-   * would be harmless (the loser rolls back) but wasteful.
+   * A round left in 'closing' by a crash. Alone on the store (no signals)
+   * every such round is abandoned: nobody else can be closing it. With other
+   * processes, one of them may be closing it right now, so only a round whose
+   * deadline passed RECOVERY_GRACE_MS ago counts; a second closer would be
+   * harmless (the loser rolls back) but wasteful.
    */
   private isAbandoned(round: Round): boolean {
-    if (this.o.store.kind === 'sqlite') return true;
+    if (!this.partials) return true;
     return Date.parse(round.deadlineAt) + RECOVERY_GRACE_MS < this.now();
   }
 
@@ -250,66 +178,6 @@ export class RoundService {
     base: number,
   ): CheckInResponse {
     return { status: 'retry', reason, retryAfterSeconds: retryAfterSeconds({ base, random: this.random }) };
-  }
-
-  /** Finds the task's open round or opens one, one opener per task at a time. */
-  private async openRound(task: Task, plan: TaskPlan): Promise<Round | 'budget_exhausted' | 'closing'> {
-    const previous = this.openingLocks.get(task.id) ?? Promise.resolve();
-    const attempt = previous.then(async () => {
-      const latest = await this.o.store.latestRound(task.id);
-      if (latest?.status === 'open' && Date.parse(latest.deadlineAt) > this.now()) return latest;
-      if (latest?.status === 'open' || latest?.status === 'closing') return 'closing' as const;
-      const fresh = (await this.o.store.getTask(task.id))!;
-      const privacy = nextRoundPrivacy(plan, fresh.accountant);
-      if (!privacy.allowed) {
-        await this.o.store
-          .updateTask(task.id, { status: 'budget_exhausted' }, { ifStatus: ['active'] })
-          .catch(() => undefined);
-        await this.o.store.appendAudit({
-          actor: 'system',
-          action: 'task.budget_exhausted',
-          target: task.id,
-          details: {
-            epsilonSpent: fresh.epsilonSpent,
-            epsilonNext: privacy.epsilonAfter,
-            budget: plan.privacyBudget ?? null,
-          },
-        });
-        this.o.log.warn({ task: task.id, epsilonNext: privacy.epsilonAfter }, 'privacy budget exhausted; no new round');
-        return 'budget_exhausted' as const;
-      }
-      // The id is derived from the previous round, so two processes opening the
-      // next round of a task at once collide on the primary key: one creates it,
-      // the other reads it back (the per-process lock above cannot see the other).
-      const id = `rnd_${task.id}.${(latest?.number ?? 0) + 1}`;
-      const round = await this.o.store
-        .createRound({
-          id,
-          taskId: task.id,
-          globalVersion: fresh.currentVersion,
-          goal: plan.clientsPerRound,
-          selectionLimit: selectionLimit(plan.clientsPerRound, plan.overSelection),
-          deadlineAt: new Date(this.now() + plan.roundDeadlineSeconds * 1000).toISOString(),
-        })
-        .catch(async (error: unknown) => {
-          if (!isStoreError(error, 'conflict')) throw error;
-          const other = await this.o.store.getRound(id);
-          if (!other) throw error;
-          return other;
-        });
-      if (round.status !== 'open') return 'closing' as const;
-      this.o.metrics.openRounds.inc();
-      this.o.log.info(
-        { task: task.id, round: round.id, number: round.number, version: round.globalVersion },
-        'round opened',
-      );
-      return round;
-    });
-    this.openingLocks.set(
-      task.id,
-      attempt.catch(() => undefined),
-    );
-    return attempt;
   }
 
   /**
@@ -329,7 +197,7 @@ export class RoundService {
     const plan = parsePlan(task);
     if (request.numExamples < plan.minExamples) return this.retry('not_eligible', 600);
 
-    const round = await this.openRound(task, plan);
+    const round = await this.opener.open(task, plan);
     if (round === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
     if (round === 'closing') return this.retry('no_open_round', 10);
     // Kept with the selection: this device's update is never weighted above it (admit-upload.ts).
@@ -359,10 +227,6 @@ export class RoundService {
   }
 
   /**
-   * Accepts one update: validated, durable, then acknowledged; replays get the
-   * first receipt.
-   */
-  /**
    * The checks an upload passes before its body is read (admit-upload.ts
    * `admitHeader`), counted in the rejection metrics like any refusal.
    */
@@ -380,6 +244,10 @@ export class RoundService {
     }
   }
 
+  /**
+   * Accepts one update: validated, durable, then acknowledged; replays get the
+   * first receipt.
+   */
   async upload(
     device: { deviceId: string; app: string },
     roundId: string,
@@ -425,7 +293,7 @@ export class RoundService {
       };
 
     this.o.metrics.updatesAccepted.inc({ task: task.id });
-    this.fold(round, plan, specs, device.deviceId, deltas, examples, clipNorm);
+    this.fold(round.id, plan, specs, clipNorm, { deviceId: device.deviceId, deltas, numExamples: examples });
     if (result.reportedCount >= round.goal) {
       void this.closeRound(roundId, 'quorum').catch((err) =>
         this.o.log.error({ err, round: roundId }, 'round close failed'),
@@ -440,266 +308,26 @@ export class RoundService {
     };
   }
 
-  private foldOf(round: Round, plan: TaskPlan, specs: WeightSpec[], clipNorm: number): RoundFold {
-    let fold = this.folds.get(round.id);
-    if (!fold) {
-      const strategy = serverStrategy(plan.strategy);
-      // Central DP needs every summand bounded by exactly clipNorm (its sensitivity).
-      const bound = plan.noiseMultiplier > 0 ? clipNorm : planNormBound(plan, clipNorm, specs);
-      // A robust strategy keeps every update in the store and reads them all at close: nothing to fold.
-      const accumulator =
-        strategy.aggregate === 'weighted-mean'
-          ? createAccumulator(specs, { normBound: strategy.updateNormBound(bound) })
-          : null;
-      fold = { accumulator, folded: new Set() };
-      this.folds.set(round.id, fold);
-    }
-    return fold;
-  }
-
-  private fold(
-    round: Round,
-    plan: TaskPlan,
-    specs: WeightSpec[],
-    deviceId: string,
-    deltas: Float32Array[],
-    numExamples: number,
-    clipNorm: number,
-  ): void {
-    if (this.closing.has(round.id)) return; // the closer folds it from storage
-    if (this.flushed.has(round.id)) return; // after our flush: not in our partial, so the closer reads it from storage
-    const fold = this.foldOf(round, plan, specs, clipNorm);
-    if (fold.folded.has(deviceId)) return;
-    fold.folded.add(deviceId);
-    fold.accumulator?.add(deltas, plan.noiseMultiplier > 0 ? 1 : numExamples);
-  }
-
-  private async readUpdate(hash: string, specs: WeightSpec[]): Promise<Float32Array[]> {
-    const bytes = await this.o.store.blobs.get(hash);
-    if (!bytes) throw new ApiError('internal', `stored update blob ${hash} is missing`);
-    const tensors = decodeTensors(bytes);
-    const byName = new Map(tensors.map((t) => [t.name, t.data]));
-    return specs.map((s) => byName.get(s.name)!);
+  /**
+   * Folds one admitted, durable update into this process's sum of the round.
+   * Skipped while this process closes the round or after it flushed its
+   * partial: the closer then reads the update from storage.
+   */
+  private fold(roundId: string, plan: TaskPlan, specs: WeightSpec[], clipNorm: number, update: FoldableUpdate): void {
+    if (this.closing.has(roundId)) return; // the closer folds it from storage
+    if (this.partials?.hasFlushed(roundId)) return; // not in our partial, so the closer reads it from storage
+    foldUpdate(this.folds.of(roundId, plan, specs, clipNorm), plan, update);
   }
 
   /** Closes a round once (quorum, deadline, recovery or an operator). */
-  closeRound(roundId: string, reason: 'quorum' | 'deadline' | 'recovery' | 'manual'): Promise<Round | null> {
+  closeRound(roundId: string, reason: CloseReason): Promise<Round | null> {
     const inFlight = this.closing.get(roundId);
     if (inFlight !== undefined) return inFlight;
-    const work = this.doClose(roundId, reason).finally(() => {
+    const work = closeRoundOnce(this.closeContext, roundId, reason).finally(() => {
       this.closing.delete(roundId);
-      const fold = this.folds.get(roundId);
-      fold?.accumulator?.dispose();
-      this.folds.delete(roundId);
+      this.folds.dispose(roundId);
     });
     this.closing.set(roundId, work);
     return work;
-  }
-
-  /**
-   * Closes a round; when aggregating it fails, the round ends `failed` with the
-   * reason stored instead of staying in 'closing' (where every sweep would
-   * retry it, and fail again, for good). A store error is left to the sweep's
-   * recovery: the next attempt may well succeed.
-   */
-  private async doClose(roundId: string, reason: string): Promise<Round | null> {
-    try {
-      return await this.closeOnce(roundId, reason);
-    } catch (error) {
-      if (isStoreError(error)) throw error;
-      return this.failAggregation(roundId, error);
-    }
-  }
-
-  /** Ends a 'closing' round `failed` after its aggregation threw; pauses the task when the next round would fail the same way. */
-  private async failAggregation(roundId: string, error: unknown): Promise<Round | null> {
-    const store = this.o.store;
-    const round = await store.getRound(roundId);
-    if (!round || round.status !== 'closing') throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    const failureReason = `aggregation failed: ${message}`;
-    const failed = await store.finishRound(roundId, {
-      from: ['closing'],
-      to: 'failed',
-      failureReason,
-      metrics: { reports: round.reportedCount, error: failureCode(error) },
-    });
-    if (!failed) return store.getRound(roundId);
-    await store.appendAudit({
-      actor: 'system',
-      action: 'round.failed',
-      target: roundId,
-      details: { task: round.taskId, reason: failureReason },
-    });
-    this.o.metrics.roundDuration.observe({ outcome: 'failed' }, (this.now() - Date.parse(round.startedAt)) / 1000);
-    this.o.log.error({ err: error, round: roundId }, 'round failed: aggregation error');
-    if (repeatsEveryRound(error))
-      await this.pauseTask(
-        round.taskId,
-        `round ${round.number} failed and the next would fail the same way: ${failureReason}`,
-      );
-    return failed;
-  }
-
-  /** Pauses an active task for a reason the operator reads in its view and the audit log. */
-  private async pauseTask(taskId: string, reason: string): Promise<void> {
-    const paused = await this.o.store.updateTask(taskId, { status: 'paused' }, { ifStatus: ['active'] }).then(
-      () => true,
-      () => false,
-    );
-    if (!paused) return;
-    await this.o.store.appendAudit({ actor: 'system', action: 'task.pause', target: taskId, details: { reason } });
-    this.o.log.warn({ task: taskId, reason }, 'task paused');
-  }
-
-  private async closeOnce(roundId: string, reason: string): Promise<Round | null> {
-    const store = this.o.store;
-    const before = await store.getRound(roundId);
-    if (!before) return null;
-    if (before.status === 'open') {
-      if (!(await store.beginClosing(roundId))) {
-        // Another process closes it: hand over our partial sum now instead of waiting for its request.
-        await this.flush(roundId).catch((err) =>
-          this.o.log.error({ err, round: roundId }, 'flushing a partial sum failed'),
-        );
-        return store.getRound(roundId);
-      }
-    } else if (before.status !== 'closing') {
-      return before;
-    }
-    const started = this.now();
-    const round = (await store.getRound(roundId))!;
-    const task = (await store.getTask(round.taskId))!;
-    const plan = parsePlan(task);
-    const updates = await store.listUpdates(roundId);
-    const outcomeSeconds = (this.now() - Date.parse(round.startedAt)) / 1000;
-    this.o.metrics.openRounds.dec();
-
-    if (updates.length < plan.minReports) {
-      const failureReason = `${updates.length} of ${plan.minReports} required reports by the ${reason === 'deadline' ? 'deadline' : 'close'}`;
-      const failed = await store.finishRound(roundId, {
-        from: ['closing'],
-        to: 'failed',
-        failureReason,
-        metrics: { reports: updates.length },
-      });
-      if (!failed) return store.getRound(roundId); // another process finished it first
-      await store.appendAudit({
-        actor: 'system',
-        action: 'round.failed',
-        target: roundId,
-        details: { task: task.id, reason: failureReason },
-      });
-      this.o.metrics.roundDuration.observe({ outcome: 'failed' }, outcomeSeconds);
-      this.o.log.warn(
-        { round: roundId, reports: updates.length, minReports: plan.minReports },
-        'round failed: too few reports',
-      );
-      return failed;
-    }
-
-    const version = await requireModelVersion(this.o.store, task.app, round.globalVersion);
-    const specs = version.weightSpecs as WeightSpec[];
-    const clipNorm = task.clipNorm ?? plan.clipNorm;
-    const fold = this.foldOf(round, plan, specs, clipNorm);
-    let aggregate: RoundAggregate;
-    let sources: PartialMergeCounts = {
-      fromOwnFold: 0,
-      fromPartials: 0,
-      fromStorage: updates.length,
-      partialsMerged: 0,
-      partialsIgnored: 0,
-      flushWaitMs: 0,
-    };
-    let shareBound: DeviceShareBound = { lowered: 0, ceiling: null };
-    if (fold.accumulator) {
-      const accumulator = fold.accumulator;
-      const waitStarted = this.now();
-      const partials = this.o.signals
-        ? await collectPartials({
-            store,
-            signals: this.o.signals,
-            roundId,
-            processId: this.processId,
-            waiters: this.partialWaiters,
-            liveSince: new Date(this.now() - this.liveWindowMs()).toISOString(),
-            waitMs: this.o.flushWaitMs ?? 3000,
-          })
-        : [];
-      const flushWaitMs = this.now() - waitStarted;
-      sources = {
-        ...(await mergePartials({
-          accumulator,
-          folded: fold.folded,
-          partials,
-          updates,
-          specs,
-          blobs: store.blobs,
-          log: this.o.log,
-          roundId,
-        })),
-        flushWaitMs,
-      };
-      for (const u of updates) {
-        if (fold.folded.has(u.deviceId)) continue;
-        fold.folded.add(u.deviceId);
-        accumulator.add(await this.readUpdate(u.blobHash, specs), plan.noiseMultiplier > 0 ? 1 : u.numExamples);
-      }
-      // Every update is in the sum with its admitted count: now no device may own more than its bounded share.
-      shareBound = await boundDeviceShares({
-        accumulator,
-        updates,
-        plan,
-        read: (hash) => this.readUpdate(hash, specs),
-      });
-      aggregate = { kind: 'mean', accumulator };
-    } else {
-      aggregate = {
-        kind: 'updates',
-        specs,
-        source: { count: updates.length, read: (i: number) => this.readUpdate(updates[i].blobHash, specs) },
-      };
-    }
-
-    const closed = await publishRoundResult({
-      store,
-      metrics: this.o.metrics,
-      round,
-      task,
-      plan,
-      version,
-      specs,
-      clipNorm,
-      updates,
-      aggregate,
-      reason,
-      sources,
-      shareBound,
-    });
-    if (!closed) return store.getRound(roundId);
-    if (this.o.signals) {
-      try {
-        await deletePartialBlobs(this.o.store, await store.deleteRoundPartials(roundId));
-      } catch (err) {
-        this.o.log.warn({ err, round: roundId }, 'could not delete the round partials; the sweeper retries');
-      }
-    }
-    this.o.metrics.roundDuration.observe({ outcome: 'closed' }, outcomeSeconds);
-    this.o.log.info(
-      {
-        round: roundId,
-        version: closed?.resultVersion,
-        reports: updates.length,
-        ms: this.now() - started,
-        fromOwnFold: sources.fromOwnFold,
-        fromPartials: sources.fromPartials,
-        fromStorage: sources.fromStorage,
-        partialsIgnored: sources.partialsIgnored,
-        weightsLowered: shareBound.lowered,
-        weightCeiling: shareBound.ceiling,
-      },
-      'round closed',
-    );
-    return closed;
   }
 }
