@@ -51,3 +51,4 @@ export {
 } from './ddg.ts';
 export { paddedLength, rotate, rotationSigns, unrotate, walshHadamardInPlace } from './hadamard-rotation.ts';
 export { DEFAULT_ROUNDING_BETA, roundConditionally, roundingNormBound } from './conditional-rounding.ts';
+export { ddgOptionsOfTask, type SecureAggregationTaskPlan } from './ddg-task-plan.ts';
