@@ -97,6 +97,8 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
   let confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
   let labels: Record<string, number> = {};
   let feedback = { correct: 0, incorrect: 0 };
+  /** Regression feedback: |prediction - target|, the first LATENCY_MAX_SAMPLES of the batch. */
+  let absoluteErrors: number[] = [];
   let features: Moments[] = [];
   let loaded: TelemetryEvent[] = [];
   let predictions = 0;
@@ -157,6 +159,7 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
     confidence = new Array<number>(CONFIDENCE_BINS).fill(0);
     labels = {};
     feedback = { correct: 0, incorrect: 0 };
+    absoluteErrors = [];
     features = [];
     loaded = [];
     predictions = 0;
@@ -185,6 +188,11 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
     feedback(predictedLabel: number, label: number): void {
       if (predictedLabel === label) feedback.correct++;
       else feedback.incorrect++;
+    },
+    /** A labelled outcome of a regression model: how far the prediction was from the recorded target. */
+    absoluteError(error: number): void {
+      if (Number.isFinite(error) && error >= 0 && absoluteErrors.length < LATENCY_MAX_SAMPLES)
+        absoluteErrors.push(error);
     },
     /** Another event to send with the next batch (e.g. a shadow comparison window); at most 20 kept. */
     extra(event: TelemetryEvent): void {
@@ -222,7 +230,13 @@ export function createTelemetryRecorder(options: TelemetryRecorderOptions = {}) 
         events.push({ type: 'confidence', at, histogram: { min: 0, max: 1, counts: confidence } });
         events.push({ type: 'predictions', at, counts: labels });
       }
-      if (feedback.correct + feedback.incorrect > 0) events.push({ type: 'feedback', at, ...feedback });
+      if (feedback.correct + feedback.incorrect > 0 || absoluteErrors.length > 0)
+        events.push({
+          type: 'feedback',
+          at,
+          ...feedback,
+          ...(absoluteErrors.length > 0 ? { absoluteErrors: absoluteErrors.slice() } : {}),
+        });
       const fs = features.filter((f) => f.n > 0);
       if (fs.length > 0) {
         events.push({

@@ -437,6 +437,22 @@ export function analyzeCanary(input: CanaryAnalysisInput): CanaryVerdict {
       ),
     );
   if (on('drift')) metrics.push(driftMetric(rules.drift, canary, control));
+  if (on('absoluteError')) {
+    const mae = (v: readonly number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
+    const evidence = quantileMetric(
+      'absoluteError',
+      rules.absoluteError,
+      stageAlpha('absoluteError'),
+      canary.absoluteErrors ?? [],
+      control.absoluteErrors ?? [],
+      [0.5],
+      fmt,
+    );
+    metrics.push({
+      ...evidence,
+      detail: `${evidence.detail}; mean absolute error canary ${fmt(mae(canary.absoluteErrors ?? []))}, control ${fmt(mae(control.absoluteErrors ?? []))}`,
+    });
+  }
 
   for (let i = 0; i < metrics.length; i++)
     metrics[i] = requireDevices(metrics[i], rules[metrics[i].metric], canary, control);

@@ -30,6 +30,8 @@ export interface CohortSummary {
   predictions: number;
   predictionErrors: number;
   latencySamplesMs: number[];
+  /** Absolute errors of regression predictions against recorded targets (per-device reservoirs, trimmed). */
+  absoluteErrors: number[];
   confidence: BinnedCounts | null;
   /** Null-prototype: feature names are device-sent strings (`__proto__`, `constructor` are valid names). */
   features: Record<string, BinnedCounts>;
@@ -94,6 +96,7 @@ export const emptySummary = (): CohortSummary => ({
   predictions: 0,
   predictionErrors: 0,
   latencySamplesMs: [],
+  absoluteErrors: [],
   confidence: null,
   features: nameRecord(),
 });
@@ -129,6 +132,10 @@ interface DeviceTally {
   /** Latency samples the device sent, and the reservoir's random state (seeded by the device id, so a summary is reproducible). */
   latencySeen: number;
   latencyRng: number;
+  /** The same reservoir, over absolute errors. */
+  absErrors: number[];
+  absSeen: number;
+  absRng: number;
   confidence: BinnedCounts[];
   features: Map<string, BinnedCounts[]>;
 }
@@ -148,6 +155,9 @@ const newTally = (deviceId: string): DeviceTally => ({
   latency: [],
   latencySeen: 0,
   latencyRng: seedOf(deviceId),
+  absErrors: [],
+  absSeen: 0,
+  absRng: seedOf(`abs:${deviceId}`),
   confidence: [],
   features: new Map(),
 });
@@ -162,6 +172,18 @@ function keepLatency(t: DeviceTally, ms: number, cap: number): void {
   t.latencyRng = (Math.imul(t.latencyRng, 1664525) + 1013904223) >>> 0;
   const j = Math.floor((t.latencyRng / 2 ** 32) * t.latencySeen);
   if (j < cap) t.latency[j] = ms;
+}
+
+/** Algorithm R over a device's absolute errors (as for latency). */
+function keepAbsoluteError(t: DeviceTally, v: number, cap: number): void {
+  t.absSeen++;
+  if (t.absErrors.length < cap) {
+    t.absErrors.push(v);
+    return;
+  }
+  t.absRng = (Math.imul(t.absRng, 1664525) + 1013904223) >>> 0;
+  const j = Math.floor((t.absRng / 2 ** 32) * t.absSeen);
+  if (j < cap) t.absErrors[j] = v;
 }
 
 /**
@@ -238,6 +260,9 @@ export function summarizeCohort(
         const t = tallyOf(e.deviceId);
         t.correct += num(p.correct);
         t.incorrect += num(p.incorrect);
+        if (Array.isArray(p.absoluteErrors))
+          for (const v of p.absoluteErrors)
+            if (typeof v === 'number' && Number.isFinite(v) && v >= 0) keepAbsoluteError(t, v, latencyCap);
         break;
       }
       case 'predictions':
@@ -297,6 +322,15 @@ export function summarizeCohort(
     trim,
   );
   for (const samples of latencyKept.kept) s.latencySamplesMs.push(...samples);
+  const absKept = trimmed(
+    all.filter((t) => t.absErrors.length).map((t) => ({ key: median(t.absErrors), value: t.absErrors })),
+    trim,
+  );
+  for (const samples of absKept.kept) s.absoluteErrors.push(...samples);
+  if (s.absoluteErrors.length > MAX_LATENCY_SAMPLES) {
+    const step = s.absoluteErrors.length / MAX_LATENCY_SAMPLES;
+    s.absoluteErrors = Array.from({ length: MAX_LATENCY_SAMPLES }, (_, i) => s.absoluteErrors[Math.floor(i * step)]);
+  }
   const ownConfidence = all.map((t) => mergeHistograms(t.confidence)).filter((h): h is BinnedCounts => h !== null);
   const confidenceKept = trimmed(
     ownConfidence.map((h) => ({ key: histogramMean(h), value: capHistogram(h, cap) })),
@@ -333,6 +367,7 @@ export function summarizeCohort(
     latency: latencyDevices,
     confidence: confidenceDevices,
     drift: featureDevices.size,
+    absoluteError: absKept.devices,
   };
   return s;
 }

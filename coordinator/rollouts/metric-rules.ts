@@ -5,8 +5,9 @@
  * it when starting a rollout; the resolved rules are stored with it.
  */
 import { z } from 'zod';
+import type { OutputKind } from '../../shared/protocol/index.ts';
 
-export const METRIC_NAMES = ['accuracy', 'errorRate', 'latency', 'confidence', 'drift'] as const;
+export const METRIC_NAMES = ['accuracy', 'errorRate', 'latency', 'confidence', 'drift', 'absoluteError'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
 export const MetricRuleSchema = z.strictObject({
@@ -90,7 +91,39 @@ export const DEFAULT_METRIC_RULES: MetricRules = {
     required: false,
     enabled: true,
   },
+  /**
+   * Regression models: the absolute errors of predictions against the
+   * targets the app recorded (the canary's share above the pooled median, as
+   * for latency; each cohort's mean absolute error is shown). Off by default;
+   * `rulesForOutput` turns it on, and accuracy off, for a regression candidate.
+   */
+  absoluteError: {
+    direction: 'lower-is-better',
+    threshold: 0.05,
+    minSamples: 100,
+    minDevices: DEFAULT_MIN_DEVICES,
+    alpha: 0.01,
+    required: true,
+    enabled: false,
+  },
 };
+
+/**
+ * The default rules for a candidate's output kind (its model spec): a
+ * regression model has no right-or-wrong feedback, so its labelled metric is
+ * the absolute error, not accuracy. Operator overrides still win.
+ *
+ * @example
+ * rulesForOutput('regression').absoluteError.enabled // true
+ */
+export function rulesForOutput(kind: OutputKind, input: MetricRulesInput = {}): MetricRules {
+  if (kind !== 'regression') return resolveMetricRules(input);
+  return resolveMetricRules({
+    ...input,
+    accuracy: { enabled: false, required: false, ...input.accuracy },
+    absoluteError: { enabled: true, ...input.absoluteError },
+  });
+}
 
 /** Partial overrides as the admin API takes them. */
 const PartialRule = MetricRuleSchema.partial().optional();
@@ -100,6 +133,7 @@ export const MetricRulesInputSchema = z.strictObject({
   latency: PartialRule,
   confidence: PartialRule,
   drift: PartialRule,
+  absoluteError: PartialRule,
 });
 export type MetricRulesInput = Partial<Record<MetricName, Partial<MetricRule>>>;
 

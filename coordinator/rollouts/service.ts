@@ -34,7 +34,8 @@ import {
 import { analyzeCanary, type CanaryVerdict } from './canary-analysis.ts';
 import { analysedStageCount, decideNext, type RolloutAction } from './decide.ts';
 import type { ManifestEvents } from './manifest-events.ts';
-import { resolveMetricRules, type MetricRules, type MetricRulesInput } from './metric-rules.ts';
+import { loadModelSpec } from '../registry/model-spec-file.ts';
+import { resolveMetricRules, rulesForOutput, type MetricRules, type MetricRulesInput } from './metric-rules.ts';
 import { liveRollout, publishCohortManifest } from './rollout-manifests.ts';
 import { readCohorts, readTelemetry } from './rollout-telemetry.ts';
 import { rewardsFromFeedback, seededRng, thompsonShares, type ArmReward, type Rng } from './bandit.ts';
@@ -215,7 +216,12 @@ export class RolloutService {
         `stages must be increasing percentages in (0, 100], e.g. [5, 25, 50, 100]; got ${JSON.stringify(stages)}`,
       );
     }
-    const rules: MetricRules = resolveMetricRules(input.metrics);
+    // A regression candidate is judged on its absolute errors, not on right-or-wrong feedback it never gets.
+    const candidateRow = await this.store.getModelVersion(input.app, input.candidateVersion);
+    const outputKind = candidateRow
+      ? ((await loadModelSpec(this.store, candidateRow))?.output.kind ?? 'multiclass')
+      : 'multiclass';
+    const rules: MetricRules = rulesForOutput(outputKind, input.metrics);
     const id = newId('ro');
     return this.transition(async (tx, after) => {
       const candidate = await this.version(input.app, input.candidateVersion, tx);

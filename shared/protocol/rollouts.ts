@@ -25,7 +25,7 @@ const maybe = () => z.number().nullable();
 
 /** One metric's evidence: canary against control. */
 export const MetricEvidenceSchema = z.looseObject({
-  /** 'accuracy' | 'errorRate' | 'latency' | 'confidence' | 'drift'. */
+  /** 'accuracy' | 'errorRate' | 'latency' | 'confidence' | 'drift' | 'absoluteError' (regression). */
   metric: z.string(),
   outcome: MetricOutcomeSchema,
   /** The test run, e.g. 'msprt-two-proportions', 'msprt-quantile' (always-valid, coordinator/rollouts/sequential-test.ts), 'psi'. */

@@ -79,6 +79,8 @@ export const FeedbackEventSchema = z.object({
   at,
   correct: count(),
   incorrect: count(),
+  /** Regression models: |prediction - recorded target| of recorded examples (a bounded sample). */
+  absoluteErrors: z.array(z.number().min(0).max(1e12)).max(LATENCY_MAX_SAMPLES).optional(),
 });
 
 /** The device loaded and activated a model (on connect, reload or a new version); like any event, it counts as exposure. */
