@@ -209,6 +209,10 @@ describe('flock task errors', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const { id } = JSON.parse(stdout) as { id: string };
+    const shown = await admin('task', 'show', id);
+    expect(shown.stdout).toContain(
+      'secure agg  SecAgg+ 18 bits, sparsest safe graph, min 8 survivors, distributed noise multiplier 1.2',
+    );
     const stored = await coordinator.deps.store.getTask(id);
     expect((stored?.plan as { secureAggregation?: unknown }).secureAggregation).toEqual({
       bits: 18,

@@ -87,6 +87,11 @@ export function describeTask(t: TaskAnswer): string {
     `training    ${p.localEpochs} epoch(s), batch ${p.batchSize}, lr ${p.learningRate}, strategy ${p.strategy.name}, updates ${p.updateEncoding.encoding}`,
     `privacy     clip norm ${p.clipNorm}, noise multiplier ${p.noiseMultiplier}${p.privacyBudget ? `, budget epsilon ${p.privacyBudget.epsilon} at delta ${p.privacyBudget.delta}` : ''}, spent ${t.privacySpent ? cell(t.privacySpent.epsilon) : '- (no central DP)'}`,
   ];
+  const s = p.secureAggregation;
+  if (s)
+    lines.push(
+      `secure agg  SecAgg+ ${s.bits} bits, ${s.neighbours === undefined ? 'sparsest safe graph' : `k ${s.neighbours}${s.threshold === undefined ? '' : `, t ${s.threshold}`}`}, min ${s.minSurvivors ?? p.minReports} survivors, distributed noise multiplier ${s.noiseMultiplier}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
