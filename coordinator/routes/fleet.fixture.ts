@@ -12,6 +12,7 @@ import {
   type TaskPlanInput,
   type UpdateMeta,
 } from '../../shared/protocol/index.ts';
+import { adminClient, type AdminApi } from '../admin-client.ts';
 import { newSecret } from '../auth/secrets.ts';
 
 /** `app.request` and `fetch` both fit. */
@@ -35,7 +36,27 @@ const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
 export { mnistModelFiles } from '../registry/model-directory.ts';
 
-/** `POST /v1/admin/models/:app` as multipart (field name = file name). */
+/**
+ * The typed admin client (coordinator/admin-client.ts) over a fixture fetcher; no timeout worth
+ * hitting, so a slow CI machine fails on the test's own timeout, not here.
+ * @example const { tasks } = await adminAnswer(fleetAdmin(f, adminKey).v1.admin.tasks.$get());
+ */
+export function fleetAdmin(f: Fetcher, adminKey: string): AdminApi {
+  return adminClient({
+    baseUrl: 'http://fleet.fixture',
+    adminKey,
+    timeoutMs: 3_600_000,
+    fetch: (url, init) => {
+      const { pathname, search } = new URL(url);
+      return f(pathname + search, init);
+    },
+  });
+}
+
+/**
+ * `POST /v1/admin/models/:app` as multipart (field name = file name), sent typed; the answer as a plain
+ * Response, since tests assert refusals (4xx bodies) as often as the 201.
+ */
 export function pushModel(
   f: Fetcher,
   adminKey: string,
@@ -46,10 +67,13 @@ export function pushModel(
   const form = new FormData();
   for (const [name, bytes] of files) form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
   if (stage) form.append('stage', stage);
-  return f(`/v1/admin/models/${app}`, { method: 'POST', headers: bearer(adminKey), body: form });
+  return fleetAdmin(f, adminKey).v1.admin.models[':app'].$post(
+    { param: { app } },
+    { init: { body: form } },
+  ) as Promise<Response>;
 }
 
-/** `POST /v1/admin/tasks`; returns the response (201 with the task view). */
+/** `POST /v1/admin/tasks`, sent typed; the answer as a plain Response (201 with the task view, or a refusal). */
 export function createTask(
   f: Fetcher,
   adminKey: string,
@@ -57,11 +81,7 @@ export function createTask(
   modelVersion: number,
   plan: TaskPlanInput,
 ): Promise<Response> {
-  return f('/v1/admin/tasks', {
-    method: 'POST',
-    headers: { ...bearer(adminKey), 'content-type': 'application/json' },
-    body: JSON.stringify({ app, modelVersion, plan }),
-  });
+  return fleetAdmin(f, adminKey).v1.admin.tasks.$post({ json: { app, modelVersion, plan } }) as Promise<Response>;
 }
 
 /** `POST /v1/devices`; throws unless 201. */
