@@ -80,22 +80,28 @@ const CONFIDENCE_BINS = 10;
 const LATENCY_BATCH = 256;
 
 function runFromModel(model: tf.LayersModel, layout: ExampleLayout): RunBatch {
+  const shapeOfOne = [1, ...layout.exampleShape];
+  // No tf.tidy around the pass: LayersModel.predict tidies its own intermediates, and a tidy scope per call
+  // measured as a good part of the per-call overhead over raw model.predict (issue 15).
   return async (batch, n) => {
-    const output = tf.tidy(() => {
-      const x =
-        layout.dtype === 'int32'
-          ? tf.tensor(Int32Array.from(batch), [n, ...layout.exampleShape], 'int32')
-          : tf.tensor(batch, [n, ...layout.exampleShape], 'float32');
-      const y = model.predict(x);
-      if (Array.isArray(y))
-        throw new RangeError(`the model has ${y.length} outputs; createPredictor supports single-output models`);
-      return y;
-    });
+    const shape = n === 1 ? shapeOfOne : [n, ...layout.exampleShape];
+    const x =
+      layout.dtype === 'int32' ? tf.tensor(Int32Array.from(batch), shape, 'int32') : tf.tensor(batch, shape, 'float32');
+    let y: tf.Tensor | tf.Tensor[];
     try {
-      const data = await output.data();
+      y = model.predict(x);
+    } finally {
+      x.dispose();
+    }
+    if (Array.isArray(y)) {
+      for (const t of y) t.dispose();
+      throw new RangeError(`the model has ${y.length} outputs; createPredictor supports single-output models`);
+    }
+    try {
+      const data = await y.data();
       return data instanceof Float32Array ? data : Float32Array.from(data);
     } finally {
-      output.dispose();
+      y.dispose();
     }
   };
 }
