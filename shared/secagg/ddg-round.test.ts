@@ -59,7 +59,7 @@ describe('DDG through a SecAgg+ round', () => {
     expect(error).toBeLessThan(0.01 * signal);
   });
 
-  it('with noise: the error is the 9 devices noise, sqrt(9/8) x the calibrated stddev per coordinate', async () => {
+  it('with noise: the error is the noise of the 9 survivors, 9 x the calibrated per-device variance', async () => {
     const { plan, error } = await roundSum(1);
     const perCoordinate = error / Math.sqrt(d); // the noise is isotropic: d of its d' coordinates are kept
     const target = Math.sqrt(9 * plan.deviceNoiseVariance) * plan.granularity; // rounding adds < granularity / 2

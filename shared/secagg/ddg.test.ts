@@ -45,15 +45,15 @@ describe('distributed discrete Gaussian encode / decode', () => {
     expect(error).toBeLessThan(0.1 * l2(expected));
   });
 
-  it('with noise, the sum carries per-coordinate stddev sqrt(n) sigma granularity (noise calibrated to minSurvivors)', async () => {
+  it("with noise, the others' noise (minSurvivors - 1 devices) has stddev noiseMultiplier x sensitivity", async () => {
     const d = 1024;
     const plan = planDdg({ dimension: d, clipNorm: 1, noiseMultiplier: 1, bits: 24, maxDevices: 20, minSurvivors: 16 });
-    expect(plan.deviceNoiseVariance).toBeCloseTo(plan.l2Sensitivity ** 2 / 16, 9);
+    expect(plan.deviceNoiseVariance).toBeCloseTo(plan.l2Sensitivity ** 2 / 15, 9);
     const zero = new Float32Array(d);
-    const inputs = await Promise.all(Array.from({ length: 16 }, () => encodeDdg(zero, plan, round)));
+    const inputs = await Promise.all(Array.from({ length: 15 }, () => encodeDdg(zero, plan, round)));
     const decoded = await decodeDdgSum(sumMod32(inputs), plan, round);
     const sampleStd = l2(decoded) / Math.sqrt(d);
-    // Target: noiseMultiplier * l2Sensitivity * granularity over 16 survivors (+ the rounding of 0, which is 0).
+    // Target: noiseMultiplier * l2Sensitivity * granularity from 15 devices (+ the rounding of 0, which is 0).
     const target = plan.l2Sensitivity * plan.granularity;
     expect(Math.abs(sampleStd - target) / target).toBeLessThan(5 / Math.sqrt(2 * d));
   });
@@ -86,7 +86,7 @@ describe('distributed discrete Gaussian encode / decode', () => {
     ).toBeGreaterThan(2 ** 19);
     const epsilon = new RdpAccountant().compose(ddgPrivacyEvent(plan), 100).getEpsilon(1e-5);
     const central = new RdpAccountant().compose({ kind: 'gaussian', noiseMultiplier: 1 }, 100).getEpsilon(1e-5);
-    expect(epsilon).toBeGreaterThanOrEqual(central);
+    expect(epsilon).toBeGreaterThanOrEqual(central * (1 - 1e-12)); // tau ~ 0 at sigma ~ 1,600: the Gaussian, to rounding
     expect(epsilon).toBeLessThan(central * 1.01);
   });
 

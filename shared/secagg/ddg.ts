@@ -8,11 +8,15 @@
  * range; those integers go through SecAgg (mod 2^32). The server unwraps
  * the sum (centred mod 2^bits), scales by the granularity and rotates back.
  *
- * Calibration: the sum over the fewest survivors (`minSurvivors`) carries
- * noise of stddev noiseMultiplier * l2Sensitivity (grid units), so
- * deviceNoiseVariance = (noiseMultiplier * l2Sensitivity)^2 / minSurvivors;
- * more survivors only add noise. `ddgPrivacyEvent` is what the accountant
- * charges (Proposition 14, see shared/dp/rdp-distributed-discrete-gaussian.ts).
+ * Calibration: in a round with the fewest survivors (`minSurvivors`), the
+ * noise of the OTHER minSurvivors - 1 devices alone has stddev
+ * noiseMultiplier * l2Sensitivity (grid units), so
+ * deviceNoiseVariance = (noiseMultiplier * l2Sensitivity)^2 / (minSurvivors - 1).
+ * One device is protected without counting its own noise (which it knows,
+ * and which a coordinator colluding with it could subtract); more survivors
+ * only add noise (post-processing). Adjacency: one device's input replaced
+ * by zeros. `ddgPrivacyEvent` is what the accountant charges (Proposition
+ * 14 with n = minSurvivors - 1, see shared/dp/rdp-distributed-discrete-gaussian.ts).
  *
  * @example
  * const plan = planDdg({ dimension: 199_210, clipNorm: 1, noiseMultiplier: 1, bits: 20, maxDevices: 1000, minSurvivors: 80 });
@@ -31,7 +35,7 @@ export interface DdgOptions {
   dimension: number;
   /** L2 bound on each device's whole update, in model units. */
   clipNorm: number;
-  /** Noise stddev of the sum over minSurvivors devices / l2Sensitivity (the central-DP z). 0: no noise. */
+  /** Noise stddev of minSurvivors - 1 devices' noise / l2Sensitivity (the central-DP z). 0: no noise. */
   noiseMultiplier: number;
   /** Signed bits each device's wrapped value takes; maxDevices * 2^(bits-1) < 2^31. */
   bits: number;
@@ -85,7 +89,7 @@ function derive(o: DdgOptions, granularity: number): DdgPlan {
   const paddedDimension = paddedLength(o.dimension);
   const scaledClipNorm = o.clipNorm / granularity;
   const l2Sensitivity = roundingNormBound(scaledClipNorm, paddedDimension, o.roundingBeta ?? DEFAULT_ROUNDING_BETA);
-  const deviceNoiseVariance = (o.noiseMultiplier * l2Sensitivity) ** 2 / o.minSurvivors;
+  const deviceNoiseVariance = (o.noiseMultiplier * l2Sensitivity) ** 2 / (o.minSurvivors - 1);
   return { ...pick(o), paddedDimension, granularity, scaledClipNorm, l2Sensitivity, deviceNoiseVariance };
 }
 
@@ -141,8 +145,10 @@ export function planDdg(o: DdgOptions): DdgPlan {
   if (!(o.clipNorm > 0 && Number.isFinite(o.clipNorm))) fail(`clipNorm must be finite and > 0, got ${o.clipNorm}`);
   if (!(o.noiseMultiplier >= 0 && Number.isFinite(o.noiseMultiplier)))
     fail(`noiseMultiplier must be finite and >= 0, got ${o.noiseMultiplier}`);
-  if (!Number.isSafeInteger(o.minSurvivors) || o.minSurvivors < 1 || o.minSurvivors > o.maxDevices)
-    fail(`minSurvivors must be an integer in [1, maxDevices = ${o.maxDevices}], got ${o.minSurvivors}`);
+  if (!Number.isSafeInteger(o.minSurvivors) || o.minSurvivors < 2 || o.minSurvivors > o.maxDevices)
+    fail(
+      `minSurvivors must be an integer in [2, maxDevices = ${o.maxDevices}] (one device's privacy rests on the others' noise), got ${o.minSurvivors}`,
+    );
   if (o.granularity !== undefined && !(o.granularity > 0 && Number.isFinite(o.granularity)))
     fail(`granularity must be finite and > 0, got ${o.granularity}`);
   const plan = derive(o, o.granularity ?? chooseGranularity(o));
@@ -208,7 +214,8 @@ export function ddgPrivacyEvent(plan: DdgPlan): DpEvent {
     kind: 'distributed-discrete-gaussian',
     l2Sensitivity: plan.l2Sensitivity,
     deviceNoiseVariance: plan.deviceNoiseVariance,
-    devices: plan.minSurvivors,
+    // The others' noise only: a valid bound whether or not the device's own noise is counted.
+    devices: plan.minSurvivors - 1,
     dimension: plan.paddedDimension,
   };
 }
