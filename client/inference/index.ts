@@ -25,3 +25,4 @@ export { isFeatureInput, rawInputReader } from './raw-input.ts';
 export type { RawInput, RawInputReader } from './raw-input.ts';
 export { exampleTarget, targetWidth, trainingTargets } from './record-target.ts';
 export type { ExampleTarget, RecordTarget } from './record-target.ts';
+export { recordExample, type RecordExampleContext } from './record-example.ts';
