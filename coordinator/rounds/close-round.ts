@@ -5,11 +5,10 @@
  * stored (and pauses the task when the next round would fail the same way);
  * a store error is left to the sweep's recovery.
  */
-import type { WeightSpec } from '../../shared/model/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { isStoreError, type Round, type Store } from '../store/index.ts';
-import { parsePlan, requireModelVersion } from './admit-upload.ts';
+import { requireModelVersion } from './admit-upload.ts';
 import type { PartialExchange } from './partial-exchange.ts';
 import { publishRoundResult } from './publish-round.ts';
 import { gatherAggregate } from './round-aggregate.ts';
@@ -104,7 +103,7 @@ async function closeOnce(ctx: CloseContext, roundId: string, reason: CloseReason
   const started = ctx.now();
   const round = (await store.getRound(roundId))!;
   const task = (await store.getTask(round.taskId))!;
-  const plan = parsePlan(task);
+  const plan = task.plan;
   const updates = await store.listUpdates(roundId);
   const outcomeSeconds = (ctx.now() - Date.parse(round.startedAt)) / 1000;
   metrics.openRounds.dec();
@@ -130,7 +129,7 @@ async function closeOnce(ctx: CloseContext, roundId: string, reason: CloseReason
   }
 
   const version = await requireModelVersion(store, task.app, round.globalVersion);
-  const specs = version.weightSpecs as WeightSpec[];
+  const specs = version.weightSpecs;
   const clipNorm = task.clipNorm ?? plan.clipNorm;
   const fold = ctx.folds.of(round.id, plan, specs, clipNorm);
   const { aggregate, sources, shareBound } = await gatherAggregate({

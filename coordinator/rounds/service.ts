@@ -30,7 +30,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import type { JsonObject, Round, Store } from '../store/index.ts';
-import { admitHeader, admitUpload, type HeaderAdmission, parsePlan, requireModelVersion } from './admit-upload.ts';
+import { admitHeader, admitUpload, type HeaderAdmission, requireModelVersion } from './admit-upload.ts';
 import { type CloseContext, type CloseReason, closeRoundOnce } from './close-round.ts';
 import { RoundOpener } from './open-round.ts';
 import { retryAfterSeconds, waitForNextRound } from './pace.ts';
@@ -194,7 +194,7 @@ export class RoundService {
     if (task.status === 'paused') return this.retry('task_paused', 300);
     if (task.status === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
     if (task.status === 'done') return this.retry('no_open_round', 3600);
-    const plan = parsePlan(task);
+    const plan = task.plan;
     if (request.numExamples < plan.minExamples) return this.retry('not_eligible', 600);
 
     const round = await this.opener.open(task, plan);

@@ -2,7 +2,7 @@
  * Store rows -> the wire views of shared/protocol (names and states differ:
  * the store says 'closing' and 'done', the API 'aggregating' and 'completed').
  */
-import type { RoundView, TaskView, TaskPlan } from '../../shared/protocol/index.ts';
+import type { RoundView, TaskView } from '../../shared/protocol/index.ts';
 import type { Round, Task } from '../store/index.ts';
 
 export function roundView(round: Round): RoundView {
@@ -26,7 +26,7 @@ export function taskView(
   task: Task,
   extra: { roundsCompleted: number; currentRound: Round | null },
 ): TaskView & { currentVersion: number; clipNorm: number | null } {
-  const plan = task.plan as unknown as TaskPlan;
+  const plan = task.plan;
   return {
     id: task.id,
     app: task.app,

@@ -16,7 +16,7 @@ import { RdpAccountant } from '../../shared/dp/index.ts';
 import { DEFAULT_REPORT_DELTA } from '../rounds/privacy-budget.ts';
 import { roundView, taskView } from '../rounds/views.ts';
 import { resolveEvaluation } from '../rounds/round-evaluation.ts';
-import type { JsonObject, Store, Task } from '../store/index.ts';
+import type { Store, Task } from '../store/index.ts';
 import { actionReasonBody } from './action-reason.ts';
 
 const TaskParam = z.object({ id: z.string().min(1).max(128) });
@@ -87,7 +87,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
           app: body.app,
           name: body.name ?? `${body.app} from v${body.modelVersion}`,
           modelVersion: body.modelVersion,
-          plan: plan as unknown as JsonObject,
+          plan,
           // The store requires a real (epsilon, delta); a plan without a budget is unbounded.
           budget: body.plan.privacyBudget ?? { epsilon: Number.MAX_VALUE, delta: DEFAULT_REPORT_DELTA },
           accountant: new RdpAccountant().toJSON(),
@@ -97,7 +97,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
           actor: actorOf(c.get('principal')),
           action: 'task.create',
           target: task.id,
-          details: { app: body.app, modelVersion: body.modelVersion, plan: plan as unknown as JsonObject },
+          details: { app: body.app, modelVersion: body.modelVersion, plan },
         });
         return c.json(await viewOf(store, task), 201);
       },

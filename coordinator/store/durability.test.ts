@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashSecret } from './identity-ops.ts';
 import { openSqliteStore } from './sqlite-store.ts';
+import { TaskPlanSchema } from '../../shared/protocol/index.ts';
 
 const script = fileURLToPath(new URL('./child-writer.fixture.ts', import.meta.url));
 let dataDir: string;
@@ -63,7 +64,7 @@ describe('durability across processes', () => {
       app: 'digits',
       name: 't',
       modelVersion: 1,
-      plan: {},
+      plan: TaskPlanSchema.parse({ population: 10 }),
       budget: { epsilon: 1, delta: 1e-5 },
     });
     const round = await store.createRound({

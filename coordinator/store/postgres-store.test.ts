@@ -16,6 +16,7 @@ import { openPostgresStore, redactConnectionString } from './postgres-store.ts';
 import { describeStoreContract } from './store-contract.fixture.ts';
 import type { Store } from './store.ts';
 import type { Round } from './types.ts';
+import { TaskPlanSchema } from '../../shared/protocol/index.ts';
 
 const skip = skipWithoutPostgres('PostgreSQL store tests');
 
@@ -73,7 +74,7 @@ describe.skipIf(skip)('PostgreSQL store', () => {
       app: 'digits',
       name: 'mnist',
       modelVersion: 1,
-      plan: {},
+      plan: TaskPlanSchema.parse({ population: 10 }),
       budget: { epsilon: 4, delta: 1e-5 },
     });
     return s.createRound({

@@ -5,6 +5,7 @@
  * types as strings.
  */
 import type { Selectable } from 'kysely';
+import { TaskPlanSchema, type TaskPlan } from '../../shared/protocol/index.ts';
 import { StoreError } from './errors.ts';
 import type {
   AdminKeysTable,
@@ -52,6 +53,24 @@ export function fromJson<T>(text: string, where: string): T {
   } catch (e) {
     throw new StoreError('io', `Stored JSON in ${where} is corrupt: ${(e as Error).message}`, { where }, { cause: e });
   }
+}
+
+/**
+ * A stored plan, checked once here so every caller gets a typed plan with its
+ * defaults. Plans are checked at creation, so a failure means the stored
+ * JSON was altered or the schema tightened since the task was created.
+ * @throws StoreError 'io' naming the task and the first problem
+ */
+function planOf(taskId: string, raw: unknown): TaskPlan {
+  const parsed = TaskPlanSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new StoreError(
+    'io',
+    `The stored plan of task ${taskId} no longer parses (${issue?.path.join('.') || 'plan'}: ${issue?.message}); fix tasks.plan or recreate the task`,
+    { where: 'tasks.plan', taskId },
+    { cause: parsed.error },
+  );
 }
 
 const num = (v: number | string): number => Number(v);
@@ -125,7 +144,7 @@ export function toTask(r: Selectable<TasksTable>): Task {
     name: r.name,
     modelVersion: num(r.model_version),
     currentVersion: num(r.current_version),
-    plan: fromJson<JsonObject>(r.plan, 'tasks.plan'),
+    plan: planOf(r.id, fromJson<unknown>(r.plan, 'tasks.plan')),
     status: r.status as TaskStatus,
     budget: { epsilon: num(r.budget_epsilon), delta: num(r.budget_delta) },
     accountant: fromJson<AccountantState>(r.accountant, 'tasks.accountant'),

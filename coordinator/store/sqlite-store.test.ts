@@ -11,6 +11,7 @@ import { flockMigrations } from './migrations.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import { describeStoreContract } from './store-contract.fixture.ts';
 import type { NewModelVersion, Store } from './store.ts';
+import { TaskPlanSchema } from '../../shared/protocol/index.ts';
 
 let dataDir: string;
 let store: Store | undefined;
@@ -75,7 +76,13 @@ describe('opening and migrations', () => {
   it('enforces foreign keys', async () => {
     store = await openSqliteStore({ dataDir });
     await expect(
-      store.createTask({ app: 'digits', name: 't', modelVersion: 9, plan: {}, budget: { epsilon: 1, delta: 1e-5 } }),
+      store.createTask({
+        app: 'digits',
+        name: 't',
+        modelVersion: 9,
+        plan: TaskPlanSchema.parse({ population: 10 }),
+        budget: { epsilon: 1, delta: 1e-5 },
+      }),
     ).rejects.toMatchObject({ code: 'not_found' });
   });
 });

@@ -9,6 +9,7 @@ import { StoreError } from './errors.ts';
 import { hashSecret } from './identity-ops.ts';
 import type { NewModelVersion, Store } from './store.ts';
 import type { Round } from './types.ts';
+import { TaskPlanSchema } from '../../shared/protocol/index.ts';
 
 export interface StoreUnderTest {
   store: Store;
@@ -52,7 +53,7 @@ async function seed(s: Store, devices: number, goal: number, selectionLimit: num
     app: 'digits',
     name: 'mnist',
     modelVersion: 1,
-    plan: {},
+    plan: TaskPlanSchema.parse({ population: 10 }),
     budget: { epsilon: 4, delta: 1e-5 },
   });
   return s.createRound({
@@ -282,7 +283,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
           app: 'digits',
           name: 'mnist',
           modelVersion: 1,
-          plan: { clientsPerRound: 10 },
+          plan: TaskPlanSchema.parse({ population: 100, clientsPerRound: 10 }),
           budget: { epsilon: 8, delta: 1e-5 },
           clipNorm: 1,
         });
@@ -316,7 +317,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
             app: 'digits',
             name: 'x',
             modelVersion: 1,
-            plan: {},
+            plan: TaskPlanSchema.parse({ population: 10 }),
             budget: { epsilon: 0, delta: 1e-5 },
           }),
         ).rejects.toMatchObject({ code: 'invalid' });

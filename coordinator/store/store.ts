@@ -4,6 +4,7 @@
  * Nothing here names SQLite; the SQLite store and the later PostgreSQL store
  * implement the same interface with the same Kysely queries.
  */
+import type { TaskPlan } from '../../shared/protocol/index.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
 import type { NewRollout, Rollout, RolloutPatch, RolloutQuery, RolloutStatus } from './rollout-types.ts';
@@ -88,7 +89,7 @@ export interface NewTask {
   app: string;
   name: string;
   modelVersion: number;
-  plan: JsonObject;
+  plan: TaskPlan;
   budget: PrivacyBudget;
   accountant?: AccountantState;
   clipNorm?: number | null;

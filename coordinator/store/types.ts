@@ -3,6 +3,7 @@
  * already parsed; timestamps are ISO-8601 UTC strings (`Date#toISOString()`),
  * which sort correctly as text on SQLite and PostgreSQL alike.
  */
+import type { TaskPlan } from '../../shared/protocol/index.ts';
 
 /** Any JSON value, as stored in the JSON text columns. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -121,7 +122,8 @@ export interface Task {
   modelVersion: number;
   /** The global version the next round trains from; advances as rounds produce versions. */
   currentVersion: number;
-  plan: JsonObject;
+  /** Parsed by the store when the row is read: callers get a checked plan with its defaults. */
+  plan: TaskPlan;
   status: TaskStatus;
   budget: PrivacyBudget;
   accountant: AccountantState;

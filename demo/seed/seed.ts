@@ -11,7 +11,6 @@ import { mnistInputShape } from '../../shared/model/index.ts';
 import type { Coordinator } from '../../coordinator/coordinator.ts';
 import { loadMnist } from '../../simulate/datasets/mnist.ts';
 import { pushModel } from '../../coordinator/registry/publish.ts';
-import type { JsonObject } from '../../coordinator/store/index.ts';
 import { TaskPlanSchema } from '../../shared/protocol/index.ts';
 import { RdpAccountant } from '../../shared/dp/index.ts';
 import { writeHoldout, writeModelDirectory } from '../../coordinator/registry/index.ts';
@@ -79,7 +78,7 @@ export async function seedDemoModel(
       app: DEMO_APP,
       name: 'digits: learn from corrections',
       modelVersion: version.version,
-      plan: plan as unknown as JsonObject,
+      plan,
       budget: { epsilon: Number.MAX_VALUE, delta: 1e-5 },
       accountant: new RdpAccountant().toJSON(),
       clipNorm: plan.clipNorm,

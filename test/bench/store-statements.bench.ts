@@ -16,6 +16,7 @@ import { hashSecret } from '../../coordinator/auth/secrets.ts';
 import { openSqliteStore } from '../../coordinator/store/sqlite-store.ts';
 import type { Store } from '../../coordinator/store/store.ts';
 import { median, type Benchmark, type BenchTable } from './bench-types.ts';
+import { TaskPlanSchema } from '../../shared/protocol/index.ts';
 
 const DEVICES_PER_BLOCK = 400;
 const BLOCKS = 5;
@@ -48,7 +49,7 @@ async function fixture(statementCacheSize: number | undefined): Promise<Fixture>
     app: 'digits',
     name: 'mnist',
     modelVersion: 1,
-    plan: {},
+    plan: TaskPlanSchema.parse({ population: 10 }),
     budget: { epsilon: 4, delta: 1e-5 },
   });
   const round = await store.createRound({
