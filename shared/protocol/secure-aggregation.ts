@@ -36,8 +36,9 @@ export const SecureAggregationSchema = z.strictObject({
   /** Dropout between sharing keys and unmasking that the graph is sized for. */
   dropoutFraction: z.number().min(0).lt(1).default(0.1),
   /**
-   * Distributed DP: the sum over minSurvivors devices carries discrete
-   * Gaussian noise of stddev noiseMultiplier x its L2 sensitivity. 0: no noise.
+   * Distributed DP: each device adds discrete Gaussian noise, sized so that
+   * the noise of minSurvivors - 1 devices alone has stddev noiseMultiplier x
+   * one device's L2 sensitivity (shared/secagg/ddg.ts). 0: no noise.
    */
   noiseMultiplier: z.number().min(0).default(0),
 });
