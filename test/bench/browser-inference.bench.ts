@@ -17,7 +17,7 @@ const BACKENDS = ['wasm', 'webgpu', 'webgl', 'cpu'] as const;
 export const NAME_SHIM = 'window.__name = (f) => f;';
 const INPUTS = 120;
 /** Timed samples per path; each sample is one block of sequential calls. */
-const SAMPLES = 9;
+const SAMPLES = 15;
 /** Most calls per block; slow backends get fewer so that a block lasts about BLOCK_TARGET_MS. */
 const MAX_BLOCK = 200;
 const BLOCK_TARGET_MS = 400;
