@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyManifest, type SignedManifest } from '../../shared/manifest/index.ts';
+import { adminAnswer } from '../admin-client.ts';
 import { createCoordinator, type Coordinator, type CreateCoordinatorOptions } from '../coordinator.ts';
 import {
+  fleetAdmin,
   mnistModelFiles,
   pushModel,
   registerDevice,
@@ -22,7 +24,6 @@ import {
 } from './fleet.fixture.ts';
 
 const adminKey = testAdminKey();
-const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
 let dataDir: string;
 let flock: Coordinator;
 let f: Fetcher;
@@ -86,41 +87,27 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+/** `f` changes when the coordinator restarts: a client per call. */
+const api = () => fleetAdmin(f, adminKey);
+
 describe('bandit mode', () => {
   it('refuses bad starts with clear errors', async () => {
-    const one = await f('/v1/admin/bandits', {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ app: 'digits', versions: [1] }),
-    });
-    expect(one.status).toBe(400);
-    const missing = await f('/v1/admin/bandits', {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ app: 'digits', versions: [1, 9] }),
-    });
-    expect(missing.status).toBe(404);
-    const device = await f('/v1/admin/bandits', {
-      method: 'POST',
-      headers: { ...admin, authorization: `Bearer ${devices[0].token}` },
-      body: JSON.stringify({ app: 'digits', versions: [1, 2] }),
-    });
-    expect(device.status).toBe(403);
+    const start = (key: string, versions: number[]) =>
+      adminAnswer(fleetAdmin(f, key).v1.admin.bandits.$post({ json: { app: 'digits', versions } })).catch((e) => e);
+    expect(await start(adminKey, [1])).toMatchObject({ code: 'validation_failed', status: 400 });
+    expect(await start(adminKey, [1, 9])).toMatchObject({ status: 404 });
+    expect(await start(devices[0].token, [1, 2])).toMatchObject({ code: 'forbidden', status: 403 });
   });
 
   it('splits evenly, moves traffic to the better version without flipping devices back, and survives a restart', async () => {
-    const started = await f('/v1/admin/bandits', {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ app: 'digits', versions: [1, 2], reallocateSeconds: 3600 }),
-    });
-    expect(started.status).toBe(201);
-    const again = await f('/v1/admin/bandits', {
-      method: 'POST',
-      headers: admin,
-      body: JSON.stringify({ app: 'digits', versions: [1, 2] }),
-    });
-    expect(again.status).toBe(409);
+    const started = await adminAnswer(
+      api().v1.admin.bandits.$post({ json: { app: 'digits', versions: [1, 2], reallocateSeconds: 3600 } }),
+    );
+    expect(started.state.shares).toEqual([0.5, 0.5]);
+    const again = await adminAnswer(api().v1.admin.bandits.$post({ json: { app: 'digits', versions: [1, 2] } })).catch(
+      (e) => e,
+    );
+    expect(again).toMatchObject({ code: 'conflict', status: 409 });
 
     const first = await assignments();
     const onTwo = [...first.values()].filter((a) => a.version === 2).length;
@@ -139,12 +126,7 @@ describe('bandit mode', () => {
     let previous = first;
     let share = 0.5;
     for (let i = 0; i < 3; i++) {
-      const res = await f('/v1/admin/bandits/digits/reallocate', { method: 'POST', headers: admin });
-      expect(res.status).toBe(200);
-      const view = (await res.json()) as {
-        state: { shares: number[] };
-        rewards: Array<{ version: number; successes: number }>;
-      };
+      const view = await adminAnswer(api().v1.admin.bandits[':app'].reallocate.$post({ param: { app: 'digits' } }));
       expect(view.rewards.find((r) => r.version === 2)!.successes).toBeGreaterThan(
         view.rewards.find((r) => r.version === 1)!.successes,
       );
@@ -170,8 +152,8 @@ describe('bandit mode', () => {
 
   it('stops: everyone gets production in a newer generation, and the stop is audited', async () => {
     const before = await assignments();
-    const res = await f('/v1/admin/bandits/digits/stop', { method: 'POST', headers: admin });
-    expect(res.status).toBe(200);
+    const stopped = await adminAnswer(api().v1.admin.bandits[':app'].stop.$post({ param: { app: 'digits' } }));
+    expect(stopped.status).toBe('stopped');
     const after = await assignments();
     const newest = Math.max(...[...before.values()].map((a) => a.generation));
     for (const a of after.values()) {
@@ -179,9 +161,7 @@ describe('bandit mode', () => {
       expect(a.generation).toBeGreaterThan(newest);
       expect(a.cohort).toBeUndefined();
     }
-    const audit = (await (await f('/v1/admin/audit?limit=50', { headers: admin })).json()) as {
-      entries: Array<{ action: string }>;
-    };
+    const audit = await adminAnswer(api().v1.admin.audit.$get({ query: { limit: '50' } }));
     const actions = audit.entries.map((e) => e.action);
     expect(actions).toContain('bandit.start');
     expect(actions).toContain('bandit.reallocate');
