@@ -18,6 +18,7 @@ import { roundView, taskView } from '../rounds/views.ts';
 import { resolveEvaluation } from '../rounds/round-evaluation.ts';
 import type { Store, Task } from '../store/index.ts';
 import { actionReasonBody } from './action-reason.ts';
+import { checkSecureAggregationFits } from './secure-aggregation-fit.ts';
 
 const TaskParam = z.object({ id: z.string().min(1).max(128) });
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
@@ -81,6 +82,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
             'unprocessable',
             `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`,
           );
+        checkSecureAggregationFits(body.plan, version.weightSpecs);
         const plan = await resolveEvaluation(store, body.plan, version);
         const task = await store.createTask({
           id: newId('task'),

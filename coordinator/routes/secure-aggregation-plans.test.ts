@@ -94,6 +94,16 @@ describe('POST /v1/admin/tasks with secureAggregation', () => {
     expect(issue?.message).toMatch(message);
   });
 
+  it('refuses, once the model is known, a bit width too narrow for the rounding of its parameters', async () => {
+    const res = await createTask(f, adminKey, 'digits', 1, { ...base, secureAggregation: { bits: 4 } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('validation_failed');
+    expect(body.error.message).toMatch(
+      /^plan\.secureAggregation: secureAggregation does not fit this model's \d+ parameters: 4 bits cannot hold the rounding and noise of 26 devices/,
+    );
+  });
+
   it('creates a fedavg task with distributed noise and a budget, minSurvivors defaulting to minReports', async () => {
     const res = await createTask(f, adminKey, 'digits', 1, {
       ...base,
