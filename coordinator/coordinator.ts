@@ -17,6 +17,7 @@ import { createMetrics } from './observability/metrics.ts';
 import { inProcessManifestEvents, RolloutService, type ManifestEvents } from './rollouts/index.ts';
 import { BanditService } from './rollouts/bandit-service.ts';
 import type { RoundSignals } from './rounds/round-signals.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { RoundService } from './rounds/service.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
@@ -35,6 +36,12 @@ export interface CreateCoordinatorOptions extends Partial<CoordinatorConfig> {
   log?: Logger;
   /** Use this store instead of opening SQLite in dataDir. */
   store?: Store;
+  /**
+   * Where "now" comes from for round deadlines and sweeps, rollout and bandit
+   * timing, and the SQLite store opened here; the real time by default.
+   * Rate-limit windows keep the real time.
+   */
+  clock?: Clock;
   /** Start the deadline sweeper (default true). */
   sweep?: boolean;
   /** Manifest change fan-out; in-process by default, LISTEN/NOTIFY across processes on PostgreSQL. */
@@ -61,7 +68,9 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
   }
   const backend = await selectAggregationBackend(config.aggregationBackend);
   log.info({ backend: backend.name, device: backend.device, reason: backend.reason }, 'aggregation backend selected');
-  const store = options.store ?? (await openSqliteStore({ dataDir: config.dataDir }));
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
+  const store = options.store ?? (await openSqliteStore({ dataDir: config.dataDir, now: () => new Date(now()) }));
   try {
     const signing = await ensureSigningKey(store, config.signingKeyFile ?? join(config.dataDir, SIGNING_KEY_FILE));
     const initialAdminKey = config.adminKey ? null : await ensureAdminKey(store);
@@ -72,6 +81,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       metrics,
       signing,
       sweepIntervalMs: config.sweepIntervalMs,
+      now,
       ...(options.roundSignals ? { signals: options.roundSignals } : {}),
     });
     const rollouts = new RolloutService({
@@ -81,8 +91,9 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       events: options.events ?? inProcessManifestEvents(),
       telemetryRetentionMs: config.telemetryRetentionMs,
       telemetrySweepMs: config.telemetrySweepMs,
+      now: () => new Date(now()),
     });
-    const bandits = new BanditService({ store, signing, log, events: rollouts.events });
+    const bandits = new BanditService({ store, signing, log, events: rollouts.events, now: () => new Date(now()) });
     const rateLimits = options.rateLimitStore ?? memoryRateLimitStore();
     const deps: CoordinatorDeps = {
       config,

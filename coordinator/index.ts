@@ -3,6 +3,7 @@
  * one over HTTP with typed calls (`hc<AppType>`).
  */
 export { createCoordinator, FLOCK_VERSION, type Coordinator, type CreateCoordinatorOptions } from './coordinator.ts';
+export { manualClock, systemClock, type Clock, type ManualClock } from './clock.ts';
 export { DEFAULT_CONFIG, type CoordinatorConfig } from './config.ts';
 export type { AppType } from './app.ts';
 export {
