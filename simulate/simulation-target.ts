@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AdminApiError, adminAnswer, adminClient } from '../coordinator/admin-client.ts';
 import { createCoordinator } from '../coordinator/coordinator.ts';
 import { createLogger } from '../coordinator/observability/logger.ts';
 
@@ -140,12 +141,17 @@ export async function remoteTarget(o: RemoteTargetOptions): Promise<SimulationTa
   if (!health.ok)
     throw new SimulationTargetError(`${baseUrl}/healthz answered ${health.status}; is this a Flock coordinator?`);
   await health.arrayBuffer();
-  const probe = await fetch(`${baseUrl}/v1/admin/tasks`, { headers: { authorization: `Bearer ${o.adminKey}` } });
-  await probe.arrayBuffer();
-  if (probe.status === 401 || probe.status === 403)
+  try {
+    await adminAnswer(adminClient({ baseUrl, adminKey: o.adminKey }).v1.admin.tasks.$get());
+  } catch (error) {
+    if (!(error instanceof AdminApiError)) throw error;
+    if (error.status === 401 || error.status === 403)
+      throw new SimulationTargetError(
+        `${baseUrl} refused the admin key (${error.status}); pass --admin-key or set FLOCK_ADMIN_KEY to one it accepts`,
+      );
     throw new SimulationTargetError(
-      `${baseUrl} refused the admin key (${probe.status}); pass --admin-key or set FLOCK_ADMIN_KEY to one it accepts`,
+      `${baseUrl}/v1/admin/tasks answered ${error.status ?? error.code}: ${error.message}`,
     );
-  if (!probe.ok) throw new SimulationTargetError(`${baseUrl}/v1/admin/tasks answered ${probe.status}`);
+  }
   return { baseUrl, fetch: retrying, adminKey: o.adminKey, label: baseUrl, close: async () => undefined };
 }
