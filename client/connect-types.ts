@@ -5,7 +5,7 @@
 import type { WeightEncoding } from '../shared/protocol/fields.ts';
 import type { BackendName } from './backends/select.ts';
 import type { FlockEventName, FlockListener } from './events.ts';
-import type { PredictInput, Prediction } from './inference/index.ts';
+import type { PredictInput, Prediction, RawInput, RecordTarget } from './inference/index.ts';
 import type { ClientStore } from './storage/index.ts';
 import type { EligibilityPolicy, LocalPrivacySpent } from './training/index.ts';
 
@@ -104,10 +104,28 @@ export interface FlockStatus {
 
 /** A connected SDK instance. */
 export interface Flock {
-  /** Run the active model on one input (validated against the manifest's input spec). */
-  predict(input: PredictInput): Promise<Prediction>;
-  /** Keep a labelled example on the device for local training (never uploaded). */
-  record(input: PredictInput, label: number): Promise<void>;
+  /**
+   * Run the active model on one input: a feature vector, or with a version
+   * that ships preprocessing raw input (`'some text'`, `{ field: value }`, an
+   * ImageData). The answer is typed by the version's output kind (`kind`).
+   * @throws FlockInputError naming the field for input the model cannot take
+   *
+   * @example
+   * const p = await flock.predict('WIN A FREE CRUISE');
+   * if (p.kind === 'binary' && p.positive) moveToSpam();
+   */
+  predict(input: PredictInput | RawInput): Promise<Prediction>;
+  /**
+   * Keep a labelled example on the device for local training (never uploaded).
+   * The target fits the output kind: a class index or label name (multiclass),
+   * 0/1, true/false or a label name (binary), the label names that apply
+   * (multilabel), a number or one per output (regression).
+   * @throws FlockInputError ('bad_target' or a bad input field)
+   *
+   * @example
+   * await flock.record('WIN A FREE CRUISE', 'spam');
+   */
+  record(input: PredictInput | RawInput, target: RecordTarget): Promise<void>;
   status(): Promise<FlockStatus>;
   /** Listen to an event; returns the function that stops listening. */
   on<K extends FlockEventName>(event: K, listener: FlockListener<K>): () => void;

@@ -2,10 +2,11 @@
  * `Flock.predict` and `Flock.record`: the app's two inference verbs, thin
  * over the model session. predict() answers from the running predictor, then
  * feeds telemetry and (sampled) the shadow comparison; record() stores a
- * labelled example and feeds labelled-feedback telemetry.
+ * labelled example (the version's preprocessing applied, the target typed by
+ * its output kind) and feeds labelled-feedback telemetry.
  */
 import type { Flock } from '../connect-types.ts';
-import { exampleLayout, toExampleVector } from '../inference/index.ts';
+import { recordExample } from '../inference/index.ts';
 import type { ClientStore } from '../storage/index.ts';
 import type { ModelSession } from './model-session.ts';
 import type { ShadowRunner } from './shadow-runner.ts';
@@ -34,12 +35,20 @@ export function inferenceCalls(o: InferenceCallsOptions): Pick<Flock, 'predict' 
       if (shadow.running) void shadow.compare(input, result).catch(() => {});
       return result;
     },
-    record: async (input, label) => {
+    record: async (input, target) => {
       const { current, predictor } = session.live();
-      const vector = await toExampleVector(input, exampleLayout(current.stored.inputSpec));
-      await store.addExample(app, vector, label);
-      // Labelled feedback: was the running model right? (Usually a cache hit: the app just predicted this input.)
-      if (telemetry.on) telemetry.recorder.feedback((await predictor.predict(vector)).label, label);
+      await recordExample(
+        {
+          app,
+          store,
+          model: current.model,
+          modelSpec: current.stored.modelSpec,
+          predictor,
+          ...(telemetry.on ? { telemetry: telemetry.recorder } : {}),
+        },
+        input,
+        target,
+      );
     },
   };
 }

@@ -75,6 +75,8 @@ export class ModelSession {
     this.#predictor = createPredictor({
       model: loaded.model,
       inputSpec: loaded.stored.inputSpec,
+      // The version's preprocessing (raw text, records, images) and output kind, verified against the signed manifest.
+      modelSpec: loaded.stored.modelSpec,
       batchWindowMs: this.#options.batchWindowMs,
       cacheSize: this.#options.cacheSize,
     });

@@ -291,6 +291,7 @@ export function latencyNullCrossings(
     errorRate: off,
     confidence: off,
     drift: off,
+    absoluteError: off,
     latency: { ...off, threshold: 0.05, minSamples: 30, alpha: 2 * s.alpha, enabled: true },
   };
   const dt = (s.evaluateIntervalMs ?? SERVICE_DEFAULTS.evaluateIntervalMs) / 1000;

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../client/connect.ts';
 import { createParticipantCache, participateOnce } from '../../client/federated/participant.ts';
 import { FlockTransport } from '../../client/federated/transport.ts';
 import { FlockError } from '../../client/flock-error.ts';
@@ -111,7 +112,7 @@ async function trainRound(app: string, devices: Device[]): Promise<ModelVersionV
         batchSize: 8,
         learningRate: 0.2,
         clipNorm: 100,
-        updateEncoding: { encoding: 'fp32' },
+        updateEncoding: { encoding: 'int8' },
         roundDeadlineSeconds: 120,
       },
     }),
@@ -302,6 +303,35 @@ describe('a regression model on records end to end', () => {
       after.reduce((s, p, i) => s + Math.abs((p.kind === 'regression' ? p.value : Number.NaN) - price(homes[i])), 0) /
       homes.length;
     expect(maeAfter).toBeLessThan(maeBefore / 4);
+  }, 60_000);
+});
+
+describe('the public SDK on a binary text model', () => {
+  it("connect() predicts raw text through the version's preprocessing and records a typed target", async () => {
+    const flock = await connect({
+      url: baseUrl,
+      app: 'inbox',
+      store: createMemoryStore(),
+      backend: 'cpu',
+      autoUpdate: false,
+      telemetry: false,
+    });
+    try {
+      const p = await flock.predict('claim your free cash prize now');
+      expect(p.kind).toBe('binary');
+      if (p.kind !== 'binary') return;
+      expect(p.threshold).toBe(0.5);
+      expect(['ham', 'spam']).toContain(p.labelName);
+      await flock.record('claim your free cash prize now', 'spam');
+      expect((await flock.status()).examples).toBe(1);
+      await expect(flock.predict({ subject: 'not text' })).rejects.toMatchObject({
+        code: 'bad_raw_input',
+        field: 'text',
+      });
+      await expect(flock.record('hello', 'eggs')).rejects.toMatchObject({ code: 'bad_target' });
+    } finally {
+      await flock.close();
+    }
   }, 60_000);
 });
 
