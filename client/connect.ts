@@ -55,7 +55,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
     { app, store, transport, capabilities, backend: () => session?.backend ?? picked.backend },
     (await store.getDevice(app)) ?? null,
   );
-  const telemetry = new TelemetryPump({ app, url, store, telemetry: options.telemetry, identity });
+  const telemetry = new TelemetryPump({ app, url, store, telemetry: options.telemetry, identity, transport });
   session = new ModelSession({
     app,
     store,
@@ -69,7 +69,6 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
   const model = session;
   const shadow = new ShadowRunner({
     enabled: options.shadow !== false,
-    url,
     app,
     publicKey: options.publicKey,
     store,

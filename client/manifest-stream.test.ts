@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { FlockTransport } from './federated/transport.ts';
 import { createSseParser, watchManifests } from './manifest-stream.ts';
 
 describe('SSE parser', () => {
@@ -31,9 +32,8 @@ describe('watchManifests', () => {
     const { port } = server.address() as AddressInfo;
     const generations: number[] = [];
     const stream = watchManifests({
-      url: `http://127.0.0.1:${port}`,
+      transport: new FlockTransport({ baseUrl: `http://127.0.0.1:${port}`, token: 'tok' }),
       app: 'digits',
-      token: async () => 'tok',
       onManifest: (m) => generations.push(m.generation),
     });
     const until = Date.now() + 10_000;

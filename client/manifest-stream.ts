@@ -5,6 +5,7 @@
  * Last-Event-ID; polling with ETag (connect's `updateIntervalMs`) remains the
  * fallback when streaming is blocked (proxies, old browsers).
  */
+import type { FlockTransport } from './federated/transport.ts';
 
 export interface SseMessage {
   event: string;
@@ -49,35 +50,28 @@ export function createSseParser(): (chunk: string) => SseMessage[] {
 }
 
 export interface ManifestStreamOptions {
-  url: string;
+  /** Carries the device token (the stream is opened through it). */
+  transport: FlockTransport;
   app: string;
-  token: () => Promise<string>;
+  /** Awaited before each (re)connect, e.g. to register the device first. */
+  ready?: () => Promise<unknown>;
   /** Called for each `manifest` event (a newer generation may be available). */
   onManifest: (event: { generation: number; version: number }) => void;
-  fetch?: typeof fetch;
 }
 
 /**
  * Keeps a stream open until `stop()`; reconnects after 1 s, doubling to 60 s.
- * @example const stream = watchManifests({ url, app, token, onManifest: () => void flock.checkForUpdate() });
+ * @example const stream = watchManifests({ transport, app, ready, onManifest: () => void flock.checkForUpdate() });
  */
 export function watchManifests(options: ManifestStreamOptions): { stop(): void } {
   const abort = new AbortController();
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   let lastEventId: string | undefined;
   const run = async () => {
     let delay = 1000;
     while (!abort.signal.aborted) {
       try {
-        const headers: Record<string, string> = {
-          authorization: `Bearer ${await options.token()}`,
-          accept: 'text/event-stream',
-        };
-        if (lastEventId) headers['last-event-id'] = lastEventId;
-        const res = await doFetch(
-          `${options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(options.app)}/events`,
-          { headers, signal: abort.signal },
-        );
+        await options.ready?.();
+        const res = await options.transport.openManifestEvents(options.app, { lastEventId, signal: abort.signal });
         if (!res.ok || !res.body) throw new Error(`events answered ${res.status}`);
         delay = 1000;
         const parse = createSseParser();

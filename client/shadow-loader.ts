@@ -13,15 +13,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { decodeTensors } from '../shared/codec/index.ts';
 import { verifyManifest, verifySha256, type Manifest } from '../shared/manifest/index.ts';
 import { modelFromParts } from '../shared/model/index.ts';
+import type { ShadowAssignment } from './federated/device-answers.ts';
 import type { FlockTransport } from './federated/transport.ts';
 import { chooseVariant, concat, parseTopology } from './model-loader.ts';
 
-export interface ShadowAssignment {
-  version: number;
-  sampleRate: number;
-  rolloutId: string;
-  manifest: unknown;
-}
+export type { ShadowAssignment } from './federated/device-answers.ts';
 
 export interface LoadedShadow {
   version: number;
@@ -32,28 +28,10 @@ export interface LoadedShadow {
 /**
  * Whether the manifest a device runs says its rollout has a shadow to fetch.
  * @example
- * if (shadowAdvertised(manifest)) assignment = await fetchShadowAssignment(url, app, token);
+ * if (shadowAdvertised(manifest)) assignment = await transport.getShadowAssignment(app);
  */
 export function shadowAdvertised(manifest: Pick<Manifest, 'rollout'> | null | undefined): boolean {
   return manifest?.rollout?.shadow === true;
-}
-
-/**
- * Asks the coordinator whether this device should shadow a version (null on
- * 404 or any failure: shadowing is optional and must never break the app).
- * Call it only when `shadowAdvertised(manifest)`.
- */
-export async function fetchShadowAssignment(url: string, app: string, token: string): Promise<ShadowAssignment | null> {
-  try {
-    const res = await fetch(`${url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(app)}/shadow`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(15_000),
-    });
-    if (!res.ok) return null;
-    return (await res.json()) as ShadowAssignment;
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -263,3 +263,44 @@ describe('retry policy', () => {
     expect(parseRetryAfterSeconds(null)).toBeUndefined();
   });
 });
+
+describe('FlockTransport device routes beside the round', () => {
+  it('reads the shadow assignment (null on 404) and the active task ids, with the token', async () => {
+    const assignment = { version: 4, sampleRate: 0.25, rolloutId: 'ro_1', manifest: { any: 'thing' } };
+    script = (req, res) =>
+      req.url === '/v1/apps/digits/shadow'
+        ? json(res, 200, assignment)
+        : req.url === '/v1/apps/inbox/shadow'
+          ? flockError(res, 404, 'not_found')
+          : json(res, 200, { tasks: [{ id: 'task_a', state: 'active' }, { id: 'task_b' }] });
+    const t = transport();
+    await expect(t.getShadowAssignment('digits')).resolves.toEqual(assignment);
+    await expect(t.getShadowAssignment('inbox')).resolves.toBeNull();
+    await expect(t.getActiveTasks('digits')).resolves.toEqual(['task_a', 'task_b']);
+    expect(seen.map((s) => s.headers.authorization)).toEqual(Array(3).fill('Bearer flk_dev_x.secret'));
+  });
+
+  it('refuses a shadow assignment that does not match the schema, and asks for tasks once', async () => {
+    script = (req, res) =>
+      req.url?.endsWith('/shadow') ? json(res, 200, { version: 'four' }) : flockError(res, 503, 'internal');
+    await expect(transport().getShadowAssignment('digits')).rejects.toMatchObject({ code: 'bad_response' });
+    await expect(transport().getActiveTasks('digits')).rejects.toBeInstanceOf(FlockHttpError);
+    expect(seen.filter((s) => s.url.endsWith('/tasks'))).toHaveLength(1);
+  });
+
+  it('sends a queued request once with the token added and every status answered', async () => {
+    script = (_req, res) => flockError(res, 503, 'internal', { 'retry-after': '3' });
+    const answer = await transport().sendQueued({
+      method: 'POST',
+      url: `${baseUrl}/v1/telemetry`,
+      headers: { 'content-type': 'application/json' },
+      body: new TextEncoder().encode('{}'),
+    });
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('3');
+    expect(JSON.parse(answer.text)).toMatchObject({ error: { code: 'internal' } });
+    expect(seen).toHaveLength(1);
+    expect(seen[0].headers.authorization).toBe('Bearer flk_dev_x.secret');
+    expect(seen[0].body.toString()).toBe('{}');
+  });
+});

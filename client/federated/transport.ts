@@ -2,7 +2,9 @@
  * A small typed HTTP client for the device side of the Flock wire contract
  * (docs/wire.md) over `fetch`, so it runs unchanged in pages, workers and
  * Node: registration, the signed manifest (ETag aware), the public key, blobs
- * by hash (verified before they are returned), check-in and update upload.
+ * by hash (verified before they are returned), check-in and update upload, the
+ * shadow assignment, the app's tasks, the manifest event stream and the
+ * outbox's queued requests. It is the one place the SDK adds the device token.
  *
  * Every request has a timeout. Network errors, timeouts, 429 and 5xx are
  * retried with jittered exponential backoff (Retry-After wins when the server
@@ -36,6 +38,13 @@ import {
   parseRetryAfterSeconds,
   type RetryPolicy,
 } from './retry-policy.ts';
+import {
+  ActiveTasksSchema,
+  ShadowAssignmentSchema,
+  type QueuedAnswer,
+  type QueuedRequest,
+  type ShadowAssignment,
+} from './device-answers.ts';
 import { FlockHttpError, errorFromAnswer } from './transport-error.ts';
 
 export interface TransportOptions {
@@ -73,6 +82,8 @@ interface RequestSpec {
   headers?: Record<string, string>;
   body?: Uint8Array | string;
   timeoutMs: number;
+  /** Overrides the policy's retries (0: one attempt). */
+  retries?: number;
 }
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -190,6 +201,58 @@ export class FlockTransport {
     return this.#parseJson(answer, UpdateReceiptSchema, `PUT ${path}`);
   }
 
+  /** `GET /v1/apps/:app/shadow`: the rollout's shadow version for this device, or null when it has none (404). */
+  async getShadowAssignment(app: string): Promise<ShadowAssignment | null> {
+    const path = `/v1/apps/${encodeURIComponent(app)}/shadow`;
+    try {
+      const answer = await this.#request({ method: 'GET', path, timeoutMs: this.#timeoutMs });
+      return this.#parseJson(answer, ShadowAssignmentSchema, `GET ${path}`);
+    } catch (error) {
+      if (error instanceof FlockHttpError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * `GET /v1/apps/:app/tasks`: the ids of the app's active training tasks.
+   * One attempt within 15 s: connect() waits for it, and an offline start trains on the next connect instead.
+   */
+  async getActiveTasks(app: string): Promise<string[]> {
+    const path = `/v1/apps/${encodeURIComponent(app)}/tasks`;
+    const answer = await this.#request({ method: 'GET', path, timeoutMs: 15_000, retries: 0 });
+    return this.#parseJson(answer, ActiveTasksSchema, `GET ${path}`).tasks.map((t) => t.id);
+  }
+
+  /**
+   * `GET /v1/apps/:app/events`: opens the manifest event stream and returns the
+   * streaming response. One attempt and no timeout: the stream stays open until
+   * `signal` aborts, and the caller owns reconnecting.
+   */
+  async openManifestEvents(app: string, options: { lastEventId?: string; signal: AbortSignal }): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const url = `${this.baseUrl}/v1/apps/${encodeURIComponent(app)}/events`;
+    return this.#fetch(url, { headers, signal: options.signal });
+  }
+
+  /**
+   * Sends a request the outbox queued (it stores no credentials; the token is
+   * added here), once: the outbox owns retrying, with backoff that survives a
+   * closed tab. Network errors and timeouts reject; every status resolves.
+   */
+  async sendQueued(request: QueuedRequest, timeoutMs = this.#transferTimeoutMs): Promise<QueuedAnswer> {
+    const headers = { ...request.headers };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const response = await this.#fetch(request.url, {
+      method: request.method,
+      headers,
+      body: request.body as BodyInit | undefined,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  }
+
   #parseJson<S extends z.ZodType>(answer: Answer, schema: S, what: string): z.output<S> {
     let json: unknown;
     try {
@@ -220,7 +283,7 @@ export class FlockTransport {
     const headers: Record<string, string> = { accept: 'application/json, application/octet-stream', ...spec.headers };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     for (let attempt = 0; ; attempt++) {
-      const last = attempt >= this.#retry.retries;
+      const last = attempt >= (spec.retries ?? this.#retry.retries);
       let response: Response;
       let body: Uint8Array;
       try {

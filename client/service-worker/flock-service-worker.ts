@@ -198,7 +198,7 @@ export function startFlockServiceWorker(options: FlockServiceWorkerOptions): voi
     const store = await openIndexedDbStore(dbName);
     try {
       // A rescheduled entry makes the sync fail, so the browser retries it later with its own backoff.
-      const outcomes = await replayOutbox({ store, app });
+      const outcomes = await replayOutbox({ url, store, app });
       if (outcomes.some((o) => o.status === 'rescheduled')) throw new Error('some updates could not be sent yet');
     } finally {
       await store.close();

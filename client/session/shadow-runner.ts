@@ -9,7 +9,7 @@ import type { Manifest } from '../../shared/protocol/index.ts';
 import type { FlockEvents } from '../events.ts';
 import type { FlockTransport } from '../federated/transport.ts';
 import type { Prediction, Predictor } from '../inference/index.ts';
-import { fetchShadowAssignment, loadShadow, shadowAdvertised, type LoadedShadow } from '../shadow-loader.ts';
+import { loadShadow, shadowAdvertised, type LoadedShadow } from '../shadow-loader.ts';
 import { ShadowSampler, ShadowWindow, type ShadowEvent } from '../shadow.ts';
 import type { ClientStore } from '../storage/index.ts';
 import type { DeviceIdentity } from './device-identity.ts';
@@ -18,7 +18,6 @@ import type { ModelSession } from './model-session.ts';
 export interface ShadowRunnerOptions {
   /** false when the app opted out (`connect({ shadow: false })`). */
   enabled: boolean;
-  url: string;
   app: string;
   publicKey?: string;
   store: ClientStore;
@@ -52,10 +51,10 @@ export class ShadowRunner {
 
   /** Picks up (or drops) the rollout's shadow version; failures only mean no shadowing. */
   async refresh(): Promise<void> {
-    const { enabled, url, app, publicKey, store, transport, session, identity, events } = this.#options;
-    const device = identity.current;
-    if (!enabled || session.backend === 'cpu' || !device || session.closed) return;
-    const assignment = this.#advertised ? await fetchShadowAssignment(url, app, device.token) : null;
+    const { enabled, app, publicKey, store, transport, session, identity, events } = this.#options;
+    if (!enabled || session.backend === 'cpu' || !identity.current || session.closed) return;
+    // Shadowing is optional: an assignment that cannot be fetched means no shadow, never a broken app.
+    const assignment = this.#advertised ? await transport.getShadowAssignment(app).catch(() => null) : null;
     if (assignment?.version === this.#shadow?.version) {
       if (this.#shadow && assignment) this.#shadow.sampleRate = assignment.sampleRate;
       return;

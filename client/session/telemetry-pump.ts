@@ -5,6 +5,7 @@
  * and tries to send it.
  */
 import type { ConnectOptions } from '../connect-types.ts';
+import type { FlockTransport } from '../federated/transport.ts';
 import type { LoadedModel } from '../model-loader.ts';
 import type { ClientStore } from '../storage/index.ts';
 import { createTelemetryRecorder, enqueueTelemetry, type TelemetryRecorder } from '../telemetry/index.ts';
@@ -20,6 +21,8 @@ export interface TelemetryPumpOptions {
   /** `connect({ telemetry })`: false turns telemetry off. */
   telemetry: ConnectOptions['telemetry'];
   identity: DeviceIdentity;
+  /** Carries the device token once the identity is known. */
+  transport: FlockTransport;
 }
 
 export class TelemetryPump {
@@ -65,7 +68,7 @@ export class TelemetryPump {
 
   /** Moves what telemetry accumulated for `model` into the outbox (and, with `send`, tries to send it). */
   async flush(send = true, model: LoadedModel | null = this.#session?.current ?? null): Promise<void> {
-    const { app, url, store, identity } = this.#options;
+    const { app, url, store, identity, transport } = this.#options;
     const device = identity.current;
     if (!this.on || !device || !model) return;
     const compared = this.#shadow?.takeComparison(new Date().toISOString());
@@ -78,7 +81,7 @@ export class TelemetryPump {
     });
     if (batch) await enqueueTelemetry(store, url, batch);
     if (send && globalThis.navigator?.onLine !== false)
-      await flushOutbox({ store, token: device.token, kinds: ['telemetry'] }).catch(() => []);
+      await flushOutbox({ store, transport, kinds: ['telemetry'] }).catch(() => []);
   }
 
   /** Starts the interval flush and the flush on hiding the page. */

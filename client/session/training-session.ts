@@ -103,13 +103,8 @@ export class TrainingSession {
 async function resolveTasks(o: TrainingSessionOptions, tasks: string[] | 'auto'): Promise<string[]> {
   if (tasks !== 'auto') return tasks;
   try {
-    const { token } = await o.identity.ensure();
-    const res = await fetch(`${o.options.url.replace(/\/+$/, '')}/v1/apps/${encodeURIComponent(o.options.app)}/tasks`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(15_000),
-    });
-    if (!res.ok) return [];
-    return ((await res.json()) as { tasks: Array<{ id: string }> }).tasks.map((t) => t.id);
+    await o.identity.ensure();
+    return await o.transport.getActiveTasks(o.options.app);
   } catch {
     return [];
   }

@@ -128,7 +128,7 @@ export class UpdateWatcher {
 
   /** Live changes (rollouts, rollbacks, promotions) arrive over SSE; polling is the fallback. */
   #openStream(): void {
-    const { options, session, identity } = this.#o;
+    const { options, session, identity, transport } = this.#o;
     if (
       session.closed ||
       this.#stream ||
@@ -137,9 +137,9 @@ export class UpdateWatcher {
     )
       return;
     this.#stream = watchManifests({
-      url: options.url,
+      transport,
       app: options.app,
-      token: async () => (await identity.ensure()).token,
+      ready: () => identity.ensure(),
       onManifest: ({ generation }) => {
         if (generation !== session.current?.stored.manifest.generation) void this.checkForUpdate().catch(() => {});
       },

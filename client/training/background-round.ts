@@ -131,7 +131,6 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
     },
     eligibilityPollMs: 60_000,
     runtime: options.runtime ?? 'service-worker',
-    fetch: options.fetch,
   });
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,13 +150,16 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
  * Send every due outbox entry once (a `flock-outbox` sync event).
  *
  * @example
- * e.waitUntil(replayOutbox({ store, app: 'digits' }));
+ * e.waitUntil(replayOutbox({ url: 'https://flock.example.com', store, app: 'digits' }));
  */
 export async function replayOutbox(options: {
+  /** The coordinator the entries were queued for. */
+  url: string;
   store: ClientStore;
   app: string;
   fetch?: typeof fetch;
 }): Promise<FlushOutcome[]> {
   const { token } = await deviceOf(options.store, options.app);
-  return flushOutbox({ store: options.store, token, fetch: options.fetch });
+  const transport = new FlockTransport({ baseUrl: options.url, token, fetch: options.fetch });
+  return flushOutbox({ store: options.store, transport });
 }

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UPDATE_META_HEADER, type UpdateMeta } from '../../shared/protocol/index.ts';
 import { createMemoryStore } from '../storage/index.ts';
+import { FlockTransport } from '../federated/transport.ts';
 import { enqueueUpdate, flushOutbox, updateOutboxId } from './outbox-flush.ts';
+
+/** A device transport with `token`; the outbox sends each entry to the URL it was queued with. */
+const deviceTransport = (token: string, fetch?: typeof globalThis.fetch) =>
+  new FlockTransport({ baseUrl: base, token, fetch });
 
 // A loopback server that answers like the coordinator's upload route, by round id.
 let server: Server;
@@ -62,7 +67,7 @@ describe('update outbox', () => {
     await enqueueUpdate(store, base, new Uint8Array(32).fill(2), meta('r_ok'));
     expect(await store.countOutbox()).toEqual({ update: 3, telemetry: 0 });
 
-    const outcomes = await flushOutbox({ store, token: 'flk_dev_x.secret', now: () => clock });
+    const outcomes = await flushOutbox({ store, transport: deviceTransport('flk_dev_x.secret'), now: () => clock });
     const byId = new Map(outcomes.map((o) => [o.id, o]));
     expect(byId.get(updateOutboxId('r_ok', 'dev_1'))).toMatchObject({
       status: 'uploaded',
@@ -87,9 +92,11 @@ describe('update outbox', () => {
     expect(await store.countOutbox()).toEqual({ update: 1, telemetry: 0 });
 
     // Not due yet: nothing is sent.
-    expect(await flushOutbox({ store, token: 't', now: () => clock })).toEqual([]);
+    expect(await flushOutbox({ store, transport: deviceTransport('t'), now: () => clock })).toEqual([]);
     clock += 7000;
-    expect((await flushOutbox({ store, token: 't', now: () => clock })).map((o) => o.status)).toEqual(['rescheduled']);
+    expect(
+      (await flushOutbox({ store, transport: deviceTransport('t'), now: () => clock })).map((o) => o.status),
+    ).toEqual(['rescheduled']);
   });
 
   it('keeps the update when the network is down', async () => {
@@ -97,8 +104,7 @@ describe('update outbox', () => {
     await enqueueUpdate(store, 'http://127.0.0.1:9', new Uint8Array(4), meta('r_ok'));
     const [outcome] = await flushOutbox({
       store,
-      token: 't',
-      fetch: () => Promise.reject(new TypeError('Failed to fetch')),
+      transport: deviceTransport('t', () => Promise.reject(new TypeError('Failed to fetch'))),
     });
     expect(outcome).toMatchObject({ status: 'rescheduled', error: 'network: Failed to fetch' });
     expect((await store.countOutbox()).update).toBe(1);
@@ -110,16 +116,15 @@ describe('update outbox', () => {
     await enqueueUpdate(store, base, new Uint8Array(8).fill(3), meta('r_ok'));
     const [failed] = await flushOutbox({
       store,
-      token: 't',
+      transport: deviceTransport('t', () => Promise.reject(new TypeError('Failed to fetch'))),
       now: () => clock,
       random: () => 0.5,
-      fetch: () => Promise.reject(new TypeError('Failed to fetch')),
     });
     expect(failed.status).toBe('rescheduled');
     expect((failed as { nextAttemptAt: number }).nextAttemptAt).toBeGreaterThan(clock);
     // Still inside the backoff: a plain flush sends nothing.
-    expect(await flushOutbox({ store, token: 't', now: () => clock })).toEqual([]);
-    const [sent] = await flushOutbox({ store, token: 't', now: () => clock, ignoreBackoff: true });
+    expect(await flushOutbox({ store, transport: deviceTransport('t'), now: () => clock })).toEqual([]);
+    const [sent] = await flushOutbox({ store, transport: deviceTransport('t'), now: () => clock, ignoreBackoff: true });
     expect(sent).toMatchObject({ status: 'uploaded', receipt: { roundId: 'r_ok' } });
     expect((await store.countOutbox()).update).toBe(0);
   });

@@ -19,6 +19,8 @@ import {
   isRetryableStatus,
   parseRetryAfterSeconds,
 } from '../federated/retry-policy.ts';
+import type { QueuedAnswer } from '../federated/device-answers.ts';
+import type { FlockTransport } from '../federated/transport.ts';
 import type { ClientStore, OutboxEntry } from '../storage/index.ts';
 
 /** The outbox id of a round's update; the same round and device always map to the same entry. */
@@ -31,7 +33,7 @@ export function updateOutboxId(roundId: string, deviceId: string): string {
  *
  * @example
  * await enqueueUpdate(store, baseUrl, bytes, meta);
- * await flushOutbox({ store, token, fetch });
+ * await flushOutbox({ store, transport });
  */
 export async function enqueueUpdate(
   store: ClientStore,
@@ -57,9 +59,8 @@ export type FlushOutcome =
 
 export interface FlushOptions {
   store: ClientStore;
-  /** Device token, added at send time (never stored in the outbox). */
-  token: string;
-  fetch?: typeof fetch;
+  /** Sends each entry once, adding the device token it carries (tokens are never stored in the outbox). */
+  transport: FlockTransport;
   /** Per-request timeout (default 120 s). */
   timeoutMs?: number;
   now?: () => number;
@@ -74,7 +75,6 @@ export interface FlushOptions {
 }
 
 async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<FlushOutcome> {
-  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const now = options.now ?? Date.now;
   const later = (error: string, retryAfterSeconds?: number): FlushOutcome => {
     const wait =
@@ -87,27 +87,22 @@ async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<Flus
           );
     return { id: entry.id, status: 'rescheduled', error, nextAttemptAt: now() + wait };
   };
-  let response: Response;
-  let text: string;
+  let response: QueuedAnswer;
   try {
-    response = await doFetch(entry.url, {
-      method: entry.method,
-      headers: { ...entry.headers, authorization: `Bearer ${options.token}` },
-      body: entry.body as Uint8Array<ArrayBuffer>,
-      signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
-    });
-    text = await response.text();
+    response = await options.transport.sendQueued(entry, options.timeoutMs ?? 120_000);
   } catch (error) {
     return later(`network: ${error instanceof Error ? error.message : String(error)}`);
   }
+  const { text } = response;
+  const ok = response.status >= 200 && response.status < 300;
   let json: unknown = null;
   try {
     json = JSON.parse(text);
   } catch {
     // A proxy's HTML error page: judged by the status alone.
   }
-  if (response.ok && entry.kind === 'telemetry') return { id: entry.id, status: 'sent' };
-  if (response.ok) {
+  if (ok && entry.kind === 'telemetry') return { id: entry.id, status: 'sent' };
+  if (ok) {
     const receipt = UpdateReceiptSchema.safeParse(json);
     if (receipt.success) return { id: entry.id, status: 'uploaded', receipt: receipt.data };
     return later(`answer ${response.status} is not an update receipt`);
@@ -127,7 +122,7 @@ async function sendOnce(entry: OutboxEntry, options: FlushOptions): Promise<Flus
  * leave the outbox, the rest are rescheduled with jittered backoff.
  *
  * @example
- * window.addEventListener('online', () => void flushOutbox({ store, token, ignoreBackoff: true }));
+ * window.addEventListener('online', () => void flushOutbox({ store, transport, ignoreBackoff: true }));
  */
 export async function flushOutbox(options: FlushOptions): Promise<FlushOutcome[]> {
   const outcomes: FlushOutcome[] = [];

@@ -49,7 +49,6 @@ export interface TrainingSchedulerOptions {
   /** Most examples used in one round, newest first (default 2000). */
   maxExamplesPerRound?: number;
   runtime?: Runtime;
-  fetch?: typeof fetch;
   random?: () => number;
 }
 
@@ -118,11 +117,10 @@ export class TrainingScheduler {
   }
 
   async #flushNow(ignoreBackoff: boolean): Promise<void> {
-    const { token } = await this.#o.device();
+    await this.#o.device(); // registers first: the transport then carries the token
     const outcomes = await flushOutbox({
       store: this.#o.store,
-      token,
-      fetch: this.#o.fetch,
+      transport: this.#o.transport,
       random: this.#random,
       ignoreBackoff,
     });

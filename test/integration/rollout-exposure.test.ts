@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../client/storage/index.ts';
 import { createTelemetryRecorder, enqueueTelemetry, type TelemetryRecorder } from '../../client/telemetry/index.ts';
 import { HEARTBEAT_MS } from '../../client/telemetry/recorder.ts';
+import { FlockTransport } from '../../client/federated/transport.ts';
 import { flushOutbox } from '../../client/training/outbox-flush.ts';
 import type { SignedManifest } from '../../shared/manifest/index.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
@@ -115,10 +116,13 @@ class Page {
     if (!this.online) return;
     const sent = await flushOutbox({
       store: this.outbox,
-      token: this.device.token,
+      transport: new FlockTransport({
+        baseUrl: BASE,
+        token: this.device.token,
+        fetch: ((url: string, init: RequestInit) => f(new URL(url).pathname, init)) as typeof fetch,
+      }),
       kinds: ['telemetry'],
       ignoreBackoff: true,
-      fetch: ((url: string, init: RequestInit) => f(new URL(url).pathname, init)) as typeof fetch,
     });
     for (const s of sent) expect(s.status).toBe('sent');
   }

@@ -17,12 +17,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlockTransport, type ManifestAnswer } from '../../client/federated/transport.ts';
 import { syncModel } from '../../client/model-loader.ts';
-import {
-  fetchShadowAssignment,
-  loadShadow,
-  shadowAdvertised,
-  type ShadowAssignment,
-} from '../../client/shadow-loader.ts';
+import { loadShadow, shadowAdvertised, type ShadowAssignment } from '../../client/shadow-loader.ts';
 import { createMemoryStore } from '../../client/storage/index.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { manifestFor } from '../../coordinator/registry/publish.ts';
@@ -135,7 +130,9 @@ describe('shadow manifests', () => {
     expect(model.signedManifest.manifest.rollout).toMatchObject({ id: rolloutId, shadow: true });
     expect(model.signedManifest.manifest.purpose).toBeUndefined();
 
-    const assignment = (await fetchShadowAssignment(baseUrl, 'digits', device.token)) as ShadowAssignment;
+    const assignment = (await new FlockTransport({ baseUrl, token: device.token }).getShadowAssignment(
+      'digits',
+    )) as ShadowAssignment;
     expect(assignment).toMatchObject({ version: 3, sampleRate: 0.25, rolloutId });
     const shadow = assignment.manifest as SignedManifest;
     expect(shadow.manifest.purpose).toBe('shadow');
@@ -144,9 +141,10 @@ describe('shadow manifests', () => {
     expect(shadow.manifest.generation).toBe(1);
     expect(model.signedManifest.manifest.generation).toBeGreaterThan(1);
     // Issued once: the same signed bytes on every request, not a fresh signature each time.
-    expect(((await fetchShadowAssignment(baseUrl, 'digits', device.token)) as ShadowAssignment).manifest).toEqual(
-      shadow,
-    );
+    expect(
+      ((await new FlockTransport({ baseUrl, token: device.token }).getShadowAssignment('digits')) as ShadowAssignment)
+        .manifest,
+    ).toEqual(shadow);
 
     // The SDK runs it as a shadow...
     const loaded = await loadShadow(transport, assignment, publicKey, 'digits', false);
