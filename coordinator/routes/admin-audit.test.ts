@@ -11,23 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminAnswer } from '../admin-client.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import { MAX_ACTION_REASON_CHARS } from './action-reason.ts';
 import { isSimulatorApp } from './admin-audit.ts';
-import { createTask, mnistModelFiles, pushModel, testAdminKey, type Fetcher } from './fleet.fixture.ts';
-
-interface Entry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  details: Record<string, unknown>;
-}
-interface AuditPage {
-  entries: Entry[];
-  nextBeforeId: number | null;
-}
+import { createTask, fleetAdmin, mnistModelFiles, pushModel, testAdminKey, type Fetcher } from './fleet.fixture.ts';
 
 const adminKey = testAdminKey();
 const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
@@ -43,11 +31,9 @@ const post = (path: string, body?: unknown) =>
     headers: body === undefined ? { authorization: admin.authorization } : admin,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-const audit = async (query: string): Promise<AuditPage> => {
-  const res = await f(`/v1/admin/audit?${query}`, { headers: admin });
-  expect(res.status).toBe(200);
-  return (await res.json()) as AuditPage;
-};
+/** `GET /v1/admin/audit?<query>` through the typed admin client; throws unless 200. */
+const audit = (query: string) =>
+  adminAnswer(fleetAdmin(f, adminKey).v1.admin.audit.$get({ query: Object.fromEntries(new URLSearchParams(query)) }));
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flock-admin-audit-'));
@@ -143,7 +129,7 @@ describe('GET /v1/admin/audit filters', () => {
     const seen: number[] = [];
     let cursor: number | null = null;
     for (let pages = 0; pages < 100; pages++) {
-      const page: AuditPage = await audit(`limit=2${cursor === null ? '' : `&beforeId=${cursor}`}`);
+      const page = await audit(`limit=2${cursor === null ? '' : `&beforeId=${cursor}`}`);
       seen.push(...page.entries.map((e) => e.id));
       cursor = page.nextBeforeId;
       if (cursor === null) break;
@@ -154,14 +140,10 @@ describe('GET /v1/admin/audit filters', () => {
 
 describe('GET /v1/admin/apps', () => {
   it('hides simulator apps unless asked', async () => {
-    const hidden = (await (await f('/v1/admin/apps', { headers: admin })).json()) as {
-      apps: { app: string }[];
-      hiddenSimulators: number;
-    };
+    const api = fleetAdmin(f, adminKey);
+    const hidden = await adminAnswer(api.v1.admin.apps.$get({ query: {} }));
     expect(hidden).toEqual({ apps: [{ app: 'digits', simulator: false }], hiddenSimulators: 2 });
-    const all = (await (await f('/v1/admin/apps?simulators=true', { headers: admin })).json()) as {
-      apps: { app: string }[];
-    };
+    const all = await adminAnswer(api.v1.admin.apps.$get({ query: { simulators: 'true' } }));
     expect(all.apps.map((a) => a.app)).toEqual(['digits', 'sim', 'sim-0a1b2c3d']);
   });
 
