@@ -287,6 +287,28 @@ describe('accumulator fused fold path (staged updates, both kernels)', () => {
     });
   }
 
+  for (const kernel of ['auto', 'js'] as const) {
+    it(`${kernel}: an update written into staging() and added with addStaged equals add, checks included`, () => {
+      const updates = Array.from({ length: 5 }, (_, i) => update(i === 2 ? 40 : 1));
+      const viaAdd = createAccumulator(oddSpecs, { normBound: 3, kernel });
+      const viaStaging = createAccumulator(oddSpecs, { normBound: 3, kernel });
+      updates.forEach((u, i) => {
+        viaAdd.add(u, i + 1);
+        viaStaging.staging().forEach((view, t) => view.set(u[t]));
+        viaStaging.addStaged(i + 1);
+      });
+      const poisoned = viaStaging.staging();
+      poisoned[1][1] = Number.NaN;
+      expect(codeOf(() => viaStaging.addStaged(1))).toBe('non-finite-update');
+      expect(viaStaging.count).toBe(5);
+      expect(viaStaging.boundedCount).toBe(viaAdd.boundedCount);
+      expect(viaStaging.boundedCount).toBe(1);
+      expect(viaStaging.sum()).toEqual(viaAdd.sum());
+      viaAdd.dispose();
+      viaStaging.dispose();
+    });
+  }
+
   it('the wasm and the JavaScript kernels agree to 1e-7', () => {
     const updates = Array.from({ length: 9 }, () => update(1));
     const [wasm, js] = (['auto', 'js'] as const).map((kernel) => {

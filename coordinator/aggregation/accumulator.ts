@@ -57,6 +57,14 @@ export interface Accumulator {
   /** Validates `delta` against the specs and adds `weight * delta` (after norm bounding). */
   add(delta: readonly Float32Array[], weight: number): void;
   /**
+   * Views into the accumulator's staging slot, one per tensor (spec order). Write an
+   * update into them (a decoder can decode straight into them) and call `addStaged`
+   * before any other call: `add` saves its copy this way. Any other method may overwrite them.
+   */
+  staging(): readonly Float32Array[];
+  /** `add` of what `staging()` holds now, without copying it. */
+  addStaged(weight: number): void;
+  /**
    * Lowers the weight of an update added earlier by `weight`: subtracts
    * `weight * delta` (norm-bounded exactly as `add` did) from the sum and the
    * total weight; `count` stays. How the per-device share bound
@@ -110,12 +118,17 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
    * Stages `sum + scale * tensors` and returns their sum of squares; refuses a
    * NaN or an infinity (the staged buffer is then dropped, the sum untouched).
    */
-  const stageChecked = (k: FoldKernel, tensors: readonly Float32Array[], scale: number, what: string): number => {
-    const fast = k.stage(tensors, scale);
+  const stageChecked = (
+    k: FoldKernel,
+    tensors: readonly Float32Array[] | null,
+    scale: number,
+    what: string,
+  ): number => {
+    const fast = tensors === null ? k.stageSlot(scale) : k.stage(tensors, scale);
     if (Number.isFinite(fast)) return fast;
     // The kernel squares in float32, which overflows above |x| ~ 1.8e19: refuse only a real NaN or infinity.
     let exact = 0;
-    for (const t of tensors) for (let i = 0; i < t.length; i++) exact += t[i] * t[i];
+    for (const t of k.slot) for (let i = 0; i < t.length; i++) exact += t[i] * t[i];
     if (!Number.isFinite(exact)) {
       throw new AggregationError('non-finite-update', `${what} contains NaN or Infinity; refuse it`, {
         norm: Math.sqrt(exact),
@@ -134,19 +147,32 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
     });
   };
 
-  /** Adds `weight * delta` (negative `weight`: subtracts), norm-bounded; returns the update's norm before bounding. */
-  const fold = (delta: readonly Float32Array[], weight: number): { norm: number; bounded: boolean } => {
+  /**
+   * Adds `weight * delta` (negative `weight`: subtracts), norm-bounded; returns the update's norm before
+   * bounding. `delta` null: the update is already in the staging slot.
+   */
+  const fold = (delta: readonly Float32Array[] | null, weight: number): { norm: number; bounded: boolean } => {
     const k = live();
-    assertAligned(delta, specs, sizes, 'update');
+    if (delta !== null) assertAligned(delta, specs, sizes, 'update');
     // Staged at full weight first: a client that clipped itself is not bounded again, so one pass is the rule.
     const norm = Math.sqrt(stageChecked(k, delta, weight, 'update'));
     const bounded = normBound !== null && norm > normBound;
-    if (bounded) k.stage(delta, weight * ((normBound as number) / norm));
+    if (bounded) k.stageSlot(weight * ((normBound as number) / norm));
     k.commit();
     return { norm, bounded };
   };
 
-  const checkWeight = (weight: number): void => {
+  const accept = (delta: readonly Float32Array[] | null, weight: number): void => {
+    live();
+    checkWeight(weight);
+    const { norm, bounded } = fold(delta, weight);
+    if (bounded) boundedCount++;
+    maxUpdateNorm = Math.max(maxUpdateNorm, norm);
+    count++;
+    totalWeight += weight;
+  };
+
+  function checkWeight(weight: number): void {
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
       throw new AggregationError(
         'bad-weight',
@@ -154,7 +180,7 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
         { weight },
       );
     }
-  };
+  }
 
   return {
     specs,
@@ -173,13 +199,15 @@ export function createAccumulator(specs: readonly WeightSpec[], options: Accumul
     },
 
     add(delta, weight) {
-      live();
-      checkWeight(weight);
-      const { norm, bounded } = fold(delta, weight);
-      if (bounded) boundedCount++;
-      maxUpdateNorm = Math.max(maxUpdateNorm, norm);
-      count++;
-      totalWeight += weight;
+      accept(delta, weight);
+    },
+
+    staging() {
+      return live().slot;
+    },
+
+    addStaged(weight) {
+      accept(null, weight);
     },
 
     retract(delta, weight) {

@@ -40,6 +40,10 @@ export interface FoldKernel {
    * when they hold a NaN or an infinity, or when a square overflows float32.
    */
   stage(tensors: readonly Float32Array[], scale: number): number;
+  /** The staging slot, one view per tensor: what `stage` copies into and `stageSlot` reads. */
+  readonly slot: readonly Float32Array[];
+  /** `stage` of what the slot holds now, without copying anything into it. */
+  stageSlot(scale: number): number;
   /** Makes the last staged buffer the sum. */
   commit(): void;
 }
@@ -83,26 +87,36 @@ export function createFoldKernel(
   }
   const module = options.implementation === 'js' ? null : kernelModule();
   const pages = Math.ceil((3 * total * 4) / PAGE_BYTES);
-  if (module && pages <= MAX_PAGES) return wasmKernel(module, offsets, total, pages);
+  if (module && pages <= MAX_PAGES) return wasmKernel(module, sizes, offsets, total, pages);
   return jsKernel(sizes, offsets, total);
 }
 
-function wasmKernel(module: WebAssembly.Module, offsets: number[], total: number, pages: number): FoldKernel {
+function wasmKernel(
+  module: WebAssembly.Module,
+  sizes: readonly number[],
+  offsets: number[],
+  total: number,
+  pages: number,
+): FoldKernel {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmExports;
   const bufferBytes = total * 4;
   const slotAt = 2 * bufferBytes;
   // Zero between and after the tensors forever: only each tensor's own range is ever written.
   const slot = new Float32Array(memory.buffer, slotAt, total);
+  const stageSlot = (scale: number) =>
+    k.stage(current * bufferBytes, (1 - current) * bufferBytes, slotAt, total, scale);
   let current = 0;
   return {
     kind: 'wasm-simd',
     offsets,
     sum: () => new Float32Array(memory.buffer, current * bufferBytes, total),
+    slot: sizes.map((n, i) => slot.subarray(offsets[i], offsets[i] + n)),
     stage(tensors, scale) {
       for (let i = 0; i < tensors.length; i++) slot.set(tensors[i], offsets[i]);
-      return k.stage(current * bufferBytes, (1 - current) * bufferBytes, slotAt, total, scale);
+      return stageSlot(scale);
     },
+    stageSlot,
     commit() {
       current = 1 - current;
     },
@@ -111,28 +125,31 @@ function wasmKernel(module: WebAssembly.Module, offsets: number[], total: number
 
 function jsKernel(sizes: readonly number[], offsets: number[], total: number): FoldKernel {
   const buffers = [new Float32Array(total), new Float32Array(total)];
+  const slot = new Float32Array(total);
   let current = 0;
+  const stageSlot = (scale: number) => {
+    const a = buffers[current];
+    const b = buffers[1 - current];
+    const s = Math.fround(scale);
+    let squares = 0;
+    for (let j = 0; j < total; j++) {
+      const v = slot[j];
+      squares += Math.fround(v * v);
+      // Math.fround: float32 products and adds, as the wasm kernel's f32x4 ops round.
+      b[j] = a[j] + Math.fround(s * v);
+    }
+    return squares;
+  };
   return {
     kind: 'js',
     offsets,
     sum: () => buffers[current],
+    slot: sizes.map((n, i) => slot.subarray(offsets[i], offsets[i] + n)),
     stage(tensors, scale) {
-      const a = buffers[current];
-      const b = buffers[1 - current];
-      const s = Math.fround(scale);
-      let squares = 0;
-      for (let i = 0; i < tensors.length; i++) {
-        const t = tensors[i];
-        const o = offsets[i];
-        for (let j = 0; j < sizes[i]; j++) {
-          const v = t[j];
-          squares += Math.fround(v * v);
-          // Math.fround: float32 products and adds, as the wasm kernel's f32x4 ops round.
-          b[o + j] = a[o + j] + Math.fround(s * v);
-        }
-      }
-      return squares;
+      for (let i = 0; i < tensors.length; i++) slot.set(tensors[i], offsets[i]);
+      return stageSlot(scale);
     },
+    stageSlot,
     commit() {
       current = 1 - current;
     },
