@@ -141,6 +141,42 @@ describe('predict on raw input through the model spec', () => {
     ).toThrow(/4 features.*3/);
   });
 
+  it('an ImageData of another size is resized and normalised by the spec, and equals the model on those features', async () => {
+    const spec = ModelSpecSchema.parse({
+      version: 1,
+      preprocess: { version: 1, input: { kind: 'image', width: 4, height: 4, channels: 1, invert: true } },
+      output: { kind: 'multiclass', labels: ['a', 'b', 'c'] },
+    });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.flatten({ inputShape: [4, 4, 1] }),
+        tf.layers.dense({
+          units: 3,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.randomNormal({ seed: 5 }),
+        }),
+      ],
+    });
+    const predictor = createPredictor({
+      model,
+      inputSpec: { shape: [null, 4, 4, 1], dtype: 'float32' },
+      modelSpec: spec,
+    });
+    const data = new Uint8ClampedArray(7 * 5 * 4).map((_, i) => (i * 37) % 256);
+    const image = { data, width: 7, height: 5 };
+    const features = compilePreprocess(spec.preprocess).apply(image);
+    const expected = tf.tidy(() => (model.predict(tf.tensor(features, [1, 4, 4, 1])) as tf.Tensor).dataSync().slice());
+    const p = await predictor.predict(image);
+    expect(p.kind).toBe('multiclass');
+    expect(Array.from(p.probabilities)).toEqual(Array.from(expected));
+    expect(p.kind === 'multiclass' ? p.labelName : null).toBe(['a', 'b', 'c'][p.label]);
+    await expect(predictor.predict({ data: new Uint8ClampedArray(3), width: 7, height: 5 })).rejects.toMatchObject({
+      code: 'bad_raw_input',
+      field: 'image',
+    });
+    model.dispose();
+  });
+
   it('reads a multilabel head by its threshold', async () => {
     const model = dense(3, 3, 'sigmoid', 9);
     const spec = ModelSpecSchema.parse({
