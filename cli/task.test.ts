@@ -193,7 +193,7 @@ describe('flock task errors', () => {
     expect(stray.stderr).toContain('--bits only apply with --secure-aggregation');
   });
 
-  it('creates a secure-aggregation task from the flags over a plan file', async () => {
+  it('sends a valid secure-aggregation plan from the flags, and says the coordinator cannot run it yet', async () => {
     const { code, stdout, stderr } = await create(
       '--plan-json',
       '{"population": 100, "clientsPerRound": 10, "privacyBudget": {"epsilon": 8, "delta": 1e-5}}',
@@ -204,23 +204,11 @@ describe('flock task errors', () => {
       '8',
       '--distributed-noise-multiplier',
       '1.2',
-      '--json',
     );
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
-    const { id } = JSON.parse(stdout) as { id: string };
-    const shown = await admin('task', 'show', id);
-    expect(shown.stdout).toContain(
-      'secure agg  SecAgg+ 18 bits, sparsest safe graph, min 8 survivors, distributed noise multiplier 1.2',
-    );
-    const stored = await coordinator.deps.store.getTask(id);
-    expect((stored?.plan as { secureAggregation?: unknown }).secureAggregation).toEqual({
-      bits: 18,
-      minSurvivors: 8,
-      noiseMultiplier: 1.2,
-      colluders: 0,
-      dropoutFraction: 0.1,
-    });
+    expect(code).not.toBe(0);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/cannot run secure-aggregation rounds yet/);
+    expect((await coordinator.deps.store.listTasks()).some((t) => 'secureAggregation' in t.plan)).toBe(false);
   });
 
   it('exits 2 naming the plan field the schema rejects', async () => {

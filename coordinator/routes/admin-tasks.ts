@@ -83,6 +83,15 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
             `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`,
           );
         checkSecureAggregationFits(body.plan, version.weightSpecs);
+        // The plan is checked in full first, so an operator learns every conflict now;
+        // but rounds do not run the SecAgg+ phases yet. Making the task would aggregate
+        // updates in the clear with no device noise, and any epsilon printed for it would
+        // be false: refuse it instead.
+        if (body.plan.secureAggregation)
+          throw new ApiError(
+            'not_implemented',
+            'the plan is valid, but this coordinator cannot run secure-aggregation rounds yet (the SecAgg+ phases are not wired into rounds); no task was made. Remove secureAggregation to train with central DP instead',
+          );
         const plan = await resolveEvaluation(store, body.plan, version);
         const task = await store.createTask({
           id: newId('task'),

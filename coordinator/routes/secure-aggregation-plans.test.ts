@@ -104,21 +104,19 @@ describe('POST /v1/admin/tasks with secureAggregation', () => {
     );
   });
 
-  it('creates a fedavg task with distributed noise and a budget, minSurvivors defaulting to minReports', async () => {
+  it('checks a valid secure-aggregation plan in full, then refuses it with 501 and makes no task: rounds do not run SecAgg+ yet', async () => {
+    const before = (await flock.deps.store.listTasks()).length;
     const res = await createTask(f, adminKey, 'digits', 1, {
       ...base,
       secureAggregation: { bits: 20, noiseMultiplier: 1 },
       privacyBudget: { epsilon: 8, delta: 1e-5 },
     });
-    expect(res.status).toBe(201);
-    const { id } = (await res.json()) as { id: string };
-    const stored = await flock.deps.store.getTask(id);
-    expect((stored?.plan as { secureAggregation?: unknown }).secureAggregation).toEqual({
-      bits: 20,
-      noiseMultiplier: 1,
-      colluders: 0,
-      dropoutFraction: 0.1,
-      minSurvivors: 16,
-    });
+    expect(res.status).toBe(501);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('not_implemented');
+    expect(body.error.message).toMatch(
+      /^the plan is valid, but this coordinator cannot run secure-aggregation rounds yet/,
+    );
+    expect((await flock.deps.store.listTasks()).length).toBe(before);
   });
 });

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'manifest_stale',
   'protocol_unsupported',
   'internal',
+  'not_implemented',
 ] as const;
 
 export const ErrorCodeSchema = z.enum(ERROR_CODES);
@@ -65,6 +66,8 @@ export const ERROR_STATUS = {
   norm_exceeded: 422,
   rate_limited: 429,
   internal: 500,
+  // A valid request for something this coordinator cannot do yet.
+  not_implemented: 501,
 } as const satisfies Record<ErrorCode, number>;
 
 export const ErrorBodySchema = z.object({
