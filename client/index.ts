@@ -34,7 +34,20 @@ export { setAssetBase } from './tfjs-backends.ts';
 export { chooseVariant } from './model-loader.ts';
 export type { BackendName } from './backends/select.ts';
 export { FlockInputError } from './inference/index.ts';
-export type { ImageDataLike, PredictInput, Prediction } from './inference/index.ts';
+export type {
+  BinaryPrediction,
+  FlockInputErrorCode,
+  ImageDataLike,
+  MulticlassPrediction,
+  MultilabelPrediction,
+  PredictInput,
+  Prediction,
+  RawInput,
+  RecordTarget,
+  RegressionPrediction,
+} from './inference/index.ts';
+/** The version metadata a model ships with (`flock-model.json`): preprocessing, output kind, frozen layers. */
+export type { ModelSpec, OutputSpec, OutputKind } from '../shared/protocol/model-spec.ts';
 export { createMemoryStore, openIndexedDbStore } from './storage/index.ts';
 export type { ClientStore } from './storage/index.ts';
 export { startFlockServiceWorker } from './service-worker/flock-service-worker.ts';
