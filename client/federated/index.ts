@@ -1,8 +1,9 @@
 /**
  * The platform-neutral client core of federated rounds: an HTTP transport for
- * the device routes, local training into a clipped, encoded update, and one
- * participation (check in, train, upload). Used by Node clients now, and by the
- * browser training worker and `flock simulate`.
+ * the device routes, local training into a clipped, encoded update (used by
+ * the training API the worker exposes, and by the simulator), and `participateOnce`, a
+ * one-shot participation that only Node integration tests use (the SDK's
+ * rounds run in client/training/round-loop.ts).
  *
  * @example
  * import { FlockTransport, participateOnce, createParticipantCache } from './client/federated/index.ts';

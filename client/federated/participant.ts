@@ -1,8 +1,14 @@
 /**
  * One device's turn in a federated task: check in, fetch the round's global
- * weights and the model topology, train locally, upload the update. Returns
- * either a receipt or when to come back, so a scheduler (the training worker,
- * a Node client, `flock simulate`) can loop on it.
+ * weights and the model topology, train locally, upload the update directly
+ * (no outbox). Returns either a receipt or when to come back.
+ *
+ * Only Node integration tests use it (test/integration/federated-mnist,
+ * output-kinds), driving devices with in-memory examples. The SDK and the
+ * service worker run a device's round through `TrainingScheduler`
+ * (client/training/round-loop.ts: examples from the store, the training
+ * worker, the outbox); the simulator has its own loop. Issue 11 asks for one
+ * path: move these tests onto the scheduler, then delete this file.
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeTensors, type ErrorFeedback } from '../../shared/codec/index.ts';
