@@ -29,7 +29,7 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
-import type { JsonObject, Round, Store } from '../store/index.ts';
+import type { Round, Store } from '../store/index.ts';
 import { admitHeader, admitUpload, type HeaderAdmission, requireModelVersion } from './admit-upload.ts';
 import { type CloseContext, type CloseReason, closeRoundOnce } from './close-round.ts';
 import { RoundOpener } from './open-round.ts';
@@ -221,7 +221,7 @@ export class RoundService {
       plan: { ...plan, clipNorm },
       globalVersion: round.globalVersion,
       globalWeights: { hash: fp32.sha256, size: fp32.totalBytes, encoding: 'fp32' },
-      modelTopologyHash: String((version.topology as JsonObject).topologyHash),
+      modelTopologyHash: String(version.topology.topologyHash),
       deadlineAt: round.deadlineAt,
     };
   }
@@ -253,6 +253,7 @@ export class RoundService {
     roundId: string,
     metaHeader: string | undefined,
     bytes: Uint8Array,
+    head?: HeaderAdmission,
   ): Promise<UpdateReceipt> {
     const reject = (error: ApiError): never => {
       this.o.metrics.updatesRejected.inc({ reason: error.code });
@@ -260,7 +261,7 @@ export class RoundService {
     };
     let admission;
     try {
-      admission = await admitUpload(this.o.store, this.now(), device, roundId, metaHeader, bytes);
+      admission = await admitUpload(this.o.store, this.now(), device, roundId, metaHeader, bytes, head);
     } catch (error) {
       if (error instanceof ApiError && error.code !== 'internal') reject(error);
       throw error;
@@ -277,7 +278,7 @@ export class RoundService {
       // The weight the round uses; the device's own claim stays in `meta`.
       numExamples: examples,
       preClipNorm: m.preClipNorm,
-      meta: m as unknown as JsonObject,
+      meta: m,
     });
     if (result.outcome === 'round-closed')
       return reject(new ApiError('round_closed', `round ${round.number} closed while the update arrived`));

@@ -4,7 +4,7 @@
  * Nothing here names SQLite; the SQLite store and the later PostgreSQL store
  * implement the same interface with the same Kysely queries.
  */
-import type { TaskPlan } from '../../shared/protocol/index.ts';
+import type { TaskPlan, UpdateMeta } from '../../shared/protocol/index.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
 import type { NewRollout, Rollout, RolloutPatch, RolloutQuery, RolloutStatus } from './rollout-types.ts';
@@ -131,7 +131,8 @@ export interface NewUpdate {
   byteLength: number;
   numExamples: number;
   preClipNorm?: number | null;
-  meta?: JsonObject;
+  /** The device's own claims (an upload's UpdateMeta), stored as JSON. */
+  meta?: UpdateMeta | JsonObject;
 }
 
 export type RecordUpdateResult =
