@@ -106,6 +106,7 @@ export async function createCoordinator(options: CreateCoordinatorOptions): Prom
       rollouts,
       bandits,
       rateLimits,
+      clock,
       version: FLOCK_VERSION,
     };
     const app = buildApp(deps);

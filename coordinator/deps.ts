@@ -3,6 +3,7 @@
  * and passed down explicitly (no globals), so several coordinators can live in
  * one test process.
  */
+import type { Clock } from './clock.ts';
 import type { AuthOptions } from './auth/middleware.ts';
 import type { SigningKey } from './auth/bootstrap.ts';
 import type { CoordinatorConfig } from './config.ts';
@@ -26,5 +27,7 @@ export interface CoordinatorDeps {
   bandits: BanditService;
   /** Rate-limit counters: in memory, or shared by every process on PostgreSQL. */
   rateLimits: RateLimitStore;
+  /** The coordinator's "now" (createCoordinator's `clock`); routes read time from it, not from Date. */
+  clock: Clock;
   version: string;
 }

@@ -142,6 +142,6 @@ export function deviceCensusRoutes(deps: CoordinatorDeps) {
         },
       },
     }),
-    async (c) => c.json(await readCensus(deps.store, c.req.valid('param').app, new Date()), 200),
+    async (c) => c.json(await readCensus(deps.store, c.req.valid('param').app, new Date(deps.clock.now())), 200),
   );
 }

@@ -68,7 +68,10 @@ export function eventRoutes(deps: CoordinatorDeps, options: { heartbeatMs?: numb
           wake = null;
           if (stream.aborted || stream.closed) break;
           if (timedOut) {
-            await stream.writeSSE({ event: 'heartbeat', data: JSON.stringify({ at: new Date().toISOString() }) });
+            await stream.writeSSE({
+              event: 'heartbeat',
+              data: JSON.stringify({ at: new Date(deps.clock.now()).toISOString() }),
+            });
             dirty = true;
           }
         }
