@@ -2,7 +2,8 @@
  * End to end, no mocks: a real coordinator (SQLite in a temp dir) on loopback,
  * an untrained MNIST 'mlp-small' pushed through the admin API, a task, and
  * four Node clients with their own IID shards of MNIST train that run three
- * federated rounds through `participateOnce`. Each round's new version must
+ * federated rounds through the SDK's round loop (`TrainingScheduler`, one
+ * turn per round via `runBackgroundRound`), each from its own device store. Each round's new version must
  * carry the right lineage, and the model must get clearly better on MNIST test.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -14,8 +15,9 @@ import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlockTransport } from '../../client/federated/transport.ts';
 import { FlockHttpError } from '../../client/federated/transport-error.ts';
-import { createParticipantCache, participateOnce, type ParticipantCache } from '../../client/federated/participant.ts';
-import type { TrainingExamples } from '../../client/federated/local-training.ts';
+import { syncModel } from '../../client/model-loader.ts';
+import { createMemoryStore, type ClientStore } from '../../client/storage/index.ts';
+import { runBackgroundRound } from '../../client/training/background-round.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { loadMnist, type MnistData } from '../../simulate/datasets/mnist.ts';
 import { createLogger } from '../../coordinator/observability/logger.ts';
@@ -138,54 +140,51 @@ describe('federated MNIST over HTTP', () => {
     const taskId = created.body.id;
 
     const publicKey = (await new FlockTransport({ baseUrl }).getPublicKey()).publicKey;
-    const clients: Array<{
-      transport: FlockTransport;
-      deviceId: string;
-      cache: ParticipantCache;
-      examples: TrainingExamples;
-    }> = [];
+    // Each client is a device as the SDK keeps one: a store holding its identity, the
+    // verified active model (v1) and its recorded examples; rounds run through the
+    // SDK's round loop (TrainingScheduler via runBackgroundRound), outbox included.
+    const clients: Array<{ transport: FlockTransport; deviceId: string; store: ClientStore }> = [];
     for (let i = 0; i < CLIENTS; i++) {
       const transport = new FlockTransport({ baseUrl });
-      const { deviceId, app } = await transport.register({
+      const registered = await transport.register({
         app: APP,
         platform: { runtime: 'node' },
         protocolVersion: PROTOCOL_VERSION,
       });
-      expect(app).toBe(APP);
+      expect(registered.app).toBe(APP);
+      const store = createMemoryStore();
+      await store.putDevice({ app: APP, deviceId: registered.deviceId, token: registered.token });
+      const synced = await syncModel({ transport, store, app: APP, publicKey, slowBackend: false, variant: 'fp32' });
+      if (synced.status === 'updated') synced.loaded.model.dispose();
       const shard = loadMnist({ split: 'train', offset: i * SHARD, limit: SHARD });
-      clients.push({
-        transport,
-        deviceId,
-        cache: createParticipantCache(),
-        examples: { x: shard.images, y: shard.labels, count: shard.count, inputShape: [784] },
-      });
+      for (let e = 0; e < shard.count; e++)
+        await store.addExample(APP, shard.images.slice(e * 784, (e + 1) * 784), shard.labels[e]);
+      clients.push({ transport, deviceId: registered.deviceId, store });
     }
 
     const accuracy = [await accuracyOf(1)];
     let version = 1;
     for (let round = 1; round <= ROUNDS; round++) {
       const results = await Promise.all(
-        clients.map((c) =>
-          participateOnce({
-            transport: c.transport,
-            deviceId: c.deviceId,
+        clients.map(async (c) => {
+          const [outcome] = await runBackgroundRound({
+            url: baseUrl,
             app: APP,
-            taskId,
-            examples: c.examples,
-            cache: c.cache,
-            publicKey,
+            tasks: [taskId],
+            store: c.store,
+            backend: 'cpu',
             runtime: 'node',
-          }),
-        ),
+            timeCapMs: 120_000,
+          });
+          return outcome;
+        }),
       );
       const roundIds = new Set<string>();
       for (const r of results) {
-        if (r.status !== 'uploaded') throw new Error(`round ${round}: a client was told to retry (${r.reason})`);
-        expect(r).toMatchObject({ version, roundNumber: round, receipt: { accepted: true, duplicate: false } });
-        expect(r.update).toMatchObject({ encoding: 'int8', numExamples: SHARD, epochs: 1 });
-        expect(r.update.preClipNorm).toBeLessThan(10); // so clipping did not hide a training bug
+        if (r.status !== 'uploaded') throw new Error(`round ${round}: a client did not upload (${JSON.stringify(r)})`);
         roundIds.add(r.roundId);
       }
+      for (const c of clients) expect((await c.store.countOutbox()).update).toBe(0);
       expect(roundIds.size).toBe(1);
       const [roundId] = roundIds;
 
@@ -203,19 +202,18 @@ describe('federated MNIST over HTTP', () => {
       });
 
       // A replayed upload (a lost answer, retried) gets the first receipt back, not a second update.
-      const first = results[0];
-      if (first.status === 'uploaded') {
-        const meta = {
-          roundId,
-          deviceId: clients[0].deviceId,
-          numExamples: SHARD,
-          preClipNorm: 1,
-          epochs: 1,
-          encoding: 'int8' as const,
-        };
-        const replay = await clients[0].transport.uploadUpdate(roundId, new Uint8Array(8), meta);
-        expect(replay).toEqual({ ...first.receipt, duplicate: true });
-      }
+      const meta = {
+        roundId,
+        deviceId: clients[0].deviceId,
+        numExamples: SHARD,
+        preClipNorm: 1,
+        epochs: 1,
+        encoding: 'int8' as const,
+      };
+      const replay = await clients[0].transport.uploadUpdate(roundId, new Uint8Array(8), meta);
+      expect(replay).toMatchObject({ roundId, deviceId: clients[0].deviceId, accepted: true, duplicate: true });
+      const participants = await coordinator.deps.store.listParticipants(roundId);
+      expect(participants.map((p) => p.declaredExamples)).toEqual(Array(CLIENTS).fill(SHARD));
 
       version = next;
       accuracy.push(await accuracyOf(version));
@@ -225,8 +223,6 @@ describe('federated MNIST over HTTP', () => {
     );
     expect(accuracy[ROUNDS]).toBeGreaterThan(0.6);
     expect(accuracy[ROUNDS] - accuracy[0]).toBeGreaterThan(0.3);
-    // The topology was fetched once per client, then served from the cache by hash.
-    for (const c of clients) expect(c.cache.topologies.size).toBe(1);
   });
 
   it('retries a flaky gateway in front of the real coordinator, and only 5xx', async () => {
