@@ -26,10 +26,14 @@ export function registerSimulateCommand(
   program
     .command('simulate')
     .description(
-      'federated training of N virtual clients on MNIST against an in-process coordinator or a running one (--url)',
+      'federated training of N virtual clients on MNIST or SpamAssassin against an in-process coordinator or a running one (--url)',
     )
-    .option('--dataset <name>', 'dataset (mnist)', 'mnist')
-    .option('--model <kind>', '2nn | cnn | mlp-small', '2nn')
+    .option('--dataset <name>', 'mnist | spamassassin (the SpamAssassin mail corpus, a text model)', 'mnist')
+    .option(
+      '--model <kind>',
+      'mnist: 2nn | cnn | mlp-small (default 2nn); spamassassin: logistic | mlp (default logistic)',
+    )
+    .option('--central-epochs <n>', 'spamassassin: epochs of the central baseline (default rounds x fraction x epochs)')
     .option('--clients <n>', 'number of virtual clients N', '100')
     .option('--fraction <c>', 'fraction C of clients per round', '0.1')
     .option('--epochs <e>', 'local epochs E', '1')

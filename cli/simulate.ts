@@ -28,7 +28,8 @@ import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts'
 /** Raw flag values as commander hands them over (strings, or true for switches). */
 export interface SimulateFlags {
   dataset: string;
-  model: string;
+  model?: string;
+  centralEpochs?: string;
   clients: string;
   fraction: string;
   epochs: string;
@@ -58,6 +59,8 @@ export interface SimulateFlags {
 }
 
 const MODELS: readonly MnistModelKind[] = ['2nn', 'cnn', 'mlp-small'];
+const DATASETS = ['mnist', 'spamassassin'] as const;
+const TEXT_MODELS = ['logistic', 'mlp'] as const;
 
 function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw))
@@ -77,7 +80,11 @@ function inRange(flag: string, raw: string, min: number, max: number, { minOpen 
  * @example parseSimulateFlags({ ...defaults, clients: '100' }).clients // 100
  */
 export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
-  oneOf('--dataset', f.dataset, ['mnist'] as const);
+  const dataset = oneOf('--dataset', f.dataset, DATASETS);
+  const model =
+    dataset === 'mnist'
+      ? oneOf('--model', f.model ?? '2nn', MODELS)
+      : oneOf('--model', f.model ?? 'logistic', TEXT_MODELS);
   const clients = parseIntegerFlag('--clients', f.clients);
   if (clients > 60_000)
     throw new UsageError(`--clients must be at most 60000 (one MNIST example each), got "${f.clients}"`);
@@ -87,7 +94,9 @@ export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
   const workers = parseIntegerFlag('--workers', f.workers, 0);
   if (workers > 16) throw new UsageError(`--workers must be at most 16, got "${f.workers}"`);
   return {
-    model: oneOf('--model', f.model, MODELS),
+    ...(dataset === 'mnist' ? {} : { dataset }),
+    model,
+    ...(f.centralEpochs === undefined ? {} : { centralEpochs: parseIntegerFlag('--central-epochs', f.centralEpochs) }),
     clients,
     fraction: inRange('--fraction', f.fraction, 0, 1, { minOpen: true }),
     epochs: parseIntegerFlag('--epochs', f.epochs),
@@ -157,6 +166,11 @@ export function describeResult(r: SimulationResult): string {
   lines.push(
     `final accuracy ${pct(r.finalAccuracy)} (best ${pct(r.bestAccuracy)}); rounds to ${pct(r.options.target)}: ${r.roundsToTarget === null ? 'not reached' : r.roundsToTarget.toFixed(1)}`,
   );
+  if (r.f1 !== undefined && r.auc !== undefined) lines.push(`held-out F1 ${r.f1.toFixed(4)}, AUC ${r.auc.toFixed(4)}`);
+  if (r.central)
+    lines.push(
+      `central (same model, union of the clients' data, ${r.central.epochs} epochs): accuracy ${pct(r.central.accuracy)}, F1 ${r.central.f1?.toFixed(4)}, AUC ${r.central.auc?.toFixed(4)}`,
+    );
   if (r.privacy) lines.push(`privacy spent: epsilon ${r.privacy.epsilon.toFixed(3)} at delta ${r.privacy.delta}`);
   lines.push(
     `${r.clientsPerRound} clients/round of ${r.options.clients}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`,

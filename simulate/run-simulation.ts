@@ -11,19 +11,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { FlockTransport, type LocalUpdate } from '../client/federated/index.ts';
 import { decodeTensors } from '../shared/codec/index.ts';
-import {
-  createMnistModel,
-  evaluateAccuracy,
-  mnistInputShape,
-  modelFromParts,
-  partsFromModel,
-  type MnistModelKind,
-  type WeightSpec,
-} from '../shared/model/index.ts';
+import { modelFromParts, partsFromModel, type WeightSpec } from '../shared/model/index.ts';
 import type { RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
 import { AdminApiError, adminAnswer, adminClient, type AdminResponse } from '../coordinator/admin-client.ts';
-import { loadMnist } from './datasets/mnist.ts';
-import { mnistModelFiles } from '../coordinator/registry/model-directory.ts';
+import { evaluateHeldOut, trainCentral, type CentralResult } from './central-baseline.ts';
+import { loadSimulationData, type DatasetName, type SimulationModelKind } from './simulation-data.ts';
 import { createClientPool } from './client-pool.ts';
 import {
   partitionDirichlet,
@@ -37,7 +29,11 @@ import { inProcessTarget, SimulationTargetError, type SimulationTarget } from '.
 import { roundsToTarget, type AccuracyPoint } from './targets.ts';
 
 export interface SimulationOptions {
-  model: MnistModelKind;
+  /** 'mnist' (default) or 'spamassassin' (text, through the model spec's preprocessing). */
+  dataset?: DatasetName;
+  model: SimulationModelKind;
+  /** Epochs of the central baseline on the union of the clients' data (default: rounds x fraction x epochs, at least 1). */
+  centralEpochs?: number;
   clients: number;
   fraction: number;
   epochs: number;
@@ -69,7 +65,16 @@ export interface SimulationOptions {
   app?: string;
 }
 
-export interface RoundRecord extends AccuracyPoint {
+/** F1 and ROC AUC on the held-out set, for a binary dataset (spamassassin) only. */
+export interface BinaryFigures {
+  f1?: number;
+  auc?: number;
+}
+
+const binaryOf = (m: BinaryFigures): BinaryFigures =>
+  m.f1 === undefined || m.auc === undefined ? {} : { f1: m.f1, auc: m.auc };
+
+export interface RoundRecord extends AccuracyPoint, BinaryFigures {
   reports: number;
   dropped: number;
   late: number;
@@ -78,7 +83,10 @@ export interface RoundRecord extends AccuracyPoint {
   seconds: number;
 }
 
-export interface SimulationResult {
+export interface SimulationResult extends BinaryFigures {
+  /** The same architecture trained centrally on the union of the clients' data (binary datasets). */
+  centralAccuracy?: number;
+  central?: CentralResult;
   options: SimulationOptions;
   clientsPerRound: number;
   examplesPerClient: { min: number; max: number; mean: number };
@@ -164,22 +172,24 @@ export async function runSimulation(
   hooks: { onRound?: (r: RoundRecord) => void; target?: SimulationTarget } = {},
 ): Promise<SimulationResult> {
   const started = performance.now();
-  const inputShape = mnistInputShape(o.model);
-  const train = loadMnist({ split: 'train', ...(o.trainExamples ? { limit: o.trainExamples } : {}) });
-  const test = loadMnist({ split: 'test', limit: o.evalExamples });
-  const partition = partitionFor(o, train.labels);
+  const data = loadSimulationData(o.dataset ?? 'mnist', o.model, {
+    trainExamples: o.trainExamples,
+    evalExamples: o.evalExamples,
+  });
+  const { inputShape } = data;
+  const partition = partitionFor(o, data.train.y);
   const sizes = partition.map((p) => p.length);
   const clientsPerRound = Math.max(1, Math.round(o.fraction * o.clients));
   const random = seededRandom(o.seed ^ 0x5eed);
   const app = o.app ?? 'sim';
   const target = hooks.target ?? (await inProcessTarget());
-  const pool = await createClientPool({ images: train.images, labels: train.labels, inputShape }, o.workers);
+  const pool = await createClientPool({ images: data.train.x, labels: data.train.y, inputShape }, o.workers);
   let activeTaskId: string | null = null;
   const admin = adminOf(target);
   const { api } = admin;
   try {
     const form = new FormData();
-    for (const [name, bytes] of await mnistModelFiles(o.model, o.seed))
+    for (const [name, bytes] of await data.modelFiles(o.seed))
       form.append(name, new Blob([bytes as Uint8Array<ArrayBuffer>]), name);
     form.append('stage', 'production');
     const pushed = await admin.answer(
@@ -208,18 +218,18 @@ export async function runSimulation(
     );
     activeTaskId = task.id;
 
-    const evalModel = createMnistModel(o.model, { seed: o.seed });
+    const evalModel = data.createModel(o.seed);
     const { topology } = partsFromModel(evalModel);
-    const testSet = { x: test.images, y: test.labels, inputShape };
     const evaluate = async (weights: Float32Array[], specs: WeightSpec[]) => {
       const model = await modelFromParts({ topology, weightSpecs: specs, weights });
       try {
-        return (await evaluateAccuracy(model, testSet)).accuracy;
+        return await evaluateHeldOut(model, data);
       } finally {
         model.dispose();
       }
     };
-    const initialAccuracy = (await evaluateAccuracy(evalModel, testSet)).accuracy;
+    const initial = await evaluateHeldOut(evalModel, data);
+    const initialAccuracy = initial.accuracy;
     evalModel.dispose();
 
     const devices = new Map<number, { deviceId: string; transport: FlockTransport }>();
@@ -238,6 +248,7 @@ export async function runSimulation(
       {
         round: 0,
         accuracy: initialAccuracy,
+        ...binaryOf(initial),
         reports: 0,
         dropped: 0,
         late: 0,
@@ -298,7 +309,7 @@ export async function runSimulation(
       );
       const sent = updates.filter((u): u is LocalUpdate => u !== null);
       const closed = roundId ? await closeRound(admin, task.id, roundId) : null;
-      let accuracy = history[history.length - 1].accuracy;
+      let metrics = history[history.length - 1] as { accuracy: number; f1?: number; auc?: number };
       if (closed?.state === 'closed' && closed.resultVersion !== null) {
         const version = await admin.answer(
           api.v1.admin.models[':app'].versions[':version'].$get({
@@ -308,15 +319,17 @@ export async function runSimulation(
         const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
         const { transport } = devices.values().next().value!;
         const tensors = decodeTensors(await transport.getBlob(fp32.sha256));
-        accuracy = await evaluate(
+        metrics = await evaluate(
           tensors.map((t) => t.data),
           tensors.map((t) => ({ name: t.name, shape: t.shape })),
         );
       }
       const losses = sent.map((u) => u.trainLoss).filter(Number.isFinite);
+      const { accuracy } = metrics;
       const record: RoundRecord = {
         round,
         accuracy,
+        ...binaryOf(metrics),
         reports: sent.length,
         dropped: fate.filter((f) => f === 'drop').length,
         late: fate.filter((f) => f === 'late').length,
@@ -340,6 +353,12 @@ export async function runSimulation(
       privacy = view.privacySpent;
     }
     const accuracies = history.map((h) => h.accuracy);
+    let central: CentralResult | null = null;
+    if (data.positiveClass !== null) {
+      const epochs = o.centralEpochs ?? Math.max(1, Math.round(o.rounds * o.fraction * o.epochs));
+      central = await trainCentral(data, partition, { epochs, batch: o.batch, lr: o.lr, seed: o.seed });
+    }
+    const last = history[history.length - 1];
     return {
       options: o,
       clientsPerRound,
@@ -352,6 +371,8 @@ export async function runSimulation(
       history,
       initialAccuracy,
       finalAccuracy: accuracies[accuracies.length - 1],
+      ...binaryOf(last),
+      ...(central ? { centralAccuracy: central.accuracy, central } : {}),
       bestAccuracy: Math.max(...accuracies),
       roundsToTarget: roundsToTarget(history, o.target),
       privacy,
