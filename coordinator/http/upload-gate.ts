@@ -84,6 +84,11 @@ export class UploadGate {
  * Reads a request body, refusing it (413) as soon as it passes `maxBytes`: a
  * Content-Length over the cap before a byte is read, a longer stream when its
  * running count passes it (the rest is never pulled).
+ *
+ * With a Content-Length the body lands in one buffer of that size, each
+ * chunk copied once as it arrives (no list of chunks joined afterwards); a
+ * body that turns out longer than it declared is a 400. Without one, the
+ * buffer starts at 64 KiB and doubles, never past `maxBytes`.
  */
 export async function readBodyCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = (n: number | string) =>
@@ -92,28 +97,32 @@ export async function readBodyCapped(request: Request, maxBytes: number): Promis
       `update of ${n} bytes is larger than any valid update for this model (${maxBytes} bytes)`,
       { maxBytes },
     );
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  const header = request.headers.get('content-length');
+  const declared = header === null ? Number.NaN : Number(header);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(declared);
   if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const known = Number.isSafeInteger(declared) && declared >= 0;
+  let out = new Uint8Array(known ? declared : Math.min(maxBytes, 64 * 1024));
   let total = 0;
+  const reader = request.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(`more than ${maxBytes}`);
+    if (total + value.byteLength > out.byteLength) {
+      if (total + value.byteLength > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(`more than ${maxBytes}`);
+      }
+      if (known) {
+        await reader.cancel().catch(() => undefined);
+        throw new ApiError('bad_request', `the body is longer than its Content-Length of ${declared} bytes`);
+      }
+      const grown = new Uint8Array(Math.min(maxBytes, Math.max(out.byteLength * 2, total + value.byteLength)));
+      grown.set(out.subarray(0, total));
+      out = grown;
     }
-    chunks.push(value);
+    out.set(value, total);
+    total += value.byteLength;
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return total === out.byteLength ? out : out.subarray(0, total);
 }

@@ -147,6 +147,12 @@ export async function admitHeader(
 }
 
 /**
+ * The header checks and then the body's. A caller that already ran
+ * `admitHeader` for this request passes its answer as `head`, so the five
+ * store reads are not repeated; only the deadline is checked again (the body
+ * took time to arrive). The round closing or a replay racing in meanwhile is
+ * caught where the row is written (`recordUpdate`), atomically.
+ *
  * @example
  * const a = await admitUpload(store, Date.now(), device, roundId, c.req.header(UPDATE_META_HEADER), bytes);
  * if (a.status === 'replay') return a.receipt;
@@ -158,9 +164,14 @@ export async function admitUpload(
   roundId: string,
   metaHeader: string | undefined,
   bytes: Uint8Array,
+  known?: HeaderAdmission,
 ): Promise<Admission> {
-  const head = await admitHeader(store, nowMs, device, roundId, metaHeader);
+  const head = sameRequest(known, device, roundId)
+    ? known
+    : await admitHeader(store, nowMs, device, roundId, metaHeader);
   if (head.status === 'replay') return head;
+  if (Date.parse(head.round.deadlineAt) < nowMs)
+    throw new ApiError('late_upload', `round ${head.round.number} closed for uploads at ${head.round.deadlineAt}`);
   const { meta, admittedExamples: examples, round, task, plan, specs, clipNorm, maxBytes } = head;
   if (bytes.byteLength > maxBytes)
     throw new ApiError(
@@ -172,4 +183,13 @@ export async function admitUpload(
     encoding: plan.updateEncoding,
   });
   return { status: 'admitted', meta, admittedExamples: examples, round, task, plan, specs, clipNorm, deltas };
+}
+
+/** Whether a header admission was made for this device's upload to this round. */
+function sameRequest(
+  head: HeaderAdmission | undefined,
+  device: { deviceId: string },
+  roundId: string,
+): head is HeaderAdmission & { status: 'admitted' } {
+  return head?.status === 'admitted' && head.meta.roundId === roundId && head.meta.deviceId === device.deviceId;
 }

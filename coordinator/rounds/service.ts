@@ -246,7 +246,7 @@ export class RoundService {
 
   /**
    * Accepts one update: validated, durable, then acknowledged; replays get the
-   * first receipt.
+   * first receipt. `head` is this request's `admitHeader` answer, if the caller has it.
    */
   async upload(
     device: { deviceId: string; app: string },

@@ -122,7 +122,7 @@ export function deviceRoutes(deps: CoordinatorDeps) {
           throw error;
         },
       );
-      const receipt = await rounds.upload(principal, roundId, metaHeader, bytes);
+      const receipt = await rounds.upload(principal, roundId, metaHeader, bytes, head);
       return c.json(receipt, 200);
     } finally {
       release();
