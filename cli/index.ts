@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from './usage-error.ts';
 import { registerAdminKeyCommand } from './admin-key.ts';
 import { registerModelCommands } from './model-commands.ts';
+import { registerHoldoutCommands } from './holdout.ts';
 import { registerPrivacyCommands } from './privacy.ts';
 import { registerRolloutCommands } from './rollout-commands.ts';
 import { registerBanditCommands } from './bandit-commands.ts';
@@ -53,6 +54,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerServeCommand(program, io);
   registerPrivacyCommands(program, io);
   registerModelCommands(program, io);
+  registerHoldoutCommands(program, io);
   registerTaskCommands(program, io);
   registerRolloutCommands(program, io);
   registerBanditCommands(program, io);

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { withConnectionOptions } from './admin-http.ts';
 import type { CliIo } from './index.ts';
 import type { AppFlags, PushFlags, ShowFlags, StageFlags } from './model.ts';
+import type { InitFlags } from './model-init.ts';
 
 const models = () => import('./model.ts');
 // The protocol's MODEL_STAGES, written out: importing it would load zod for `--help` (help-lists.test.ts keeps the two equal).
@@ -36,6 +37,25 @@ export function registerModelCommands(program: Command, io: CliIo): void {
       .option('--stage <stage>', `initial stage: ${STAGES} (default candidate)`)
       .option('--json', 'print JSON'),
   ).action(async (dir: string, flags: PushFlags) => (await models()).pushModel(dir, flags, io));
+
+  model
+    .command('init')
+    .description('write a new model directory (model.json, weights.bin, flock-model.json) from a template')
+    .requiredOption('--template <name>', 'logistic | mlp | cnn | text-hash | text-embedding')
+    .requiredOption('--out <dir>', 'directory to write')
+    .option('--classes <k>', 'number of classes (default 2, or the number of --labels)')
+    .option('--labels <a,b,...>', 'class names, in label order')
+    .option('--output <kind>', 'multiclass (softmax) | binary (one sigmoid)', 'multiclass')
+    .option('--inputs <n>', 'logistic, mlp: features per example')
+    .option('--image <WxHxC>', 'cnn: image size and channels (1 or 3)', '28x28x1')
+    .option('--text-dimensions <n>', 'text-hash, text-embedding: hashing buckets (MurmurHash3)', '4096')
+    .option('--char-ngrams <min-max>', 'text-hash, text-embedding: also character n-grams, e.g. 3-5')
+    .option('--max-length <n>', 'text-embedding: tokens per text', '256')
+    .option('--hidden <n>', 'hidden units (mlp default 64, cnn 128, text-hash 0 = logistic)')
+    .option('--seed <n>', 'seed of the initial weights', '1')
+    .option('--force', 'overwrite a model already in --out')
+    .option('--json', 'print JSON')
+    .action(async (flags: InitFlags) => (await import('./model-init.ts')).initModel(flags, io));
 
   withConnectionOptions(
     model
