@@ -1,15 +1,15 @@
 /**
  * The platform-neutral client core of federated rounds: an HTTP transport for
- * the device routes, local training into a clipped, encoded update (used by
- * the training API the worker exposes, and by the simulator), and `participateOnce`, a
- * one-shot participation that only Node integration tests use (the SDK's
- * rounds run in client/training/round-loop.ts).
+ * the device routes (every SDK request goes through it) and local training into
+ * a clipped, encoded update (used by the training API the worker exposes, and
+ * by the simulator). A device's round itself runs in one place,
+ * client/training/round-loop.ts (`TrainingScheduler`).
  *
  * @example
- * import { FlockTransport, participateOnce, createParticipantCache } from './client/federated/index.ts';
+ * import { FlockTransport } from './client/federated/index.ts';
  * const transport = new FlockTransport({ baseUrl: 'http://127.0.0.1:8787' });
- * const { deviceId, app } = await transport.register({ app: 'digits', platform: { runtime: 'node' } });
- * const result = await participateOnce({ transport, deviceId, app, taskId, examples, cache: createParticipantCache() });
+ * const { deviceId } = await transport.register({ app: 'digits', platform: { runtime: 'node' } });
+ * const answer = await transport.checkIn('task_1', { deviceId, taskId: 'task_1', numExamples: 500 });
  */
 export { FlockTransport } from './transport.ts';
 export type { TransportOptions, ManifestAnswer } from './transport.ts';
@@ -19,10 +19,3 @@ export { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfte
 export type { RetryPolicy } from './retry-policy.ts';
 export { trainLocalUpdate } from './local-training.ts';
 export type { LocalTrainingInput, LocalUpdate, TrainingExamples } from './local-training.ts';
-export { participateOnce, createParticipantCache } from './participant.ts';
-export type {
-  ParticipateInput,
-  ParticipationResult,
-  ParticipationRetryReason,
-  ParticipantCache,
-} from './participant.ts';

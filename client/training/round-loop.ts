@@ -7,6 +7,10 @@
  * (never earlier, plus jitter) and back off exponentially after failures.
  * The main thread only moves buffers: decoding, training, clipping, noise and
  * encoding all run in the runner.
+ *
+ * This is the one path for a device's round: connect() runs it, the service
+ * worker runs one turn of it (runBackgroundRound), and the Node integration
+ * tests drive their devices through it.
  */
 import { decodeTensors } from '../../shared/codec/index.ts';
 import { RdpAccountant } from '../../shared/dp/index.ts';

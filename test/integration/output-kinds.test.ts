@@ -17,12 +17,12 @@ import { serve } from '@hono/node-server';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/connect.ts';
-import { createParticipantCache, participateOnce } from '../../client/federated/participant.ts';
 import { FlockTransport } from '../../client/federated/transport.ts';
 import { FlockError } from '../../client/flock-error.ts';
-import { createPredictor, exampleTarget, trainingTargets, type Prediction } from '../../client/inference/index.ts';
+import { createPredictor, exampleTarget, type Prediction } from '../../client/inference/index.ts';
 import { syncModel } from '../../client/model-loader.ts';
 import { createMemoryStore } from '../../client/storage/memory-store.ts';
+import { runBackgroundRound } from '../../client/training/background-round.ts';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { createLogger } from '../../coordinator/observability/logger.ts';
 import { modelToFiles } from '../../coordinator/registry/model-directory.ts';
@@ -74,12 +74,13 @@ async function waitForRound(taskId: string, roundId: string): Promise<RoundView>
 /** A device: registered, synced (spec verified), with a predictor over the version's spec. */
 async function device(app: string) {
   const transport = new FlockTransport({ baseUrl });
-  const { deviceId } = await transport.register({
+  const { deviceId, token } = await transport.register({
     app,
     platform: { runtime: 'node' },
     protocolVersion: PROTOCOL_VERSION,
   });
   const store = createMemoryStore();
+  await store.putDevice({ app, deviceId, token });
   const synced = await syncModel({ transport, store, app, slowBackend: true, variant: 'fp32' });
   if (synced.status !== 'updated') throw new Error(`sync answered ${synced.status}`);
   const { model, stored } = synced.loaded;
@@ -118,25 +119,23 @@ async function trainRound(app: string, devices: Device[]): Promise<ModelVersionV
     }),
   });
   expect(created.status).toBe(201);
+  // The SDK's round loop (TrainingScheduler, one turn): y is built from the stored examples by the version's spec.
   const results = await Promise.all(
     devices.map(async (d) => {
-      const stored = await d.store.listExamples(d.stored.app);
-      const output = d.stored.modelSpec!.output;
-      const { y, width } = trainingTargets(stored, output, 1);
-      const x = new Float32Array(stored.flatMap((e) => Array.from(e.input)));
-      const inputShape = d.stored.inputSpec.shape.slice(1) as number[];
-      return participateOnce({
-        transport: d.transport,
-        deviceId: d.deviceId,
+      const [outcome] = await runBackgroundRound({
+        url: baseUrl,
         app,
-        taskId: created.body.id,
-        examples: { x, y, count: stored.length, inputShape, output: output.kind, targetWidth: width },
-        cache: createParticipantCache(),
+        tasks: [created.body.id],
+        store: d.store,
+        backend: 'cpu',
         runtime: 'node',
+        timeCapMs: 120_000,
       });
+      return outcome;
     }),
   );
-  for (const r of results) if (r.status !== 'uploaded') throw new Error(`a device was told to retry (${r.reason})`);
+  for (const r of results)
+    if (r.status !== 'uploaded') throw new Error(`a device did not upload (${JSON.stringify(r)})`);
   const first = results[0];
   if (first.status !== 'uploaded') throw new Error('unreachable');
   const closed = await waitForRound(created.body.id, first.roundId);
