@@ -6,10 +6,8 @@
  * shadow assignment, the app's tasks, the manifest event stream and the
  * outbox's queued requests. It is the one place the SDK adds the device token.
  *
- * Every request has a timeout. Network errors, timeouts, 429 and 5xx are
- * retried with jittered exponential backoff (Retry-After wins when the server
- * sends one); other 4xx are never retried, since the same request would fail
- * the same way. Answers are validated with the shared zod schemas.
+ * Every request has a timeout and the retry rules of retrying-exchange.ts.
+ * Answers are validated with the shared zod schemas.
  */
 import { verifySha256 } from '../../shared/manifest/index.ts';
 import {
@@ -31,13 +29,8 @@ import {
   type UpdateReceipt,
 } from '../../shared/protocol/index.ts';
 import type { z } from 'zod';
-import {
-  DEFAULT_RETRY_POLICY,
-  backoffDelayMs,
-  isRetryableStatus,
-  parseRetryAfterSeconds,
-  type RetryPolicy,
-} from './retry-policy.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
+import { exchangeWithRetries, type Exchange } from './retrying-exchange.ts';
 import {
   ActiveTasksSchema,
   ShadowAssignmentSchema,
@@ -45,7 +38,7 @@ import {
   type QueuedRequest,
   type ShadowAssignment,
 } from './device-answers.ts';
-import { FlockHttpError, errorFromAnswer } from './transport-error.ts';
+import { FlockHttpError } from './transport-error.ts';
 
 export interface TransportOptions {
   /** Coordinator origin (and path prefix, if any), e.g. `https://flock.example.com`. */
@@ -70,11 +63,7 @@ export type ManifestAnswer =
   | { status: 'modified'; signedManifest: SignedManifest; etag: string | null }
   | { status: 'not_modified'; etag: string };
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: Uint8Array;
-}
+type Answer = Exchange;
 
 interface RequestSpec {
   method: 'GET' | 'POST' | 'PUT';
@@ -278,56 +267,13 @@ export class FlockTransport {
     return parsed.data;
   }
 
-  async #request(spec: RequestSpec): Promise<Answer> {
-    const url = `${this.baseUrl}${spec.path}`;
+  #request(spec: RequestSpec): Promise<Answer> {
     const headers: Record<string, string> = { accept: 'application/json, application/octet-stream', ...spec.headers };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    for (let attempt = 0; ; attempt++) {
-      const last = attempt >= (spec.retries ?? this.#retry.retries);
-      let response: Response;
-      let body: Uint8Array;
-      try {
-        // One timeout covers the whole exchange, body included: a stalled download is a timeout too.
-        response = await this.#fetch(url, {
-          method: spec.method,
-          headers,
-          body: spec.body as BodyInit | undefined,
-          signal: AbortSignal.timeout(spec.timeoutMs),
-        });
-        body = new Uint8Array(await response.arrayBuffer());
-      } catch (error) {
-        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-        if (last) {
-          throw timedOut
-            ? new FlockHttpError(
-                0,
-                'timeout',
-                `${spec.method} ${url} got no answer within ${spec.timeoutMs} ms (${attempt + 1} attempts); check the network or raise the timeout`,
-                { cause: error },
-              )
-            : new FlockHttpError(
-                0,
-                'network_error',
-                `${spec.method} ${url} failed (${attempt + 1} attempts): ${(error as Error).message}; is the coordinator reachable?`,
-                { cause: error },
-              );
-        }
-        await this.#sleep(backoffDelayMs(attempt, this.#retry, this.#random));
-        continue;
-      }
-      if (response.ok || response.status === 304) return { status: response.status, headers: response.headers, body };
-      const retryAfterSeconds = parseRetryAfterSeconds(response.headers.get('retry-after'));
-      const serverWaitOk = retryAfterSeconds === undefined || retryAfterSeconds * 1000 <= this.#retry.maxRetryAfterMs;
-      if (!last && isRetryableStatus(response.status) && serverWaitOk) {
-        await this.#sleep(
-          retryAfterSeconds !== undefined
-            ? retryAfterSeconds * 1000
-            : backoffDelayMs(attempt, this.#retry, this.#random),
-        );
-        continue;
-      }
-      throw errorFromAnswer(spec.method, url, response.status, utf8.decode(body), retryAfterSeconds);
-    }
+    return exchangeWithRetries(
+      { ...spec, url: `${this.baseUrl}${spec.path}`, headers },
+      { fetch: this.#fetch, retry: this.#retry, random: this.#random, sleep: this.#sleep },
+    );
   }
 }
 
