@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { pino } from 'pino';
-import { chromium, type Browser, type Route } from 'playwright-core';
+import { chromium, type Browser, type Request, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../../coordinator/coordinator.ts';
 import { writeModelDirectory } from '../../coordinator/registry/index.ts';
@@ -174,9 +174,13 @@ describe('startFlockServiceWorker in any app', () => {
     };
     await context.route(`${origin}/v1/**`, block);
     await context.setOffline(true);
+    // A request the service worker started before the block (its background sync may check
+    // in right after it was enabled) may still finish; none started from here on may be answered.
+    const startedOffline = new Set<Request>();
+    context.on('request', (r) => startedOffline.add(r));
     const answered: string[] = [];
     context.on('requestfinished', (r) => {
-      if (new URL(r.url()).pathname.startsWith('/v1/')) answered.push(r.url());
+      if (startedOffline.has(r) && new URL(r.url()).pathname.startsWith('/v1/')) answered.push(r.url());
     });
     const offline = await page.evaluate(async (input) => {
       const registration = await navigator.serviceWorker.ready;
