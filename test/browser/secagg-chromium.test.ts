@@ -6,69 +6,30 @@
  * one secret on both sides; and a whole round of 10 devices with one dropout
  * unmasks in the browser to the plain sum mod 2^32 that Node computes.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
-import { Hono } from 'hono';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../shared/manifest/bytes.ts';
 import { testPrng } from '../../shared/secagg/in-memory-round.fixture.ts';
 import { maskStream, pairContext, quantise, selfMaskContext } from '../../shared/secagg/index.ts';
 import { agree, exportPublicKey, generateX25519, importPublicKey } from '../../shared/secagg/x25519.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './harness.ts';
+import { type BundledPage, openBundledPage } from './bundled-page.ts';
 
 declare const SecAgg: typeof import('./secagg-page.fixture.ts');
 const SEED = Array.from({ length: 32 }, (_, i) => i);
 const Q = { clipRange: 0.1, bits: 20, maxDevices: 10 };
 const D = 64;
 
-let outDir: string;
-let server: ServerType;
-let origin: string;
-let browser: Browser;
+let opened: BundledPage;
 let page: Page;
 
 beforeAll(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'flock-secagg-page-'));
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    root: join(import.meta.dirname, '..', '..'),
-    build: {
-      outDir,
-      emptyOutDir: true,
-      minify: false,
-      lib: {
-        entry: join(import.meta.dirname, 'secagg-page.fixture.ts'),
-        formats: ['iife'],
-        name: 'SecAgg',
-        fileName: () => 'secagg.js',
-      },
-    },
-  });
-  const script = readFileSync(join(outDir, 'secagg.js'));
-  const site = new Hono();
-  site.get('/', (c) =>
-    c.html('<!doctype html><meta charset="utf-8"><title>secagg</title><script src="/secagg.js"></script>'),
-  );
-  site.get('/secagg.js', (c) => c.body(script, 200, { 'content-type': 'text/javascript' }));
-  server = await new Promise((ready) => {
-    const s = serve({ fetch: site.fetch, port: 0, hostname: '127.0.0.1' }, () => ready(s));
-  });
-  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-  page = await browser.newPage();
-  await page.addInitScript('window.__name = (f) => f;');
-  await page.goto(origin);
+  opened = await openBundledPage({ entry: join(import.meta.dirname, 'secagg-page.fixture.ts'), globalName: 'SecAgg' });
+  page = opened.page;
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close().catch(() => {});
-  if (server) await new Promise<void>((done) => server.close(() => done()));
-  if (outDir) rmSync(outDir, { recursive: true, force: true });
+  await opened?.close();
 });
 
 describe('shared/secagg in Chromium', () => {
