@@ -166,3 +166,26 @@ export {
   RegressionOutputSchema,
 } from './model-spec.ts';
 export type { ModelSpec, ModelSpecInput, OutputSpec, OutputSpecInput, OutputKind } from './model-spec.ts';
+
+export {
+  SECAGG_MASKED_HEADER,
+  SecAggAbortedSchema,
+  SecAggAbortReasonSchema,
+  SecAggAcceptedSchema,
+  SecAggPhaseSchema,
+  SecAggRoundConfigSchema,
+  SecAggRoundStatsSchema,
+  SecAggWaitingSchema,
+  SignedSecAggRoundConfigSchema,
+  secAggAnswerSchema,
+  secAggRoutes,
+} from './secure-aggregation-round.ts';
+export type {
+  SecAggAborted,
+  SecAggAbortReason,
+  SecAggAccepted,
+  SecAggPhase,
+  SecAggRoundConfig,
+  SecAggRoundStats,
+  SignedSecAggRoundConfig,
+} from './secure-aggregation-round.ts';

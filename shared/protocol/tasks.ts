@@ -15,6 +15,7 @@ import {
   WeightEncodingSchema,
 } from './fields.ts';
 import { TaskPlanSchema } from './plan.ts';
+import { SecAggRoundStatsSchema, SignedSecAggRoundConfigSchema } from './secure-aggregation-round.ts';
 
 /**
  * `POST /v1/tasks` (admin) body.
@@ -55,6 +56,8 @@ export const RoundViewSchema = z.object({
   resultVersion: ModelVersionNumberSchema.nullable(),
   /** Why a failed round failed, e.g. "3 of 8 required reports by the deadline". */
   failureReason: z.string().nullable(),
+  /** Secure-aggregation rounds: devices per phase, abort reason, epsilon charged. */
+  secureAggregation: SecAggRoundStatsSchema.nullable().optional(),
 });
 export type RoundView = z.infer<typeof RoundViewSchema>;
 
@@ -116,6 +119,8 @@ export const CheckInSelectedSchema = z.object({
   modelTopologyHash: Sha256HexSchema.optional(),
   /** Uploads after this instant are refused with 'late_upload'. */
   deadlineAt: TimestampSchema,
+  /** Present when the task runs secure aggregation: the signed round configuration (secure-aggregation-round.ts). */
+  secureAggregation: SignedSecAggRoundConfigSchema.optional(),
 });
 export type CheckInSelected = z.output<typeof CheckInSelectedSchema>;
 
