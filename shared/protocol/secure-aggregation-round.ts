@@ -22,8 +22,12 @@
  *
  *    A GET before its phase is ready answers `waiting` with retryAfterSeconds;
  *    after an abort every route answers `aborted` with the reason, so the
- *    device stops and learns why. A device not selected for the round gets 403,
- *    a message for another round or device 400, a message in the wrong phase 409.
+ *    device stops and learns why. Both are 200 with the JSON body (POST and PUT
+ *    too: a POST or PUT after an abort answers 200 SecAggAborted, never a 4xx,
+ *    so the device's transport reads the reason). Resending the same message
+ *    (a retry after a lost answer) answers 202 SecAggAccepted again. A device
+ *    not selected for the round gets 403, a message for another round or
+ *    device 400, a message in the wrong phase 409.
  * 3. A phase closes when every device of the previous phase has sent its
  *    message, or at the phase's deadline in the signed configuration. Below
  *    `minSurvivors` at any phase the round aborts ('too_few_survivors').
