@@ -22,6 +22,7 @@ import { partialOps } from './partial-ops.ts';
 import { registryOps } from './registry-ops.ts';
 import { rolloutOps } from './rollout-ops.ts';
 import { roundOps } from './round-ops.ts';
+import { secAggStatsOps } from './secagg-stats-ops.ts';
 import type { Database } from './schema.ts';
 import type { Store, StoreOps } from './store.ts';
 import { taskOps } from './task-ops.ts';
@@ -50,6 +51,7 @@ function opsFor(ctx: OpsContext): StoreOps {
     ...logOps(ctx),
     ...rolloutOps(ctx),
     ...partialOps(ctx),
+    ...secAggStatsOps(ctx),
   };
 }
 

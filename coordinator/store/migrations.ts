@@ -13,6 +13,7 @@ import { partialsMigration } from './partial-migration.ts';
 import { participantExamplesMigration } from './participant-examples-migration.ts';
 import { rolloutShadowMigration } from './rollout-shadow-migration.ts';
 import { rolloutsMigration } from './rollout-migration.ts';
+import { secAggStatsMigration } from './secagg-stats-migration.ts';
 
 export type SqlDialectName = 'sqlite' | 'postgres';
 
@@ -288,6 +289,7 @@ export function flockMigrations(dialect: SqlDialectName): MigrationProvider {
         '0003_round_partials': partialsMigration(),
         '0004_participant_examples': participantExamplesMigration(dialect),
         '0005_rollout_shadow': rolloutShadowMigration(dialect),
+        '0006_secagg_round_stats': secAggStatsMigration(),
       };
     },
   };

@@ -202,6 +202,13 @@ export interface RoundPartialsTable {
   created_at: string;
 }
 
+/** Migration 0006: one secure-aggregation round's figures (SecAggRoundStats as JSON). */
+export interface SecAggRoundStatsTable {
+  round_id: string;
+  stats: string;
+  updated_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   counters: CountersTable;
@@ -220,4 +227,5 @@ export interface Database {
   rollouts: RolloutsTable;
   coordinator_processes: CoordinatorProcessesTable;
   round_partials: RoundPartialsTable;
+  secagg_round_stats: SecAggRoundStatsTable;
 }

@@ -538,6 +538,38 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       });
     });
 
+    describe('secure-aggregation round stats', () => {
+      it('stores one row per round, replaces it whole, lists by id and refuses what does not parse', async () => {
+        round = await seed(await open(), 0, 3, 3);
+        expect(await store.getSecAggRoundStats(round.id)).toBeNull();
+        const stats = {
+          phase: 'advertise' as const,
+          selected: 10,
+          advertised: 0,
+          shared: 0,
+          masked: 0,
+          unmasked: 0,
+          abortReason: null,
+          epsilonSpent: null,
+        };
+        await store.putSecAggRoundStats(round.id, stats);
+        await store.putSecAggRoundStats(round.id, { ...stats, phase: 'done', advertised: 9, epsilonSpent: 1.5 });
+        expect(await store.getSecAggRoundStats(round.id)).toEqual({
+          ...stats,
+          phase: 'done',
+          advertised: 9,
+          epsilonSpent: 1.5,
+        });
+        const listed = await store.listSecAggRoundStats([round.id, 'rnd_none']);
+        expect([...listed.keys()]).toEqual([round.id]);
+        expect(await store.listSecAggRoundStats([])).toEqual(new Map());
+        await expect(store.putSecAggRoundStats(round.id, { ...stats, selected: -1 })).rejects.toMatchObject({
+          code: 'invalid',
+        });
+        expect((await store.getSecAggRoundStats(round.id))?.advertised).toBe(9);
+      });
+    });
+
     describe('coordinator processes and round partials', () => {
       it('heartbeats processes, lists the live ones, and forgets a removed one', async () => {
         let clock = Date.parse('2030-01-01T00:00:00Z');

@@ -4,7 +4,7 @@
  * Nothing here names SQLite; the SQLite store and the later PostgreSQL store
  * implement the same interface with the same Kysely queries.
  */
-import type { TaskPlan, UpdateMeta } from '../../shared/protocol/index.ts';
+import type { SecAggRoundStats, TaskPlan, UpdateMeta } from '../../shared/protocol/index.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { CoordinatorProcessRecord, NewRoundPartial, RoundPartial } from './partial-types.ts';
 import type { NewRollout, Rollout, RolloutPatch, RolloutQuery, RolloutStatus } from './rollout-types.ts';
@@ -299,6 +299,13 @@ export interface StoreOps {
   deleteRoundPartials(roundId: string): Promise<RoundPartial[]>;
   /** Removes and returns the partials of every closed or failed round (late flushes, crashed closers). */
   pruneRoundPartials(): Promise<RoundPartial[]>;
+
+  // secure-aggregation rounds: counts per phase, never a phase message
+  /** Writes (or replaces) the figures of a secure-aggregation round; 'invalid' when they do not parse. */
+  putSecAggRoundStats(roundId: string, stats: SecAggRoundStats): Promise<void>;
+  getSecAggRoundStats(roundId: string): Promise<SecAggRoundStats | null>;
+  /** The stored figures of those rounds that have any, by round id. */
+  listSecAggRoundStats(roundIds: readonly string[]): Promise<Map<string, SecAggRoundStats>>;
 }
 
 /**
