@@ -182,3 +182,67 @@ describe('trainLocalUpdate', () => {
     );
   });
 });
+
+describe('trainLocalUpdate with frozen layers', () => {
+  /** Full-batch SGD steps on the cross-entropy of the tiny model, moving only the weights `moves` picks. */
+  function sgdReference(steps: number, learningRate: number, moves: (i: number) => boolean): Float32Array[] {
+    return tf.tidy(() => {
+      const xs = tf.tensor2d(data.x, [data.count, FEATURES]);
+      const ys = tf.oneHot(tf.tensor1d(data.y, 'int32'), CLASSES);
+      const weights = parts.weights.map((w, i) => tf.variable(tf.tensor(w, parts.weightSpecs[i].shape)));
+      for (let step = 0; step < steps; step++) {
+        const { grads } = tf.variableGrads(() => {
+          const [w1, b1, w2, b2] = weights;
+          const probs = tf.softmax(tf.relu(xs.matMul(w1).add(b1)).matMul(w2).add(b2));
+          return tf.mean(tf.sum(ys.mul(tf.log(probs.clipByValue(1e-7, 1 - 1e-7))), 1)).neg() as tf.Scalar;
+        }, weights);
+        weights.forEach((w, i) => {
+          if (moves(i)) w.assign(w.sub(grads[w.name].mul(learningRate)));
+        });
+      }
+      const out = weights.map((w, i) => {
+        const after = w.dataSync() as Float32Array;
+        return after.map((v, j) => v - parts.weights[i][j]);
+      });
+      for (const w of weights) w.dispose();
+      return out;
+    });
+  }
+  const isHead = (i: number) => parts.weightSpecs[i].name.startsWith('out/');
+  // One batch of all 128 examples: shuffling cannot change the steps, so a reference can follow them.
+  const fullBatch = plan({ localEpochs: 3, batchSize: 128, learningRate: 0.5 });
+
+  it('uploads only the trainable tensors and trains them against the fixed frozen layers', async () => {
+    const update = await trainLocalUpdate({ ...input, frozenLayers: ['hidden'], plan: fullBatch });
+    const sent = decodeTensors(update.bytes);
+    expect(sent.map((t) => [t.name, t.shape])).toEqual([
+      ['out/kernel', [6, CLASSES]],
+      ['out/bias', [CLASSES]],
+    ]);
+    // The head's delta is that of SGD with the hidden layer held still, not of SGD moving both.
+    const frozenRef = sgdReference(3, 0.5, isHead).filter((_, i) => isHead(i));
+    const bothRef = sgdReference(3, 0.5, () => true).filter((_, i) => isHead(i));
+    const distance = (a: Float32Array[], b: Float32Array[]) =>
+      globalL2Norm(a.map((t, i) => t.map((v, j) => v - b[i][j])));
+    const sentData = sent.map((t) => t.data);
+    expect(distance(frozenRef, bothRef)).toBeGreaterThan(1e-3); // the reference tells the two apart
+    expect(distance(sentData, frozenRef)).toBeLessThan(1e-5 + distance(frozenRef, bothRef) / 100);
+    expect(update.preClipNorm).toBeCloseTo(globalL2Norm(sentData), 4);
+  });
+
+  it('makes the update the size of the trainable weights', async () => {
+    const whole = await trainLocalUpdate({ ...input, plan: plan() });
+    const head = await trainLocalUpdate({ ...input, frozenLayers: ['hidden'], plan: plan() });
+    // fp32 bodies: 51 parameters against 21 (the head's 6x3 kernel and 3 biases), plus the tensor table.
+    expect(head.bytes.byteLength).toBeLessThan(whole.bytes.byteLength - 30 * 4);
+  });
+
+  it('refuses a frozen layer the model lacks, and a spec that freezes every layer', async () => {
+    await expect(trainLocalUpdate({ ...input, frozenLayers: ['nope'], plan: plan() })).rejects.toThrow(
+      /frozenLayers names nope, which the model lacks/,
+    );
+    await expect(trainLocalUpdate({ ...input, frozenLayers: ['hidden', 'out'], plan: plan() })).rejects.toThrow(
+      /nothing to train/,
+    );
+  });
+});

@@ -5,12 +5,18 @@
  * DP noise if the plan asks for it, and encode it in the plan's update
  * encoding. Platform-neutral (tfjs only), so the browser training worker,
  * Node clients and `flock simulate` share it.
+ *
+ * Layers the version's spec freezes (`frozenLayers`) are set non-trainable
+ * before compiling, so the optimizer never touches them, and their tensors
+ * are left out of the delta, the clip norm and the encoded update: an update
+ * of a model with a frozen base is the size of its head.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ErrorFeedback, encodeTensors, type NamedTensor, type TensorEncodingSpec } from '../../shared/codec/index.ts';
 import { addGaussianNoise, clipByGlobalNorm } from '../../shared/dp/index.ts';
 import {
   compileForTraining,
+  isFrozenWeight,
   modelFromParts,
   outputTraining,
   sizeOfShape,
@@ -47,6 +53,11 @@ export interface LocalTrainingInput {
     TaskPlan,
     'localEpochs' | 'batchSize' | 'learningRate' | 'clipNorm' | 'localNoiseMultiplier' | 'updateEncoding'
   >;
+  /**
+   * Layer names the version's spec freezes (`ModelSpec.frozenLayers`): trained
+   * as non-trainable and absent from the update. Omit (or []) to train all.
+   */
+  frozenLayers?: readonly string[];
   /** Carries what lossy encodings dropped into the next round; keep one per device and task. */
   errorFeedback?: ErrorFeedback;
 }
@@ -98,7 +109,7 @@ function checkExamples(examples: TrainingExamples): void {
 }
 
 /** Reads the trained weights by name (the model's own order need not match the specs'). */
-async function trainedWeights(model: tf.LayersModel, specs: WeightSpec[]): Promise<Float32Array[]> {
+async function trainedWeights(model: tf.LayersModel, specs: readonly WeightSpec[]): Promise<Float32Array[]> {
   const byName = new Map(model.weights.map((v) => [v.originalName, v] as const));
   return Promise.all(
     specs.map(async (spec) => {
@@ -123,10 +134,23 @@ async function trainedWeights(model: tf.LayersModel, specs: WeightSpec[]): Promi
  */
 export async function trainLocalUpdate(input: LocalTrainingInput): Promise<LocalUpdate> {
   const started = performance.now();
-  const { examples, plan, weightSpecs, globalWeights } = input;
+  const { examples, plan } = input;
   checkExamples(examples);
   const size = sizeOfShape(examples.inputShape);
-  const model = await modelFromParts({ topology: input.topology, weightSpecs, weights: globalWeights });
+  const frozen = new Set(input.frozenLayers ?? []);
+  // Only the trainable weights exist for the update: the frozen ones are neither diffed, clipped nor sent.
+  const kept = input.weightSpecs.flatMap((spec, i) => (isFrozenWeight(spec.name, frozen) ? [] : [i]));
+  if (kept.length === 0)
+    throw new RangeError(
+      'frozenLayers freezes every layer with weights, so there is nothing to train; unfreeze the head',
+    );
+  const weightSpecs = kept.map((i) => input.weightSpecs[i]);
+  const globalWeights = kept.map((i) => input.globalWeights[i]);
+  const model = await modelFromParts({
+    topology: input.topology,
+    weightSpecs: input.weightSpecs,
+    weights: input.globalWeights,
+  });
   let local: Float32Array[];
   let history: tf.History;
   const xs = tf.tensor(
@@ -144,6 +168,7 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
         'float32',
       );
   try {
+    freezeLayers(model, frozen);
     compileForTraining(model, plan.learningRate, examples.output);
     history = await model.fit(xs, ys, {
       epochs: plan.localEpochs,
@@ -203,6 +228,22 @@ export async function trainLocalUpdate(input: LocalTrainingInput): Promise<Local
     backend: tf.getBackend(),
     durationMs: performance.now() - started,
   };
+}
+
+/**
+ * Marks the named layers non-trainable before compile (tfjs collects the
+ * trainable weights when it builds the training function).
+ * @throws RangeError naming a layer the model lacks, so a spec and a model that disagree fail loudly
+ */
+function freezeLayers(model: tf.LayersModel, frozen: ReadonlySet<string>): void {
+  if (frozen.size === 0) return;
+  const names = new Set(model.layers.map((l) => l.name));
+  const missing = [...frozen].filter((n) => !names.has(n));
+  if (missing.length > 0)
+    throw new RangeError(
+      `frozenLayers names ${missing.join(', ')}, which the model lacks (layers: ${[...names].join(', ')}); the spec and the topology belong to different models`,
+    );
+  for (const layer of model.layers) if (frozen.has(layer.name)) layer.trainable = false;
 }
 
 function addInto(a: Float32Array, b: Float32Array | undefined): Float32Array {

@@ -307,6 +307,8 @@ export class TrainingScheduler {
       ),
       examples: { x, y, count: examples.length, inputShape: exampleShape, output: output.kind, targetWidth: width },
       plan: { localEpochs, batchSize, learningRate, clipNorm, localNoiseMultiplier, updateEncoding },
+      // Frozen layers train as non-trainable and stay out of the update (the coordinator expects exactly the rest).
+      ...(active.modelSpec?.frozenLayers ? { frozenLayers: active.modelSpec.frozenLayers } : {}),
     };
   }
 }

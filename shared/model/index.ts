@@ -17,3 +17,4 @@ export type { AccuracyResult, LabelledExamples } from './evaluate.ts';
 export { compileForTraining, createMnistModel, mnistInputShape } from './mnist-models.ts';
 export type { MnistModelKind, MnistModelOptions } from './mnist-models.ts';
 export { outputTraining, type OutputTraining } from './output-training.ts';
+export { isFrozenWeight, layerOfWeight, trainableWeightSpecs } from './trainable-weights.ts';
