@@ -17,9 +17,10 @@ import {
   type UpdateMeta,
   type UpdateReceipt,
 } from '../../shared/protocol/index.ts';
-import type { WeightSpec } from '../../shared/model/index.ts';
+import { trainableWeightSpecs, type WeightSpec } from '../../shared/model/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { JsonObject, ModelVersion, Round, Store, Task } from '../store/index.ts';
+import { frozenLayersOf } from './frozen-layers.ts';
 import { maxUpdateBytes, updateNormBound, validateUpdate } from './validate-update.ts';
 
 export type Admission =
@@ -47,6 +48,8 @@ export type HeaderAdmission =
       task: Task;
       plan: TaskPlan;
       specs: WeightSpec[];
+      /** The layers the round's version freezes: absent from the update, which carries the rest. */
+      frozenLayers: ReadonlySet<string>;
       clipNorm: number;
       maxBytes: number;
     };
@@ -130,7 +133,9 @@ export async function admitHeader(
   if (!participant) throw new ApiError('not_selected', 'this device was not selected for this round; check in first');
 
   const plan = parsePlan(task);
-  const specs = (await requireModelVersion(store, task.app, round.globalVersion)).weightSpecs as WeightSpec[];
+  const version = await requireModelVersion(store, task.app, round.globalVersion);
+  const specs = version.weightSpecs as WeightSpec[];
+  const frozenLayers = await frozenLayersOf(store, version);
   const clipNorm = task.clipNorm ?? plan.clipNorm;
   const examples = admittedExamples(meta.numExamples, participant.declaredExamples, plan);
   return {
@@ -141,8 +146,9 @@ export async function admitHeader(
     task,
     plan,
     specs,
+    frozenLayers,
     clipNorm,
-    maxBytes: maxUpdateBytes(specs),
+    maxBytes: maxUpdateBytes(trainableWeightSpecs(specs, frozenLayers)),
   };
 }
 
@@ -172,16 +178,22 @@ export async function admitUpload(
   if (head.status === 'replay') return head;
   if (Date.parse(head.round.deadlineAt) < nowMs)
     throw new ApiError('late_upload', `round ${head.round.number} closed for uploads at ${head.round.deadlineAt}`);
-  const { meta, admittedExamples: examples, round, task, plan, specs, clipNorm, maxBytes } = head;
+  const { meta, admittedExamples: examples, round, task, plan, specs, frozenLayers, clipNorm, maxBytes } = head;
   if (bytes.byteLength > maxBytes)
     throw new ApiError(
       'payload_too_large',
       `update of ${bytes.byteLength} bytes is larger than any valid update for this model`,
     );
-  const { deltas } = validateUpdate(bytes, specs, {
-    clipNorm: planNormBound(plan, clipNorm, specs),
-    encoding: plan.updateEncoding,
-  });
+  const { deltas } = validateUpdate(
+    bytes,
+    specs,
+    {
+      // The device noises only what it sends, so the bound counts the trainable parameters.
+      clipNorm: planNormBound(plan, clipNorm, trainableWeightSpecs(specs, frozenLayers)),
+      encoding: plan.updateEncoding,
+    },
+    frozenLayers,
+  );
   return { status: 'admitted', meta, admittedExamples: examples, round, task, plan, specs, clipNorm, deltas };
 }
 

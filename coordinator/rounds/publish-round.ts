@@ -5,9 +5,13 @@
  * that creates the version with its lineage, closes the round and moves the
  * task on. Losing that transaction to another process that finished the
  * same round first rolls it back and returns null.
+ *
+ * The weights of layers the version's spec freezes are copied from the
+ * parent, bit for bit, whatever the strategy or central DP noise made of
+ * them: no device trained them and no update carried them.
  */
 import type { TaskPlan } from '../../shared/protocol/index.ts';
-import type { WeightSpec } from '../../shared/model/index.ts';
+import { isFrozenWeight, type WeightSpec } from '../../shared/model/index.ts';
 import { finalizeRound, type RoundAggregate } from '../aggregation/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
@@ -16,6 +20,7 @@ import { weightsFromVariant } from '../registry/variants.ts';
 import type { JsonObject, ModelVersion, Round, Store, Task, UpdateReceipt } from '../store/index.ts';
 import type { PartialMergeCounts } from './closing-partials.ts';
 import type { DeviceShareBound } from './device-share.ts';
+import { frozenLayersOf } from './frozen-layers.ts';
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.ts';
 import { chargeRound } from './privacy-budget.ts';
 import { evaluateRound } from './round-evaluation.ts';
@@ -98,7 +103,9 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
     result.stats.ms / 1000,
   );
 
-  const variants = await storeVariantBlobs(store, specs, result.weights);
+  const frozen = await frozenLayersOf(store, version);
+  const weights = result.weights.map((w, i) => (isFrozenWeight(specs[i].name, frozen) ? globals[i] : w));
+  const variants = await storeVariantBlobs(store, specs, weights);
   const optimizerState = await store.blobs.put(encodeOptimizerState(result.optimizerState));
   const privacy = dp ? chargeRound(plan, task.accountant) : null;
   const mean = (key: 'trainLoss' | 'trainAccuracy') => {
@@ -125,7 +132,7 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
     weightCeiling: shareBound?.ceiling ?? null,
   };
   // Before the transaction: evaluation runs tfjs, and its figures belong to the round and the version alike.
-  Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, result.weights));
+  Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, weights));
   return store
     .transaction<Round | null>(async (tx) => {
       const created = await tx.createModelVersion({

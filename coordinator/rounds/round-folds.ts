@@ -8,7 +8,7 @@
  * covers, so losing this map (a restart) loses nothing acknowledged.
  */
 import { decodeTensors } from '../../shared/codec/index.ts';
-import type { WeightSpec } from '../../shared/model/index.ts';
+import { sizeOfShape, type WeightSpec } from '../../shared/model/index.ts';
 import type { TaskPlan } from '../../shared/protocol/index.ts';
 import { createAccumulator, serverStrategy, type Accumulator } from '../aggregation/index.ts';
 import { ApiError } from '../http/api-error.ts';
@@ -49,6 +49,8 @@ export function foldUpdate(fold: RoundFold, plan: TaskPlan, update: FoldableUpda
 
 /**
  * Reads a stored update's tensors in the order of the version's weight specs.
+ * A tensor the update lacks is a frozen layer's (admission refused any other
+ * absence): it reads as zeros, as the fold took it.
  * @throws ApiError 'internal' when the blob is missing
  */
 export async function readStoredUpdate(blobs: BlobStore, hash: string, specs: WeightSpec[]): Promise<Float32Array[]> {
@@ -56,7 +58,7 @@ export async function readStoredUpdate(blobs: BlobStore, hash: string, specs: We
   if (!bytes) throw new ApiError('internal', `stored update blob ${hash} is missing`);
   const tensors = decodeTensors(bytes);
   const byName = new Map(tensors.map((t) => [t.name, t.data]));
-  return specs.map((s) => byName.get(s.name)!);
+  return specs.map((s) => byName.get(s.name) ?? new Float32Array(sizeOfShape(s.shape)));
 }
 
 /** The sums of every round this process folds into. */

@@ -133,3 +133,61 @@ describe('validateUpdate', () => {
     expect(maxUpdateBytes(specs)).toBeGreaterThanOrEqual(encodeTensors(tensors(0.05), { encoding: 'fp32' }).byteLength);
   });
 });
+
+describe('validateUpdate with frozen layers', () => {
+  // A base layer the version's spec freezes and a head that trains.
+  const model: WeightSpec[] = [
+    { name: 'base/kernel', shape: [4, 3] },
+    { name: 'base/bias', shape: [3] },
+    { name: 'head/kernel', shape: [3, 2] },
+    { name: 'head/bias', shape: [2] },
+  ];
+  const frozen = new Set(['base']);
+  const ramp = (name: string, shape: number[]): NamedTensor => ({
+    name,
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => 0.01 * (i + 1)),
+  });
+  const head = [ramp('head/kernel', [3, 2]), ramp('head/bias', [2])];
+
+  it('accepts exactly the trainable tensors and aligns them to every weight, zeros for the frozen', () => {
+    const { deltas, norm: n } = validateUpdate(encodeTensors(head, { encoding: 'fp32' }), model, fp32, frozen);
+    expect(deltas.map((d) => d.length)).toEqual([12, 3, 6, 2]);
+    expect(Array.from(deltas[0])).toEqual(Array(12).fill(0));
+    expect(Array.from(deltas[1])).toEqual(Array(3).fill(0));
+    expect(Array.from(deltas[2])).toEqual(Array.from(head[0].data));
+    expect(Array.from(deltas[3])).toEqual(Array.from(head[1].data));
+    expect(n).toBeCloseTo(norm(head), 5);
+  });
+
+  it('refuses an update that carries a frozen tensor, naming it', () => {
+    // Same tensor count and within the trainable element budget, so the codec limits let it through.
+    const sneaky = [ramp('base/bias', [3]), head[1]];
+    const e = rejection(() => validateUpdate(encodeTensors(sneaky, { encoding: 'fp32' }), model, fp32, frozen));
+    expect(e.code).toBe('shape_mismatch');
+    expect(e.status).toBe(422);
+    expect(e.details).toMatchObject({ frozen: ['base/bias'] });
+  });
+
+  it('refuses a whole-model update, saying which layers are frozen', () => {
+    const all = [ramp('base/kernel', [4, 3]), ramp('base/bias', [3]), ...head];
+    const e = rejection(() => validateUpdate(encodeTensors(all, { encoding: 'fp32' }), model, fp32, frozen));
+    expect(e.code).toBe('shape_mismatch');
+    expect(e.message).toContain('layers base are frozen');
+  });
+
+  it('refuses an update that lacks a trainable tensor', () => {
+    const e = rejection(() =>
+      validateUpdate(encodeTensors(head.slice(0, 1), { encoding: 'fp32' }), model, fp32, frozen),
+    );
+    expect(e.code).toBe('shape_mismatch');
+    expect(e.details).toMatchObject({ missing: 'head/bias' });
+  });
+
+  it('refuses every update when every layer is frozen', () => {
+    const e = rejection(() =>
+      validateUpdate(encodeTensors(head, { encoding: 'fp32' }), model, fp32, new Set(['base', 'head'])),
+    );
+    expect(e.code).toBe('unprocessable');
+  });
+});

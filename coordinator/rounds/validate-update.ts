@@ -3,12 +3,20 @@
  * (with limits derived from the model, so a hostile header cannot make us
  * allocate), the same tensor names and shapes, all finite, and within the
  * task's clip norm. Pure: bytes in, aligned Float32Arrays out, or an ApiError.
+ *
+ * A version whose spec freezes layers takes exactly its trainable weights:
+ * an update carrying a frozen layer's tensor, or lacking a trainable one, is
+ * refused. The frozen set comes from the version's spec (frozen-layers.ts),
+ * never from the device. The deltas come back aligned to all the version's
+ * weights, zeros for the frozen ones, so the round's sum keeps the version's
+ * layout; publishing copies the frozen weights from the parent bit for bit.
  */
 import { CodecError, decodeTensors } from '../../shared/codec/index.ts';
 import { globalL2Norm } from '../../shared/dp/index.ts';
-import type { WeightSpec } from '../../shared/model/index.ts';
+import { isFrozenWeight, trainableWeightSpecs, type WeightSpec } from '../../shared/model/index.ts';
 import type { UpdateEncoding } from '../../shared/protocol/index.ts';
 import { ApiError } from '../http/api-error.ts';
+import { hostCrc32c } from '../http/native-crc32c.ts';
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -37,15 +45,24 @@ export function updateNormBound(clipNorm: number, localNoiseMultiplier: number |
   return clipNorm + localNoiseMultiplier * clipNorm * (Math.sqrt(params) + 6);
 }
 
+const frozenHint = (frozen: ReadonlySet<string>) =>
+  frozen.size > 0 ? ` (layers ${[...frozen].join(', ')} are frozen: send only the trainable weights)` : '';
+
 /**
+ * @param specs all the version's weights, in its order
+ * @param frozenLayers the layers the version's spec freezes (their tensors must be absent)
  * @example
  * const { deltas, norm } = validateUpdate(bytes, version.weightSpecs, { clipNorm: 1, encoding: plan.updateEncoding });
  */
 export function validateUpdate(
   bytes: Uint8Array,
-  specs: readonly WeightSpec[],
+  allSpecs: readonly WeightSpec[],
   bound: { clipNorm: number; encoding: UpdateEncoding },
+  frozenLayers: ReadonlySet<string> = new Set(),
 ): { deltas: Float32Array[]; norm: number } {
+  const specs = trainableWeightSpecs(allSpecs, frozenLayers);
+  if (specs.length === 0)
+    throw new ApiError('unprocessable', "the round's model freezes every layer with weights; no update can train it");
   const maxPerTensor = Math.max(...specs.map((s) => sizeOf(s.shape)));
   const total = specs.reduce((n, s) => n + sizeOf(s.shape), 0);
   let tensors;
@@ -55,6 +72,7 @@ export function validateUpdate(
       maxElementsPerTensor: maxPerTensor,
       maxTotalElements: total,
       allowNonFinite: false,
+      crc32c: hostCrc32c,
     });
   } catch (error) {
     if (error instanceof CodecError && error.code === 'non_finite') {
@@ -64,9 +82,11 @@ export function validateUpdate(
     }
     // The limits come from the model, so exceeding one means more tensors or elements than the model has.
     if (error instanceof CodecError && error.code === 'limit_exceeded') {
-      throw new ApiError('shape_mismatch', `the update does not fit the round's model: ${error.message}`, {
-        codec: error.code,
-      });
+      throw new ApiError(
+        'shape_mismatch',
+        `the update does not fit the round's model: ${error.message}${frozenHint(frozenLayers)}`,
+        { codec: error.code },
+      );
     }
     if (error instanceof CodecError) {
       throw new ApiError('unprocessable', `the update is not a valid Flock tensor file: ${error.message}`, {
@@ -77,13 +97,20 @@ export function validateUpdate(
   }
   const byName = new Map(tensors.map((t) => [t.name, t]));
   if (byName.size !== tensors.length) throw new ApiError('shape_mismatch', 'the update names a tensor twice');
+  const frozenSent = tensors.map((t) => t.name).filter((n) => isFrozenWeight(n, frozenLayers));
+  if (frozenSent.length > 0)
+    throw new ApiError(
+      'shape_mismatch',
+      `the update carries ${frozenSent.join(', ')} of a frozen layer${frozenHint(frozenLayers)}`,
+      { frozen: frozenSent },
+    );
   const deltas: Float32Array[] = [];
   for (const spec of specs) {
     const t = byName.get(spec.name);
     if (!t)
       throw new ApiError(
         'shape_mismatch',
-        `the update lacks tensor "${spec.name}"; send a delta for every weight of the round's model`,
+        `the update lacks tensor "${spec.name}"; send a delta for every trainable weight of the round's model`,
         { missing: spec.name },
       );
     if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
@@ -108,5 +135,8 @@ export function validateUpdate(
       { norm, clipNorm: bound.clipNorm },
     );
   }
-  return { deltas, norm };
+  if (specs.length === allSpecs.length) return { deltas, norm };
+  // The round's sum spans every weight of the version: the frozen ones add zeros.
+  const trained = new Map(specs.map((s, i) => [s.name, deltas[i]]));
+  return { deltas: allSpecs.map((s) => trained.get(s.name) ?? new Float32Array(sizeOf(s.shape))), norm };
 }
