@@ -1,32 +1,49 @@
 /**
- * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8.
+ * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-16 over
+ * aligned 32-bit words.
  *
  * Castagnoli rather than the zip CRC-32 because it detects more error patterns
- * at the lengths we send and has hardware support should a native path appear.
- * Slicing-by-8 processes eight bytes per table round, several times faster in
- * V8 than the byte-at-a-time loop, for 8 KiB of tables built once.
+ * at the lengths we send and has hardware support (SSE 4.2 / ARMv8 `crc32c`),
+ * which a host can pass to the decoder as a `Crc32c` (the coordinator does).
+ * Here, in plain JavaScript for every platform: sixteen bytes per table round
+ * read as four aligned `Uint32Array` loads instead of sixteen byte loads
+ * (1.3 GB/s against 0.87 GB/s for the byte-loading slicing-by-8 it replaces,
+ * 4 MB input, issue 15), for 16 KiB of tables built once. Big-endian hosts,
+ * whose word loads would swap the bytes, take the byte-at-a-time loop.
  */
 
-const POLY = 0x82f63b78;
+/** A CRC-32C implementation: the checksum of `bytes`, as an unsigned 32-bit integer. */
+export type Crc32c = (bytes: Uint8Array) => number;
 
-function buildTables(): Uint32Array[] {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+const POLY = 0x82f63b78;
+const SLICES = 16;
+
+/** `T[t * 256 + b]`: the CRC of byte b followed by t zero bytes. */
+function buildTable(): Uint32Array {
+  const t = new Uint32Array(SLICES * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    tables[0][n] = c >>> 0;
+    t[n] = c >>> 0;
   }
   for (let n = 0; n < 256; n++) {
-    let c = tables[0][n];
-    for (let t = 1; t < 8; t++) {
-      c = (tables[0][c & 0xff] ^ (c >>> 8)) >>> 0;
-      tables[t][n] = c;
+    let c = t[n];
+    for (let s = 1; s < SLICES; s++) {
+      c = (t[c & 0xff] ^ (c >>> 8)) >>> 0;
+      t[s * 256 + n] = c;
     }
   }
-  return tables;
+  return t;
 }
 
-const [T0, T1, T2, T3, T4, T5, T6, T7] = buildTables();
+const T = buildTable();
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function bytewise(crc: number, bytes: Uint8Array, from: number, to: number): number {
+  let c = crc;
+  for (let i = from; i < to; i++) c = T[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return c;
+}
 
 /**
  * CRC-32C of `bytes` (the standard check value of ASCII "123456789" is 0xE3069283).
@@ -35,23 +52,36 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = buildTables();
  * const sum = crc32c(new TextEncoder().encode('123456789')); // 0xe3069283
  */
 export function crc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  let i = 0;
   const n = bytes.length;
-  const end8 = n - (n % 8);
-  while (i < end8) {
-    const lo = crc ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+  if (!LITTLE_ENDIAN || n < 64) return (bytewise(0xffffffff, bytes, 0, n) ^ 0xffffffff) >>> 0;
+  // Bytes up to the first 4-byte boundary of the underlying buffer, then whole 16-byte rounds of words.
+  const head = (4 - (bytes.byteOffset & 3)) & 3;
+  let crc = bytewise(0xffffffff, bytes, 0, head);
+  const rounds = (n - head) >>> 4;
+  const w = new Uint32Array(bytes.buffer, bytes.byteOffset + head, rounds * 4);
+  for (let j = 0; j < w.length; j += 4) {
+    const a = crc ^ w[j];
+    const b = w[j + 1];
+    const c = w[j + 2];
+    const d = w[j + 3];
     crc =
-      T7[lo & 0xff] ^
-      T6[(lo >>> 8) & 0xff] ^
-      T5[(lo >>> 16) & 0xff] ^
-      T4[lo >>> 24] ^
-      T3[bytes[i + 4]] ^
-      T2[bytes[i + 5]] ^
-      T1[bytes[i + 6]] ^
-      T0[bytes[i + 7]];
-    i += 8;
+      T[3840 + (a & 0xff)] ^
+      T[3584 + ((a >>> 8) & 0xff)] ^
+      T[3328 + ((a >>> 16) & 0xff)] ^
+      T[3072 + (a >>> 24)] ^
+      T[2816 + (b & 0xff)] ^
+      T[2560 + ((b >>> 8) & 0xff)] ^
+      T[2304 + ((b >>> 16) & 0xff)] ^
+      T[2048 + (b >>> 24)] ^
+      T[1792 + (c & 0xff)] ^
+      T[1536 + ((c >>> 8) & 0xff)] ^
+      T[1280 + ((c >>> 16) & 0xff)] ^
+      T[1024 + (c >>> 24)] ^
+      T[768 + (d & 0xff)] ^
+      T[512 + ((d >>> 8) & 0xff)] ^
+      T[256 + ((d >>> 16) & 0xff)] ^
+      T[d >>> 24];
   }
-  while (i < n) crc = T0[(crc ^ bytes[i++]) & 0xff] ^ (crc >>> 8);
+  crc = bytewise(crc, bytes, head + rounds * 16, n);
   return (crc ^ 0xffffffff) >>> 0;
 }

@@ -22,7 +22,7 @@ import { readIndices } from './topk.ts';
 import { readF32, readI8, readU16 } from './body-io.ts';
 import { CHECKSUM_BYTES, LITTLE_ENDIAN_HOST, align4 } from './format.ts';
 import { parseHeader, parseTable, resolveLimits, type ParsedEntry } from './table.ts';
-import type { DecodeLimits, DenseEncoding, NamedTensor, TensorTableEntry } from './types.ts';
+import type { DecodeLimits, DecodeOptions, DenseEncoding, NamedTensor, TensorTableEntry } from './types.ts';
 
 const F32_MAX = 3.4028234663852886e38;
 
@@ -166,8 +166,10 @@ export function readTensorTable(bytes: Uint8Array, limits?: Partial<DecodeLimits
  * @example
  * const res = await fetch(url);
  * const tensors = decodeTensors(new Uint8Array(await res.arrayBuffer()), { maxTotalElements: 5e6 });
+ * // A host with a hardware CRC-32C passes it: decodeTensors(bytes, { crc32c: nativeCrc32c })
  */
-export function decodeTensors(bytes: Uint8Array, limits?: Partial<DecodeLimits>): NamedTensor[] {
+export function decodeTensors(bytes: Uint8Array, options?: DecodeOptions): NamedTensor[] {
+  const { crc32c: checksum = crc32c, ...limits } = options ?? {};
   const resolved = resolveLimits(limits);
   const header = parseHeader(bytes);
   if (bytes.length < header.totalLength) {
@@ -188,7 +190,7 @@ export function decodeTensors(bytes: Uint8Array, limits?: Partial<DecodeLimits>)
   }
   const end = header.totalLength - CHECKSUM_BYTES;
   const stored = new DataView(bytes.buffer, bytes.byteOffset + end, CHECKSUM_BYTES).getUint32(0, true);
-  if (crc32c(bytes.subarray(0, end)) !== stored) {
+  if (checksum(bytes.subarray(0, end)) !== stored) {
     throw new CodecError(
       'bad_checksum',
       'container checksum does not match its contents; the bytes were corrupted in transit or storage, fetch them again',

@@ -14,6 +14,7 @@ export type {
   NamedTensor,
   TensorEncodingSpec,
   DecodeLimits,
+  DecodeOptions,
   TensorTableEntry,
 } from './types.ts';
 export type { CodecErrorCode } from './codec-error.ts';
@@ -22,4 +23,4 @@ export { encodeTensors } from './encode.ts';
 export { decodeTensors, readTensorTable } from './decode.ts';
 export { DEFAULT_DECODE_LIMITS } from './table.ts';
 export { ErrorFeedback, applyErrorFeedback, updateResidual } from './error-feedback.ts';
-export { crc32c } from './crc32c.ts';
+export { crc32c, type Crc32c } from './crc32c.ts';

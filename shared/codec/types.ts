@@ -55,6 +55,19 @@ export interface DecodeLimits {
 }
 
 /**
+ * What `decodeTensors` takes besides the bytes: any limits to override, and
+ * the CRC-32C to verify the container with (default: the portable
+ * JavaScript one). A host with a hardware CRC passes it here; it must compute
+ * the same CRC-32C, or every container is refused as corrupted.
+ *
+ * @example
+ * decodeTensors(bytes, { maxTotalElements: 2_000_000, crc32c: nativeCrc32c });
+ */
+export interface DecodeOptions extends Partial<DecodeLimits> {
+  crc32c?: (bytes: Uint8Array) => number;
+}
+
+/**
  * One row of the tensor table, as `readTensorTable` reports it. Offsets are
  * relative to the start of the encoded bytes.
  *
