@@ -26,14 +26,32 @@ import { parseIntegerFlag, UsageError } from './usage-error.ts';
 
 /** What `POST /v1/admin/models/:app` answers: the version plus the holdout report. */
 export const PushAnswerSchema = ModelVersionViewSchema.extend({
+  /** The holdout gate (coordinator/registry/variant-accuracy.ts): accuracy, or mean absolute error for regression. */
   accuracy: z
-    .object({
-      fp32Accuracy: z.number(),
-      count: z.int(),
-      perVariant: z.array(
-        z.object({ encoding: WeightEncodingSchema, accuracy: z.number(), drop: z.number(), accepted: z.boolean() }),
-      ),
-    })
+    .union([
+      z.object({
+        metric: z.enum(['accuracy', 'exactMatch']).default('accuracy'),
+        fp32Accuracy: z.number(),
+        count: z.int(),
+        perVariant: z.array(
+          z.object({ encoding: WeightEncodingSchema, accuracy: z.number(), drop: z.number(), accepted: z.boolean() }),
+        ),
+      }),
+      z.object({
+        metric: z.literal('meanAbsoluteError'),
+        fp32MeanAbsoluteError: z.number(),
+        errorScale: z.number(),
+        count: z.int(),
+        perVariant: z.array(
+          z.object({
+            encoding: WeightEncodingSchema,
+            meanAbsoluteError: z.number(),
+            drop: z.number(),
+            accepted: z.boolean(),
+          }),
+        ),
+      }),
+    ])
     .nullable(),
   refusedVariants: z.array(WeightEncodingSchema),
 });
@@ -187,16 +205,28 @@ export function describeVersion(v: ModelVersionView): string {
 
 function describePush(answer: PushAnswer): string {
   let text = `pushed ${answer.app} v${answer.version} (stage ${answer.stage})\n\n${variantsTable(answer)}`;
-  if (answer.accuracy) {
-    const report = answer.accuracy;
-    text += `\nholdout accuracy on ${report.count} examples (fp32 ${cell(report.fp32Accuracy)}):\n`;
+  const report = answer.accuracy;
+  if (report && report.metric === 'meanAbsoluteError') {
+    text += `\nholdout mean absolute error on ${report.count} examples (fp32 ${cell(report.fp32MeanAbsoluteError)}; drop in units of ${cell(report.errorScale)}, the error of the median guess):\n`;
+    text += renderTable(
+      ['encoding', 'mean abs error', 'drop', 'served'],
+      report.perVariant.map((v) => [
+        v.encoding,
+        cell(v.meanAbsoluteError),
+        cell(v.drop),
+        v.accepted ? 'yes' : 'no (refused)',
+      ]),
+    );
+  } else if (report) {
+    const what = report.metric === 'exactMatch' ? 'exact-match accuracy' : 'accuracy';
+    text += `\nholdout ${what} on ${report.count} examples (fp32 ${cell(report.fp32Accuracy)}):\n`;
     text += renderTable(
       ['encoding', 'accuracy', 'drop', 'served'],
       report.perVariant.map((v) => [v.encoding, cell(v.accuracy), cell(v.drop), v.accepted ? 'yes' : 'no (refused)']),
     );
   }
   if (answer.refusedVariants.length > 0) {
-    text += `\nnot served (lost too much accuracy): ${answer.refusedVariants.join(', ')}\n`;
+    text += `\nnot served (did worse on the holdout than the gate allows): ${answer.refusedVariants.join(', ')}\n`;
   }
   return text;
 }

@@ -12,6 +12,14 @@ export { canonicalJson, topologyHash } from './topology-hash.ts';
 export { DEFAULT_SHARD_BYTES, VARIANT_ENCODINGS, deriveVariants, shardBytes, weightsFromVariant } from './variants.ts';
 export type { ModelVariant, VariantEncoding } from './variants.ts';
 export { HoldoutError, readHoldout, writeHoldout } from './holdout.ts';
-export type { Holdout, HoldoutErrorCode } from './holdout.ts';
-export { checkVariantAccuracy } from './variant-accuracy.ts';
-export type { VariantAccuracy, VariantAccuracyReport } from './variant-accuracy.ts';
+export type { Holdout, HoldoutErrorCode, HoldoutInput } from './holdout.ts';
+export { assertHoldoutTargetsFit, holdoutMetrics, scoreHoldout } from './holdout-score.ts';
+export type { HoldoutMetric, HoldoutScore } from './holdout-score.ts';
+export { checkVariantAccuracy, checkVariantHoldout, regressionErrorScale } from './variant-accuracy.ts';
+export type {
+  VariantAccuracy,
+  VariantAccuracyReport,
+  VariantError,
+  VariantErrorReport,
+  VariantHoldoutReport,
+} from './variant-accuracy.ts';

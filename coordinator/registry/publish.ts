@@ -13,11 +13,10 @@ import type { WeightSpec } from '../../shared/model/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { JsonObject, ModelStage, ModelVariant, ModelVersion, Store, StoreOps } from '../store/index.ts';
-import { checkVariantAccuracy, type VariantAccuracyReport } from './variant-accuracy.ts';
+import { checkVariantHoldout, type VariantHoldoutReport } from './variant-accuracy.ts';
 import { HOLDOUT_BLOB_METRIC } from '../rounds/round-evaluation.ts';
 import { readHoldout } from './holdout.ts';
 import { readModelFiles, type ModelPackage } from './model-files.ts';
-import { ModelPackageError } from './model-package-error.ts';
 import {
   assertSpecFitsModel,
   MODEL_SPEC_TOPOLOGY_KEY,
@@ -40,7 +39,8 @@ export interface PushModelInput {
 
 export interface PushModelResult {
   version: ModelVersion;
-  accuracy: VariantAccuracyReport | null;
+  /** The holdout gate's report (accuracy, or mean absolute error for regression); null without a holdout. */
+  accuracy: VariantHoldoutReport | null;
   refusedVariants: VariantEncoding[];
 }
 
@@ -77,17 +77,12 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
   const pkg: ModelPackage = await readModelFiles(input.files, { maxTotalBytes: input.maxModelBytes });
   const spec = parseModelSpecFile(input.files);
   if (spec) assertSpecFitsModel(spec, pkg);
-  if (input.holdout && spec && spec.output.kind !== 'multiclass' && spec.output.kind !== 'binary')
-    throw new ModelPackageError(
-      'bad_model_spec',
-      `a holdout holds one class label per example, so it cannot check a ${spec.output.kind} model's variants; push it without --holdout`,
-    );
-  let accuracy: VariantAccuracyReport | null = null;
+  let accuracy: VariantHoldoutReport | null = null;
   let encodings: VariantEncoding[] = ['fp32', 'fp16', 'int8'];
   const refusedVariants: VariantEncoding[] = [];
   if (input.holdout) {
     const holdout = readHoldout(input.holdout);
-    accuracy = await checkVariantAccuracy(pkg, deriveVariants(pkg), holdout, {
+    accuracy = await checkVariantHoldout(pkg, deriveVariants(pkg), holdout, {
       maxAccuracyDrop: input.maxAccuracyDrop,
       output: spec?.output,
     });
@@ -101,9 +96,14 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
   if (accuracy) {
     // Kept so a task can evaluate its rounds on the same holdout (plan.evaluation.holdout: 'model').
     metrics[HOLDOUT_BLOB_METRIC] = (await store.blobs.put(input.holdout!)).hash;
-    metrics.holdoutAccuracy = accuracy.fp32Accuracy;
     metrics.holdoutCount = accuracy.count;
-    for (const v of accuracy.perVariant) metrics[`holdoutAccuracy_${v.encoding}`] = v.accuracy;
+    if (accuracy.metric === 'meanAbsoluteError') {
+      metrics.holdoutMeanAbsoluteError = accuracy.fp32MeanAbsoluteError;
+      for (const v of accuracy.perVariant) metrics[`holdoutMeanAbsoluteError_${v.encoding}`] = v.meanAbsoluteError;
+    } else {
+      metrics.holdoutAccuracy = accuracy.fp32Accuracy;
+      for (const v of accuracy.perVariant) metrics[`holdoutAccuracy_${v.encoding}`] = v.accuracy;
+    }
   }
   const latest = await store.latestModelVersion(input.app);
   const version = await store.createModelVersion({

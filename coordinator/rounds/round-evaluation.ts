@@ -5,10 +5,11 @@
  * holdout is resolved and checked once, when the task is made; an evaluation
  * that fails later is recorded with its reason and never fails the round.
  */
-import { evaluateAccuracy, modelFromParts, type WeightSpec } from '../../shared/model/index.ts';
+import { modelFromParts, type WeightSpec } from '../../shared/model/index.ts';
 import type { TaskPlan } from '../../shared/protocol/index.ts';
 import { ApiError } from '../http/api-error.ts';
 import { assertHoldoutFits, HoldoutError, readHoldout, type Holdout } from '../registry/holdout.ts';
+import { holdoutMetrics, scoreHoldout } from '../registry/holdout-score.ts';
 import { loadModelSpec, tfjsTopologyOf } from '../registry/model-spec-file.ts';
 import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
 
@@ -58,7 +59,7 @@ export async function resolveEvaluation(store: Store, plan: TaskPlan, base: Mode
  *
  * @example
  * Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, result.weights));
- * // { holdoutAccuracy: 0.91, holdoutLoss: 0.31, holdoutCount: 1000 }
+ * // { holdoutAccuracy: 0.91, holdoutLoss: 0.31, holdoutCount: 1000 } (regression: holdoutMeanAbsoluteError)
  */
 export async function evaluateRound(
   store: Store,
@@ -76,17 +77,11 @@ export async function evaluateRound(
     checkFits(holdout, version);
     const topology = tfjsTopologyOf(version);
     // Holdouts hold feature vectors (already preprocessed, as `flock holdout make` writes them); the spec's
-    // output kind decides how a row is scored (binary: by its stored threshold).
+    // output kind decides how a row is scored (registry/holdout-score.ts: regression by mean absolute error).
     const spec = await loadModelSpec(store, version);
     const model = await modelFromParts({ topology, weightSpecs: specs, weights });
     try {
-      const result = await evaluateAccuracy(
-        model,
-        { x: holdout.x, y: holdout.y, inputShape: holdout.inputShape },
-        undefined,
-        spec?.output,
-      );
-      return { holdoutAccuracy: result.accuracy, holdoutLoss: result.loss, holdoutCount: result.count };
+      return holdoutMetrics(await scoreHoldout(model, holdout, spec?.output));
     } finally {
       model.dispose();
     }
