@@ -13,6 +13,10 @@
  * ever derived from the plan's `population` (see issue 13, item 3: 3 devices
  * under a plan population of 100000 reported epsilon 0.85 for 15 rounds
  * whose true cost is 40.4).
+ *
+ * A secure-aggregation round has no central noise: the devices add it, and
+ * the round is charged the distributed discrete Gaussian's event
+ * (`ddgPrivacyEvent` of the round's DDG plan, q = 1), passed in as `event`.
  */
 import { RdpAccountant, type DpEvent } from '../../shared/dp/index.ts';
 import type { TaskPlan } from '../../shared/protocol/index.ts';
@@ -46,9 +50,12 @@ export function accountantOf(state: AccountantState | null | undefined): RdpAcco
 export function nextRoundPrivacy(
   plan: TaskPlan,
   state: AccountantState | null | undefined,
+  /** The round's own event when it is not central noise (a secure-aggregation round's DDG); null: no noise. */
+  event?: DpEvent | null,
 ): { epsilonAfter: number | null; allowed: boolean } {
-  if (plan.noiseMultiplier <= 0) return { epsilonAfter: null, allowed: true };
-  const accountant = accountantOf(state).compose(roundEvent(plan));
+  if (event === null || (event === undefined && plan.noiseMultiplier <= 0))
+    return { epsilonAfter: null, allowed: true };
+  const accountant = accountantOf(state).compose(event ?? roundEvent(plan));
   const delta = plan.privacyBudget?.delta ?? DEFAULT_REPORT_DELTA;
   const epsilonAfter = accountant.getEpsilon(delta);
   return { epsilonAfter, allowed: !plan.privacyBudget || epsilonAfter <= plan.privacyBudget.epsilon };
@@ -58,8 +65,15 @@ export function nextRoundPrivacy(
 export function chargeRound(
   plan: TaskPlan,
   state: AccountantState | null | undefined,
+  /** As in nextRoundPrivacy: the event that ran, when it is not the plan's central noise. */
+  event?: DpEvent,
 ): { state: AccountantState; epsilon: number } {
-  const accountant = accountantOf(state).compose(roundEvent(plan));
+  const accountant = accountantOf(state).compose(event ?? roundEvent(plan));
   const epsilon = accountant.getEpsilon(plan.privacyBudget?.delta ?? DEFAULT_REPORT_DELTA);
   return { state: accountant.toJSON(), epsilon };
+}
+
+/** Epsilon of one round of `event` alone (no composition), at the plan's delta: what one round's stats print. */
+export function roundEpsilon(plan: TaskPlan, event: DpEvent): number {
+  return new RdpAccountant().compose(event).getEpsilon(plan.privacyBudget?.delta ?? DEFAULT_REPORT_DELTA);
 }

@@ -17,7 +17,7 @@ import { ApiError } from '../http/api-error.ts';
 import type { CoordinatorMetrics } from '../observability/metrics.ts';
 import { storeVariantBlobs } from '../registry/publish.ts';
 import { weightsFromVariant } from '../registry/variants.ts';
-import type { JsonObject, ModelVersion, Round, Store, Task, UpdateReceipt } from '../store/index.ts';
+import type { AccountantState, JsonObject, ModelVersion, Round, Store, Task, UpdateReceipt } from '../store/index.ts';
 import type { PartialMergeCounts } from './closing-partials.ts';
 import type { DeviceShareBound } from './device-share.ts';
 import { frozenLayersOf } from './frozen-layers.ts';
@@ -47,6 +47,16 @@ export interface PublishRoundInput {
   sources: PartialMergeCounts;
   /** Updates whose weight the per-device share bound lowered, and to what (device-share.ts); none when absent. */
   shareBound?: DeviceShareBound;
+  /**
+   * A secure-aggregation round (rounds/secure-aggregation/) has no update rows:
+   * its survivors stand in for the reports, the DDG charge for the central one,
+   * and its figures join the round's metrics.
+   */
+  secureAggregation?: {
+    survivors: number;
+    privacy: { state: AccountantState; epsilon: number } | null;
+    metrics: JsonObject;
+  };
 }
 
 /**
@@ -107,13 +117,15 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
   const weights = result.weights.map((w, i) => (isFrozenWeight(specs[i].name, frozen) ? globals[i] : w));
   const variants = await storeVariantBlobs(store, specs, weights);
   const optimizerState = await store.blobs.put(encodeOptimizerState(result.optimizerState));
-  const privacy = dp ? chargeRound(plan, task.accountant) : null;
+  const secAgg = input.secureAggregation;
+  const privacy = secAgg ? secAgg.privacy : dp ? chargeRound(plan, task.accountant) : null;
+  const reports = secAgg?.survivors ?? updates.length;
   const mean = (key: 'trainLoss' | 'trainAccuracy') => {
     const values = updates.map((u) => u.meta[key]).filter((v): v is number => typeof v === 'number');
     return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
   };
   const roundMetrics: JsonObject = {
-    reports: updates.length,
+    reports,
     examples: updates.reduce((n, u) => n + u.numExamples, 0),
     updateNorm: result.stats.updateNorm,
     aggregationMs: result.stats.ms,
@@ -130,6 +142,7 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
     flushWaitMs: sources.flushWaitMs,
     weightsLowered: shareBound?.lowered ?? 0,
     weightCeiling: shareBound?.ceiling ?? null,
+    ...secAgg?.metrics,
   };
   // Before the transaction: evaluation runs tfjs, and its figures belong to the round and the version alike.
   Object.assign(roundMetrics, await evaluateRound(store, plan, version, specs, weights));
@@ -140,9 +153,9 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
         parentVersion: round.globalVersion,
         source: 'round',
         roundId: round.id,
-        clients: updates.length,
+        clients: reports,
         clipNorm,
-        noiseMultiplier: plan.noiseMultiplier,
+        noiseMultiplier: plan.secureAggregation?.noiseMultiplier ?? plan.noiseMultiplier,
         epsilon: privacy?.epsilon ?? null,
         metrics: roundMetrics,
         topology: version.topology,
@@ -174,7 +187,7 @@ export async function publishRoundResult(input: PublishRoundInput): Promise<Roun
         details: {
           task: task.id,
           version: created.version,
-          reports: updates.length,
+          reports,
           epsilon: privacy?.epsilon ?? null,
         },
       });
