@@ -65,4 +65,29 @@ describe('int8 per-channel quantization', () => {
     expect(channelCount([10])).toBe(1);
     expect(channelCount([])).toBe(1);
   });
+
+  it('gives the same floats on the word paths as element by element, aligned or not', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 3, 4, 8, 12),
+        fc.integer({ min: 16, max: 80 }),
+        fc.nat(3),
+        fc.integer(),
+        (channels, rows, shift, seed) => {
+          const n = channels * rows;
+          const buffer = new Int8Array(n + 4);
+          for (let i = 0; i < buffer.length; i++) buffer[i] = (Math.imul(seed ^ i, 2654435761) >>> 24) - 128;
+          const q = buffer.subarray(shift, shift + n);
+          const scales = Float32Array.from({ length: channels }, (_, c) => 0.001 * (c + 1));
+          const zeroPoints = Int8Array.from({ length: channels }, (_, c) => ((seed + c) % 256) - 128);
+          const out = new Float32Array(n);
+          dequantizeInt8(q, { scales, zeroPoints }, out);
+          for (let i = 0; i < n; i++) {
+            const c = i % channels;
+            expect(out[i]).toBe(Math.fround((q[i] - zeroPoints[c]) * scales[c]));
+          }
+        },
+      ),
+    );
+  });
 });

@@ -91,6 +91,10 @@ export function quantizeInt8(data: Float32Array, params: Int8Params, out: Int8Ar
 export function dequantizeInt8(q: Int8Array, params: Int8Params, out: Float32Array): void {
   const { scales, zeroPoints } = params;
   const channels = scales.length;
+  if (LITTLE_ENDIAN && (q.byteOffset & 3) === 0 && q.length >= 64) {
+    if (channels === 1) return dequantizeWordsOneChannel(q, scales[0], zeroPoints[0], out);
+    if ((channels & 3) === 0 && q.length % channels === 0) return dequantizeWordsByRow(q, params, out);
+  }
   if (channels === 1) {
     const s = scales[0];
     const z = zeroPoints[0];
@@ -100,5 +104,42 @@ export function dequantizeInt8(q: Int8Array, params: Int8Params, out: Float32Arr
   for (let i = 0, c = 0; i < q.length; i++) {
     out[i] = (q[i] - zeroPoints[c]) * scales[c];
     if (++c === channels) c = 0;
+  }
+}
+
+/*
+ * Word paths: four int8 values per Int32Array load, split by shifts (sign
+ * kept by the arithmetic >>), so a 1M-element tensor takes 250k loads instead
+ * of 1M; 2.5x faster in V8 (issue 15, codec bench). Same arithmetic per
+ * element, so the same floats. Little-endian: byte k of a word is bits 8k..8k+7.
+ */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function dequantizeWordsOneChannel(q: Int8Array, s: number, z: number, out: Float32Array): void {
+  const words = q.length >>> 2;
+  const w = new Int32Array(q.buffer, q.byteOffset, words);
+  for (let j = 0, i = 0; j < words; j++, i += 4) {
+    const x = w[j];
+    out[i] = (((x << 24) >> 24) - z) * s;
+    out[i + 1] = (((x << 16) >> 24) - z) * s;
+    out[i + 2] = (((x << 8) >> 24) - z) * s;
+    out[i + 3] = ((x >> 24) - z) * s;
+  }
+  for (let i = words * 4; i < q.length; i++) out[i] = (q[i] - z) * s;
+}
+
+/** Rows of `channels` (a multiple of 4) values: each row starts on a word. */
+function dequantizeWordsByRow(q: Int8Array, { scales, zeroPoints }: Int8Params, out: Float32Array): void {
+  const channels = scales.length;
+  const w = new Int32Array(q.buffer, q.byteOffset, q.length >>> 2);
+  for (let row = 0; row < q.length; row += channels) {
+    for (let c = 0; c < channels; c += 4) {
+      const i = row + c;
+      const x = w[i >>> 2];
+      out[i] = (((x << 24) >> 24) - zeroPoints[c]) * scales[c];
+      out[i + 1] = (((x << 16) >> 24) - zeroPoints[c + 1]) * scales[c + 1];
+      out[i + 2] = (((x << 8) >> 24) - zeroPoints[c + 2]) * scales[c + 2];
+      out[i + 3] = ((x >> 24) - zeroPoints[c + 3]) * scales[c + 3];
+    }
   }
 }
