@@ -42,6 +42,84 @@ function assertCount(name: string, value: number, min: number): void {
 /** Largest value of an `integer` column on PostgreSQL (int4); SQLite would take more, so both refuse it here. */
 const INT4_MAX = 2 ** 31 - 1;
 
+type Executor = OpsContext['db'];
+type RecordUpdateResult = Awaited<ReturnType<StoreOps['recordUpdate']>>;
+
+/**
+ * The common case of `recordUpdate` in three guarded writes and no read: a
+ * selected device's first update to an open round (count it, mark the
+ * device reported, insert the row). Each write says by its row count whether
+ * its guard held; if one did not, the writes before it are undone in the same
+ * transaction and null sends the caller to the full checks, which name the
+ * outcome (duplicate, round closed, not selected, no such round). Issue 15:
+ * this was six statements per durable update (three reads first). The round's
+ * row is written first, as before, so on PostgreSQL every recordUpdate of a
+ * round still queues on that row lock in the same order (no deadlock).
+ */
+async function recordFirstUpdate(
+  db: Executor,
+  input: Parameters<StoreOps['recordUpdate']>[0],
+  at: string,
+): Promise<RecordUpdateResult | null> {
+  const counted = await db
+    .updateTable('rounds')
+    .set((eb) => ({ reported_count: eb('reported_count', '+', 1) }))
+    .where('id', '=', input.roundId)
+    .where('status', '=', 'open')
+    .returning('reported_count')
+    .executeTakeFirst();
+  if (!counted) return null;
+  const uncount = () =>
+    db
+      .updateTable('rounds')
+      .set((eb) => ({ reported_count: eb('reported_count', '-', 1) }))
+      .where('id', '=', input.roundId)
+      .execute();
+  const claimed = await db
+    .updateTable('round_participants')
+    .set({ status: 'reported', reported_at: at })
+    .where('round_id', '=', input.roundId)
+    .where('device_id', '=', input.deviceId)
+    .where('status', '=', 'selected')
+    .returning('device_id')
+    .executeTakeFirst();
+  if (!claimed) {
+    await uncount();
+    return null;
+  }
+  const row = {
+    round_id: input.roundId,
+    device_id: input.deviceId,
+    blob_hash: input.blobHash,
+    byte_length: input.byteLength,
+    num_examples: input.numExamples,
+    pre_clip_norm: input.preClipNorm ?? null,
+    meta: toJson(input.meta ?? {}),
+    received_at: at,
+  };
+  const inserted = await db
+    .insertInto('updates')
+    .values(row)
+    .onConflict((oc) => oc.columns(['round_id', 'device_id']).doNothing())
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1)
+    return {
+      outcome: 'accepted',
+      duplicate: false,
+      receipt: toReceipt(row),
+      reportedCount: Number(counted.reported_count),
+    };
+  // A row without its participant marked reported (written by another path): undo both, let the checks answer.
+  await db
+    .updateTable('round_participants')
+    .set({ status: 'selected', reported_at: null })
+    .where('round_id', '=', input.roundId)
+    .where('device_id', '=', input.deviceId)
+    .execute();
+  await uncount();
+  return null;
+}
+
 export function roundOps(ctx: OpsContext): RoundOps {
   return {
     async createRound(input) {
@@ -236,6 +314,8 @@ export function roundOps(ctx: OpsContext): RoundOps {
       assertCount('byteLength', input.byteLength, 0);
       assertCount('numExamples', input.numExamples, 0);
       return ctx.atomic(async (db) => {
+        const accepted = await recordFirstUpdate(db, input, ctx.now());
+        if (accepted) return accepted;
         const first = await db
           .selectFrom('updates')
           .selectAll()
