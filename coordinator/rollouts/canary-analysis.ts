@@ -34,8 +34,11 @@ import {
 export type MetricOutcome = 'pass' | 'marginal' | 'fail' | 'insufficient';
 export type Verdict = MetricOutcome | 'srm';
 
+// Type aliases, not interfaces, here and below: the verdict is stored and served as
+// JSON (RolloutVerdict in shared/protocol/rollouts.ts), and only aliases fit its index signatures.
+
 /** One quantile's comparison (latency: p50 and p95; confidence: the median). */
-export interface QuantileEvidence {
+export type QuantileEvidence = {
   quantile: number;
   canary: number;
   control: number;
@@ -45,9 +48,9 @@ export interface QuantileEvidence {
   harm: number;
   pValue: number;
   outcome: MetricOutcome;
-}
+};
 
-export interface MetricEvidence {
+export type MetricEvidence = {
   metric: MetricName;
   outcome: MetricOutcome;
   test: 'msprt-two-proportions' | 'msprt-quantile' | 'psi';
@@ -65,9 +68,9 @@ export interface MetricEvidence {
   stageAlpha?: number | null;
   quantiles?: QuantileEvidence[];
   detail: string;
-}
+};
 
-export interface SrmEvidence {
+export type SrmEvidence = {
   canaryExposed: number;
   controlExposed: number;
   expectedCanaryShare: number;
@@ -76,14 +79,14 @@ export interface SrmEvidence {
   pValue: number;
   test: 'sequential-beta-binomial';
   mismatch: boolean;
-}
+};
 
-export interface CanaryVerdict {
+export type CanaryVerdict = {
   verdict: Verdict;
   srm: SrmEvidence | null;
   metrics: MetricEvidence[];
   reasons: string[];
-}
+};
 
 export interface CanaryAnalysisInput {
   canary: CohortSummary;

@@ -9,7 +9,7 @@
  * applied by deviceRoutes, and the handler re-checks the principal.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { AppNameSchema, type RolloutVerdict } from '../../shared/protocol/index.ts';
+import { AppNameSchema } from '../../shared/protocol/index.ts';
 import { RolloutViewSchema, ShadowConfigSchema, type RolloutView } from '../../shared/protocol/rollouts.ts';
 import { actorOf, deviceOf } from '../auth/middleware.ts';
 import type { CoordinatorDeps } from '../deps.ts';
@@ -37,10 +37,9 @@ export const RolloutCreateSchema = z.strictObject({
   shadow: ShadowConfigSchema.optional(),
 });
 
-// lastVerdict is stored as the service wrote it, in RolloutVerdictSchema's shape (cli/rollout-verdict.test.ts holds it there).
+// lastVerdict is typed RolloutVerdict from the service's write to the store's read (cli/rollout-verdict.test.ts holds the JSON there).
 const view = (r: Rollout): RolloutView => ({
   ...r,
-  lastVerdict: r.lastVerdict as unknown as RolloutVerdict | null,
   canaryPercent: r.stages[r.stageIndex],
   shadow: shadowOf(r),
 });

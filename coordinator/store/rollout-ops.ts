@@ -4,6 +4,7 @@
  * cannot both advance it: the UPDATE re-checks its WHERE under the row lock.
  */
 import type { Selectable } from 'kysely';
+import type { RolloutVerdict } from '../../shared/protocol/index.ts';
 import type { OpsContext } from './context.ts';
 import { pageLimit } from './context.ts';
 import { StoreError } from './errors.ts';
@@ -33,7 +34,7 @@ function toRollout(r: Selectable<RolloutsTable>): Rollout {
     shadow: r.shadow === null ? null : fromJson<JsonObject>(r.shadow, 'rollouts.shadow'),
     canaryGeneration: numOrNull(r.canary_generation),
     controlGeneration: numOrNull(r.control_generation),
-    lastVerdict: r.last_verdict === null ? null : fromJson<JsonObject>(r.last_verdict, 'rollouts.last_verdict'),
+    lastVerdict: r.last_verdict === null ? null : fromJson<RolloutVerdict>(r.last_verdict, 'rollouts.last_verdict'),
     reason: r.reason,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

@@ -4,6 +4,7 @@
  * served. The decision logic lives in coordinator/rollouts; this is only what
  * must survive a restart.
  */
+import type { RolloutVerdict } from '../../shared/protocol/index.ts';
 import type { IsoTime, JsonObject } from './types.ts';
 
 export type RolloutStatus = 'running' | 'paused' | 'halted' | 'completed' | 'rolled_back' | 'aborted';
@@ -39,8 +40,8 @@ export interface Rollout {
   canaryGeneration: number | null;
   /** Manifest generation served to control devices. */
   controlGeneration: number | null;
-  /** The latest canary analysis with its evidence. */
-  lastVerdict: JsonObject | null;
+  /** The latest canary analysis with its evidence, in the shape the admin views serve (shared/protocol/rollouts.ts). */
+  lastVerdict: RolloutVerdict | null;
   reason: string | null;
   createdAt: IsoTime;
   updatedAt: IsoTime;
