@@ -53,6 +53,7 @@ export function registerModelCommands(program: Command, io: CliIo): void {
     .option('--max-length <n>', 'text-embedding: tokens per text', '256')
     .option('--hidden <n>', 'hidden units (mlp default 64, cnn 128, text-hash 0 = logistic)')
     .option('--seed <n>', 'seed of the initial weights', '1')
+    .option('--freeze <layers>', "transfer learning: 'base' (all but the output head) or layer names, comma-separated")
     .option('--force', 'overwrite a model already in --out')
     .option('--json', 'print JSON')
     .action(async (flags: InitFlags) => (await import('./model-init.ts')).initModel(flags, io));

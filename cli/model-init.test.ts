@@ -116,4 +116,72 @@ describe('flock model init and flock holdout make', () => {
     expect(odd.code).toBe(2);
     expect(odd.stderr).toContain('ham, spam');
   }, 120_000);
+
+  it('--freeze writes frozenLayers the registry accepts: base is every layer with weights but the head', async () => {
+    const cnn = join(tmp, 'cnn-frozen');
+    const r = await flock(['model', 'init', '--template', 'cnn', '--freeze', 'base', '--out', cnn]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await specOf(cnn)).frozenLayers).toEqual(['conv1', 'conv2', 'hidden1']);
+    const mlp = join(tmp, 'mlp-frozen');
+    const named = await flock([
+      'model',
+      'init',
+      '--template',
+      'mlp',
+      '--inputs',
+      '8',
+      '--freeze',
+      'hidden1',
+      '--out',
+      mlp,
+    ]);
+    expect(named.code, named.stderr).toBe(0);
+    expect((await specOf(mlp)).frozenLayers).toEqual(['hidden1']);
+  }, 120_000);
+
+  it('--freeze exits 2 on a layer the template lacks and on freezing the head too', async () => {
+    const unknown = await flock([
+      'model',
+      'init',
+      '--template',
+      'mlp',
+      '--inputs',
+      '8',
+      '--freeze',
+      'conv1',
+      '--out',
+      join(tmp, 'f1'),
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--freeze: cannot freeze conv1');
+    expect(unknown.stderr).toContain('hidden1, output');
+    const all = await flock([
+      'model',
+      'init',
+      '--template',
+      'mlp',
+      '--inputs',
+      '8',
+      '--freeze',
+      'hidden1,output',
+      '--out',
+      join(tmp, 'f2'),
+    ]);
+    expect(all.code).toBe(2);
+    expect(all.stderr).toContain('nothing to train');
+    const logistic = await flock([
+      'model',
+      'init',
+      '--template',
+      'logistic',
+      '--inputs',
+      '8',
+      '--freeze',
+      'base',
+      '--out',
+      join(tmp, 'f3'),
+    ]);
+    expect(logistic.code).toBe(2);
+    expect(logistic.stderr).toContain('no layer with weights besides its head');
+  }, 120_000);
 });

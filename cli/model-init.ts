@@ -3,13 +3,20 @@
  * (shared/model/templates.ts) becomes model.json + weights.bin (written by a
  * custom tf.io save handler: no tfjs-node) and the flock-model.json that says
  * how raw inputs become its features and what its outputs mean, ready for
- * `flock model push`.
+ * `flock model push`. `--freeze` writes the spec's `frozenLayers` (transfer
+ * learning: local training updates and uploads only the rest).
  */
 import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeModelDirectory } from '../coordinator/registry/model-directory.ts';
-import { createTemplateModel, MODEL_TEMPLATES, type ModelTemplate } from '../shared/model/templates.ts';
+import {
+  createTemplateModel,
+  frozenLayersOf,
+  MODEL_TEMPLATES,
+  ModelTemplateError,
+  type ModelTemplate,
+} from '../shared/model/templates.ts';
 import { featureShape, type PreprocessSpec } from '../shared/preprocess/index.ts';
 import { MODEL_SPEC_FILE, ModelSpecSchema, type ModelSpecInput } from '../shared/protocol/index.ts';
 import type { CliIo } from './index.ts';
@@ -28,6 +35,8 @@ export interface InitFlags {
   charNgrams?: string;
   hidden?: string;
   seed?: string;
+  /** 'base' (every layer with weights but the head) or layer names, comma-separated. */
+  freeze?: string;
   force?: boolean;
   json?: boolean;
 }
@@ -114,6 +123,17 @@ export function planModelInit(f: InitFlags) {
   return { template, options, spec };
 }
 
+/** The layers `--freeze` names on the built model, or a UsageError (exit 2) saying which layers exist. */
+function freezeFlag(model: tf.LayersModel, flag: string): string[] {
+  const names = flag.split(',').map((n) => n.trim());
+  try {
+    return frozenLayersOf(model, flag.trim() === 'base' ? 'base' : names);
+  } catch (error) {
+    if (error instanceof ModelTemplateError) throw new UsageError(`--freeze: ${error.message}`);
+    throw error;
+  }
+}
+
 /** `flock model init`: writes DIR/model.json, DIR/weights.bin and DIR/flock-model.json. */
 export async function initModel(f: InitFlags, io: CliIo): Promise<void> {
   const { template, options, spec } = planModelInit(f);
@@ -128,6 +148,7 @@ export async function initModel(f: InitFlags, io: CliIo): Promise<void> {
   tf.env().set('PROD', true);
   const model = createTemplateModel(template, options);
   try {
+    if (f.freeze !== undefined) spec.frozenLayers = freezeFlag(model, f.freeze);
     await writeModelDirectory(model, f.out);
     await writeFile(join(f.out, MODEL_SPEC_FILE), `${JSON.stringify(spec, null, 2)}\n`);
     const summary = { dir: f.out, template, inputShape: options.inputShape, params: model.countParams(), spec };

@@ -138,3 +138,33 @@ export function createTemplateModel(template: ModelTemplate, o: TemplateOptions)
   );
   return model;
 }
+
+/** The head every template ends in: `--freeze base` freezes every layer with weights but this one. */
+export const TEMPLATE_HEAD_LAYER = 'output';
+
+/**
+ * The `frozenLayers` of a spec for a built template model: the named layers,
+ * or for 'base' every layer with weights but the output head (transfer
+ * learning: only the head trains and travels).
+ * @throws ModelTemplateError for a layer the model lacks or has no weights in, or a list that freezes the head too
+ *
+ * @example
+ * frozenLayersOf(createTemplateModel('cnn', { inputShape: [28, 28, 1], outputUnits: 10, outputActivation: 'softmax' }), 'base');
+ * // ['conv1', 'conv2', 'hidden1']
+ */
+export function frozenLayersOf(model: tf.LayersModel, freeze: 'base' | readonly string[]): string[] {
+  const weighted = model.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
+  const names = freeze === 'base' ? weighted.filter((n) => n !== TEMPLATE_HEAD_LAYER) : [...new Set(freeze)];
+  const unknown = names.filter((n) => !weighted.includes(n));
+  if (unknown.length > 0)
+    throw new ModelTemplateError(
+      `cannot freeze ${unknown.join(', ')}: not a layer with weights of this model (layers with weights: ${weighted.join(', ')})`,
+    );
+  if (names.length === 0)
+    throw new ModelTemplateError(`the model has no layer with weights besides its head to freeze`);
+  if (names.length === weighted.length)
+    throw new ModelTemplateError(
+      `freezing ${names.join(', ')} leaves nothing to train; keep the head '${TEMPLATE_HEAD_LAYER}' trainable`,
+    );
+  return names;
+}
