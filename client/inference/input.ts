@@ -107,7 +107,28 @@ function fromImage(image: ImageDataLike, layout: ExampleLayout): Float32Array {
   return out;
 }
 
+/**
+ * Throws for a non-finite value (or a non-integer for an int32 model). The
+ * float32 scan adds v * 0 in four lanes (0 for every finite v, NaN
+ * otherwise), with no branch per value; only an input that fails is scanned
+ * again for the index to name. Issue 15: this runs on every predict().
+ */
 function checkValues(values: Float32Array, layout: ExampleLayout): Float32Array {
+  if (layout.dtype !== 'int32') {
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let d = 0;
+    const end4 = values.length & ~3;
+    for (let i = 0; i < end4; i += 4) {
+      a += values[i] * 0;
+      b += values[i + 1] * 0;
+      c += values[i + 2] * 0;
+      d += values[i + 3] * 0;
+    }
+    for (let i = end4; i < values.length; i++) a += values[i] * 0;
+    if (a + b + c + d === 0) return values;
+  }
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isFinite(v)) {
@@ -129,9 +150,22 @@ function checkValues(values: Float32Array, layout: ExampleLayout): Float32Array 
  * @throws FlockInputError
  */
 export async function toExampleVector(input: PredictInput | RawInput, layout: ExampleLayout): Promise<Float32Array> {
+  return exampleVectorNow(input, layout) ?? tensorExampleVector(input as tf.Tensor, layout);
+}
+
+/**
+ * `toExampleVector` without a promise for every input but a tensor (whose
+ * values must be awaited): null for a tensor. predict() calls this first, so
+ * an array or image input costs no extra microtask hops (issue 15).
+ *
+ * @example
+ * const x = exampleVectorNow(new Float32Array(784), layout) ?? (await toExampleVector(input, layout));
+ * @throws FlockInputError
+ */
+export function exampleVectorNow(input: PredictInput | RawInput, layout: ExampleLayout): Float32Array | null {
   const { exampleShape, size } = layout;
-  const expected = `${size} values (shape ${shapeText(exampleShape)})`;
   if (input instanceof Float32Array || Array.isArray(input)) {
+    const expected = `${size} values (shape ${shapeText(exampleShape)})`;
     if (Array.isArray(input) && input.some((v) => typeof v !== 'number')) {
       throw new FlockInputError(
         'unsupported_input',
@@ -146,32 +180,35 @@ export async function toExampleVector(input: PredictInput | RawInput, layout: Ex
     // The constructor copies typed arrays with memcpy; Float32Array.from walks the iterator protocol.
     return checkValues(new Float32Array(input), layout);
   }
-  if (input instanceof tf.Tensor) {
-    const shape = input.shape;
-    const matches = (s: readonly number[]) =>
-      s.length === exampleShape.length && s.every((d, i) => d === exampleShape[i]);
-    if (!(matches(shape) || (shape[0] === 1 && matches(shape.slice(1))))) {
-      throw new FlockInputError(
-        'shape_mismatch',
-        `a tensor of shape ${shapeText(exampleShape)} or [1, ${exampleShape.join(', ')}]`,
-        `shape ${shapeText(shape)}`,
-      );
-    }
-    if (input.dtype !== 'float32' && input.dtype !== 'int32') {
-      throw new FlockInputError('dtype_mismatch', 'a float32 or int32 tensor', `a ${input.dtype} tensor`);
-    }
-    const data = await input.data();
-    return checkValues(Float32Array.from(data as Float32Array | Int32Array), layout);
-  }
+  if (input instanceof tf.Tensor) return null;
   if (isImageDataLike(input)) return checkValues(fromImage(input, layout), layout);
   // Raw text or a record reaches here only for a model without a preprocessing spec.
   throw new FlockInputError(
     'unsupported_input',
-    `a Float32Array, number[], tf.Tensor or ImageData of ${expected}`,
+    `a Float32Array, number[], tf.Tensor or ImageData of ${size} values (shape ${shapeText(exampleShape)})`,
     input === null
       ? 'null'
       : typeof input === 'object'
         ? `an object (${Object.prototype.toString.call(input)})`
         : `a ${typeof input}`,
   );
+}
+
+async function tensorExampleVector(input: tf.Tensor, layout: ExampleLayout): Promise<Float32Array> {
+  const { exampleShape } = layout;
+  const shape = input.shape;
+  const matches = (s: readonly number[]) =>
+    s.length === exampleShape.length && s.every((d, i) => d === exampleShape[i]);
+  if (!(matches(shape) || (shape[0] === 1 && matches(shape.slice(1))))) {
+    throw new FlockInputError(
+      'shape_mismatch',
+      `a tensor of shape ${shapeText(exampleShape)} or [1, ${exampleShape.join(', ')}]`,
+      `shape ${shapeText(shape)}`,
+    );
+  }
+  if (input.dtype !== 'float32' && input.dtype !== 'int32') {
+    throw new FlockInputError('dtype_mismatch', 'a float32 or int32 tensor', `a ${input.dtype} tensor`);
+  }
+  const data = await input.data();
+  return checkValues(Float32Array.from(data as Float32Array | Int32Array), layout);
 }

@@ -17,6 +17,7 @@ import { readPrediction, type Prediction } from './prediction-output.ts';
 import { isFeatureInput, rawInputReader, type RawInput } from './raw-input.ts';
 import {
   exampleLayout,
+  exampleVectorNow,
   toExampleVector,
   type ExampleLayout,
   type PredictInput,
@@ -128,8 +129,11 @@ export function createPredictor(options: PredictorOptions): Predictor {
     throw new RangeError(
       `the model spec's preprocessing makes ${featureSize} features but the model input takes ${layout.size}; the spec belongs to another model`,
     );
+  /** The features of every input but a tensor without a promise (null for a tensor: its values are awaited). */
+  const featuresNow = (input: PredictInput | RawInput): Float32Array | null =>
+    raw && !isFeatureInput(input) ? raw.features(input) : exampleVectorNow(input, layout);
   const features = async (input: PredictInput | RawInput): Promise<Float32Array> =>
-    raw && !isFeatureInput(input) ? raw.features(input) : toExampleVector(input as PredictInput, layout);
+    featuresNow(input) ?? toExampleVector(input as PredictInput, layout);
   const run: RunBatch = typeof options.model === 'function' ? options.model : runFromModel(options.model, layout);
   const cache = new LruCache<Float32Array>(options.cacheSize ?? 256);
   const latency = new QuantileSketch();
@@ -165,7 +169,11 @@ export function createPredictor(options: PredictorOptions): Predictor {
         Math.min(CONFIDENCE_BINS - 1, Math.max(0, Math.floor((Number.isFinite(c) ? c : 0) * CONFIDENCE_BINS)))
       ]++;
     }
-    return { ...reading, latencyMs, cached } as Prediction;
+    // The reading is a fresh object: completing it in place skips a spread copy per call.
+    const prediction = reading as Prediction;
+    prediction.latencyMs = latencyMs;
+    prediction.cached = cached;
+    return prediction;
   };
 
   const runBatch = async (items: Pending[]) => {
@@ -213,20 +221,32 @@ export function createPredictor(options: PredictorOptions): Predictor {
     }
   };
 
+  const enqueue = (vector: Float32Array, startedAt: number): Promise<Prediction> => {
+    // Hashing the input is the costliest step of a call; skip it when nothing is cached.
+    const key = cache.capacity > 0 ? inputKey(vector) : '';
+    const hit = cache.capacity > 0 ? cache.get(key) : undefined;
+    if (hit !== undefined) return Promise.resolve(answer(hit.slice(), startedAt, true));
+    return new Promise<Prediction>((resolve, reject) => {
+      if (disposed) return reject(new Error('this predictor was disposed; create a new one with createPredictor'));
+      queue.push({ input: vector, key, startedAt, resolve, reject });
+      schedule();
+    });
+  };
+
   return {
-    async predict(input) {
+    // Not an async function: an array, image or raw input reaches the queue in the same tick (no await of its
+    // features, no promise wrapping the queued one), which measured as part of the overhead over raw
+    // model.predict (issue 15). Errors still arrive as rejections.
+    predict(input) {
       const startedAt = performance.now();
-      if (disposed) throw new Error('this predictor was disposed; create a new one with createPredictor');
-      const vector = await features(input);
-      // Hashing the input is the costliest step of a call; skip it when nothing is cached.
-      const key = cache.capacity > 0 ? inputKey(vector) : '';
-      const hit = cache.capacity > 0 ? cache.get(key) : undefined;
-      if (hit !== undefined) return answer(hit.slice(), startedAt, true);
-      return new Promise<Prediction>((resolve, reject) => {
-        if (disposed) return reject(new Error('this predictor was disposed; create a new one with createPredictor'));
-        queue.push({ input: vector, key, startedAt, resolve, reject });
-        schedule();
-      });
+      try {
+        if (disposed) throw new Error('this predictor was disposed; create a new one with createPredictor');
+        const vector = featuresNow(input);
+        if (vector === null) return features(input).then((v) => enqueue(v, startedAt));
+        return enqueue(vector, startedAt);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
     features,
     stats() {
