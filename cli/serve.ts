@@ -16,6 +16,7 @@ import { currentAggregationBackend } from '../coordinator/aggregation/index.ts';
 import { createCoordinator } from '../coordinator/coordinator.ts';
 import { createLogger } from '../coordinator/observability/logger.ts';
 import { staticSite } from '../coordinator/static/index.ts';
+import { seedInboxModel } from '../demo/seed/inbox-seed.ts';
 import { seedDemoModel } from '../demo/seed/seed.ts';
 import type { CliIo } from './index.ts';
 import { BACKENDS } from './serve-command.ts';
@@ -106,7 +107,7 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
     `  cors:     ${corsOrigins.length ? `device routes open to ${corsOrigins.join(', ')}` : 'same origin only (--cors-origin ORIGIN to embed the SDK in another site)'}\n`,
   );
   if (site) {
-    io.out(`  demo:      ${base}/\n  dashboard: ${base}/dashboard\n`);
+    io.out(`  demo:      ${base}/\n  inbox:     ${base}/inbox/index.html\n  dashboard: ${base}/dashboard\n`);
     if (!site.demoBuilt) io.out('  (the demo is not built: run npm run build:demo, or start with npm start)\n');
     if (!site.sdkBuilt)
       io.out('  (the script-tag SDK is not built: /sdk/flock.min.js answers 404 until npm run build:demo)\n');
@@ -123,11 +124,16 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
   let stopping = false;
   if (site) {
     // After listening: the API is up while the seed model trains; the demo page waits for it.
-    void seedDemoModel(coordinator, { progress: (line) => io.out(`${line}\n`) }).catch((error: unknown) => {
-      // A shutdown during the first start's seeding closes the store under it: that is no failure to report.
-      if (!stopping)
-        io.err(`seeding the demo model failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    });
+    const progress = (line: string) => io.out(`${line}\n`);
+    // A shutdown during the first start's seeding closes the store under it: that is no failure to report.
+    const failed = (what: string) => (error: unknown) => {
+      if (!stopping) io.err(`seeding the ${what} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    };
+    // One after the other: both train on the CPU, and Digits is the page most people open first.
+    void seedDemoModel(coordinator, { progress })
+      .catch(failed('demo model'))
+      .then(() => (stopping ? undefined : seedInboxModel(coordinator, { progress })))
+      .catch(failed('inbox model'));
   }
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
