@@ -40,7 +40,9 @@ export interface BackgroundRoundOptions {
   /** Whole turn budget in ms (default 4 min: Chromium ends a sync event after 5). */
   timeCapMs?: number;
   runtime?: Runtime;
-  /** Make the runner yourself (tests); default in-process. */
+  /** Most examples used in one round, newest first (default 2000, as in the round loop). */
+  maxExamplesPerRound?: number;
+  /** Make the runner yourself (tests, the simulator's worker threads); default in-process. */
   runner?: () => Promise<TrainingRunner>;
   fetch?: typeof fetch;
 }
@@ -131,7 +133,12 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
     },
     eligibilityPollMs: 60_000,
     runtime: options.runtime ?? 'service-worker',
+    ...(options.maxExamplesPerRound === undefined ? {} : { maxExamplesPerRound: options.maxExamplesPerRound }),
   });
+
+  // A sync event fires because the browser believes it is online again: updates that waited out an
+  // offline backoff go now, before the check-in, instead of after a backoff that outlasts this turn.
+  await flushOutbox({ store, transport, ignoreBackoff: true, kinds: ['update'] }).catch(() => []);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeCapMs ?? 240_000)));
