@@ -39,14 +39,14 @@ export function publishCohortManifest(
     app: version.app,
     version: version.version,
     sign: async (generation) =>
-      (await signManifest(
+      await signManifest(
         {
           ...manifestFor(version, generation),
           rollout: { id: rolloutId, cohort, ...(options.shadow ? { shadow: true } : {}) },
         },
         signing.privateKey,
         signing.keyId,
-      )) as unknown as JsonObject,
+      ),
   });
 }
 

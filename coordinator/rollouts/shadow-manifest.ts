@@ -12,7 +12,7 @@
  * to store a rollout's shadow manifest wins (`setSettingIfAbsent`), the others
  * serve that one.
  */
-import { signManifest, type SignedManifest } from '../../shared/manifest/index.ts';
+import { SignedManifestSchema, signManifest, type SignedManifest } from '../../shared/manifest/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { manifestFor } from '../registry/publish.ts';
 import type { JsonObject, ModelVersion, Rollout, StoreOps } from '../store/index.ts';
@@ -37,14 +37,15 @@ export async function shadowManifestFor(
 ): Promise<SignedManifest> {
   const key = shadowManifestKey(rollout.app, rollout.id, version.version);
   const issued = await store.getSetting(key);
-  if (issued) return issued as unknown as SignedManifest;
+  // Parsed, not cast: a settings row is JSON written by an earlier process.
+  if (issued) return SignedManifestSchema.parse(issued);
   const last = Number((await store.getSetting(shadowGenerationKey(rollout.app))) ?? 0);
   const signed = await signManifest(
     { ...manifestFor(version, last + 1), purpose: 'shadow', rollout: { id: rollout.id, cohort: 'shadow' } },
     signing.privateKey,
     signing.keyId,
   );
-  const kept = (await store.setSettingIfAbsent(key, signed as unknown as JsonObject)) as unknown as SignedManifest;
+  const kept = SignedManifestSchema.parse(await store.setSettingIfAbsent(key, signed));
   await store.setSetting(shadowGenerationKey(rollout.app), Math.max(last + 1, kept.manifest.generation));
   return kept;
 }

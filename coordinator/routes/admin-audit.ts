@@ -65,7 +65,7 @@ export function adminAuditRoutes(deps: CoordinatorDeps) {
           beforeId: q.beforeId,
         });
         const nextBeforeId = entries.length === limit ? entries[entries.length - 1].id : null;
-        return c.json({ entries: entries as unknown as z.infer<typeof AuditEntrySchema>[], nextBeforeId }, 200);
+        return c.json({ entries: entries, nextBeforeId }, 200);
       },
     )
     .openapi(

@@ -135,8 +135,8 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
         return c.json(
           {
             ...view(r),
-            drift: report as unknown as Record<string, unknown>,
-            shadowReport: shadowReport as unknown as Record<string, unknown> | null,
+            drift: report,
+            shadowReport,
           },
           200,
         );
@@ -228,7 +228,7 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
             'not_found',
             `app ${appName} has no shadow running; shadows are started with a rollout's "shadow" option`,
           );
-        return c.json({ ...shadow, manifest: shadow.manifest as unknown as Record<string, unknown> }, 200);
+        return c.json({ ...shadow, manifest: shadow.manifest }, 200);
       },
     );
 }
