@@ -19,6 +19,7 @@ import { deviceCensusRoutes } from './routes/device-census.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { publicRoutes } from './routes/public.ts';
+import { secureAggregationRoutes } from './routes/secure-aggregation-rounds.ts';
 
 export function buildApp(deps: CoordinatorDeps) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook });
@@ -38,6 +39,7 @@ export function buildApp(deps: CoordinatorDeps) {
     })
     .route('/', publicRoutes(deps))
     .route('/', deviceRoutes(deps))
+    .route('/', secureAggregationRoutes(deps))
     .route('/', adminModelPushRoutes(deps))
     .route('/', adminModelRoutes(deps))
     .route('/', adminTaskRoutes(deps))

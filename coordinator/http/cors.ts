@@ -17,6 +17,8 @@ export const SDK_REQUEST_HEADERS = [
   'Authorization',
   'Content-Type',
   'flock-update-meta',
+  // SECAGG_MASKED_HEADER: a secure-aggregation round's masked-input header.
+  'x-flock-secagg-masked',
   'If-None-Match',
   'Last-Event-ID',
 ] as const;

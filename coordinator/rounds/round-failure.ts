@@ -24,6 +24,14 @@ export function repeatsEveryRound(error: unknown): boolean {
   return error instanceof AggregationError && REPEATING_AGGREGATION_ERRORS.has(error.code);
 }
 
+/**
+ * The failureReason of a secure-aggregation round that aborted, e.g.
+ * "secure aggregation aborted (too_few_survivors): only 4 of 10 selected devices sent masked inputs; ...".
+ */
+export function secureAggregationFailure(reason: string, message: string): string {
+  return `secure aggregation aborted (${reason}): ${message}`;
+}
+
 /** The short code stored in a failed round's metrics. */
 export function failureCode(error: unknown): string {
   if (error instanceof AggregationError || error instanceof ApiError) return error.code;

@@ -21,6 +21,11 @@
  * no partial covers (a crashed or silent process): see closing-partials.ts.
  * Without signals the process is alone on its store, and whether others
  * exist is never guessed from the kind of store.
+ *
+ * A task with secure aggregation runs its rounds through the SecAgg+ phases
+ * instead (secure-aggregation/): no plain upload, no fold; the round's phase
+ * state is this process's alone, which is why such a task is refused where
+ * other processes share the store (`sharesStore`).
  */
 import { randomUUID } from 'node:crypto';
 import type { WeightSpec } from '../../shared/model/index.ts';
@@ -37,6 +42,7 @@ import { retryAfterSeconds, waitForNextRound } from './pace.ts';
 import { PartialExchange } from './partial-exchange.ts';
 import { type FoldableUpdate, foldUpdate, RoundFolds } from './round-folds.ts';
 import type { RoundSignals } from './round-signals.ts';
+import { SecureAggregationRounds } from './secure-aggregation/index.ts';
 
 export interface RoundServiceOptions {
   store: Store;
@@ -72,6 +78,8 @@ export class RoundService {
   /** The exchange with other processes; null when this process is alone on its store. */
   private readonly partials: PartialExchange | null;
   private readonly closeContext: CloseContext;
+  /** This process's secure-aggregation rounds (their phase state). */
+  readonly secureAggregation: SecureAggregationRounds;
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -82,7 +90,20 @@ export class RoundService {
     this.random = o.random ?? Math.random;
     this.now = o.now ?? Date.now;
     this.processId = o.processId ?? `proc_${randomUUID()}`;
-    this.opener = new RoundOpener({ store: o.store, log: o.log, metrics: o.metrics, now: this.now });
+    this.secureAggregation = new SecureAggregationRounds({
+      store: o.store,
+      log: o.log,
+      metrics: o.metrics,
+      signing: o.signing,
+      now: this.now,
+    });
+    this.opener = new RoundOpener({
+      store: o.store,
+      log: o.log,
+      metrics: o.metrics,
+      now: this.now,
+      onOpened: (round, task) => this.secureAggregation.open(round, task),
+    });
     this.partials = o.signals
       ? new PartialExchange({
           store: o.store,
@@ -115,8 +136,14 @@ export class RoundService {
     await this.partials?.flush(roundId);
   }
 
+  /** True when other coordinator processes may share this store (round signals were given). */
+  get sharesStore(): boolean {
+    return this.partials !== null;
+  }
+
   /** Starts the deadline sweeper and resumes rounds a crash left half-closed. */
   async start(): Promise<void> {
+    await this.secureAggregation.failOrphans();
     await this.sweep();
     this.timer = setInterval(
       () => void this.sweep().catch((err) => this.o.log.error({ err }, 'round sweep failed')),
@@ -130,6 +157,7 @@ export class RoundService {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.partials?.stopListening();
+    await this.secureAggregation.stop();
     await Promise.allSettled([...this.closing.values()]);
     await this.partials?.leave();
     this.folds.disposeAll();
@@ -138,6 +166,7 @@ export class RoundService {
   /** Closes rounds past their deadline and finishes rounds left in 'closing'. */
   async sweep(): Promise<void> {
     await this.partials?.sweep();
+    await this.secureAggregation.sweep();
     const nowIso = new Date(this.now()).toISOString();
     const expired = await this.o.store.listRounds({ status: ['open'], deadlineBefore: nowIso, limit: 1000 });
     const stuck = await this.o.store.listRounds({ status: ['closing'], limit: 1000 });
@@ -200,6 +229,11 @@ export class RoundService {
     const round = await this.opener.open(task, plan);
     if (round === 'budget_exhausted') return this.retry('budget_exhausted', 3600);
     if (round === 'closing') return this.retry('no_open_round', 10);
+    const secAgg = plan.secureAggregation ? await this.secureAggregation.forCheckIn(round) : null;
+    if (plan.secureAggregation && !secAgg) return this.retry('no_open_round', 10); // failed: the coordinator restarted
+    // Keys are advertised once; a device selected after the roster closed could never join it.
+    if (secAgg && !secAgg.admitsSelection)
+      return this.retry('round_full', waitForNextRound(this.now(), Date.parse(round.deadlineAt)));
     // Kept with the selection: this device's update is never weighted above it (admit-upload.ts).
     const claim = await this.o.store.claimSlot(
       round.id,
@@ -213,6 +247,7 @@ export class RoundService {
     const fp32 = version.variants.find((v) => v.encoding === 'fp32');
     if (!fp32) throw new ApiError('internal', `model ${task.app}@${version.version} has no fp32 variant to train from`);
     const clipNorm = task.clipNorm ?? plan.clipNorm;
+    secAgg?.selected.add(device.deviceId);
     return {
       status: 'selected',
       roundId: round.id,
@@ -223,6 +258,7 @@ export class RoundService {
       globalWeights: { hash: fp32.sha256, size: fp32.totalBytes, encoding: 'fp32' },
       modelTopologyHash: String(version.topology.topologyHash),
       deadlineAt: round.deadlineAt,
+      ...(secAgg ? { secureAggregation: secAgg.signed } : {}),
     };
   }
 
@@ -236,7 +272,9 @@ export class RoundService {
     metaHeader: string | undefined,
   ): Promise<HeaderAdmission> {
     try {
-      return await admitHeader(this.o.store, this.now(), device, roundId, metaHeader);
+      const head = await admitHeader(this.o.store, this.now(), device, roundId, metaHeader);
+      if (head.status === 'admitted') refusePlainUpload(head.plan, roundId);
+      return head;
     } catch (error) {
       if (error instanceof ApiError && error.code !== 'internal')
         this.o.metrics.updatesRejected.inc({ reason: error.code });
@@ -262,6 +300,7 @@ export class RoundService {
     let admission;
     try {
       admission = await admitUpload(this.o.store, this.now(), device, roundId, metaHeader, bytes, head);
+      if (admission.status === 'admitted') refusePlainUpload(admission.plan, roundId);
     } catch (error) {
       if (error instanceof ApiError && error.code !== 'internal') reject(error);
       throw error;
@@ -322,6 +361,9 @@ export class RoundService {
 
   /** Closes a round once (quorum, deadline, recovery or an operator). */
   closeRound(roundId: string, reason: CloseReason): Promise<Round | null> {
+    // A secure-aggregation round closes phase by phase; closing it now closes the phase in progress.
+    if (this.secureAggregation.owns(roundId))
+      return this.secureAggregation.advance(roundId, reason === 'manual').then(() => this.o.store.getRound(roundId));
     const inFlight = this.closing.get(roundId);
     if (inFlight !== undefined) return inFlight;
     const work = closeRoundOnce(this.closeContext, roundId, reason).finally(() => {
@@ -331,4 +373,13 @@ export class RoundService {
     this.closing.set(roundId, work);
     return work;
   }
+}
+
+/** A secure-aggregation round takes masked inputs only (409): its plain updates would reach the coordinator in the clear. */
+function refusePlainUpload(plan: TaskPlan, roundId: string): void {
+  if (plan.secureAggregation)
+    throw new ApiError(
+      'conflict',
+      `round ${roundId} runs secure aggregation: a plain update would reach the coordinator in the clear; send the masked input to PUT /v1/rounds/${roundId}/secagg/masked`,
+    );
 }

@@ -1,11 +1,12 @@
 /**
  * Store rows -> the wire views of shared/protocol (names and states differ:
  * the store says 'closing' and 'done', the API 'aggregating' and 'completed').
+ * A secure-aggregation round's view carries its per-phase counts.
  */
-import type { RoundView, TaskView } from '../../shared/protocol/index.ts';
+import type { RoundView, SecAggRoundStats, TaskView } from '../../shared/protocol/index.ts';
 import type { Round, Task } from '../store/index.ts';
 
-export function roundView(round: Round): RoundView {
+export function roundView(round: Round, secureAggregation?: SecAggRoundStats | null): RoundView {
   return {
     id: round.id,
     taskId: round.taskId,
@@ -19,12 +20,13 @@ export function roundView(round: Round): RoundView {
     reports: round.reportedCount,
     resultVersion: round.resultVersion,
     failureReason: round.failureReason,
+    ...(secureAggregation !== undefined ? { secureAggregation } : {}),
   };
 }
 
 export function taskView(
   task: Task,
-  extra: { roundsCompleted: number; currentRound: Round | null },
+  extra: { roundsCompleted: number; currentRound: Round | null; currentRoundSecAgg?: SecAggRoundStats | null },
 ): TaskView & { currentVersion: number; clipNorm: number | null } {
   const plan = task.plan;
   return {
@@ -37,9 +39,12 @@ export function taskView(
     status: task.status === 'done' ? 'completed' : task.status,
     createdAt: task.createdAt,
     roundsCompleted: extra.roundsCompleted,
-    currentRound: extra.currentRound ? roundView(extra.currentRound) : null,
+    currentRound: extra.currentRound ? roundView(extra.currentRound, extra.currentRoundSecAgg) : null,
+    // Central noise, or the devices' noise under secure aggregation: either way the ledger charged it.
     privacySpent:
-      plan.noiseMultiplier > 0 ? { epsilon: task.epsilonSpent, delta: plan.privacyBudget?.delta ?? 1e-5 } : null,
+      plan.noiseMultiplier > 0 || (plan.secureAggregation?.noiseMultiplier ?? 0) > 0
+        ? { epsilon: task.epsilonSpent, delta: plan.privacyBudget?.delta ?? 1e-5 }
+        : null,
     clipNorm: task.clipNorm,
   };
 }

@@ -4,7 +4,12 @@
  * rounds, close a round now, and devices. The audit log is admin-audit.ts.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { RoundViewSchema, TaskCreateSchema, TaskViewSchema } from '../../shared/protocol/index.ts';
+import {
+  RoundViewSchema,
+  type SecAggRoundStats,
+  TaskCreateSchema,
+  TaskViewSchema,
+} from '../../shared/protocol/index.ts';
 import { actorOf } from '../auth/middleware.ts';
 import { newId } from '../auth/secrets.ts';
 import type { CoordinatorDeps } from '../deps.ts';
@@ -16,19 +21,34 @@ import { RdpAccountant } from '../../shared/dp/index.ts';
 import { DEFAULT_REPORT_DELTA } from '../rounds/privacy-budget.ts';
 import { roundView, taskView } from '../rounds/views.ts';
 import { resolveEvaluation } from '../rounds/round-evaluation.ts';
-import type { Store, Task } from '../store/index.ts';
+import type { Round, Task } from '../store/index.ts';
 import { actionReasonBody } from './action-reason.ts';
 import { checkSecureAggregationFits } from './secure-aggregation-fit.ts';
 
 const TaskParam = z.object({ id: z.string().min(1).max(128) });
 const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
-async function viewOf(store: Store, task: Task) {
+/** A secure-aggregation round's counts: live from this process while it runs, else as stored. */
+async function secAggStatsOf(deps: CoordinatorDeps, rounds: readonly Round[]): Promise<Map<string, SecAggRoundStats>> {
+  const stats = await deps.store.listSecAggRoundStats(rounds.map((r) => r.id));
+  for (const r of rounds) {
+    const live = deps.rounds.secureAggregation.get(r.id);
+    if (live) stats.set(r.id, live.stats());
+  }
+  return stats;
+}
+
+async function viewOf(deps: CoordinatorDeps, task: Task) {
+  const { store } = deps;
   const rounds = await store.listRounds({ taskId: task.id, limit: 1000 });
   const latest = await store.latestRound(task.id);
+  const current = latest && (latest.status === 'open' || latest.status === 'closing') ? latest : null;
   return taskView(task, {
     roundsCompleted: rounds.filter((r) => r.status === 'closed').length,
-    currentRound: latest && (latest.status === 'open' || latest.status === 'closing') ? latest : null,
+    currentRound: current,
+    ...(current && task.plan.secureAggregation
+      ? { currentRoundSecAgg: (await secAggStatsOf(deps, [current])).get(current.id) ?? null }
+      : {}),
   });
 }
 
@@ -83,14 +103,13 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
             `model ${body.app}@${body.modelVersion} has no fp32 variant to train from`,
           );
         checkSecureAggregationFits(body.plan, version.weightSpecs);
-        // The plan is checked in full first, so an operator learns every conflict now;
-        // but rounds do not run the SecAgg+ phases yet. Making the task would aggregate
-        // updates in the clear with no device noise, and any epsilon printed for it would
-        // be false: refuse it instead.
-        if (body.plan.secureAggregation)
+        // A round's SecAgg+ phase state (keys, shares, the masked running sum) lives in the
+        // process that opened it; with several processes on one store, another process
+        // could take the round's check-ins or phase messages and never see that state.
+        if (body.plan.secureAggregation && deps.rounds.sharesStore)
           throw new ApiError(
             'not_implemented',
-            'the plan is valid, but this coordinator cannot run secure-aggregation rounds yet (the SecAgg+ phases are not wired into rounds); no task was made. Remove secureAggregation to train with central DP instead',
+            'the plan is valid, but secure-aggregation rounds run on a single coordinator process only (their phase state is kept in that process), and this coordinator shares its store with other processes; no task was made. Run one coordinator process for this task, or remove secureAggregation to train with central DP',
           );
         const plan = await resolveEvaluation(store, body.plan, version);
         const task = await store.createTask({
@@ -110,7 +129,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
           target: task.id,
           details: { app: body.app, modelVersion: body.modelVersion, plan },
         });
-        return c.json(await viewOf(store, task), 201);
+        return c.json(await viewOf(deps, task), 201);
       },
     )
     .openapi(
@@ -121,10 +140,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
         responses: { 200: { description: 'all tasks', content: json(z.object({ tasks: z.array(TaskViewSchema) })) } },
       }),
       async (c) =>
-        c.json(
-          { tasks: await Promise.all((await store.listTasks({ limit: 1000 })).map((t) => viewOf(store, t))) },
-          200,
-        ),
+        c.json({ tasks: await Promise.all((await store.listTasks({ limit: 1000 })).map((t) => viewOf(deps, t))) }, 200),
     )
     .openapi(
       createRoute({
@@ -137,7 +153,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       async (c) => {
         const task = await store.getTask(c.req.valid('param').id);
         if (!task) throw new ApiError('not_found', `no task ${c.req.valid('param').id}`);
-        return c.json(await viewOf(store, task), 200);
+        return c.json(await viewOf(deps, task), 200);
       },
     )
     .openapi(
@@ -153,7 +169,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       async (c) =>
         c.json(
           await viewOf(
-            store,
+            deps,
             await setStatus(
               c.req.valid('param').id,
               'paused',
@@ -181,7 +197,7 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       async (c) =>
         c.json(
           await viewOf(
-            store,
+            deps,
             await setStatus(
               c.req.valid('param').id,
               'active',
@@ -210,8 +226,14 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
       }),
       async (c) => {
         const rounds = await store.listRounds({ taskId: c.req.valid('param').id, limit: 1000 });
+        const secAgg = await secAggStatsOf(deps, rounds);
         return c.json(
-          { rounds: rounds.map((r) => ({ ...roundView(r), metrics: r.metrics as Record<string, unknown> })) },
+          {
+            rounds: rounds.map((r) => ({
+              ...roundView(r, secAgg.get(r.id)),
+              metrics: r.metrics as Record<string, unknown>,
+            })),
+          },
           200,
         );
       },
@@ -228,8 +250,8 @@ export function adminTaskRoutes(deps: CoordinatorDeps) {
         const id = c.req.valid('param').id;
         if (!(await store.getRound(id))) throw new ApiError('round_not_found', `no round ${id}`);
         await store.appendAudit({ actor: actorOf(c.get('principal')), action: 'round.close', target: id });
-        const round = await deps.rounds.closeRound(id, 'manual');
-        return c.json(roundView(round ?? (await store.getRound(id))!), 200);
+        const round = (await deps.rounds.closeRound(id, 'manual')) ?? (await store.getRound(id))!;
+        return c.json(roundView(round, (await secAggStatsOf(deps, [round])).get(round.id)), 200);
       },
     )
     .openapi(

@@ -1,8 +1,9 @@
 /**
  * Over HTTP (`app.request`, real SQLite): a task asking for secure
  * aggregation together with something that needs individual updates in the
- * clear is refused at creation with a 400 naming the conflict, and a plan
- * that fits is created and keeps its secureAggregation field.
+ * clear is refused at creation with a 400 naming the conflict, a plan that
+ * fits is created and keeps its secureAggregation field, and a coordinator
+ * sharing its store with other processes refuses it with 501.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskPlanInput } from '../../shared/protocol/index.ts';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
+import { inProcessRoundSignals } from '../rounds/round-signals.ts';
 import { createTask, mnistModelFiles, pushModel, testAdminKey, type Fetcher } from './fleet.fixture.ts';
 
 let dataDir: string;
@@ -104,19 +106,44 @@ describe('POST /v1/admin/tasks with secureAggregation', () => {
     );
   });
 
-  it('checks a valid secure-aggregation plan in full, then refuses it with 501 and makes no task: rounds do not run SecAgg+ yet', async () => {
-    const before = (await flock.deps.store.listTasks()).length;
+  it('creates a task from a valid secure-aggregation plan and keeps its secureAggregation field', async () => {
     const res = await createTask(f, adminKey, 'digits', 1, {
       ...base,
       secureAggregation: { bits: 20, noiseMultiplier: 1 },
       privacyBudget: { epsilon: 8, delta: 1e-5 },
     });
-    expect(res.status).toBe(501);
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('not_implemented');
-    expect(body.error.message).toMatch(
-      /^the plan is valid, but this coordinator cannot run secure-aggregation rounds yet/,
-    );
-    expect((await flock.deps.store.listTasks()).length).toBe(before);
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as {
+      id: string;
+      plan: { secureAggregation: { bits: number; noiseMultiplier: number } };
+    };
+    expect(body.plan.secureAggregation).toMatchObject({ bits: 20, noiseMultiplier: 1 });
+    expect((await flock.deps.store.getTask(body.id))?.plan.secureAggregation?.noiseMultiplier).toBe(1);
+  });
+
+  it('refuses it with 501 where other coordinator processes share the store (round signals), and makes no task', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flock-secagg-multi-'));
+    const multi = await createCoordinator({
+      dataDir: dir,
+      adminKey,
+      log: pino({ level: 'silent' }),
+      sweep: false,
+      roundSignals: inProcessRoundSignals(),
+    });
+    try {
+      const g: Fetcher = async (path, init) => multi.app.request(path, init);
+      expect((await pushModel(g, adminKey, 'digits', await mnistModelFiles('mlp-small'), 'production')).status).toBe(
+        201,
+      );
+      const res = await createTask(g, adminKey, 'digits', 1, { ...base, secureAggregation: { bits: 20 } });
+      expect(res.status).toBe(501);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('not_implemented');
+      expect(body.error.message).toMatch(/secure-aggregation rounds run on a single coordinator process only/);
+      expect(await multi.deps.store.listTasks()).toEqual([]);
+    } finally {
+      await multi.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

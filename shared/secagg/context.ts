@@ -16,6 +16,8 @@ export type ContextPurpose =
   | 'share-ciphertext'
   | 'neighbour-graph-seed'
   | 'neighbour-graph-permutation'
+  /** The digest of a roster that binds share ciphertexts to the sender's view of it. */
+  | 'roster'
   /** The random signs of the distributed discrete Gaussian's Hadamard rotation (public, per round). */
   | 'ddg-rotation';
 

@@ -190,3 +190,98 @@ describe('SecAggServer.finish', () => {
     expect(dropped).toEqual(['e']);
   });
 });
+
+describe('SecAggDevice: the roster each device saw binds its shares (split view)', () => {
+  it('refuses to mask when its neighbours were shown a roster with one key swapped', async () => {
+    const server = new SecAggServer({
+      roundId: ROUND,
+      vectorLength: D,
+      parameters: { neighbours: 3, threshold: 3, colluders: 0 },
+    });
+    const devices = await Promise.all(['a', 'b', 'c', 'd'].map((id) => SecAggDevice.create(ROUND, id)));
+    for (const d of devices) server.receiveAdvertisement(d.advertisement());
+    const honest = await server.closeAdvertising();
+    // Everyone but 'a' is shown a roster in which 'd' carries the keys of a device the coordinator made.
+    const sybil = await SecAggDevice.create(ROUND, 'd');
+    const { channelPublicKey, maskingPublicKey } = sybil.advertisement();
+    const swapped: Roster = {
+      ...honest,
+      devices: honest.devices.map((x) => (x.deviceId === 'd' ? { ...x, channelPublicKey, maskingPublicKey } : x)),
+    };
+    const shared = [await devices[0].shareKeys(honest)];
+    for (const d of devices.slice(1, 3)) shared.push(await d.shareKeys(swapped));
+    shared.push(await devices[3].shareKeys(honest)); // 'd' must see its own keys, or it refuses the roster at once
+    // A coordinator that merely forwards: each device gets what the others addressed to it.
+    const forwardedTo = (id: string): ForwardedShares => ({
+      type: 'secagg.forwarded-shares',
+      roundId: ROUND,
+      deviceId: id,
+      ciphertexts: shared.flatMap((m) =>
+        m.ciphertexts.filter((c) => c.to === id).map((c) => ({ from: m.deviceId, ciphertext: c.ciphertext })),
+      ),
+    });
+    for (const d of devices) {
+      await expect(d.maskInput(forwardedTo(d.deviceId), new Uint32Array(D))).rejects.toMatchObject({
+        code: 'decrypt-failed',
+      });
+      expect(d.phase).toBe('aborted');
+    }
+  });
+
+  it('opens its shares when every device saw the same roster (the control)', async () => {
+    const { devices } = await toMasked();
+    expect(devices.every((d) => d.phase === 'masked')).toBe(true);
+  });
+});
+
+describe('SecAggDevice policy: the signed terms the roster and the request must keep', () => {
+  it('refuses a roster with more devices, another vector length or other (k, t) than the policy allows', async () => {
+    const server = new SecAggServer({
+      roundId: ROUND,
+      vectorLength: D,
+      parameters: { neighbours: 4, threshold: 3, colluders: 0 },
+    });
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const others = await Promise.all(ids.slice(1).map((id) => SecAggDevice.create(ROUND, id)));
+    const policies = [{ maximumDevices: 4 }, { vectorLength: D + 1 }, { threshold: 4 }, { minimumDevices: 6 }];
+    const candidates = await Promise.all(policies.map((p) => SecAggDevice.create(ROUND, 'a', p)));
+    server.receiveAdvertisement(candidates[0].advertisement());
+    for (const d of others) server.receiveAdvertisement(d.advertisement());
+    const roster = await server.closeAdvertising();
+    await expect(candidates[0].shareKeys(roster)).rejects.toMatchObject({ code: 'bad-parameters' });
+    for (const c of candidates.slice(1)) {
+      // Same roster with this candidate's own keys in place of the first one's.
+      const mine = c.advertisement();
+      const view: Roster = {
+        ...roster,
+        devices: roster.devices.map((x) =>
+          x.deviceId === 'a'
+            ? { deviceId: 'a', channelPublicKey: mine.channelPublicKey, maskingPublicKey: mine.maskingPublicKey }
+            : x,
+        ),
+      };
+      await expect(c.shareKeys(view)).rejects.toMatchObject({ code: 'bad-parameters' });
+    }
+  });
+
+  it('refuses an unmasking request with fewer survivors than the noise was calibrated to', async () => {
+    const server = new SecAggServer({
+      roundId: ROUND,
+      vectorLength: D,
+      parameters: { neighbours: 4, threshold: 3, colluders: 0 },
+    });
+    const devices = await Promise.all(
+      ['a', 'b', 'c', 'd', 'e'].map((id) => SecAggDevice.create(ROUND, id, { minimumSurvivors: 5 })),
+    );
+    for (const d of devices) server.receiveAdvertisement(d.advertisement());
+    const roster = await server.closeAdvertising();
+    for (const d of devices) server.receiveShareKeys(await d.shareKeys(roster));
+    const forwarded = server.closeSharing();
+    for (const d of devices.slice(0, 4)) {
+      const { header, masked } = await d.maskInput(forwarded.get(d.deviceId), new Uint32Array(D));
+      server.receiveMaskedInput(header, masked);
+    }
+    const request = server.closeMasking(); // 4 survivors >= t = 3, so the server goes on
+    expect(() => devices[0].unmask(request)).toThrow(expect.objectContaining({ code: 'too-few-survivors' }));
+  });
+});

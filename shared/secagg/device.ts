@@ -31,6 +31,7 @@ import {
 import { buildNeighbourGraph } from './neighbour-graph.ts';
 import { checkSecAggParameters, minimumNeighbours } from './parameters.ts';
 import { parseOrRefuse } from './parse-message.ts';
+import { rosterDigest } from './roster-digest.ts';
 import { decryptSharePair, encryptSharePair, type SharePair } from './share-channel.ts';
 import { SecAggError } from './secagg-error.ts';
 import { agree, exportPrivateScalar, exportPublicKey, generateX25519, importPublicKey } from './x25519.ts';
@@ -38,14 +39,36 @@ import { addMod32InPlace, subtractMod32InPlace } from './mod32.ts';
 
 export type DevicePhase = 'advertised' | 'shared-keys' | 'masked' | 'unmasked' | 'aborted';
 
-/** What a device insists on, whatever the coordinator's roster says. */
+/** What a device insists on, whatever the coordinator's roster says (the signed round configuration's terms). */
 export interface DevicePolicy {
   /** The roster's `colluders` must be at least this. Default 0. */
   minimumColluders?: number;
+  /** The roster's vector length must be exactly this. */
+  vectorLength?: number;
+  /** The roster must list at least this many devices. */
+  minimumDevices?: number;
+  /** The roster must list at most this many devices (more could overflow the sum's bit width). */
+  maximumDevices?: number;
+  /** The roster's k and t must be these, when the round fixed them. */
+  neighbours?: number;
+  threshold?: number;
+  /**
+   * An unmasking request must name at least this many survivors: the noise a
+   * device's privacy rests on was calibrated to them (DDG minSurvivors).
+   */
+  minimumSurvivors?: number;
+  /**
+   * Test only, a positive control: mask without the self mask, so the
+   * server's unmasked sum is wrong. Exposes this device's own input to anyone
+   * who sees its masked vector and its pairwise keys; never set it otherwise.
+   */
+  insecureSkipSelfMask?: boolean;
 }
 
 interface KeyedRoster {
   roster: Roster;
+  /** SHA-256 of the roster this device saw; every share ciphertext is bound to it. */
+  digest: Uint8Array;
   neighbours: ReadonlySet<string>;
   byId: ReadonlyMap<string, Roster['devices'][number]>;
 }
@@ -108,7 +131,7 @@ export class SecAggDevice {
       'advertised',
       async () => {
         const roster = parseOrRefuse(RosterSchema, rosterMessage, 'roster');
-        const keyed = this.#checkRoster(roster);
+        const keyed = { ...this.#checkRoster(roster), digest: await rosterDigest(roster) };
         const graph = await buildNeighbourGraph(this.roundId, roster.devices, roster.parameters.neighbours);
         const neighbours = graph.neighboursOf(this.deviceId);
         const { threshold } = roster.parameters;
@@ -126,7 +149,8 @@ export class SecAggDevice {
           if (!peer) throw new SecAggError('bad-message', `neighbour ${to} is not in the roster`);
           const secret = await agree(this.#channel.privateKey, await importPublicKey(peer.channelPublicKey, to), to);
           const pair = { selfMaskSeedShare: seedShares[i], maskingKeyShare: keyShares[i] };
-          ciphertexts.push({ to, ciphertext: await encryptSharePair(secret, this.roundId, this.deviceId, to, pair) });
+          const address = { roundId: this.roundId, from: this.deviceId, to, rosterDigest: keyed.digest };
+          ciphertexts.push({ to, ciphertext: await encryptSharePair(secret, address, pair) });
         }
         this.#keyed = { ...keyed, neighbours: new Set(neighbours) };
         this.#selfMaskSeed = seed;
@@ -170,7 +194,8 @@ export class SecAggDevice {
             await importPublicKey(peer.channelPublicKey, from),
             from,
           );
-          received.set(from, await decryptSharePair(secret, this.roundId, from, this.deviceId, ciphertext));
+          const address = { roundId: this.roundId, from, to: this.deviceId, rosterDigest: keyed.digest };
+          received.set(from, await decryptSharePair(secret, address, ciphertext));
         }
         if (received.size < parameters.threshold) {
           throw new SecAggError(
@@ -184,14 +209,16 @@ export class SecAggDevice {
           );
         }
         const masked = new Uint32Array(input);
-        addMod32InPlace(
-          masked,
-          await maskStream(
-            this.#selfMaskSeed as Uint8Array,
-            selfMaskContext(this.roundId, this.deviceId),
-            vectorLength,
-          ),
-        );
+        if (!this.#policy.insecureSkipSelfMask) {
+          addMod32InPlace(
+            masked,
+            await maskStream(
+              this.#selfMaskSeed as Uint8Array,
+              selfMaskContext(this.roundId, this.deviceId),
+              vectorLength,
+            ),
+          );
+        }
         for (const peerId of received.keys()) {
           const peer = keyed.byId.get(peerId) as Roster['devices'][number];
           const secret = await agree(
@@ -248,10 +275,12 @@ export class SecAggDevice {
           `the request does not list ${this.deviceId} as a survivor, yet it sent a masked input`,
         );
       const { threshold } = (this.#keyed as KeyedRoster).roster.parameters;
-      if (survivors.size < threshold)
+      const fewest = Math.max(threshold, this.#policy.minimumSurvivors ?? 0);
+      if (survivors.size < fewest)
         throw new SecAggError(
           'too-few-survivors',
-          `only ${survivors.size} survivors; at least ${threshold} are needed`,
+          `only ${survivors.size} survivors; at least ${fewest} are needed (the threshold, and the survivors the noise was calibrated to)`,
+          { survivors: survivors.size, needed: fewest },
         );
       const selfMaskSeedShares = request.survivors.flatMap((of) => {
         const pair = this.#received.get(of);
@@ -274,7 +303,7 @@ export class SecAggDevice {
     }
   }
 
-  #checkRoster(roster: Roster): Omit<KeyedRoster, 'neighbours'> {
+  #checkRoster(roster: Roster): Omit<KeyedRoster, 'neighbours' | 'digest'> {
     if (roster.roundId !== this.roundId)
       throw new SecAggError('bad-message', `the roster is for round ${roster.roundId}, not ${this.roundId}`);
     const byId = new Map(roster.devices.map((d) => [d.deviceId, d]));
@@ -289,6 +318,7 @@ export class SecAggDevice {
     }
     const n = roster.devices.length;
     checkSecAggParameters(n, roster.parameters);
+    this.#checkPolicy(roster);
     const minimumColluders = this.#policy.minimumColluders ?? 0;
     if (roster.parameters.colluders < minimumColluders) {
       throw new SecAggError(
@@ -304,6 +334,28 @@ export class SecAggDevice {
       );
     }
     return { roster, byId };
+  }
+
+  /** The terms of the signed round configuration (DevicePolicy), which the coordinator's roster must keep. */
+  #checkPolicy(roster: Roster): void {
+    const p = this.#policy;
+    const n = roster.devices.length;
+    const { neighbours, threshold } = roster.parameters;
+    const broken = [
+      p.vectorLength !== undefined && roster.vectorLength !== p.vectorLength
+        ? `vector length ${roster.vectorLength}, not ${p.vectorLength}`
+        : null,
+      p.minimumDevices !== undefined && n < p.minimumDevices ? `${n} devices, fewer than ${p.minimumDevices}` : null,
+      p.maximumDevices !== undefined && n > p.maximumDevices ? `${n} devices, more than ${p.maximumDevices}` : null,
+      p.neighbours !== undefined && neighbours !== Math.min(p.neighbours, n - 1)
+        ? `${neighbours} neighbours, not ${Math.min(p.neighbours, n - 1)}`
+        : null,
+      p.threshold !== undefined && threshold !== p.threshold ? `threshold ${threshold}, not ${p.threshold}` : null,
+    ].filter((m): m is string => m !== null);
+    if (broken.length > 0)
+      throw new SecAggError('bad-parameters', `the roster breaks the round's signed terms: ${broken.join('; ')}`, {
+        broken,
+      });
   }
 
   #checkAddressed(roundId: string, deviceId: string, what: string): void {

@@ -4,7 +4,7 @@
  * devices dropping out at chosen phases. Records each device's time and bytes
  * per phase.
  */
-import { SecAggDevice, SecAggDevice as Device } from './device.ts';
+import { type DevicePolicy, SecAggDevice, SecAggDevice as Device } from './device.ts';
 import type { PlanOptions, SecAggParameters } from './parameters.ts';
 import { SecAggError } from './secagg-error.ts';
 import { type SecAggResult, SecAggServer } from './server.ts';
@@ -22,6 +22,8 @@ export interface RoundScenario {
   inputs: readonly Uint32Array[];
   parameters?: SecAggParameters | ((cohortSize: number) => SecAggParameters);
   plan?: PlanOptions;
+  /** Each device's policy (default none), e.g. a cheating device for a positive control. */
+  policyOf?: (deviceId: string) => DevicePolicy;
   /** Devices that go silent instead of sending that phase's message (and stay silent). */
   drops?: Partial<Record<DropPhase, DropChoice>>;
 }
@@ -101,7 +103,7 @@ export async function runInMemoryRound(scenario: RoundScenario): Promise<RoundOu
   try {
     startPhase('advertise');
     for (const id of alive) {
-      const device = await timed('advertise', () => SecAggDevice.create(roundId, id));
+      const device = await timed('advertise', () => SecAggDevice.create(roundId, id, scenario.policyOf?.(id)));
       devices.set(id, device);
       const message = device.advertisement();
       sent.advertise.push(jsonBytes(message));

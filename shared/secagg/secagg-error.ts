@@ -20,7 +20,17 @@ export type SecAggErrorCode =
   /** Too few devices reached a phase for the round to go on. */
   | 'too-few-survivors'
   /** A reconstructed masking key does not match the one the device advertised. */
-  | 'key-mismatch';
+  | 'key-mismatch'
+  /**
+   * The signed round configuration is not one this device may join: not signed by
+   * the trusted key, another round, other weights, another dimension, or expired.
+   * `details.reason` names which.
+   */
+  | 'bad-round-config'
+  /** The coordinator stopped the round; `details.reason` is its SecAggAbortReason. */
+  | 'round-aborted'
+  /** A phase's deadline in the signed configuration passed before the device could go on. */
+  | 'deadline-passed';
 
 /** Secure aggregation refused to go on; nothing secret is in `message` or `details`. */
 export class SecAggError extends Error {

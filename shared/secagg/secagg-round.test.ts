@@ -111,6 +111,23 @@ describe.each([
   }
 });
 
+describe('positive control: the sum check can fail', () => {
+  it('a device that skips its self mask leaves the unmasked sum different from the plain sum', async () => {
+    const { inputs } = updates(3);
+    const cheat = deviceIdAt(4);
+    const outcome = await runInMemoryRound({
+      inputs: inputs.slice(0, 10),
+      parameters: COMPLETE,
+      policyOf: (id) => (id === cheat ? { insecureSkipSelfMask: true } : {}),
+    });
+    expect(outcome.error).toBeNull();
+    expect(outcome.result?.survivors).toHaveLength(10);
+    const plain = plainSum(inputs, outcome.result?.survivors ?? []);
+    const differing = (outcome.result?.sum ?? new Uint32Array(D)).filter((x, i) => x !== plain[i]).length;
+    expect(differing).toBeGreaterThan(D - 3); // the server removed a self mask that was never added
+  }, 60_000);
+});
+
 describe('rounds that cannot be unmasked abort with a typed error', () => {
   it('random 10% / 30% drops before masking on k = 12: a sum exactly when every secret has t live holders, else too-few-neighbours', async () => {
     const seen = { ok: 0, aborted: 0 };

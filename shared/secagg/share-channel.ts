@@ -1,11 +1,13 @@
 /**
  * The encrypted channel that carries one device's two Shamir shares to one
  * neighbour through the coordinator. Key: HKDF-SHA-256 over X25519 of the two
- * channel keys, info naming the round and (from, to); AES-256-GCM with the
- * same (round, from, to) as associated data, so a ciphertext replayed into
- * another round or re-addressed to another pair does not authenticate.
+ * channel keys, info naming the round, (from, to) and the digest of the
+ * roster the sender saw; AES-256-GCM with the same (round, from, to, roster
+ * digest) as associated data. A ciphertext replayed into another round,
+ * re-addressed to another pair, or sent by a device that was shown another
+ * roster (a split view of the key list) does not authenticate.
  */
-import { base64ToBytes, bytesToBase64 } from '../manifest/bytes.ts';
+import { base64ToBytes, bytesToBase64, bytesToHex } from '../manifest/bytes.ts';
 import { encodeContext } from './context.ts';
 import { SecAggError } from './secagg-error.ts';
 
@@ -19,12 +21,20 @@ export interface SharePair {
 export const SHARE_BYTES = 33;
 const IV_BYTES = 12;
 
-async function channelKey(
-  sharedSecret: Uint8Array<ArrayBuffer>,
-  roundId: string,
-  from: string,
-  to: string,
-): Promise<CryptoKey> {
+/** Who a ciphertext goes between, in which round, under which view of the roster. */
+export interface ShareChannelAddress {
+  roundId: string;
+  from: string;
+  to: string;
+  /** SHA-256 of the roster as the sender saw it (rosterDigest in roster-digest.ts); the recipient uses its own. */
+  rosterDigest: Uint8Array;
+}
+
+function addressParts(a: ShareChannelAddress): string[] {
+  return [a.from, a.to, bytesToHex(a.rosterDigest)];
+}
+
+async function channelKey(sharedSecret: Uint8Array<ArrayBuffer>, address: ShareChannelAddress): Promise<CryptoKey> {
   const subtle = globalThis.crypto.subtle;
   const base = await subtle.importKey('raw', sharedSecret, 'HKDF', false, ['deriveKey']);
   return subtle.deriveKey(
@@ -32,7 +42,7 @@ async function channelKey(
       name: 'HKDF',
       hash: 'SHA-256',
       salt: new Uint8Array(0),
-      info: encodeContext('share-channel-key', roundId, [from, to]),
+      info: encodeContext('share-channel-key', address.roundId, addressParts(address)),
     },
     base,
     { name: 'AES-GCM', length: 256 },
@@ -41,12 +51,10 @@ async function channelKey(
   );
 }
 
-/** Encrypts `pair` from `from` to `to`; returns base64 of iv || ciphertext || tag. */
+/** Encrypts `pair` from `address.from` to `address.to`; returns base64 of iv || ciphertext || tag. */
 export async function encryptSharePair(
   sharedSecret: Uint8Array<ArrayBuffer>,
-  roundId: string,
-  from: string,
-  to: string,
+  address: ShareChannelAddress,
   pair: SharePair,
 ): Promise<string> {
   if (pair.selfMaskSeedShare.length !== SHARE_BYTES || pair.maskingKeyShare.length !== SHARE_BYTES) {
@@ -56,9 +64,9 @@ export async function encryptSharePair(
   plaintext.set(pair.selfMaskSeedShare);
   plaintext.set(pair.maskingKeyShare, SHARE_BYTES);
   const iv = globalThis.crypto.getRandomValues(new Uint8Array(IV_BYTES));
-  const key = await channelKey(sharedSecret, roundId, from, to);
+  const key = await channelKey(sharedSecret, address);
   const sealed = await globalThis.crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv, additionalData: encodeContext('share-ciphertext', roundId, [from, to]) },
+    { name: 'AES-GCM', iv, additionalData: encodeContext('share-ciphertext', address.roundId, addressParts(address)) },
     key,
     plaintext,
   );
@@ -68,14 +76,16 @@ export async function encryptSharePair(
   return bytesToBase64(out);
 }
 
-/** Decrypts what `from` sent `to`; throws `decrypt-failed` unless it authenticates for this round and pair. */
+/**
+ * Decrypts what `address.from` sent `address.to`; throws `decrypt-failed`
+ * unless it authenticates for this round, this pair and this roster digest.
+ */
 export async function decryptSharePair(
   sharedSecret: Uint8Array<ArrayBuffer>,
-  roundId: string,
-  from: string,
-  to: string,
+  address: ShareChannelAddress,
   ciphertext: string,
 ): Promise<SharePair> {
+  const { roundId, from, to } = address;
   const bytes = base64ToBytes(ciphertext);
   const refuse = (why: string) =>
     new SecAggError('decrypt-failed', `the shares ${from} sent to ${to} in round ${roundId} ${why}`, {
@@ -84,7 +94,7 @@ export async function decryptSharePair(
       roundId,
     });
   if (!bytes || bytes.length <= IV_BYTES) throw refuse('are not a ciphertext');
-  const key = await channelKey(sharedSecret, roundId, from, to);
+  const key = await channelKey(sharedSecret, address);
   let plaintext: Uint8Array;
   try {
     plaintext = new Uint8Array(
@@ -92,14 +102,16 @@ export async function decryptSharePair(
         {
           name: 'AES-GCM',
           iv: bytes.subarray(0, IV_BYTES),
-          additionalData: encodeContext('share-ciphertext', roundId, [from, to]),
+          additionalData: encodeContext('share-ciphertext', roundId, addressParts(address)),
         },
         key,
         bytes.subarray(IV_BYTES),
       ),
     );
   } catch {
-    throw refuse('do not authenticate (wrong round, wrong pair or tampered)');
+    throw refuse(
+      'do not authenticate (wrong round, wrong pair, tampered, or the coordinator showed the two devices different rosters)',
+    );
   }
   if (plaintext.length !== 2 * SHARE_BYTES) throw refuse('have the wrong length');
   return { selfMaskSeedShare: plaintext.slice(0, SHARE_BYTES), maskingKeyShare: plaintext.slice(SHARE_BYTES) };
