@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { writeModelDirectory } from '../coordinator/registry/model-directory.ts';
 import {
   createTemplateModel,
-  frozenLayersOf,
+  templateFrozenLayers,
   MODEL_TEMPLATES,
   ModelTemplateError,
   type ModelTemplate,
@@ -127,7 +127,7 @@ export function planModelInit(f: InitFlags) {
 function freezeFlag(model: tf.LayersModel, flag: string): string[] {
   const names = flag.split(',').map((n) => n.trim());
   try {
-    return frozenLayersOf(model, flag.trim() === 'base' ? 'base' : names);
+    return templateFrozenLayers(model, flag.trim() === 'base' ? 'base' : names);
   } catch (error) {
     if (error instanceof ModelTemplateError) throw new UsageError(`--freeze: ${error.message}`);
     throw error;

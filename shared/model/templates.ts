@@ -149,10 +149,10 @@ export const TEMPLATE_HEAD_LAYER = 'output';
  * @throws ModelTemplateError for a layer the model lacks or has no weights in, or a list that freezes the head too
  *
  * @example
- * frozenLayersOf(createTemplateModel('cnn', { inputShape: [28, 28, 1], outputUnits: 10, outputActivation: 'softmax' }), 'base');
+ * templateFrozenLayers(createTemplateModel('cnn', { inputShape: [28, 28, 1], outputUnits: 10, outputActivation: 'softmax' }), 'base');
  * // ['conv1', 'conv2', 'hidden1']
  */
-export function frozenLayersOf(model: tf.LayersModel, freeze: 'base' | readonly string[]): string[] {
+export function templateFrozenLayers(model: tf.LayersModel, freeze: 'base' | readonly string[]): string[] {
   const weighted = model.layers.filter((l) => l.weights.length > 0).map((l) => l.name);
   const names = freeze === 'base' ? weighted.filter((n) => n !== TEMPLATE_HEAD_LAYER) : [...new Set(freeze)];
   const unknown = names.filter((n) => !weighted.includes(n));
