@@ -19,6 +19,13 @@ import {
   UPDATE_META_HEADER,
   UpdateReceiptSchema,
   encodeUpdateMeta,
+  SECAGG_MASKED_HEADER,
+  SecAggAbortedSchema,
+  SecAggAcceptedSchema,
+  secAggAnswerSchema,
+  secAggRoutes,
+  type SecAggAborted,
+  type SecAggAccepted,
   type CheckInRequest,
   type CheckInResponse,
   type ManifestPublicKey,
@@ -28,7 +35,8 @@ import {
   type UpdateMeta,
   type UpdateReceipt,
 } from '../../shared/protocol/index.ts';
-import type { z } from 'zod';
+import { z } from 'zod';
+import type { MaskedInput } from '../../shared/secagg/messages.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
 import { exchangeWithRetries, type Exchange } from './retrying-exchange.ts';
 import {
@@ -190,6 +198,55 @@ export class FlockTransport {
     return this.#parseJson(answer, UpdateReceiptSchema, `PUT ${path}`);
   }
 
+  /**
+   * `POST /v1/rounds/:roundId/secagg/{advertise,shares,unmask}`: one phase
+   * message of a secure-aggregation round. Answers `accepted`, or `aborted`
+   * with the coordinator's reason (shared/protocol/secure-aggregation-round.ts).
+   */
+  async sendSecAggMessage(
+    route: 'advertise' | 'shares' | 'unmask',
+    roundId: string,
+    message: unknown,
+  ): Promise<SecAggAccepted | SecAggAborted> {
+    const path = secAggRoutes[route](roundId);
+    const answer = await this.#request({ method: 'POST', path, ...jsonBody(message), timeoutMs: this.#timeoutMs });
+    return this.#parseJson(answer, SecAggPostAnswerSchema, `POST ${path}`);
+  }
+
+  /**
+   * `PUT /v1/rounds/:roundId/secagg/masked`: the masked input, its header in
+   * `x-flock-secagg-masked` and `vectorLength` little-endian uint32 as the body.
+   */
+  async putSecAggMasked(
+    roundId: string,
+    header: MaskedInput,
+    masked: Uint32Array,
+  ): Promise<SecAggAccepted | SecAggAborted> {
+    const path = secAggRoutes.masked(roundId);
+    const answer = await this.#request({
+      method: 'PUT',
+      path,
+      headers: { 'content-type': 'application/octet-stream', [SECAGG_MASKED_HEADER]: JSON.stringify(header) },
+      body: littleEndianWords(masked),
+      timeoutMs: this.#transferTimeoutMs,
+    });
+    return this.#parseJson(answer, SecAggPostAnswerSchema, `PUT ${path}`);
+  }
+
+  /**
+   * `GET /v1/rounds/:roundId/secagg/{roster,shares,unmask}`: the phase's
+   * message when ready, else `waiting` (with retryAfterSeconds) or `aborted`.
+   */
+  async getSecAggMessage<M extends z.ZodType>(
+    route: 'roster' | 'shares' | 'unmask',
+    roundId: string,
+    message: M,
+  ): Promise<z.output<ReturnType<typeof secAggAnswerSchema<M>>>> {
+    const path = secAggRoutes[route](roundId);
+    const answer = await this.#request({ method: 'GET', path, timeoutMs: this.#timeoutMs });
+    return this.#parseJson(answer, secAggAnswerSchema(message), `GET ${path}`);
+  }
+
   /** `GET /v1/apps/:app/shadow`: the rollout's shadow version for this device, or null when it has none (404). */
   async getShadowAssignment(app: string): Promise<ShadowAssignment | null> {
     const path = `/v1/apps/${encodeURIComponent(app)}/shadow`;
@@ -275,6 +332,18 @@ export class FlockTransport {
       { fetch: this.#fetch, retry: this.#retry, random: this.#random, sleep: this.#sleep },
     );
   }
+}
+
+const SecAggPostAnswerSchema = z.discriminatedUnion('status', [SecAggAcceptedSchema, SecAggAbortedSchema]);
+
+/** The words as little-endian bytes (a copy-free view on little-endian hosts, which every browser runs on). */
+function littleEndianWords(words: Uint32Array): Uint8Array {
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] === 1)
+    return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+  const out = new Uint8Array(words.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < words.length; i++) view.setUint32(4 * i, words[i], true);
+  return out;
 }
 
 function jsonBody(value: unknown): { headers: Record<string, string>; body: string } {

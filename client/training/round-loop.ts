@@ -8,6 +8,9 @@
  * The main thread only moves buffers: decoding, training, clipping, noise and
  * encoding all run in the runner.
  *
+ * A round with secure aggregation (a signed configuration in the check-in
+ * answer) runs its phases instead of the upload (secure-aggregation/secure-round.ts).
+ *
  * This is the one path for a device's round: connect() runs it, the service
  * worker runs one turn of it (runBackgroundRound), and the Node integration
  * tests drive their devices through it.
@@ -27,6 +30,7 @@ import { exampleLayout, trainingTargets } from '../inference/index.ts';
 import type { ClientStore } from '../storage/index.ts';
 import { askPolicy, type EligibilityPolicy } from './eligibility.ts';
 import { enqueueUpdate, flushOutbox, type FlushOutcome } from './outbox-flush.ts';
+import { runSecureRound } from './secure-aggregation/secure-round.ts';
 import type { TrainingJob, TrainingRunner } from './training-runner.ts';
 
 /** Privacy a device has spent on one task through local noise (its own guarantee, before any central DP). */
@@ -54,6 +58,8 @@ export interface TrainingSchedulerOptions {
   maxExamplesPerRound?: number;
   runtime?: Runtime;
   random?: () => number;
+  /** The manifest key pinned by connect's publicKey option; else the key the store trusts is used. */
+  publicKey?: string;
 }
 
 const utf8 = new TextDecoder();
@@ -77,6 +83,7 @@ export class TrainingScheduler {
   #loops: Promise<void>[] = [];
   #runner: Promise<TrainingRunner> | null = null;
   #stopped = false;
+  readonly #stopping = new AbortController();
   #flushing: Promise<void> | null = null;
 
   constructor(options: TrainingSchedulerOptions) {
@@ -114,6 +121,7 @@ export class TrainingScheduler {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     for (const wake of this.#sleepers) wake();
     await Promise.all(this.#loops);
     await this.#flushing?.catch(() => {});
@@ -209,6 +217,14 @@ export class TrainingScheduler {
       this.#runner ??= o.runner();
       const runner = await this.#runner;
       const job = await this.#job(answer);
+      if (answer.secureAggregation) {
+        // Secure aggregation: the phases replace the upload; a refusal or an abort throws (an 'error' event says why).
+        const trustedPublicKey = o.publicKey ?? (await o.store.getPointer(o.app)).trustedPublicKey;
+        const secure = { selected: answer, deviceId, job, runner, transport: o.transport, trustedPublicKey };
+        await runSecureRound({ ...secure, signal: this.#stopping.signal, random: this.#random });
+        o.events.emit('round-finished', { ...round, uploaded: true });
+        return;
+      }
       // User-timing marks let apps (and the browser tests) see exactly when the worker trained.
       globalThis.performance?.mark?.('flock:train-start', { detail: round });
       const update = await runner.train(answer.taskId, job);

@@ -2,7 +2,9 @@
  * The training worker's contract: the API a dedicated Worker exposes with
  * comlink, and the plain object that implements it. Weights and examples
  * arrive as transferred buffers (zero copy) and the encoded update goes back
- * the same way.
+ * the same way. For secure-aggregation rounds it also keeps the trained update
+ * and the round's secrets (secure-aggregation/worker-rounds.ts): the page
+ * only carries the phase messages.
  *
  * On the wasm backend it registers Flock's missing gradient kernels first
  * (tfjs-backend-wasm has no Conv2DBackpropFilter), so a CNN trains where the
@@ -25,11 +27,12 @@ import { registerWasmTrainingKernels } from '../backends/wasm-training-kernels/i
 import type { BackendName } from '../backends/select.ts';
 import { trainLocalUpdate, type LocalTrainingInput, type LocalUpdate } from '../federated/local-training.ts';
 import { activateBackend, setAssetBase } from '../tfjs-backends.ts';
+import { createSecureRoundWorker, type SecureRoundWorkerApi } from './secure-aggregation/worker-rounds.ts';
 
 /** A training job as it crosses the worker boundary (no error-feedback object). */
 export type TrainingJob = Omit<LocalTrainingInput, 'errorFeedback'>;
 
-export interface TrainingWorkerApi {
+export interface TrainingWorkerApi extends SecureRoundWorkerApi {
   /** Switch to `backend` (registering wasm gradient kernels there); answers the backend that trains. */
   init(options: { backend: BackendName; assetsUrl?: string }): Promise<{ backend: string; flockKernels: string[] }>;
   /** Train one local update for `taskId`; the update's bytes are transferred back. */
@@ -52,6 +55,7 @@ export function trainingTransferables(job: TrainingJob): ArrayBuffer[] {
 }
 
 const feedbackByTask = new Map<string, ErrorFeedback>();
+const secureRounds = createSecureRoundWorker();
 
 /** The worker's API as a plain object (so Node tests can call it without a worker). */
 export const trainingWorkerApi: TrainingWorkerApi = {
@@ -68,6 +72,12 @@ export const trainingWorkerApi: TrainingWorkerApi = {
     if (lossy && errorFeedback === undefined) feedbackByTask.set(taskId, (errorFeedback = new ErrorFeedback()));
     const update = await trainLocalUpdate({ ...job, errorFeedback: lossy ? errorFeedback : undefined });
     return Comlink.transfer(update, update.bytes.buffer instanceof ArrayBuffer ? [update.bytes.buffer] : []);
+  },
+  // Secure aggregation: the worker keeps the update and the round's secrets; the page moves messages only.
+  ...secureRounds,
+  async secaggMask(key, forwarded) {
+    const out = await secureRounds.secaggMask(key, forwarded);
+    return Comlink.transfer(out, out.masked.buffer instanceof ArrayBuffer ? [out.masked.buffer] : []);
   },
 };
 

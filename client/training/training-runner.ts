@@ -13,6 +13,7 @@ import * as Comlink from 'comlink';
 import type { LocalUpdate } from '../federated/local-training.ts';
 import type { BackendName } from '../backends/select.ts';
 import { getAssetBase } from '../tfjs-backends.ts';
+import type { SecureRoundWorkerApi } from './secure-aggregation/worker-rounds.ts';
 import { trainingTransferables, trainingWorkerApi, type TrainingJob, type TrainingWorkerApi } from './training-api.ts';
 
 export type { TrainingJob };
@@ -45,6 +46,11 @@ export interface TrainingRunner {
   readonly flockKernels: string[];
   /** Train one update for `taskId`. The job's buffers are transferred (unusable afterwards). */
   train(taskId: string, job: TrainingJob): Promise<LocalUpdate>;
+  /**
+   * The phases of a secure-aggregation round, run where training runs (the
+   * update never leaves it unmasked). A runner without it cannot join such rounds.
+   */
+  readonly secure?: SecureRoundWorkerApi;
   close(): void;
 }
 
@@ -76,6 +82,29 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout
     }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The worker's secure-round methods, each under a timeout (training under the training one). */
+function secureOverWorker(
+  api: Comlink.Remote<TrainingWorkerApi>,
+  timeoutMs: number,
+  stop: () => void,
+): SecureRoundWorkerApi {
+  const phaseMs = Math.min(timeoutMs, 120_000);
+  return {
+    secaggTrain: (key, config, job) =>
+      withTimeout(
+        api.secaggTrain(key, config, Comlink.transfer(job, trainingTransferables(job))),
+        timeoutMs,
+        `training for secure round ${key.roundId}`,
+        stop,
+      ),
+    secaggAdvertise: (key) => withTimeout(api.secaggAdvertise(key), phaseMs, 'advertising keys', stop),
+    secaggShare: (key, roster) => withTimeout(api.secaggShare(key, roster), phaseMs, 'sharing keys', stop),
+    secaggMask: (key, forwarded) => withTimeout(api.secaggMask(key, forwarded), phaseMs, 'masking the update', stop),
+    secaggUnmask: (key, request) => withTimeout(api.secaggUnmask(key, request), phaseMs, 'unmasking', stop),
+    secaggForget: (key) => withTimeout(api.secaggForget(key), phaseMs, 'forgetting a secure round', stop),
+  };
 }
 
 /**
@@ -120,6 +149,7 @@ export async function startTrainingWorker(options: TrainingWorkerOptions): Promi
             `training for task ${taskId}`,
             stop,
           ),
+        secure: secureOverWorker(api, timeoutMs, stop),
         close: stop,
       };
     } catch (error) {
@@ -142,6 +172,7 @@ export async function inProcessTrainingRunner(backend: BackendName, assetsUrl?: 
     backend: ready.backend,
     flockKernels: ready.flockKernels,
     train: (taskId, job) => trainingWorkerApi.train(taskId, job),
+    secure: trainingWorkerApi,
     close: () => {},
   };
 }
