@@ -9,7 +9,6 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { manifestFor } from '../registry/publish.ts';
 import {
   LIVE_ROLLOUT_STATUSES,
-  type JsonObject,
   type ManifestRecord,
   type ModelVersion,
   type Rollout,

@@ -15,7 +15,7 @@
 import { SignedManifestSchema, signManifest, type SignedManifest } from '../../shared/manifest/index.ts';
 import type { SigningKey } from '../auth/bootstrap.ts';
 import { manifestFor } from '../registry/publish.ts';
-import type { JsonObject, ModelVersion, Rollout, StoreOps } from '../store/index.ts';
+import type { ModelVersion, Rollout, StoreOps } from '../store/index.ts';
 
 /** Settings key of the newest shadow generation issued for an app. */
 export const shadowGenerationKey = (app: string) => `shadow-generation:${app}`;
