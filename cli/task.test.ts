@@ -211,6 +211,39 @@ describe('flock task errors', () => {
     expect(made?.plan.secureAggregation).toMatchObject({ bits: 18, minSurvivors: 8, noiseMultiplier: 1.2 });
   });
 
+  it("task rounds shows a secure round's survivors per phase, its abort reason and the epsilon charged", async () => {
+    const store = coordinator.deps.store;
+    const made = (await store.listTasks()).find((t) => t.plan.secureAggregation);
+    if (!made) throw new Error('the secure-aggregation task of the test before is missing');
+    const deadlineAt = new Date(Date.now() + 60_000).toISOString();
+    const round = await store.createRound({
+      taskId: made.id,
+      globalVersion: 1,
+      goal: 10,
+      selectionLimit: 10,
+      deadlineAt,
+    });
+    await store.putSecAggRoundStats(round.id, {
+      phase: 'aborted',
+      selected: 10,
+      advertised: 9,
+      shared: 9,
+      masked: 6,
+      unmasked: 0,
+      abortReason: 'too_few_survivors',
+      epsilonSpent: null,
+    });
+    const { code, stdout } = await admin('task', 'rounds', made.id);
+    expect(code).toBe(0);
+    const [head, row] = stdout.trim().split('\n');
+    expect(head).toMatch(/secagg sel\/adv\/shr\/msk\/unm\s+abort\s+epsilon$/);
+    expect(row).toMatch(/10\/9\/9\/6\/0 \(aborted\)\s+too_few_survivors\s+-$/);
+    const json = JSON.parse((await admin('task', 'rounds', made.id, '--json')).stdout) as {
+      secureAggregation?: unknown;
+    }[];
+    expect(json[0]?.secureAggregation).toMatchObject({ masked: 6, abortReason: 'too_few_survivors' });
+  });
+
   it('exits 2 naming the plan field the schema rejects', async () => {
     const { code, stdout, stderr } = await create('--plan-json', '{"population": 3, "clientsPerRound": 10}');
     expect(code).toBe(2);

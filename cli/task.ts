@@ -13,6 +13,7 @@ import {
   RoundViewSchema,
   TaskPlanSchema,
   TaskViewSchema,
+  type SecAggRoundStats,
   type TaskPlanInput,
 } from '../shared/protocol/index.ts';
 import { adminRequest, cell, renderTable, resolveConnection, type ConnectionFlags } from './admin-http.ts';
@@ -216,6 +217,17 @@ function metricCell(metrics: Record<string, unknown>, key: 'holdoutAccuracy' | '
   return typeof value === 'number' ? value.toFixed(4) : '-';
 }
 
+/** A secure-aggregation round's survivors per phase (of those selected), why it aborted, the epsilon it was charged. */
+function secAggCells(stats: SecAggRoundStats | null): string[] {
+  if (!stats) return ['-', '-', '-'];
+  const { selected, advertised, shared, masked, unmasked } = stats;
+  return [
+    `${selected}/${advertised}/${shared}/${masked}/${unmasked} (${stats.phase})`,
+    cell(stats.abortReason),
+    stats.epsilonSpent === null ? '-' : stats.epsilonSpent.toFixed(3),
+  ];
+}
+
 /** `flock task rounds ID`. */
 export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promise<void> {
   const conn = resolveConnection(flags);
@@ -230,6 +242,7 @@ export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promis
   });
   if (flags.json) return io.out(`${JSON.stringify(rounds)}\n`);
   if (rounds.length === 0) return io.out(`task ${id} has no rounds yet; rounds open when eligible devices check in\n`);
+  const secure = rounds.some((r) => r.secureAggregation);
   io.out(
     renderTable(
       [
@@ -245,6 +258,7 @@ export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promis
         'opened',
         'closed',
         'failure',
+        ...(secure ? ['secagg sel/adv/shr/msk/unm', 'abort', 'epsilon'] : []),
       ],
       rounds.map((r) => [
         String(r.roundNumber),
@@ -259,6 +273,7 @@ export async function listRounds(id: string, flags: OneFlags, io: CliIo): Promis
         r.openedAt,
         cell(r.closedAt),
         cell(r.failureReason ?? (r.metrics.holdoutError as string | undefined)),
+        ...(secure ? secAggCells(r.secureAggregation ?? null) : []),
       ]),
     ),
   );
