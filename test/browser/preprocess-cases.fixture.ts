@@ -38,6 +38,7 @@ const TEXTS = [
   '',
   '   \t\n  ',
   '𝒜𝓁𝓅𝒽𝒶 math letters and \u200d zero width joiner',
+  42,
 ];
 
 /** A `{ image: [w, h, channels] }` input becomes pixels from its size alone. */
@@ -143,6 +144,7 @@ export const PREPROCESS_CASES: PreprocessCase[] = [
       { rooms: 2, area: null, city: 'zürich' },
       { rooms: 0.1, area: '', city: 'oslo' },
       { rooms: 1e6, area: 1e-6 },
+      { rooms: 'many', city: 'paris' },
     ],
   },
 ];

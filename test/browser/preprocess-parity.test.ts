@@ -45,7 +45,10 @@ describe('shared/preprocess in Chromium', () => {
       expect(browser).toEqual(node);
       // The cases are not vacuous: most inputs give features with something in them.
       const filled = node.filter((o) => 'nonZero' in o && o.nonZero > 0).length;
-      expect(filled).toBeGreaterThanOrEqual(c.inputs.length - 2);
+      expect(filled).toBeGreaterThanOrEqual(c.inputs.length - 3);
+      if (c.name.startsWith('tabular'))
+        expect(node.at(-1)).toMatchObject({ error: 'PreprocessInputError', field: 'rooms' });
+      if (c.name.startsWith('text')) expect(node.at(-1)).toMatchObject({ error: 'PreprocessInputError' });
       console.info(
         `[preprocess-parity] ${c.name}: ${c.inputs.length} inputs, sha256 ${createHash('sha256').update(JSON.stringify(node)).digest('hex').slice(0, 16)} on both sides`,
       );
