@@ -18,6 +18,7 @@ import { bindOperatorActions, rolloutActionBar, taskActionBar } from './operator
 import { localTime } from './local-time.ts';
 import { epsilonSeries } from './privacy-series.ts';
 import { driftFlags, rolloutPanel, type RolloutDetail } from './rollout-panel.ts';
+import { SECURE_AGGREGATION_HEADERS, secureAggregationCells } from './secure-aggregation-cells.ts';
 import { escapeXml as esc, lineChart } from './svg-chart.ts';
 
 /** Live refresh period while the tab is visible. */
@@ -75,19 +76,21 @@ function renderTasks(data: DashboardData): string {
     .map(({ task, rounds }) => {
       const eps = task.privacySpent
         ? `ε = ${fmt(task.privacySpent.epsilon, 2)} (δ = ${task.privacySpent.delta})`
-        : 'no central DP';
-      const rows = rounds
-        .slice(0, 12)
+        : '<span class="pill warn">no DP noise</span> (this task adds none: an explicit choice in its plan)';
+      const shown = rounds.slice(0, 12);
+      const secure = shown.some((r) => r.secureAggregation);
+      const rows = shown
         .map(
           (r) =>
-            `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.holdoutAccuracy) ?? num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.holdoutLoss) ?? num(r.metrics.trainLoss))}</td><td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`,
+            `<tr><td>${r.roundNumber}</td><td>${pill(r.state)}</td><td>${r.reports}/${r.selected}</td><td>${fmt(num(r.metrics.holdoutAccuracy) ?? num(r.metrics.trainAccuracy))}</td><td>${fmt(num(r.metrics.holdoutLoss) ?? num(r.metrics.trainLoss))}</td>${secure ? secureAggregationCells(r.secureAggregation).join('') : ''}<td>${r.resultVersion ? `v${r.resultVersion}` : esc(r.failureReason ?? '')}</td></tr>`,
         )
         .join('');
+      const secureHeads = secure ? SECURE_AGGREGATION_HEADERS.map((h) => `<th>${esc(h)}</th>`).join('') : '';
       return `<div class="task" data-task-id="${esc(task.id)}"><h3>${esc(task.name ?? task.id)} <span class="muted">(from v${task.modelVersion})</span> ${pill(task.status)}</h3>
         ${taskActionBar(task)}
         <p>Rounds completed: ${task.roundsCompleted} · Privacy spent: <strong>${eps}</strong></p>
         <div class="charts">${roundCharts(rounds, data.versions)}</div>
-        ${rows ? `<table><thead><tr><th>round</th><th>state</th><th>reports/selected</th><th>accuracy</th><th>loss</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>` : ''}</div>`;
+        ${rows ? `<table><thead><tr><th>round</th><th>state</th><th>reports/selected</th><th>accuracy</th><th>loss</th>${secureHeads}<th>result</th></tr></thead><tbody>${rows}</tbody></table>` : ''}</div>`;
     })
     .join('');
 }

@@ -9,6 +9,7 @@ import { auditTable, sinceOf } from './audit-panel.ts';
 import { devicePanel } from './device-panel.ts';
 import { localTime } from './local-time.ts';
 import { rolloutActionBar, rolloutActionsFor, taskActionBar } from './operator-actions.ts';
+import { SECURE_AGGREGATION_HEADERS, secureAggregationCells } from './secure-aggregation-cells.ts';
 
 describe('operator actions', () => {
   it('offers only what the coordinator accepts in each status', () => {
@@ -85,5 +86,35 @@ describe('app picker', () => {
     expect(defaultApp(['a', 'digits'], 'gone')).toBe('digits');
     expect(defaultApp(['b', 'a'], null)).toBe('b');
     expect(defaultApp([], 'x')).toBeNull();
+  });
+});
+
+describe('secure-aggregation round cells', () => {
+  it('show survivors per phase, the abort reason in words and the round epsilon; a plain round gets dashes', () => {
+    const aborted = secureAggregationCells({
+      phase: 'aborted',
+      selected: 10,
+      advertised: 9,
+      shared: 9,
+      masked: 6,
+      unmasked: 0,
+      abortReason: 'too_few_survivors',
+      epsilonSpent: null,
+    });
+    expect(aborted[0]).toContain('10 → 9 → 9 → 6 → 0');
+    expect(aborted[0]).toContain('masked input 6');
+    expect(aborted.slice(1)).toEqual(['<td>too few survivors</td>', '<td>–</td>']);
+    const done = secureAggregationCells({
+      phase: 'done',
+      selected: 3,
+      advertised: 3,
+      shared: 3,
+      masked: 3,
+      unmasked: 3,
+      abortReason: null,
+      epsilonSpent: 0.41234,
+    });
+    expect(done.slice(1)).toEqual(['<td></td>', '<td>0.412</td>']);
+    expect(secureAggregationCells(null)).toHaveLength(SECURE_AGGREGATION_HEADERS.length);
   });
 });
