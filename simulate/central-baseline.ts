@@ -9,7 +9,7 @@ import { compileForTraining, evaluateAccuracy } from '../shared/model/index.ts';
 import { binaryMetrics, positiveScores } from './binary-metrics.ts';
 import type { Partition } from './partitions.ts';
 import type { SimulationData } from './simulation-data.ts';
-import { gatherExamples } from './training-job.ts';
+import { gatherExamples } from './shared-dataset.ts';
 
 export interface HeldOutMetrics {
   accuracy: number;

@@ -1,38 +1,43 @@
 /**
- * Runs simulated clients' local training on 0..K worker threads. The
- * training set lives once in a SharedArrayBuffer that every worker reads;
- * a job carries only indices, the plan and the global weights. With
- * error feedback, a client always trains on the same worker (its residual
- * lives there); otherwise jobs go to the least busy worker.
+ * Where simulated devices train: a `TrainingRunner` per device, as the SDK's
+ * round loop takes one, backed by the SDK's own training-worker API
+ * (`trainingWorkerApi`, what a browser's training worker exposes) on 0..K
+ * Node worker threads. A job arrives from the round loop with its examples
+ * and the round's weights as buffers, is transferred to a thread, and the
+ * encoded update comes back transferred.
+ *
+ * Error feedback (lossy encodings) lives with the training API, keyed per
+ * task; a simulated device keys its jobs `device <n> / <task>` so residuals
+ * never mix between devices, and always trains on the same thread (where its
+ * residual is). fp32 jobs go to the least busy thread. The calling thread
+ * is put on wasm as well (it evaluates the global model).
  */
-import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { LocalUpdate } from '../client/federated/index.ts';
-import { createJobRunner, type SharedDataset, type TrainingJob } from './training-job.ts';
+import { trainingTransferables, trainingWorkerApi, type TrainingJob } from '../client/training/training-api.ts';
+import type { TrainingRunner } from '../client/training/training-runner.ts';
 import { useTrainingBackend } from './tfjs-node-backend.ts';
 
-export type PoolRequest = { type: 'init'; dataset: SharedDataset } | { type: 'job'; id: number; job: TrainingJob };
+export type PoolRequest = { type: 'init' } | { type: 'job'; id: number; key: string; job: TrainingJob };
 export type PoolReply =
-  | { type: 'ready' }
+  | { type: 'ready'; backend: string; flockKernels: string[] }
   | { type: 'done'; id: number; update: LocalUpdate }
   | { type: 'failed'; id: number; message: string };
 
 export interface ClientPool {
-  train(job: TrainingJob): Promise<LocalUpdate>;
+  /** The runner simulated device `client` hands to the round loop. */
+  runnerFor(client: number): TrainingRunner;
   readonly workers: number;
+  /** Where training runs ('wasm' here), as the runners report it. */
+  readonly backend: string;
   close(): Promise<void>;
 }
 
-/** Copies a dataset into SharedArrayBuffers, so workers read it without copies. */
-export function shareDataset(dataset: SharedDataset): SharedDataset {
-  const images = new Float32Array(new SharedArrayBuffer(dataset.images.byteLength));
-  images.set(dataset.images);
-  const labels = new Uint8Array(new SharedArrayBuffer(dataset.labels.byteLength));
-  labels.set(dataset.labels);
-  return { images, labels, inputShape: dataset.inputShape };
-}
+/** The error-feedback key of one device's task (see the module comment). */
+export const jobKey = (client: number, taskId: string) => `device ${client} / ${taskId}`;
 
 // Workers do not inherit tsx's loader when started from vitest or a plain
 // import, so the entry is a tiny ESM module that registers tsx first.
@@ -51,29 +56,44 @@ interface Slot {
   busy: number;
 }
 
+const lossy = (job: TrainingJob) => job.plan.updateEncoding.encoding !== 'fp32';
+
+async function inProcessPool(): Promise<ClientPool> {
+  const { backend, flockKernels } = await useTrainingBackend();
+  return {
+    workers: 0,
+    backend,
+    runnerFor: (client) => ({
+      backend,
+      flockKernels,
+      train: (taskId, job) => trainingWorkerApi.train(jobKey(client, taskId), job),
+      close: () => {},
+    }),
+    close: async () => undefined,
+  };
+}
+
 /**
  * @example
- * const pool = await createClientPool(dataset, 2);
- * const update = await pool.train(job);
+ * const pool = await createClientPool(2);
+ * const runner = pool.runnerFor(7); // hand it to runBackgroundRound({ runner: async () => runner, ... })
  * await pool.close();
  */
-export async function createClientPool(dataset: SharedDataset, workers: number): Promise<ClientPool> {
-  if (workers === 0) {
-    await useTrainingBackend();
-    const run = createJobRunner(dataset);
-    return { workers: 0, train: run, close: async () => undefined };
-  }
-  const shared = dataset.images.buffer instanceof SharedArrayBuffer ? dataset : shareDataset(dataset);
+export async function createClientPool(workers: number): Promise<ClientPool> {
+  // This thread too: importing the training API registers tfjs's wasm backend at top priority, so
+  // the simulator's own evaluation must find it started.
+  const inProcess = await inProcessPool();
+  if (workers === 0) return inProcess;
   const pending = new Map<number, { resolve: (u: LocalUpdate) => void; reject: (e: Error) => void; slot: Slot }>();
   const slots: Slot[] = [];
   let nextId = 0;
   const url = workerBootstrap();
-  await Promise.all(
+  const ready = await Promise.all(
     Array.from({ length: workers }, () => {
       const worker = new Worker(url);
       const slot: Slot = { worker, busy: 0 };
       slots.push(slot);
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<{ backend: string; flockKernels: string[] }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('a training worker did not start within 60 s')), 60_000);
         worker.on('error', (error) => {
           clearTimeout(timer);
@@ -81,7 +101,7 @@ export async function createClientPool(dataset: SharedDataset, workers: number):
           for (const [id, p] of pending) if (p.slot === slot) pending.delete(id), p.reject(error);
         });
         worker.on('message', (reply: PoolReply) => {
-          if (reply.type === 'ready') return (clearTimeout(timer), resolve());
+          if (reply.type === 'ready') return (clearTimeout(timer), resolve(reply));
           const p = pending.get(reply.id);
           if (!p) return;
           pending.delete(reply.id);
@@ -89,23 +109,30 @@ export async function createClientPool(dataset: SharedDataset, workers: number):
           if (reply.type === 'done') p.resolve(reply.update);
           else p.reject(new Error(`client training failed in a worker: ${reply.message}`));
         });
-        worker.postMessage({ type: 'init', dataset: shared } satisfies PoolRequest);
+        worker.postMessage({ type: 'init' } satisfies PoolRequest);
       });
     }),
   );
+  const { backend, flockKernels } = ready[0];
+  const train = (client: number, taskId: string, job: TrainingJob) => {
+    const slot = lossy(job) ? slots[client % slots.length] : slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    slot.busy++;
+    const id = nextId++;
+    return new Promise<LocalUpdate>((resolve, reject) => {
+      pending.set(id, { resolve, reject, slot });
+      const request: PoolRequest = { type: 'job', id, key: jobKey(client, taskId), job };
+      slot.worker.postMessage(request, trainingTransferables(job));
+    });
+  };
   return {
     workers,
-    train(job) {
-      const slot = job.errorFeedback
-        ? slots[job.clientIndex % slots.length]
-        : slots.reduce((a, b) => (b.busy < a.busy ? b : a));
-      slot.busy++;
-      const id = nextId++;
-      return new Promise<LocalUpdate>((resolve, reject) => {
-        pending.set(id, { resolve, reject, slot });
-        slot.worker.postMessage({ type: 'job', id, job } satisfies PoolRequest);
-      });
-    },
+    backend,
+    runnerFor: (client) => ({
+      backend,
+      flockKernels,
+      train: (taskId, job) => train(client, taskId, job),
+      close: () => {},
+    }),
     async close() {
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },

@@ -9,7 +9,7 @@
  * device would and evaluated on the MNIST test set.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FlockTransport, type LocalUpdate } from '../client/federated/index.ts';
+import { FlockTransport } from '../client/federated/index.ts';
 import { decodeTensors } from '../shared/codec/index.ts';
 import { modelFromParts, partsFromModel, type WeightSpec } from '../shared/model/index.ts';
 import type { RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
@@ -17,6 +17,7 @@ import { AdminApiError, adminAnswer, adminClient, type AdminResponse } from '../
 import { evaluateHeldOut, trainCentral, type CentralResult } from './central-baseline.ts';
 import { loadSimulationData, type DatasetName, type SimulationModelKind } from './simulation-data.ts';
 import { createClientPool } from './client-pool.ts';
+import { SimulatedDevice, type DeviceTurn } from './simulated-device.ts';
 import {
   partitionDirichlet,
   partitionIid,
@@ -162,6 +163,31 @@ async function closeRound({ api, answer }: Admin, taskId: string, roundId: strin
   return round;
 }
 
+/** A client chosen to report must have uploaded; anything else names the client and why. */
+function assertReported(client: number, turn: DeviceTurn, round: number): void {
+  const { outcome } = turn;
+  if (outcome.status === 'uploaded') return;
+  if (outcome.status === 'not-selected')
+    throw new Error(
+      `client ${client} was not selected in round ${round} (retry after ${outcome.retryAfterSeconds} s); the simulator expects every chosen client to get a slot`,
+    );
+  throw new Error(`client ${client} did not report in round ${round}: ${whyNot(turn)}`);
+}
+
+/** A straggler's update must have been trained and then refused by the closed round. */
+function assertRefusedLate(client: number, turn: DeviceTurn, round: number): void {
+  if (turn.outcome.status === 'uploaded')
+    throw new Error(`the coordinator accepted straggler ${client}'s update after round ${round} was closed`);
+  if (turn.trained === null || turn.refusal === null)
+    throw new Error(`straggler ${client} did not train and upload late in round ${round}: ${whyNot(turn)}`);
+}
+
+function whyNot({ outcome, trainingError, refusal }: DeviceTurn): string {
+  if (trainingError !== null) return `training failed: ${trainingError}`;
+  if (refusal !== null) return `the coordinator refused the update: ${refusal}`;
+  return 'reason' in outcome ? `${outcome.status}: ${outcome.reason}` : outcome.status;
+}
+
 /**
  * @example
  * const result = await runSimulation({ ...DEFAULT_SIMULATION, model: '2nn', rounds: 5 }, { onRound: (r) => console.log(r) });
@@ -183,7 +209,7 @@ export async function runSimulation(
   const random = seededRandom(o.seed ^ 0x5eed);
   const app = o.app ?? 'sim';
   const target = hooks.target ?? (await inProcessTarget());
-  const pool = await createClientPool({ images: data.train.x, labels: data.train.y, inputShape }, o.workers);
+  const pool = await createClientPool(o.workers);
   let activeTaskId: string | null = null;
   const admin = adminOf(target);
   const { api } = admin;
@@ -232,16 +258,26 @@ export async function runSimulation(
     const initialAccuracy = initial.accuracy;
     evalModel.dispose();
 
-    const devices = new Map<number, { deviceId: string; transport: FlockTransport }>();
-    const deviceFor = async (client: number) => {
-      let d = devices.get(client);
-      if (!d) {
-        const transport = new FlockTransport({ baseUrl: target.baseUrl, fetch: target.fetch });
-        const { deviceId } = await transport.register({ app, platform: { runtime: 'node' } });
-        d = { deviceId, transport };
-        devices.set(client, d);
+    const publicKey = (await new FlockTransport({ baseUrl: target.baseUrl, fetch: target.fetch }).getPublicKey())
+      .publicKey;
+    const dataset = { images: data.train.x, labels: data.train.y, inputShape };
+    const devices = new Map<number, Promise<SimulatedDevice>>();
+    const deviceFor = (client: number) => {
+      let device = devices.get(client);
+      if (!device) {
+        const runner = pool.runnerFor(client);
+        device = SimulatedDevice.enroll({
+          target,
+          app,
+          publicKey,
+          client,
+          dataset,
+          indices: partition[client],
+          runner,
+        });
+        devices.set(client, device);
       }
-      return d;
+      return device;
     };
 
     const history: RoundRecord[] = [
@@ -257,58 +293,45 @@ export async function runSimulation(
         seconds: 0,
       },
     ];
-    const blobCache = new Map<string, { specs: WeightSpec[]; weights: Float32Array[] }>();
     for (let round = 1; round <= o.rounds; round++) {
       const roundStart = performance.now();
       const chosen = sampleWithoutReplacement(o.clients, clientsPerRound, random);
       const fate = chosen.map(() => (random() < o.dropout ? 'drop' : random() < o.stragglers ? 'late' : 'report'));
-      let roundId = '';
-      const updates = await Promise.all(
-        chosen.map(async (client, i): Promise<LocalUpdate | null> => {
-          if (fate[i] === 'drop') return null;
-          const { deviceId, transport } = await deviceFor(client);
-          const answer = await transport.checkIn(task.id, { deviceId, taskId: task.id, numExamples: sizes[client] });
-          if (answer.status !== 'selected')
-            throw new Error(
-              `client ${client} was not selected in round ${round} (${answer.reason}); the simulator expects every chosen client to get a slot`,
-            );
-          roundId = answer.roundId;
-          let global = blobCache.get(answer.globalWeights.hash);
-          if (!global) {
-            blobCache.clear();
-            const tensors = decodeTensors(await transport.getBlob(answer.globalWeights.hash));
-            global = {
-              specs: tensors.map((t) => ({ name: t.name, shape: t.shape })),
-              weights: tensors.map((t) => t.data),
-            };
-            blobCache.set(answer.globalWeights.hash, global);
-          }
-          const update = await pool.train({
-            clientIndex: client,
-            topology,
-            weightSpecs: global.specs,
-            globalWeights: global.weights,
-            indices: partition[client],
-            plan: answer.plan,
-            errorFeedback: o.encoding === 'topk',
-          });
-          if (fate[i] === 'late') return null; // finished after the deadline: its upload would be refused
-          await transport.uploadUpdate(answer.roundId, update.bytes, {
-            roundId: answer.roundId,
-            deviceId,
-            numExamples: update.numExamples,
-            preClipNorm: update.preClipNorm,
-            ...(Number.isFinite(update.trainLoss) ? { trainLoss: update.trainLoss } : {}),
-            epochs: update.epochs,
-            encoding: update.encoding,
-            backend: update.backend,
-            durationMs: update.durationMs,
-          });
-          return update;
-        }),
-      );
-      const sent = updates.filter((u): u is LocalUpdate => u !== null);
+      // Stragglers train with the others; their uploads are let go only once the round is closed.
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let heldRound: string | null = null;
+      const stragglers = chosen
+        .filter((_, i) => fate[i] === 'late')
+        .map((client) => {
+          let held: () => void = () => {};
+          const atUpload = new Promise<void>((resolve) => (held = resolve));
+          const onHeld = (roundId: string) => ((heldRound = roundId), held());
+          const turn = deviceFor(client)
+            .then((d) => d.turn(task.id, { release: released, onHeld }))
+            .finally(held);
+          return { client, atUpload, turn };
+        });
+      let turns: Array<{ client: number } & DeviceTurn>;
+      try {
+        turns = await Promise.all(
+          chosen
+            .filter((_, i) => fate[i] === 'report')
+            .map(async (client) => ({ client, ...(await (await deviceFor(client)).turn(task.id)) })),
+        );
+        await Promise.all(stragglers.map((s) => s.atUpload));
+      } catch (error) {
+        release(); // nothing may be left waiting on a round that failed
+        await Promise.allSettled(stragglers.map((s) => s.turn));
+        throw error;
+      }
+      for (const t of turns) assertReported(t.client, t, round);
+      const first = turns[0]?.outcome;
+      const roundId = first && 'roundId' in first ? first.roundId : heldRound;
       const closed = roundId ? await closeRound(admin, task.id, roundId) : null;
+      release();
+      for (const s of stragglers) assertRefusedLate(s.client, await s.turn, round);
+      const sent = turns.flatMap((t) => (t.trained ? [t.trained] : []));
       let metrics = history[history.length - 1] as { accuracy: number; f1?: number; auc?: number };
       if (closed?.state === 'closed' && closed.resultVersion !== null) {
         const version = await admin.answer(
@@ -317,7 +340,7 @@ export async function runSimulation(
           }),
         );
         const fp32 = version.variants.find((v) => v.encoding === 'fp32')!;
-        const { transport } = devices.values().next().value!;
+        const { transport } = await devices.values().next().value!;
         const tensors = decodeTensors(await transport.getBlob(fp32.sha256));
         metrics = await evaluate(
           tensors.map((t) => t.data),
@@ -334,9 +357,7 @@ export async function runSimulation(
         dropped: fate.filter((f) => f === 'drop').length,
         late: fate.filter((f) => f === 'late').length,
         meanTrainLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
-        bytesUploadedPerClient: sent.length
-          ? Math.round(sent.reduce((n, u) => n + u.bytes.byteLength, 0) / sent.length)
-          : 0,
+        bytesUploadedPerClient: sent.length ? Math.round(sent.reduce((n, u) => n + u.bytes, 0) / sent.length) : 0,
         seconds: (performance.now() - roundStart) / 1000,
       };
       history.push(record);

@@ -4,9 +4,12 @@ import { MODEL_SPEC_FILE, ModelSpecSchema } from '../shared/protocol/index.ts';
 import { mailText, spamAssassinSplit } from './datasets/spamassassin.ts';
 import { runSimulation } from './run-simulation.ts';
 import { loadSimulationData } from './simulation-data.ts';
+import { useTrainingBackend } from './tfjs-node-backend.ts';
 
 describe('spamassassin simulation data', () => {
   it('computes the features the pushed spec computes, and ships that spec with the model', async () => {
+    // Importing the simulator registers tfjs's wasm backend first; make the model on it, as runSimulation does.
+    await useTrainingBackend();
     const data = loadSimulationData('spamassassin', 'logistic', { trainExamples: 200, evalExamples: 100 });
     expect(data.inputShape).toEqual([4096]);
     expect(data.train.y.length).toBe(200);

@@ -7,16 +7,16 @@ import * as tf from '@tensorflow/tfjs';
 import { selectAggregationBackend } from '../coordinator/aggregation/index.ts';
 import { registerWasmTrainingKernels } from '../client/backends/wasm-training-kernels/index.ts';
 
-let ready: Promise<string> | null = null;
+let ready: Promise<{ backend: string; flockKernels: string[] }> | null = null;
 
-/** Idempotent; resolves to the backend name in use. */
-export function useTrainingBackend(): Promise<string> {
+/** Idempotent; resolves to the backend training runs on and the gradient kernels Flock added there. */
+export function useTrainingBackend(): Promise<{ backend: string; flockKernels: string[] }> {
   ready ??= (async () => {
-    const backend = await selectAggregationBackend('wasm');
+    await selectAggregationBackend('wasm');
     if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');
-    registerWasmTrainingKernels();
+    const kernels = registerWasmTrainingKernels();
     await tf.ready();
-    return backend.name;
+    return { backend: tf.getBackend(), flockKernels: [...kernels.registered, ...kernels.alreadyPresent] };
   })();
   return ready;
 }

@@ -148,7 +148,9 @@ export async function runBackgroundRound(options: BackgroundRoundOptions): Promi
   } finally {
     clearTimeout(timer);
     // stop() waits for a training still running; the cap already bounds how long we wait for it.
-    await Promise.race([scheduler.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+    let stopTimer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([scheduler.stop(), new Promise((r) => (stopTimer = setTimeout(r, 5_000)))]);
+    clearTimeout(stopTimer);
   }
   return options.tasks.map((taskId) => outcomes.get(taskId) ?? { taskId, status: 'timed-out' });
 }
