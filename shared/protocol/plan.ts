@@ -54,17 +54,10 @@ export const UpdateEncodingSchema = z
 export type UpdateEncoding = z.output<typeof UpdateEncodingSchema>;
 
 /** Option schemas without their defaults or optionality: a plan's strategy may leave any of them out. */
-function bareOption(schema: z.ZodType): z.ZodType {
+function bareOption(schema: z.ZodType): z.ZodType<number, number> {
   let inner = schema;
   while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
-  return inner;
-}
-
-/** Every option some strategy reads, as the plan's input accepts it; which apply is the named strategy's descriptor's say. */
-const STRATEGY_OPTION_SHAPE: Record<string, z.ZodOptional> = {};
-for (const d of STRATEGIES) {
-  for (const [key, schema] of Object.entries(d.options.shape))
-    STRATEGY_OPTION_SHAPE[key] ??= bareOption(schema as z.ZodType).optional();
+  return inner as z.ZodType<number, number>;
 }
 
 /** Only the keys `d` reads, so its strict options schema sees nothing else. */
@@ -83,6 +76,19 @@ type StrategyOptionKey = (typeof STRATEGIES)[number] extends infer D
   : never;
 /** A strategy as an operator writes it: a name and options; which options apply is checked at parse. */
 export type StrategyInput = { name: StrategyName } & { [K in StrategyOptionKey]?: number };
+
+type OptionShape = { [K in StrategyOptionKey]: z.ZodOptional<z.ZodType<number, number>> };
+/** Every option some strategy reads, as the plan's input accepts it; which apply is the named strategy's descriptor's say. */
+const STRATEGY_OPTION_SHAPE = ((): OptionShape => {
+  const shape: Record<string, z.ZodOptional<z.ZodType<number, number>>> = {};
+  for (const d of STRATEGIES) {
+    for (const [key, schema] of Object.entries(d.options.shape))
+      shape[key] ??= bareOption(schema as z.ZodType).optional();
+  }
+  // Filled from the same descriptors StrategyOptionKey is read from, so every key is there.
+  return shape as OptionShape;
+})();
+const OPTION_BY_KEY = new Map<string, z.ZodType>(Object.entries(STRATEGY_OPTION_SHAPE));
 
 /**
  * Server-side aggregation strategy and its options. The named strategy's
@@ -109,14 +115,14 @@ export const StrategySchema = z
     for (const issue of own.success ? [] : own.error.issues) {
       const key = String(issue.path[0]);
       // Already reported by the shared shape above (the same range): say it once.
-      if (!STRATEGY_OPTION_SHAPE[key]?.safeParse(record[key]).success) continue;
+      if (!OPTION_BY_KEY.get(key)?.safeParse(record[key]).success) continue;
       ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     }
   })
   .transform((s) => {
     const d: StrategyDescriptor = strategyDescriptor(s.name);
     return { name: s.name, ...d.options.parse(ownOptions(d, s as Record<string, unknown>)) } as StrategyConfig;
-  }) as unknown as z.ZodType<StrategyConfig, StrategyInput>;
+  });
 export type Strategy = StrategyConfig;
 
 /** Adaptive clipping (Andrew et al. 2021); defaults are TFF's. */

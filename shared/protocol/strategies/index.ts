@@ -22,7 +22,9 @@ export const STRATEGIES = [fedavg, fedavgm, fedadam, fedyogi, fedadagrad, median
 type Registered = (typeof STRATEGIES)[number];
 export type StrategyName = Registered['name'];
 
-export const STRATEGY_NAMES = STRATEGIES.map((d) => d.name) as unknown as readonly [StrategyName, ...StrategyName[]];
+const [FIRST, ...REST] = STRATEGIES;
+/** Every strategy's name, as a non-empty tuple (what `z.enum` takes). */
+export const STRATEGY_NAMES: readonly [StrategyName, ...StrategyName[]] = [FIRST.name, ...REST.map((d) => d.name)];
 
 /** A parsed strategy: its name and every option it reads, defaults filled. */
 export type StrategyConfig = {
