@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { CliIo } from './index.ts';
 import type { SimulateFlags } from './simulate.ts';
+import { SECURE_AGGREGATION_OPTIONS } from './task-secure-aggregation.ts';
 
 /** Where the progress bar goes (stderr by default). */
 export type ProgressStream = NodeJS.WriteStream | { write(t: string): unknown; isTTY?: boolean };
@@ -23,7 +24,7 @@ export function registerSimulateCommand(
   io: CliIo,
   progressStream: ProgressStream = process.stderr,
 ): void {
-  program
+  const command = program
     .command('simulate')
     .description(
       'federated training of N virtual clients on MNIST or SpamAssassin against an in-process coordinator or a running one (--url)',
@@ -48,7 +49,11 @@ export function registerSimulateCommand(
     .option('--topk-fraction <f>', 'fraction kept by --encoding topk (with error feedback)', '0.1')
     .option('--clip-norm <s>', 'L2 bound on each update (default: none)')
     .option('--noise-multiplier <z>', 'central DP noise multiplier (needs --clip-norm)', '0')
-    .option('--dropout <p>', 'probability a selected client never reports', '0')
+    .option(
+      '--dropout <p>',
+      'probability a selected client never reports (with --secure-aggregation: it leaves at a phase drawn uniformly from advertise, share, mask, unmask)',
+      '0',
+    )
     .option('--stragglers <p>', 'probability a selected client reports after the round closed', '0')
     .option('--seed <n>', 'seed for partitions, model init and client sampling', '1')
     .option('--workers <k>', 'worker threads for local training (0 = main thread)', '1')
@@ -59,8 +64,10 @@ export function registerSimulateCommand(
     .option('--app <name>', 'app the model and task are created under (default: sim, or sim-<random> with --url)')
     .option('--stop-at-target', 'stop after the first round that reaches --target')
     .option('--plot <file.svg>', 'write an SVG plot of accuracy per round')
-    .option('--json', 'print the result as JSON')
-    .action(async (flags: SimulateFlags) =>
-      (await import('./simulate.ts')).runSimulateCommand(flags, io, progressStream),
-    );
+    .option('--json', 'print the result as JSON');
+  // The same secure-aggregation flags as `flock task create` (needs --clip-norm: each device clips before quantising).
+  for (const [spec, description] of SECURE_AGGREGATION_OPTIONS) command.option(spec, description);
+  command.action(async (flags: SimulateFlags) =>
+    (await import('./simulate.ts')).runSimulateCommand(flags, io, progressStream),
+  );
 }

@@ -24,9 +24,11 @@ import { inProcessTarget, remoteTarget, type SimulationTarget } from '../simulat
 import { AppNameSchema } from '../shared/protocol/index.ts';
 import type { CliIo } from './index.ts';
 import { parseIntegerFlag, parseNumberFlag, UsageError } from './usage-error.ts';
+import { secureAggregationFlagConflicts, type SecureAggregationInput } from '../simulate/simulation-plan.ts';
+import { type SecureAggregationFlags, withSecureAggregationFlags } from './task-secure-aggregation.ts';
 
 /** Raw flag values as commander hands them over (strings, or true for switches). */
-export interface SimulateFlags {
+export interface SimulateFlags extends SecureAggregationFlags {
   dataset: string;
   model?: string;
   centralEpochs?: string;
@@ -119,7 +121,33 @@ export function parseSimulateFlags(f: SimulateFlags): SimulationOptions {
     ...(f.trainExamples === undefined ? {} : { trainExamples: trainExamplesOf(f.trainExamples) }),
     ...(f.stopAtTarget ? { stopAtTarget: true } : {}),
     ...(f.app === undefined ? {} : { app: appOf(f.app) }),
+    ...secureAggregationOf(f),
   };
+}
+
+/** `--secure-aggregation` and its flags, parsed as `flock task create` parses them. */
+function secureAggregationOf(f: SimulateFlags): { secureAggregation?: SecureAggregationInput } {
+  const { secureAggregation } = withSecureAggregationFlags({}, f) as { secureAggregation?: SecureAggregationInput };
+  return secureAggregation ? { secureAggregation } : {};
+}
+
+/**
+ * What secure aggregation cannot run with, named by flag, before anything
+ * runs: the simulator's own limits, then the coordinator's plan schema
+ * (median, compressed encodings, central noise, a bit width that could overflow, ...).
+ */
+function refuseSecureAggregationConflicts(o: SimulationOptions): void {
+  if (!o.secureAggregation) return;
+  const own: string[] = [];
+  if (o.clipNorm === undefined)
+    own.push(
+      '--clip-norm S is required: each device clips its update to S before quantising it to --bits (try --clip-norm 1)',
+    );
+  if (o.stragglers > 0)
+    own.push('--stragglers: a device late for a phase has dropped out of it; use --dropout P instead');
+  const conflicts = [...own, ...(o.clipNorm === undefined ? [] : secureAggregationFlagConflicts(o))];
+  if (conflicts.length > 0)
+    throw new UsageError(`--secure-aggregation cannot run with these flags:\n  ${conflicts.join('\n  ')}`);
 }
 
 function appOf(raw: string): string {
@@ -156,12 +184,25 @@ function trainExamplesOf(raw: string): number {
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
+/** A secure round's columns: the coordinator's devices per phase, the phase it ended in (or why it aborted), epsilon. */
+function secureColumns(s: SimulationResult['history'][number]['secureAggregation']): string {
+  const stats = s?.stats;
+  if (!stats) return '';
+  const counts = [stats.selected, stats.advertised, stats.shared, stats.masked, stats.unmasked].join('/');
+  const phase = stats.abortReason ?? stats.phase;
+  const epsilon = stats.epsilonSpent === null ? '-' : stats.epsilonSpent.toFixed(3);
+  return `  ${counts.padStart(39)}  ${phase.padEnd(8)}  ${epsilon.padStart(7)}`;
+}
+
 /** The human summary printed without --json. */
 export function describeResult(r: SimulationResult): string {
-  const lines = ['round  accuracy  reports  bytes/client  seconds'];
+  const secure = r.secureAggregation !== undefined;
+  const lines = [
+    `round  accuracy  reports  bytes/client  seconds${secure ? '  devices per phase (sel/adv/shr/msk/unm)  phase     epsilon' : ''}`,
+  ];
   for (const h of r.history)
     lines.push(
-      `${String(h.round).padStart(5)}  ${pct(h.accuracy).padStart(8)}  ${String(h.reports).padStart(7)}  ${String(h.bytesUploadedPerClient).padStart(12)}  ${h.seconds.toFixed(1).padStart(7)}`,
+      `${String(h.round).padStart(5)}  ${pct(h.accuracy).padStart(8)}  ${String(h.reports).padStart(7)}  ${String(h.bytesUploadedPerClient).padStart(12)}  ${h.seconds.toFixed(1).padStart(7)}${secure ? secureColumns(h.secureAggregation) : ''}`,
     );
   lines.push(
     `final accuracy ${pct(r.finalAccuracy)} (best ${pct(r.bestAccuracy)}); rounds to ${pct(r.options.target)}: ${r.roundsToTarget === null ? 'not reached' : r.roundsToTarget.toFixed(1)}`,
@@ -171,7 +212,14 @@ export function describeResult(r: SimulationResult): string {
     lines.push(
       `central (same model, union of the clients' data, ${r.central.epochs} epochs): accuracy ${pct(r.central.accuracy)}, F1 ${r.central.f1?.toFixed(4)}, AUC ${r.central.auc?.toFixed(4)}`,
     );
-  if (r.privacy) lines.push(`privacy spent: epsilon ${r.privacy.epsilon.toFixed(3)} at delta ${r.privacy.delta}`);
+  if (r.secureAggregation) {
+    const { plan, roundsClosed, roundsAborted } = r.secureAggregation;
+    lines.push(
+      `secure aggregation: ${roundsClosed} rounds unmasked, ${roundsAborted} aborted; bits ${plan.bits}, min survivors ${plan.minSurvivors}, device noise multiplier ${plan.noiseMultiplier}`,
+    );
+  }
+  if (r.privacy)
+    lines.push(`privacy spent (coordinator): epsilon ${r.privacy.epsilon.toFixed(3)} at delta ${r.privacy.delta}`);
   lines.push(
     `${r.clientsPerRound} clients/round of ${r.options.clients}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`,
   );
@@ -188,6 +236,7 @@ export async function runSimulateCommand(
   const options = parseSimulateFlags(flags);
   if (options.noiseMultiplier > 0 && options.clipNorm === undefined)
     throw new UsageError('--noise-multiplier needs --clip-norm S (the sensitivity bound the noise is scaled to)');
+  refuseSecureAggregationConflicts(options);
   if (flags.plot !== undefined && !flags.plot.endsWith('.svg'))
     throw new UsageError(`--plot writes SVG; give a file name ending in .svg, got "${flags.plot}"`);
   const remote = remoteOf(flags);

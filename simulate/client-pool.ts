@@ -11,6 +11,11 @@
  * never mix between devices, and always trains on the same thread (where its
  * residual is). fp32 jobs go to the least busy thread. The calling thread
  * is put on wasm as well (it evaluates the global model).
+ *
+ * Secure-aggregation rounds run their phases where the device trained, as in
+ * a browser's training worker: the thread keeps the update and the round's
+ * secrets between calls, so every phase call of a device goes to its own
+ * thread (`client % workers`), and only the phase messages cross.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -19,13 +24,22 @@ import { Worker } from 'node:worker_threads';
 import type { LocalUpdate } from '../client/federated/index.ts';
 import { trainingTransferables, trainingWorkerApi, type TrainingJob } from '../client/training/training-api.ts';
 import type { TrainingRunner } from '../client/training/training-runner.ts';
+import type { SecureRoundWorkerApi } from '../client/training/secure-aggregation/worker-rounds.ts';
+import { SecAggError, type SecAggErrorCode } from '../shared/secagg/secagg-error.ts';
 import { useTrainingBackend } from './tfjs-node-backend.ts';
 
-export type PoolRequest = { type: 'init' } | { type: 'job'; id: number; key: string; job: TrainingJob };
+/** A phase method of the secure-round API, by name. */
+export type SecureMethod = keyof SecureRoundWorkerApi;
+
+export type PoolRequest =
+  | { type: 'init' }
+  | { type: 'job'; id: number; key: string; job: TrainingJob }
+  | { type: 'secure'; id: number; method: SecureMethod; args: unknown[] };
 export type PoolReply =
   | { type: 'ready'; backend: string; flockKernels: string[] }
   | { type: 'done'; id: number; update: LocalUpdate }
-  | { type: 'failed'; id: number; message: string };
+  | { type: 'secure-done'; id: number; value: unknown }
+  | { type: 'failed'; id: number; message: string; code?: string };
 
 export interface ClientPool {
   /** The runner simulated device `client` hands to the round loop. */
@@ -67,10 +81,18 @@ async function inProcessPool(): Promise<ClientPool> {
       backend,
       flockKernels,
       train: (taskId, job) => trainingWorkerApi.train(jobKey(client, taskId), job),
+      // Sessions are keyed by (round, device), so every device can share this thread's.
+      secure: trainingWorkerApi,
       close: () => {},
     }),
     close: async () => undefined,
   };
+}
+
+/** A worker's refusal as an Error; a secure-round refusal keeps its SecAggError code. */
+function workerFailure(reply: Extract<PoolReply, { type: 'failed' }>): Error {
+  if (reply.code !== undefined) return new SecAggError(reply.code as SecAggErrorCode, reply.message);
+  return new Error(`client training failed in a worker: ${reply.message}`);
 }
 
 /**
@@ -84,7 +106,7 @@ export async function createClientPool(workers: number): Promise<ClientPool> {
   // the simulator's own evaluation must find it started.
   const inProcess = await inProcessPool();
   if (workers === 0) return inProcess;
-  const pending = new Map<number, { resolve: (u: LocalUpdate) => void; reject: (e: Error) => void; slot: Slot }>();
+  const pending = new Map<number, { resolve: (u: never) => void; reject: (e: Error) => void; slot: Slot }>();
   const slots: Slot[] = [];
   let nextId = 0;
   const url = workerBootstrap();
@@ -106,8 +128,9 @@ export async function createClientPool(workers: number): Promise<ClientPool> {
           if (!p) return;
           pending.delete(reply.id);
           p.slot.busy--;
-          if (reply.type === 'done') p.resolve(reply.update);
-          else p.reject(new Error(`client training failed in a worker: ${reply.message}`));
+          if (reply.type === 'done') p.resolve(reply.update as never);
+          else if (reply.type === 'secure-done') p.resolve(reply.value as never);
+          else p.reject(workerFailure(reply));
         });
         worker.postMessage({ type: 'init' } satisfies PoolRequest);
       });
@@ -124,6 +147,30 @@ export async function createClientPool(workers: number): Promise<ClientPool> {
       slot.worker.postMessage(request, trainingTransferables(job));
     });
   };
+  const call = <T>(slot: Slot, request: PoolRequest & { id: number }, transfer: ArrayBuffer[]) => {
+    slot.busy++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(request.id, { resolve: resolve as (u: never) => void, reject, slot });
+      slot.worker.postMessage(request, transfer);
+    });
+  };
+  const secureFor = (client: number): SecureRoundWorkerApi => {
+    const slot = slots[client % slots.length];
+    const phase =
+      (method: SecureMethod) =>
+      (...args: unknown[]) => {
+        const transfer = method === 'secaggTrain' ? trainingTransferables(args[2] as TrainingJob) : [];
+        return call(slot, { type: 'secure', id: nextId++, method, args }, transfer);
+      };
+    return {
+      secaggTrain: phase('secaggTrain'),
+      secaggAdvertise: phase('secaggAdvertise'),
+      secaggShare: phase('secaggShare'),
+      secaggMask: phase('secaggMask'),
+      secaggUnmask: phase('secaggUnmask'),
+      secaggForget: phase('secaggForget'),
+    } as SecureRoundWorkerApi;
+  };
   return {
     workers,
     backend,
@@ -131,6 +178,7 @@ export async function createClientPool(workers: number): Promise<ClientPool> {
       backend,
       flockKernels,
       train: (taskId, job) => train(client, taskId, job),
+      secure: secureFor(client),
       close: () => {},
     }),
     async close() {

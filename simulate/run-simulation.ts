@@ -12,12 +12,14 @@ import * as tf from '@tensorflow/tfjs';
 import { FlockTransport } from '../client/federated/index.ts';
 import { decodeTensors } from '../shared/codec/index.ts';
 import { modelFromParts, partsFromModel, type WeightSpec } from '../shared/model/index.ts';
-import type { RoundView, StrategyName, TaskPlanInput, UpdateEncodingName } from '../shared/protocol/index.ts';
-import { AdminApiError, adminAnswer, adminClient, type AdminResponse } from '../coordinator/admin-client.ts';
+import type { SecureAggregation, StrategyName, UpdateEncodingName } from '../shared/protocol/index.ts';
 import { evaluateHeldOut, trainCentral, type CentralResult } from './central-baseline.ts';
 import { loadSimulationData, type DatasetName, type SimulationModelKind } from './simulation-data.ts';
 import { createClientPool } from './client-pool.ts';
-import { SimulatedDevice, type DeviceTurn } from './simulated-device.ts';
+import { SECAGG_SEND_PHASES, SimulatedDevice, type DeviceTurn, type SecAggSendPhase } from './simulated-device.ts';
+import { adminOf, closeRound } from './simulation-admin.ts';
+import { clientsPerRoundOf, simulationPlan, type SecureAggregationInput } from './simulation-plan.ts';
+import { runSecureSimulationRound, type SecureRoundRecord } from './secure-round-driver.ts';
 import {
   partitionDirichlet,
   partitionIid,
@@ -26,7 +28,7 @@ import {
   type PartitionName,
 } from './partitions.ts';
 import { sampleWithoutReplacement, seededRandom } from './seeded-random.ts';
-import { inProcessTarget, SimulationTargetError, type SimulationTarget } from './simulation-target.ts';
+import { inProcessTarget, type SimulationTarget } from './simulation-target.ts';
 import { roundsToTarget, type AccuracyPoint } from './targets.ts';
 
 export interface SimulationOptions {
@@ -50,7 +52,11 @@ export interface SimulationOptions {
   /** Undefined: no clipping in effect (a bound far above any update). */
   clipNorm?: number;
   noiseMultiplier: number;
-  /** Probability a selected client never reports. */
+  /**
+   * Probability a selected client never reports. With secure aggregation it
+   * checks in, then leaves at a phase drawn uniformly from advertise, share,
+   * mask and unmask.
+   */
   dropout: number;
   /** Probability a selected client trains but reports after the round closed. */
   stragglers: number;
@@ -64,6 +70,8 @@ export interface SimulationOptions {
   stopAtTarget?: boolean;
   /** App name the model and task are created under ('sim' by default). */
   app?: string;
+  /** Run every round through SecAgg+ with the plan's `secureAggregation` (the coordinator fills its defaults). */
+  secureAggregation?: SecureAggregationInput;
 }
 
 /** F1 and ROC AUC on the held-out set, for a binary dataset (spamassassin) only. */
@@ -80,8 +88,12 @@ export interface RoundRecord extends AccuracyPoint, BinaryFigures {
   dropped: number;
   late: number;
   meanTrainLoss: number | null;
+  /** Mean L2 norm of the reported updates before clipping (what --clip-norm is compared with). */
+  meanUpdateNorm: number | null;
   bytesUploadedPerClient: number;
   seconds: number;
+  /** Secure rounds: the coordinator's per-phase counts, abort and epsilon, and the dropouts injected. */
+  secureAggregation?: SecureRoundRecord;
 }
 
 export interface SimulationResult extends BinaryFigures {
@@ -97,7 +109,10 @@ export interface SimulationResult extends BinaryFigures {
   finalAccuracy: number;
   bestAccuracy: number;
   roundsToTarget: number | null;
+  /** The coordinator's privacy ledger for the task (central DP, or the devices' DDG noise under secure aggregation). */
   privacy: { epsilon: number; delta: number } | null;
+  /** Secure aggregation as the coordinator ran it (its plan with defaults), and how many rounds aborted. */
+  secureAggregation?: { plan: SecureAggregation; roundsClosed: number; roundsAborted: number };
   seconds: number;
   /** 'in-process' or the coordinator's URL. */
   coordinator: string;
@@ -105,62 +120,10 @@ export interface SimulationResult extends BinaryFigures {
   taskId: string;
 }
 
-// Far above any honest update norm: "no clipping" for a plan that must carry one.
-const NO_CLIP = 1e6;
-
 function partitionFor(o: SimulationOptions, labels: Uint8Array): Partition {
   if (o.partition === 'iid') return partitionIid(labels.length, o.clients, o.seed);
   if (o.partition === 'pathological') return partitionPathological(labels, o.clients, o.seed);
   return partitionDirichlet(labels, o.clients, o.alpha, o.seed);
-}
-
-const ROUND_SETTLE_TIMEOUT_MS = 10 * 60_000;
-
-/** The typed admin client on the target; a failure names the request and the coordinator's answer. */
-function adminOf(target: SimulationTarget) {
-  let sent = '';
-  const api = adminClient({
-    baseUrl: target.baseUrl,
-    adminKey: target.adminKey,
-    // A manual close aggregates before it answers; a large round takes a while.
-    timeoutMs: ROUND_SETTLE_TIMEOUT_MS,
-    fetch: (url, init) => {
-      sent = `${init?.method ?? 'GET'} ${url.slice(target.baseUrl.length)}`;
-      return target.fetch(url, init);
-    },
-  });
-  const answer = <R extends AdminResponse>(pending: Promise<R>) =>
-    adminAnswer(pending).catch((error: unknown) => {
-      if (!(error instanceof AdminApiError)) throw error;
-      throw new SimulationTargetError(
-        error.status === null
-          ? `${sent} failed: ${error.message}`
-          : `${sent} answered ${error.status}: ${error.code}: ${error.message}`,
-        { cause: error },
-      );
-    });
-  return { api, answer };
-}
-type Admin = ReturnType<typeof adminOf>;
-
-/**
- * Ends a round through the admin API and waits until it is closed or failed:
- * a quorum close already under way (here or, with several coordinator
- * processes, elsewhere) answers 'aggregating' first.
- */
-async function closeRound({ api, answer }: Admin, taskId: string, roundId: string): Promise<RoundView> {
-  let round: RoundView = await answer(api.v1.admin.rounds[':id'].close.$post({ param: { id: roundId } }));
-  const until = Date.now() + ROUND_SETTLE_TIMEOUT_MS;
-  while (round.state === 'open' || round.state === 'aggregating') {
-    if (Date.now() > until)
-      throw new SimulationTargetError(
-        `round ${roundId} was still ${round.state} after ${ROUND_SETTLE_TIMEOUT_MS / 60_000} min`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const { rounds } = await answer(api.v1.admin.tasks[':id'].rounds.$get({ param: { id: taskId } }));
-    round = rounds.find((r) => r.id === roundId) ?? round;
-  }
-  return round;
 }
 
 /** A client chosen to report must have uploaded; anything else names the client and why. */
@@ -205,7 +168,11 @@ export async function runSimulation(
   const { inputShape } = data;
   const partition = partitionFor(o, data.train.y);
   const sizes = partition.map((p) => p.length);
-  const clientsPerRound = Math.max(1, Math.round(o.fraction * o.clients));
+  const clientsPerRound = clientsPerRoundOf(o);
+  if (o.secureAggregation && o.stragglers > 0)
+    throw new Error(
+      'stragglers do not apply to secure aggregation: a device late for a phase has dropped out of it (use dropout)',
+    );
   const random = seededRandom(o.seed ^ 0x5eed);
   const app = o.app ?? 'sim';
   const target = hooks.target ?? (await inProcessTarget());
@@ -221,22 +188,7 @@ export async function runSimulation(
     const pushed = await admin.answer(
       api.v1.admin.models[':app'].$post({ param: { app: encodeURIComponent(app) } }, { init: { body: form } }),
     );
-    const lossy = o.dropout > 0 || o.stragglers > 0;
-    const plan: TaskPlanInput = {
-      population: o.clients,
-      clientsPerRound,
-      overSelection: 1,
-      minReports: lossy ? 1 : clientsPerRound,
-      localEpochs: o.epochs,
-      batchSize: o.batch,
-      learningRate: o.lr,
-      minExamples: 1,
-      updateEncoding:
-        o.encoding === 'topk' ? { encoding: 'topk', topkFraction: o.topkFraction } : { encoding: o.encoding },
-      clipNorm: o.clipNorm ?? NO_CLIP,
-      noiseMultiplier: o.noiseMultiplier,
-      strategy: { name: o.strategy },
-    };
+    const plan = simulationPlan(o);
     const task = await admin.answer(
       api.v1.admin.tasks.$post({
         json: { app, name: `flock simulate ${o.model} ${o.partition}`, modelVersion: pushed.version, plan },
@@ -280,22 +232,8 @@ export async function runSimulation(
       return device;
     };
 
-    const history: RoundRecord[] = [
-      {
-        round: 0,
-        accuracy: initialAccuracy,
-        ...binaryOf(initial),
-        reports: 0,
-        dropped: 0,
-        late: 0,
-        meanTrainLoss: null,
-        bytesUploadedPerClient: 0,
-        seconds: 0,
-      },
-    ];
-    for (let round = 1; round <= o.rounds; round++) {
-      const roundStart = performance.now();
-      const chosen = sampleWithoutReplacement(o.clients, clientsPerRound, random);
+    /** A plain round: reporters upload, stragglers' uploads are let go after the operator closed it. */
+    const plainRound = async (chosen: number[], round: number) => {
       const fate = chosen.map(() => (random() < o.dropout ? 'drop' : random() < o.stragglers ? 'late' : 'report'));
       // Stragglers train with the others; their uploads are let go only once the round is closed.
       let release: () => void = () => {};
@@ -308,7 +246,7 @@ export async function runSimulation(
           const atUpload = new Promise<void>((resolve) => (held = resolve));
           const onHeld = (roundId: string) => ((heldRound = roundId), held());
           const turn = deviceFor(client)
-            .then((d) => d.turn(task.id, { release: released, onHeld }))
+            .then((d) => d.turn(task.id, { held: { release: released, onHeld } }))
             .finally(held);
           return { client, atUpload, turn };
         });
@@ -331,7 +269,62 @@ export async function runSimulation(
       const closed = roundId ? await closeRound(admin, task.id, roundId) : null;
       release();
       for (const s of stragglers) assertRefusedLate(s.client, await s.turn, round);
-      const sent = turns.flatMap((t) => (t.trained ? [t.trained] : []));
+      return { turns, closed, dropped: fate.filter((f) => f === 'drop').length, late: stragglers.length };
+    };
+
+    /**
+     * A secure round: each chosen device checks in; one drawn to drop out leaves
+     * at a phase drawn uniformly from the four; the round ends itself.
+     */
+    const secureRound = async (chosen: number[], round: number) => {
+      const dropAt = chosen.map((): SecAggSendPhase | null => {
+        const drops = random() < o.dropout;
+        // Drawn either way, so one seed samples the same clients with and without secure aggregation.
+        const pick = random();
+        return drops ? SECAGG_SEND_PHASES[Math.min(3, Math.floor(pick * 4))] : null;
+      });
+      const result = await runSecureSimulationRound({
+        admin,
+        taskId: task.id,
+        chosen,
+        dropAt,
+        turn: async (client, secure) => (await deviceFor(client)).turn(task.id, { secure }),
+      });
+      if (result.round?.state === 'closed')
+        chosen.forEach((client, i) => {
+          const turn = result.turns[i];
+          if (dropAt[i] === null) assertReported(client, turn, round);
+        });
+      return {
+        turns: result.turns,
+        closed: result.round,
+        record: result.record,
+        dropped: dropAt.filter((p) => p !== null).length,
+        late: 0,
+      };
+    };
+
+    const history: RoundRecord[] = [
+      {
+        round: 0,
+        accuracy: initialAccuracy,
+        ...binaryOf(initial),
+        reports: 0,
+        dropped: 0,
+        late: 0,
+        meanTrainLoss: null,
+        meanUpdateNorm: null,
+        bytesUploadedPerClient: 0,
+        seconds: 0,
+      },
+    ];
+    for (let round = 1; round <= o.rounds; round++) {
+      const roundStart = performance.now();
+      const chosen = sampleWithoutReplacement(o.clients, clientsPerRound, random);
+      const secure = o.secureAggregation ? await secureRound(chosen, round) : null;
+      const { turns, closed, dropped, late } = secure ?? (await plainRound(chosen, round));
+      // Under secure aggregation only a masked input was sent (its bytes are set once masked).
+      const sent = turns.flatMap((t) => (t.trained && (!secure || t.trained.bytes > 0) ? [t.trained] : []));
       let metrics = history[history.length - 1] as { accuracy: number; f1?: number; auc?: number };
       if (closed?.state === 'closed' && closed.resultVersion !== null) {
         const version = await admin.answer(
@@ -353,12 +346,14 @@ export async function runSimulation(
         round,
         accuracy,
         ...binaryOf(metrics),
-        reports: sent.length,
-        dropped: fate.filter((f) => f === 'drop').length,
-        late: fate.filter((f) => f === 'late').length,
+        reports: secure ? (secure.record.stats?.phase === 'done' ? secure.record.stats.masked : 0) : sent.length,
+        dropped,
+        late,
         meanTrainLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
+        meanUpdateNorm: sent.length ? sent.reduce((n, u) => n + u.preClipNorm, 0) / sent.length : null,
         bytesUploadedPerClient: sent.length ? Math.round(sent.reduce((n, u) => n + u.bytes, 0) / sent.length) : 0,
         seconds: (performance.now() - roundStart) / 1000,
+        ...(secure ? { secureAggregation: secure.record } : {}),
       };
       history.push(record);
       hooks.onRound?.(record);
@@ -368,11 +363,15 @@ export async function runSimulation(
     // Done: a paused task is never offered to the coordinator's real devices.
     await admin.answer(api.v1.admin.tasks[':id'].pause.$post({ param: { id: task.id }, json: {} }));
     activeTaskId = null;
-    let privacy: SimulationResult['privacy'] = null;
-    if (o.noiseMultiplier > 0) {
-      const view = await admin.answer(api.v1.admin.tasks[':id'].$get({ param: { id: task.id } }));
-      privacy = view.privacySpent;
-    }
+    // The coordinator's ledger (null without noise), never a figure the simulator works out itself.
+    const view = await admin.answer(api.v1.admin.tasks[':id'].$get({ param: { id: task.id } }));
+    const privacy: SimulationResult['privacy'] = view.privacySpent;
+    const secureRecords = history.flatMap((h) => (h.secureAggregation ? [h.secureAggregation] : []));
+    const secureAggregation = view.plan.secureAggregation && {
+      plan: view.plan.secureAggregation,
+      roundsClosed: secureRecords.filter((r) => r.stats?.phase === 'done').length,
+      roundsAborted: secureRecords.filter((r) => r.stats?.phase !== 'done').length,
+    };
     const accuracies = history.map((h) => h.accuracy);
     let central: CentralResult | null = null;
     if (data.positiveClass !== null) {
@@ -397,6 +396,7 @@ export async function runSimulation(
       bestAccuracy: Math.max(...accuracies),
       roundsToTarget: roundsToTarget(history, o.target),
       privacy,
+      ...(secureAggregation ? { secureAggregation } : {}),
       seconds: (performance.now() - started) / 1000,
       coordinator: target.label,
       app,
