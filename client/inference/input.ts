@@ -60,8 +60,8 @@ function isImageDataLike(input: unknown): input is ImageDataLike {
   );
 }
 
-/** Grayscale (luma, [0, 1]) or RGB ([0, 1]) pixels of an RGBA image; alpha is ignored. */
-function fromImage(image: ImageDataLike, layout: ExampleLayout): Float32Array {
+/** Grayscale (luma, [0, 1]) or RGB ([0, 1]) pixels of an RGBA image into `out` at `at`; alpha is ignored. */
+function imageInto(image: ImageDataLike, layout: ExampleLayout, out: Float32Array, at: number): void {
   const { exampleShape: s } = layout;
   const { width: w, height: h } = image;
   const expected = `a ${shapeText(s)} input`;
@@ -94,51 +94,50 @@ function fromImage(image: ImageDataLike, layout: ExampleLayout): Float32Array {
       `draw it into a canvas of that size first`,
     );
   }
-  const out = new Float32Array(w * h * channels);
   const px = image.data;
   for (let i = 0, p = 0; i < w * h; i++, p += 4) {
-    if (channels === 1) out[i] = (0.299 * px[p] + 0.587 * px[p + 1] + 0.114 * px[p + 2]) / 255;
+    if (channels === 1) out[at + i] = (0.299 * px[p] + 0.587 * px[p + 1] + 0.114 * px[p + 2]) / 255;
     else {
-      out[3 * i] = px[p] / 255;
-      out[3 * i + 1] = px[p + 1] / 255;
-      out[3 * i + 2] = px[p + 2] / 255;
+      out[at + 3 * i] = px[p] / 255;
+      out[at + 3 * i + 1] = px[p + 1] / 255;
+      out[at + 3 * i + 2] = px[p + 2] / 255;
     }
   }
-  return out;
 }
 
 /**
- * Throws for a non-finite value (or a non-integer for an int32 model). The
+ * Throws for a non-finite value (or a non-integer for an int32 model) among the
+ * example at `values[at .. at + layout.size)`. The
  * float32 scan adds v * 0 in four lanes (0 for every finite v, NaN
  * otherwise), with no branch per value; only an input that fails is scanned
  * again for the index to name. Issue 15: this runs on every predict().
  */
-function checkValues(values: Float32Array, layout: ExampleLayout): Float32Array {
+function checkValues(values: Float32Array, at: number, layout: ExampleLayout): void {
+  const end = at + layout.size;
   if (layout.dtype !== 'int32') {
     let a = 0;
     let b = 0;
     let c = 0;
     let d = 0;
-    const end4 = values.length & ~3;
-    for (let i = 0; i < end4; i += 4) {
+    const end4 = at + (layout.size & ~3);
+    for (let i = at; i < end4; i += 4) {
       a += values[i] * 0;
       b += values[i + 1] * 0;
       c += values[i + 2] * 0;
       d += values[i + 3] * 0;
     }
-    for (let i = end4; i < values.length; i++) a += values[i] * 0;
-    if (a + b + c + d === 0) return values;
+    for (let i = end4; i < end; i++) a += values[i] * 0;
+    if (a + b + c + d === 0) return;
   }
-  for (let i = 0; i < values.length; i++) {
+  for (let i = at; i < end; i++) {
     const v = values[i];
     if (!Number.isFinite(v)) {
-      throw new FlockInputError('non_finite', 'finite numbers', `${v} at index ${i}`);
+      throw new FlockInputError('non_finite', 'finite numbers', `${v} at index ${i - at}`);
     }
     if (layout.dtype === 'int32' && !Number.isInteger(v)) {
-      throw new FlockInputError('dtype_mismatch', 'integers (the model input is int32)', `${v} at index ${i}`);
+      throw new FlockInputError('dtype_mismatch', 'integers (the model input is int32)', `${v} at index ${i - at}`);
     }
   }
-  return values;
 }
 
 /**
@@ -163,6 +162,28 @@ export async function toExampleVector(input: PredictInput | RawInput, layout: Ex
  * @throws FlockInputError
  */
 export function exampleVectorNow(input: PredictInput | RawInput, layout: ExampleLayout): Float32Array | null {
+  const out = new Float32Array(layout.size);
+  return exampleVectorInto(input, layout, out, 0) ? out : null;
+}
+
+/**
+ * `exampleVectorNow` into `out[at .. at + layout.size)` instead of a fresh
+ * array: false (nothing written) for a tensor. predict() writes into its
+ * reused staging buffer: in Chromium a fresh 784-float Float32Array (an
+ * off-heap ArrayBuffer) cost ~30 µs, a quarter of a wasm forward pass of the
+ * demo model (issue 15). On a FlockInputError the slot holds garbage.
+ *
+ * @example
+ * const staging = new Float32Array(32 * layout.size);
+ * if (!exampleVectorInto(pixels, layout, staging, 3 * layout.size)) await toExampleVector(pixels, layout);
+ * @throws FlockInputError
+ */
+export function exampleVectorInto(
+  input: PredictInput | RawInput,
+  layout: ExampleLayout,
+  out: Float32Array,
+  at: number,
+): boolean {
   const { exampleShape, size } = layout;
   if (input instanceof Float32Array || Array.isArray(input)) {
     const expected = `${size} values (shape ${shapeText(exampleShape)})`;
@@ -177,11 +198,17 @@ export function exampleVectorNow(input: PredictInput | RawInput, layout: Example
     if (input.length !== size) {
       throw new FlockInputError('shape_mismatch', expected, `${input.length} values`);
     }
-    // The constructor copies typed arrays with memcpy; Float32Array.from walks the iterator protocol.
-    return checkValues(new Float32Array(input), layout);
+    // set() copies a typed array with memcpy (and converts a number[] without the iterator protocol).
+    out.set(input, at);
+    checkValues(out, at, layout);
+    return true;
   }
-  if (input instanceof tf.Tensor) return null;
-  if (isImageDataLike(input)) return checkValues(fromImage(input, layout), layout);
+  if (input instanceof tf.Tensor) return false;
+  if (isImageDataLike(input)) {
+    imageInto(input, layout, out, at);
+    checkValues(out, at, layout);
+    return true;
+  }
   // Raw text or a record reaches here only for a model without a preprocessing spec.
   throw new FlockInputError(
     'unsupported_input',
@@ -210,5 +237,7 @@ async function tensorExampleVector(input: tf.Tensor, layout: ExampleLayout): Pro
     throw new FlockInputError('dtype_mismatch', 'a float32 or int32 tensor', `a ${input.dtype} tensor`);
   }
   const data = await input.data();
-  return checkValues(Float32Array.from(data as Float32Array | Int32Array), layout);
+  const out = Float32Array.from(data as Float32Array | Int32Array);
+  checkValues(out, 0, layout);
+  return out;
 }

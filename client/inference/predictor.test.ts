@@ -105,6 +105,38 @@ describe('createPredictor with a real tfjs model', () => {
     expect(tf.memory().numTensors).toBe(before);
     predictor.dispose();
   });
+
+  it('reuses its staging buffer without mixing up inputs: a mutated caller buffer, bursts while a pass is in flight, a failed input', async () => {
+    const predictor = createPredictor({ model, inputSpec: spec, cacheSize: 0, batchWindowMs: 0 });
+    const buffer = new Float32Array(4);
+    const burst = (from: number) =>
+      Array.from({ length: 3 }, (_, i) => {
+        buffer.set(randomInput(from + i)); // one buffer, refilled after each call: each call took its own copy
+        return predictor.predict(buffer);
+      });
+    const first = burst(200);
+    await Promise.resolve().then(() => Promise.resolve()); // the first burst's pass has started
+    const rejected = predictor.predict([1, Number.NaN, 0, 0]); // fails after writing into a slot
+    const second = burst(300);
+    await expect(rejected).rejects.toThrow(FlockInputError);
+    const results = await Promise.all([...first, ...second]);
+    const expected = [200, 201, 202, 300, 301, 302].map((i) => unbatched(randomInput(i)).map((v) => Math.fround(v)));
+    expect(results.map((r) => r.probabilities)).toEqual(expected);
+    predictor.dispose();
+  });
+
+  it('answers a model whose output is a reshape of its input from the input, not from the refilled buffer', async () => {
+    // On cpu the output then shares the input tensor's values: the staging buffer the next calls refill.
+    const reshape = tf.sequential({ layers: [tf.layers.reshape({ targetShape: [4], inputShape: [2, 2, 1] })] });
+    const predictor = createPredictor({ model: reshape, inputSpec: spec, cacheSize: 0, batchWindowMs: 0 });
+    const first = predictor.predict([0.1, 0.2, 0.3, 0.4]);
+    await Promise.resolve().then(() => Promise.resolve());
+    const second = predictor.predict([0.9, 0.8, 0.7, 0.6]);
+    expect(Array.from((await first).probabilities)).toEqual([0.1, 0.2, 0.3, 0.4].map(Math.fround));
+    expect(Array.from((await second).probabilities)).toEqual([0.9, 0.8, 0.7, 0.6].map(Math.fround));
+    predictor.dispose();
+    reshape.dispose();
+  });
 });
 
 describe('createPredictor batching and caching (run function)', () => {
