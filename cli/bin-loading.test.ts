@@ -69,7 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   server?.close();
-  (server as unknown as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+  if (server && 'closeAllConnections' in server) server.closeAllConnections();
   await coordinator?.close();
   await rm(tmp, { recursive: true, force: true });
 });

@@ -140,7 +140,7 @@ export async function runServe(opts: ServeOptions, command: Command, io: CliIo):
       stopping = true;
       io.out(`\n${signal}: shutting down\n`);
       server.close(() => undefined);
-      if ('closeAllConnections' in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+      if ('closeAllConnections' in server) server.closeAllConnections();
       void coordinator
         .close()
         .then(() => backends.close())

@@ -78,7 +78,7 @@ async function coordinatorBehind(intercept: (request: Request, drop: () => Respo
     ],
     close: async () => {
       server.close();
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      if ('closeAllConnections' in server) server.closeAllConnections();
       await coordinator.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -120,7 +120,10 @@ function isErrorBody(body: unknown): body is { error: { code: string; message: s
   );
 }
 
-async function failure(res: Response): Promise<AdminApiError> {
+/** What the answer readers use of a response: a typed client response and a fetch Response both are one. */
+type AnswerResponse = Pick<Response, 'ok' | 'status' | 'url' | 'text' | 'arrayBuffer'>;
+
+async function failure(res: AnswerResponse): Promise<AdminApiError> {
   const text = await res.text().catch(() => '');
   let body: unknown;
   try {
@@ -146,7 +149,7 @@ async function failure(res: Response): Promise<AdminApiError> {
  * const version = await adminAnswer(api.v1.admin.models[':app'].versions[':version'].$get({ param: { app: 'digits', version: '2' } }));
  */
 export async function adminAnswer<R extends AdminResponse>(pending: Promise<R>): Promise<SuccessBody<R>> {
-  const res = (await pending) as unknown as Response;
+  const res: AnswerResponse = await pending;
   if (!res.ok) throw await failure(res);
   const text = await res.text();
   try {
@@ -166,7 +169,7 @@ export async function adminAnswer<R extends AdminResponse>(pending: Promise<R>):
  * const bytes = await adminBytes(api.v1.blobs[':hash'].$get({ param: { hash } }));
  */
 export async function adminBytes(pending: Promise<AdminResponse>): Promise<Uint8Array> {
-  const res = (await pending) as unknown as Response;
+  const res: AnswerResponse = await pending;
   if (!res.ok) throw await failure(res);
   return new Uint8Array(await res.arrayBuffer());
 }

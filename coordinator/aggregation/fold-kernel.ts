@@ -99,6 +99,7 @@ function wasmKernel(
   pages: number,
 ): FoldKernel {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  // Boundary cast: WebAssembly.Exports is untyped; WasmExports is what fold-kernel-wasm.ts assembles.
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmExports;
   const bufferBytes = total * 4;
   const slotAt = 2 * bufferBytes;

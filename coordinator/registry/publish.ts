@@ -117,7 +117,7 @@ export async function pushModel(store: Store, signing: SigningKey, input: PushMo
       ...(specRef ? { [MODEL_SPEC_TOPOLOGY_KEY]: { ...specRef } } : {}),
     },
     weightSpecs: pkg.weightSpecs,
-    inputSpec: pkg.inputSpec as unknown as JsonObject,
+    inputSpec: pkg.inputSpec,
     variants,
     stage: 'candidate',
     actor: input.actor,
@@ -175,12 +175,7 @@ export async function publishManifest(store: StoreOps, signing: SigningKey, vers
   return store.publishManifest({
     app: version.app,
     version: version.version,
-    sign: async (generation) =>
-      (await signManifest(
-        manifestFor(version, generation),
-        signing.privateKey,
-        signing.keyId,
-      )) as unknown as JsonObject,
+    sign: async (generation) => await signManifest(manifestFor(version, generation), signing.privateKey, signing.keyId),
   });
 }
 

@@ -26,6 +26,7 @@ type AddWeight = (this: tf.layers.Layer, name: string, shape: number[], ...rest:
 function install(): void {
   if (installed) return;
   installed = true;
+  // Boundary cast: addWeight is protected in tfjs-layers' types; it is the one place every layer allocates a weight.
   const proto = tf.layers.Layer.prototype as unknown as { addWeight: AddWeight };
   const addWeight = proto.addWeight;
   proto.addWeight = function budgetedAddWeight(this: tf.layers.Layer, name, shape, ...rest) {

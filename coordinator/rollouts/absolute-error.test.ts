@@ -14,20 +14,22 @@ import { resolveMetricRules, rulesForOutput } from './metric-rules.ts';
 /** Feedback telemetry of `devices` devices, each sending 60 absolute errors drawn from |N(0, scale)|. */
 function feedback(devices: number, scale: number, seed: number): TelemetryEvent[] {
   const random = seededRandom(seed);
-  return Array.from({ length: devices }, (_, d) => ({
-    id: d + 1,
-    app: 'homes',
-    deviceId: `dev-${seed}-${d}`,
-    version: 1,
-    kind: 'feedback',
-    at: '2025-01-01T00:00:00.000Z',
-    receivedAt: '2025-01-01T00:00:00.000Z',
-    payload: {
-      correct: 0,
-      incorrect: 0,
-      absoluteErrors: Array.from({ length: 60 }, () => Math.abs(scale * (random() + random() + random() - 1.5))),
-    },
-  })) as unknown as TelemetryEvent[];
+  return Array.from(
+    { length: devices },
+    (_, d): TelemetryEvent => ({
+      id: d + 1,
+      app: 'homes',
+      deviceId: `dev-${seed}-${d}`,
+      version: 1,
+      kind: 'feedback',
+      at: '2025-01-01T00:00:00.000Z',
+      payload: {
+        correct: 0,
+        incorrect: 0,
+        absoluteErrors: Array.from({ length: 60 }, () => Math.abs(scale * (random() + random() + random() - 1.5))),
+      },
+    }),
+  );
 }
 
 describe('rulesForOutput', () => {

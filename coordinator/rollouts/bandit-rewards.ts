@@ -10,12 +10,12 @@ import type { StoreOps } from '../store/index.ts';
 import { FeedbackTally, type ArmReward } from './bandit.ts';
 
 /** Rewards (capped per device) and raw outcomes of one arm. */
-export interface ArmRewardView extends ArmReward {
+export type ArmRewardView = ArmReward & {
   /** Correct + incorrect as devices sent them, before the per-device cap. */
   outcomes: number;
   /** Distinct devices that sent feedback for this version. */
   devices: number;
-}
+};
 
 /**
  * @example

@@ -13,11 +13,12 @@ import type { SigningKey } from '../auth/bootstrap.ts';
 import { ApiError } from '../http/api-error.ts';
 import type { Logger } from '../observability/logger.ts';
 import { publishManifest } from '../registry/publish.ts';
-import type { JsonObject, ModelVersion, Store } from '../store/index.ts';
+import type { ModelVersion, Store } from '../store/index.ts';
 import { newBandit, reallocate, versionOf, type BanditState, type Rng } from './bandit.ts';
 import { readBanditRewards } from './bandit-rewards.ts';
 import {
   BANDIT_INDEX_KEY as INDEX_KEY,
+  BanditAppsSchema,
   banditKey as keyOf,
   cryptoRng,
   readBandit,
@@ -78,8 +79,8 @@ export class BanditService {
   }
 
   private async save(bandit: ServedBandit): Promise<void> {
-    await this.o.store.setSetting(keyOf(bandit.app), bandit as unknown as JsonObject);
-    const apps = ((await this.o.store.getSetting(INDEX_KEY)) as string[] | null) ?? [];
+    await this.o.store.setSetting(keyOf(bandit.app), bandit);
+    const apps = BanditAppsSchema.parse((await this.o.store.getSetting(INDEX_KEY)) ?? []);
     if (!apps.includes(bandit.app)) await this.o.store.setSetting(INDEX_KEY, [...apps, bandit.app]);
   }
 
@@ -139,7 +140,7 @@ export class BanditService {
           actor,
           action: 'bandit.reallocate',
           target: app,
-          details: { banditId: state.id, shares: state.shares, rewards: rewards as unknown as JsonObject[] },
+          details: { banditId: state.id, shares: state.shares, rewards },
         });
       }
       await this.save(next);
@@ -209,7 +210,7 @@ export class BanditService {
 
   /** Timer body: reallocates every running bandit whose interval has passed. */
   async tick(): Promise<void> {
-    const apps = ((await this.o.store.getSetting(INDEX_KEY)) as string[] | null) ?? [];
+    const apps = BanditAppsSchema.parse((await this.o.store.getSetting(INDEX_KEY)) ?? []);
     for (const app of apps) {
       const bandit = await readBandit(this.o.store, app);
       if (!bandit || bandit.status !== 'running') continue;

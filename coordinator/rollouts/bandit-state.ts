@@ -3,23 +3,43 @@
  * manifest generation a device gets under it. Read by the manifest route on
  * every request, so it is small and has no dependencies on the service.
  */
+import { z } from 'zod';
 import type { StoreOps } from '../store/index.ts';
-import { armOf, type ArmReward, type BanditState, type Rng } from './bandit.ts';
+import { armOf, type Rng } from './bandit.ts';
 
-export interface ServedBandit {
-  app: string;
-  status: 'running' | 'stopped';
-  state: BanditState;
+const ArmRewardSchema = z.object({
+  version: z.int(),
+  successes: z.number(),
+  failures: z.number(),
+  outcomes: z.number(),
+  devices: z.number(),
+});
+
+/** A bandit as its settings entry holds it, checked when read back (the manifest route trusts it). */
+const ServedBanditSchema = z.object({
+  app: z.string(),
+  status: z.enum(['running', 'stopped']),
+  state: z.object({
+    id: z.string(),
+    versions: z.array(z.int()),
+    shares: z.array(z.number()),
+    reallocations: z.int(),
+    reallocatedAt: z.string(),
+  }),
   /** Manifest generation serving each arm (same order as state.versions). */
-  generations: number[];
-  startedAt: string;
-  reallocateSeconds: number;
+  generations: z.array(z.int()),
+  startedAt: z.string(),
+  reallocateSeconds: z.number(),
   /**
    * Rewards as of the last reallocation (or the stop). The admin view of a
    * running bandit reads them afresh instead (BanditService.view).
    */
-  rewards: ArmReward[];
-}
+  rewards: z.array(ArmRewardSchema),
+});
+export type ServedBandit = z.infer<typeof ServedBanditSchema>;
+
+/** The apps that ever ran a bandit, as their settings entry holds them. */
+export const BanditAppsSchema = z.array(z.string());
 
 /** Settings key of an app's bandit. */
 export const banditKey = (app: string) => `bandit:${app}`;
@@ -30,7 +50,8 @@ export const BANDIT_INDEX_KEY = 'bandit-apps';
 export const cryptoRng: Rng = () => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32;
 
 export async function readBandit(store: StoreOps, app: string): Promise<ServedBandit | null> {
-  return (await store.getSetting(banditKey(app))) as unknown as ServedBandit | null;
+  const stored = await store.getSetting(banditKey(app));
+  return stored === null ? null : ServedBanditSchema.parse(stored);
 }
 
 /** The manifest generation a device gets under a running bandit, or null. */

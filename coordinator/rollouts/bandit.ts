@@ -37,11 +37,11 @@ export function sampleBeta(alpha: number, beta: number, rng: Rng): number {
 }
 
 /** Binary reward counts of one arm (a model version). */
-export interface ArmReward {
+export type ArmReward = {
   version: number;
   successes: number;
   failures: number;
-}
+};
 
 export interface ThompsonOptions {
   /** Posterior draws used to estimate P(arm is best); more is smoother. */
@@ -166,7 +166,7 @@ export function flipBound(from: readonly number[], to: readonly number[]): numbe
 }
 
 /** What a bandit keeps between reallocations. */
-export interface BanditState {
+export type BanditState = {
   id: string;
   /** Model versions, in a fixed order (the order of the bucket intervals). */
   versions: number[];
@@ -174,7 +174,7 @@ export interface BanditState {
   /** Reallocation points so far; 0 for the initial even split. */
   reallocations: number;
   reallocatedAt: string;
-}
+};
 
 /**
  * @example

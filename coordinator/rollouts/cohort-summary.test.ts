@@ -9,7 +9,7 @@ const latencyRow = (id: number, deviceId: string, samplesMs: number[]): Telemetr
   version: 2,
   kind: 'latency',
   at: '2026-12-03T12:00:00.000Z',
-  payload: { type: 'latency', samplesMs } as unknown as TelemetryEvent['payload'],
+  payload: { type: 'latency', samplesMs },
 });
 
 describe('latency samples per device', () => {

@@ -78,7 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   server?.close();
-  (server as unknown as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+  if (server && 'closeAllConnections' in server) server.closeAllConnections();
   await flock?.close();
   await rm(dataDir, { recursive: true, force: true });
 });

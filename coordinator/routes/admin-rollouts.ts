@@ -156,15 +156,7 @@ export function adminRolloutRoutes(deps: CoordinatorDeps) {
         },
       }),
       async (c) =>
-        c.json(
-          (await driftReport(
-            store,
-            c.req.valid('param').app,
-            undefined,
-            c.req.valid('query').since,
-          )) as unknown as Record<string, unknown>,
-          200,
-        ),
+        c.json(await driftReport(store, c.req.valid('param').app, undefined, c.req.valid('query').since), 200),
     )
     .openapi(
       createRoute({

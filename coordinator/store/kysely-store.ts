@@ -65,6 +65,7 @@ function withBarrier(ops: StoreOps, barrier: () => Promise<void>): StoreOps {
       return result;
     };
   }
+  // Must be a cast: Object.entries loses each operation's own signature; every wrapper keeps its op's arguments and result.
   return wrapped as unknown as StoreOps;
 }
 

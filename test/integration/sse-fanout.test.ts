@@ -72,7 +72,7 @@ async function startNode(name: string, events: ManifestEvents & { close?: () => 
     f: httpFetcher(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
     async close() {
       server.close();
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      if ('closeAllConnections' in server) server.closeAllConnections();
       await flock.close();
       await events.close?.();
     },
