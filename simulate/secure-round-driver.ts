@@ -64,6 +64,8 @@ export async function runSecureSimulationRound(
   const sent = new Map(SECAGG_SEND_PHASES.map((p) => [p, new Set<number>()]));
   const gone = new Set<number>();
   const closedEarly: SecAggSendPhase[] = [];
+  // Phases no longer in progress: closed here, or seen to have moved on by themselves.
+  const done = new Set<SecAggSendPhase>();
   let roundId: string | null = null;
   let wake: () => void = () => {};
   const changed = () => wake();
@@ -96,11 +98,18 @@ export async function runSecureSimulationRound(
   });
   all.catch(() => undefined); // awaited below; a failure must not go unhandled while the loop runs
 
-  /** The first phase some device has not sent in, when all of those have left; null while one may still send. */
+  /**
+   * The phase in progress when it waits only for devices that left, else null.
+   * As the coordinator counts, a phase waits for the senders of the one before
+   * (advertise: every device selected).
+   */
   const phaseWaitingOnlyForGone = (): SecAggSendPhase | null => {
+    let waitedOn = o.chosen;
     for (const phase of SECAGG_SEND_PHASES) {
-      const missing = o.chosen.filter((c) => !sent.get(phase)?.has(c));
-      if (missing.length === 0 || closedEarly.includes(phase)) continue;
+      const senders = sent.get(phase) ?? new Set<number>();
+      const missing = waitedOn.filter((c) => !senders.has(c));
+      waitedOn = waitedOn.filter((c) => senders.has(c));
+      if (missing.length === 0 || done.has(phase)) continue;
       return missing.every((c) => gone.has(c)) ? phase : null;
     }
     return null;
@@ -124,12 +133,12 @@ export async function runSecureSimulationRound(
       closedEarly.push(due);
     }
   }
-  const done = await all;
+  const turnsDone = await all;
   const round = roundId === null ? null : await finalRound(o.admin, o.taskId, roundId);
   const droppedAt = Object.fromEntries(SECAGG_SEND_PHASES.map((p) => [p, 0])) as Record<SecAggSendPhase, number>;
   for (const phase of o.dropAt) if (phase !== null) droppedAt[phase]++;
   return {
-    turns: done,
+    turns: turnsDone,
     round,
     record: {
       roundId,
