@@ -111,14 +111,16 @@ export function readPrediction(row: Float32Array, output: OutputSpec = { kind: '
       return { kind: 'regression', probabilities: row, value: row[0], values: row, label: 0, confidence: Number.NaN };
     case 'multiclass': {
       const label = argmax(row);
-      const labelName = output.labels?.[label];
-      return {
+      const reading: Omit<MulticlassPrediction, 'latencyMs' | 'cached'> = {
         kind: 'multiclass',
         probabilities: row,
         label,
         confidence: row[label],
-        ...(labelName !== undefined ? { labelName } : {}),
       };
+      // Assigned, not spread from a temporary object: this runs on every predict() (issue 15).
+      const labelName = output.labels?.[label];
+      if (labelName !== undefined) reading.labelName = labelName;
+      return reading;
     }
   }
 }

@@ -213,11 +213,12 @@ export function createPredictor(options: PredictorOptions): Predictor {
           `the model returned ${output.length} values for a batch of ${n}; expected a whole number of outputs per example`,
         );
       }
-      items.forEach((item, i) => {
+      for (let i = 0; i < n; i++) {
+        const item = items[i];
         const row = n === 1 ? output : output.slice(i * width, (i + 1) * width);
         if (cache.capacity > 0) cache.set(item.key, row.slice()); // the cache keeps its own copy: callers may mutate theirs
         item.resolve(answer(row, item.startedAt, false));
-      });
+      }
     } catch (error) {
       for (const item of items) item.reject(error);
     }
