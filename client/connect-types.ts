@@ -94,6 +94,8 @@ export interface FlockStatus {
   encoding: WeightEncoding | null;
   /** Rollout cohort of the running manifest, when it came from a rollout. */
   cohort: string | null;
+  /** The rollout's shadow version this device runs beside the model (its answers never reach the app), or null. */
+  shadowVersion: number | null;
   pendingUploads: number;
   examples: number;
   /** Backend the training worker runs on, once it started (may differ from `backend`). */
@@ -129,7 +131,10 @@ export interface Flock {
   status(): Promise<FlockStatus>;
   /** Listen to an event; returns the function that stops listening. */
   on<K extends FlockEventName>(event: K, listener: FlockListener<K>): () => void;
-  /** Ask the coordinator for a newer model now; rejects (and emits 'error') when the download is refused. */
+  /**
+   * Ask the coordinator for a newer model now; rejects (and emits 'error') when the download is refused.
+   * Resolves once the rollout's shadow version (if any) is loaded too.
+   */
   checkForUpdate(): Promise<{ updated: boolean; version: number | null }>;
   close(): Promise<void>;
 }

@@ -113,6 +113,7 @@ export async function connect(options: ConnectOptions): Promise<Flock> {
         previousModelVersion: pointer.previousVersion,
         encoding: current?.stored.encoding ?? null,
         cohort: current?.stored.manifest.rollout?.cohort ?? null,
+        shadowVersion: shadow.version,
         pendingUploads: outbox.update,
         examples: await store.countExamples(app),
         trainingBackend: await training.trainingBackend(),

@@ -32,7 +32,7 @@ export function inferenceCalls(o: InferenceCallsOptions): Pick<Flock, 'predict' 
           session.backend,
           input instanceof Float32Array || Array.isArray(input) ? input : undefined,
         );
-      if (shadow.running) void shadow.compare(input, result).catch(() => {});
+      if (shadow.running) void shadow.compare(input, result);
       return result;
     },
     record: async (input, target) => {

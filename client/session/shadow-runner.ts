@@ -34,6 +34,9 @@ export class ShadowRunner {
   #window: ShadowWindow | null = null;
   /** Whether the last manifest said its rollout runs a shadow (only then is the shadow route asked). */
   #advertised = false;
+  /** The refresh in flight, and the comparisons not yet added to the window (`settled()` waits for both). */
+  #refreshing: Promise<void> | null = null;
+  readonly #comparing = new Set<Promise<void>>();
 
   constructor(options: ShadowRunnerOptions) {
     this.#options = options;
@@ -44,13 +47,33 @@ export class ShadowRunner {
     return this.#shadow !== null;
   }
 
+  /** The shadow version loaded, or null. */
+  get version(): number | null {
+    return this.#shadow?.version ?? null;
+  }
+
+  /** Resolves once the refresh in flight and every started comparison are done (never rejects). */
+  async settled(): Promise<void> {
+    await this.#refreshing;
+    await Promise.all(this.#comparing);
+  }
+
   /** Records what the latest manifest says about a shadow. */
   noteManifest(manifest: Pick<Manifest, 'rollout'> | null | undefined): void {
     this.#advertised = shadowAdvertised(manifest);
   }
 
-  /** Picks up (or drops) the rollout's shadow version; failures only mean no shadowing. */
-  async refresh(): Promise<void> {
+  /** Picks up (or drops) the rollout's shadow version; failures only mean no shadowing. Refreshes run one at a time. */
+  refresh(): Promise<void> {
+    const next = (this.#refreshing ?? Promise.resolve()).then(() => this.#refresh()).catch(() => {});
+    this.#refreshing = next;
+    void next.then(() => {
+      if (this.#refreshing === next) this.#refreshing = null;
+    });
+    return next;
+  }
+
+  async #refresh(): Promise<void> {
     const { enabled, app, publicKey, store, transport, session, identity, events } = this.#options;
     if (!enabled || session.backend === 'cpu' || !identity.current || session.closed) return;
     // Shadowing is optional: an assignment that cannot be fetched means no shadow, never a broken app.
@@ -81,8 +104,15 @@ export class ShadowRunner {
     }
   }
 
-  /** Runs the shadow on a sampled prediction after it was answered. */
-  async compare(input: Parameters<Predictor['predict']>[0], production: Prediction): Promise<void> {
+  /** Runs the shadow on a sampled prediction after it was answered (failures only lose that comparison). */
+  compare(input: Parameters<Predictor['predict']>[0], production: Prediction): Promise<void> {
+    const comparing = this.#compare(input, production).catch(() => {});
+    this.#comparing.add(comparing);
+    void comparing.then(() => this.#comparing.delete(comparing));
+    return comparing;
+  }
+
+  async #compare(input: Parameters<Predictor['predict']>[0], production: Prediction): Promise<void> {
     const running = this.#shadow;
     const current = this.#options.session.current;
     const window = this.#window;

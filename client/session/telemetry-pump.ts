@@ -99,6 +99,7 @@ export class TelemetryPump {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
     globalThis.document?.removeEventListener?.('visibilitychange', this.#onHidden);
+    await this.#shadow?.settled(); // comparisons still running belong in the last batch
     await this.flush().catch(() => {});
   }
 }

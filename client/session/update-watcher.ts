@@ -67,7 +67,7 @@ export class UpdateWatcher {
     if (result.status === 'updated') shadow.noteManifest(result.loaded.stored.manifest);
     else if (result.manifest) shadow.noteManifest(result.manifest);
     // Every update check also looks for a rollout's shadow version (the shadow has its own route).
-    void shadow.refresh().catch(() => {});
+    void shadow.refresh();
     if (result.status === 'current') return { updated: false, version: result.version };
     if (session.closed) {
       result.loaded.model.dispose();
@@ -83,11 +83,19 @@ export class UpdateWatcher {
     return { updated: true, version: result.loaded.stored.version };
   }
 
-  /** `Flock.checkForUpdate`: shares a check in flight; failures are also emitted as 'error' events. */
+  /**
+   * `Flock.checkForUpdate`: shares a check in flight and resolves once the
+   * rollout's shadow version is settled too; failures are also emitted as 'error' events.
+   */
   checkForUpdate(): Promise<UpdateResult> {
-    this.#updating ??= this.update().finally(() => {
-      this.#updating = null;
-    });
+    this.#updating ??= this.update()
+      .then(async (result) => {
+        await this.#o.shadow.settled();
+        return result;
+      })
+      .finally(() => {
+        this.#updating = null;
+      });
     return this.#updating.catch((error: unknown) => {
       const err = error instanceof Error ? error : new Error(String(error));
       this.#o.events.emit('error', { error: err, during: 'model-update' });

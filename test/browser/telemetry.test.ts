@@ -125,16 +125,16 @@ describe('flock.min.js telemetry', () => {
         backend: 'wasm',
         autoUpdate: false,
       });
-      await flock.checkForUpdate(); // also picks up the shadow assignment
-      await new Promise((r) => setTimeout(r, 1500)); // the shadow model loads in the background
+      await flock.checkForUpdate(); // resolves once the shadow assignment is loaded too
+      const shadowVersion = (await flock.status()).shadowVersion;
       const labels: number[] = [];
       for (const input of inputs) labels.push((await flock.predict(new Float32Array(input))).label);
-      await new Promise((r) => setTimeout(r, 300));
       const version = (await flock.status()).modelVersion;
-      await flock.close();
-      return { labels, version };
+      await flock.close(); // waits for the comparisons still running, then sends the last batch
+      return { labels, version, shadowVersion };
     }, INPUTS);
     expect([1, 2]).toContain(shown.version);
+    expect(shown.shadowVersion).toBe(3);
     // This rollout's manifests advertise the shadow, so the SDK asked for it, and found it.
     expect(shadowAnswers.length).toBeGreaterThan(0);
     expect(shadowAnswers.every((status) => status === 200)).toBe(true);
