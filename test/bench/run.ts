@@ -37,12 +37,21 @@ async function main(filters: string[]): Promise<void> {
   const selected = filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files;
   if (selected.length === 0) throw new Error(`no benchmark matches ${filters.join(', ')}; have ${files.join(', ')}`);
   await mkdir(resultsDir, { recursive: true });
+  const failed: string[] = [];
   for (const file of selected) {
     const mod = (await import(pathToFileURL(join(here, file)).href)) as { default: Benchmark };
     const bench = mod.default;
     process.stdout.write(`\n# ${bench.name} (${file})\n`);
     const started = Date.now();
-    const tables = await bench.run();
+    let tables: BenchTable[];
+    try {
+      tables = await bench.run();
+    } catch (error) {
+      // One failing benchmark must not hide the others' figures: say so, go on, and exit 1 at the end.
+      process.stderr.write(`bench ${bench.name} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+      failed.push(bench.name);
+      continue;
+    }
     for (const table of tables) process.stdout.write(renderTable(table) + '\n');
     const json = {
       name: bench.name,
@@ -55,6 +64,7 @@ async function main(filters: string[]): Promise<void> {
     await writeFile(join(resultsDir, `${bench.name}.json`), JSON.stringify(json, null, 2));
   }
   process.stdout.write(`\nresults written to ${resultsDir}\n`);
+  if (failed.length > 0) throw new Error(`${failed.length} of ${selected.length} benchmarks failed: ${failed.join(', ')}`);
 }
 
 main(process.argv.slice(2)).catch((error) => {
