@@ -64,7 +64,8 @@ async function main(filters: string[]): Promise<void> {
     await writeFile(join(resultsDir, `${bench.name}.json`), JSON.stringify(json, null, 2));
   }
   process.stdout.write(`\nresults written to ${resultsDir}\n`);
-  if (failed.length > 0) throw new Error(`${failed.length} of ${selected.length} benchmarks failed: ${failed.join(', ')}`);
+  if (failed.length > 0)
+    throw new Error(`${failed.length} of ${selected.length} benchmarks failed: ${failed.join(', ')}`);
 }
 
 main(process.argv.slice(2)).catch((error) => {
