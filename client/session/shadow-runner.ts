@@ -34,8 +34,8 @@ export class ShadowRunner {
   #window: ShadowWindow | null = null;
   /** Whether the last manifest said its rollout runs a shadow (only then is the shadow route asked). */
   #advertised = false;
-  /** The refresh in flight, and the comparisons not yet added to the window (`settled()` waits for both). */
-  #refreshing: Promise<void> | null = null;
+  /** The last refresh (refreshes chain onto it), and the comparisons not yet added to the window. */
+  #refreshing: Promise<void> = Promise.resolve();
   readonly #comparing = new Set<Promise<void>>();
 
   constructor(options: ShadowRunnerOptions) {
@@ -44,7 +44,7 @@ export class ShadowRunner {
 
   /** Whether a shadow version is loaded (predictions may then be compared). */
   get running(): boolean {
-    return this.#shadow !== null;
+    return this.version !== null;
   }
 
   /** The shadow version loaded, or null. */
@@ -52,7 +52,12 @@ export class ShadowRunner {
     return this.#shadow?.version ?? null;
   }
 
-  /** Resolves once the refresh in flight and every started comparison are done (never rejects). */
+  /** Resolves once the refreshes started so far are done (never rejects). */
+  refreshed(): Promise<void> {
+    return this.#refreshing;
+  }
+
+  /** Resolves once the refreshes and every comparison started so far are done (never rejects). */
   async settled(): Promise<void> {
     await this.#refreshing;
     await Promise.all(this.#comparing);
@@ -65,12 +70,8 @@ export class ShadowRunner {
 
   /** Picks up (or drops) the rollout's shadow version; failures only mean no shadowing. Refreshes run one at a time. */
   refresh(): Promise<void> {
-    const next = (this.#refreshing ?? Promise.resolve()).then(() => this.#refresh()).catch(() => {});
-    this.#refreshing = next;
-    void next.then(() => {
-      if (this.#refreshing === next) this.#refreshing = null;
-    });
-    return next;
+    this.#refreshing = this.#refreshing.then(() => this.#refresh()).catch(() => {});
+    return this.#refreshing;
   }
 
   async #refresh(): Promise<void> {

@@ -90,7 +90,7 @@ export class UpdateWatcher {
   checkForUpdate(): Promise<UpdateResult> {
     this.#updating ??= this.update()
       .then(async (result) => {
-        await this.#o.shadow.settled();
+        await this.#o.shadow.refreshed();
         return result;
       })
       .finally(() => {
